@@ -1,0 +1,15 @@
+//! hyperchain's shared types and their canonical encoding.
+//!
+//! Everything that crosses a process or trust boundary — call results today; blocks,
+//! transactions, receipts and attestation records as the chain grows — is defined here with a
+//! canonical [`commonware_codec`] encoding. Decoders bound every length: a value that decodes
+//! is one the encoder could have produced, and arbitrary bytes yield an error, never a panic.
+
+mod digest;
+mod exec;
+
+pub use digest::{Address, Digest, sha256, sha256_parts};
+pub use exec::{CallOutcome, CallStatus, Event, TrapKind, WriteSet, limits};
+
+/// Re-exported so users of these types need not depend on the codec crate directly.
+pub use commonware_codec as codec;
