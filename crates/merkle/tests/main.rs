@@ -1,0 +1,5 @@
+//! Integration tests of the sparse Merkle tree (one binary, one module per topic).
+
+mod canonical;
+mod proofs;
+mod reference;
