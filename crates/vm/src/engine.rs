@@ -334,9 +334,12 @@ impl Engine {
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.cap);
-        store
-            .set_fuel(call.fuel_limit - host_cost::CALL)
-            .map_err(|e| VmError::Internal(e.to_string()))?;
+        // wasmtime checks fuel only at function entries and loop headers, so straight-line code
+        // can overshoot the budget before a check, and its counter reads 0 once overshot. One
+        // unit of slack makes the rule exact: the call is out of fuel iff it consumed more than
+        // its limit, which shows as either a fuel trap or no fuel left at the end.
+        let budget = call.fuel_limit - host_cost::CALL + 1;
+        store.set_fuel(budget).map_err(|e| VmError::Internal(e.to_string()))?;
 
         let result = match contract.pre.instantiate(&mut store) {
             Ok(instance) => {
@@ -365,12 +368,13 @@ impl Engine {
         let refused = store.data().cap.refused;
         let state = store.into_data();
         let status = match result {
+            Ok(()) if left == 0 => CallStatus::OutOfFuel,
             Ok(()) => CallStatus::Ok,
             Err(e) => classify(e, refused)?,
         };
         let fuel_used = match status {
             CallStatus::OutOfFuel => call.fuel_limit,
-            _ => call.fuel_limit - left,
+            _ => (host_cost::CALL + budget - left).min(call.fuel_limit),
         };
         if !status.is_ok() {
             return Ok(CallOutcome::failed(status, fuel_used, state.reads));
