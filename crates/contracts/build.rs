@@ -176,10 +176,10 @@ fn check_target_installed() {
         .filter(|output| output.status.success())
         .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
     // If the sysroot cannot be determined, let the build itself report the problem.
-    if let Some(sysroot) = sysroot {
-        if !sysroot.join("lib/rustlib").join(TARGET).is_dir() {
-            fail_missing_target();
-        }
+    if let Some(sysroot) = sysroot
+        && !sysroot.join("lib/rustlib").join(TARGET).is_dir()
+    {
+        fail_missing_target();
     }
 }
 
