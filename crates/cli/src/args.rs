@@ -43,7 +43,10 @@ pub fn encode_arg(arg: &str) -> Result<Vec<u8>> {
         "addr" | "hash" => {
             let b = hex_bytes(value)?;
             if b.len() != 32 {
-                bail!("argument `{arg}`: expected 32 bytes (64 hex digits), got {}", b.len());
+                bail!(
+                    "argument `{arg}`: expected 32 bytes (64 hex digits), got {}",
+                    b.len()
+                );
             }
             b
         }
@@ -61,7 +64,9 @@ pub fn encode_args(args: &[String]) -> Result<Vec<u8>> {
 }
 
 fn take<T: Decode + ToString>(buf: &mut &[u8]) -> Result<String> {
-    T::decode(buf).map(|v| v.to_string()).map_err(|e| anyhow!("{e}"))
+    T::decode(buf)
+        .map(|v| v.to_string())
+        .map_err(|e| anyhow!("{e}"))
 }
 
 fn decode_one(ty: &str, buf: &mut &[u8]) -> Result<serde_json::Value> {
@@ -89,9 +94,17 @@ fn decode_one(ty: &str, buf: &mut &[u8]) -> Result<serde_json::Value> {
         "i128" => num(take::<i128>(buf)?),
         "bool" => Value::Bool(bool::decode(buf).map_err(|e| anyhow!("{e}"))?),
         "str" => Value::String(String::decode(buf).map_err(|e| anyhow!("{e}"))?),
-        "bytes" => Value::String(format!("0x{}", hex::encode(Vec::<u8>::decode(buf).map_err(|e| anyhow!("{e}"))?))),
-        "addr" | "hash" => Value::String(format!("0x{}", hex::encode(<[u8; 32]>::decode(buf).map_err(|e| anyhow!("{e}"))?))),
-        other => bail!("unknown output type `{other}` (use the argument types, `?T` for Option<T>)"),
+        "bytes" => Value::String(format!(
+            "0x{}",
+            hex::encode(Vec::<u8>::decode(buf).map_err(|e| anyhow!("{e}"))?)
+        )),
+        "addr" | "hash" => Value::String(format!(
+            "0x{}",
+            hex::encode(<[u8; 32]>::decode(buf).map_err(|e| anyhow!("{e}"))?)
+        )),
+        other => {
+            bail!("unknown output type `{other}` (use the argument types, `?T` for Option<T>)")
+        }
     })
 }
 
@@ -100,12 +113,21 @@ pub fn decode_output(spec: &str, output: &[u8]) -> Result<serde_json::Value> {
     let mut buf = output;
     let mut values = Vec::new();
     for ty in spec.split(',').map(str::trim) {
-        values.push(decode_one(ty, &mut buf).with_context(|| format!("decoding the output as `{spec}`"))?);
+        values.push(
+            decode_one(ty, &mut buf).with_context(|| format!("decoding the output as `{spec}`"))?,
+        );
     }
     if !buf.is_empty() {
-        bail!("decoding the output as `{spec}`: {} bytes left over", buf.len());
+        bail!(
+            "decoding the output as `{spec}`: {} bytes left over",
+            buf.len()
+        );
     }
-    Ok(if values.len() == 1 { values.remove(0) } else { serde_json::Value::Array(values) })
+    Ok(if values.len() == 1 {
+        values.remove(0)
+    } else {
+        serde_json::Value::Array(values)
+    })
 }
 
 #[cfg(test)]
@@ -118,8 +140,14 @@ mod tests {
         assert_eq!(encode_arg("str:hi").unwrap(), [2, 0, 0, 0, b'h', b'i']);
         assert_eq!(encode_arg("bytes:0x0102").unwrap(), [2, 0, 0, 0, 1, 2]);
         assert_eq!(encode_arg("raw:0102").unwrap(), [1, 2]);
-        assert_eq!(encode_arg(&format!("addr:{}", "ab".repeat(32))).unwrap(), [0xab; 32]);
-        assert_eq!(encode_args(&["u32:1".into(), "bool:true".into()]).unwrap(), [1, 0, 0, 0, 1]);
+        assert_eq!(
+            encode_arg(&format!("addr:{}", "ab".repeat(32))).unwrap(),
+            [0xab; 32]
+        );
+        assert_eq!(
+            encode_args(&["u32:1".into(), "bool:true".into()]).unwrap(),
+            [1, 0, 0, 0, 1]
+        );
     }
 
     #[test]
@@ -138,11 +166,22 @@ mod tests {
 
     #[test]
     fn outputs_decode_by_type() {
-        assert_eq!(decode_output("u64", &7u64.to_le_bytes()).unwrap(), serde_json::json!("7"));
+        assert_eq!(
+            decode_output("u64", &7u64.to_le_bytes()).unwrap(),
+            serde_json::json!("7")
+        );
         let mut two = 1u64.to_le_bytes().to_vec();
         two.extend([1, 9, 0, 0, 0]);
-        assert_eq!(decode_output("u64, ?u32", &two).unwrap(), serde_json::json!(["1", "9"]));
-        assert!(decode_output("u32", &7u64.to_le_bytes()).unwrap_err().to_string().contains("left over"));
+        assert_eq!(
+            decode_output("u64, ?u32", &two).unwrap(),
+            serde_json::json!(["1", "9"])
+        );
+        assert!(
+            decode_output("u32", &7u64.to_le_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("left over")
+        );
         assert!(decode_output("u64", &[1]).is_err());
     }
 }

@@ -5,7 +5,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use hyperchain_state::{Snapshot, Store, TreeId, WriteBatch};
 use hyperchain_types::{Address, CallOutcome, Digest, sha256_parts};
-use hyperchain_vm::{Call, CallContext, Engine, EngineConfig, StorageError, StorageReader, ValidationError};
+use hyperchain_vm::{
+    Call, CallContext, Engine, EngineConfig, StorageError, StorageReader, ValidationError,
+};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +20,7 @@ pub enum VmCommand {
     /// examples`). Its storage lives in the state directory under the contract's address
     /// (by default derived from its code hash), so repeated runs build on each other.
     #[command(after_help = TYPES_HELP)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show a module's imports, exports and methods, and whether (and why not) it would be
     /// accepted for deployment.
     Inspect {
@@ -72,7 +74,10 @@ pub struct RunArgs {
     #[arg(long)]
     address: Option<Address>,
     /// Caller address.
-    #[arg(long, default_value = "0x0101010101010101010101010101010101010101010101010101010101010101")]
+    #[arg(
+        long,
+        default_value = "0x0101010101010101010101010101010101010101010101010101010101010101"
+    )]
     caller: Address,
     /// Block height seen by the contract (default: the state's height + 1).
     #[arg(long)]
@@ -99,10 +104,15 @@ pub struct RunArgs {
 
 pub fn run(cmd: VmCommand) -> Result<()> {
     match cmd {
-        VmCommand::Run(args) => run_call(args),
+        VmCommand::Run(args) => run_call(*args),
         VmCommand::Inspect { contract, json } => inspect(&contract, json),
         VmCommand::Examples { json } => examples(json),
-        VmCommand::State { state, contract, limit, json } => show_state(&state, contract.as_deref(), limit, json),
+        VmCommand::State {
+            state,
+            contract,
+            limit,
+            json,
+        } => show_state(&state, contract.as_deref(), limit, json),
     }
 }
 
@@ -116,7 +126,10 @@ fn load_code(contract: &str) -> Result<Vec<u8>> {
         return Ok(code.to_vec());
     }
     let names: Vec<_> = hyperchain_contracts::ALL.iter().map(|(n, _)| *n).collect();
-    bail!("no file `{contract}` and no built-in example of that name (examples: {})", names.join(", "))
+    bail!(
+        "no file `{contract}` and no built-in example of that name (examples: {})",
+        names.join(", ")
+    )
 }
 
 /// The address `vm run` gives a contract when none is given.
@@ -132,7 +145,9 @@ struct ContractStorage {
 
 impl StorageReader for ContractStorage {
     fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.snapshot.get(&self.tree, key).map_err(|e| StorageError(e.to_string()))
+        self.snapshot
+            .get(&self.tree, key)
+            .map_err(|e| StorageError(e.to_string()))
     }
 }
 
@@ -146,11 +161,18 @@ fn now_ms() -> u64 {
 fn run_call(a: RunArgs) -> Result<()> {
     let code = load_code(&a.contract)?;
     let input = match &a.input_hex {
-        Some(h) => hex::decode(h.strip_prefix("0x").unwrap_or(h)).context("--input-hex is not hex")?,
+        Some(h) => {
+            hex::decode(h.strip_prefix("0x").unwrap_or(h)).context("--input-hex is not hex")?
+        }
         None => encode_args(&a.args)?,
     };
-    let engine = Engine::new(EngineConfig { module_cache_dir: a.module_cache.clone(), ..Default::default() })?;
-    let contract = engine.load(&code).map_err(|e| anyhow::anyhow!("cannot load {}: {e}", a.contract))?;
+    let engine = Engine::new(EngineConfig {
+        module_cache_dir: a.module_cache.clone(),
+        ..Default::default()
+    })?;
+    let contract = engine
+        .load(&code)
+        .map_err(|e| anyhow::anyhow!("cannot load {}: {e}", a.contract))?;
     if !contract.info().methods.contains(&a.method) {
         bail!(
             "{} has no method `{}` (methods: {})",
@@ -159,15 +181,32 @@ fn run_call(a: RunArgs) -> Result<()> {
             contract.info().methods.join(", ")
         );
     }
-    let address = a.address.unwrap_or_else(|| default_address(&contract.code_hash()));
-    let store = Store::open(&a.state).with_context(|| format!("opening state {}", a.state.display()))?;
+    let address = a
+        .address
+        .unwrap_or_else(|| default_address(&contract.code_hash()));
+    let store =
+        Store::open(&a.state).with_context(|| format!("opening state {}", a.state.display()))?;
     let snapshot = store.snapshot()?;
     let height = a.height.unwrap_or(snapshot.height()? + 1);
     let tree = TreeId(address.0);
     let reader = Arc::new(ContractStorage { snapshot, tree });
-    let ctx = CallContext { caller: a.caller, contract: address, block_height: height, block_time_ms: a.time_ms.unwrap_or_else(now_ms) };
+    let ctx = CallContext {
+        caller: a.caller,
+        contract: address,
+        block_height: height,
+        block_time_ms: a.time_ms.unwrap_or_else(now_ms),
+    };
     let started = std::time::Instant::now();
-    let outcome = engine.call(&contract, Call { ctx, method: &a.method, input: &input, fuel_limit: a.fuel }, reader)?;
+    let outcome = engine.call(
+        &contract,
+        Call {
+            ctx,
+            method: &a.method,
+            input: &input,
+            fuel_limit: a.fuel,
+        },
+        reader,
+    )?;
     let elapsed = started.elapsed();
 
     let commit = if outcome.status.is_ok() && !outcome.writes.is_empty() && !a.dry_run {
@@ -175,7 +214,9 @@ fn run_call(a: RunArgs) -> Result<()> {
         for (k, v) in &outcome.writes {
             batch.set(tree, k.clone(), v.clone());
         }
-        let root = store.commit(&batch, height).context("committing the call's writes")?;
+        let root = store
+            .commit(&batch, height)
+            .context("committing the call's writes")?;
         Some((height, Digest(root)))
     } else {
         None
@@ -195,7 +236,10 @@ fn run_call(a: RunArgs) -> Result<()> {
         obj.insert("fuel_limit".into(), json!(a.fuel));
         obj.insert("elapsed_us".into(), json!(elapsed.as_micros() as u64));
         obj.insert("storage_root".into(), json!(storage_root));
-        obj.insert("committed".into(), json!(commit.map(|(h, r)| json!({"height": h, "state_root": r}))));
+        obj.insert(
+            "committed".into(),
+            json!(commit.map(|(h, r)| json!({"height": h, "state_root": r}))),
+        );
         if let Some(d) = decoded {
             obj.insert("decoded".into(), d);
         }
@@ -220,12 +264,22 @@ fn run_call(a: RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_outcome(o: &CallOutcome, a: &RunArgs, address: &Address, decoded: Option<serde_json::Value>, elapsed: std::time::Duration) {
+fn print_outcome(
+    o: &CallOutcome,
+    a: &RunArgs,
+    address: &Address,
+    decoded: Option<serde_json::Value>,
+    elapsed: std::time::Duration,
+) {
     println!("contract   0x{address}");
     println!("method     {}", a.method);
     println!("status     {}", o.status);
     if o.status.is_ok() {
-        let shown = if o.output.is_empty() { "(empty)".to_string() } else { format!("0x{}", hex::encode(&o.output)) };
+        let shown = if o.output.is_empty() {
+            "(empty)".to_string()
+        } else {
+            format!("0x{}", hex::encode(&o.output))
+        };
         println!("output     {shown}");
         if let Some(d) = decoded {
             println!("decoded    {d}");
@@ -236,18 +290,25 @@ fn print_outcome(o: &CallOutcome, a: &RunArgs, address: &Address, decoded: Optio
     for (i, e) in o.events.iter().enumerate() {
         println!(
             "  [{i}] {} 0x{}",
-            String::from_utf8(e.topic.clone()).unwrap_or_else(|_| format!("0x{}", hex::encode(&e.topic))),
+            String::from_utf8(e.topic.clone())
+                .unwrap_or_else(|_| format!("0x{}", hex::encode(&e.topic))),
             hex::encode(&e.data)
         );
     }
-    println!("reads      {} key(s), writes {} key(s)", o.reads.len(), o.writes.len());
+    println!(
+        "reads      {} key(s), writes {} key(s)",
+        o.reads.len(),
+        o.writes.len()
+    );
 }
 
 fn inspect(contract: &str, json: bool) -> Result<()> {
     let code = load_code(contract)?;
     let info = hyperchain_vm::inspect(&code);
     let verdict: Result<(), ValidationError> = match &info {
-        Ok(_) => Engine::new(EngineConfig::default())?.validate(&code).map(|_| ()),
+        Ok(_) => Engine::new(EngineConfig::default())?
+            .validate(&code)
+            .map(|_| ()),
         Err(e) => Err(e.clone()),
     };
     let code_hash = hyperchain_types::sha256(&code);
@@ -266,9 +327,14 @@ fn inspect(contract: &str, json: bool) -> Result<()> {
             println!(
                 "memory     {} page(s) initial{}",
                 info.memory_initial_pages.unwrap_or(0),
-                info.memory_max_pages.map(|m| format!(", {m} max")).unwrap_or_default()
+                info.memory_max_pages
+                    .map(|m| format!(", {m} max"))
+                    .unwrap_or_default()
             );
-            println!("functions  {}, globals {}, tables {}", info.functions, info.globals, info.tables);
+            println!(
+                "functions  {}, globals {}, tables {}",
+                info.functions, info.globals, info.tables
+            );
             println!("imports    {}", info.imports.len());
             for i in &info.imports {
                 println!("  {}::{}  {}", i.module, i.name, i.kind);
@@ -276,7 +342,11 @@ fn inspect(contract: &str, json: bool) -> Result<()> {
             println!("exports    {}", info.exports.len());
             for e in &info.exports {
                 let sig = e.signature.as_deref().unwrap_or(&e.kind);
-                println!("  {}  {sig}{}", e.name, if e.callable { "  (method)" } else { "" });
+                println!(
+                    "  {}  {sig}{}",
+                    e.name,
+                    if e.callable { "  (method)" } else { "" }
+                );
             }
         }
         match &verdict {
@@ -297,7 +367,11 @@ fn examples(json: bool) -> Result<()> {
         let info = engine.validate(code)?;
         list.push(json!({"name": name, "size": code.len(), "code_hash": hyperchain_types::sha256(code), "methods": info.methods}));
         if !json {
-            println!("{name:<12} {:>7} bytes  {}", code.len(), info.methods.join(", "));
+            println!(
+                "{name:<12} {:>7} bytes  {}",
+                code.len(),
+                info.methods.join(", ")
+            );
         }
     }
     if json {
@@ -308,7 +382,10 @@ fn examples(json: bool) -> Result<()> {
 
 fn show_state(dir: &Path, contract: Option<&str>, limit: usize, json: bool) -> Result<()> {
     if !dir.exists() {
-        bail!("no state at {} (run `hyperchain vm run` first)", dir.display());
+        bail!(
+            "no state at {} (run `hyperchain vm run` first)",
+            dir.display()
+        );
     }
     let store = Store::open(dir)?;
     let snap = store.snapshot()?;
@@ -343,7 +420,10 @@ fn show_state(dir: &Path, contract: Option<&str>, limit: usize, json: bool) -> R
     } else {
         println!("state root  0x{root}\nheight      {height}");
         if let Some((a, r, entries)) = storage {
-            println!("contract    0x{a}\nstorage     0x{r}, {} entr(ies) shown", entries.len());
+            println!(
+                "contract    0x{a}\nstorage     0x{r}, {} entr(ies) shown",
+                entries.len()
+            );
             for kv in entries {
                 println!("  0x{} = 0x{}", hex::encode(&kv.0), hex::encode(&kv.1));
             }

@@ -12,7 +12,11 @@ fn hyperchain(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
 }
 
@@ -27,16 +31,43 @@ mod vm {
     fn counter_state_persists_across_runs() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let first = json(&hyperchain(d, &["vm", "run", "counter", "increment", "u64:5", "--decode", "u64", "--json"]));
+        let first = json(&hyperchain(
+            d,
+            &[
+                "vm",
+                "run",
+                "counter",
+                "increment",
+                "u64:5",
+                "--decode",
+                "u64",
+                "--json",
+            ],
+        ));
         assert_eq!(first["status"], "ok");
         assert_eq!(first["decoded"], "5");
         assert_eq!(first["events"].as_array().unwrap().len(), 1);
         assert_eq!(first["committed"]["height"], 1);
-        let second = json(&hyperchain(d, &["vm", "run", "counter", "increment", "u64:7", "--decode", "u64", "--json"]));
+        let second = json(&hyperchain(
+            d,
+            &[
+                "vm",
+                "run",
+                "counter",
+                "increment",
+                "u64:7",
+                "--decode",
+                "u64",
+                "--json",
+            ],
+        ));
         assert_eq!(second["decoded"], "12");
         assert_eq!(second["committed"]["height"], 2);
 
-        let state = json(&hyperchain(d, &["vm", "state", "--contract", "counter", "--json"]));
+        let state = json(&hyperchain(
+            d,
+            &["vm", "state", "--contract", "counter", "--json"],
+        ));
         assert_eq!(state["height"], 2);
         assert_eq!(state["state_root"], second["committed"]["state_root"]);
         assert_eq!(state["contract"]["storage_root"], second["storage_root"]);
@@ -47,11 +78,26 @@ mod vm {
     fn failed_and_dry_runs_commit_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        json(&hyperchain(d, &["vm", "run", "counter", "increment", "u64:1", "--json"]));
+        json(&hyperchain(
+            d,
+            &["vm", "run", "counter", "increment", "u64:1", "--json"],
+        ));
         let before = json(&hyperchain(d, &["vm", "state", "--json"]));
 
         // Out of fuel: exit code 2, status reported, nothing committed.
-        let out = hyperchain(d, &["vm", "run", "heavy", "sha256_chain_store", "u32:1000", "--fuel", "5000", "--json"]);
+        let out = hyperchain(
+            d,
+            &[
+                "vm",
+                "run",
+                "heavy",
+                "sha256_chain_store",
+                "u32:1000",
+                "--fuel",
+                "5000",
+                "--json",
+            ],
+        );
         assert_eq!(out.status.code(), Some(2));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["status"], "out_of_fuel");
@@ -59,12 +105,37 @@ mod vm {
         assert!(v["committed"].is_null());
 
         // A revert.
-        let out = hyperchain(d, &["vm", "run", "token", "transfer", &format!("addr:{}", "22".repeat(32)), "u64:1"]);
+        let out = hyperchain(
+            d,
+            &[
+                "vm",
+                "run",
+                "token",
+                "transfer",
+                &format!("addr:{}", "22".repeat(32)),
+                "u64:1",
+            ],
+        );
         assert_eq!(out.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&out.stdout).contains("reverted"), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("reverted"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
 
         // A dry run that would write.
-        let out = json(&hyperchain(d, &["vm", "run", "counter", "increment", "u64:1", "--dry-run", "--json"]));
+        let out = json(&hyperchain(
+            d,
+            &[
+                "vm",
+                "run",
+                "counter",
+                "increment",
+                "u64:1",
+                "--dry-run",
+                "--json",
+            ],
+        ));
         assert!(out["committed"].is_null());
         assert_eq!(out["writes"].as_object().unwrap().len(), 1);
 
@@ -77,12 +148,27 @@ mod vm {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let cases: &[(&[&str], &str)] = &[
-            (&["vm", "run", "counter", "increment", "5"], "must be TYPE:VALUE"),
+            (
+                &["vm", "run", "counter", "increment", "5"],
+                "must be TYPE:VALUE",
+            ),
             (&["vm", "run", "counter", "increment", "u64:-1"], "u64:-1"),
-            (&["vm", "run", "counter", "nope"], "has no method `nope` (methods: get, increment, reset)"),
-            (&["vm", "run", "nosuch.wasm", "m"], "no file `nosuch.wasm` and no built-in example"),
-            (&["vm", "run", "counter", "get", "--input-hex", "zz"], "--input-hex is not hex"),
-            (&["vm", "state", "--state", "missing-dir"], "no state at missing-dir"),
+            (
+                &["vm", "run", "counter", "nope"],
+                "has no method `nope` (methods: get, increment, reset)",
+            ),
+            (
+                &["vm", "run", "nosuch.wasm", "m"],
+                "no file `nosuch.wasm` and no built-in example",
+            ),
+            (
+                &["vm", "run", "counter", "get", "--input-hex", "zz"],
+                "--input-hex is not hex",
+            ),
+            (
+                &["vm", "state", "--state", "missing-dir"],
+                "no state at missing-dir",
+            ),
         ];
         for (args, msg) in cases {
             let out = hyperchain(d, args);
@@ -99,7 +185,13 @@ mod vm {
         let d = dir.path();
         let ok = json(&hyperchain(d, &["vm", "inspect", "token", "--json"]));
         assert_eq!(ok["deployable"], true);
-        assert!(ok["info"]["methods"].as_array().unwrap().iter().any(|m| m == "transfer"));
+        assert!(
+            ok["info"]["methods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m == "transfer")
+        );
 
         std::fs::write(d.join("bad.wasm"), b"\0asm\x01\0\0\0\x05garbage").unwrap();
         let out = hyperchain(d, &["vm", "inspect", "bad.wasm"]);
@@ -120,15 +212,34 @@ mod vm {
         assert_eq!(out.status.code(), Some(2));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["deployable"], false);
-        assert!(v["rejection"].as_str().unwrap().contains("forbidden import env::f"), "{v}");
+        assert!(
+            v["rejection"]
+                .as_str()
+                .unwrap()
+                .contains("forbidden import env::f"),
+            "{v}"
+        );
     }
 
     #[test]
     fn examples_lists_every_contract() {
         let dir = tempfile::tempdir().unwrap();
         let v = json(&hyperchain(dir.path(), &["vm", "examples", "--json"]));
-        let names: Vec<_> = v.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
-        for n in ["counter", "token", "heavy", "adversarial", "nan", "hostcalls", "noop"] {
+        let names: Vec<_> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect();
+        for n in [
+            "counter",
+            "token",
+            "heavy",
+            "adversarial",
+            "nan",
+            "hostcalls",
+            "noop",
+        ] {
             assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
         }
     }

@@ -318,7 +318,8 @@ impl Read for CallOutcome {
         let output = Vec::<u8>::read_range(buf, 0..=limits::MAX_OUTPUT)?;
         let events = Vec::<Event>::read_cfg(buf, &((0..=limits::MAX_EVENTS).into(), ()))?;
         let fuel_used = u64::read(buf)?;
-        let reads = BTreeSet::<Vec<u8>>::read_cfg(buf, &((0..=limits::MAX_READS).into(), key_cfg()))?;
+        let reads =
+            BTreeSet::<Vec<u8>>::read_cfg(buf, &((0..=limits::MAX_READS).into(), key_cfg()))?;
         let value_cfg: (RangeCfg<usize>, ()) = ((0..=limits::MAX_VALUE).into(), ());
         let writes = WriteSet::read_cfg(
             buf,

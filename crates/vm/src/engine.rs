@@ -339,7 +339,9 @@ impl Engine {
         // unit of slack makes the rule exact: the call is out of fuel iff it consumed more than
         // its limit, which shows as either a fuel trap or no fuel left at the end.
         let budget = call.fuel_limit - host_cost::CALL + 1;
-        store.set_fuel(budget).map_err(|e| VmError::Internal(e.to_string()))?;
+        store
+            .set_fuel(budget)
+            .map_err(|e| VmError::Internal(e.to_string()))?;
 
         let result = match contract.pre.instantiate(&mut store) {
             Ok(instance) => {

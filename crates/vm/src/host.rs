@@ -421,7 +421,10 @@ mod tests {
         let mut linker = Linker::<HostState>::new(&engine);
         link(&mut linker).unwrap();
         let state = HostState {
-            cap: MemoryCap { max_bytes: 0, refused: false },
+            cap: MemoryCap {
+                max_bytes: 0,
+                refused: false,
+            },
             memory: None,
             ctx: crate::CallContext {
                 caller: Default::default(),

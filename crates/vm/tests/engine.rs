@@ -24,16 +24,39 @@ fn engine() -> Engine {
 
 type Storage = BTreeMap<Vec<u8>, Vec<u8>>;
 
-fn run_with(engine: &Engine, code: &[u8], storage: &Storage, method: &str, input: &[u8], fuel: u64) -> CallOutcome {
+fn run_with(
+    engine: &Engine,
+    code: &[u8],
+    storage: &Storage,
+    method: &str,
+    input: &[u8],
+    fuel: u64,
+) -> CallOutcome {
     let contract = engine.load(code).expect("load");
     let reader: Arc<dyn StorageReader> = Arc::new(storage.clone());
     engine
-        .call(&contract, Call { ctx: ctx(), method, input, fuel_limit: fuel }, reader)
+        .call(
+            &contract,
+            Call {
+                ctx: ctx(),
+                method,
+                input,
+                fuel_limit: fuel,
+            },
+            reader,
+        )
         .expect("no node failure")
 }
 
 fn run(code: &[u8], method: &str, args: &(impl Encode + ?Sized)) -> CallOutcome {
-    run_with(&engine(), code, &Storage::new(), method, &encode(args), FUEL)
+    run_with(
+        &engine(),
+        code,
+        &Storage::new(),
+        method,
+        &encode(args),
+        FUEL,
+    )
 }
 
 /// Applies a successful call's writes to `storage`.
@@ -81,19 +104,39 @@ mod determinism {
         let out: [u8; 32] = ok(&o);
         assert_eq!(out, hyperchain_workloads::sha256_chain(100));
         let o = run(contracts::HEAVY, "matmul", &16u32);
-        assert_eq!(ok::<u64>(&o), hyperchain_workloads::matmul(16, hyperchain_workloads::SEED));
+        assert_eq!(
+            ok::<u64>(&o),
+            hyperchain_workloads::matmul(16, hyperchain_workloads::SEED)
+        );
         let o = run(contracts::HEAVY, "sort", &1000u32);
-        assert_eq!(ok::<u64>(&o), hyperchain_workloads::sort(1000, hyperchain_workloads::SEED));
+        assert_eq!(
+            ok::<u64>(&o),
+            hyperchain_workloads::sort(1000, hyperchain_workloads::SEED)
+        );
     }
 
     #[test]
     fn nan_results_have_canonical_bits() {
         const F64_CANON: u64 = 0x7ff8_0000_0000_0000;
         const F32_CANON: u32 = 0x7fc0_0000;
-        for m in ["f64_zero_div_zero", "f64_sqrt_neg_one", "f64_inf_sub_inf", "f64_zero_mul_inf", "f64_nan_add_nan", "f64_promote_nan"] {
+        for m in [
+            "f64_zero_div_zero",
+            "f64_sqrt_neg_one",
+            "f64_inf_sub_inf",
+            "f64_zero_mul_inf",
+            "f64_nan_add_nan",
+            "f64_promote_nan",
+        ] {
             assert_eq!(ok::<u64>(&run(contracts::NAN, m, &())), F64_CANON, "{m}");
         }
-        for m in ["f32_zero_div_zero", "f32_sqrt_neg_one", "f32_inf_sub_inf", "f32_zero_mul_inf", "f32_nan_add_nan", "f32_demote_nan"] {
+        for m in [
+            "f32_zero_div_zero",
+            "f32_sqrt_neg_one",
+            "f32_inf_sub_inf",
+            "f32_zero_mul_inf",
+            "f32_nan_add_nan",
+            "f32_demote_nan",
+        ] {
             assert_eq!(ok::<u32>(&run(contracts::NAN, m, &())), F32_CANON, "{m}");
         }
         // Arithmetic on NaNs with arbitrary sign and payload gives the canonical NaN too.
@@ -101,7 +144,11 @@ mod determinism {
         // (Ops 7 and 8, `a * 1.0` and `a + -0.0`, are folded away by LLVM before they reach
         // WebAssembly, so they return the input bits unchanged and are not checked here.)
         for op in [0u8, 1, 2, 3, 4] {
-            let bits = ok::<u64>(&run(contracts::NAN, "f64_op", &(op, snan_neg, 1.5f64.to_bits())));
+            let bits = ok::<u64>(&run(
+                contracts::NAN,
+                "f64_op",
+                &(op, snan_neg, 1.5f64.to_bits()),
+            ));
             assert_eq!(bits, F64_CANON, "op {op}");
         }
     }
@@ -113,7 +160,14 @@ mod determinism {
             let mut storage = Storage::new();
             let mut fuel = Vec::new();
             for by in [1u64, 2, 3, 4] {
-                let o = run_with(&engine, contracts::COUNTER, &storage, "increment", &encode(&by), FUEL);
+                let o = run_with(
+                    &engine,
+                    contracts::COUNTER,
+                    &storage,
+                    "increment",
+                    &encode(&by),
+                    FUEL,
+                );
                 fuel.push(o.fuel_used);
                 apply(&mut storage, &o);
             }
@@ -134,20 +188,48 @@ mod fuel {
     #[test]
     fn out_of_fuel_is_exact_and_deterministic() {
         let engine = engine();
-        let full = run_with(&engine, contracts::HEAVY, &Storage::new(), "sha256_chain", &encode(&200u32), FUEL);
+        let full = run_with(
+            &engine,
+            contracts::HEAVY,
+            &Storage::new(),
+            "sha256_chain",
+            &encode(&200u32),
+            FUEL,
+        );
         assert!(full.status.is_ok());
         let needed = full.fuel_used;
         // Exactly enough fuel succeeds with the same usage.
-        let exact = run_with(&engine, contracts::HEAVY, &Storage::new(), "sha256_chain", &encode(&200u32), needed);
+        let exact = run_with(
+            &engine,
+            contracts::HEAVY,
+            &Storage::new(),
+            "sha256_chain",
+            &encode(&200u32),
+            needed,
+        );
         assert_eq!(exact.status, CallStatus::Ok);
         assert_eq!(exact.fuel_used, needed);
         // One less runs out, uses the whole limit, and produces nothing.
         for limit in [needed - 1, needed / 2, 1_500, 999, 0] {
-            let short = run_with(&engine, contracts::HEAVY, &Storage::new(), "sha256_chain", &encode(&200u32), limit);
+            let short = run_with(
+                &engine,
+                contracts::HEAVY,
+                &Storage::new(),
+                "sha256_chain",
+                &encode(&200u32),
+                limit,
+            );
             assert_eq!(short.status, CallStatus::OutOfFuel, "limit {limit}");
             assert_eq!(short.fuel_used, limit);
             assert!(short.output.is_empty() && short.writes.is_empty() && short.events.is_empty());
-            let again = run_with(&engine, contracts::HEAVY, &Storage::new(), "sha256_chain", &encode(&200u32), limit);
+            let again = run_with(
+                &engine,
+                contracts::HEAVY,
+                &Storage::new(),
+                "sha256_chain",
+                &encode(&200u32),
+                limit,
+            );
             assert_eq!(again.encode(), short.encode());
         }
     }
@@ -181,50 +263,139 @@ mod adversarial {
     use super::*;
 
     fn status(method: &str, args: &(impl Encode + ?Sized), fuel: u64) -> CallStatus {
-        run_with(&engine(), contracts::ADVERSARIAL, &Storage::new(), method, &encode(args), fuel).status
+        run_with(
+            &engine(),
+            contracts::ADVERSARIAL,
+            &Storage::new(),
+            method,
+            &encode(args),
+            fuel,
+        )
+        .status
     }
 
     #[test]
     fn every_attack_ends_with_its_error_and_the_engine_stays_healthy() {
         let engine = engine();
-        let cases: Vec<(&str, Vec<u8>, Box<dyn Fn(&CallStatus) -> bool>)> = vec![
-            ("infinite_loop", encode(&()), Box::new(|s| *s == CallStatus::OutOfFuel)),
-            ("infinite_host_loop", encode(&()), Box::new(|s| *s == CallStatus::OutOfFuel)),
+        type Expect = Box<dyn Fn(&CallStatus) -> bool>;
+        let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
+            (
+                "infinite_loop",
+                encode(&()),
+                Box::new(|s| *s == CallStatus::OutOfFuel),
+            ),
+            (
+                "infinite_host_loop",
+                encode(&()),
+                Box::new(|s| *s == CallStatus::OutOfFuel),
+            ),
             (
                 "memory_bomb",
                 encode(&()),
-                Box::new(|s| matches!(s, CallStatus::Reverted(m) if m.starts_with("memory.grow failed at 512 pages"))
-                    || *s == CallStatus::Trap(TrapKind::MemoryLimit)),
+                Box::new(|s| {
+                    matches!(s, CallStatus::Reverted(m) if m.starts_with("memory.grow failed at 512 pages"))
+                        || *s == CallStatus::Trap(TrapKind::MemoryLimit)
+                }),
             ),
             (
                 "alloc_bomb",
                 encode(&()),
-                Box::new(|s| matches!(s, CallStatus::Reverted(m) if m.contains("memory allocation"))
-                    || *s == CallStatus::Trap(TrapKind::MemoryLimit)),
+                Box::new(|s| {
+                    matches!(s, CallStatus::Reverted(m) if m.contains("memory allocation"))
+                        || *s == CallStatus::Trap(TrapKind::MemoryLimit)
+                }),
             ),
-            ("deep_recursion", encode(&10_000_000u32), Box::new(|s| *s == CallStatus::Trap(TrapKind::StackOverflow))),
-            ("big_output", encode(&(64 * 1024 + 1u32)), Box::new(|s| *s == CallStatus::Trap(TrapKind::OutputTooLarge))),
-            ("big_value", encode(&(64 * 1024 + 1u32)), Box::new(|s| *s == CallStatus::Trap(TrapKind::StorageLimit))),
-            ("big_key", encode(&257u32), Box::new(|s| *s == CallStatus::Trap(TrapKind::StorageLimit))),
-            ("event_spam", encode(&65u32), Box::new(|s| *s == CallStatus::Trap(TrapKind::EventLimit))),
-            ("storage_spam", encode(&5_000u32), Box::new(|s| *s == CallStatus::Trap(TrapKind::StorageLimit))),
-            ("panic_msg", encode(&()), Box::new(|s| *s == CallStatus::Reverted("panicked: adversarial panic 42".into()))),
-            ("trap_unreachable", encode(&()), Box::new(|s| *s == CallStatus::Trap(TrapKind::Unreachable))),
-            ("host_oob_read", encode(&()), Box::new(|s| *s == CallStatus::Trap(TrapKind::MemoryOutOfBounds))),
-            ("host_oob_write", encode(&()), Box::new(|s| *s == CallStatus::Trap(TrapKind::MemoryOutOfBounds))),
-            ("host_wrapping_range", encode(&()), Box::new(|s| *s == CallStatus::Trap(TrapKind::MemoryOutOfBounds))),
+            (
+                "deep_recursion",
+                encode(&10_000_000u32),
+                Box::new(|s| *s == CallStatus::Trap(TrapKind::StackOverflow)),
+            ),
+            (
+                "big_output",
+                encode(&(64 * 1024 + 1u32)),
+                Box::new(|s| *s == CallStatus::Trap(TrapKind::OutputTooLarge)),
+            ),
+            (
+                "big_value",
+                encode(&(64 * 1024 + 1u32)),
+                Box::new(|s| *s == CallStatus::Trap(TrapKind::StorageLimit)),
+            ),
+            (
+                "big_key",
+                encode(&257u32),
+                Box::new(|s| *s == CallStatus::Trap(TrapKind::StorageLimit)),
+            ),
+            (
+                "event_spam",
+                encode(&65u32),
+                Box::new(|s| *s == CallStatus::Trap(TrapKind::EventLimit)),
+            ),
+            (
+                "storage_spam",
+                encode(&5_000u32),
+                Box::new(|s| *s == CallStatus::Trap(TrapKind::StorageLimit)),
+            ),
+            (
+                "panic_msg",
+                encode(&()),
+                Box::new(|s| *s == CallStatus::Reverted("panicked: adversarial panic 42".into())),
+            ),
+            (
+                "trap_unreachable",
+                encode(&()),
+                Box::new(|s| *s == CallStatus::Trap(TrapKind::Unreachable)),
+            ),
+            (
+                "host_oob_read",
+                encode(&()),
+                Box::new(|s| *s == CallStatus::Trap(TrapKind::MemoryOutOfBounds)),
+            ),
+            (
+                "host_oob_write",
+                encode(&()),
+                Box::new(|s| *s == CallStatus::Trap(TrapKind::MemoryOutOfBounds)),
+            ),
+            (
+                "host_wrapping_range",
+                encode(&()),
+                Box::new(|s| *s == CallStatus::Trap(TrapKind::MemoryOutOfBounds)),
+            ),
         ];
         for (method, input, expect) in &cases {
-            let o = run_with(&engine, contracts::ADVERSARIAL, &Storage::new(), method, input, 2_000_000_000);
+            let o = run_with(
+                &engine,
+                contracts::ADVERSARIAL,
+                &Storage::new(),
+                method,
+                input,
+                2_000_000_000,
+            );
             assert!(expect(&o.status), "{method}: got {}", o.status);
-            assert!(o.writes.is_empty() && o.events.is_empty() && o.output.is_empty(), "{method}");
+            assert!(
+                o.writes.is_empty() && o.events.is_empty() && o.output.is_empty(),
+                "{method}"
+            );
             // Same again: deterministic.
-            let again = run_with(&engine, contracts::ADVERSARIAL, &Storage::new(), method, input, 2_000_000_000);
+            let again = run_with(
+                &engine,
+                contracts::ADVERSARIAL,
+                &Storage::new(),
+                method,
+                input,
+                2_000_000_000,
+            );
             assert_eq!(again.encode(), o.encode(), "{method}");
         }
         // The engine is healthy afterwards: normal calls work, many times (pool slots freed).
         for i in 0..100u64 {
-            let o = run_with(&engine, contracts::COUNTER, &Storage::new(), "increment", &encode(&i), FUEL);
+            let o = run_with(
+                &engine,
+                contracts::COUNTER,
+                &Storage::new(),
+                "increment",
+                &encode(&i),
+                FUEL,
+            );
             assert_eq!(ok::<u64>(&o), i);
         }
     }
@@ -251,7 +422,14 @@ mod adversarial {
         let o = run(contracts::COUNTER, "no_such_method", &());
         assert_eq!(o.status, CallStatus::Trap(TrapKind::NoSuchMethod));
         let huge = vec![0u8; hyperchain_types::limits::MAX_INPUT + 1];
-        let o = run_with(&engine(), contracts::HOSTCALLS, &Storage::new(), "echo", &huge, FUEL);
+        let o = run_with(
+            &engine(),
+            contracts::HOSTCALLS,
+            &Storage::new(),
+            "echo",
+            &huge,
+            FUEL,
+        );
         assert_eq!(o.status, CallStatus::Trap(TrapKind::InputTooLarge));
     }
 }
@@ -261,7 +439,8 @@ mod host_api {
 
     #[test]
     fn context_is_visible() {
-        let (caller, me, h, t): ([u8; 32], [u8; 32], u64, u64) = ok(&run(contracts::HOSTCALLS, "context", &()));
+        let (caller, me, h, t): ([u8; 32], [u8; 32], u64, u64) =
+            ok(&run(contracts::HOSTCALLS, "context", &()));
         assert_eq!(caller, ctx().caller.0);
         assert_eq!(me, ctx().contract.0);
         assert_eq!((h, t), (ctx().block_height, ctx().block_time_ms));
@@ -269,37 +448,67 @@ mod host_api {
 
     #[test]
     fn storage_reads_see_own_writes_and_are_recorded() {
-        let o = run(contracts::HOSTCALLS, "read_after_write", &(b"k".to_vec(), b"v".to_vec()));
-        let (before, after, again): (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) = ok(&o);
+        let o = run(
+            contracts::HOSTCALLS,
+            "read_after_write",
+            &(b"k".to_vec(), b"v".to_vec()),
+        );
+        type Three = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+        let (before, after, again): Three = ok(&o);
         assert_eq!(before, None);
         assert_eq!(after.as_deref(), Some(&b"v"[..]));
         assert_eq!(again.as_deref(), Some(&b"vv"[..]));
-        assert!(o.reads.contains(&b"k".to_vec()));
-        assert_eq!(o.writes.get(&b"k".to_vec()), Some(&Some(b"vv".to_vec())));
+        assert!(o.reads.contains(&b"k"[..]));
+        assert_eq!(o.writes.get(&b"k"[..]), Some(&Some(b"vv".to_vec())));
 
         // Reading existing state, removing it.
         let mut storage = Storage::new();
         storage.insert(b"k".to_vec(), b"old".to_vec());
-        let o = run_with(&engine(), contracts::HOSTCALLS, &storage, "read_after_remove", &encode(&b"k".to_vec()), FUEL);
+        let o = run_with(
+            &engine(),
+            contracts::HOSTCALLS,
+            &storage,
+            "read_after_remove",
+            &encode(&b"k".to_vec()),
+            FUEL,
+        );
         let (before, after): (Option<Vec<u8>>, Option<Vec<u8>>) = ok(&o);
         assert_eq!(before.as_deref(), Some(&b"old"[..]));
         assert_eq!(after, None);
-        assert_eq!(o.writes.get(&b"k".to_vec()), Some(&None));
+        assert_eq!(o.writes.get(&b"k"[..]), Some(&None));
     }
 
     #[test]
     fn long_values_are_read_completely() {
         let engine = engine();
         let mut storage = Storage::new();
-        let o = run_with(&engine, contracts::HOSTCALLS, &storage, "write_pattern", &encode(&(b"p".to_vec(), 5000u32)), FUEL);
+        let o = run_with(
+            &engine,
+            contracts::HOSTCALLS,
+            &storage,
+            "write_pattern",
+            &encode(&(b"p".to_vec(), 5000u32)),
+            FUEL,
+        );
         apply(&mut storage, &o);
-        let o = run_with(&engine, contracts::HOSTCALLS, &storage, "read_len", &encode(&b"p".to_vec()), FUEL);
+        let o = run_with(
+            &engine,
+            contracts::HOSTCALLS,
+            &storage,
+            "read_len",
+            &encode(&b"p".to_vec()),
+            FUEL,
+        );
         assert_eq!(ok::<Option<u32>>(&o), Some(5000));
     }
 
     #[test]
     fn revert_discards_writes_and_events() {
-        let o = run(contracts::HOSTCALLS, "write_then_abort", &(b"k".to_vec(), b"v".to_vec(), "no thanks".to_string()));
+        let o = run(
+            contracts::HOSTCALLS,
+            "write_then_abort",
+            &(b"k".to_vec(), b"v".to_vec(), "no thanks".to_string()),
+        );
         assert_eq!(o.status, CallStatus::Reverted("no thanks".into()));
         assert!(o.writes.is_empty() && o.events.is_empty() && o.output.is_empty());
     }
@@ -309,20 +518,38 @@ mod host_api {
         let o = run(contracts::HOSTCALLS, "emit_many", &3u32);
         assert!(o.status.is_ok());
         let data: Vec<_> = o.events.iter().map(|e| e.data.clone()).collect();
-        assert_eq!(data, vec![0u32.to_le_bytes().to_vec(), 1u32.to_le_bytes().to_vec(), 2u32.to_le_bytes().to_vec()]);
+        assert_eq!(
+            data,
+            vec![
+                0u32.to_le_bytes().to_vec(),
+                1u32.to_le_bytes().to_vec(),
+                2u32.to_le_bytes().to_vec()
+            ]
+        );
         assert!(o.events.iter().all(|e| e.topic == b"many"));
     }
 
     #[test]
     fn crypto_helpers() {
         let out: [u8; 32] = ok(&run(contracts::HOSTCALLS, "sha256", &b"abc".to_vec()));
-        assert_eq!(hex::encode(out), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hex::encode(out),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
 
         let sk = ed25519_consensus::SigningKey::from([9u8; 32]);
         let pk = sk.verification_key().to_bytes();
         let sig = sk.sign(b"pay 5").to_bytes();
-        assert!(ok::<bool>(&run(contracts::HOSTCALLS, "ed25519_verify", &(pk, b"pay 5".to_vec(), sig))));
-        assert!(!ok::<bool>(&run(contracts::HOSTCALLS, "ed25519_verify", &(pk, b"pay 6".to_vec(), sig))));
+        assert!(ok::<bool>(&run(
+            contracts::HOSTCALLS,
+            "ed25519_verify",
+            &(pk, b"pay 5".to_vec(), sig)
+        )));
+        assert!(!ok::<bool>(&run(
+            contracts::HOSTCALLS,
+            "ed25519_verify",
+            &(pk, b"pay 6".to_vec(), sig)
+        )));
     }
 
     #[test]
@@ -331,22 +558,60 @@ mod host_api {
         let mut storage = Storage::new();
         let owner = ctx().caller.0;
         let bob = [0xbb; 32];
-        let o = run_with(&engine, contracts::TOKEN, &storage, "init", &encode(&owner), FUEL);
+        let o = run_with(
+            &engine,
+            contracts::TOKEN,
+            &storage,
+            "init",
+            &encode(&owner),
+            FUEL,
+        );
         assert!(o.status.is_ok(), "{o:?}");
         apply(&mut storage, &o);
-        let o = run_with(&engine, contracts::TOKEN, &storage, "mint", &encode(&(owner, 100u64)), FUEL);
+        let o = run_with(
+            &engine,
+            contracts::TOKEN,
+            &storage,
+            "mint",
+            &encode(&(owner, 100u64)),
+            FUEL,
+        );
         assert!(o.status.is_ok(), "{o:?}");
         apply(&mut storage, &o);
-        let o = run_with(&engine, contracts::TOKEN, &storage, "transfer", &encode(&(bob, 30u64)), FUEL);
+        let o = run_with(
+            &engine,
+            contracts::TOKEN,
+            &storage,
+            "transfer",
+            &encode(&(bob, 30u64)),
+            FUEL,
+        );
         assert!(o.status.is_ok(), "{o:?}");
         assert!(!o.events.is_empty());
         apply(&mut storage, &o);
         let bal = |who: [u8; 32], storage: &Storage| {
-            ok::<u64>(&run_with(&engine, contracts::TOKEN, storage, "balance_of", &encode(&who), FUEL))
+            ok::<u64>(&run_with(
+                &engine,
+                contracts::TOKEN,
+                storage,
+                "balance_of",
+                &encode(&who),
+                FUEL,
+            ))
         };
         assert_eq!((bal(owner, &storage), bal(bob, &storage)), (70, 30));
-        let o = run_with(&engine, contracts::TOKEN, &storage, "transfer", &encode(&(bob, 71u64)), FUEL);
-        assert!(matches!(&o.status, CallStatus::Reverted(m) if m.contains("insufficient balance")), "{o:?}");
+        let o = run_with(
+            &engine,
+            contracts::TOKEN,
+            &storage,
+            "transfer",
+            &encode(&(bob, 71u64)),
+            FUEL,
+        );
+        assert!(
+            matches!(&o.status, CallStatus::Reverted(m) if m.contains("insufficient balance")),
+            "{o:?}"
+        );
     }
 }
 
@@ -362,7 +627,9 @@ mod validation {
     #[test]
     fn every_example_contract_validates() {
         for (name, code) in contracts::ALL {
-            let info = engine().validate(code).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let info = engine()
+                .validate(code)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!info.methods.is_empty(), "{name}");
         }
     }
@@ -379,11 +646,17 @@ mod validation {
 
     #[test]
     fn imports_outside_the_host_api_are_rejected() {
-        let e = reject(r#"(module (import "env" "clock" (func)) (memory (export "memory") 1) (func (export "m")))"#);
+        let e = reject(
+            r#"(module (import "env" "clock" (func)) (memory (export "memory") 1) (func (export "m")))"#,
+        );
         assert!(e.to_string().contains("forbidden import env::clock"), "{e}");
-        let e = reject(r#"(module (import "hyperchain_v1" "random" (func)) (memory (export "memory") 1) (func (export "m")))"#);
+        let e = reject(
+            r#"(module (import "hyperchain_v1" "random" (func)) (memory (export "memory") 1) (func (export "m")))"#,
+        );
         assert!(e.to_string().contains("no such host function"), "{e}");
-        let e = reject(r#"(module (import "hyperchain_v1" "block_height" (func (result i32))) (memory (export "memory") 1) (func (export "m")))"#);
+        let e = reject(
+            r#"(module (import "hyperchain_v1" "block_height" (func (result i32))) (memory (export "memory") 1) (func (export "m")))"#,
+        );
         assert!(e.to_string().contains("expected `func () -> i64`"), "{e}");
         let e = reject(r#"(module (import "hyperchain_v1" "mem" (memory 1)) (func (export "m")))"#);
         assert!(matches!(e, ValidationError::ForbiddenImport { .. }), "{e}");
@@ -393,7 +666,9 @@ mod validation {
     fn disabled_features_are_rejected() {
         let e = reject(r#"(module (memory 1 1 shared) (func (export "m")))"#);
         assert!(matches!(e, ValidationError::DisabledFeature(_)), "{e}");
-        let e = reject(r#"(module (func (export "m") (drop (i32x4.relaxed_trunc_f32x4_s (v128.const i32x4 0 0 0 0)))))"#);
+        let e = reject(
+            r#"(module (func (export "m") (drop (i32x4.relaxed_trunc_f32x4_s (v128.const i32x4 0 0 0 0)))))"#,
+        );
         assert!(matches!(e, ValidationError::DisabledFeature(_)), "{e}");
         let e = reject(r#"(module (memory i64 1) (func (export "m")))"#);
         assert!(matches!(e, ValidationError::DisabledFeature(_)), "{e}");
@@ -404,14 +679,22 @@ mod validation {
     #[test]
     fn limits_are_enforced() {
         let e = reject(r#"(module (memory 513) (func (export "m")))"#);
-        assert!(e.to_string().contains("initial memory (pages) exceeds the limit: 513 > 512"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("initial memory (pages) exceeds the limit: 513 > 512"),
+            "{e}"
+        );
         let e = reject(r#"(module (table 8193 funcref) (func (export "m")))"#);
         assert!(e.to_string().contains("table size"), "{e}");
         let e = reject(r#"(module (table 1 funcref) (table 1 funcref) (func (export "m")))"#);
         assert!(e.to_string().contains("tables exceeds"), "{e}");
         let globals: String = (0..513).map(|_| "(global i32 (i32.const 0))").collect();
         let e = reject(&format!(r#"(module {globals} (func (export "m")))"#));
-        assert!(e.to_string().contains("globals exceeds the limit: 513 > 512"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("globals exceeds the limit: 513 > 512"),
+            "{e}"
+        );
         let locals: String = (0..4097).map(|_| " i32").collect();
         let e = reject(&format!(r#"(module (func (export "m") (local{locals})))"#));
         assert!(e.to_string().contains("locals in one function"), "{e}");
@@ -427,7 +710,9 @@ mod validation {
     fn contract_shape_is_enforced() {
         let e = reject(r#"(module (func $s) (start $s) (func (export "m")))"#);
         assert!(e.to_string().contains("start function"), "{e}");
-        let e = reject(r#"(module (import "hyperchain_v1" "block_height" (func (result i64))) (func (export "m")))"#);
+        let e = reject(
+            r#"(module (import "hyperchain_v1" "block_height" (func (result i64))) (func (export "m")))"#,
+        );
         assert!(e.to_string().contains("does not export its memory"), "{e}");
         let e = reject(r#"(module (func (export "f") (param i32)))"#);
         assert!(e.to_string().contains("no callable method"), "{e}");
@@ -435,7 +720,8 @@ mod validation {
 
     #[test]
     fn rejected_modules_are_not_loaded() {
-        let wasm = wat::parse_str(r#"(module (import "env" "x" (func)) (func (export "m")))"#).unwrap();
+        let wasm =
+            wat::parse_str(r#"(module (import "env" "x" (func)) (func (export "m")))"#).unwrap();
         assert!(engine().load(&wasm).is_err());
     }
 }
@@ -457,14 +743,38 @@ mod cache {
     #[test]
     fn disk_cache_survives_restarts_and_ignores_corruption() {
         let dir = tempfile::tempdir().unwrap();
-        let config = || EngineConfig { module_cache_dir: Some(dir.path().to_path_buf()), ..Default::default() };
+        let config = || EngineConfig {
+            module_cache_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
         let first = Engine::new(config()).unwrap();
-        let expected = run_with(&first, contracts::COUNTER, &Storage::new(), "increment", &encode(&3u64), FUEL);
+        let expected = run_with(
+            &first,
+            contracts::COUNTER,
+            &Storage::new(),
+            "increment",
+            &encode(&3u64),
+            FUEL,
+        );
         assert_eq!(first.cache_stats().compiles, 1);
 
         let second = Engine::new(config()).unwrap();
-        let got = run_with(&second, contracts::COUNTER, &Storage::new(), "increment", &encode(&3u64), FUEL);
-        assert_eq!(second.cache_stats(), hyperchain_vm::CacheStats { memory_hits: 0, disk_hits: 1, compiles: 0 });
+        let got = run_with(
+            &second,
+            contracts::COUNTER,
+            &Storage::new(),
+            "increment",
+            &encode(&3u64),
+            FUEL,
+        );
+        assert_eq!(
+            second.cache_stats(),
+            hyperchain_vm::CacheStats {
+                memory_hits: 0,
+                disk_hits: 1,
+                compiles: 0
+            }
+        );
         assert_eq!(got.encode(), expected.encode());
 
         // Corrupt every artefact: the next engine recompiles instead of trusting it.
@@ -476,7 +786,14 @@ mod cache {
             std::fs::write(&path, bytes).unwrap();
         }
         let third = Engine::new(config()).unwrap();
-        let got = run_with(&third, contracts::COUNTER, &Storage::new(), "increment", &encode(&3u64), FUEL);
+        let got = run_with(
+            &third,
+            contracts::COUNTER,
+            &Storage::new(),
+            "increment",
+            &encode(&3u64),
+            FUEL,
+        );
         assert_eq!(third.cache_stats().compiles, 1);
         assert_eq!(got.encode(), expected.encode());
     }
@@ -485,14 +802,30 @@ mod cache {
     fn concurrent_calls_share_one_engine() {
         let engine = engine();
         let contract = engine.load(contracts::HEAVY).unwrap();
-        let expected = run_with(&engine, contracts::HEAVY, &Storage::new(), "sha256_chain", &encode(&50u32), FUEL);
+        let expected = run_with(
+            &engine,
+            contracts::HEAVY,
+            &Storage::new(),
+            "sha256_chain",
+            &encode(&50u32),
+            FUEL,
+        );
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
                     for _ in 0..10 {
                         let input = encode(&50u32);
                         let o = engine
-                            .call(&contract, Call { ctx: ctx(), method: "sha256_chain", input: &input, fuel_limit: FUEL }, Arc::new(Storage::new()))
+                            .call(
+                                &contract,
+                                Call {
+                                    ctx: ctx(),
+                                    method: "sha256_chain",
+                                    input: &input,
+                                    fuel_limit: FUEL,
+                                },
+                                Arc::new(Storage::new()),
+                            )
                             .unwrap();
                         assert_eq!(o.encode(), expected.encode());
                     }
