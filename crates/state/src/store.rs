@@ -253,7 +253,8 @@ impl Store {
     /// Opens (creating if missing) the store at `path`: an existing directory, or a path ending
     /// in `.redb`, or an existing database file; any other missing path is created as a
     /// directory. Inside a directory the database is [`DATABASE_FILE`]. Reopening after a crash
-    /// sees exactly the commits that returned before it.
+    /// sees every commit that returned before it, plus possibly the one in flight, never part of
+    /// a commit.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StateError> {
         let file = database_file(path.as_ref())?;
         Store::init(Database::create(file)?)
