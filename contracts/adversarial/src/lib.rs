@@ -5,7 +5,7 @@
 //! | `infinite_loop` | — | out of fuel (a loop with no host calls) |
 //! | `infinite_host_loop` | — | out of fuel (a loop calling `block_height`) |
 //! | `memory_bomb` | — | grows memory one page at a time; when `memory.grow` fails, reverts `memory.grow failed at <pages> pages` (or the engine traps `memory limit`) |
-//! | `alloc_bomb` | — | allocates 1 MiB vectors until the allocator fails: reverts `panicked: memory allocation of 1048576 bytes failed` (or traps `memory limit`) |
+//! | `alloc_bomb` | — | allocates 1 MiB vectors until the allocator cannot grow memory: traps `memory limit` (the SDK allocator executes `unreachable`) |
 //! | `memory_grow` | `pages: u32` | `u32`: `memory.grow(pages)`, i.e. the previous size in pages or `u32::MAX` on failure |
 //! | `deep_recursion` | `depth: u32` | `u64`; non-tail recursion, enough depth traps `stack overflow` |
 //! | `big_output` | `size: u32` | sets an output of `size` bytes (`output too large` above 64 KiB) |
@@ -67,7 +67,7 @@ entry! {
         loop {
             if wasm32::memory_grow(0, 1) == usize::MAX {
                 let pages = wasm32::memory_size(0);
-                hyperchain_sdk::__private::abort_fmt(format_args!(
+                hyperchain_sdk::abort_fmt(format_args!(
                     "memory.grow failed at {pages} pages"
                 ));
             }

@@ -2,10 +2,11 @@
 //!
 //! Every call runs in a fresh instance, so nothing outlives a call and memory never needs to
 //! be reused: allocation is a pointer bump, freeing only gives back the most recent block, and
-//! growing the most recent block happens in place (the common `Vec::push` pattern). When
-//! `memory.grow` fails the allocator returns null, `alloc` turns that into a panic ("memory
-//! allocation of N bytes failed") and the panic handler reverts the call: never undefined
-//! behaviour.
+//! growing the most recent block happens in place (the common `Vec::push` pattern).
+//!
+//! When memory cannot grow (the engine's memory limit), the allocator **traps** with
+//! `unreachable` rather than returning null: the engine remembers the refused `memory.grow` and
+//! reports the call as `trap: memory limit`, and no code path runs on with a failed allocation.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
@@ -42,14 +43,21 @@ impl BumpAllocator {
         }
     }
 
-    /// Make `[.., end)` addressable, growing memory if needed; `false` if that is impossible.
-    fn ensure(end: usize) -> bool {
+    /// Make `[.., end)` addressable, growing memory if needed; trap if that is impossible.
+    fn ensure(end: usize) {
         let size = wasm32::memory_size(0).saturating_mul(PAGE_SIZE);
         if end <= size {
-            return true;
+            return;
         }
         let pages = (end - size).div_ceil(PAGE_SIZE);
-        wasm32::memory_grow(0, pages) != usize::MAX
+        if wasm32::memory_grow(0, pages) == usize::MAX {
+            wasm32::unreachable()
+        }
+    }
+
+    /// Trap: the request cannot be satisfied in a 32-bit address space.
+    fn exhausted() -> ! {
+        wasm32::unreachable()
     }
 }
 
@@ -66,14 +74,12 @@ unsafe impl GlobalAlloc for BumpAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let align_mask = layout.align() - 1;
         let Some(start) = self.next().checked_add(align_mask).map(|a| a & !align_mask) else {
-            return ptr::null_mut();
+            Self::exhausted()
         };
         let Some(end) = start.checked_add(layout.size()) else {
-            return ptr::null_mut();
+            Self::exhausted()
         };
-        if !Self::ensure(end) {
-            return ptr::null_mut();
-        }
+        Self::ensure(end);
         self.next.set(end);
         start as *mut u8
     }
@@ -89,11 +95,9 @@ unsafe impl GlobalAlloc for BumpAllocator {
         if start + layout.size() == self.next() {
             // The most recent block: resize in place.
             let Some(end) = start.checked_add(new_size) else {
-                return ptr::null_mut();
+                Self::exhausted()
             };
-            if !Self::ensure(end) {
-                return ptr::null_mut();
-            }
+            Self::ensure(end);
             self.next.set(end);
             return ptr;
         }
@@ -102,11 +106,9 @@ unsafe impl GlobalAlloc for BumpAllocator {
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         // SAFETY: `new_layout` has a non-zero size (the caller guarantees `new_size > 0`).
         let new_ptr = unsafe { self.alloc(new_layout) };
-        if !new_ptr.is_null() {
-            // SAFETY: both blocks are live, at least `min(old, new)` bytes long, and disjoint
-            // (the new block lies past `next`, the old one before it).
-            unsafe { ptr::copy_nonoverlapping(ptr, new_ptr, layout.size().min(new_size)) };
-        }
+        // SAFETY: both blocks are live, at least `min(old, new)` bytes long, and disjoint (the
+        // new block lies past `next`, the old one before it).
+        unsafe { ptr::copy_nonoverlapping(ptr, new_ptr, layout.size().min(new_size)) };
         new_ptr
     }
 }

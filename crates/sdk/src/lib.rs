@@ -87,7 +87,9 @@
 //!
 //! # Features
 //!
-//! - `allocator` (default): a bump allocator over `memory.grow` as the global allocator.
+//! - `allocator` (default): a bump allocator over `memory.grow` as the global allocator. When
+//!   memory cannot grow any more it traps (`unreachable`), which the engine reports as
+//!   `trap: memory limit`.
 //! - `panic-handler` (default): the `#[panic_handler]` described above.
 //!
 //! Both apply to wasm32 only. The encoding, [`Address`] and the typed storage definitions also
@@ -118,6 +120,10 @@ pub use env::{
     abort, block_height, block_time, caller, ed25519_verify, emit, emit_encoded, input,
     self_address, set_output, set_output_encoded, sha256,
 };
+
+/// Revert with a formatted message, without allocating: `abort_fmt(format_args!("..."))`.
+#[cfg(target_arch = "wasm32")]
+pub use __private::abort_fmt;
 
 #[cfg(all(target_arch = "wasm32", feature = "allocator"))]
 pub use allocator::BumpAllocator;
