@@ -1,6 +1,6 @@
-//! The workloads, run natively: SHA-256 against known vectors and the `sha2` crate, matrix
-//! multiplication and sorting against naive reference implementations, and pinned checksums
-//! (a change to a workload definition would silently change what benchmarks measure).
+// The workloads, run natively: SHA-256 against known vectors and the `sha2` crate, matrix
+// multiplication and sorting against naive reference implementations, and pinned checksums
+// (a change to a workload definition would silently change what benchmarks measure).
 
 use hyperchain_workloads::{
     SEED, Sha256, SplitMix64, checksum, matmul, sha256, sha256_chain, sort,

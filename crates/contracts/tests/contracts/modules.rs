@@ -1,5 +1,5 @@
-//! Every contract is a valid module that uses only allowed WASM features, imports only from
-//! `hyperchain_v1` (with the right signatures), and exports `memory` and its methods.
+// Every contract is a valid module that uses only allowed WASM features, imports only from
+// `hyperchain_v1` (with the right signatures), and exports `memory` and its methods.
 
 use hyperchain_contracts::{ALL, by_name};
 use wasmparser::{
