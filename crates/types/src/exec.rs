@@ -47,9 +47,9 @@ pub enum TrapKind {
     StackOverflow,
     /// Integer division or remainder by zero.
     IntegerDivideByZero,
-    /// Signed integer overflow in division.
+    /// Signed integer overflow in division, or a float-to-int conversion out of range.
     IntegerOverflow,
-    /// A float-to-int conversion of NaN or an out-of-range value.
+    /// A float-to-int conversion of NaN.
     BadConversionToInteger,
     /// `call_indirect` to a null entry or with the wrong signature, or a table access out of bounds.
     IndirectCall,

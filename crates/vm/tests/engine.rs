@@ -434,6 +434,76 @@ mod adversarial {
     }
 }
 
+mod traps {
+    use super::*;
+
+    fn trap_of(body: &str) -> CallStatus {
+        let wat = format!(
+            r#"(module (memory (export "memory") 1) (type $t (func)) (table 2 funcref)
+                 (func $other (param i32))
+                 (elem (i32.const 1) func $other)
+                 (func (export "m") {body}))"#
+        );
+        let code = wat::parse_str(&wat).expect("wat");
+        run_with(&engine(), &code, &Storage::new(), "m", &[], FUEL).status
+    }
+
+    #[test]
+    fn each_wasm_trap_has_its_kind() {
+        let cases = [
+            (
+                "(drop (i32.div_s (i32.const 1) (i32.const 0)))",
+                TrapKind::IntegerDivideByZero,
+            ),
+            (
+                "(drop (i64.rem_u (i64.const 1) (i64.const 0)))",
+                TrapKind::IntegerDivideByZero,
+            ),
+            (
+                "(drop (i32.div_s (i32.const -2147483648) (i32.const -1)))",
+                TrapKind::IntegerOverflow,
+            ),
+            (
+                "(drop (i32.trunc_f32_s (f32.const nan)))",
+                TrapKind::BadConversionToInteger,
+            ),
+            (
+                "(drop (i64.trunc_f64_u (f64.const -1)))",
+                TrapKind::IntegerOverflow,
+            ),
+            (
+                "(drop (i32.load (i32.const 65535)))",
+                TrapKind::MemoryOutOfBounds,
+            ),
+            (
+                "(i32.store (i32.const -1) (i32.const 0))",
+                TrapKind::MemoryOutOfBounds,
+            ),
+            (
+                "(call_indirect (type $t) (i32.const 0))",
+                TrapKind::IndirectCall,
+            ),
+            (
+                "(call_indirect (type $t) (i32.const 1))",
+                TrapKind::IndirectCall,
+            ),
+            (
+                "(call_indirect (type $t) (i32.const 7))",
+                TrapKind::IndirectCall,
+            ),
+            ("unreachable", TrapKind::Unreachable),
+        ];
+        for (body, kind) in cases {
+            assert_eq!(trap_of(body), CallStatus::Trap(kind), "{body}");
+        }
+        // Saturating conversions never trap.
+        assert_eq!(
+            trap_of("(drop (i32.trunc_sat_f32_s (f32.const nan)))"),
+            CallStatus::Ok
+        );
+    }
+}
+
 mod host_api {
     use super::*;
 
