@@ -7,9 +7,14 @@
 
 mod digest;
 mod exec;
+mod tx;
 
 pub use digest::{Address, Digest, sha256, sha256_parts};
 pub use exec::{CallOutcome, CallStatus, Event, TrapKind, WriteSet, limits};
+pub use tx::{
+    ExecutionMode, Payload, SignedTransaction, TX_NAMESPACE, Transaction, account_address,
+    contract_address, tx_limits, tx_list_cfg,
+};
 
 /// Re-exported so users of these types need not depend on the codec crate directly.
 pub use commonware_codec as codec;

@@ -1,0 +1,484 @@
+//! Transactions: what accounts sign and validators order.
+//!
+//! A [`Transaction`] names the chain it is for, its sender's ed25519 public key, the sender's
+//! next nonce and a [`Payload`]; a [`SignedTransaction`] adds the sender's signature over the
+//! transaction's encoding in the [`TX_NAMESPACE`]. The transaction **id** is the SHA-256 of that
+//! encoding, so it does not depend on the signature.
+
+use crate::{Address, Digest, sha256, sha256_parts};
+use bytes::BufMut;
+use commonware_codec::{
+    Buf, Encode, EncodeSize, Error, RangeCfg, Read, ReadExt, ReadRangeExt, Write,
+};
+use commonware_cryptography::{Signer as _, Verifier as _, ed25519};
+use serde::Serialize;
+
+/// Domain separation for transaction signatures.
+pub const TX_NAMESPACE: &[u8] = b"hyperchain/tx/v1";
+
+/// Limits on transaction contents. Changing them is a protocol change.
+pub mod tx_limits {
+    /// Largest contract module a `Deploy` may carry.
+    pub const MAX_CODE: usize = 2 * 1024 * 1024;
+    /// Longest method name.
+    pub const MAX_METHOD: usize = 64;
+    /// Most regions a contract may require.
+    pub const MAX_REGIONS: usize = 16;
+    /// Longest region name.
+    pub const MAX_REGION: usize = 32;
+    /// Largest encoded signed transaction.
+    pub const MAX_TX_SIZE: usize = MAX_CODE + 64 * 1024;
+}
+
+/// Who executes a contract's calls (DESIGN.md §1). Chosen at deploy, bounded by chain policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "mode", content = "k", rename_all = "kebab-case")]
+pub enum ExecutionMode {
+    /// Every validator executes every call.
+    Replicated,
+    /// One attested TEE node.
+    Single,
+    /// `k` attested TEE nodes of any vendor, all agreeing.
+    Committee(u8),
+    /// One Intel and one AMD node in each required region, all agreeing.
+    CrossVendor,
+}
+
+impl std::fmt::Display for ExecutionMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExecutionMode::Replicated => f.write_str("replicated"),
+            ExecutionMode::Single => f.write_str("single"),
+            ExecutionMode::Committee(k) => write!(f, "committee({k})"),
+            ExecutionMode::CrossVendor => f.write_str("cross-vendor"),
+        }
+    }
+}
+
+impl std::str::FromStr for ExecutionMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "replicated" => ExecutionMode::Replicated,
+            "single" => ExecutionMode::Single,
+            "cross-vendor" => ExecutionMode::CrossVendor,
+            other => {
+                let k = other
+                    .strip_prefix("committee(")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .or_else(|| other.strip_prefix("committee:"))
+                    .ok_or_else(|| {
+                        format!("unknown mode `{other}`: expected replicated, single, committee(K) or cross-vendor")
+                    })?;
+                let k: u8 = k
+                    .parse()
+                    .map_err(|_| format!("committee size `{k}` is not a number 2..=255"))?;
+                if k < 2 {
+                    return Err("a committee has at least 2 members (use `single` for one)".into());
+                }
+                ExecutionMode::Committee(k)
+            }
+        })
+    }
+}
+
+/// What a transaction does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// Deploy a contract. Its address is derived from the sender and nonce
+    /// ([`contract_address`]).
+    Deploy {
+        /// The WebAssembly module.
+        code: Vec<u8>,
+        /// Who executes its calls.
+        mode: ExecutionMode,
+        /// Regions whose compute nodes execute it (TEE modes).
+        regions: Vec<String>,
+    },
+    /// Call a contract method.
+    Call {
+        /// The contract.
+        contract: Address,
+        /// Exported method name.
+        method: String,
+        /// Input bytes (the SDK's argument encoding).
+        input: Vec<u8>,
+        /// Most fuel the call may use.
+        fuel_limit: u64,
+    },
+}
+
+/// An unsigned transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    /// The chain this transaction is valid on.
+    pub chain_id: Digest,
+    /// The sender's public key; the sender's address is [`account_address`] of it.
+    pub sender: ed25519::PublicKey,
+    /// The sender's next nonce (0 for its first transaction).
+    pub nonce: u64,
+    /// What to do.
+    pub payload: Payload,
+}
+
+/// A transaction with its sender's signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedTransaction {
+    /// The transaction.
+    pub tx: Transaction,
+    /// Signature by `tx.sender` over `tx.encode()` in [`TX_NAMESPACE`].
+    pub signature: ed25519::Signature,
+}
+
+/// The address of the account controlled by `key`.
+pub fn account_address(key: &ed25519::PublicKey) -> Address {
+    Address(sha256_parts(&[b"hyperchain/account", key.as_ref()]).0)
+}
+
+/// The address of the contract deployed by `deployer` with nonce `nonce`.
+pub fn contract_address(deployer: &Address, nonce: u64) -> Address {
+    Address(sha256_parts(&[b"hyperchain/contract", &deployer.0, &nonce.to_be_bytes()]).0)
+}
+
+impl Transaction {
+    /// Signs with `key` (which must be `self.sender`'s private key).
+    pub fn sign(self, key: &ed25519::PrivateKey) -> SignedTransaction {
+        let signature = key.sign(TX_NAMESPACE, &self.encode());
+        SignedTransaction {
+            tx: self,
+            signature,
+        }
+    }
+
+    /// The transaction id.
+    pub fn id(&self) -> Digest {
+        sha256(&self.encode())
+    }
+
+    /// The sender's address.
+    pub fn sender_address(&self) -> Address {
+        account_address(&self.sender)
+    }
+}
+
+impl SignedTransaction {
+    /// The transaction id.
+    pub fn id(&self) -> Digest {
+        self.tx.id()
+    }
+
+    /// Whether the signature is the sender's over this transaction.
+    pub fn verify_signature(&self) -> bool {
+        self.tx
+            .sender
+            .verify(TX_NAMESPACE, &self.tx.encode(), &self.signature)
+    }
+}
+
+// ---- canonical encoding ----
+
+impl Write for ExecutionMode {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            ExecutionMode::Replicated => 0u8.write(buf),
+            ExecutionMode::Single => 1u8.write(buf),
+            ExecutionMode::Committee(k) => {
+                2u8.write(buf);
+                k.write(buf);
+            }
+            ExecutionMode::CrossVendor => 3u8.write(buf),
+        }
+    }
+}
+impl EncodeSize for ExecutionMode {
+    fn encode_size(&self) -> usize {
+        if matches!(self, ExecutionMode::Committee(_)) {
+            2
+        } else {
+            1
+        }
+    }
+}
+impl Read for ExecutionMode {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(match u8::read(buf)? {
+            0 => ExecutionMode::Replicated,
+            1 => ExecutionMode::Single,
+            2 => match u8::read(buf)? {
+                k @ 2.. => ExecutionMode::Committee(k),
+                _ => return Err(Error::Invalid("ExecutionMode", "committee of fewer than 2")),
+            },
+            3 => ExecutionMode::CrossVendor,
+            t => return Err(Error::InvalidEnum(t)),
+        })
+    }
+}
+
+fn write_str(s: &str, buf: &mut impl BufMut) {
+    s.as_bytes().to_vec().write(buf);
+}
+
+fn read_str(buf: &mut impl Buf, max: usize, what: &'static str) -> Result<String, Error> {
+    let raw = Vec::<u8>::read_range(buf, 0..=max)?;
+    String::from_utf8(raw).map_err(|_| Error::Invalid(what, "not UTF-8"))
+}
+
+impl Write for Payload {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            Payload::Deploy {
+                code,
+                mode,
+                regions,
+            } => {
+                0u8.write(buf);
+                code.write(buf);
+                mode.write(buf);
+                (regions.len() as u32).write(buf);
+                for r in regions {
+                    write_str(r, buf);
+                }
+            }
+            Payload::Call {
+                contract,
+                method,
+                input,
+                fuel_limit,
+            } => {
+                1u8.write(buf);
+                contract.write(buf);
+                write_str(method, buf);
+                input.write(buf);
+                fuel_limit.write(buf);
+            }
+        }
+    }
+}
+impl EncodeSize for Payload {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            Payload::Deploy {
+                code,
+                mode,
+                regions,
+            } => {
+                code.encode_size()
+                    + mode.encode_size()
+                    + 4
+                    + regions
+                        .iter()
+                        .map(|r| r.as_bytes().to_vec().encode_size())
+                        .sum::<usize>()
+            }
+            Payload::Call {
+                contract,
+                method,
+                input,
+                fuel_limit,
+            } => {
+                contract.encode_size()
+                    + method.as_bytes().to_vec().encode_size()
+                    + input.encode_size()
+                    + fuel_limit.encode_size()
+            }
+        }
+    }
+}
+impl Read for Payload {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read(buf)? {
+            0 => {
+                let code = Vec::<u8>::read_range(buf, 0..=tx_limits::MAX_CODE)?;
+                let mode = ExecutionMode::read(buf)?;
+                let n = u32::read(buf)? as usize;
+                if n > tx_limits::MAX_REGIONS {
+                    return Err(Error::Invalid("Deploy", "too many regions"));
+                }
+                let regions = (0..n)
+                    .map(|_| read_str(buf, tx_limits::MAX_REGION, "region"))
+                    .collect::<Result<_, _>>()?;
+                Ok(Payload::Deploy {
+                    code,
+                    mode,
+                    regions,
+                })
+            }
+            1 => Ok(Payload::Call {
+                contract: Address::read(buf)?,
+                method: read_str(buf, tx_limits::MAX_METHOD, "method")?,
+                input: Vec::<u8>::read_range(buf, 0..=crate::limits::MAX_INPUT)?,
+                fuel_limit: u64::read(buf)?,
+            }),
+            t => Err(Error::InvalidEnum(t)),
+        }
+    }
+}
+
+impl Write for Transaction {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.chain_id.write(buf);
+        self.sender.write(buf);
+        self.nonce.write(buf);
+        self.payload.write(buf);
+    }
+}
+impl EncodeSize for Transaction {
+    fn encode_size(&self) -> usize {
+        self.chain_id.encode_size()
+            + self.sender.encode_size()
+            + self.nonce.encode_size()
+            + self.payload.encode_size()
+    }
+}
+impl Read for Transaction {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Transaction {
+            chain_id: Digest::read(buf)?,
+            sender: ed25519::PublicKey::read(buf)?,
+            nonce: u64::read(buf)?,
+            payload: Payload::read(buf)?,
+        })
+    }
+}
+
+impl Write for SignedTransaction {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.tx.write(buf);
+        self.signature.write(buf);
+    }
+}
+impl EncodeSize for SignedTransaction {
+    fn encode_size(&self) -> usize {
+        self.tx.encode_size() + self.signature.encode_size()
+    }
+}
+impl Read for SignedTransaction {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(SignedTransaction {
+            tx: Transaction::read(buf)?,
+            signature: ed25519::Signature::read(buf)?,
+        })
+    }
+}
+
+/// Bounds for decoding a list of transactions (a block body).
+pub fn tx_list_cfg(max: usize) -> (RangeCfg<usize>, ()) {
+    ((0..=max).into(), ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::{Decode, DecodeExt};
+    use proptest::prelude::*;
+
+    fn key(seed: u64) -> ed25519::PrivateKey {
+        ed25519::PrivateKey::from_seed(seed)
+    }
+
+    fn call(nonce: u64) -> Transaction {
+        Transaction {
+            chain_id: sha256(b"test chain"),
+            sender: key(1).public_key(),
+            nonce,
+            payload: Payload::Call {
+                contract: Address([5; 32]),
+                method: "increment".into(),
+                input: vec![1, 2],
+                fuel_limit: 1000,
+            },
+        }
+    }
+
+    #[test]
+    fn signatures_bind_every_field() {
+        let signed = call(0).sign(&key(1));
+        assert!(signed.verify_signature());
+        let mut other = signed.clone();
+        other.tx.nonce = 1;
+        assert!(!other.verify_signature());
+        let mut wrong_chain = signed.clone();
+        wrong_chain.tx.chain_id = sha256(b"other chain");
+        assert!(!wrong_chain.verify_signature());
+        let by_other_key = call(0).sign(&key(2));
+        assert!(!by_other_key.verify_signature());
+        assert_eq!(signed.id(), call(0).id());
+        assert_ne!(call(0).id(), call(1).id());
+    }
+
+    #[test]
+    fn mode_parses_and_prints() {
+        for m in [
+            ExecutionMode::Replicated,
+            ExecutionMode::Single,
+            ExecutionMode::Committee(3),
+            ExecutionMode::CrossVendor,
+        ] {
+            assert_eq!(m.to_string().parse::<ExecutionMode>().unwrap(), m);
+        }
+        assert!("committee(1)".parse::<ExecutionMode>().is_err());
+        assert!(
+            "fast"
+                .parse::<ExecutionMode>()
+                .unwrap_err()
+                .contains("unknown mode")
+        );
+    }
+
+    fn payload() -> impl Strategy<Value = Payload> {
+        prop_oneof![
+            (
+                prop::collection::vec(any::<u8>(), 0..64),
+                0u8..4,
+                prop::collection::vec("[a-z]{0,8}", 0..3)
+            )
+                .prop_map(|(code, m, regions)| {
+                    let mode = match m {
+                        0 => ExecutionMode::Replicated,
+                        1 => ExecutionMode::Single,
+                        2 => ExecutionMode::Committee(3),
+                        _ => ExecutionMode::CrossVendor,
+                    };
+                    Payload::Deploy {
+                        code,
+                        mode,
+                        regions,
+                    }
+                }),
+            (
+                any::<[u8; 32]>(),
+                "[a-z_]{0,16}",
+                prop::collection::vec(any::<u8>(), 0..64),
+                any::<u64>()
+            )
+                .prop_map(|(c, method, input, fuel_limit)| Payload::Call {
+                    contract: Address(c),
+                    method,
+                    input,
+                    fuel_limit
+                }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn signed_transactions_round_trip(p in payload(), nonce in any::<u64>(), seed in 0u64..4) {
+            let tx = Transaction { chain_id: sha256(b"c"), sender: key(seed).public_key(), nonce, payload: p };
+            let signed = tx.sign(&key(seed));
+            let enc = signed.encode();
+            prop_assert_eq!(enc.len(), signed.encode_size());
+            let dec = SignedTransaction::decode(enc).unwrap();
+            prop_assert!(dec.verify_signature());
+            prop_assert_eq!(dec, signed);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(b in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = SignedTransaction::decode_cfg(bytes::Bytes::from(b), &());
+        }
+    }
+}
