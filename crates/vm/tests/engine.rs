@@ -69,6 +69,43 @@ fn apply(storage: &mut Storage, outcome: &CallOutcome) {
     }
 }
 
+/// One contract with its storage, calls applied in order: a chain of one contract.
+struct Local {
+    engine: Engine,
+    code: &'static [u8],
+    storage: Storage,
+}
+
+impl Local {
+    fn new(code: &'static [u8]) -> Self {
+        Local {
+            engine: engine(),
+            code,
+            storage: Storage::new(),
+        }
+    }
+
+    /// Runs a call against the current storage without applying it.
+    fn call(&self, method: &str, args: &(impl Encode + ?Sized)) -> CallOutcome {
+        run_with(
+            &self.engine,
+            self.code,
+            &self.storage,
+            method,
+            &encode(args),
+            FUEL,
+        )
+    }
+
+    /// Runs a call that must succeed and applies its writes.
+    fn apply_ok(&mut self, method: &str, args: &(impl Encode + ?Sized)) -> CallOutcome {
+        let o = self.call(method, args);
+        assert!(o.status.is_ok(), "{method}: {o:?}");
+        apply(&mut self.storage, &o);
+        o
+    }
+}
+
 fn ok<T: hyperchain_sdk::Decode>(o: &CallOutcome) -> T {
     assert_eq!(o.status, CallStatus::Ok, "{o:?}");
     decode_all(&o.output).expect("output decodes")
@@ -156,29 +193,18 @@ mod determinism {
     #[test]
     fn identical_sequences_give_identical_storage() {
         let run_sequence = || {
-            let engine = engine();
-            let mut storage = Storage::new();
-            let mut fuel = Vec::new();
-            for by in [1u64, 2, 3, 4] {
-                let o = run_with(
-                    &engine,
-                    contracts::COUNTER,
-                    &storage,
-                    "increment",
-                    &encode(&by),
-                    FUEL,
-                );
-                fuel.push(o.fuel_used);
-                apply(&mut storage, &o);
-            }
-            (storage, fuel)
+            let mut chain = Local::new(contracts::COUNTER);
+            let fuel: Vec<u64> = [1u64, 2, 3, 4]
+                .iter()
+                .map(|by| chain.apply_ok("increment", by).fuel_used)
+                .collect();
+            assert_eq!(ok::<u64>(&chain.call("get", &())), 10);
+            (chain.storage, fuel)
         };
         let (s1, f1) = run_sequence();
         let (s2, f2) = run_sequence();
         assert_eq!(s1, s2);
         assert_eq!(f1, f2);
-        let o = run_with(&engine(), contracts::COUNTER, &s1, "get", &[], FUEL);
-        assert_eq!(ok::<u64>(&o), 10);
     }
 }
 
@@ -550,25 +576,9 @@ mod host_api {
 
     #[test]
     fn long_values_are_read_completely() {
-        let engine = engine();
-        let mut storage = Storage::new();
-        let o = run_with(
-            &engine,
-            contracts::HOSTCALLS,
-            &storage,
-            "write_pattern",
-            &encode(&(b"p".to_vec(), 5000u32)),
-            FUEL,
-        );
-        apply(&mut storage, &o);
-        let o = run_with(
-            &engine,
-            contracts::HOSTCALLS,
-            &storage,
-            "read_len",
-            &encode(&b"p".to_vec()),
-            FUEL,
-        );
+        let mut chain = Local::new(contracts::HOSTCALLS);
+        chain.apply_ok("write_pattern", &(b"p".to_vec(), 5000u32));
+        let o = chain.call("read_len", &b"p".to_vec());
         assert_eq!(ok::<Option<u32>>(&o), Some(5000));
     }
 
@@ -624,60 +634,16 @@ mod host_api {
 
     #[test]
     fn token_transfers_and_reverts() {
-        let engine = engine();
-        let mut storage = Storage::new();
+        let mut chain = Local::new(contracts::TOKEN);
         let owner = ctx().caller.0;
         let bob = [0xbb; 32];
-        let o = run_with(
-            &engine,
-            contracts::TOKEN,
-            &storage,
-            "init",
-            &encode(&owner),
-            FUEL,
-        );
-        assert!(o.status.is_ok(), "{o:?}");
-        apply(&mut storage, &o);
-        let o = run_with(
-            &engine,
-            contracts::TOKEN,
-            &storage,
-            "mint",
-            &encode(&(owner, 100u64)),
-            FUEL,
-        );
-        assert!(o.status.is_ok(), "{o:?}");
-        apply(&mut storage, &o);
-        let o = run_with(
-            &engine,
-            contracts::TOKEN,
-            &storage,
-            "transfer",
-            &encode(&(bob, 30u64)),
-            FUEL,
-        );
-        assert!(o.status.is_ok(), "{o:?}");
+        chain.apply_ok("init", &owner);
+        chain.apply_ok("mint", &(owner, 100u64));
+        let o = chain.apply_ok("transfer", &(bob, 30u64));
         assert!(!o.events.is_empty());
-        apply(&mut storage, &o);
-        let bal = |who: [u8; 32], storage: &Storage| {
-            ok::<u64>(&run_with(
-                &engine,
-                contracts::TOKEN,
-                storage,
-                "balance_of",
-                &encode(&who),
-                FUEL,
-            ))
-        };
-        assert_eq!((bal(owner, &storage), bal(bob, &storage)), (70, 30));
-        let o = run_with(
-            &engine,
-            contracts::TOKEN,
-            &storage,
-            "transfer",
-            &encode(&(bob, 71u64)),
-            FUEL,
-        );
+        assert_eq!(ok::<u64>(&chain.call("balance_of", &owner)), 70);
+        assert_eq!(ok::<u64>(&chain.call("balance_of", &bob)), 30);
+        let o = chain.call("transfer", &(bob, 71u64));
         assert!(
             matches!(&o.status, CallStatus::Reverted(m) if m.contains("insufficient balance")),
             "{o:?}"
