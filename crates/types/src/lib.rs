@@ -5,10 +5,12 @@
 //! canonical [`commonware_codec`] encoding. Decoders bound every length: a value that decodes
 //! is one the encoder could have produced, and arbitrary bytes yield an error, never a panic.
 
+mod block;
 mod digest;
 mod exec;
 mod tx;
 
+pub use block::{Block, ContractRecord, Header, Receipt, ReceiptStatus, block_limits, tx_root};
 pub use digest::{Address, Digest, sha256, sha256_parts};
 pub use exec::{CallOutcome, CallStatus, Event, TrapKind, WriteSet, limits};
 pub use tx::{

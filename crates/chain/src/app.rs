@@ -1,0 +1,346 @@
+//! The consensus application (propose and verify, run by marshal's `Inline` wrapper), the
+//! finalized-block reporter and the seed reporter.
+
+use crate::block::{Block, to_consensus};
+use crate::ledger::{Ledger, LedgerError, Verdict};
+use crate::mempool::Mempool;
+use commonware_actor::Feedback;
+use commonware_codec::Encode as _;
+use commonware_consensus::{
+    Application, Reporter,
+    marshal::{Update, ancestry::Ancestry},
+    simplex::{
+        scheme::bls12381_threshold::vrf::{self, Seedable as _},
+        types::{Activity, Context, Finalization},
+    },
+};
+use commonware_cryptography::{
+    Digested, bls12381::primitives::variant::MinSig, ed25519, sha256::Digest as ConsensusDigest,
+};
+use commonware_runtime::{Clock, Metrics, Spawner};
+use commonware_utils::{Acknowledgement as _, acknowledgement::Exact};
+use futures::{StreamExt as _, channel::mpsc};
+use hyperchain_types::{Header, block_limits, tx_root};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+use tracing::{debug, error, warn};
+
+/// BLS variant: 48-byte (G1) signatures, 96-byte (G2) group public key.
+pub type Variant = MinSig;
+/// Validator identity keys.
+pub type PublicKey = ed25519::PublicKey;
+/// The threshold-VRF simplex signing scheme.
+pub type Scheme = vrf::Scheme<PublicKey, Variant>;
+/// What consensus tells the application about a proposal.
+pub type ConsensusContext = Context<ConsensusDigest, PublicKey>;
+/// A finalization certificate.
+pub type FinalizationCert = Finalization<Scheme, ConsensusDigest>;
+
+/// A block's timestamp may be at most this far ahead of the verifier's clock.
+pub const MAX_CLOCK_DRIFT: Duration = Duration::from_secs(5);
+
+/// Most encoded bytes of transactions a proposer puts in a block (leaves room for the header
+/// and length prefixes).
+pub const MAX_PROPOSAL_TX_BYTES: usize = block_limits::MAX_BLOCK_BYTES - 1024;
+
+fn now_ms(clock: &impl Clock) -> u64 {
+    clock
+        .current()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The chain application: builds blocks from the mempool and verifies blocks by executing
+/// them.
+#[derive(Clone, Debug)]
+pub struct App {
+    ledger: Arc<Ledger>,
+    mempool: Arc<Mempool>,
+}
+
+impl App {
+    /// An application over `ledger`, proposing from `mempool`.
+    pub fn new(ledger: Arc<Ledger>, mempool: Arc<Mempool>) -> Self {
+        App { ledger, mempool }
+    }
+
+    /// Runs `work` on the ledger off the consensus task (a blocking-friendly pool on tokio).
+    async fn off_task<E, T>(
+        runtime: &E,
+        ledger: &Arc<Ledger>,
+        work: impl FnOnce(&Ledger) -> Result<T, LedgerError> + Send + 'static,
+    ) -> Option<T>
+    where
+        E: Spawner + Metrics,
+        T: Send + 'static,
+    {
+        let ledger = ledger.clone();
+        let handle = runtime
+            .child("execute")
+            .shared(true)
+            .spawn(move |_| async move { work(&ledger) });
+        match handle.await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                error!(error = %e, "execution failed on this node");
+                None
+            }
+            Err(e) => {
+                error!(error = ?e, "execution task failed");
+                None
+            }
+        }
+    }
+
+    /// Makes sure `first` (and so every ancestor up to the committed tip) is executed, taking
+    /// missing ancestors from `ancestry`. False if the chain does not lead to the committed tip
+    /// or an ancestor is invalid.
+    async fn catch_up<E>(
+        &self,
+        runtime: &E,
+        first: Digested<Block>,
+        mut ancestry: impl Ancestry<Block>,
+    ) -> bool
+    where
+        E: Spawner + Metrics,
+    {
+        let mut missing = Vec::new();
+        let mut current = first;
+        loop {
+            let block = current.inner();
+            if self.ledger.is_known(&block.hash()) {
+                break;
+            }
+            if block.header.height <= self.ledger.tip().0 {
+                debug!(
+                    height = block.header.height,
+                    "ancestry forks below the committed tip"
+                );
+                return false;
+            }
+            missing.push(block.0.clone());
+            match ancestry.next().await {
+                Some(next) => current = next,
+                None => return false,
+            }
+        }
+        if missing.is_empty() {
+            return true;
+        }
+        let verdicts = Self::off_task(runtime, &self.ledger, move |ledger| {
+            for block in missing.iter().rev() {
+                if let Verdict::Invalid(reason) = ledger.execute(block)? {
+                    return Ok(Some((block.header.height, reason)));
+                }
+            }
+            Ok(None)
+        })
+        .await;
+        match verdicts {
+            Some(None) => true,
+            Some(Some((height, reason))) => {
+                warn!(height, %reason, "invalid ancestor");
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// Checks of a block against its parent that need no execution.
+fn check_header(
+    header: &Header,
+    parent: &Header,
+    tx_root_of_body: hyperchain_types::Digest,
+    now: u64,
+) -> Result<(), String> {
+    if header.chain_id != parent.chain_id {
+        return Err("wrong chain id".into());
+    }
+    if header.height != parent.height + 1 {
+        return Err(format!(
+            "height {} on parent {}",
+            header.height, parent.height
+        ));
+    }
+    if header.parent != parent.digest() {
+        return Err("parent digest mismatch".into());
+    }
+    if header.timestamp_ms <= parent.timestamp_ms {
+        return Err("timestamp not after the parent's".into());
+    }
+    if header.timestamp_ms > now.saturating_add(MAX_CLOCK_DRIFT.as_millis() as u64) {
+        return Err("timestamp too far in the future".into());
+    }
+    if header.tx_root != tx_root_of_body {
+        return Err("tx root mismatch".into());
+    }
+    Ok(())
+}
+
+impl<E> Application<E> for App
+where
+    E: Spawner + Clock + Metrics,
+{
+    type SigningScheme = Scheme;
+    type Context = ConsensusContext;
+    type Block = Block;
+    type Input = ();
+
+    async fn propose(
+        &mut self,
+        (runtime, _context): (E, Self::Context),
+        mut ancestry: impl Ancestry<Self::Block>,
+        _input: (),
+    ) -> Option<Digested<Self::Block>> {
+        // In propose, the ancestry starts with the parent.
+        let parent = ancestry.next().await?;
+        if !self.catch_up(&runtime, parent.clone(), ancestry).await {
+            return None;
+        }
+        let parent_header = parent.inner().header.clone();
+        let timestamp_ms = now_ms(&runtime).max(parent_header.timestamp_ms + 1);
+        let candidates = self
+            .mempool
+            .candidates(block_limits::MAX_BLOCK_TXS, MAX_PROPOSAL_TX_BYTES);
+        let block = Self::off_task(&runtime, &self.ledger, move |ledger| {
+            ledger.build(&parent_header, timestamp_ms, &candidates)
+        })
+        .await?;
+        debug!(
+            height = block.header.height,
+            txs = block.txs.len(),
+            "proposing"
+        );
+        let digest = to_consensus(block.digest());
+        Some(Digested::precomputed(Block(block), digest))
+    }
+
+    async fn verify(
+        &mut self,
+        (runtime, _context): (E, Self::Context),
+        mut ancestry: impl Ancestry<Self::Block>,
+    ) -> bool {
+        // In verify, the ancestry starts with the candidate, then its parent.
+        let Some(candidate) = ancestry.next().await else {
+            return false;
+        };
+        let Some(parent) = ancestry.next().await else {
+            return false;
+        };
+        let block = candidate.inner().0.clone();
+        if let Err(reason) = check_header(
+            &block.header,
+            &parent.inner().header,
+            tx_root(&block.txs),
+            now_ms(&runtime),
+        ) {
+            warn!(height = block.header.height, %reason, "rejecting block");
+            return false;
+        }
+        if self.ledger.is_known(&block.digest()) {
+            return true;
+        }
+        if !self.catch_up(&runtime, parent, ancestry).await {
+            return false;
+        }
+        let height = block.header.height;
+        match Self::off_task(&runtime, &self.ledger, move |ledger| ledger.execute(&block)).await {
+            Some(Verdict::Valid) => true,
+            Some(Verdict::Invalid(reason)) => {
+                warn!(height, %reason, "rejecting block");
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// A finalized block and the acknowledgement marshal waits for.
+pub type FinalizedBlock = (Digested<Block>, Exact);
+
+/// Receives finalized blocks from marshal (in height order, at least once) and hands them to
+/// the applier task ([`apply_finalized`]).
+#[derive(Clone, Debug)]
+pub struct Finalizer {
+    sender: mpsc::UnboundedSender<FinalizedBlock>,
+}
+
+impl Finalizer {
+    /// A reporter and the receiving end for [`apply_finalized`].
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<FinalizedBlock>) {
+        let (sender, receiver) = mpsc::unbounded();
+        (Finalizer { sender }, receiver)
+    }
+}
+
+impl Reporter for Finalizer {
+    type Activity = Update<Block>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        match activity {
+            Update::Block(block, ack) => {
+                if self.sender.unbounded_send((block, ack)).is_err() {
+                    return Feedback::Closed;
+                }
+                Feedback::Ok
+            }
+            Update::Tip(..) => Feedback::Ok,
+        }
+    }
+}
+
+/// Applies finalized blocks in order: commit (idempotent by height), drop their transactions
+/// from the mempool, then acknowledge to marshal. Stops (without acknowledging, which halts
+/// marshal) if this node cannot apply a finalized block.
+pub async fn apply_finalized<E>(
+    runtime: E,
+    ledger: Arc<Ledger>,
+    mempool: Arc<Mempool>,
+    mut blocks: mpsc::UnboundedReceiver<FinalizedBlock>,
+) where
+    E: Spawner + Metrics,
+{
+    while let Some((block, ack)) = blocks.next().await {
+        let block = block.inner().0.clone();
+        let height = block.header.height;
+        let applied = App::off_task(&runtime, &ledger, move |ledger| {
+            ledger.finalize(&block)?;
+            Ok(block)
+        })
+        .await;
+        let Some(block) = applied else {
+            error!(height, "cannot apply a finalized block; stopping");
+            return;
+        };
+        mempool.remove_included(&block.txs);
+        debug!(height, "applied finalized block");
+        ack.acknowledge();
+    }
+}
+
+/// Taps simplex activity to record each finalization's VRF seed (by view) in the ledger.
+#[derive(Clone, Debug)]
+pub struct SeedRecorder {
+    ledger: Arc<Ledger>,
+}
+
+impl SeedRecorder {
+    /// A recorder writing to `ledger`.
+    pub fn new(ledger: Arc<Ledger>) -> Self {
+        SeedRecorder { ledger }
+    }
+}
+
+impl Reporter for SeedRecorder {
+    type Activity = Activity<Scheme, ConsensusDigest>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        if let Activity::Finalization(f) = activity {
+            let view = f.proposal.round.view().get();
+            self.ledger.record_seed(view, f.seed().encode().to_vec());
+        }
+        Feedback::Ok
+    }
+}

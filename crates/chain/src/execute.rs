@@ -1,0 +1,506 @@
+//! Block execution: pure and deterministic, no consensus and no I/O beyond reading state.
+//!
+//! [`Executor::execute`] runs a list of transactions on a [`Base`] (a committed snapshot seen
+//! through the writes of unfinalized ancestors) and returns the block's own [`WriteBatch`], a
+//! [`Receipt`] per included transaction and the transactions that are **invalid** (bad
+//! signature, wrong chain, wrong nonce, over the block's fuel budget). Invalid transactions
+//! have no effect at all; a proposer leaves them out and a validator rejects a block that has
+//! any.
+//!
+//! Root-tree keys written here (values in brackets):
+//!
+//! | key | value |
+//! |---|---|
+//! | `nonce/ ‖ account address` | the account's next nonce (u64 BE) |
+//! | `code/ ‖ code hash ‖ chunk (u16 BE)` | module bytes, in chunks of [`CODE_CHUNK`] bytes |
+//! | `contract/ ‖ contract address` | [`ContractRecord`] encoding |
+//!
+//! A contract's storage is the sub-tree `TreeId(address)`.
+
+use commonware_codec::{DecodeExt as _, Encode as _, EncodeSize as _};
+use hyperchain_state::{Snapshot, StateError, TreeId, TreeWrites, WriteBatch};
+use hyperchain_types::{
+    Address, ContractRecord, Digest, ExecutionMode, Payload, Receipt, ReceiptStatus,
+    SignedTransaction, block_limits, contract_address, tx_limits,
+};
+use hyperchain_vm::{Call, CallContext, Contract, Engine, StorageError, StorageReader, VmError};
+use std::sync::Arc;
+
+/// Root-tree key prefix of account nonces.
+pub const NONCE_PREFIX: &[u8] = b"nonce/";
+/// Root-tree key prefix of contract code chunks.
+pub const CODE_PREFIX: &[u8] = b"code/";
+/// Root-tree key prefix of contract records.
+pub const CONTRACT_PREFIX: &[u8] = b"contract/";
+/// Code is stored in chunks of this many bytes (the state store caps values at 1 MiB, modules
+/// may be 2 MiB).
+pub const CODE_CHUNK: usize = 512 * 1024;
+
+/// The root-tree key of `account`'s next nonce.
+pub fn nonce_key(account: &Address) -> Vec<u8> {
+    [NONCE_PREFIX, account.as_ref()].concat()
+}
+
+/// The root-tree key of chunk `index` of the module with hash `code_hash`.
+pub fn code_key(code_hash: &Digest, index: u16) -> Vec<u8> {
+    [CODE_PREFIX, code_hash.as_ref(), &index.to_be_bytes()].concat()
+}
+
+/// The root-tree key of `contract`'s record.
+pub fn contract_key(contract: &Address) -> Vec<u8> {
+    [CONTRACT_PREFIX, contract.as_ref()].concat()
+}
+
+/// Height and time of the block being executed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockEnv {
+    /// Block height.
+    pub height: u64,
+    /// Block timestamp, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+}
+
+/// Why a transaction cannot be included in a block at all.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidTx {
+    /// The signature is not the sender's.
+    #[error("bad signature")]
+    BadSignature,
+    /// The transaction is for another chain.
+    #[error("wrong chain id: expected {expected}, got {found}")]
+    WrongChain {
+        /// This chain.
+        expected: Digest,
+        /// The transaction's.
+        found: Digest,
+    },
+    /// The nonce is not the sender's next one.
+    #[error("wrong nonce: expected {expected}, got {found}")]
+    Nonce {
+        /// The sender's next nonce.
+        expected: u64,
+        /// The transaction's.
+        found: u64,
+    },
+    /// The encoded transaction exceeds the size limit.
+    #[error("transaction too large: {size} > {max} bytes")]
+    TooLarge {
+        /// Encoded size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The block's fuel budget cannot cover this call's fuel limit.
+    #[error("block fuel budget exhausted")]
+    BlockFuel,
+}
+
+/// The node could not execute: its state is unreadable or the engine failed. Nothing depending
+/// on the execution may be committed or voted for.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// Reading state failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The engine failed (not a contract fault).
+    #[error(transparent)]
+    Vm(#[from] VmError),
+    /// Stored state does not decode.
+    #[error("corrupt state: {0}")]
+    Corrupt(String),
+}
+
+/// The state a block executes on: a committed snapshot overlaid with the writes of the
+/// block's unfinalized ancestors.
+#[derive(Debug)]
+pub struct Base {
+    snapshot: Snapshot,
+    pending: Arc<WriteBatch>,
+}
+
+impl Base {
+    /// `snapshot` overlaid with `pending` (later writes of unfinalized ancestors).
+    pub fn new(snapshot: Snapshot, pending: Arc<WriteBatch>) -> Self {
+        Base { snapshot, pending }
+    }
+
+    /// The value of `key` in `tree`.
+    pub fn get(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(write) = self.pending.tree(tree).and_then(|w| w.get(key)) {
+            return Ok(write.clone());
+        }
+        self.snapshot.get(tree, key)
+    }
+
+    /// The pending writes of the unfinalized ancestors.
+    pub fn pending(&self) -> &Arc<WriteBatch> {
+        &self.pending
+    }
+
+    /// The state root after applying `own` on top of this base.
+    pub fn state_root(&self, own: &WriteBatch) -> Result<Digest, StateError> {
+        let merged = merge(&self.pending, own);
+        Ok(Digest(self.snapshot.compute_root(&merged)?))
+    }
+}
+
+/// `later` applied over `earlier`.
+pub fn merge(earlier: &WriteBatch, later: &WriteBatch) -> WriteBatch {
+    let mut out = earlier.clone();
+    for (tree, writes) in later.trees() {
+        for (key, value) in writes {
+            out.set(*tree, key.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// A block's execution result.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Execution {
+    /// The block's own writes.
+    pub batch: WriteBatch,
+    /// One receipt per included transaction, in order (`index` counts included ones only).
+    pub receipts: Vec<Receipt>,
+    /// Positions (in the input list) of the included transactions.
+    pub included: Vec<usize>,
+    /// Positions and reasons of the transactions that cannot be included.
+    pub invalid: Vec<(usize, InvalidTx)>,
+}
+
+/// Reads through the base, then the block's own writes.
+struct Overlay<'a> {
+    base: &'a Base,
+    own: &'a WriteBatch,
+}
+
+impl Overlay<'_> {
+    fn get(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(write) = self.own.tree(tree).and_then(|w| w.get(key)) {
+            return Ok(write.clone());
+        }
+        self.base.get(tree, key)
+    }
+}
+
+/// One contract's storage as a call sees it: the snapshot, then the pending writes of that
+/// tree (ancestors' and earlier transactions' of this block).
+struct ContractView {
+    base: Arc<Base>,
+    tree: TreeId,
+    own: TreeWrites,
+}
+
+impl StorageReader for ContractView {
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(write) = self.own.get(key) {
+            return Ok(write.clone());
+        }
+        self.base
+            .get(&self.tree, key)
+            .map_err(|e| StorageError(e.to_string()))
+    }
+}
+
+/// Checks what can be checked without state: size, chain id, signature.
+pub fn check_stateless(chain_id: &Digest, tx: &SignedTransaction) -> Result<(), InvalidTx> {
+    let size = tx.encode_size();
+    if size > tx_limits::MAX_TX_SIZE {
+        return Err(InvalidTx::TooLarge {
+            size,
+            max: tx_limits::MAX_TX_SIZE,
+        });
+    }
+    if tx.tx.chain_id != *chain_id {
+        return Err(InvalidTx::WrongChain {
+            expected: *chain_id,
+            found: tx.tx.chain_id,
+        });
+    }
+    if !tx.verify_signature() {
+        return Err(InvalidTx::BadSignature);
+    }
+    Ok(())
+}
+
+/// Executes transactions with one engine for one chain.
+#[derive(Clone, Debug)]
+pub struct Executor {
+    engine: Engine,
+    chain_id: Digest,
+}
+
+impl Executor {
+    /// An executor of `chain_id`'s transactions.
+    pub fn new(engine: Engine, chain_id: Digest) -> Self {
+        Executor { engine, chain_id }
+    }
+
+    /// The chain this executor accepts transactions for.
+    pub fn chain_id(&self) -> Digest {
+        self.chain_id
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Executes `txs` in order on `base`.
+    pub fn execute(
+        &self,
+        base: &Arc<Base>,
+        env: BlockEnv,
+        txs: &[SignedTransaction],
+    ) -> Result<Execution, ExecError> {
+        let mut out = Execution::default();
+        let mut fuel_reserved: u64 = 0;
+        for (position, tx) in txs.iter().enumerate() {
+            if let Err(reason) = check_stateless(&self.chain_id, tx) {
+                out.invalid.push((position, reason));
+                continue;
+            }
+            let sender = tx.tx.sender_address();
+            let view = Overlay {
+                base,
+                own: &out.batch,
+            };
+            let expected = read_nonce(&view, &sender)?;
+            if tx.tx.nonce != expected {
+                out.invalid.push((
+                    position,
+                    InvalidTx::Nonce {
+                        expected,
+                        found: tx.tx.nonce,
+                    },
+                ));
+                continue;
+            }
+            if let Payload::Call { fuel_limit, .. } = &tx.tx.payload {
+                match fuel_reserved.checked_add(*fuel_limit) {
+                    Some(total) if total <= block_limits::MAX_BLOCK_FUEL => fuel_reserved = total,
+                    _ => {
+                        out.invalid.push((position, InvalidTx::BlockFuel));
+                        continue;
+                    }
+                }
+            }
+            out.batch.put(
+                TreeId::ROOT,
+                nonce_key(&sender),
+                (expected + 1).to_be_bytes().to_vec(),
+            );
+            let (status, fuel_used) = match &tx.tx.payload {
+                Payload::Deploy {
+                    code,
+                    mode,
+                    regions,
+                } => (
+                    self.deploy(
+                        base,
+                        &mut out.batch,
+                        sender,
+                        tx.tx.nonce,
+                        code,
+                        *mode,
+                        regions,
+                    )?,
+                    0,
+                ),
+                Payload::Call {
+                    contract,
+                    method,
+                    input,
+                    fuel_limit,
+                } => self.call(
+                    base,
+                    &mut out.batch,
+                    env,
+                    sender,
+                    *contract,
+                    method,
+                    input,
+                    *fuel_limit,
+                )?,
+            };
+            out.receipts.push(Receipt {
+                tx_id: tx.id(),
+                height: env.height,
+                index: out.included.len() as u32,
+                status,
+                fuel_used,
+            });
+            out.included.push(position);
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn deploy(
+        &self,
+        base: &Arc<Base>,
+        batch: &mut WriteBatch,
+        sender: Address,
+        nonce: u64,
+        code: &[u8],
+        mode: ExecutionMode,
+        regions: &[String],
+    ) -> Result<ReceiptStatus, ExecError> {
+        if mode != ExecutionMode::Replicated {
+            return Ok(ReceiptStatus::Rejected(format!(
+                "mode not enabled by chain policy: {mode}"
+            )));
+        }
+        let contract = match self.engine.load(code) {
+            Ok(contract) => contract,
+            Err(e @ (VmError::Invalid(_) | VmError::Compile(_))) => {
+                return Ok(ReceiptStatus::Rejected(truncate(format!(
+                    "invalid module: {e}"
+                ))));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let code_hash = contract.code_hash();
+        let address = contract_address(&sender, nonce);
+        let view = Overlay { base, own: batch };
+        if view.get(&TreeId::ROOT, &code_key(&code_hash, 0))?.is_none() {
+            for (index, chunk) in code.chunks(CODE_CHUNK).enumerate() {
+                batch.put(TreeId::ROOT, code_key(&code_hash, index as u16), chunk);
+            }
+        }
+        let record = ContractRecord {
+            code_hash,
+            mode,
+            deployer: sender,
+            regions: regions.to_vec(),
+        };
+        batch.put(
+            TreeId::ROOT,
+            contract_key(&address),
+            record.encode().to_vec(),
+        );
+        Ok(ReceiptStatus::Deployed { address, code_hash })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &self,
+        base: &Arc<Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        sender: Address,
+        address: Address,
+        method: &str,
+        input: &[u8],
+        fuel_limit: u64,
+    ) -> Result<(ReceiptStatus, u64), ExecError> {
+        let view = Overlay { base, own: batch };
+        let Some(record) = view.get(&TreeId::ROOT, &contract_key(&address))? else {
+            return Ok((
+                ReceiptStatus::Rejected(format!("no contract at {address}")),
+                0,
+            ));
+        };
+        let record = ContractRecord::decode(bytes::Bytes::from(record))
+            .map_err(|e| ExecError::Corrupt(format!("contract record of {address}: {e}")))?;
+        if record.mode != ExecutionMode::Replicated {
+            return Ok((
+                ReceiptStatus::Rejected(format!(
+                    "contract runs in {} mode, which is not enabled by chain policy",
+                    record.mode
+                )),
+                0,
+            ));
+        }
+        let contract = self.load(&view, &record.code_hash)?;
+        let tree = TreeId(address.0);
+        let reader = ContractView {
+            base: base.clone(),
+            tree,
+            own: batch.tree(&tree).cloned().unwrap_or_default(),
+        };
+        let outcome = self.engine.call(
+            &contract,
+            Call {
+                ctx: CallContext {
+                    caller: sender,
+                    contract: address,
+                    block_height: env.height,
+                    block_time_ms: env.timestamp_ms,
+                },
+                method,
+                input,
+                fuel_limit,
+            },
+            Arc::new(reader),
+        )?;
+        if outcome.status.is_ok() {
+            for (key, value) in outcome.writes {
+                batch.set(tree, key, value);
+            }
+        }
+        Ok((
+            ReceiptStatus::Called {
+                status: outcome.status,
+                output: outcome.output,
+                events: outcome.events,
+            },
+            outcome.fuel_used,
+        ))
+    }
+
+    /// The compiled contract with `code_hash`, from the engine's cache or from state.
+    fn load(&self, view: &Overlay<'_>, code_hash: &Digest) -> Result<Arc<Contract>, ExecError> {
+        if let Some(contract) = self.engine.cached(code_hash) {
+            return Ok(contract);
+        }
+        let code = read_code(|key| view.get(&TreeId::ROOT, key), code_hash)?;
+        Ok(self.engine.load(&code)?)
+    }
+}
+
+/// The account's next nonce in `view`.
+fn read_nonce(view: &Overlay<'_>, account: &Address) -> Result<u64, ExecError> {
+    decode_nonce(view.get(&TreeId::ROOT, &nonce_key(account))?)
+}
+
+/// Decodes a stored nonce (absent = 0).
+pub fn decode_nonce(raw: Option<Vec<u8>>) -> Result<u64, ExecError> {
+    match raw {
+        None => Ok(0),
+        Some(raw) => <[u8; 8]>::try_from(raw.as_slice())
+            .map(u64::from_be_bytes)
+            .map_err(|_| ExecError::Corrupt("nonce is not 8 bytes".into())),
+    }
+}
+
+/// Reassembles a module from its chunks.
+pub fn read_code(
+    mut get: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, StateError>,
+    code_hash: &Digest,
+) -> Result<Vec<u8>, ExecError> {
+    let mut code = Vec::new();
+    for index in 0..=(tx_limits::MAX_CODE / CODE_CHUNK) as u16 {
+        match get(&code_key(code_hash, index))? {
+            Some(chunk) => code.extend_from_slice(&chunk),
+            None => break,
+        }
+    }
+    if code.is_empty() {
+        return Err(ExecError::Corrupt(format!(
+            "no code stored for {code_hash}"
+        )));
+    }
+    Ok(code)
+}
+
+fn truncate(mut reason: String) -> String {
+    if reason.len() > block_limits::MAX_REASON {
+        let mut end = block_limits::MAX_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
+}

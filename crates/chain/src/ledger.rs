@@ -1,0 +1,468 @@
+//! The node's view of the chain: committed state, executed-but-unfinalized blocks, and the
+//! index of finalized blocks, receipts and seeds.
+//!
+//! - **State** lives in a [`hyperchain_state::Store`] (`<dir>/state/`), committed one
+//!   finalized block at a time with `Store::commit(batch, height)`.
+//! - **Unfinalized blocks** a validator built or verified are kept in memory by digest, each
+//!   with its own write batch, receipts, and the merged batch of all its unfinalized
+//!   ancestors plus its own. A child executes on the committed snapshot overlaid with its
+//!   parent's merged batch, and its state root is `Snapshot::compute_root(merged)`. Because an
+//!   overlay holds final values, it stays correct while ancestors get committed underneath.
+//! - **The index** (`<dir>/index.redb`, redb) keeps finalized blocks by height, block heights
+//!   by digest, receipts by transaction id and consensus seeds by view. For each finalized
+//!   block it is written **before** the state commit, so a crash between the two leaves the
+//!   state one block behind, and marshal redelivers that block (it is acknowledged only after
+//!   the state commit); both writes are idempotent by height.
+
+use crate::execute::{
+    Base, BlockEnv, ExecError, Execution, Executor, decode_nonce, merge, nonce_key,
+};
+use commonware_codec::{DecodeExt as _, Encode as _};
+use hyperchain_state::{StateError, Store, TreeId, WriteBatch};
+use hyperchain_types::{Address, Block, Digest, Header, Receipt, SignedTransaction, tx_root};
+use redb::{Database, Durability, ReadableDatabase as _, ReadableTable as _, TableDefinition};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const BLOCKS: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::new("blocks");
+const HEIGHTS: TableDefinition<'static, &'static [u8], u64> = TableDefinition::new("block_heights");
+const RECEIPTS: TableDefinition<'static, &'static [u8], &'static [u8]> =
+    TableDefinition::new("receipts");
+const SEEDS: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::new("seeds");
+
+/// File name of the index database inside the node's directory.
+pub const INDEX_FILE: &str = "index.redb";
+/// Directory of the state store inside the node's directory.
+pub const STATE_DIR: &str = "state";
+
+/// What every validator of a chain starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Genesis {
+    /// The chain id (transactions name it; it is the genesis block's `chain_id`).
+    pub chain_id: Digest,
+    /// The genesis block's timestamp.
+    pub timestamp_ms: u64,
+}
+
+/// Failures of the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Execution failed on this node.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// The index database failed.
+    #[error("index database: {0}")]
+    Index(#[from] redb::Error),
+    /// The index holds something that does not decode or does not match.
+    #[error("corrupt index: {0}")]
+    Corrupt(String),
+    /// The node directory belongs to another chain.
+    #[error("the node directory holds chain {found}, not {expected}")]
+    WrongChain {
+        /// The configured chain.
+        expected: Digest,
+        /// The stored one.
+        found: Digest,
+    },
+    /// A block's parent is neither the committed tip nor an executed unfinalized block.
+    #[error("parent {0} of the block is not known")]
+    UnknownParent(Digest),
+    /// This node's execution of a finalized block disagrees with the block (the node or a
+    /// quorum of validators is faulty); the node stops applying blocks.
+    #[error("finalized block {height} does not execute to its header: {reason}")]
+    Diverged {
+        /// Height of the block.
+        height: u64,
+        /// What differs.
+        reason: String,
+    },
+}
+
+fn db(e: impl Into<redb::Error>) -> LedgerError {
+    LedgerError::Index(e.into())
+}
+
+/// The verdict on a block executed on its parent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The block executes to its header.
+    Valid,
+    /// The block is invalid, with the reason.
+    Invalid(String),
+}
+
+#[derive(Debug)]
+struct Pending {
+    height: u64,
+    merged: Arc<WriteBatch>,
+    execution: Arc<Execution>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tip_height: u64,
+    tip: Digest,
+    pending: HashMap<Digest, Pending>,
+    seeds: BTreeMap<u64, Vec<u8>>,
+}
+
+/// Committed state, unfinalized executions and the index of one node.
+#[derive(Debug)]
+pub struct Ledger {
+    store: Store,
+    index: Database,
+    executor: Executor,
+    genesis: Block,
+    inner: Mutex<Inner>,
+}
+
+impl Ledger {
+    /// Opens (creating if missing) the ledger in `dir`, writing the genesis state and block on
+    /// first use.
+    pub fn open(dir: &Path, genesis: Genesis, executor: Executor) -> Result<Ledger, LedgerError> {
+        std::fs::create_dir_all(dir).map_err(|e| LedgerError::Index(e.into()))?;
+        let store = Store::open(dir.join(STATE_DIR))?;
+        let index = Database::create(dir.join(INDEX_FILE)).map_err(db)?;
+        let stored_genesis = read_block(&index, 0)?;
+        let genesis_block = match stored_genesis {
+            Some(block) => {
+                if block.header.chain_id != genesis.chain_id {
+                    return Err(LedgerError::WrongChain {
+                        expected: genesis.chain_id,
+                        found: block.header.chain_id,
+                    });
+                }
+                block
+            }
+            None => {
+                // The genesis state is empty for now; accounts, policy and validator records
+                // will be written here.
+                let root = store.commit(&WriteBatch::new(), 0)?;
+                let block = Block::genesis(genesis.chain_id, genesis.timestamp_ms, Digest(root));
+                write_index(&index, &block, &[], &BTreeMap::new())?;
+                block
+            }
+        };
+        let tip_height = store.height()?;
+        let tip_block = read_block(&index, tip_height)?.ok_or_else(|| {
+            LedgerError::Corrupt(format!(
+                "state is at height {tip_height}, index has no block"
+            ))
+        })?;
+        if Digest(store.root()?) != tip_block.header.state_root {
+            return Err(LedgerError::Corrupt(format!(
+                "state root at height {tip_height} differs from the block's"
+            )));
+        }
+        Ok(Ledger {
+            store,
+            index,
+            executor,
+            genesis: genesis_block,
+            inner: Mutex::new(Inner {
+                tip_height,
+                tip: tip_block.digest(),
+                pending: HashMap::new(),
+                seeds: BTreeMap::new(),
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The genesis block.
+    pub fn genesis(&self) -> &Block {
+        &self.genesis
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    /// Height and digest of the last committed (finalized and applied) block.
+    pub fn tip(&self) -> (u64, Digest) {
+        let inner = self.lock();
+        (inner.tip_height, inner.tip)
+    }
+
+    /// The committed state root.
+    pub fn state_root(&self) -> Result<Digest, LedgerError> {
+        Ok(Digest(self.store.root()?))
+    }
+
+    /// A committed value.
+    pub fn get(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.store.get(tree, key)?)
+    }
+
+    /// The account's next nonce in the committed state.
+    pub fn next_nonce(&self, account: &Address) -> Result<u64, LedgerError> {
+        Ok(decode_nonce(self.get(&TreeId::ROOT, &nonce_key(account))?)?)
+    }
+
+    /// Whether `digest` is the committed tip or an executed unfinalized block.
+    pub fn is_known(&self, digest: &Digest) -> bool {
+        let inner = self.lock();
+        inner.tip == *digest || inner.pending.contains_key(digest)
+    }
+
+    /// The state a child of `parent` executes on, if `parent` is known.
+    fn base_for(&self, parent: &Digest) -> Result<Option<Arc<Base>>, LedgerError> {
+        let inner = self.lock();
+        let pending = if inner.tip == *parent {
+            Arc::new(WriteBatch::new())
+        } else if let Some(p) = inner.pending.get(parent) {
+            p.merged.clone()
+        } else {
+            return Ok(None);
+        };
+        // Taken under the lock so that it is consistent with the tip and the pending batch.
+        let snapshot = self.store.snapshot()?;
+        Ok(Some(Arc::new(Base::new(snapshot, pending))))
+    }
+
+    fn remember(&self, digest: Digest, height: u64, base: &Base, execution: Execution) {
+        let merged = Arc::new(merge(base.pending(), &execution.batch));
+        self.lock().pending.insert(
+            digest,
+            Pending {
+                height,
+                merged,
+                execution: Arc::new(execution),
+            },
+        );
+    }
+
+    /// Builds a block on `parent` from `candidates`, leaving out the invalid ones, and keeps
+    /// its execution for the finalization.
+    pub fn build(
+        &self,
+        parent: &Header,
+        timestamp_ms: u64,
+        candidates: &[SignedTransaction],
+    ) -> Result<Block, LedgerError> {
+        let parent_digest = parent.digest();
+        let base = self
+            .base_for(&parent_digest)?
+            .ok_or(LedgerError::UnknownParent(parent_digest))?;
+        let env = BlockEnv {
+            height: parent.height + 1,
+            timestamp_ms,
+        };
+        let execution = self.executor.execute(&base, env, candidates)?;
+        let txs: Vec<SignedTransaction> = execution
+            .included
+            .iter()
+            .map(|&i| candidates[i].clone())
+            .collect();
+        let state_root = base.state_root(&execution.batch)?;
+        let block = Block {
+            header: Header {
+                chain_id: self.executor.chain_id(),
+                height: env.height,
+                parent: parent_digest,
+                timestamp_ms,
+                tx_root: tx_root(&txs),
+                state_root,
+            },
+            txs,
+        };
+        let mut execution = execution;
+        execution.included = (0..execution.receipts.len()).collect();
+        execution.invalid.clear();
+        self.remember(block.digest(), env.height, &base, execution);
+        Ok(block)
+    }
+
+    /// Executes `block` on its parent (which must be known) and checks it against its header;
+    /// a valid block's execution is kept for the finalization.
+    pub fn execute(&self, block: &Block) -> Result<Verdict, LedgerError> {
+        let digest = block.digest();
+        if self.is_known(&digest) {
+            return Ok(Verdict::Valid);
+        }
+        let base = self
+            .base_for(&block.header.parent)?
+            .ok_or(LedgerError::UnknownParent(block.header.parent))?;
+        let (verdict, execution) = self.check(&base, block)?;
+        if verdict == Verdict::Valid {
+            self.remember(digest, block.header.height, &base, execution);
+        }
+        Ok(verdict)
+    }
+
+    fn check(&self, base: &Arc<Base>, block: &Block) -> Result<(Verdict, Execution), LedgerError> {
+        let env = BlockEnv {
+            height: block.header.height,
+            timestamp_ms: block.header.timestamp_ms,
+        };
+        let execution = self.executor.execute(base, env, &block.txs)?;
+        if let Some((i, reason)) = execution.invalid.first() {
+            return Ok((
+                Verdict::Invalid(format!("transaction {i} is invalid: {reason}")),
+                execution,
+            ));
+        }
+        let root = base.state_root(&execution.batch)?;
+        if root != block.header.state_root {
+            return Ok((
+                Verdict::Invalid(format!(
+                    "state root {} differs from the header's {}",
+                    root, block.header.state_root
+                )),
+                execution,
+            ));
+        }
+        Ok((Verdict::Valid, execution))
+    }
+
+    /// Records the consensus seed of `view` (persisted with the next finalized block).
+    pub fn record_seed(&self, view: u64, seed: Vec<u8>) {
+        self.lock().seeds.insert(view, seed);
+    }
+
+    /// Applies a finalized block: index (block, receipts, seeds), then state, idempotently by
+    /// height. Blocks must come in height order (marshal's guarantee).
+    pub fn finalize(&self, block: &Block) -> Result<(), LedgerError> {
+        let height = block.header.height;
+        if height <= self.store.height()? {
+            return Ok(());
+        }
+        let digest = block.digest();
+        let known = self
+            .lock()
+            .pending
+            .get(&digest)
+            .map(|p| p.execution.clone());
+        let execution = match known {
+            Some(execution) => execution,
+            None => {
+                let base =
+                    self.base_for(&block.header.parent)?
+                        .ok_or_else(|| LedgerError::Diverged {
+                            height,
+                            reason: format!(
+                                "its parent {} is not the committed tip",
+                                block.header.parent
+                            ),
+                        })?;
+                match self.check(&base, block)? {
+                    (Verdict::Valid, execution) => Arc::new(execution),
+                    (Verdict::Invalid(reason), _) => {
+                        return Err(LedgerError::Diverged { height, reason });
+                    }
+                }
+            }
+        };
+        let seeds = std::mem::take(&mut self.lock().seeds);
+        write_index(&self.index, block, &execution.receipts, &seeds)?;
+        let mut inner = self.lock();
+        self.store.commit(&execution.batch, height)?;
+        inner.tip_height = height;
+        inner.tip = digest;
+        inner.pending.retain(|_, p| p.height > height);
+        Ok(())
+    }
+
+    /// The finalized block at `height`.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, LedgerError> {
+        read_block(&self.index, height)
+    }
+
+    /// The height of the finalized block with `digest`.
+    pub fn block_height(&self, digest: &Digest) -> Result<Option<u64>, LedgerError> {
+        let txn = self.index.begin_read().map_err(db)?;
+        let table = match txn.open_table(HEIGHTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db(e)),
+        };
+        Ok(table.get(digest.as_ref()).map_err(db)?.map(|v| v.value()))
+    }
+
+    /// The receipt of a finalized transaction.
+    pub fn receipt(&self, tx_id: &Digest) -> Result<Option<Receipt>, LedgerError> {
+        let txn = self.index.begin_read().map_err(db)?;
+        let table = match txn.open_table(RECEIPTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db(e)),
+        };
+        let Some(raw) = table.get(tx_id.as_ref()).map_err(db)? else {
+            return Ok(None);
+        };
+        Receipt::decode(bytes::Bytes::copy_from_slice(raw.value()))
+            .map(Some)
+            .map_err(|e| LedgerError::Corrupt(format!("receipt {tx_id}: {e}")))
+    }
+
+    /// The persisted consensus seeds (view → encoded seed signature).
+    pub fn seeds(&self) -> Result<BTreeMap<u64, Vec<u8>>, LedgerError> {
+        let txn = self.index.begin_read().map_err(db)?;
+        let table = match txn.open_table(SEEDS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
+            Err(e) => return Err(db(e)),
+        };
+        let mut out = BTreeMap::new();
+        for entry in table.iter().map_err(db)? {
+            let (view, seed) = entry.map_err(db)?;
+            out.insert(view.value(), seed.value().to_vec());
+        }
+        Ok(out)
+    }
+}
+
+fn read_block(index: &Database, height: u64) -> Result<Option<Block>, LedgerError> {
+    let txn = index.begin_read().map_err(db)?;
+    let table = match txn.open_table(BLOCKS) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(db(e)),
+    };
+    let Some(raw) = table.get(height).map_err(db)? else {
+        return Ok(None);
+    };
+    Block::decode(bytes::Bytes::copy_from_slice(raw.value()))
+        .map(Some)
+        .map_err(|e| LedgerError::Corrupt(format!("block {height}: {e}")))
+}
+
+fn write_index(
+    index: &Database,
+    block: &Block,
+    receipts: &[Receipt],
+    seeds: &BTreeMap<u64, Vec<u8>>,
+) -> Result<(), LedgerError> {
+    let mut txn = index.begin_write().map_err(db)?;
+    txn.set_durability(Durability::Immediate).map_err(db)?;
+    {
+        let mut blocks = txn.open_table(BLOCKS).map_err(db)?;
+        blocks
+            .insert(block.header.height, block.encode().as_ref())
+            .map_err(db)?;
+        let mut heights = txn.open_table(HEIGHTS).map_err(db)?;
+        heights
+            .insert(block.digest().as_ref(), block.header.height)
+            .map_err(db)?;
+        let mut table = txn.open_table(RECEIPTS).map_err(db)?;
+        for receipt in receipts {
+            table
+                .insert(receipt.tx_id.as_ref(), receipt.encode().as_ref())
+                .map_err(db)?;
+        }
+        let mut table = txn.open_table(SEEDS).map_err(db)?;
+        for (view, seed) in seeds {
+            table.insert(*view, seed.as_slice()).map_err(db)?;
+        }
+    }
+    txn.commit().map_err(db)?;
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! The mempool: a bounded set of checked transactions, per sender in nonce order.
+//!
+//! [`Mempool::submit`] rejects, with a reason, a transaction that is too large, for another
+//! chain, badly signed, has a nonce below the sender's committed next nonce or too far above
+//! it, duplicates a queued (sender, nonce), or arrives when the pool is full. Proposers take
+//! [`Mempool::candidates`]; execution drops those that are not applicable on the parent (for
+//! instance already included in an unfinalized ancestor). Finalized transactions are removed
+//! with [`Mempool::remove_included`].
+
+use crate::execute::{InvalidTx, check_stateless};
+use commonware_codec::EncodeSize as _;
+use hyperchain_types::{Address, Digest, SignedTransaction};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// How far above the committed next nonce a sender may queue transactions.
+pub const MAX_NONCE_AHEAD: u64 = 4096;
+
+/// Why the mempool refused a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MempoolError {
+    /// It can never be included.
+    #[error(transparent)]
+    Invalid(#[from] InvalidTx),
+    /// Its nonce was already used.
+    #[error("stale nonce: the sender's next nonce is {next}, got {found}")]
+    StaleNonce {
+        /// The sender's committed next nonce.
+        next: u64,
+        /// The transaction's.
+        found: u64,
+    },
+    /// Its nonce is too far ahead of the sender's committed next nonce.
+    #[error("nonce {found} is more than {MAX_NONCE_AHEAD} above the sender's next nonce {next}")]
+    NonceTooFarAhead {
+        /// The sender's committed next nonce.
+        next: u64,
+        /// The transaction's.
+        found: u64,
+    },
+    /// A transaction with the same sender and nonce is queued.
+    #[error("a transaction with this sender and nonce is already queued")]
+    Duplicate,
+    /// The pool is full.
+    #[error("mempool full ({0} transactions)")]
+    Full(usize),
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    senders: BTreeMap<Address, BTreeMap<u64, SignedTransaction>>,
+    len: usize,
+}
+
+/// A bounded pool of checked transactions.
+#[derive(Debug)]
+pub struct Mempool {
+    chain_id: Digest,
+    capacity: usize,
+    inner: Mutex<Inner>,
+}
+
+impl Mempool {
+    /// An empty pool for `chain_id` holding at most `capacity` transactions.
+    pub fn new(chain_id: Digest, capacity: usize) -> Self {
+        Mempool {
+            chain_id,
+            capacity,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `tx`, given its sender's committed next nonce; returns its id.
+    pub fn submit(&self, tx: SignedTransaction, next_nonce: u64) -> Result<Digest, MempoolError> {
+        check_stateless(&self.chain_id, &tx)?;
+        let nonce = tx.tx.nonce;
+        if nonce < next_nonce {
+            return Err(MempoolError::StaleNonce {
+                next: next_nonce,
+                found: nonce,
+            });
+        }
+        if nonce - next_nonce > MAX_NONCE_AHEAD {
+            return Err(MempoolError::NonceTooFarAhead {
+                next: next_nonce,
+                found: nonce,
+            });
+        }
+        let mut inner = self.lock();
+        if inner.len >= self.capacity {
+            return Err(MempoolError::Full(self.capacity));
+        }
+        let id = tx.id();
+        let queue = inner.senders.entry(tx.tx.sender_address()).or_default();
+        if queue.contains_key(&nonce) {
+            return Err(MempoolError::Duplicate);
+        }
+        queue.insert(nonce, tx);
+        inner.len += 1;
+        Ok(id)
+    }
+
+    /// Number of queued transactions.
+    pub fn len(&self) -> usize {
+        self.lock().len
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Up to `max_txs` transactions of at most `max_bytes` encoded bytes in total, each
+    /// sender's in nonce order.
+    pub fn candidates(&self, max_txs: usize, max_bytes: usize) -> Vec<SignedTransaction> {
+        let inner = self.lock();
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        'senders: for queue in inner.senders.values() {
+            for tx in queue.values() {
+                let size = tx.encode_size();
+                if out.len() == max_txs || bytes + size > max_bytes {
+                    break 'senders;
+                }
+                bytes += size;
+                out.push(tx.clone());
+            }
+        }
+        out
+    }
+
+    /// Drops every queued transaction of the senders of `txs` up to their nonce in `txs`.
+    pub fn remove_included(&self, txs: &[SignedTransaction]) {
+        let mut inner = self.lock();
+        let mut removed = 0;
+        for tx in txs {
+            let sender = tx.tx.sender_address();
+            if let Some(queue) = inner.senders.get_mut(&sender) {
+                let keep = queue.split_off(&(tx.tx.nonce + 1));
+                removed += queue.len();
+                *queue = keep;
+                if queue.is_empty() {
+                    inner.senders.remove(&sender);
+                }
+            }
+        }
+        inner.len -= removed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::{Signer as _, ed25519};
+    use hyperchain_types::{Payload, Transaction, sha256};
+
+    fn tx(chain: &[u8], seed: u64, nonce: u64) -> SignedTransaction {
+        let key = ed25519::PrivateKey::from_seed(seed);
+        Transaction {
+            chain_id: sha256(chain),
+            sender: key.public_key(),
+            nonce,
+            payload: Payload::Call {
+                contract: Address([1; 32]),
+                method: "get".into(),
+                input: vec![],
+                fuel_limit: 100_000,
+            },
+        }
+        .sign(&key)
+    }
+
+    #[test]
+    fn rejects_with_reasons_and_orders_by_nonce() {
+        let pool = Mempool::new(sha256(b"c"), 3);
+        assert!(matches!(
+            pool.submit(tx(b"other", 1, 0), 0),
+            Err(MempoolError::Invalid(InvalidTx::WrongChain { .. }))
+        ));
+        let mut bad = tx(b"c", 1, 0);
+        bad.tx.nonce = 1;
+        assert_eq!(
+            pool.submit(bad, 0),
+            Err(MempoolError::Invalid(InvalidTx::BadSignature))
+        );
+        assert_eq!(
+            pool.submit(tx(b"c", 1, 0), 1),
+            Err(MempoolError::StaleNonce { next: 1, found: 0 })
+        );
+        assert!(matches!(
+            pool.submit(tx(b"c", 1, MAX_NONCE_AHEAD + 1), 0),
+            Err(MempoolError::NonceTooFarAhead { .. })
+        ));
+        pool.submit(tx(b"c", 1, 1), 0).unwrap();
+        pool.submit(tx(b"c", 1, 0), 0).unwrap();
+        assert_eq!(pool.submit(tx(b"c", 1, 0), 0), Err(MempoolError::Duplicate));
+        pool.submit(tx(b"c", 2, 0), 0).unwrap();
+        assert_eq!(pool.submit(tx(b"c", 3, 0), 0), Err(MempoolError::Full(3)));
+
+        let c = pool.candidates(10, usize::MAX);
+        assert_eq!(c.len(), 3);
+        let of_1: Vec<u64> = c
+            .iter()
+            .filter(|t| t.tx.sender == ed25519::PrivateKey::from_seed(1).public_key())
+            .map(|t| t.tx.nonce)
+            .collect();
+        assert_eq!(of_1, vec![0, 1]);
+        assert_eq!(pool.candidates(1, usize::MAX).len(), 1);
+
+        pool.remove_included(&[tx(b"c", 1, 0)]);
+        assert_eq!(pool.len(), 2);
+        pool.remove_included(&[tx(b"c", 1, 1), tx(b"c", 2, 0)]);
+        assert!(pool.is_empty());
+    }
+}
