@@ -344,3 +344,45 @@ impl Reporter for SeedRecorder {
         Feedback::Ok
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyperchain_types::{Block as HcBlock, Digest, sha256};
+
+    type Tamper = fn(&mut Header);
+
+    #[test]
+    fn header_checks_name_the_problem() {
+        let genesis = HcBlock::genesis(sha256(b"c"), 1_000, Digest::ZERO).header;
+        let good = Header {
+            chain_id: genesis.chain_id,
+            height: 1,
+            parent: genesis.digest(),
+            timestamp_ms: 2_000,
+            tx_root: tx_root(&[]),
+            state_root: Digest::ZERO,
+        };
+        let now = 2_000;
+        assert_eq!(check_header(&good, &genesis, tx_root(&[]), now), Ok(()));
+        let cases: [(Tamper, &str); 5] = [
+            (|h| h.chain_id = Digest([1; 32]), "wrong chain id"),
+            (|h| h.height = 2, "height"),
+            (|h| h.parent = Digest([1; 32]), "parent digest"),
+            (|h| h.timestamp_ms = 1_000, "not after"),
+            (|h| h.timestamp_ms = 7_001, "future"),
+        ];
+        for (tamper, expected) in cases {
+            let mut header = good.clone();
+            tamper(&mut header);
+            let err = check_header(&header, &genesis, tx_root(&[]), now).unwrap_err();
+            assert!(err.contains(expected), "{err}");
+        }
+        let err = check_header(&good, &genesis, sha256(b"x"), now).unwrap_err();
+        assert!(err.contains("tx root"));
+        // Up to the allowed drift ahead of the local clock is fine.
+        let mut ahead = good.clone();
+        ahead.timestamp_ms = now + MAX_CLOCK_DRIFT.as_millis() as u64;
+        assert_eq!(check_header(&ahead, &genesis, tx_root(&[]), now), Ok(()));
+    }
+}
