@@ -9,12 +9,18 @@
 //! - [`mempool`]: checked transactions waiting for a block.
 //! - [`app`]: propose/verify, the finalized-block applier and the seed recorder.
 //! - [`node`]: the wiring of one validator.
+//! - [`genesis`]: the genesis document, chain id, key files and the devnet dealer.
+//! - [`config`]: a validator's configuration file.
+//! - [`runner`]: one validator as a process (tokio runtime, TCP p2p, graceful stop).
 //!
 //! See the crate README for the block format, the execution rules and the wiring.
 
 pub mod app;
 pub mod block;
+pub mod config;
 pub mod execute;
+pub mod genesis;
 pub mod ledger;
 pub mod mempool;
 pub mod node;
+pub mod runner;

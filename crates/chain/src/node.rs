@@ -60,6 +60,9 @@ pub struct Channels<S, R> {
 /// Channel numbers used by [`Channels`] (votes, certificates, resolver, backfill, broadcast).
 pub const CHANNELS: [u64; 5] = [0, 1, 2, 3, 4];
 
+/// marshal's mailbox (finalized blocks and certificates by height).
+pub type MarshalMailbox = marshal::core::Mailbox<Scheme, marshal::standard::Standard<Block>>;
+
 /// A running validator.
 pub struct Node {
     /// Committed state and index.
@@ -67,7 +70,7 @@ pub struct Node {
     /// Transactions waiting for a block.
     pub mempool: Arc<Mempool>,
     /// marshal's mailbox (finalized blocks and certificates by height).
-    pub marshal: marshal::core::Mailbox<Scheme, marshal::standard::Standard<Block>>,
+    pub marshal: MarshalMailbox,
     /// The actors' tasks; aborting them stops the validator.
     pub handles: Vec<Handle<()>>,
 }

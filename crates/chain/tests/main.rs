@@ -1,7 +1,8 @@
-//! hyperchain-chain tests: execution without consensus, the ledger, and deterministic
-//! simulations of validators on the simulated network.
+//! hyperchain-chain tests: execution without consensus, the ledger, genesis and key files,
+//! and deterministic simulations of validators on the simulated network.
 
 mod common;
 mod execute;
+mod genesis;
 mod ledger;
 mod sim;

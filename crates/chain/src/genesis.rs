@@ -1,0 +1,700 @@
+//! Genesis: the document every validator of a chain starts from, the chain id derived from it,
+//! validator and account key files, and a dealer for devnets.
+//!
+//! The **genesis document** (`genesis.json`) names the chain, its genesis timestamp, the
+//! validators (ed25519 identity keys and p2p addresses), the threshold-BLS public polynomial
+//! (group public key = its constant term), the governance key and the initial policy.
+//! [`ChainSpec::from_doc`] validates all of it; the **chain id** is the SHA-256 of its
+//! canonical encoding ([`ChainSpec::canonical_bytes`]). Validator p2p addresses are operational
+//! data and are *not* part of the chain id, so a validator can move without forking.
+//!
+//! The **dealer** ([`deal_devnet`]) is for devnets and tests only: one process generates every
+//! validator's identity key and threshold share, so whoever runs it (or reads its output) can
+//! sign for the whole chain. A production chain runs a DKG instead and publishes only the
+//! resulting polynomial.
+
+use crate::app::{PublicKey, Scheme, Variant};
+use crate::ledger;
+use crate::node::NAMESPACE;
+use commonware_codec::{Decode as _, DecodeExt as _, Encode as _};
+use commonware_cryptography::{
+    Signer as _,
+    bls12381::{
+        dkg::feldman_desmedt::deal,
+        primitives::{
+            group::Share,
+            sharing::{Mode, ModeVersion, Sharing},
+            variant::Variant as BlsVariant,
+        },
+    },
+    ed25519,
+};
+use commonware_utils::{
+    N3f1, Participant, TryCollect as _,
+    ordered::{Quorum as _, Set},
+};
+use hyperchain_types::{Address, Digest, ExecutionMode, account_address, sha256};
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+
+/// Domain separation of the chain id.
+pub const CHAIN_ID_DOMAIN: &[u8] = b"hyperchain/genesis/v1";
+/// Most validators a genesis may name.
+pub const MAX_VALIDATORS: usize = 1024;
+/// Longest chain name.
+pub const MAX_CHAIN_NAME: usize = 64;
+
+/// Why a genesis document or a key file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// A file is not valid JSON of the expected shape.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        source: serde_json::Error,
+    },
+    /// A field is malformed or inconsistent with the rest of the document.
+    #[error("`{field}`: {reason}")]
+    Invalid {
+        /// The field (JSON path).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A validator key file does not belong to this genesis.
+    #[error("validator key {public_key} is not a validator of chain {chain}")]
+    NotAValidator {
+        /// The key file's public key.
+        public_key: String,
+        /// The chain's name.
+        chain: String,
+    },
+    /// A key file may be read by other users.
+    #[error("{path}: key file is readable by other users (mode {mode:o}); run `chmod 600` on it")]
+    KeyFilePermissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> GenesisError {
+    GenesisError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> GenesisError + '_ {
+    move |source| GenesisError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn decode_hex(field: &str, s: &str) -> Result<Vec<u8>, GenesisError> {
+    hex::decode(s.strip_prefix("0x").unwrap_or(s))
+        .map_err(|e| invalid(field, format!("not hex: {e}")))
+}
+
+fn decode_public_key(field: &str, s: &str) -> Result<PublicKey, GenesisError> {
+    let raw = decode_hex(field, s)?;
+    PublicKey::decode(bytes::Bytes::from(raw))
+        .map_err(|e| invalid(field, format!("not an ed25519 public key: {e}")))
+}
+
+fn decode_private_key(field: &str, s: &str) -> Result<ed25519::PrivateKey, GenesisError> {
+    let raw = decode_hex(field, s)?;
+    ed25519::PrivateKey::decode(bytes::Bytes::from(raw))
+        .map_err(|e| invalid(field, format!("not an ed25519 private key: {e}")))
+}
+
+/// Hex of a value's canonical encoding.
+fn hex_of(value: &impl commonware_codec::Encode) -> String {
+    hex::encode(value.encode())
+}
+
+/// One validator in the genesis document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorEntry {
+    /// ed25519 identity key (hex).
+    pub public_key: String,
+    /// Where the validator accepts p2p connections.
+    pub address: SocketAddr,
+}
+
+/// The initial chain policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDoc {
+    /// Execution modes contracts may be deployed with (this version supports `replicated`).
+    pub execution_modes: Vec<String>,
+}
+
+/// The genesis document as stored in `genesis.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisDoc {
+    /// Human-readable chain name (part of the chain id).
+    pub chain: String,
+    /// The chain id: SHA-256 of the canonical genesis (derived; checked when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<String>,
+    /// Timestamp of the genesis block (milliseconds since the Unix epoch).
+    pub timestamp_ms: u64,
+    /// The validators.
+    pub validators: Vec<ValidatorEntry>,
+    /// Threshold-BLS (MinSig) public polynomial, hex of its codec encoding.
+    pub threshold_polynomial: String,
+    /// The group public key (the polynomial's constant term; derived; checked when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_public_key: Option<String>,
+    /// The governance account's ed25519 public key (hex).
+    pub governance_key: String,
+    /// The initial policy.
+    pub policy: PolicyDoc,
+}
+
+/// A validator of a validated genesis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidatorInfo {
+    /// Identity key.
+    pub public_key: PublicKey,
+    /// p2p address.
+    pub address: SocketAddr,
+}
+
+/// A validated genesis.
+#[derive(Clone, Debug)]
+pub struct ChainSpec {
+    /// The chain name.
+    pub name: String,
+    /// The chain id.
+    pub chain_id: Digest,
+    /// Timestamp of the genesis block.
+    pub timestamp_ms: u64,
+    /// The validators, in document order.
+    pub validators: Vec<ValidatorInfo>,
+    /// The validators' identity keys, ordered (a key's position is its share index).
+    pub participants: Set<PublicKey>,
+    /// The threshold public polynomial.
+    pub polynomial: Sharing<Variant>,
+    /// The governance key.
+    pub governance: PublicKey,
+    /// Execution modes contracts may be deployed with.
+    pub execution_modes: Vec<ExecutionMode>,
+}
+
+impl ChainSpec {
+    /// Validates a genesis document.
+    pub fn from_doc(doc: &GenesisDoc) -> Result<ChainSpec, GenesisError> {
+        if doc.chain.is_empty() || doc.chain.len() > MAX_CHAIN_NAME {
+            return Err(invalid(
+                "chain",
+                format!("must be 1 to {MAX_CHAIN_NAME} bytes"),
+            ));
+        }
+        if doc.validators.is_empty() {
+            return Err(invalid("validators", "no validators"));
+        }
+        if doc.validators.len() > MAX_VALIDATORS {
+            return Err(invalid(
+                "validators",
+                format!(
+                    "{} validators, at most {MAX_VALIDATORS}",
+                    doc.validators.len()
+                ),
+            ));
+        }
+        let mut validators = Vec::with_capacity(doc.validators.len());
+        let mut addresses = BTreeSet::new();
+        for (i, v) in doc.validators.iter().enumerate() {
+            let public_key =
+                decode_public_key(&format!("validators[{i}].public_key"), &v.public_key)?;
+            if validators
+                .iter()
+                .any(|o: &ValidatorInfo| o.public_key == public_key)
+            {
+                return Err(invalid(
+                    format!("validators[{i}].public_key"),
+                    "listed twice",
+                ));
+            }
+            if !addresses.insert(v.address) {
+                return Err(invalid(
+                    format!("validators[{i}].address"),
+                    format!("{} is used by another validator", v.address),
+                ));
+            }
+            validators.push(ValidatorInfo {
+                public_key,
+                address: v.address,
+            });
+        }
+        let participants: Set<PublicKey> = validators
+            .iter()
+            .map(|v| v.public_key.clone())
+            .try_collect()
+            .map_err(|_| invalid("validators", "duplicate public key"))?;
+
+        let raw = decode_hex("threshold_polynomial", &doc.threshold_polynomial)?;
+        let max = NonZeroU32::new(validators.len() as u32).expect("at least one validator");
+        let polynomial =
+            Sharing::<Variant>::decode_cfg(bytes::Bytes::from(raw), &(max, ModeVersion::v0()))
+                .map_err(|e| invalid("threshold_polynomial", format!("does not decode: {e}")))?;
+        if polynomial.total().get() as usize != validators.len() {
+            return Err(invalid(
+                "threshold_polynomial",
+                format!(
+                    "shares {} participants, the genesis has {} validators",
+                    polynomial.total(),
+                    validators.len()
+                ),
+            ));
+        }
+        let quorum = participants.quorum::<N3f1>();
+        if polynomial.required() != quorum {
+            return Err(invalid(
+                "threshold_polynomial",
+                format!(
+                    "threshold is {}, {} validators need {quorum}",
+                    polynomial.required(),
+                    validators.len()
+                ),
+            ));
+        }
+        if let Some(stated) = &doc.group_public_key {
+            let derived = hex_of(polynomial.public());
+            if stated.strip_prefix("0x").unwrap_or(stated) != derived {
+                return Err(invalid(
+                    "group_public_key",
+                    format!("differs from the polynomial's ({derived})"),
+                ));
+            }
+        }
+        let governance = decode_public_key("governance_key", &doc.governance_key)?;
+
+        let mut execution_modes = Vec::new();
+        for (i, m) in doc.policy.execution_modes.iter().enumerate() {
+            let field = format!("policy.execution_modes[{i}]");
+            let mode: ExecutionMode = m.parse().map_err(|e: String| invalid(&field, e))?;
+            if mode != ExecutionMode::Replicated {
+                return Err(invalid(
+                    field,
+                    format!("mode `{mode}` is not supported by this version (only `replicated`)"),
+                ));
+            }
+            if execution_modes.contains(&mode) {
+                return Err(invalid(field, "listed twice"));
+            }
+            execution_modes.push(mode);
+        }
+        if !execution_modes.contains(&ExecutionMode::Replicated) {
+            return Err(invalid(
+                "policy.execution_modes",
+                "must contain `replicated`",
+            ));
+        }
+
+        let mut spec = ChainSpec {
+            name: doc.chain.clone(),
+            chain_id: Digest::ZERO,
+            timestamp_ms: doc.timestamp_ms,
+            validators,
+            participants,
+            polynomial,
+            governance,
+            execution_modes,
+        };
+        spec.chain_id = sha256(&spec.canonical_bytes());
+        if let Some(stated) = &doc.chain_id {
+            let stated = stated.strip_prefix("0x").unwrap_or(stated);
+            if stated != spec.chain_id.to_hex() {
+                return Err(invalid(
+                    "chain_id",
+                    format!(
+                        "differs from the SHA-256 of the canonical genesis ({})",
+                        spec.chain_id.to_hex()
+                    ),
+                ));
+            }
+        }
+        Ok(spec)
+    }
+
+    /// Reads and validates `genesis.json`.
+    pub fn load(path: &Path) -> Result<ChainSpec, GenesisError> {
+        let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+        let doc: GenesisDoc = serde_json::from_str(&text).map_err(|source| GenesisError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        ChainSpec::from_doc(&doc)
+    }
+
+    /// The canonical encoding hashed into the chain id:
+    ///
+    /// ```text
+    /// "hyperchain/genesis/v1" ‖ u32 len ‖ name ‖ u64 timestamp_ms
+    /// ‖ u32 n ‖ n × public key (32, in participant order)
+    /// ‖ u32 len ‖ polynomial encoding ‖ governance key (32)
+    /// ‖ u32 m ‖ m × execution mode encoding
+    /// ```
+    /// (integers big-endian; addresses are excluded).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = CHAIN_ID_DOMAIN.to_vec();
+        out.extend((self.name.len() as u32).to_be_bytes());
+        out.extend(self.name.as_bytes());
+        out.extend(self.timestamp_ms.to_be_bytes());
+        out.extend((self.participants.len() as u32).to_be_bytes());
+        for pk in self.participants.iter() {
+            out.extend(pk.encode());
+        }
+        let polynomial = self.polynomial.encode();
+        out.extend((polynomial.len() as u32).to_be_bytes());
+        out.extend(polynomial);
+        out.extend(self.governance.encode());
+        out.extend((self.execution_modes.len() as u32).to_be_bytes());
+        for mode in &self.execution_modes {
+            out.extend(mode.encode());
+        }
+        out
+    }
+
+    /// The document form (with the derived chain id and group key filled in).
+    pub fn to_doc(&self) -> GenesisDoc {
+        GenesisDoc {
+            chain: self.name.clone(),
+            chain_id: Some(self.chain_id.to_hex()),
+            timestamp_ms: self.timestamp_ms,
+            validators: self
+                .validators
+                .iter()
+                .map(|v| ValidatorEntry {
+                    public_key: hex_of(&v.public_key),
+                    address: v.address,
+                })
+                .collect(),
+            threshold_polynomial: hex_of(&self.polynomial),
+            group_public_key: Some(self.group_public_key_hex()),
+            governance_key: hex_of(&self.governance),
+            policy: PolicyDoc {
+                execution_modes: self.execution_modes.iter().map(|m| m.to_string()).collect(),
+            },
+        }
+    }
+
+    /// Writes the document form to `path` (refusing to overwrite).
+    pub fn save(&self, path: &Path) -> Result<(), GenesisError> {
+        let json = serde_json::to_string_pretty(&self.to_doc()).expect("serializable");
+        write_new(path, format!("{json}\n").as_bytes(), 0o644)
+    }
+
+    /// The group public key (certificates verify against it).
+    pub fn group_public_key(&self) -> &GroupPublicKey {
+        self.polynomial.public()
+    }
+
+    /// Hex of the group public key.
+    pub fn group_public_key_hex(&self) -> String {
+        hex_of(self.polynomial.public())
+    }
+
+    /// What the ledger needs to create the genesis block.
+    pub fn ledger_genesis(&self) -> ledger::Genesis {
+        ledger::Genesis {
+            chain_id: self.chain_id,
+            timestamp_ms: self.timestamp_ms,
+        }
+    }
+
+    /// The signing scheme of the validator holding `key`, after checking that the key belongs
+    /// to this chain and its share to this polynomial.
+    pub fn signer(&self, key: &ValidatorKey) -> Result<Scheme, GenesisError> {
+        let public_key = key.public_key();
+        let Some(position) = self.participants.position(&public_key) else {
+            return Err(GenesisError::NotAValidator {
+                public_key: hex_of(&public_key),
+                chain: self.name.clone(),
+            });
+        };
+        if key.share.index != Participant::from_usize(position) {
+            return Err(invalid(
+                "bls_share",
+                format!(
+                    "share index {} does not match the validator's position {position}",
+                    key.share.index
+                ),
+            ));
+        }
+        let expected = self
+            .polynomial
+            .partial_public(key.share.index)
+            .map_err(|e| invalid("bls_share", format!("{e}")))?;
+        if expected != key.share.public::<Variant>() {
+            return Err(invalid(
+                "bls_share",
+                "does not match the genesis threshold polynomial",
+            ));
+        }
+        Scheme::signer(
+            NAMESPACE,
+            self.participants.clone(),
+            self.polynomial.clone(),
+            key.share.clone(),
+        )
+        .ok_or_else(|| invalid("bls_share", "rejected by the signing scheme"))
+    }
+
+    /// The validator with `public_key`, if any.
+    pub fn validator(&self, public_key: &PublicKey) -> Option<&ValidatorInfo> {
+        self.validators.iter().find(|v| &v.public_key == public_key)
+    }
+}
+
+/// Writes `contents` to a new file with permission bits `mode` (never overwrites).
+pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), GenesisError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io_error(path))?;
+    file.write_all(contents).map_err(io_error(path))?;
+    file.sync_all().map_err(io_error(path))
+}
+
+/// Reads a key file, refusing one that other users may read.
+fn read_key_file<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, GenesisError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(path).map_err(io_error(path))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(GenesisError::KeyFilePermissions {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+    serde_json::from_str(&text).map_err(|source| GenesisError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A validator's secrets: its identity key and its threshold share.
+#[derive(Clone, Debug)]
+pub struct ValidatorKey {
+    /// ed25519 identity key (p2p authentication, consensus identity).
+    pub private_key: ed25519::PrivateKey,
+    /// Threshold-BLS share.
+    pub share: Share,
+}
+
+/// A validator key file (`validator.key`, mode 0600).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorKeyFile {
+    /// ed25519 public key (hex; checked against the private key).
+    pub public_key: String,
+    /// ed25519 private key (hex).
+    pub private_key: String,
+    /// Threshold-BLS share (hex of its codec encoding: index ‖ scalar).
+    pub bls_share: String,
+}
+
+impl ValidatorKey {
+    /// The identity public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.private_key.public_key()
+    }
+
+    /// The file form.
+    pub fn to_file(&self) -> ValidatorKeyFile {
+        ValidatorKeyFile {
+            public_key: hex_of(&self.public_key()),
+            private_key: hex_of(&self.private_key),
+            bls_share: hex_of(&self.share),
+        }
+    }
+
+    /// Validates the file form.
+    pub fn from_file(file: &ValidatorKeyFile) -> Result<ValidatorKey, GenesisError> {
+        let private_key = decode_private_key("private_key", &file.private_key)?;
+        let stated = decode_public_key("public_key", &file.public_key)?;
+        if private_key.public_key() != stated {
+            return Err(invalid("public_key", "does not match the private key"));
+        }
+        let raw = decode_hex("bls_share", &file.bls_share)?;
+        let share = Share::decode(bytes::Bytes::from(raw))
+            .map_err(|e| invalid("bls_share", format!("not a BLS share: {e}")))?;
+        Ok(ValidatorKey { private_key, share })
+    }
+
+    /// Reads a key file (which must not be readable by other users).
+    pub fn load(path: &Path) -> Result<ValidatorKey, GenesisError> {
+        ValidatorKey::from_file(&read_key_file(path)?)
+    }
+
+    /// Writes a new key file with mode 0600.
+    pub fn save(&self, path: &Path) -> Result<(), GenesisError> {
+        let json = serde_json::to_string_pretty(&self.to_file()).expect("serializable");
+        write_new(path, format!("{json}\n").as_bytes(), 0o600)
+    }
+}
+
+/// An account key file (`keys generate`, the governance key; mode 0600).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountKeyFile {
+    /// The account address (derived from the public key; checked).
+    pub address: String,
+    /// ed25519 public key (hex).
+    pub public_key: String,
+    /// ed25519 private key (hex).
+    pub private_key: String,
+}
+
+/// An account's signing key.
+#[derive(Clone, Debug)]
+pub struct AccountKey(pub ed25519::PrivateKey);
+
+impl AccountKey {
+    /// A fresh key from `rng`.
+    pub fn generate(rng: impl CryptoRng) -> AccountKey {
+        use commonware_math::algebra::Random as _;
+        AccountKey(ed25519::PrivateKey::random(rng))
+    }
+
+    /// The account address.
+    pub fn address(&self) -> Address {
+        account_address(&self.0.public_key())
+    }
+
+    /// The file form.
+    pub fn to_file(&self) -> AccountKeyFile {
+        AccountKeyFile {
+            address: self.address().to_hex(),
+            public_key: hex_of(&self.0.public_key()),
+            private_key: hex_of(&self.0),
+        }
+    }
+
+    /// Validates the file form.
+    pub fn from_file(file: &AccountKeyFile) -> Result<AccountKey, GenesisError> {
+        let key = AccountKey(decode_private_key("private_key", &file.private_key)?);
+        if decode_public_key("public_key", &file.public_key)? != key.0.public_key() {
+            return Err(invalid("public_key", "does not match the private key"));
+        }
+        if file.address.strip_prefix("0x").unwrap_or(&file.address) != key.address().to_hex() {
+            return Err(invalid("address", "does not match the public key"));
+        }
+        Ok(key)
+    }
+
+    /// Reads a key file (which must not be readable by other users).
+    pub fn load(path: &Path) -> Result<AccountKey, GenesisError> {
+        AccountKey::from_file(&read_key_file(path)?)
+    }
+
+    /// Writes a new key file with mode 0600.
+    pub fn save(&self, path: &Path) -> Result<(), GenesisError> {
+        let json = serde_json::to_string_pretty(&self.to_file()).expect("serializable");
+        write_new(path, format!("{json}\n").as_bytes(), 0o600)
+    }
+}
+
+/// What the devnet dealer produces.
+#[derive(Debug)]
+pub struct Devnet {
+    /// The validated genesis.
+    pub spec: ChainSpec,
+    /// Each validator's secrets, in the order of the addresses given to [`deal_devnet`].
+    pub validator_keys: Vec<ValidatorKey>,
+    /// The governance account's key.
+    pub governance: AccountKey,
+}
+
+/// **Devnets only**: generates `addresses.len()` validator identity keys, deals a threshold-BLS
+/// key (`feldman_desmedt::deal`, threshold = the BFT quorum) and a governance key. The caller
+/// holds every secret, so it alone could forge any certificate of this chain.
+pub fn deal_devnet(
+    mut rng: impl CryptoRng,
+    name: &str,
+    timestamp_ms: u64,
+    addresses: &[SocketAddr],
+) -> Result<Devnet, GenesisError> {
+    use commonware_math::algebra::Random as _;
+    if addresses.is_empty() {
+        return Err(invalid("validators", "no validators"));
+    }
+    let keys: Vec<ed25519::PrivateKey> = addresses
+        .iter()
+        .map(|_| ed25519::PrivateKey::random(&mut rng))
+        .collect();
+    let participants: Set<PublicKey> = keys
+        .iter()
+        .map(|k| k.public_key())
+        .try_collect()
+        .map_err(|_| invalid("validators", "duplicate generated key"))?;
+    let (output, shares) =
+        deal::<Variant, _, N3f1>(&mut rng, Mode::NonZeroCounter, participants)
+            .map_err(|e| invalid("threshold_polynomial", format!("dealing failed: {e}")))?;
+    let governance = AccountKey::generate(&mut rng);
+    let doc = GenesisDoc {
+        chain: name.to_string(),
+        chain_id: None,
+        timestamp_ms,
+        validators: keys
+            .iter()
+            .zip(addresses)
+            .map(|(k, a)| ValidatorEntry {
+                public_key: hex_of(&k.public_key()),
+                address: *a,
+            })
+            .collect(),
+        threshold_polynomial: hex_of(output.public()),
+        group_public_key: None,
+        governance_key: hex_of(&governance.0.public_key()),
+        policy: PolicyDoc {
+            execution_modes: vec![ExecutionMode::Replicated.to_string()],
+        },
+    };
+    let spec = ChainSpec::from_doc(&doc)?;
+    let validator_keys = keys
+        .into_iter()
+        .map(|private_key| {
+            let share = shares
+                .get_value(&private_key.public_key())
+                .expect("every participant is dealt a share")
+                .clone();
+            ValidatorKey { private_key, share }
+        })
+        .collect();
+    Ok(Devnet {
+        spec,
+        validator_keys,
+        governance,
+    })
+}
+
+/// The group public key type (certificates verify against it).
+pub type GroupPublicKey = <Variant as BlsVariant>::Public;
