@@ -18,7 +18,7 @@ use crate::execute::{
     Base, BlockEnv, ExecError, Execution, Executor, decode_nonce, merge, nonce_key,
 };
 use commonware_codec::{DecodeExt as _, Encode as _};
-use hyperchain_state::{StateError, Store, TreeId, WriteBatch};
+use hyperchain_state::{Snapshot, StateError, Store, TreeId, WriteBatch};
 use hyperchain_types::{Address, Block, Digest, Header, Receipt, SignedTransaction, tx_root};
 use redb::{Database, Durability, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 use std::collections::{BTreeMap, HashMap};
@@ -195,6 +195,12 @@ impl Ledger {
     /// The committed state root.
     pub fn state_root(&self) -> Result<Digest, LedgerError> {
         Ok(Digest(self.store.root()?))
+    }
+
+    /// A consistent read view of the committed state: its height, root, values and proofs all
+    /// come from one commit, whatever is committed meanwhile.
+    pub fn snapshot(&self) -> Result<Snapshot, LedgerError> {
+        Ok(self.store.snapshot()?)
     }
 
     /// A committed value.

@@ -1,0 +1,398 @@
+//! The JSON bodies of the API, shared by the server and the client.
+//!
+//! Byte strings are lower-case hex without a prefix ([`Hex`]); digests and addresses are 64 hex
+//! digits (a `0x` prefix is accepted on input). Every type here serializes and deserializes,
+//! so the client reads exactly what the server writes.
+
+use hyperchain_types::{
+    Address, Block, CallOutcome, CallStatus, Digest, Event, Header, Receipt, ReceiptStatus,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+
+/// Bytes carried as a hex string.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Hex(pub Vec<u8>);
+
+impl Serialize for Hex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Hex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_hex(&s).map(Hex).map_err(serde::de::Error::custom)
+    }
+}
+
+impl From<Vec<u8>> for Hex {
+    fn from(bytes: Vec<u8>) -> Self {
+        Hex(bytes)
+    }
+}
+
+/// Decodes hex (an optional `0x` prefix is accepted) with a message saying what was wrong.
+pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    hex::decode(s).map_err(|e| format!("invalid hex: {e}"))
+}
+
+/// The body of every error response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What was wrong.
+    pub error: String,
+}
+
+/// `POST /tx` request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// The canonical encoding of a `SignedTransaction`.
+    pub tx: Hex,
+}
+
+/// `POST /tx` response (202 Accepted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitResponse {
+    /// The transaction id.
+    pub id: Digest,
+}
+
+/// `GET /tx/{id}` response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxStatus {
+    /// Accepted by this node's mempool, not finalized yet.
+    Pending,
+    /// Finalized, with its receipt.
+    Finalized {
+        /// The receipt.
+        receipt: ReceiptView,
+    },
+    /// Accepted by this node, but another transaction of the same sender with the same nonce
+    /// was finalized, so it never will be.
+    Dropped {
+        /// Why.
+        reason: String,
+    },
+    /// Not known to this node (the server answers 404; the client maps it to this).
+    Unknown,
+}
+
+/// A receipt of a finalized transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptView {
+    /// The transaction id.
+    pub tx_id: Digest,
+    /// Height of the block that includes it.
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+    /// What happened.
+    pub outcome: ReceiptOutcome,
+    /// Fuel consumed (0 for deploys and rejections).
+    pub fuel_used: u64,
+}
+
+/// What a finalized transaction did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReceiptOutcome {
+    /// A contract was deployed.
+    Deployed {
+        /// Its address.
+        address: Address,
+        /// SHA-256 of its module.
+        code_hash: Digest,
+    },
+    /// A call ran (successfully or not).
+    Called {
+        /// How it ended.
+        #[serde(flatten)]
+        status: CallStatusView,
+        /// Return data.
+        output: Hex,
+        /// Events in emission order.
+        events: Vec<EventView>,
+    },
+    /// Valid but not applicable; its nonce was consumed and nothing else changed.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How a call ended: `status` is `ok`, `reverted` (detail: the message), `out_of_fuel` or
+/// `trap` (detail: the trap kind, e.g. `memory_out_of_bounds`) — the JSON shape of
+/// [`CallStatus`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallStatusView {
+    /// `ok`, `reverted`, `out_of_fuel` or `trap`.
+    pub status: String,
+    /// The revert message or trap kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl CallStatusView {
+    /// Whether the call succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+impl From<&CallStatus> for CallStatusView {
+    fn from(status: &CallStatus) -> Self {
+        let (status, detail) = match status {
+            CallStatus::Ok => ("ok", None),
+            CallStatus::Reverted(message) => ("reverted", Some(message.clone())),
+            CallStatus::OutOfFuel => ("out_of_fuel", None),
+            CallStatus::Trap(kind) => (
+                "trap",
+                // The trap kind's serde name, as in a `CallOutcome`'s JSON.
+                serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+            ),
+        };
+        CallStatusView {
+            status: status.to_owned(),
+            detail,
+        }
+    }
+}
+
+/// An event emitted by a contract.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    /// Topic.
+    pub topic: Hex,
+    /// Payload.
+    pub data: Hex,
+}
+
+impl From<&Event> for EventView {
+    fn from(e: &Event) -> Self {
+        EventView {
+            topic: Hex(e.topic.clone()),
+            data: Hex(e.data.clone()),
+        }
+    }
+}
+
+impl From<&Receipt> for ReceiptView {
+    fn from(r: &Receipt) -> Self {
+        let outcome = match &r.status {
+            ReceiptStatus::Deployed { address, code_hash } => ReceiptOutcome::Deployed {
+                address: *address,
+                code_hash: *code_hash,
+            },
+            ReceiptStatus::Called {
+                status,
+                output,
+                events,
+            } => ReceiptOutcome::Called {
+                status: status.into(),
+                output: Hex(output.clone()),
+                events: events.iter().map(EventView::from).collect(),
+            },
+            ReceiptStatus::Rejected(reason) => ReceiptOutcome::Rejected {
+                reason: reason.clone(),
+            },
+        };
+        ReceiptView {
+            tx_id: r.tx_id,
+            height: r.height,
+            index: r.index,
+            outcome,
+            fuel_used: r.fuel_used,
+        }
+    }
+}
+
+/// A finalized block: its header fields, digest, transaction ids and finality certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    /// The block digest (SHA-256 of the header encoding).
+    pub digest: Digest,
+    /// Chain id.
+    pub chain_id: Digest,
+    /// Height.
+    pub height: u64,
+    /// Parent digest.
+    pub parent: Digest,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Commitment to the transaction ids.
+    pub tx_root: Digest,
+    /// State root after the block.
+    pub state_root: Digest,
+    /// Ids of the block's transactions, in order.
+    pub txs: Vec<Digest>,
+    /// The encoded simplex `Finalization` certificate of the block, when this node has it
+    /// (never for genesis).
+    pub finalization: Option<Hex>,
+}
+
+impl BlockView {
+    /// The view of `block` with its certificate.
+    pub fn new(block: &Block, finalization: Option<Vec<u8>>) -> Self {
+        let h = &block.header;
+        BlockView {
+            digest: h.digest(),
+            chain_id: h.chain_id,
+            height: h.height,
+            parent: h.parent,
+            timestamp_ms: h.timestamp_ms,
+            tx_root: h.tx_root,
+            state_root: h.state_root,
+            txs: block.txs.iter().map(|tx| tx.id()).collect(),
+            finalization: finalization.map(Hex),
+        }
+    }
+
+    /// The header these fields describe (its digest must equal [`BlockView::digest`]).
+    pub fn header(&self) -> Header {
+        Header {
+            chain_id: self.chain_id,
+            height: self.height,
+            parent: self.parent,
+            timestamp_ms: self.timestamp_ms,
+            tx_root: self.tx_root,
+            state_root: self.state_root,
+        }
+    }
+}
+
+/// `GET /blocks/subscribe` response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlocksResponse {
+    /// Finalized blocks from the requested height on, in height order (empty on timeout).
+    pub blocks: Vec<BlockView>,
+    /// The latest finalized height when the response was made.
+    pub tip: u64,
+}
+
+/// `POST /query` request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    /// The contract.
+    pub contract: Address,
+    /// Exported method name.
+    pub method: String,
+    /// Input bytes (the SDK's argument encoding).
+    #[serde(default)]
+    pub input: Hex,
+    /// Most fuel the call may use (the server's default if absent; capped by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel_limit: Option<u64>,
+    /// The caller the contract sees (the zero address if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<Address>,
+}
+
+impl QueryRequest {
+    /// A query of `method` with `input`, the node's default fuel limit and no caller.
+    pub fn new(contract: Address, method: impl Into<String>, input: Vec<u8>) -> Self {
+        QueryRequest {
+            contract,
+            method: method.into(),
+            input: Hex(input),
+            fuel_limit: None,
+            caller: None,
+        }
+    }
+}
+
+/// `POST /query` response: the JSON shape of [`CallOutcome`], plus the state it ran on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryResponse {
+    /// Height of the finalized state the call ran on.
+    pub height: u64,
+    /// That state's root.
+    pub state_root: Digest,
+    /// How the call ended.
+    #[serde(flatten)]
+    pub status: CallStatusView,
+    /// Return data.
+    pub output: Hex,
+    /// Events the call would emit.
+    pub events: Vec<EventView>,
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Keys read.
+    pub reads: Vec<Hex>,
+    /// Writes the call would make (key hex → value hex, `null` for removals); discarded.
+    pub writes: BTreeMap<String, Option<Hex>>,
+}
+
+impl QueryResponse {
+    /// The response for `outcome` on the state at `height` with root `state_root`.
+    pub fn new(height: u64, state_root: Digest, outcome: &CallOutcome) -> Self {
+        QueryResponse {
+            height,
+            state_root,
+            status: (&outcome.status).into(),
+            output: Hex(outcome.output.clone()),
+            events: outcome.events.iter().map(EventView::from).collect(),
+            fuel_used: outcome.fuel_used,
+            reads: outcome.reads.iter().cloned().map(Hex).collect(),
+            writes: outcome
+                .writes
+                .iter()
+                .map(|(k, v)| (hex::encode(k), v.clone().map(Hex)))
+                .collect(),
+        }
+    }
+}
+
+/// `GET /state/proof` response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofResponse {
+    /// The tree: 64 hex digits (a contract's address for its storage; all zeros for the root).
+    pub tree: Digest,
+    /// The key.
+    pub key: Hex,
+    /// Its value, or `null` if absent.
+    pub value: Option<Hex>,
+    /// The encoded `hyperchain_merkle::StateProof`.
+    pub proof: Hex,
+    /// The state root the proof is against.
+    pub state_root: Digest,
+    /// The height of the finalized block with that state root.
+    pub height: u64,
+}
+
+/// `GET /status` response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusResponse {
+    /// The chain id.
+    pub chain_id: Digest,
+    /// Latest finalized height.
+    pub height: u64,
+    /// Its block digest.
+    pub digest: Digest,
+    /// Its timestamp.
+    pub timestamp_ms: u64,
+    /// The state root after it.
+    pub state_root: Digest,
+    /// Transactions in this node's mempool.
+    pub mempool: usize,
+    /// The node's software version.
+    pub version: String,
+}
+
+/// `GET /account/{address}/nonce` response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonceResponse {
+    /// The account.
+    pub address: Address,
+    /// Its next nonce in the finalized state.
+    pub nonce: u64,
+    /// The height of that state.
+    pub height: u64,
+}

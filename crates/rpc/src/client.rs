@@ -1,0 +1,395 @@
+//! A typed client of the API.
+//!
+//! What can be checked locally is checked: block views must hash to their digest, and state
+//! proofs are verified with [`hyperchain_merkle::verify_state_proof`] against the state root
+//! of the finalized block they name. (Checking a block's finality certificate needs the
+//! chain's threshold public key; the certificate is returned as bytes.)
+
+use crate::api::{
+    BlockView, BlocksResponse, ErrorBody, NonceResponse, ProofResponse, QueryRequest,
+    QueryResponse, ReceiptView, StatusResponse, SubmitRequest, SubmitResponse, TxStatus,
+};
+use commonware_codec::Encode as _;
+use hyperchain_merkle::{StateProof, TreeId, verify_state_proof};
+use hyperchain_types::{Address, Digest, SignedTransaction};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// How long a request may take, long polls excepted (they get their wait on top).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait of one long poll (the server's default maximum is 60 s).
+const MAX_POLL: Duration = Duration::from_secs(30);
+
+/// Failures of a client call.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The base URL is not usable.
+    #[error("bad node URL `{0}`: expected http://host:port")]
+    Url(String),
+    /// The node could not be reached or the connection failed.
+    #[error("request to {url} failed: {source}")]
+    Transport {
+        /// The request URL.
+        url: String,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The node answered with an error.
+    #[error("node answered {status}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The node's message.
+        message: String,
+    },
+    /// The node's answer does not parse or is inconsistent.
+    #[error("unexpected answer from {url}: {reason}")]
+    Invalid {
+        /// The request URL.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A state proof does not verify.
+    #[error("state proof does not verify: {0}")]
+    InvalidProof(String),
+    /// The transaction will never be finalized.
+    #[error("transaction dropped: {0}")]
+    Dropped(String),
+    /// Waiting ran out of time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+/// A value read with a verified state proof.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvenValue {
+    /// The value, or `None` if the key is absent.
+    pub value: Option<Vec<u8>>,
+    /// The proof (verified against `state_root`).
+    pub proof: StateProof,
+    /// The state root, equal to the finalized block's at `height`.
+    pub state_root: Digest,
+    /// The height of that block.
+    pub height: u64,
+}
+
+/// A client of one node's API.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    /// A client of the node at `base_url` (e.g. `http://127.0.0.1:8545`).
+    pub fn new(base_url: &str) -> Result<Client, ClientError> {
+        let base = base_url.trim_end_matches('/').to_owned();
+        let rest = base
+            .strip_prefix("http://")
+            .ok_or_else(|| ClientError::Url(base_url.to_owned()))?;
+        if rest.is_empty() || rest.contains(char::is_whitespace) {
+            return Err(ClientError::Url(base_url.to_owned()));
+        }
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|source| ClientError::Transport {
+                url: base.clone(),
+                source,
+            })?;
+        Ok(Client { http, base })
+    }
+
+    /// The node's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    async fn request<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<Result<T, (u16, String)>, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let transport = |source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        };
+        let mut req = self.http.request(method, &url).timeout(timeout);
+        if let Some(body) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map(Ok)
+                .map_err(|e| ClientError::Invalid {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                });
+        }
+        let message = match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => body.error,
+            Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        Ok(Err((status.as_u16(), message)))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.request(Method::GET, path, None, REQUEST_TIMEOUT)
+            .await?
+            .map_err(api)
+    }
+
+    /// GET that maps 404 to `None`.
+    async fn get_opt<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, ClientError> {
+        match self
+            .request(Method::GET, path, None, REQUEST_TIMEOUT)
+            .await?
+        {
+            Ok(v) => Ok(Some(v)),
+            Err((404, _)) => Ok(None),
+            Err(e) => Err(api(e)),
+        }
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let body = serde_json::to_vec(body).map_err(|e| ClientError::Invalid {
+            url: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        self.request(Method::POST, path, Some(body), REQUEST_TIMEOUT)
+            .await?
+            .map_err(api)
+    }
+
+    /// Submits a signed transaction; returns its id once the node's mempool accepted it.
+    pub async fn submit(&self, tx: &SignedTransaction) -> Result<Digest, ClientError> {
+        let req = SubmitRequest {
+            tx: tx.encode().to_vec().into(),
+        };
+        let resp: SubmitResponse = self.post("/tx", &req).await?;
+        if resp.id != tx.id() {
+            return Err(ClientError::Invalid {
+                url: format!("{}/tx", self.base),
+                reason: format!("node returned id {}, expected {}", resp.id, tx.id()),
+            });
+        }
+        Ok(resp.id)
+    }
+
+    /// A transaction's status ([`TxStatus::Unknown`] if the node does not know it).
+    pub async fn tx_status(&self, id: &Digest) -> Result<TxStatus, ClientError> {
+        Ok(self
+            .get_opt(&format!("/tx/{id}"))
+            .await?
+            .unwrap_or(TxStatus::Unknown))
+    }
+
+    /// Waits until the transaction is finalized and returns its receipt. Fails with
+    /// [`ClientError::Dropped`] if it never will be, [`ClientError::Timeout`] after `timeout`.
+    pub async fn wait_for_receipt(
+        &self,
+        id: &Digest,
+        timeout: Duration,
+    ) -> Result<ReceiptView, ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Read the tip before the status, so a block finalized in between wakes the poll.
+        let mut next = self.status().await?.height + 1;
+        loop {
+            match self.tx_status(id).await? {
+                TxStatus::Finalized { receipt } => return Ok(receipt),
+                TxStatus::Dropped { reason } => return Err(ClientError::Dropped(reason)),
+                TxStatus::Pending | TxStatus::Unknown => {}
+            }
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if remaining.is_zero() {
+                return Err(ClientError::Timeout(timeout));
+            }
+            let resp = self
+                .subscribe_once(next, remaining.min(MAX_POLL), 1)
+                .await?;
+            next = resp.tip + 1;
+        }
+    }
+
+    /// The finalized block at `height`, if any.
+    pub async fn block(&self, height: u64) -> Result<Option<BlockView>, ClientError> {
+        let block: Option<BlockView> = self.get_opt(&format!("/block/{height}")).await?;
+        if let Some(b) = &block {
+            self.check_block(b, Some(height), None)?;
+        }
+        Ok(block)
+    }
+
+    /// The finalized block with `digest`, if any.
+    pub async fn block_by_digest(&self, digest: &Digest) -> Result<Option<BlockView>, ClientError> {
+        let block: Option<BlockView> = self.get_opt(&format!("/block/hash/{digest}")).await?;
+        if let Some(b) = &block {
+            self.check_block(b, None, Some(digest))?;
+        }
+        Ok(block)
+    }
+
+    fn check_block(
+        &self,
+        block: &BlockView,
+        height: Option<u64>,
+        digest: Option<&Digest>,
+    ) -> Result<(), ClientError> {
+        let invalid = |reason: String| ClientError::Invalid {
+            url: format!("{}/block", self.base),
+            reason,
+        };
+        let computed = block.header().digest();
+        if computed != block.digest {
+            return Err(invalid(format!(
+                "block fields hash to {computed}, not the stated digest {}",
+                block.digest
+            )));
+        }
+        if height.is_some_and(|h| h != block.height) {
+            return Err(invalid(format!(
+                "asked for height {height:?}, got {}",
+                block.height
+            )));
+        }
+        if digest.is_some_and(|d| *d != block.digest) {
+            return Err(invalid(format!(
+                "asked for {digest:?}, got {}",
+                block.digest
+            )));
+        }
+        Ok(())
+    }
+
+    /// Finalized blocks from height `from` on, waiting up to `wait` for the first one (empty if
+    /// none came). Loop on it, with `from = tip + 1`, to follow the chain.
+    pub async fn subscribe(
+        &self,
+        from: u64,
+        wait: Duration,
+    ) -> Result<BlocksResponse, ClientError> {
+        let resp = self.subscribe_once(from, wait, 0).await?;
+        for (i, block) in resp.blocks.iter().enumerate() {
+            self.check_block(block, Some(from + i as u64), None)?;
+        }
+        Ok(resp)
+    }
+
+    /// `limit` 0 means the server's default.
+    async fn subscribe_once(
+        &self,
+        from: u64,
+        wait: Duration,
+        limit: usize,
+    ) -> Result<BlocksResponse, ClientError> {
+        let mut path = format!(
+            "/blocks/subscribe?from={from}&timeout_ms={}",
+            wait.as_millis()
+        );
+        if limit > 0 {
+            path.push_str(&format!("&limit={limit}"));
+        }
+        self.request(Method::GET, &path, None, REQUEST_TIMEOUT + wait)
+            .await?
+            .map_err(api)
+    }
+
+    /// Runs a read-only call on the latest finalized state.
+    pub async fn query(&self, req: &QueryRequest) -> Result<QueryResponse, ClientError> {
+        self.post("/query", req).await
+    }
+
+    /// The value of `key` in `tree` with a state proof, verified here against the state root
+    /// of the finalized block it names.
+    pub async fn proof(&self, tree: &TreeId, key: &[u8]) -> Result<ProvenValue, ClientError> {
+        let tree_param = if tree.is_root() {
+            "root".to_owned()
+        } else {
+            tree.to_string()
+        };
+        let resp: ProofResponse = self
+            .get(&format!(
+                "/state/proof?tree={tree_param}&key={}",
+                hex::encode(key)
+            ))
+            .await?;
+        if resp.tree.0 != tree.0 || resp.key.0 != key {
+            return Err(ClientError::InvalidProof(
+                "the answer is for another tree or key".into(),
+            ));
+        }
+        let proven = verify_proof_response(&resp)?;
+        let block = self.block(resp.height).await?.ok_or_else(|| {
+            ClientError::InvalidProof(format!("no finalized block at height {}", resp.height))
+        })?;
+        if block.state_root != proven.state_root {
+            return Err(ClientError::InvalidProof(format!(
+                "state root {} is not block {}'s ({})",
+                proven.state_root, resp.height, block.state_root
+            )));
+        }
+        Ok(proven)
+    }
+
+    /// The node's status.
+    pub async fn status(&self) -> Result<StatusResponse, ClientError> {
+        self.get("/status").await
+    }
+
+    /// The account's next nonce in the finalized state.
+    pub async fn nonce(&self, account: &Address) -> Result<u64, ClientError> {
+        let resp: NonceResponse = self.get(&format!("/account/{account}/nonce")).await?;
+        Ok(resp.nonce)
+    }
+}
+
+/// Decodes and verifies the proof of a `GET /state/proof` answer against its own state root.
+/// (Also check that root against a finalized header, as [`Client::proof`] does.)
+pub fn verify_proof_response(resp: &ProofResponse) -> Result<ProvenValue, ClientError> {
+    let proof = StateProof::decode(&resp.proof.0)
+        .map_err(|e| ClientError::InvalidProof(format!("malformed proof: {e}")))?;
+    let value = resp.value.as_ref().map(|v| v.0.clone());
+    verify_state_proof(
+        &resp.state_root.0,
+        &TreeId(resp.tree.0),
+        &resp.key.0,
+        value.as_deref(),
+        &proof,
+    )
+    .map_err(|e| ClientError::InvalidProof(e.to_string()))?;
+    Ok(ProvenValue {
+        value,
+        proof,
+        state_root: resp.state_root,
+        height: resp.height,
+    })
+}
+
+fn api((status, message): (u16, String)) -> ClientError {
+    ClientError::Api { status, message }
+}
+
+impl ClientError {
+    /// The HTTP status of an error answer from the node.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ClientError::Api { status, .. } => StatusCode::from_u16(*status).ok(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! hyperchain's node API: HTTP JSON over axum, and a typed client.
+//!
+//! - [`server`]: [`router`], [`serve`] and [`serve_with_shutdown`] over an [`RpcContext`]
+//!   (the node's ledger, mempool and finality certificates).
+//! - [`api`]: the request and response bodies, shared by server and client.
+//! - [`client`]: [`Client`], which also verifies what it can (block digests, state proofs).
+//! - [`certificates`]: [`FinalityCertificates`], implemented by the node's marshal mailbox.
+//! - [`query`]: read-only contract calls against a finalized state snapshot.
+//!
+//! Endpoints, bodies and error codes are documented in `docs/RPC.md`.
+
+pub mod api;
+pub mod certificates;
+pub mod client;
+pub mod query;
+pub mod server;
+
+pub use certificates::{FinalityCertificates, MarshalMailbox, NoCertificates};
+pub use client::{Client, ClientError, ProvenValue};
+pub use server::{RpcConfig, RpcContext, router, serve, serve_with_shutdown};

@@ -1,0 +1,116 @@
+//! Read-only contract calls against one finalized state snapshot.
+//!
+//! The call runs exactly as in a block (same engine, same host API, same fuel accounting) on
+//! the contract's committed storage; its writes and events are reported and discarded.
+
+use commonware_codec::DecodeExt as _;
+use hyperchain_chain::execute::{Executor, contract_key, read_code};
+use hyperchain_state::{Snapshot, TreeId};
+use hyperchain_types::{Address, CallOutcome, ContractRecord, ExecutionMode};
+use hyperchain_vm::{Call, CallContext, StorageError, StorageReader, VmError};
+use std::sync::Arc;
+
+/// Why a query has no outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// Nothing is deployed at the address.
+    #[error("no contract at {0}")]
+    NoContract(Address),
+    /// The contract is executed off the validators.
+    #[error("contract {contract} runs in {mode} mode; only replicated contracts can be queried")]
+    NotReplicated {
+        /// The contract.
+        contract: Address,
+        /// Its mode.
+        mode: ExecutionMode,
+    },
+    /// All engine instance slots are in use.
+    #[error("engine busy: {0}")]
+    Busy(String),
+    /// The node failed to read its state or run the engine.
+    #[error("node failure: {0}")]
+    Node(String),
+}
+
+/// The block context a query runs in: the finalized block whose post-state it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryContext {
+    /// Its height.
+    pub height: u64,
+    /// Its timestamp.
+    pub timestamp_ms: u64,
+}
+
+/// One contract's committed storage.
+struct SnapshotStorage {
+    snapshot: Arc<Snapshot>,
+    tree: TreeId,
+}
+
+impl StorageReader for SnapshotStorage {
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.snapshot
+            .get(&self.tree, key)
+            .map_err(|e| StorageError(e.to_string()))
+    }
+}
+
+/// Runs `method` of `contract` on `snapshot` without committing anything.
+#[allow(clippy::too_many_arguments)]
+pub fn query(
+    executor: &Executor,
+    snapshot: Arc<Snapshot>,
+    at: QueryContext,
+    caller: Address,
+    contract: Address,
+    method: &str,
+    input: &[u8],
+    fuel_limit: u64,
+) -> Result<CallOutcome, QueryError> {
+    let node = |e: &dyn std::fmt::Display| QueryError::Node(e.to_string());
+    let record = snapshot
+        .get(&TreeId::ROOT, &contract_key(&contract))
+        .map_err(|e| node(&e))?
+        .ok_or(QueryError::NoContract(contract))?;
+    let record = ContractRecord::decode(bytes::Bytes::from(record))
+        .map_err(|e| QueryError::Node(format!("corrupt contract record of {contract}: {e}")))?;
+    if record.mode != ExecutionMode::Replicated {
+        return Err(QueryError::NotReplicated {
+            contract,
+            mode: record.mode,
+        });
+    }
+    let engine = executor.engine();
+    let compiled = match engine.cached(&record.code_hash) {
+        Some(compiled) => compiled,
+        None => {
+            let code = read_code(|key| snapshot.get(&TreeId::ROOT, key), &record.code_hash)
+                .map_err(|e| node(&e))?;
+            engine.load(&code).map_err(|e| node(&e))?
+        }
+    };
+    let reader = SnapshotStorage {
+        snapshot,
+        tree: TreeId(contract.0),
+    };
+    engine
+        .call(
+            &compiled,
+            Call {
+                ctx: CallContext {
+                    caller,
+                    contract,
+                    block_height: at.height,
+                    block_time_ms: at.timestamp_ms,
+                },
+                method,
+                input,
+                fuel_limit,
+            },
+            Arc::new(reader),
+        )
+        .map_err(|e| match e {
+            VmError::Busy(_) => QueryError::Busy(e.to_string()),
+            e => node(&e),
+        })
+}

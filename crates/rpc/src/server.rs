@@ -1,0 +1,618 @@
+//! The HTTP server: routes, request checks and the handlers.
+//!
+//! Every request value is treated as adversarial: bodies are size-limited before they are read,
+//! hex and transactions are decoded with bounds, and a request that fails any check is answered
+//! `400` (or `404`/`413`/`503`) with `{"error": "..."}` and changes nothing.
+
+use crate::api::{
+    BlockView, BlocksResponse, ErrorBody, Hex, NonceResponse, ProofResponse, QueryRequest,
+    QueryResponse, StatusResponse, SubmitRequest, SubmitResponse, TxStatus, parse_hex,
+};
+use crate::certificates::FinalityCertificates;
+use crate::query::{QueryContext, QueryError, query};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::{StatusCode, request::Parts};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use commonware_codec::DecodeExt as _;
+use hyperchain_chain::execute::{decode_nonce, nonce_key};
+use hyperchain_chain::ledger::Ledger;
+use hyperchain_chain::mempool::{Mempool, MempoolError};
+use hyperchain_state::{Snapshot, TreeId};
+use hyperchain_types::{Address, Block, Digest, SignedTransaction, tx_limits};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Largest request body: a hex-encoded transaction of the largest size plus JSON framing.
+pub const MAX_BODY: usize = 2 * tx_limits::MAX_TX_SIZE + 4096;
+/// Longest key accepted by `GET /state/proof`.
+pub const MAX_PROOF_KEY: usize = 1024;
+/// How often a waiting `GET /blocks/subscribe` looks at the finalized tip.
+const SUBSCRIBE_POLL: Duration = Duration::from_millis(20);
+
+/// Limits and defaults of the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RpcConfig {
+    /// The node software version reported by `GET /status`.
+    pub version: String,
+    /// Fuel limit of a query that does not name one.
+    pub default_query_fuel: u64,
+    /// Largest fuel limit a query may name.
+    pub max_query_fuel: u64,
+    /// How long `GET /blocks/subscribe` waits when `timeout_ms` is absent.
+    pub default_wait: Duration,
+    /// Longest wait `GET /blocks/subscribe` accepts.
+    pub max_wait: Duration,
+    /// Most blocks one `GET /blocks/subscribe` response carries.
+    pub max_blocks: usize,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        RpcConfig {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            default_query_fuel: 10_000_000,
+            max_query_fuel: 1_000_000_000,
+            default_wait: Duration::from_secs(30),
+            max_wait: Duration::from_secs(60),
+            max_blocks: 100,
+        }
+    }
+}
+
+/// What the API serves from.
+#[derive(Clone)]
+pub struct RpcContext {
+    /// Committed state, finalized blocks and receipts (and the executor queries run with).
+    pub ledger: Arc<Ledger>,
+    /// Where submitted transactions go.
+    pub mempool: Arc<Mempool>,
+    /// Finality certificates by height (the node's marshal mailbox).
+    pub certificates: Arc<dyn FinalityCertificates>,
+    /// Limits and defaults.
+    pub config: RpcConfig,
+}
+
+impl std::fmt::Debug for RpcContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcContext")
+            .field("tip", &self.ledger.tip())
+            .field("mempool", &self.mempool.len())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RpcContext {
+    /// A context with the default [`RpcConfig`].
+    pub fn new(
+        ledger: Arc<Ledger>,
+        mempool: Arc<Mempool>,
+        certificates: Arc<dyn FinalityCertificates>,
+    ) -> Self {
+        RpcContext {
+            ledger,
+            mempool,
+            certificates,
+            config: RpcConfig::default(),
+        }
+    }
+}
+
+struct Shared {
+    ctx: RpcContext,
+    /// Transactions accepted through this server that may still be pending, with their sender
+    /// and nonce (the mempool is keyed by sender and nonce, not by id).
+    submitted: Mutex<HashMap<Digest, (Address, u64)>>,
+    /// Set when the server shuts down, so that long polls return at once.
+    shutdown: watch::Receiver<bool>,
+    /// Without a shutdown signal, the sender lives as long as the routes.
+    _never_shut_down: Option<watch::Sender<bool>>,
+}
+
+type Ctx = State<Arc<Shared>>;
+
+/// The API's routes over `ctx` (see docs/RPC.md).
+pub fn router(ctx: RpcContext) -> Router {
+    let (tx, rx) = watch::channel(false);
+    routes(ctx, rx, Some(tx))
+}
+
+fn routes(
+    ctx: RpcContext,
+    shutdown: watch::Receiver<bool>,
+    never_shut_down: Option<watch::Sender<bool>>,
+) -> Router {
+    let shared = Arc::new(Shared {
+        ctx,
+        submitted: Mutex::new(HashMap::new()),
+        shutdown,
+        _never_shut_down: never_shut_down,
+    });
+    Router::new()
+        .route("/tx", post(submit))
+        .route("/tx/{id}", get(tx_status))
+        .route("/block/{height}", get(block_by_height))
+        .route("/block/hash/{digest}", get(block_by_digest))
+        .route("/blocks/subscribe", get(subscribe))
+        .route("/query", post(query_contract))
+        .route("/state/proof", get(state_proof))
+        .route("/status", get(status))
+        .route("/account/{address}/nonce", get(nonce))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(shared)
+}
+
+/// Serves the API on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, ctx: RpcContext) -> std::io::Result<()> {
+    serve_with_shutdown(listener, ctx, std::future::pending()).await
+}
+
+/// Serves the API on `listener` until `signal` completes, then stops accepting connections,
+/// ends waiting long polls and returns once in-flight requests are answered.
+pub async fn serve_with_shutdown(
+    listener: TcpListener,
+    ctx: RpcContext,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (tx, rx) = watch::channel(false);
+    axum::serve(listener, routes(ctx, rx, None))
+        .with_graceful_shutdown(async move {
+            signal.await;
+            let _ = tx.send(true);
+        })
+        .await
+}
+
+// ---- errors and extractors ----
+
+/// An error response: a status code and `{"error": message}`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// The node itself failed (state, index or engine); logged, and answered 500.
+    fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::warn!(%error, "rpc request failed on the node");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("node failure: {error}"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body, parsed whatever its content type, with JSON errors.
+struct JsonBody<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let body = bytes::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        serde_json::from_slice(&body)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+    }
+}
+
+/// A path segment, with JSON errors.
+struct Segment(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(s)| Segment(s))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// Query parameters, with JSON errors.
+struct Params<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(t)| Params(t))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(what: &str, s: &str) -> ApiResult<T> {
+    s.parse()
+        .map_err(|e| ApiError::bad_request(format!("bad {what} `{}`: {e}", clip(s))))
+}
+
+/// At most 80 characters of an echoed value.
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(80) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint (see docs/RPC.md)")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this endpoint",
+    )
+}
+
+// ---- handlers ----
+
+async fn submit(State(shared): Ctx, JsonBody(req): JsonBody<SubmitRequest>) -> ApiResult<Response> {
+    let raw = req.tx.0;
+    if raw.len() > tx_limits::MAX_TX_SIZE {
+        return Err(ApiError::bad_request(format!(
+            "transaction too large: {} > {} bytes",
+            raw.len(),
+            tx_limits::MAX_TX_SIZE
+        )));
+    }
+    let tx = SignedTransaction::decode(bytes::Bytes::from(raw))
+        .map_err(|e| ApiError::bad_request(format!("malformed transaction: {e}")))?;
+    let ctx = &shared.ctx;
+    let sender = tx.tx.sender_address();
+    let nonce = tx.tx.nonce;
+    let next = ctx.ledger.next_nonce(&sender).map_err(ApiError::internal)?;
+    let id = ctx.mempool.submit(tx, next).map_err(|e| match e {
+        MempoolError::Full(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        e => ApiError::bad_request(format!("transaction rejected: {e}")),
+    })?;
+    track(&shared, id, sender, nonce)?;
+    Ok((StatusCode::ACCEPTED, Json(SubmitResponse { id })).into_response())
+}
+
+/// Remembers an accepted transaction; when the record grows past twice the mempool, forgets
+/// the ones whose nonce the finalized state has passed (they are finalized or dropped).
+fn track(shared: &Shared, id: Digest, sender: Address, nonce: u64) -> ApiResult<()> {
+    let mut submitted = shared.submitted.lock().unwrap_or_else(|e| e.into_inner());
+    if submitted.len() >= 4096 && submitted.len() >= 2 * shared.ctx.mempool.len() {
+        let ledger = &shared.ctx.ledger;
+        let mut next: HashMap<Address, u64> = HashMap::new();
+        let mut stale = Vec::new();
+        for (id, (sender, nonce)) in submitted.iter() {
+            let n = match next.get(sender) {
+                Some(n) => *n,
+                None => {
+                    let n = ledger.next_nonce(sender).map_err(ApiError::internal)?;
+                    next.insert(*sender, n);
+                    n
+                }
+            };
+            if *nonce < n {
+                stale.push(*id);
+            }
+        }
+        for id in stale {
+            submitted.remove(&id);
+        }
+    }
+    submitted.insert(id, (sender, nonce));
+    Ok(())
+}
+
+async fn tx_status(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<TxStatus>> {
+    let id: Digest = parse("transaction id", &id)?;
+    let ledger = &shared.ctx.ledger;
+    let finalized = |ledger: &Ledger| -> ApiResult<Option<TxStatus>> {
+        Ok(ledger
+            .receipt(&id)
+            .map_err(ApiError::internal)?
+            .map(|r| TxStatus::Finalized {
+                receipt: (&r).into(),
+            }))
+    };
+    if let Some(status) = finalized(ledger)? {
+        return Ok(Json(status));
+    }
+    let tracked = shared
+        .submitted
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&id)
+        .copied();
+    let Some((sender, nonce)) = tracked else {
+        return Err(ApiError::not_found(format!("unknown transaction {id}")));
+    };
+    let next = ledger.next_nonce(&sender).map_err(ApiError::internal)?;
+    if nonce >= next {
+        return Ok(Json(TxStatus::Pending));
+    }
+    // The nonce was consumed: by this transaction if it was finalized meanwhile (receipts are
+    // indexed before the state commit that advances the nonce), otherwise by another one.
+    if let Some(status) = finalized(ledger)? {
+        return Ok(Json(status));
+    }
+    Ok(Json(TxStatus::Dropped {
+        reason: format!("another transaction of sender {sender} with nonce {nonce} was finalized"),
+    }))
+}
+
+async fn block_view(shared: &Shared, block: Block) -> BlockView {
+    let height = block.header.height;
+    let certificate = if height == 0 {
+        None
+    } else {
+        shared.ctx.certificates.finalization(height).await
+    };
+    BlockView::new(&block, certificate)
+}
+
+async fn block_by_height(
+    State(shared): Ctx,
+    Segment(height): Segment,
+) -> ApiResult<Json<BlockView>> {
+    let height: u64 = height
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("bad height `{}`", clip(&height))))?;
+    let block = shared
+        .ctx
+        .ledger
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no finalized block at height {height}")))?;
+    Ok(Json(block_view(&shared, block).await))
+}
+
+async fn block_by_digest(
+    State(shared): Ctx,
+    Segment(digest): Segment,
+) -> ApiResult<Json<BlockView>> {
+    let digest: Digest = parse("block digest", &digest)?;
+    let ledger = &shared.ctx.ledger;
+    let not_found = || ApiError::not_found(format!("no finalized block with digest {digest}"));
+    let height = ledger
+        .block_height(&digest)
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_found)?;
+    let block = ledger
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_found)?;
+    Ok(Json(block_view(&shared, block).await))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeParams {
+    from: Option<u64>,
+    timeout_ms: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn subscribe(
+    State(shared): Ctx,
+    Params(params): Params<SubscribeParams>,
+) -> ApiResult<Json<BlocksResponse>> {
+    let config = &shared.ctx.config;
+    let wait = match params.timeout_ms {
+        None => config.default_wait,
+        Some(ms) => Duration::from_millis(ms),
+    };
+    if wait > config.max_wait {
+        return Err(ApiError::bad_request(format!(
+            "timeout_ms above the maximum of {} ms",
+            config.max_wait.as_millis()
+        )));
+    }
+    let limit = params.limit.unwrap_or(config.max_blocks);
+    if limit == 0 || limit > config.max_blocks {
+        return Err(ApiError::bad_request(format!(
+            "limit must be 1..={}",
+            config.max_blocks
+        )));
+    }
+    let ledger = &shared.ctx.ledger;
+    let from = params.from.unwrap_or_else(|| ledger.tip().0 + 1);
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let (tip, _) = ledger.tip();
+        if tip >= from {
+            let last = tip.min(from.saturating_add(limit as u64 - 1));
+            let mut blocks = Vec::with_capacity((last - from + 1) as usize);
+            for height in from..=last {
+                let block = ledger
+                    .block(height)
+                    .map_err(ApiError::internal)?
+                    .ok_or_else(|| {
+                        ApiError::internal(format!("finalized block {height} missing"))
+                    })?;
+                blocks.push(block_view(&shared, block).await);
+            }
+            return Ok(Json(BlocksResponse { blocks, tip }));
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline || *shutdown.borrow_and_update() {
+            return Ok(Json(BlocksResponse {
+                blocks: Vec::new(),
+                tip,
+            }));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SUBSCRIBE_POLL.min(deadline - now)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// The finalized state and the block it is the post-state of, from one snapshot.
+fn finalized_state(ledger: &Ledger) -> ApiResult<(Snapshot, Block)> {
+    let snapshot = ledger.snapshot().map_err(ApiError::internal)?;
+    let height = snapshot.height().map_err(ApiError::internal)?;
+    // The index is written before the state commit, so the block is there.
+    let block = ledger
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("finalized block {height} missing")))?;
+    Ok((snapshot, block))
+}
+
+async fn query_contract(
+    State(shared): Ctx,
+    JsonBody(req): JsonBody<QueryRequest>,
+) -> ApiResult<Json<QueryResponse>> {
+    let config = &shared.ctx.config;
+    if req.method.len() > tx_limits::MAX_METHOD {
+        return Err(ApiError::bad_request(format!(
+            "method name longer than {} bytes",
+            tx_limits::MAX_METHOD
+        )));
+    }
+    if req.input.0.len() > hyperchain_types::limits::MAX_INPUT {
+        return Err(ApiError::bad_request(format!(
+            "input longer than {} bytes",
+            hyperchain_types::limits::MAX_INPUT
+        )));
+    }
+    let fuel_limit = req.fuel_limit.unwrap_or(config.default_query_fuel);
+    if fuel_limit > config.max_query_fuel {
+        return Err(ApiError::bad_request(format!(
+            "fuel_limit {fuel_limit} above this node's maximum of {}",
+            config.max_query_fuel
+        )));
+    }
+    let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
+    let state_root = block.header.state_root;
+    let at = QueryContext {
+        height: block.header.height,
+        timestamp_ms: block.header.timestamp_ms,
+    };
+    let ledger = shared.ctx.ledger.clone();
+    // WASM is CPU work: keep it off the async workers.
+    let outcome = tokio::task::spawn_blocking(move || {
+        query(
+            ledger.executor(),
+            Arc::new(snapshot),
+            at,
+            req.caller.unwrap_or(Address::ZERO),
+            req.contract,
+            &req.method,
+            &req.input.0,
+            fuel_limit,
+        )
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| match e {
+        QueryError::NoContract(_) => ApiError::not_found(e.to_string()),
+        QueryError::NotReplicated { .. } => ApiError::bad_request(e.to_string()),
+        QueryError::Busy(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        QueryError::Node(_) => ApiError::internal(e),
+    })?;
+    Ok(Json(QueryResponse::new(at.height, state_root, &outcome)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProofParams {
+    tree: Option<String>,
+    key: String,
+}
+
+async fn state_proof(
+    State(shared): Ctx,
+    Params(params): Params<ProofParams>,
+) -> ApiResult<Json<ProofResponse>> {
+    let tree = match params.tree.as_deref() {
+        None | Some("root") => TreeId::ROOT,
+        Some(tree) => TreeId(parse::<Digest>("tree", tree)?.0),
+    };
+    let key = parse_hex(&params.key).map_err(|e| ApiError::bad_request(format!("bad key: {e}")))?;
+    if key.len() > MAX_PROOF_KEY {
+        return Err(ApiError::bad_request(format!(
+            "key longer than {MAX_PROOF_KEY} bytes"
+        )));
+    }
+    let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
+    let value = snapshot.get(&tree, &key).map_err(ApiError::internal)?;
+    let proof = snapshot.prove(&tree, &key).map_err(ApiError::internal)?;
+    Ok(Json(ProofResponse {
+        tree: Digest(tree.0),
+        key: Hex(key),
+        value: value.map(Hex),
+        proof: Hex(proof.encode()),
+        state_root: Digest(snapshot.root().map_err(ApiError::internal)?),
+        height: block.header.height,
+    }))
+}
+
+async fn status(State(shared): Ctx) -> ApiResult<Json<StatusResponse>> {
+    let ctx = &shared.ctx;
+    let (snapshot, block) = finalized_state(&ctx.ledger)?;
+    Ok(Json(StatusResponse {
+        chain_id: ctx.ledger.genesis().header.chain_id,
+        height: block.header.height,
+        digest: block.digest(),
+        timestamp_ms: block.header.timestamp_ms,
+        state_root: Digest(snapshot.root().map_err(ApiError::internal)?),
+        mempool: ctx.mempool.len(),
+        version: ctx.config.version.clone(),
+    }))
+}
+
+async fn nonce(State(shared): Ctx, Segment(address): Segment) -> ApiResult<Json<NonceResponse>> {
+    let address: Address = parse("address", &address)?;
+    let snapshot = shared.ctx.ledger.snapshot().map_err(ApiError::internal)?;
+    let raw = snapshot
+        .get(&TreeId::ROOT, &nonce_key(&address))
+        .map_err(ApiError::internal)?;
+    Ok(Json(NonceResponse {
+        address,
+        nonce: decode_nonce(raw).map_err(ApiError::internal)?,
+        height: snapshot.height().map_err(ApiError::internal)?,
+    }))
+}

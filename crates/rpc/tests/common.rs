@@ -1,0 +1,212 @@
+//! A node without consensus: a ledger in a temporary directory, a mempool, test certificates
+//! and the API on 127.0.0.1:0. Tests finalize blocks themselves with `produce_block`.
+
+use commonware_cryptography::{Signer as _, ed25519};
+use futures::future::BoxFuture;
+use hyperchain_chain::execute::Executor;
+use hyperchain_chain::ledger::{Genesis, Ledger};
+use hyperchain_chain::mempool::Mempool;
+use hyperchain_rpc::{Client, FinalityCertificates, RpcContext, serve_with_shutdown};
+use hyperchain_types::{
+    Address, Block, Digest, ExecutionMode, Payload, SignedTransaction, Transaction, block_limits,
+    sha256,
+};
+use hyperchain_vm::{Engine, EngineConfig};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub const FUEL: u64 = 10_000_000;
+
+pub fn chain_id() -> Digest {
+    sha256(b"hyperchain rpc test chain")
+}
+
+/// One engine per test process (it reserves a pool of instance slots).
+fn engine() -> Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| Engine::new(EngineConfig::default()).expect("engine"))
+        .clone()
+}
+
+pub fn key(seed: u64) -> ed25519::PrivateKey {
+    ed25519::PrivateKey::from_seed(seed)
+}
+
+pub fn address(key: &ed25519::PrivateKey) -> Address {
+    hyperchain_types::account_address(&key.public_key())
+}
+
+pub fn deploy(key: &ed25519::PrivateKey, nonce: u64, code: &[u8]) -> SignedTransaction {
+    Transaction {
+        chain_id: chain_id(),
+        sender: key.public_key(),
+        nonce,
+        payload: Payload::Deploy {
+            code: code.to_vec(),
+            mode: ExecutionMode::Replicated,
+            regions: vec![],
+        },
+    }
+    .sign(key)
+}
+
+pub fn call(
+    key: &ed25519::PrivateKey,
+    nonce: u64,
+    contract: Address,
+    method: &str,
+    input: Vec<u8>,
+) -> SignedTransaction {
+    Transaction {
+        chain_id: chain_id(),
+        sender: key.public_key(),
+        nonce,
+        payload: Payload::Call {
+            contract,
+            method: method.into(),
+            input,
+            fuel_limit: FUEL,
+        },
+    }
+    .sign(key)
+}
+
+/// Certificates the test "finalizes" with the blocks: `cert-<height>`.
+#[derive(Default)]
+pub struct TestCertificates(Mutex<HashMap<u64, Vec<u8>>>);
+
+impl TestCertificates {
+    pub fn of(height: u64) -> Vec<u8> {
+        format!("cert-{height}").into_bytes()
+    }
+}
+
+impl FinalityCertificates for TestCertificates {
+    fn finalization(&self, height: u64) -> BoxFuture<'_, Option<Vec<u8>>> {
+        let found = self.0.lock().unwrap().get(&height).cloned();
+        Box::pin(async move { found })
+    }
+}
+
+pub struct TestNode {
+    pub ledger: Arc<Ledger>,
+    pub mempool: Arc<Mempool>,
+    pub certificates: Arc<TestCertificates>,
+    pub client: Client,
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestNode {
+    pub async fn start() -> TestNode {
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = Genesis {
+            chain_id: chain_id(),
+            timestamp_ms: 1_000,
+        };
+        let ledger = Arc::new(
+            Ledger::open(dir.path(), genesis, Executor::new(engine(), chain_id())).unwrap(),
+        );
+        let mempool = Arc::new(Mempool::new(chain_id(), 1_000));
+        let certificates = Arc::new(TestCertificates::default());
+        let ctx = RpcContext::new(ledger.clone(), mempool.clone(), certificates.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_with_shutdown(listener, ctx, async move {
+            let _ = stopped.await;
+        }));
+        TestNode {
+            ledger,
+            mempool,
+            certificates,
+            client: Client::new(&url).unwrap(),
+            url,
+            stop: Some(stop),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// Builds a block from the mempool on the finalized tip, finalizes it and records its
+    /// certificate, as a validator's consensus and applier would.
+    pub async fn produce_block(&self) -> Block {
+        let (ledger, mempool, certificates) = (
+            self.ledger.clone(),
+            self.mempool.clone(),
+            self.certificates.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let candidates = mempool.candidates(
+                block_limits::MAX_BLOCK_TXS,
+                block_limits::MAX_BLOCK_BYTES / 2,
+            );
+            finalize_block(&ledger, &certificates, &candidates, Some(&mempool))
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Finalizes a block of exactly `txs` (not taken from the mempool).
+    pub async fn finalize_txs(&self, txs: Vec<SignedTransaction>) -> Block {
+        let (ledger, mempool, certificates) = (
+            self.ledger.clone(),
+            self.mempool.clone(),
+            self.certificates.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            finalize_block(&ledger, &certificates, &txs, Some(&mempool))
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Stops the server and waits for it to return.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.server.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
+fn finalize_block(
+    ledger: &Ledger,
+    certificates: &TestCertificates,
+    candidates: &[SignedTransaction],
+    mempool: Option<&Mempool>,
+) -> Block {
+    let (height, _) = ledger.tip();
+    let parent = ledger.block(height).unwrap().unwrap().header;
+    let block = ledger
+        .build(&parent, parent.timestamp_ms + 1_000, candidates)
+        .unwrap();
+    ledger.finalize(&block).unwrap();
+    certificates.0.lock().unwrap().insert(
+        block.header.height,
+        TestCertificates::of(block.header.height),
+    );
+    if let Some(mempool) = mempool {
+        mempool.remove_included(&block.txs);
+    }
+    block
+}
+
+/// A request with a raw body; the status and the JSON answer (every answer is JSON).
+pub async fn raw(
+    method: reqwest::Method,
+    url: &str,
+    body: Option<Vec<u8>>,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new().request(method, url);
+    if let Some(body) = body {
+        req = req.body(body);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.unwrap();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("answer to {url} is not JSON ({e}): {bytes:?}"));
+    (status, json)
+}

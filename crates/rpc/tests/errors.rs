@@ -1,0 +1,353 @@
+//! Bad requests get clear JSON errors with proper status codes and change nothing.
+
+use crate::common::*;
+use commonware_codec::Encode as _;
+use hyperchain_contracts::COUNTER;
+use hyperchain_rpc::ClientError;
+use hyperchain_rpc::api::{QueryRequest, TxStatus};
+use hyperchain_rpc::server::MAX_BODY;
+use hyperchain_sdk::encode;
+use hyperchain_types::{Transaction, contract_address, sha256};
+use reqwest::Method;
+
+/// Asserts `code` and that the `error` message contains `needle`.
+async fn expect(
+    node: &TestNode,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+    code: u16,
+    needle: &str,
+) {
+    let (got, json) = raw(
+        method,
+        &format!("{}{path}", node.url),
+        body.map(|b| b.as_bytes().to_vec()),
+    )
+    .await;
+    let message = json["error"].as_str().unwrap_or_default();
+    assert_eq!(got, code, "{path}: {json}");
+    assert!(
+        message.contains(needle),
+        "{path}: `{message}` does not mention `{needle}`"
+    );
+}
+
+fn tx_body(tx: &hyperchain_types::SignedTransaction) -> String {
+    format!(r#"{{"tx":"{}"}}"#, hex::encode(tx.encode()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_refused_and_change_nothing() {
+    let node = TestNode::start().await;
+    let alice = key(1);
+    let counter = contract_address(&address(&alice), 0);
+    node.client
+        .submit(&deploy(&alice, 0, COUNTER))
+        .await
+        .unwrap();
+    node.produce_block().await;
+    let before = node.client.status().await.unwrap();
+    assert_eq!((before.height, before.mempool), (1, 0));
+
+    // Submissions.
+    let post = Method::POST;
+    expect(
+        &node,
+        post.clone(),
+        "/tx",
+        Some("not json"),
+        400,
+        "malformed JSON body",
+    )
+    .await;
+    expect(
+        &node,
+        post.clone(),
+        "/tx",
+        Some(r#"{"tx":"zz"}"#),
+        400,
+        "invalid hex",
+    )
+    .await;
+    expect(
+        &node,
+        post.clone(),
+        "/tx",
+        Some(r#"{"tx":"00"}"#),
+        400,
+        "malformed transaction",
+    )
+    .await;
+    expect(
+        &node,
+        post.clone(),
+        "/tx",
+        Some(r#"{"tx":"","x":1}"#),
+        400,
+        "unknown field",
+    )
+    .await;
+    let good = call(&alice, 1, counter, "increment", encode(&1u64));
+    let mut trailing = good.encode().to_vec();
+    trailing.push(0);
+    let body = format!(r#"{{"tx":"{}"}}"#, hex::encode(&trailing));
+    expect(
+        &node,
+        post.clone(),
+        "/tx",
+        Some(&body),
+        400,
+        "malformed transaction",
+    )
+    .await;
+    let mut forged = good.clone();
+    forged.tx.nonce = 2;
+    expect(
+        &node,
+        post.clone(),
+        "/tx",
+        Some(&tx_body(&forged)),
+        400,
+        "bad signature",
+    )
+    .await;
+    let other_chain = Transaction {
+        chain_id: sha256(b"another chain"),
+        ..good.tx.clone()
+    }
+    .sign(&alice);
+    expect(
+        &node,
+        post.clone(),
+        "/tx",
+        Some(&tx_body(&other_chain)),
+        400,
+        "wrong chain id",
+    )
+    .await;
+    let stale = call(&alice, 0, counter, "increment", encode(&1u64));
+    expect(
+        &node,
+        post.clone(),
+        "/tx",
+        Some(&tx_body(&stale)),
+        400,
+        "stale nonce",
+    )
+    .await;
+    let huge = format!(r#"{{"tx":"{}"}}"#, "00".repeat(MAX_BODY / 2 + 1));
+    expect(&node, post.clone(), "/tx", Some(&huge), 413, "").await;
+    let after = node.client.status().await.unwrap();
+    assert_eq!(after, before, "refused submissions change nothing");
+
+    // A duplicate of an accepted transaction is refused; the original stays.
+    let id = node.client.submit(&good).await.unwrap();
+    let duplicate = node.client.submit(&good).await.unwrap_err();
+    assert_eq!(duplicate.status().map(|s| s.as_u16()), Some(400));
+    assert!(
+        duplicate.to_string().contains("already queued"),
+        "{duplicate}"
+    );
+    assert_eq!(node.client.status().await.unwrap().mempool, 1);
+    assert_eq!(node.client.tx_status(&id).await.unwrap(), TxStatus::Pending);
+
+    // Lookups.
+    let get = Method::GET;
+    expect(
+        &node,
+        get.clone(),
+        "/tx/xyz",
+        None,
+        400,
+        "bad transaction id",
+    )
+    .await;
+    let unknown = sha256(b"unknown");
+    expect(
+        &node,
+        get.clone(),
+        &format!("/tx/{unknown}"),
+        None,
+        404,
+        "unknown transaction",
+    )
+    .await;
+    assert_eq!(
+        node.client.tx_status(&unknown).await.unwrap(),
+        TxStatus::Unknown
+    );
+    expect(&node, get.clone(), "/block/abc", None, 400, "bad height").await;
+    expect(&node, get.clone(), "/block/-1", None, 400, "bad height").await;
+    expect(
+        &node,
+        get.clone(),
+        "/block/7",
+        None,
+        404,
+        "no finalized block at height 7",
+    )
+    .await;
+    expect(
+        &node,
+        get.clone(),
+        "/block/hash/12",
+        None,
+        400,
+        "bad block digest",
+    )
+    .await;
+    expect(
+        &node,
+        get.clone(),
+        &format!("/block/hash/{unknown}"),
+        None,
+        404,
+        "no finalized block",
+    )
+    .await;
+    expect(
+        &node,
+        get.clone(),
+        "/account/xyz/nonce",
+        None,
+        400,
+        "bad address",
+    )
+    .await;
+    expect(
+        &node,
+        get.clone(),
+        "/blocks/subscribe?from=x",
+        None,
+        400,
+        "from",
+    )
+    .await;
+    expect(
+        &node,
+        get.clone(),
+        "/blocks/subscribe?timeout_ms=600000",
+        None,
+        400,
+        "timeout_ms",
+    )
+    .await;
+    expect(
+        &node,
+        get.clone(),
+        "/blocks/subscribe?limit=0",
+        None,
+        400,
+        "limit",
+    )
+    .await;
+
+    // Proofs.
+    expect(&node, get.clone(), "/state/proof", None, 400, "key").await;
+    expect(
+        &node,
+        get.clone(),
+        "/state/proof?key=zz",
+        None,
+        400,
+        "bad key",
+    )
+    .await;
+    expect(
+        &node,
+        get.clone(),
+        "/state/proof?tree=12&key=00",
+        None,
+        400,
+        "bad tree",
+    )
+    .await;
+    let long_key = "00".repeat(2000);
+    expect(
+        &node,
+        get.clone(),
+        &format!("/state/proof?key={long_key}"),
+        None,
+        400,
+        "longer",
+    )
+    .await;
+
+    // Queries.
+    let q = |req: &QueryRequest| serde_json::to_string(req).unwrap();
+    let nobody = QueryRequest::new(sha256(b"nobody").0.into(), "get", vec![]);
+    expect(
+        &node,
+        post.clone(),
+        "/query",
+        Some(&q(&nobody)),
+        404,
+        "no contract at",
+    )
+    .await;
+    let mut greedy = QueryRequest::new(counter, "get", vec![]);
+    greedy.fuel_limit = Some(u64::MAX);
+    expect(
+        &node,
+        post.clone(),
+        "/query",
+        Some(&q(&greedy)),
+        400,
+        "fuel_limit",
+    )
+    .await;
+    let long = QueryRequest::new(counter, "m".repeat(100), vec![]);
+    expect(
+        &node,
+        post.clone(),
+        "/query",
+        Some(&q(&long)),
+        400,
+        "method name",
+    )
+    .await;
+    expect(
+        &node,
+        post.clone(),
+        "/query",
+        Some(r#"{"contract":"00"}"#),
+        400,
+        "64 hex digits",
+    )
+    .await;
+    expect(
+        &node,
+        post.clone(),
+        "/query",
+        Some("[]"),
+        400,
+        "malformed JSON body",
+    )
+    .await;
+
+    // Routing.
+    expect(&node, get.clone(), "/nope", None, 404, "no such endpoint").await;
+    expect(
+        &node,
+        Method::DELETE,
+        "/status",
+        None,
+        405,
+        "method not allowed",
+    )
+    .await;
+    expect(&node, get.clone(), "/tx", None, 405, "method not allowed").await;
+
+    // The client reports the node's message.
+    let err = node.client.query(&greedy).await.unwrap_err();
+    assert!(matches!(err, ClientError::Api { status: 400, .. }), "{err}");
+    assert!(hyperchain_rpc::Client::new("ftp://x").is_err());
+
+    let end = node.client.status().await.unwrap();
+    assert_eq!(
+        (end.height, end.state_root, end.mempool),
+        (1, before.state_root, 1)
+    );
+    node.stop().await;
+}

@@ -1,0 +1,5 @@
+//! The API end to end: a ledger without consensus, the router on a loopback port, the client.
+
+mod common;
+mod errors;
+mod flow;
