@@ -5,9 +5,9 @@
 //! consensus (tests, tools over a copied data directory) with [`NoCertificates`].
 
 use commonware_codec::Encode as _;
-use commonware_consensus::{marshal, types::Height};
+use commonware_consensus::types::Height;
 use futures::future::BoxFuture;
-use hyperchain_chain::{app::Scheme, block::Block};
+pub use hyperchain_chain::node::MarshalMailbox;
 
 /// A source of encoded finality certificates by block height.
 pub trait FinalityCertificates: Send + Sync + 'static {
@@ -15,9 +15,7 @@ pub trait FinalityCertificates: Send + Sync + 'static {
     fn finalization(&self, height: u64) -> BoxFuture<'_, Option<Vec<u8>>>;
 }
 
-/// The marshal mailbox a running node exposes (`hyperchain_chain::node::Node::marshal`).
-pub type MarshalMailbox = marshal::core::Mailbox<Scheme, marshal::standard::Standard<Block>>;
-
+/// The mailbox of a running node's marshal (`Node::marshal`, `RpcHandles::marshal`).
 impl FinalityCertificates for MarshalMailbox {
     fn finalization(&self, height: u64) -> BoxFuture<'_, Option<Vec<u8>>> {
         Box::pin(async move {
