@@ -244,3 +244,269 @@ mod vm {
         }
     }
 }
+
+mod chain {
+    use super::*;
+    use hyperchain_chain::runner::Status;
+    use std::net::TcpListener;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::path::PathBuf;
+    use std::process::{Child, Stdio};
+    use std::time::{Duration, Instant};
+
+    const VALIDATORS: usize = 4;
+    const TIMEOUT: Duration = Duration::from_secs(120);
+
+    /// A base port with `count` consecutive free ports on 127.0.0.1.
+    fn free_ports(count: u16) -> u16 {
+        let mut base = 20_000 + (std::process::id() % 2_000) as u16 * 10;
+        loop {
+            let listeners: Vec<_> = (0..count)
+                .map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
+                .collect();
+            if listeners.len() == count as usize {
+                return base;
+            }
+            base += count + 7;
+        }
+    }
+
+    #[test]
+    fn keys_generate_writes_a_private_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let v = json(&hyperchain(
+            d,
+            &["keys", "generate", "--out", "alice.key", "--json"],
+        ));
+        let address = v["address"].as_str().unwrap();
+        assert_eq!(address.len(), 64);
+        assert!(v.get("private_key").is_none(), "written, not printed");
+        let mode = std::fs::metadata(d.join("alice.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let shown = json(&hyperchain(d, &["keys", "show", "alice.key", "--json"]));
+        assert_eq!(shown["address"], address);
+        // Never overwritten.
+        let again = hyperchain(d, &["keys", "generate", "--out", "alice.key"]);
+        assert!(!again.status.success());
+        assert!(stderr(&again).contains("alice.key"), "{}", stderr(&again));
+    }
+
+    #[test]
+    fn genesis_init_writes_a_devnet_and_refuses_to_overwrite_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let args = [
+            "genesis",
+            "init",
+            "--validators",
+            "4",
+            "--dir",
+            "net",
+            "--chain",
+            "testnet",
+            "--base-port",
+            "41000",
+            "--json",
+        ];
+        let report = json(&hyperchain(d, &args));
+        assert_eq!(report["chain"], "testnet");
+        let validators = report["validators"].as_array().unwrap();
+        assert_eq!(validators.len(), 4);
+        assert_eq!(validators[3]["p2p"], "127.0.0.1:41003");
+        assert_eq!(validators[3]["rpc"], "127.0.0.1:41007");
+        for i in 0..4 {
+            let key = d.join(format!("net/validator-{i}/validator.key"));
+            let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", key.display());
+            assert!(d.join(format!("net/validator-{i}/config.json")).exists());
+        }
+        let shown = json(&hyperchain(
+            d,
+            &["genesis", "show", "net/genesis.json", "--json"],
+        ));
+        assert_eq!(shown["chain_id"], report["chain_id"]);
+        assert_eq!(shown["threshold"], 3);
+
+        let again = hyperchain(d, &args);
+        assert!(!again.status.success());
+        assert!(
+            stderr(&again).contains("already exists"),
+            "{}",
+            stderr(&again)
+        );
+
+        // A node whose key file others can read does not start.
+        let key = d.join("net/validator-0/validator.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = hyperchain(d, &["node", "--config", "net/validator-0/config.json"]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    }
+
+    struct Node {
+        child: Child,
+        config: PathBuf,
+        data: PathBuf,
+        log: PathBuf,
+    }
+
+    impl Node {
+        fn start(dir: &Path, index: usize) -> Node {
+            let vdir = dir.join(format!("validator-{index}"));
+            let log = vdir.join("node.log");
+            let out = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .unwrap();
+            let config = vdir.join("config.json");
+            let child = Command::new(env!("CARGO_BIN_EXE_hyperchain"))
+                .arg("node")
+                .arg("--config")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(out.try_clone().unwrap())
+                .stderr(out)
+                .spawn()
+                .expect("start hyperchain node");
+            Node {
+                child,
+                config,
+                data: vdir.join("data"),
+                log,
+            }
+        }
+
+        fn status(&self) -> Option<Status> {
+            Status::load(&self.data.join("status.json")).ok()
+        }
+
+        fn height(&self) -> u64 {
+            self.status().map_or(0, |s| s.height)
+        }
+    }
+
+    fn wait_until(nodes: &mut [Node], what: &str, done: impl Fn(&[Node]) -> bool) {
+        let start = Instant::now();
+        while !done(nodes) {
+            for (i, n) in nodes.iter_mut().enumerate() {
+                if let Ok(Some(status)) = n.child.try_wait() {
+                    let log = std::fs::read_to_string(&n.log).unwrap_or_default();
+                    panic!("validator {i} exited ({status}) waiting for {what}:\n{log}");
+                }
+            }
+            let heights: Vec<u64> = nodes.iter().map(Node::height).collect();
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "timed out waiting for {what}; heights {heights:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Four `hyperchain node` processes over loopback TCP; validator 3 is killed with SIGKILL,
+    /// the others keep finalizing, and once restarted it catches up from its own disk and its
+    /// peers. Then everyone stops gracefully and every ledger holds the same chain.
+    #[test]
+    fn four_processes_survive_a_kill_and_catch_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let base = free_ports(2 * VALIDATORS as u16);
+        let base = base.to_string();
+        json(&hyperchain(
+            d,
+            &[
+                "genesis",
+                "init",
+                "--validators",
+                "4",
+                "--dir",
+                "net",
+                "--base-port",
+                &base,
+                "--json",
+            ],
+        ));
+        let net = d.join("net");
+        let mut nodes: Vec<Node> = (0..VALIDATORS).map(|i| Node::start(&net, i)).collect();
+        wait_until(&mut nodes, "height 3 everywhere", |n| {
+            n.iter().all(|n| n.height() >= 3)
+        });
+
+        // kill -9 validator 3.
+        let victim = nodes.pop().unwrap();
+        let mut child = victim.child;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let killed_height = Status::load(&victim.data.join("status.json"))
+            .unwrap()
+            .height;
+        let target = nodes.iter().map(Node::height).max().unwrap() + 5;
+        wait_until(&mut nodes, "the others to advance", |n| {
+            n.iter().all(|n| n.height() >= target)
+        });
+
+        // Restart it: it resumes at least where it was and catches up with the others.
+        nodes.push(Node::start(&net, 3));
+        wait_until(&mut nodes, "the restarted validator to resume", |n| {
+            n[3].status().is_some_and(|s| s.running && s.pid != 0)
+                && n[3].status().unwrap().height >= killed_height
+        });
+        let others = nodes[..3].iter().map(Node::height).max().unwrap();
+        wait_until(&mut nodes, "the restarted validator to catch up", |n| {
+            n[3].height() >= others
+        });
+
+        // Graceful stop: SIGTERM, exit 0.
+        for n in &nodes {
+            let pid = rustix::process::Pid::from_child(&n.child);
+            rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        }
+        for (i, n) in nodes.iter_mut().enumerate() {
+            let status = n.child.wait().unwrap();
+            assert!(status.success(), "validator {i} exited with {status}");
+            assert!(!n.status().unwrap().running);
+        }
+
+        // Every validator finalized the same blocks, and nothing finalized was lost.
+        let heads: Vec<Status> = nodes.iter().map(|n| n.status().unwrap()).collect();
+        let common = heads.iter().map(|s| s.height).min().unwrap();
+        assert!(common >= others, "{heads:?}");
+        // One engine for the process (it reserves a pool of instance slots).
+        let engine = hyperchain_vm::Engine::new(hyperchain_vm::EngineConfig::default()).unwrap();
+        let ledgers: Vec<_> = nodes
+            .iter()
+            .map(|n| open_ledger(&n.config, engine.clone()))
+            .collect();
+        for height in 0..=common {
+            let reference = ledgers[0].block(height).unwrap().expect("finalized block");
+            for (i, ledger) in ledgers.iter().enumerate().skip(1) {
+                assert_eq!(
+                    ledger.block(height).unwrap().as_ref(),
+                    Some(&reference),
+                    "validator {i} differs at height {height}"
+                );
+            }
+        }
+    }
+
+    fn open_ledger(
+        config: &Path,
+        engine: hyperchain_vm::Engine,
+    ) -> hyperchain_chain::ledger::Ledger {
+        let setup = hyperchain_chain::config::ValidatorSetup::load(config).unwrap();
+        hyperchain_chain::ledger::Ledger::open(
+            &setup
+                .config
+                .data_dir
+                .join(hyperchain_chain::runner::LEDGER_DIR),
+            setup.spec.ledger_genesis(),
+            hyperchain_chain::execute::Executor::new(engine, setup.spec.chain_id),
+        )
+        .unwrap()
+    }
+}

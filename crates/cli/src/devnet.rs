@@ -1,0 +1,268 @@
+//! `hyperchain devnet`: a local chain of validator **processes** (this binary re-executed as
+//! `hyperchain node --config …`) over real loopback sockets, with progress output, a clean
+//! stop on Ctrl-C and resumption from its directory.
+
+use crate::genesis::{
+    CONFIG_FILE, DEFAULT_BASE_PORT, GENESIS_FILE, init, print_init, validator_dir,
+};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use hyperchain_chain::config::ValidatorSetup;
+use hyperchain_chain::genesis::ChainSpec;
+use hyperchain_chain::runner::{Status, status_path};
+use serde_json::json;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A validator's log inside its directory.
+pub const LOG_FILE: &str = "node.log";
+/// How long stopping validators may take before they are killed.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
+#[derive(Args, Debug)]
+pub struct DevnetArgs {
+    /// Directory of the devnet: created with a new genesis if it has none, resumed otherwise.
+    #[arg(long, default_value = ".hyperchain/devnet")]
+    dir: PathBuf,
+    /// Number of validators of a new devnet.
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// First port of a new devnet (p2p ports, then RPC ports).
+    #[arg(long, default_value_t = DEFAULT_BASE_PORT)]
+    base_port: u16,
+    /// Chain name of a new devnet.
+    #[arg(long, default_value = "devnet")]
+    chain: String,
+    /// Print JSON lines (events and progress) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Validator {
+    index: usize,
+    child: Child,
+    data_dir: PathBuf,
+    log: PathBuf,
+}
+
+fn event(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+/// The configurations of an existing devnet directory, in validator order.
+fn existing_configs(dir: &Path) -> Vec<PathBuf> {
+    (0..)
+        .map(|i| validator_dir(dir, i).join(CONFIG_FILE))
+        .take_while(|p| p.exists())
+        .collect()
+}
+
+pub fn run(args: DevnetArgs) -> Result<()> {
+    let dir = &args.dir;
+    let configs = if dir.join(GENESIS_FILE).exists() {
+        let spec = ChainSpec::load(&dir.join(GENESIS_FILE))?;
+        let configs = existing_configs(dir);
+        if configs.is_empty() {
+            bail!(
+                "{} has a genesis but no validator-0/{CONFIG_FILE}",
+                dir.display()
+            );
+        }
+        event(
+            args.json,
+            json!({"event": "resume", "dir": dir, "chain": spec.name,
+                   "chain_id": spec.chain_id.to_hex(), "validators": configs.len()}),
+            || {
+                format!(
+                    "resuming chain {} ({}) with {} validators from {}",
+                    spec.name,
+                    spec.chain_id,
+                    configs.len(),
+                    dir.display()
+                )
+            },
+        );
+        configs
+    } else {
+        let report = init(
+            dir,
+            args.validators,
+            &args.chain,
+            args.base_port,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+        )?;
+        if args.json {
+            println!("{}", json!({"event": "genesis", "report": report}));
+        } else {
+            print_init(&report);
+        }
+        report.validators.into_iter().map(|v| v.config).collect()
+    };
+
+    // Check every configuration before starting anything.
+    let mut data_dirs = Vec::new();
+    for config in &configs {
+        data_dirs.push(ValidatorSetup::load(config)?.config.data_dir);
+    }
+
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    let mut validators: Vec<Validator> = Vec::new();
+    for (index, (config, data_dir)) in configs.iter().zip(data_dirs).enumerate() {
+        let log = validator_dir(dir, index).join(LOG_FILE);
+        let spawned = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .with_context(|| format!("cannot open {}", log.display()))
+            .and_then(|out| {
+                let err = out.try_clone()?;
+                Command::new(&exe)
+                    .arg("node")
+                    .arg("--config")
+                    .arg(config)
+                    .stdin(Stdio::null())
+                    .stdout(out)
+                    .stderr(err)
+                    .spawn()
+                    .with_context(|| format!("cannot start validator {index}"))
+            });
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                stop_all(&mut validators, args.json);
+                return Err(e);
+            }
+        };
+        event(
+            args.json,
+            json!({"event": "started", "validator": index, "pid": child.id(), "log": log}),
+            || {
+                format!(
+                    "validator {index} started (pid {}), log {}",
+                    child.id(),
+                    log.display()
+                )
+            },
+        );
+        validators.push(Validator {
+            index,
+            child,
+            data_dir,
+            log,
+        });
+    }
+    if !args.json {
+        println!("press Ctrl-C to stop; run the same command again to resume");
+    }
+
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the signal handler")
+        .and_then(|rt| rt.block_on(watch(&mut validators, args.json)));
+    stop_all(&mut validators, args.json);
+    outcome
+}
+
+/// Prints progress until Ctrl-C/SIGTERM (Ok) or until a validator exits on its own (Err).
+async fn watch(validators: &mut [Validator], json: bool) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let started = Instant::now();
+    let mut shown: Option<Vec<Option<u64>>> = None;
+    let mut shown_at = Instant::now();
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        for v in validators.iter_mut() {
+            if let Some(status) = v.child.try_wait()? {
+                bail!(
+                    "validator {} exited ({status}); see {}",
+                    v.index,
+                    v.log.display()
+                );
+            }
+        }
+        let heights: Vec<Option<u64>> = validators
+            .iter()
+            .map(|v| {
+                Status::load(&status_path(&v.data_dir))
+                    .ok()
+                    .map(|s| s.height)
+            })
+            .collect();
+        if shown.as_ref() != Some(&heights) || shown_at.elapsed() > Duration::from_secs(10) {
+            let elapsed = started.elapsed().as_secs_f64();
+            event(
+                json,
+                json!({"event": "progress", "elapsed_s": elapsed, "finalized_heights": heights}),
+                || {
+                    let list: Vec<String> = heights
+                        .iter()
+                        .enumerate()
+                        .map(|(i, h)| match h {
+                            Some(h) => format!("v{i} {h:>5}"),
+                            None => format!("v{i}     -"),
+                        })
+                        .collect();
+                    format!("[{elapsed:>7.1}s] finalized  {}", list.join("  "))
+                },
+            );
+            shown = Some(heights);
+            shown_at = Instant::now();
+        }
+    }
+}
+
+/// Sends SIGTERM to every running validator, waits for them to exit, kills the ones that do
+/// not in time.
+fn stop_all(validators: &mut [Validator], json: bool) {
+    use rustix::process::{Pid, Signal, kill_process};
+    for v in validators.iter_mut() {
+        if matches!(v.child.try_wait(), Ok(None)) {
+            // Already gone if it exited meanwhile; nothing else to do then.
+            let _ = kill_process(Pid::from_child(&v.child), Signal::TERM);
+        }
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    for v in validators.iter_mut() {
+        let status = loop {
+            match v.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                _ => {
+                    let _ = v.child.kill();
+                    break v.child.wait().ok();
+                }
+            }
+        };
+        let height = Status::load(&status_path(&v.data_dir))
+            .ok()
+            .map(|s| s.height);
+        let code = status.and_then(|s| s.code());
+        event(
+            json,
+            json!({"event": "stopped", "validator": v.index, "exit_code": code, "height": height}),
+            || {
+                format!(
+                    "validator {} stopped ({}) at height {}",
+                    v.index,
+                    status.map_or("unknown status".into(), |s| s.to_string()),
+                    height.map_or("-".into(), |h| h.to_string())
+                )
+            },
+        );
+    }
+}
