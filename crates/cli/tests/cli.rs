@@ -461,6 +461,19 @@ mod chain {
             n[3].height() >= others
         });
 
+        // Each validator serves RPC: the restarted one answers with the chain's id and tip,
+        // and blocks come with their finality certificates.
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(net.join("genesis.json")).unwrap())
+                .unwrap();
+        let rpc = nodes[3].status().unwrap();
+        let status = http_get(&nodes[3].config, "/status");
+        assert_eq!(status["chain_id"], report["chain_id"]);
+        assert!(status["height"].as_u64().unwrap() >= rpc.height);
+        let block = http_get(&nodes[0].config, "/block/2");
+        assert_eq!(block["height"], 2);
+        assert!(block["finalization"].is_string(), "{block}");
+
         // Graceful stop: SIGTERM, exit 0.
         for n in &nodes {
             let pid = rustix::process::Pid::from_child(&n.child);
@@ -492,6 +505,22 @@ mod chain {
                 );
             }
         }
+    }
+
+    /// A GET to the RPC server of the validator configured by `config` (plain HTTP/1.0).
+    fn http_get(config: &Path, path: &str) -> serde_json::Value {
+        use std::io::{Read as _, Write as _};
+        let setup = hyperchain_chain::config::ValidatorSetup::load(config).unwrap();
+        let mut stream = std::net::TcpStream::connect(setup.config.rpc_listen).unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+            "{response}"
+        );
+        let body = response.split_once("\r\n\r\n").unwrap().1;
+        serde_json::from_str(body).unwrap()
     }
 
     fn open_ledger(
