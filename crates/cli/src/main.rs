@@ -5,6 +5,7 @@ mod devnet;
 mod genesis;
 mod keys;
 mod node;
+mod remote;
 mod vm;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,35 @@ enum Command {
     /// resumes the chain stored there. Each validator is a separate `hyperchain node`
     /// process logging to DIR/validator-i/node.log. Ctrl-C stops every validator cleanly.
     Devnet(devnet::DevnetArgs),
+    /// Deploy a contract through a node's RPC and print its address and code hash.
+    ///
+    /// Signs a deploy transaction with --key (nonce and chain id from the node), submits it
+    /// and waits until it is finalized (--no-wait to return after submitting).
+    Deploy(remote::DeployArgs),
+    /// Call a contract method in a transaction and print the receipt.
+    ///
+    /// Exits with 2 if the call failed (reverted, out of fuel, trapped), 1 if the node
+    /// refused or the chain rejected the transaction.
+    #[command(after_help = args::TYPES_HELP)]
+    Call(remote::CallArgs),
+    /// Run a read-only call on a node's latest finalized state (exit 2 if it fails).
+    #[command(after_help = args::TYPES_HELP)]
+    Query(remote::QueryArgs),
+    /// Show a transaction's status and, once finalized, its receipt.
+    Tx {
+        /// The transaction id.
+        id: hyperchain_types::Digest,
+        /// Decode a call's output as these comma-separated types.
+        #[arg(long)]
+        decode: Option<String>,
+        #[command(flatten)]
+        conn: remote::Conn,
+    },
+    /// Show a node's chain id, finalized height, state root and mempool size.
+    Status {
+        #[command(flatten)]
+        conn: remote::Conn,
+    },
 }
 
 fn main() {
@@ -68,6 +98,11 @@ fn main() {
         Command::Genesis(cmd) => genesis::run(cmd),
         Command::Node { config } => node::run(&config),
         Command::Devnet(args) => devnet::run(args),
+        Command::Deploy(args) => remote::deploy(args),
+        Command::Call(args) => remote::call(args),
+        Command::Query(args) => remote::query(args),
+        Command::Tx { id, decode, conn } => remote::tx(id, decode, conn),
+        Command::Status { conn } => remote::status(conn),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

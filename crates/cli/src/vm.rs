@@ -117,7 +117,7 @@ pub fn run(cmd: VmCommand) -> Result<()> {
 }
 
 /// Loads module bytes from a file, or a built-in example by name.
-fn load_code(contract: &str) -> Result<Vec<u8>> {
+pub fn load_code(contract: &str) -> Result<Vec<u8>> {
     let path = Path::new(contract);
     if path.exists() {
         return std::fs::read(path).with_context(|| format!("reading {}", path.display()));

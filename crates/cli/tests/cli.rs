@@ -390,6 +390,30 @@ mod chain {
         }
     }
 
+    /// `genesis init` of a 4-validator devnet in `dir/net` on free loopback ports, and its
+    /// validators started as `hyperchain node` processes.
+    fn start_devnet(dir: &Path) -> (PathBuf, Vec<Node>) {
+        let base = free_ports(2 * VALIDATORS as u16);
+        let base = base.to_string();
+        json(&hyperchain(
+            dir,
+            &[
+                "genesis",
+                "init",
+                "--validators",
+                "4",
+                "--dir",
+                "net",
+                "--base-port",
+                &base,
+                "--json",
+            ],
+        ));
+        let net = dir.join("net");
+        let nodes = (0..VALIDATORS).map(|i| Node::start(&net, i)).collect();
+        (net, nodes)
+    }
+
     fn wait_until(nodes: &mut [Node], what: &str, done: impl Fn(&[Node]) -> bool) {
         let start = Instant::now();
         while !done(nodes) {
@@ -415,24 +439,7 @@ mod chain {
     fn four_processes_survive_a_kill_and_catch_up() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let base = free_ports(2 * VALIDATORS as u16);
-        let base = base.to_string();
-        json(&hyperchain(
-            d,
-            &[
-                "genesis",
-                "init",
-                "--validators",
-                "4",
-                "--dir",
-                "net",
-                "--base-port",
-                &base,
-                "--json",
-            ],
-        ));
-        let net = d.join("net");
-        let mut nodes: Vec<Node> = (0..VALIDATORS).map(|i| Node::start(&net, i)).collect();
+        let (net, mut nodes) = start_devnet(d);
         wait_until(&mut nodes, "height 3 everywhere", |n| {
             n.iter().all(|n| n.height() >= 3)
         });
@@ -537,5 +544,136 @@ mod chain {
             hyperchain_chain::execute::Executor::new(engine, setup.spec.chain_id),
         )
         .unwrap()
+    }
+
+    /// Kills the validators when a test ends (or panics).
+    struct Running(Vec<Node>);
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            for n in &mut self.0 {
+                let _ = n.child.kill();
+                let _ = n.child.wait();
+            }
+        }
+    }
+
+    fn rpc_url(config: &Path) -> String {
+        let setup = hyperchain_chain::config::ValidatorSetup::load(config).unwrap();
+        format!("http://{}", setup.config.rpc_listen)
+    }
+
+    /// `keys generate`, `deploy counter`, `call increment` twice, `query get`, `tx`, `status`
+    /// against a 4-process devnet, and the errors a user meets.
+    #[test]
+    fn deploy_call_query_tx_and_status_over_rpc() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (_net, nodes) = start_devnet(d);
+        let mut nodes = Running(nodes);
+        wait_until(&mut nodes.0, "height 1 everywhere", |n| {
+            n.iter().all(|n| n.height() >= 1)
+        });
+        let rpc = rpc_url(&nodes.0[0].config);
+        let with_rpc = |args: &[&str]| {
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(["--rpc", rpc.as_str()]);
+            hyperchain(d, &all)
+        };
+        json(&hyperchain(
+            d,
+            &["keys", "generate", "--out", "alice.key", "--json"],
+        ));
+
+        let deployed = json(&with_rpc(&[
+            "deploy",
+            "counter",
+            "--key",
+            "alice.key",
+            "--json",
+        ]));
+        let address = deployed["address"].as_str().unwrap().to_string();
+        assert_eq!(address.len(), 64, "{deployed}");
+        assert_eq!(deployed["code_hash"].as_str().unwrap().len(), 64);
+
+        let mut last_tx = String::new();
+        for (n, total) in [(5, "5"), (7, "12")] {
+            let arg = format!("u64:{n}");
+            let called = json(&with_rpc(&[
+                "call",
+                &address,
+                "increment",
+                &arg,
+                "--key",
+                "alice.key",
+                "--decode",
+                "u64",
+                "--json",
+            ]));
+            assert_eq!(called["outcome"]["status"], "ok", "{called}");
+            assert_eq!(called["decoded"], total, "{called}");
+            assert!(called["fuel_used"].as_u64().unwrap() > 0);
+            assert!(called["height"].as_u64().unwrap() >= 1);
+            last_tx = called["tx_id"].as_str().unwrap().to_string();
+        }
+        let got = json(&with_rpc(&[
+            "query", &address, "get", "--decode", "u64", "--json",
+        ]));
+        assert_eq!(got["decoded"], "12", "{got}");
+
+        let tx = json(&with_rpc(&["tx", &last_tx, "--json"]));
+        assert_eq!(tx["status"], "finalized", "{tx}");
+        assert_eq!(tx["tx_id"], last_tx);
+        let text = with_rpc(&["tx", &last_tx]);
+        assert!(text.status.success(), "{}", stderr(&text));
+
+        let status = json(&with_rpc(&["status", "--json"]));
+        assert!(status["height"].as_u64().unwrap() >= 2, "{status}");
+        assert_eq!(status["chain_id"].as_str().unwrap().len(), 64);
+
+        // A failed call exits with 2.
+        let failed = with_rpc(&[
+            "call",
+            &address,
+            "increment",
+            "--key",
+            "alice.key",
+            "--json",
+        ]);
+        assert_eq!(failed.status.code(), Some(2), "{}", stderr(&failed));
+
+        // Errors say what was wrong.
+        std::fs::write(d.join("bad.key"), "not a key").unwrap();
+        std::fs::set_permissions(d.join("bad.key"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        let bad_key = with_rpc(&["deploy", "counter", "--key", "bad.key"]);
+        assert_eq!(bad_key.status.code(), Some(1));
+        assert!(stderr(&bad_key).contains("bad.key"), "{}", stderr(&bad_key));
+
+        let unknown = "ab".repeat(32);
+        let query = with_rpc(&["query", &unknown, "get"]);
+        assert_eq!(query.status.code(), Some(1));
+        assert!(
+            stderr(&query).contains(&unknown) || stderr(&query).contains("no contract"),
+            "{}",
+            stderr(&query)
+        );
+
+        let port = free_ports(1);
+        let nowhere = format!("http://127.0.0.1:{port}");
+        let out = hyperchain(d, &["status", "--rpc", &nowhere]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains(&format!("cannot reach the node at {nowhere}")),
+            "{}",
+            stderr(&out)
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_hyperchain"))
+            .args(["status"])
+            .env("HYPERCHAIN_RPC", &nowhere)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(stderr(&out).contains(&nowhere), "{}", stderr(&out));
     }
 }
