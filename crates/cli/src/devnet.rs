@@ -38,6 +38,15 @@ pub struct DevnetArgs {
     /// Print JSON lines (events and progress) instead of text.
     #[arg(long)]
     json: bool,
+    /// Run the demo even when resuming (it runs by default on a new devnet): once blocks
+    /// finalize, create DIR/demo.key, deploy the `counter` and `heavy` examples through
+    /// validator 0's RPC, send `increment` calls and a `sha256_chain` call, and print their
+    /// transaction ids, finalized heights, outputs and fuel.
+    #[arg(long, conflicts_with = "no_demo")]
+    demo: bool,
+    /// Do not run the demo on a new devnet.
+    #[arg(long)]
+    no_demo: bool,
 }
 
 struct Validator {
@@ -47,7 +56,7 @@ struct Validator {
     log: PathBuf,
 }
 
-fn event(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+pub(crate) fn event(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     if json {
         println!("{value}");
     } else {
@@ -65,7 +74,8 @@ fn existing_configs(dir: &Path) -> Vec<PathBuf> {
 
 pub fn run(args: DevnetArgs) -> Result<()> {
     let dir = &args.dir;
-    let configs = if dir.join(GENESIS_FILE).exists() {
+    let fresh = !dir.join(GENESIS_FILE).exists();
+    let configs = if !fresh {
         let spec = ChainSpec::load(&dir.join(GENESIS_FILE))?;
         let configs = existing_configs(dir);
         if configs.is_empty() {
@@ -107,9 +117,13 @@ pub fn run(args: DevnetArgs) -> Result<()> {
 
     // Check every configuration before starting anything.
     let mut data_dirs = Vec::new();
+    let mut rpc = None;
     for config in &configs {
-        data_dirs.push(ValidatorSetup::load(config)?.config.data_dir);
+        let setup = ValidatorSetup::load(config)?;
+        rpc.get_or_insert(format!("http://{}", setup.config.rpc_listen));
+        data_dirs.push(setup.config.data_dir);
     }
+    let demo = (fresh || args.demo) && !args.no_demo;
 
     let exe = std::env::current_exe().context("cannot find this executable")?;
     let mut validators: Vec<Validator> = Vec::new();
@@ -159,29 +173,71 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     }
     if !args.json {
         println!("press Ctrl-C to stop; run the same command again to resume");
+        if let Some(rpc) = &rpc {
+            println!("RPC of validator 0: {rpc} (e.g. `hyperchain status --rpc {rpc}`)");
+        }
     }
 
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the signal handler")
-        .and_then(|rt| rt.block_on(watch(&mut validators, args.json)));
+        .and_then(|rt| {
+            rt.block_on(async {
+                let mut signals = Signals::new()?;
+                if let (true, Some(rpc)) = (demo, &rpc) {
+                    tokio::select! {
+                        _ = signals.stopped() => return Ok(()),
+                        result = crate::demo::run(dir, rpc, args.json) => {
+                            if let Err(e) = result {
+                                event(
+                                    args.json,
+                                    json!({"event": "demo_failed", "error": format!("{e:#}")}),
+                                    || format!("demo failed: {e:#}"),
+                                );
+                            }
+                        }
+                    }
+                }
+                watch(&mut validators, &mut signals, args.json).await
+            })
+        });
     stop_all(&mut validators, args.json);
     outcome
 }
 
+/// Ctrl-C and SIGTERM.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    /// Returns when either arrives.
+    async fn stopped(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
 /// Prints progress until Ctrl-C/SIGTERM (Ok) or until a validator exits on its own (Err).
-async fn watch(validators: &mut [Validator], json: bool) -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+async fn watch(validators: &mut [Validator], signals: &mut Signals, json: bool) -> Result<()> {
     let started = Instant::now();
     let mut shown: Option<Vec<Option<u64>>> = None;
     let mut shown_at = Instant::now();
     loop {
         tokio::select! {
-            _ = interrupt.recv() => return Ok(()),
-            _ = terminate.recv() => return Ok(()),
+            _ = signals.stopped() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
         for v in validators.iter_mut() {

@@ -1,6 +1,7 @@
 //! The `hyperchain` command-line interface.
 
 mod args;
+mod demo;
 mod devnet;
 mod genesis;
 mod keys;
@@ -44,7 +45,10 @@ enum Command {
     ///
     /// Creates a genesis in --dir if there is none (see `hyperchain genesis init`), otherwise
     /// resumes the chain stored there. Each validator is a separate `hyperchain node`
-    /// process logging to DIR/validator-i/node.log. Ctrl-C stops every validator cleanly.
+    /// process logging to DIR/validator-i/node.log; validator 0 serves RPC on the first RPC
+    /// port (BASE_PORT + N, so `hyperchain status` finds a default devnet without --rpc). On a
+    /// new devnet (or with --demo) a demo then deploys and calls example contracts through
+    /// RPC. Ctrl-C stops every validator cleanly.
     Devnet(devnet::DevnetArgs),
     /// Deploy a contract through a node's RPC and print its address and code hash.
     ///

@@ -676,4 +676,67 @@ mod chain {
             .unwrap();
         assert!(stderr(&out).contains(&nowhere), "{}", stderr(&out));
     }
+
+    /// `hyperchain devnet` on a new directory runs the demo through RPC, keeps reporting
+    /// finalized heights and stops cleanly on SIGINT.
+    #[test]
+    fn devnet_runs_the_demo_and_stops_on_ctrl_c() {
+        use std::io::BufRead as _;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let base = free_ports(2 * VALIDATORS as u16).to_string();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hyperchain"))
+            .args(["devnet", "--dir", "net", "--base-port", &base, "--json"])
+            .current_dir(d)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        let deadline = Instant::now() + TIMEOUT;
+        let mut events = Vec::new();
+        let mut progress_after_demo = false;
+        while !progress_after_demo {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(v) = rx.recv_timeout(left) else {
+                let _ = child.kill();
+                panic!("no demo within {TIMEOUT:?}: {events:?}");
+            };
+            let kind = v["event"].as_str().unwrap_or_default().to_string();
+            assert_ne!(kind, "demo_failed", "{v}");
+            if kind == "progress"
+                && events
+                    .iter()
+                    .any(|e: &serde_json::Value| e["event"] == "demo_done")
+            {
+                progress_after_demo = true;
+            }
+            events.push(v);
+        }
+        let calls: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| e["event"] == "demo_called" && e["method"] == "increment")
+            .collect();
+        assert_eq!(calls.len(), 3, "{events:?}");
+        assert_eq!(calls[2]["output"], 6);
+        assert!(calls[2]["height"].as_u64().unwrap() >= 1);
+        let query = events.iter().find(|e| e["event"] == "demo_query").unwrap();
+        assert_eq!(query["output"], 6);
+        assert!(d.join("net/demo.key").exists());
+
+        let pid = rustix::process::Pid::from_child(&child);
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "devnet exited with {status}");
+    }
 }
