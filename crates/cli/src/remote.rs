@@ -143,7 +143,8 @@ pub fn rpc_error(url: &str, e: ClientError) -> anyhow::Error {
 }
 
 pub fn load_key(path: &Path) -> Result<AccountKey> {
-    AccountKey::load(path).with_context(|| format!("cannot use the key file {}", path.display()))
+    // The error names the file.
+    AccountKey::load(path).map_err(|e| anyhow!("cannot use the account key: {e}"))
 }
 
 /// Signs `payload` from `key` with the chain's id and the account's next nonce (or `nonce`)
@@ -278,6 +279,10 @@ fn submitted(conn: &Conn, id: &Digest) {
 
 pub fn deploy(a: DeployArgs) -> Result<()> {
     let code = crate::vm::load_code(&a.contract)?;
+    // The chain would reject it after finalizing it (consuming a nonce): say why now.
+    if let Err(e) = hyperchain_vm::inspect(&code) {
+        bail!("{} cannot be deployed: {e}", a.contract);
+    }
     let key = load_key(&a.key)?;
     let client = client(&a.conn.rpc)?;
     let payload = Payload::Deploy {
