@@ -230,6 +230,9 @@ impl Signals {
     }
 }
 
+/// How often progress lines are printed while heights advance.
+const PROGRESS_EVERY: Duration = Duration::from_secs(3);
+
 /// Prints progress until Ctrl-C/SIGTERM (Ok) or until a validator exits on its own (Err).
 async fn watch(validators: &mut [Validator], signals: &mut Signals, json: bool) -> Result<()> {
     let started = Instant::now();
@@ -257,7 +260,13 @@ async fn watch(validators: &mut [Validator], signals: &mut Signals, json: bool) 
                     .map(|s| s.height)
             })
             .collect();
-        if shown.as_ref() != Some(&heights) || shown_at.elapsed() > Duration::from_secs(10) {
+        // A line when heights change, at most every few seconds (blocks are frequent), and
+        // one now and then even when nothing moves, so a stall is visible.
+        let changed = shown.as_ref() != Some(&heights);
+        let due = shown.is_none()
+            || (changed && shown_at.elapsed() >= PROGRESS_EVERY)
+            || shown_at.elapsed() >= 3 * PROGRESS_EVERY;
+        if due {
             let elapsed = started.elapsed().as_secs_f64();
             event(
                 json,
