@@ -43,7 +43,8 @@ pub const MAX_CLOCK_DRIFT: Duration = Duration::from_secs(5);
 /// and length prefixes).
 pub const MAX_PROPOSAL_TX_BYTES: usize = block_limits::MAX_BLOCK_BYTES - 1024;
 
-fn now_ms(clock: &impl Clock) -> u64 {
+/// The runtime clock in milliseconds since the Unix epoch (0 before the epoch).
+pub(crate) fn now_ms(clock: &impl Clock) -> u64 {
     clock
         .current()
         .duration_since(UNIX_EPOCH)

@@ -11,7 +11,7 @@
 //! status.json    the finalized tip, rewritten as it advances (for scripts and devnet)
 //! ```
 
-use crate::app::PublicKey;
+use crate::app::{PublicKey, now_ms};
 use crate::config::ValidatorSetup;
 use crate::execute::Executor;
 use crate::genesis::{ChainSpec, GenesisError};
@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 use tracing::{error, info, warn};
 
 /// Consensus storage inside the data directory.
@@ -164,14 +164,6 @@ impl StatusWriter {
             warn!(error = %e, path = %self.path.display(), "cannot write the status file");
         }
     }
-}
-
-fn now_ms(clock: &impl Clock) -> u64 {
-    clock
-        .current()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Logs every newly finalized block and keeps the status file current.
