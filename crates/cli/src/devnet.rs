@@ -100,77 +100,18 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         );
         configs
     } else {
-        let report = init(
+        create_network(
             dir,
             args.validators,
             &args.chain,
             args.base_port,
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-        )?;
-        if args.json {
-            println!("{}", json!({"event": "genesis", "report": report}));
-        } else {
-            print_init(&report);
-        }
-        report.validators.into_iter().map(|v| v.config).collect()
+            Events::stdout(args.json),
+        )?
     };
 
-    // Check every configuration before starting anything.
-    let mut data_dirs = Vec::new();
-    let mut rpc = None;
-    for config in &configs {
-        let setup = ValidatorSetup::load(config)?;
-        rpc.get_or_insert(format!("http://{}", setup.config.rpc_listen));
-        data_dirs.push(setup.config.data_dir);
-    }
+    let mut running = start_network(dir, &configs, Events::stdout(args.json))?;
+    let rpc = running.rpcs.first().cloned();
     let demo = (fresh || args.demo) && !args.no_demo;
-
-    let exe = std::env::current_exe().context("cannot find this executable")?;
-    let mut validators: Vec<Validator> = Vec::new();
-    for (index, (config, data_dir)) in configs.iter().zip(data_dirs).enumerate() {
-        let log = validator_dir(dir, index).join(LOG_FILE);
-        let spawned = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .with_context(|| format!("cannot open {}", log.display()))
-            .and_then(|out| {
-                let err = out.try_clone()?;
-                Command::new(&exe)
-                    .arg("node")
-                    .arg("--config")
-                    .arg(config)
-                    .stdin(Stdio::null())
-                    .stdout(out)
-                    .stderr(err)
-                    .spawn()
-                    .with_context(|| format!("cannot start validator {index}"))
-            });
-        let child = match spawned {
-            Ok(child) => child,
-            Err(e) => {
-                stop_all(&mut validators, args.json);
-                return Err(e);
-            }
-        };
-        event(
-            args.json,
-            json!({"event": "started", "validator": index, "pid": child.id(), "log": log}),
-            || {
-                format!(
-                    "validator {index} started (pid {}), log {}",
-                    child.id(),
-                    log.display()
-                )
-            },
-        );
-        validators.push(Validator {
-            index,
-            child,
-            data_dir,
-            log,
-        });
-    }
     if !args.json {
         println!("press Ctrl-C to stop; run the same command again to resume");
         if let Some(rpc) = &rpc {
@@ -199,11 +140,162 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                         }
                     }
                 }
-                watch(&mut validators, &mut signals, args.json).await
+                watch(&mut running.validators, &mut signals, args.json).await
             })
         });
-    stop_all(&mut validators, args.json);
+    running.stop();
     outcome
+}
+
+/// Where a network's events go: JSON lines or text, on stdout or (for commands whose stdout
+/// is a result, like `bench`) on stderr.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Events {
+    pub json: bool,
+    pub stderr: bool,
+}
+
+impl Events {
+    pub fn stdout(json: bool) -> Events {
+        Events {
+            json,
+            stderr: false,
+        }
+    }
+
+    pub fn emit(self, value: serde_json::Value, text: impl FnOnce() -> String) {
+        if !self.stderr {
+            return event(self.json, value, text);
+        }
+        if self.json {
+            eprintln!("{value}");
+        } else {
+            eprintln!("{}", text());
+        }
+    }
+}
+
+/// Creates a new devnet (genesis and validator configurations) in `dir`; returns the
+/// configurations in validator order.
+pub(crate) fn create_network(
+    dir: &Path,
+    validators: usize,
+    chain: &str,
+    base_port: u16,
+    events: Events,
+) -> Result<Vec<PathBuf>> {
+    let report = init(
+        dir,
+        validators,
+        chain,
+        base_port,
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+    )?;
+    if events.json {
+        events.emit(json!({"event": "genesis", "report": report}), String::new);
+    } else if events.stderr {
+        eprintln!(
+            "genesis of chain {} ({}) with {} validators in {}",
+            report.chain,
+            report.chain_id,
+            report.validators.len(),
+            dir.display()
+        );
+    } else {
+        print_init(&report);
+    }
+    Ok(report.validators.into_iter().map(|v| v.config).collect())
+}
+
+/// A devnet's running validator processes.
+pub(crate) struct Running {
+    validators: Vec<Validator>,
+    /// Each validator's RPC base URL, in validator order.
+    pub rpcs: Vec<String>,
+    events: Events,
+}
+
+impl Running {
+    /// Checks that every validator is still running.
+    pub fn check_alive(&mut self) -> Result<()> {
+        for v in self.validators.iter_mut() {
+            if let Some(status) = v.child.try_wait()? {
+                bail!(
+                    "validator {} exited ({status}); see {}",
+                    v.index,
+                    v.log.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every validator cleanly (see [`stop_all`]).
+    pub fn stop(&mut self) {
+        stop_all(&mut self.validators, self.events);
+        self.validators.clear();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts one `hyperchain node` process per configuration of the devnet in `dir` (after
+/// checking them all), each logging to its directory's [`LOG_FILE`].
+pub(crate) fn start_network(dir: &Path, configs: &[PathBuf], events: Events) -> Result<Running> {
+    let mut data_dirs = Vec::new();
+    let mut rpcs = Vec::new();
+    for config in configs {
+        let setup = ValidatorSetup::load(config)?;
+        rpcs.push(format!("http://{}", setup.config.rpc_listen));
+        data_dirs.push(setup.config.data_dir);
+    }
+
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    let mut running = Running {
+        validators: Vec::new(),
+        rpcs,
+        events,
+    };
+    for (index, (config, data_dir)) in configs.iter().zip(data_dirs).enumerate() {
+        let log = validator_dir(dir, index).join(LOG_FILE);
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .with_context(|| format!("cannot open {}", log.display()))?;
+        let err = out.try_clone()?;
+        // On an error, dropping `running` stops the validators started so far.
+        let child = Command::new(&exe)
+            .arg("node")
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("cannot start validator {index}"))?;
+        events.emit(
+            json!({"event": "started", "validator": index, "pid": child.id(), "log": log}),
+            || {
+                format!(
+                    "validator {index} started (pid {}), log {}",
+                    child.id(),
+                    log.display()
+                )
+            },
+        );
+        running.validators.push(Validator {
+            index,
+            child,
+            data_dir,
+            log,
+        });
+    }
+    Ok(running)
 }
 
 /// Ctrl-C and SIGTERM.
@@ -291,7 +383,7 @@ async fn watch(validators: &mut [Validator], signals: &mut Signals, json: bool) 
 
 /// Sends SIGTERM to every running validator, waits for them to exit, kills the ones that do
 /// not in time.
-fn stop_all(validators: &mut [Validator], json: bool) {
+fn stop_all(validators: &mut [Validator], events: Events) {
     use rustix::process::{Pid, Signal, kill_process};
     for v in validators.iter_mut() {
         if matches!(v.child.try_wait(), Ok(None)) {
@@ -317,8 +409,7 @@ fn stop_all(validators: &mut [Validator], json: bool) {
             .ok()
             .map(|s| s.height);
         let code = status.and_then(|s| s.code());
-        event(
-            json,
+        events.emit(
             json!({"event": "stopped", "validator": v.index, "exit_code": code, "height": height}),
             || {
                 format!(

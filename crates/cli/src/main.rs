@@ -1,6 +1,7 @@
 //! The `hyperchain` command-line interface.
 
 mod args;
+mod bench;
 mod demo;
 mod devnet;
 mod genesis;
@@ -50,6 +51,9 @@ enum Command {
     /// new devnet (or with --demo) a demo then deploys and calls example contracts through
     /// RPC. Ctrl-C stops every validator cleanly.
     Devnet(devnet::DevnetArgs),
+    /// Measure finalized light-transaction throughput and finality latency of a fresh
+    /// local devnet (`increment(1)` calls on the `counter` example, sent to every validator).
+    Bench(bench::BenchArgs),
     /// Deploy a contract through a node's RPC and print its address and code hash.
     ///
     /// Signs a deploy transaction with --key (nonce and chain id from the node), submits it
@@ -102,6 +106,7 @@ fn main() {
         Command::Genesis(cmd) => genesis::run(cmd),
         Command::Node { config } => node::run(&config),
         Command::Devnet(args) => devnet::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Deploy(args) => remote::deploy(args),
         Command::Call(args) => remote::call(args),
         Command::Query(args) => remote::query(args),

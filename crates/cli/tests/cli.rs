@@ -739,4 +739,31 @@ mod chain {
         let status = child.wait().unwrap();
         assert!(status.success(), "devnet exited with {status}");
     }
+
+    #[test]
+    fn bench_finalizes_every_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = free_ports(2 * VALIDATORS as u16).to_string();
+        let out = hyperchain(
+            dir.path(),
+            &[
+                "bench",
+                "--txs",
+                "200",
+                "--accounts",
+                "10",
+                "--base-port",
+                &base,
+                "--json",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report = json(&out);
+        assert_eq!(report["txs"], 200, "{report}");
+        assert_eq!(report["submitted"], 200, "{report}");
+        assert_eq!(report["finalized"], 200, "{report}");
+        assert!(report["tx_per_s"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(report["latency_ms"]["p50"].as_f64().is_some(), "{report}");
+        assert!(report["blocks"].as_u64().unwrap() >= 1, "{report}");
+    }
 }

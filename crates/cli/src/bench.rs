@@ -1,0 +1,398 @@
+//! `hyperchain bench`: finalized light-transaction throughput and finality latency of a fresh
+//! local devnet (the validator processes of `hyperchain devnet`, without the demo).
+//!
+//! Deploys the `counter` example, pre-signs `--txs` `increment(1)` calls from `--accounts`
+//! generated accounts (consecutive nonces per account, signed before the clock starts),
+//! submits them concurrently to every validator's RPC, and follows finalized blocks on
+//! validator 0 to time each transaction from its submission to its block being observed
+//! finalized. Mempools are not gossiped, so each account's transactions all go to one
+//! validator (accounts are spread round-robin over the validators): a transaction is
+//! included when the validator it was sent to leads, and a later nonce never waits on
+//! another validator's turn.
+
+use crate::devnet::{Events, create_network, start_network};
+use crate::genesis::DEFAULT_BASE_PORT;
+use crate::remote::{DEFAULT_FUEL, rpc_error, submit, wait_receipt};
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use hyperchain_chain::genesis::AccountKey;
+use hyperchain_rpc::Client;
+use hyperchain_rpc::api::ReceiptOutcome;
+use hyperchain_sdk::encode;
+use hyperchain_types::{Digest, ExecutionMode, Payload, SignedTransaction, Transaction};
+use serde_json::json;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Concurrent submissions per validator.
+const IN_FLIGHT: usize = 16;
+/// How long to wait for the first block, the deploy, or any progress of finalization.
+const WAIT: Duration = Duration::from_secs(60);
+/// How often progress is printed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Number of validators.
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// Number of `increment(1)` transactions.
+    #[arg(long, default_value_t = 2000)]
+    txs: usize,
+    /// Number of sending accounts.
+    #[arg(long, default_value_t = 50)]
+    accounts: usize,
+    /// Directory of the devnet (must not hold one yet); default: a temporary directory,
+    /// removed afterwards.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// First port (p2p ports, then RPC ports).
+    #[arg(long, default_value_t = DEFAULT_BASE_PORT)]
+    base_port: u16,
+    /// Print the result as one JSON object on stdout (progress as JSON lines on stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    if args.txs == 0 || args.accounts == 0 {
+        bail!("--txs and --accounts must be at least 1");
+    }
+    let events = Events {
+        json: args.json,
+        stderr: args.json,
+    };
+    let (dir, temporary) = match &args.dir {
+        Some(dir) => (dir.clone(), false),
+        None => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or_default();
+            let dir = std::env::temp_dir()
+                .join(format!("hyperchain-bench-{}-{nanos}", std::process::id()));
+            (dir, true)
+        }
+    };
+    let outcome = (|| -> Result<serde_json::Value> {
+        let configs = create_network(&dir, args.validators, "bench", args.base_port, events)?;
+        let mut running = start_network(&dir, &configs, events)?;
+        let rpcs = running.rpcs.clone();
+        let result = crate::remote::runtime()?.block_on(measure(&args, &rpcs, events));
+        let alive = running.check_alive();
+        running.stop();
+        let report = result?;
+        alive?;
+        Ok(report)
+    })();
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let report = outcome?;
+    if args.json {
+        println!("{report}");
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+fn print_report(r: &serde_json::Value) {
+    println!(
+        "transactions: {} submitted, {} finalized, {} rejected",
+        r["submitted"], r["finalized"], r["rejected"]
+    );
+    println!(
+        "wall time (first submit → last finalized): {:.3} s",
+        r["wall_s"].as_f64().unwrap_or_default()
+    );
+    println!(
+        "finalized light-tx throughput: {:.0} tx/s",
+        r["tx_per_s"].as_f64().unwrap_or_default()
+    );
+    let l = &r["latency_ms"];
+    println!(
+        "finality latency (submit → observed finalized): p50 {} ms, p99 {} ms, max {} ms",
+        l["p50"], l["p99"], l["max"]
+    );
+    println!(
+        "blocks: {} (avg {:.1} txs/block, max {})",
+        r["blocks"],
+        r["avg_txs_per_block"].as_f64().unwrap_or_default(),
+        r["max_txs_per_block"]
+    );
+}
+
+/// Submissions and finalizations so far.
+#[derive(Default)]
+struct Progress {
+    submit_at: Mutex<HashMap<Digest, Instant>>,
+    submitted: AtomicUsize,
+    rejected: Mutex<Vec<String>>,
+    done_submitting: AtomicBool,
+}
+
+async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<serde_json::Value> {
+    let clients: Vec<Client> = rpcs
+        .iter()
+        .map(|r| crate::remote::client(r))
+        .collect::<Result<_>>()?;
+    let follow = &clients[0];
+    let url = follow.base_url().to_owned();
+    wait_for_blocks(follow).await?;
+    let status = follow.status().await.map_err(|e| rpc_error(&url, e))?;
+
+    // Deploy the counter.
+    let deployer = AccountKey::generate(commonware_utils::sys_rng());
+    let code = hyperchain_contracts::by_name("counter")
+        .ok_or_else(|| anyhow!("no example `counter`"))?
+        .to_vec();
+    let payload = Payload::Deploy {
+        code,
+        mode: ExecutionMode::Replicated,
+        regions: Vec::new(),
+    };
+    let id = submit(follow, &deployer, payload, None).await?;
+    let counter = match wait_receipt(follow, &id, WAIT).await?.outcome {
+        ReceiptOutcome::Deployed { address, .. } => address,
+        other => bail!("deploying counter failed: {other:?}"),
+    };
+    events.emit(
+        json!({"event": "deployed", "contract": "counter", "address": counter}),
+        || format!("deployed counter at 0x{counter}"),
+    );
+
+    // Sign everything before the clock starts; account a sends through validator a % n.
+    let accounts: Vec<AccountKey> = (0..args.accounts)
+        .map(|_| AccountKey::generate(commonware_utils::sys_rng()))
+        .collect();
+    let mut queues: Vec<VecDeque<SignedTransaction>> = vec![VecDeque::new(); clients.len()];
+    let mut nonces = vec![0u64; accounts.len()];
+    let input = encode(&1u64);
+    for i in 0..args.txs {
+        let a = i % accounts.len();
+        let key = &accounts[a];
+        let tx = Transaction {
+            chain_id: status.chain_id,
+            sender: commonware_cryptography::Signer::public_key(&key.0),
+            nonce: nonces[a],
+            payload: Payload::Call {
+                contract: counter,
+                method: "increment".into(),
+                input: input.clone(),
+                fuel_limit: DEFAULT_FUEL,
+            },
+        }
+        .sign(&key.0);
+        nonces[a] += 1;
+        queues[a % clients.len()].push_back(tx);
+    }
+    let ids: Arc<HashSet<Digest>> = Arc::new(queues.iter().flatten().map(|t| t.id()).collect());
+    events.emit(
+        json!({"event": "signed", "txs": args.txs, "accounts": args.accounts}),
+        || {
+            format!(
+                "signed {} increment(1) transactions from {} accounts; submitting to {} validators",
+                args.txs,
+                args.accounts,
+                clients.len()
+            )
+        },
+    );
+
+    let progress = Arc::new(Progress::default());
+    let start_height = follow
+        .status()
+        .await
+        .map_err(|e| rpc_error(&url, e))?
+        .height;
+    let started = Instant::now();
+
+    // Submitters: IN_FLIGHT workers per validator, started round-robin over validators.
+    let queues: Vec<Arc<Mutex<VecDeque<SignedTransaction>>>> = queues
+        .into_iter()
+        .map(|q| Arc::new(Mutex::new(q)))
+        .collect();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..IN_FLIGHT {
+        for (client, queue) in clients.iter().zip(&queues) {
+            let (client, queue, progress) = (client.clone(), queue.clone(), progress.clone());
+            workers.spawn(async move {
+                loop {
+                    let Some(tx) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+                    else {
+                        break;
+                    };
+                    let id = tx.id();
+                    progress
+                        .submit_at
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id, Instant::now());
+                    match client.submit(&tx).await {
+                        Ok(_) => {
+                            progress.submitted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            progress
+                                .submit_at
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .remove(&id);
+                            let url = client.base_url().to_owned();
+                            progress
+                                .rejected
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(format!("{:#}", rpc_error(&url, e)));
+                        }
+                    }
+                }
+            });
+        }
+    }
+    let submitters = {
+        let progress = progress.clone();
+        async move {
+            while workers.join_next().await.is_some() {}
+            progress.done_submitting.store(true, Ordering::Relaxed);
+        }
+    };
+
+    // Follower: finalized blocks on validator 0.
+    let finalized_at: Arc<Mutex<HashMap<Digest, Instant>>> = Arc::default();
+    let follower = {
+        let (progress, finalized_at, ids) = (progress.clone(), finalized_at.clone(), ids.clone());
+        async move {
+            let mut next = start_height + 1;
+            // (height, bench txs) of blocks with bench transactions.
+            let mut blocks: Vec<(u64, usize)> = Vec::new();
+            let mut last_progress = Instant::now();
+            loop {
+                let resp = follow
+                    .subscribe(next, Duration::from_secs(2))
+                    .await
+                    .map_err(|e| rpc_error(follow.base_url(), e))?;
+                let now = Instant::now();
+                for block in &resp.blocks {
+                    let mut finalized = finalized_at.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut ours = 0;
+                    for id in block.txs.iter().filter(|id| ids.contains(id)) {
+                        finalized.entry(*id).or_insert(now);
+                        ours += 1;
+                    }
+                    if ours > 0 {
+                        blocks.push((block.height, ours));
+                        last_progress = now;
+                    }
+                    next = block.height + 1;
+                }
+                let done = progress.done_submitting.load(Ordering::Relaxed);
+                let finalized = finalized_at.lock().unwrap_or_else(|e| e.into_inner()).len();
+                if done && finalized >= progress.submitted.load(Ordering::Relaxed) {
+                    return Ok::<_, anyhow::Error>(blocks);
+                }
+                if last_progress.elapsed() > WAIT {
+                    bail!(
+                        "no bench transaction finalized for {WAIT:?} ({finalized} of {} finalized)",
+                        progress.submitted.load(Ordering::Relaxed)
+                    );
+                }
+            }
+        }
+    };
+
+    let total = args.txs;
+    let reporter = {
+        let (progress, finalized_at) = (progress.clone(), finalized_at.clone());
+        async move {
+            loop {
+                tokio::time::sleep(PROGRESS_EVERY).await;
+                let submitted = progress.submitted.load(Ordering::Relaxed);
+                let finalized = finalized_at.lock().unwrap_or_else(|e| e.into_inner()).len();
+                let elapsed = started.elapsed().as_secs_f64();
+                events.emit(
+                    json!({"event": "progress", "elapsed_s": elapsed, "submitted": submitted,
+                           "finalized": finalized, "txs": total}),
+                    || {
+                        format!(
+                            "[{elapsed:>6.1}s] submitted {submitted}/{total}  finalized {finalized}/{total}"
+                        )
+                    },
+                );
+            }
+        }
+    };
+
+    let blocks = tokio::select! {
+        (_, blocks) = async { tokio::join!(submitters, follower) } => blocks?,
+        _ = reporter => unreachable!("the reporter never returns"),
+    };
+
+    let submit_at = progress.submit_at.lock().unwrap_or_else(|e| e.into_inner());
+    let finalized_at = finalized_at.lock().unwrap_or_else(|e| e.into_inner());
+    let rejected = progress.rejected.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(first) = rejected.first() {
+        events.emit(
+            json!({"event": "rejected", "count": rejected.len(), "first": first}),
+            || format!("{} transactions rejected; first: {first}", rejected.len()),
+        );
+    }
+    let first_submit = submit_at.values().min().copied().unwrap_or(started);
+    let last_final = finalized_at.values().max().copied().unwrap_or(first_submit);
+    let wall = last_final.duration_since(first_submit).as_secs_f64();
+    let mut latencies: Vec<f64> = finalized_at
+        .iter()
+        .filter_map(|(id, at)| {
+            submit_at
+                .get(id)
+                .map(|s| at.saturating_duration_since(*s).as_secs_f64() * 1e3)
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1;
+        (latencies[i] * 10.0).round() / 10.0
+    };
+    let finalized = finalized_at.len();
+    let block_count = blocks.len();
+    Ok(json!({
+        "validators": clients.len(),
+        "accounts": args.accounts,
+        "txs": args.txs,
+        "submitted": progress.submitted.load(Ordering::Relaxed),
+        "rejected": rejected.len(),
+        "finalized": finalized,
+        "wall_s": wall,
+        "tx_per_s": if wall > 0.0 { finalized as f64 / wall } else { 0.0 },
+        "latency_ms": {"p50": pct(0.50), "p99": pct(0.99), "max": pct(1.0)},
+        "blocks": block_count,
+        "first_height": blocks.first().map(|b| b.0),
+        "last_height": blocks.last().map(|b| b.0),
+        "avg_txs_per_block": if block_count > 0 { finalized as f64 / block_count as f64 } else { 0.0 },
+        "max_txs_per_block": blocks.iter().map(|b| b.1).max().unwrap_or(0),
+    }))
+}
+
+/// Waits until the node answers and has finalized a block.
+async fn wait_for_blocks(client: &Client) -> Result<()> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(s) = client.status().await
+            && s.height >= 1
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(anyhow!("no finalized block after {WAIT:?}"))
+                .with_context(|| format!("waiting for {}", client.base_url()));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
