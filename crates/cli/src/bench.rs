@@ -12,13 +12,13 @@
 
 use crate::devnet::{Events, create_network, start_network};
 use crate::genesis::DEFAULT_BASE_PORT;
-use crate::remote::{DEFAULT_FUEL, rpc_error, submit, wait_receipt};
+use crate::remote::{rpc_error, submit, wait_receipt};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use hyperchain_chain::genesis::AccountKey;
 use hyperchain_rpc::Client;
-use hyperchain_rpc::api::ReceiptOutcome;
-use hyperchain_sdk::encode;
+use hyperchain_rpc::api::{QueryRequest, ReceiptOutcome};
+use hyperchain_sdk::{Decode as _, encode};
 use hyperchain_types::{Digest, ExecutionMode, Payload, SignedTransaction, Transaction};
 use serde_json::json;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -27,6 +27,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Fuel limit of each `increment` call. A block reserves its transactions' fuel limits
+/// against `MAX_BLOCK_FUEL`, so the CLI's default limit would cap blocks at 20 transactions;
+/// an increment uses far less than this.
+const INCREMENT_FUEL: u64 = 10_000_000;
 /// Concurrent submissions per validator.
 const IN_FLIGHT: usize = 16;
 /// How long to wait for the first block, the deploy, or any progress of finalization.
@@ -105,6 +109,7 @@ fn print_report(r: &serde_json::Value) {
         "transactions: {} submitted, {} finalized, {} rejected",
         r["submitted"], r["finalized"], r["rejected"]
     );
+    println!("counter after the run: {}", r["counter"]);
     println!(
         "wall time (first submit → last finalized): {:.3} s",
         r["wall_s"].as_f64().unwrap_or_default()
@@ -183,7 +188,7 @@ async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<se
                 contract: counter,
                 method: "increment".into(),
                 input: input.clone(),
-                fuel_limit: DEFAULT_FUEL,
+                fuel_limit: INCREMENT_FUEL,
             },
         }
         .sign(&key.0);
@@ -332,6 +337,12 @@ async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<se
         _ = reporter => unreachable!("the reporter never returns"),
     };
 
+    // Every increment(1) that succeeded shows in the counter.
+    let q = follow
+        .query(&QueryRequest::new(counter, "get", Vec::new()))
+        .await
+        .map_err(|e| rpc_error(&url, e))?;
+    let counter_value = u64::decode(&mut q.output.0.as_slice()).map_err(|e| anyhow!("{e}"))?;
     let submit_at = progress.submit_at.lock().unwrap_or_else(|e| e.into_inner());
     let finalized_at = finalized_at.lock().unwrap_or_else(|e| e.into_inner());
     let rejected = progress.rejected.lock().unwrap_or_else(|e| e.into_inner());
@@ -369,6 +380,7 @@ async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<se
         "submitted": progress.submitted.load(Ordering::Relaxed),
         "rejected": rejected.len(),
         "finalized": finalized,
+        "counter": counter_value,
         "wall_s": wall,
         "tx_per_s": if wall > 0.0 { finalized as f64 / wall } else { 0.0 },
         "latency_ms": {"p50": pct(0.50), "p99": pct(0.99), "max": pct(1.0)},
