@@ -444,6 +444,58 @@ mod chain {
             n.iter().all(|n| n.height() >= 3)
         });
 
+        // Load: a counter deployed through validator 0, then a stream of increments sent to it
+        // (explicit nonces, not waiting) during the kill, the restart and the catch-up.
+        let rpc0 = rpc_url(&nodes[0].config);
+        json(&hyperchain(
+            d,
+            &["keys", "generate", "--out", "load.key", "--json"],
+        ));
+        let deployed = json(&hyperchain(
+            d,
+            &[
+                "deploy", "counter", "--key", "load.key", "--rpc", &rpc0, "--json",
+            ],
+        ));
+        let counter = deployed["address"].as_str().unwrap().to_string();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let load = {
+            let (stop, dir, rpc0, counter) =
+                (stop.clone(), d.to_path_buf(), rpc0.clone(), counter.clone());
+            std::thread::spawn(move || {
+                let mut sent = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let nonce = (sent + 1).to_string();
+                    let out = hyperchain(
+                        &dir,
+                        &[
+                            "call",
+                            &counter,
+                            "increment",
+                            "u64:1",
+                            "--key",
+                            "load.key",
+                            "--nonce",
+                            &nonce,
+                            "--no-wait",
+                            "--fuel",
+                            "10000000",
+                            "--rpc",
+                            &rpc0,
+                        ],
+                    );
+                    assert!(
+                        out.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    sent += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                sent
+            })
+        };
+
         // kill -9 validator 3.
         let victim = nodes.pop().unwrap();
         let mut child = victim.child;
@@ -467,6 +519,31 @@ mod chain {
         wait_until(&mut nodes, "the restarted validator to catch up", |n| {
             n[3].height() >= others
         });
+
+        // Every increment sent under load is finalized, and the restarted validator's state
+        // has all of them.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sent = load.join().unwrap();
+        assert!(sent > 0);
+        let rpc3 = rpc_url(&nodes[3].config);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let v = json(&hyperchain(
+                d,
+                &[
+                    "query", &counter, "get", "--decode", "u64", "--rpc", &rpc3, "--json",
+                ],
+            ));
+            if v["decoded"] == sent.to_string() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "counter {} of {sent} increments",
+                v["decoded"]
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
 
         // Each validator serves RPC: the restarted one answers with the chain's id and tip,
         // and blocks come with their finality certificates.
