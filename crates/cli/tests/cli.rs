@@ -534,7 +534,7 @@ mod chain {
                     "query", &counter, "get", "--decode", "u64", "--rpc", &rpc3, "--json",
                 ],
             ));
-            if v["decoded"] == sent.to_string() {
+            if v["decoded"].as_str() == Some(sent.to_string().as_str()) {
                 break;
             }
             assert!(
