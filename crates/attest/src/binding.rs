@@ -25,7 +25,11 @@ pub fn identity_binding(chain_id: &[u8; 32], identity_pk: &[u8; 32]) -> [u8; 32]
 
 /// The `report_data` a node with `identity_pk` puts in its evidence for `chain_id`, fresh as of
 /// `recent_block` (the hash of a recent finalized block).
-pub fn report_data(chain_id: &[u8; 32], identity_pk: &[u8; 32], recent_block: &[u8; 32]) -> [u8; 64] {
+pub fn report_data(
+    chain_id: &[u8; 32],
+    identity_pk: &[u8; 32],
+    recent_block: &[u8; 32],
+) -> [u8; 64] {
     let mut out = [0u8; 64];
     out[..32].copy_from_slice(&identity_binding(chain_id, identity_pk));
     out[32..].copy_from_slice(recent_block);

@@ -40,10 +40,11 @@ pub(crate) fn verify(
         });
     }
 
-    let verified = QuoteVerifier::<RustCryptoConfig>::new_with_config(INTEL_SGX_ROOT_CA_DER.to_vec())
-        .allow_debug(true)
-        .verify_with_policy(quote, collateral, now, &QuotePolicy::claims_only(now))
-        .map_err(|e| VerifyError::Dcap(format!("{e:#}")))?;
+    let verified =
+        QuoteVerifier::<RustCryptoConfig>::new_with_config(INTEL_SGX_ROOT_CA_DER.to_vec())
+            .allow_debug(true)
+            .verify_with_policy(quote, collateral, now, &QuotePolicy::claims_only(now))
+            .map_err(|e| VerifyError::Dcap(format!("{e:#}")))?;
 
     let status = match verified.tcb.status {
         TcbStatus::UpToDate => DcapTcbStatus::UpToDate,
@@ -62,8 +63,7 @@ pub(crate) fn verify(
         TcbStatus::Revoked => return Err(VerifyError::Dcap("TCB status is Revoked".into())),
     };
     let advisories = verified.tcb.advisory_ids.clone();
-    if advisories.len() > MAX_ADVISORIES || advisories.iter().any(|a| a.len() > MAX_ADVISORY_LEN)
-    {
+    if advisories.len() > MAX_ADVISORIES || advisories.iter().any(|a| a.len() > MAX_ADVISORY_LEN) {
         return Err(VerifyError::Malformed {
             what: "DCAP collateral",
             detail: "too many or too long advisory ids".into(),

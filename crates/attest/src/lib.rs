@@ -29,12 +29,12 @@ pub use dcap_qvl::QuoteCollateralV3;
 pub use endorsements::{Endorsements, SimEndorsements, SnpEndorsements};
 pub use error::VerifyError;
 pub use policy::{
-    AttestationPolicy, MAX_FUTURE_SKEW_SECS, Measurement, POLICY_CHECKS, PolicyCheck,
-    PolicyError, evaluate, policy_checks, policy_limits,
+    AttestationPolicy, MAX_FUTURE_SKEW_SECS, Measurement, POLICY_CHECKS, PolicyCheck, PolicyError,
+    evaluate, policy_checks, policy_limits,
 };
 pub use snp::{
-    AMD_ARKS, SNP_REPORT_LEN, SnpTcb, check_chip_id, check_vcek_tcb, parse_report as parse_snp_report,
-    vcek_tcb,
+    AMD_ARKS, SNP_REPORT_LEN, SnpTcb, check_chip_id, check_vcek_tcb,
+    parse_report as parse_snp_report, vcek_tcb,
 };
 
 /// Input size limits. Changing them is a protocol change.
@@ -82,7 +82,10 @@ pub fn verification_checks(platform: Platform) -> &'static [(&'static str, &'sta
     match platform {
         Platform::Sgx | Platform::Tdx => &[
             ("evidence-format", "the quote and collateral parse"),
-            ("platform-match", "the quote is of the claimed kind (SGX or TDX)"),
+            (
+                "platform-match",
+                "the quote is of the claimed kind (SGX or TDX)",
+            ),
             (
                 "dcap-quote",
                 "quote signed by the attestation key, QE report signed by the PCK and binding \
@@ -91,19 +94,43 @@ pub fn verification_checks(platform: Platform) -> &'static [(&'static str, &'sta
             ),
         ],
         Platform::SevSnp => &[
-            ("evidence-format", "the report and certificates parse; the report is canonical"),
-            ("report-kind", "report v2+, ECDSA P-384/SHA-384, signed by a VCEK"),
+            (
+                "evidence-format",
+                "the report and certificates parse; the report is canonical",
+            ),
+            (
+                "report-kind",
+                "report v2+, ECDSA P-384/SHA-384, signed by a VCEK",
+            ),
             ("trust-anchor", "the ARK is one of AMD's published roots"),
-            ("certificate-chain", "ARK self-signed, ARK signs ASK, ASK signs VCEK"),
+            (
+                "certificate-chain",
+                "ARK self-signed, ARK signs ASK, ASK signs VCEK",
+            ),
             ("certificate-validity", "ARK, ASK and VCEK are valid now"),
             ("report-signature", "the VCEK signs the report"),
-            ("vcek-tcb", "the VCEK's TCB extensions equal the report's reported_tcb"),
-            ("vcek-chip-id", "the VCEK's hwID equals the report's chip_id"),
+            (
+                "vcek-tcb",
+                "the VCEK's TCB extensions equal the report's reported_tcb",
+            ),
+            (
+                "vcek-chip-id",
+                "the VCEK's hwID equals the report's chip_id",
+            ),
         ],
         Platform::SimIntel | Platform::SimAmd => &[
-            ("evidence-format", "the report and platform certificate parse"),
-            ("certificate-chain", "the dev root key signs the platform certificate"),
-            ("platform-match", "report flavour and platform id match the certificate"),
+            (
+                "evidence-format",
+                "the report and platform certificate parse",
+            ),
+            (
+                "certificate-chain",
+                "the dev root key signs the platform certificate",
+            ),
+            (
+                "platform-match",
+                "report flavour and platform id match the certificate",
+            ),
             ("report-signature", "the platform key signs the report"),
         ],
     }

@@ -37,8 +37,8 @@ impl Serialize for Measurement {
 impl<'de> Deserialize<'de> for Measurement {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let bytes = hex::decode(s.strip_prefix("0x").unwrap_or(&s))
-            .map_err(serde::de::Error::custom)?;
+        let bytes =
+            hex::decode(s.strip_prefix("0x").unwrap_or(&s)).map_err(serde::de::Error::custom)?;
         if bytes.is_empty() || bytes.len() > MAX_MEASUREMENT {
             return Err(serde::de::Error::custom(format!(
                 "a measurement is 1..={MAX_MEASUREMENT} bytes"
@@ -117,11 +117,17 @@ impl AttestationPolicy {
             if ms.len() > MAX_MEASUREMENTS {
                 return Err(format!("more than {MAX_MEASUREMENTS} measurements for {p}"));
             }
-            if ms.iter().any(|m| m.0.is_empty() || m.0.len() > MAX_MEASUREMENT) {
+            if ms
+                .iter()
+                .any(|m| m.0.is_empty() || m.0.len() > MAX_MEASUREMENT)
+            {
                 return Err(format!("a measurement for {p} is empty or too long"));
             }
         }
-        if self.min_tcb.values().any(|t| t.len() > crate::claims::claim_limits::MAX_TCB_COMPONENTS)
+        if self
+            .min_tcb
+            .values()
+            .any(|t| t.len() > crate::claims::claim_limits::MAX_TCB_COMPONENTS)
         {
             return Err("a minimum TCB has too many components".into());
         }
@@ -147,7 +153,9 @@ impl AttestationPolicy {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
     /// Simulated evidence, and the policy does not allow it.
-    #[error("{0} evidence is simulated (anyone can forge it) and the policy does not allow simulated platforms")]
+    #[error(
+        "{0} evidence is simulated (anyone can forge it) and the policy does not allow simulated platforms"
+    )]
     SimulatedNotAllowed(Platform),
     /// The policy lists no measurement for the platform.
     #[error("the policy accepts no measurement for {0}")]
@@ -474,7 +482,10 @@ impl Read for AttestationPolicy {
         for _ in 0..n {
             let p = Platform::read(buf)?;
             if last.is_some_and(|l| l >= p) {
-                return Err(Error::Invalid("AttestationPolicy", "platforms not ascending"));
+                return Err(Error::Invalid(
+                    "AttestationPolicy",
+                    "platforms not ascending",
+                ));
             }
             last = Some(p);
             let k = u32::read(buf)? as usize;
@@ -508,7 +519,10 @@ impl Read for AttestationPolicy {
         for _ in 0..k {
             let a = read_string(buf, MAX_ADVISORY_LEN, "advisory")?;
             if allowed_advisories.last().is_some_and(|l: &String| *l >= a) {
-                return Err(Error::Invalid("AttestationPolicy", "advisories not ascending"));
+                return Err(Error::Invalid(
+                    "AttestationPolicy",
+                    "advisories not ascending",
+                ));
             }
             allowed_advisories.insert(a);
         }
@@ -537,8 +551,10 @@ mod tests {
         let mut p = AttestationPolicy::default();
         p.measurements
             .insert(Platform::SevSnp, vec![Measurement(vec![7; 48])]);
-        p.measurements
-            .insert(Platform::Sgx, vec![Measurement(vec![1; 32]), Measurement(vec![2; 32])]);
+        p.measurements.insert(
+            Platform::Sgx,
+            vec![Measurement(vec![1; 32]), Measurement(vec![2; 32])],
+        );
         p.min_tcb.insert(Platform::SevSnp, vec![3, 0, 8, 115]);
         p.allowed_advisories.insert("INTEL-SA-00615".into());
         p.allowed_advisories.insert("INTEL-SA-00289".into());
@@ -591,7 +607,10 @@ mod tests {
 
         let mut bad = c.clone();
         bad.measurement = vec![8; 48];
-        assert_eq!(evaluate(&p, &bad, &rd, 0).unwrap_err().check(), "measurement");
+        assert_eq!(
+            evaluate(&p, &bad, &rd, 0).unwrap_err().check(),
+            "measurement"
+        );
 
         let mut bad = c.clone();
         bad.tcb.svns = vec![3, 0, 7, 115];
@@ -599,7 +618,10 @@ mod tests {
 
         let mut bad = c.clone();
         bad.debug = true;
-        assert_eq!(evaluate(&p, &bad, &rd, 0), Err(PolicyError::DebugNotAllowed));
+        assert_eq!(
+            evaluate(&p, &bad, &rd, 0),
+            Err(PolicyError::DebugNotAllowed)
+        );
 
         let mut bad = c.clone();
         if let PlatformDetails::SevSnp { vmpl, .. } = &mut bad.details {
@@ -607,7 +629,10 @@ mod tests {
         }
         assert_eq!(evaluate(&p, &bad, &rd, 0).unwrap_err().check(), "vmpl");
 
-        assert_eq!(evaluate(&p, &c, &[0; 64], 0).unwrap_err().check(), "report-data");
+        assert_eq!(
+            evaluate(&p, &c, &[0; 64], 0).unwrap_err().check(),
+            "report-data"
+        );
 
         let mut bad = c.clone();
         bad.advisories = vec!["AMD-SB-1".into()];
@@ -644,7 +669,10 @@ mod tests {
             Err(PolicyError::EvidenceTooOld { age: 601, max: 600 })
         );
         assert_eq!(evaluate(&p, &c, &rd, 1000 - 60), Ok(()));
-        assert_eq!(evaluate(&p, &c, &rd, 1000 - 61).unwrap_err().check(), "evidence-age");
+        assert_eq!(
+            evaluate(&p, &c, &rd, 1000 - 61).unwrap_err().check(),
+            "evidence-age"
+        );
         p.allow_simulated = false;
         assert_eq!(
             evaluate(&p, &c, &rd, 1000),

@@ -328,12 +328,11 @@ pub(crate) fn verify(
         what: "simulated report",
         detail: e.to_string(),
     })?;
-    let cert = SimCertificate::decode(Copying(endorsements.platform_certificate.as_slice())).map_err(|e| {
-        VerifyError::Malformed {
+    let cert = SimCertificate::decode(Copying(endorsements.platform_certificate.as_slice()))
+        .map_err(|e| VerifyError::Malformed {
             what: "simulated platform certificate",
             detail: e.to_string(),
-        }
-    })?;
+        })?;
     let root = VerificationKey::try_from(dev_root_public_key())
         .map_err(|_| VerifyError::SimCertificateSignature)?;
     root.verify(&Signature::from(cert.signature), &cert.signed_message())

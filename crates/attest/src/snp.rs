@@ -19,6 +19,7 @@ use crate::{Claims, Platform, PlatformDetails, SnpEndorsements, Tcb, VerifyError
 use sev::certs::snp::{Certificate, Chain, Verifiable, ca};
 use sev::firmware::guest::AttestationReport;
 use sev::parser::ByteParser;
+use std::sync::OnceLock;
 use x509_cert::der::Decode;
 use x509_cert::der::asn1::ObjectIdentifier;
 
@@ -90,7 +91,11 @@ pub fn vcek_tcb(vcek: &x509_cert::Certificate) -> Result<SnpTcb, VerifyError> {
 /// that differs.
 pub fn check_vcek_tcb(vcek: &SnpTcb, reported: &SnpTcb) -> Result<(), VerifyError> {
     let fields = [
-        ("bootloader", Some(vcek.bootloader), Some(reported.bootloader)),
+        (
+            "bootloader",
+            Some(vcek.bootloader),
+            Some(reported.bootloader),
+        ),
         ("tee", Some(vcek.tee), Some(reported.tee)),
         ("snp", Some(vcek.snp), Some(reported.snp)),
         ("microcode", Some(vcek.microcode), Some(reported.microcode)),
@@ -122,6 +127,17 @@ pub fn check_chip_id(vcek: &x509_cert::Certificate, chip_id: &[u8; 64]) -> Resul
     Ok(())
 }
 
+/// The embedded ARKs, parsed once.
+fn trusted_arks() -> &'static [Certificate] {
+    static ARKS: OnceLock<Vec<Certificate>> = OnceLock::new();
+    ARKS.get_or_init(|| {
+        AMD_ARKS
+            .iter()
+            .filter_map(|(_, pem)| Certificate::from_pem(pem).ok())
+            .collect()
+    })
+}
+
 fn parse_cert(bytes: &[u8], what: &'static str) -> Result<Certificate, VerifyError> {
     if bytes.len() > MAX_CERT {
         return Err(VerifyError::Malformed {
@@ -138,6 +154,17 @@ fn parse_cert(bytes: &[u8], what: &'static str) -> Result<Certificate, VerifyErr
         what,
         detail: e.to_string(),
     })
+}
+
+/// RFC 5280 §4.1.1.2: the outer signature algorithm must equal the signed one. `sev` reads only
+/// the outer OID, so without this the unsigned outer parameters could vary freely.
+fn check_signature_fields(cert: &x509_cert::Certificate, which: &str) -> Result<(), VerifyError> {
+    if cert.signature_algorithm != cert.tbs_certificate.signature {
+        return Err(VerifyError::CertificateChain(format!(
+            "{which} certificate's outer signature algorithm differs from the signed one"
+        )));
+    }
+    Ok(())
 }
 
 fn der(cert: &Certificate) -> Vec<u8> {
@@ -216,26 +243,33 @@ pub(crate) fn verify(
         )));
     }
 
-    let trusted: Vec<Certificate> = AMD_ARKS
-        .iter()
-        .filter_map(|(_, pem)| Certificate::from_pem(pem).ok())
-        .collect();
+    let trusted = trusted_arks();
     let ark = match supplied_ark {
         Some(supplied) => trusted
-                .iter()
-                .find(|t| der(t) == supplied)
-                .cloned()
-                .ok_or(VerifyError::UntrustedArk)?,
-        // Pick the root that signed this ASK (the check is repeated by the chain below).
-        None => trusted
             .iter()
-            .find(|ark| (*ark, &ask).verify().is_ok())
+            .find(|t| der(t) == supplied)
             .cloned()
-            .ok_or_else(|| {
-                VerifyError::CertificateChain(
-                    "the ASK is not signed by any of AMD's published ARKs".into(),
-                )
-            })?,
+            .ok_or(VerifyError::UntrustedArk)?,
+        // The root whose subject issued this ASK (the chain check below verifies it signed it).
+        None => {
+            let issuer = x509_cert::Certificate::from(ask.clone())
+                .tbs_certificate
+                .issuer;
+            trusted
+                .iter()
+                .find(|ark| {
+                    x509_cert::Certificate::from((*ark).clone())
+                        .tbs_certificate
+                        .subject
+                        == issuer
+                })
+                .cloned()
+                .ok_or_else(|| {
+                    VerifyError::CertificateChain(
+                        "the ASK was not issued by any of AMD's published ARKs".into(),
+                    )
+                })?
+        }
     };
     let chain = Chain {
         ca: ca::Chain { ark, ask },
@@ -248,6 +282,9 @@ pub(crate) fn verify(
     let ark_x: x509_cert::Certificate = chain.ca.ark.clone().into();
     let ask_x: x509_cert::Certificate = chain.ca.ask.clone().into();
     let vcek_x: x509_cert::Certificate = chain.vek.clone().into();
+    check_signature_fields(&ark_x, "ARK")?;
+    check_signature_fields(&ask_x, "ASK")?;
+    check_signature_fields(&vcek_x, "VCEK")?;
     check_validity(&ark_x, "ARK", now)?;
     check_validity(&ask_x, "ASK", now)?;
     check_validity(&vcek_x, "VCEK", now)?;
