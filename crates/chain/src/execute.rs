@@ -17,6 +17,7 @@
 //!
 //! A contract's storage is the sub-tree `TreeId(address)`.
 
+use crate::signatures::SignatureCache;
 use commonware_codec::{DecodeExt as _, Encode as _, EncodeSize as _};
 use hyperchain_state::{Snapshot, StateError, TreeId, TreeWrites, WriteBatch};
 use hyperchain_types::{
@@ -204,6 +205,15 @@ impl StorageReader for ContractView {
 
 /// Checks what can be checked without state: size, chain id, signature.
 pub fn check_stateless(chain_id: &Digest, tx: &SignedTransaction) -> Result<(), InvalidTx> {
+    check_form(chain_id, tx)?;
+    if !tx.verify_signature() {
+        return Err(InvalidTx::BadSignature);
+    }
+    Ok(())
+}
+
+/// [`check_stateless`] without the signature: size and chain id.
+pub fn check_form(chain_id: &Digest, tx: &SignedTransaction) -> Result<(), InvalidTx> {
     let size = tx.encode_size();
     if size > tx_limits::MAX_TX_SIZE {
         return Err(InvalidTx::TooLarge {
@@ -217,9 +227,6 @@ pub fn check_stateless(chain_id: &Digest, tx: &SignedTransaction) -> Result<(), 
             found: tx.tx.chain_id,
         });
     }
-    if !tx.verify_signature() {
-        return Err(InvalidTx::BadSignature);
-    }
     Ok(())
 }
 
@@ -228,12 +235,23 @@ pub fn check_stateless(chain_id: &Digest, tx: &SignedTransaction) -> Result<(), 
 pub struct Executor {
     engine: Engine,
     chain_id: Digest,
+    signatures: Arc<SignatureCache>,
 }
 
 impl Executor {
     /// An executor of `chain_id`'s transactions.
     pub fn new(engine: Engine, chain_id: Digest) -> Self {
-        Executor { engine, chain_id }
+        Executor {
+            engine,
+            chain_id,
+            signatures: Arc::new(SignatureCache::default()),
+        }
+    }
+
+    /// The cache of verified transaction signatures (share it with the mempool so that
+    /// admitted transactions are not verified again in blocks).
+    pub fn signatures(&self) -> &Arc<SignatureCache> {
+        &self.signatures
     }
 
     /// The chain this executor accepts transactions for.
@@ -254,9 +272,10 @@ impl Executor {
         txs: &[SignedTransaction],
     ) -> Result<Execution, ExecError> {
         let mut out = Execution::default();
-        let mut fuel_reserved: u64 = 0;
-        for (position, tx) in txs.iter().enumerate() {
-            if let Err(reason) = check_stateless(&self.chain_id, tx) {
+        let mut fuel_used_total: u64 = 0;
+        let stateless = self.check_all_stateless(txs);
+        for ((position, tx), stateless) in txs.iter().enumerate().zip(stateless) {
+            if let Err(reason) = stateless {
                 out.invalid.push((position, reason));
                 continue;
             }
@@ -276,14 +295,15 @@ impl Executor {
                 ));
                 continue;
             }
-            if let Payload::Call { fuel_limit, .. } = &tx.tx.payload {
-                match fuel_reserved.checked_add(*fuel_limit) {
-                    Some(total) if total <= block_limits::MAX_BLOCK_FUEL => fuel_reserved = total,
-                    _ => {
-                        out.invalid.push((position, InvalidTx::BlockFuel));
-                        continue;
-                    }
-                }
+            // A call fits if its whole fuel limit fits in what the block has not used yet, so
+            // the block's fuel never exceeds MAX_BLOCK_FUEL whatever the call does.
+            if let Payload::Call { fuel_limit, .. } = &tx.tx.payload
+                && fuel_used_total
+                    .checked_add(*fuel_limit)
+                    .is_none_or(|total| total > block_limits::MAX_BLOCK_FUEL)
+            {
+                out.invalid.push((position, InvalidTx::BlockFuel));
+                continue;
             }
             out.batch.put(
                 TreeId::ROOT,
@@ -323,6 +343,7 @@ impl Executor {
                     *fuel_limit,
                 )?,
             };
+            fuel_used_total = fuel_used_total.saturating_add(fuel_used);
             out.receipts.push(Receipt {
                 tx_id: tx.id(),
                 height: env.height,
@@ -333,6 +354,28 @@ impl Executor {
             out.included.push(position);
         }
         Ok(out)
+    }
+
+    /// Size, chain id and signature of each of `txs`, the signatures checked as one batch.
+    fn check_all_stateless(&self, txs: &[SignedTransaction]) -> Vec<Result<(), InvalidTx>> {
+        let mut verdicts: Vec<Result<(), InvalidTx>> = txs
+            .iter()
+            .map(|tx| check_form(&self.chain_id, tx))
+            .collect();
+        let (positions, signed): (Vec<usize>, Vec<&SignedTransaction>) = txs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| verdicts[*i].is_ok())
+            .unzip();
+        for (position, valid) in positions
+            .into_iter()
+            .zip(self.signatures.verify_all(&signed))
+        {
+            if !valid {
+                verdicts[position] = Err(InvalidTx::BadSignature);
+            }
+        }
+        verdicts
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -7,6 +7,7 @@
 //! - [`ledger`]: committed state, executed-but-unfinalized blocks, and the index of finalized
 //!   blocks, receipts and seeds.
 //! - [`mempool`]: checked transactions waiting for a block.
+//! - [`signatures`]: batched transaction signature checks and the cache of verified ones.
 //! - [`app`]: propose/verify, the finalized-block applier and the seed recorder.
 //! - [`node`]: the wiring of one validator.
 //! - [`genesis`]: the genesis document, chain id, key files and the devnet dealer.
@@ -24,3 +25,4 @@ pub mod ledger;
 pub mod mempool;
 pub mod node;
 pub mod runner;
+pub mod signatures;

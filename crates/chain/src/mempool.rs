@@ -7,11 +7,12 @@
 //! instance already included in an unfinalized ancestor). Finalized transactions are removed
 //! with [`Mempool::remove_included`].
 
-use crate::execute::{InvalidTx, check_stateless};
+use crate::execute::{InvalidTx, check_form};
+use crate::signatures::SignatureCache;
 use commonware_codec::EncodeSize as _;
 use hyperchain_types::{Address, Digest, SignedTransaction};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// How far above the committed next nonce a sender may queue transactions.
 pub const MAX_NONCE_AHEAD: u64 = 4096;
@@ -57,15 +58,27 @@ struct Inner {
 pub struct Mempool {
     chain_id: Digest,
     capacity: usize,
+    signatures: Arc<SignatureCache>,
     inner: Mutex<Inner>,
 }
 
 impl Mempool {
     /// An empty pool for `chain_id` holding at most `capacity` transactions.
     pub fn new(chain_id: Digest, capacity: usize) -> Self {
+        Self::with_signatures(chain_id, capacity, Arc::new(SignatureCache::default()))
+    }
+
+    /// An empty pool that records the signatures it verifies in `signatures` (the executor's
+    /// cache, so that block execution does not verify them again).
+    pub fn with_signatures(
+        chain_id: Digest,
+        capacity: usize,
+        signatures: Arc<SignatureCache>,
+    ) -> Self {
         Mempool {
             chain_id,
             capacity,
+            signatures,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -76,7 +89,48 @@ impl Mempool {
 
     /// Queues `tx`, given its sender's committed next nonce; returns its id.
     pub fn submit(&self, tx: SignedTransaction, next_nonce: u64) -> Result<Digest, MempoolError> {
-        check_stateless(&self.chain_id, &tx)?;
+        check_form(&self.chain_id, &tx)?;
+        if !self.signatures.verify(&tx) {
+            return Err(InvalidTx::BadSignature.into());
+        }
+        self.admit(tx, next_nonce)
+    }
+
+    /// Queues each transaction (given its sender's committed next nonce) as [`Self::submit`]
+    /// would, checking their signatures as one batch; one result per transaction, in order.
+    pub fn submit_batch(
+        &self,
+        txs: Vec<(SignedTransaction, u64)>,
+    ) -> Vec<Result<Digest, MempoolError>> {
+        let mut results: Vec<Result<(), MempoolError>> = txs
+            .iter()
+            .map(|(tx, _)| check_form(&self.chain_id, tx).map_err(MempoolError::from))
+            .collect();
+        let (positions, signed): (Vec<usize>, Vec<&SignedTransaction>) = txs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| results[*i].is_ok())
+            .map(|(i, (tx, _))| (i, tx))
+            .unzip();
+        for (i, valid) in positions
+            .into_iter()
+            .zip(self.signatures.verify_all(&signed))
+        {
+            if !valid {
+                results[i] = Err(InvalidTx::BadSignature.into());
+            }
+        }
+        txs.into_iter()
+            .zip(results)
+            .map(|((tx, next_nonce), checked)| {
+                checked?;
+                self.admit(tx, next_nonce)
+            })
+            .collect()
+    }
+
+    /// Queues a transaction whose form and signature are checked.
+    fn admit(&self, tx: SignedTransaction, next_nonce: u64) -> Result<Digest, MempoolError> {
         let nonce = tx.tx.nonce;
         if nonce < next_nonce {
             return Err(MempoolError::StaleNonce {
@@ -162,7 +216,7 @@ mod tests {
         let key = ed25519::PrivateKey::from_seed(seed);
         Transaction {
             chain_id: sha256(chain),
-            sender: key.public_key(),
+            sender: key.public_key().into(),
             nonce,
             payload: Payload::Call {
                 contract: Address([1; 32]),
@@ -172,6 +226,37 @@ mod tests {
             },
         }
         .sign(&key)
+    }
+
+    #[test]
+    fn a_batch_gets_one_verdict_per_transaction() {
+        let pool = Mempool::new(sha256(b"c"), 10);
+        let mut forged = tx(b"c", 2, 0);
+        forged.tx.nonce = 1;
+        let results = pool.submit_batch(vec![
+            (tx(b"c", 1, 0), 0),
+            (forged, 0),
+            (tx(b"other", 3, 0), 0),
+            (tx(b"c", 4, 0), 1),
+            (tx(b"c", 1, 1), 0),
+            (tx(b"c", 1, 1), 0),
+        ]);
+        assert_eq!(results[0], Ok(tx(b"c", 1, 0).id()));
+        assert_eq!(
+            results[1],
+            Err(MempoolError::Invalid(InvalidTx::BadSignature))
+        );
+        assert!(matches!(
+            results[2],
+            Err(MempoolError::Invalid(InvalidTx::WrongChain { .. }))
+        ));
+        assert_eq!(
+            results[3],
+            Err(MempoolError::StaleNonce { next: 1, found: 0 })
+        );
+        assert_eq!(results[4], Ok(tx(b"c", 1, 1).id()));
+        assert_eq!(results[5], Err(MempoolError::Duplicate));
+        assert_eq!(pool.len(), 2);
     }
 
     #[test]
@@ -203,9 +288,10 @@ mod tests {
 
         let c = pool.candidates(10, usize::MAX);
         assert_eq!(c.len(), 3);
+        assert_eq!(pool.submit_batch(vec![]), vec![]);
         let of_1: Vec<u64> = c
             .iter()
-            .filter(|t| t.tx.sender == ed25519::PrivateKey::from_seed(1).public_key())
+            .filter(|t| t.tx.sender == ed25519::PrivateKey::from_seed(1).public_key().into())
             .map(|t| t.tx.nonce)
             .collect();
         assert_eq!(of_1, vec![0, 1]);

@@ -231,7 +231,11 @@ where
     )?);
     let (tip, digest) = ledger.tip();
     info!(chain = %spec.name, chain_id = %spec.chain_id, height = tip, %digest, "ledger opened");
-    let mempool = Arc::new(Mempool::new(spec.chain_id, config.mempool_capacity));
+    let mempool = Arc::new(Mempool::with_signatures(
+        spec.chain_id,
+        config.mempool_capacity,
+        ledger.executor().signatures().clone(),
+    ));
     let status = Arc::new(StatusWriter {
         path: status_path(&config.data_dir),
         chain_id: spec.chain_id,

@@ -41,7 +41,7 @@ pub fn deploy_mode(
 ) -> SignedTransaction {
     Transaction {
         chain_id: chain_id(),
-        sender: key.public_key(),
+        sender: key.public_key().into(),
         nonce,
         payload: Payload::Deploy {
             code: code.to_vec(),
@@ -61,7 +61,7 @@ pub fn call(
 ) -> SignedTransaction {
     Transaction {
         chain_id: chain_id(),
-        sender: key.public_key(),
+        sender: key.public_key().into(),
         nonce,
         payload: Payload::Call {
             contract,

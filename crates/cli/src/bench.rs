@@ -3,7 +3,8 @@
 //!
 //! Deploys the `counter` example, pre-signs `--txs` `increment(1)` calls from `--accounts`
 //! generated accounts (consecutive nonces per account, signed before the clock starts),
-//! submits them concurrently to every validator's RPC, and follows finalized blocks on
+//! submits them concurrently to every validator's RPC in `POST /txs` batches of `--batch`,
+//! and follows finalized blocks on
 //! validator 0 to time each transaction from its submission to its block being observed
 //! finalized. Mempools are not gossiped, so each account's transactions all go to one
 //! validator (accounts are spread round-robin over the validators): a transaction is
@@ -27,9 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Fuel limit of each `increment` call. A block reserves its transactions' fuel limits
-/// against `MAX_BLOCK_FUEL`, so the CLI's default limit would cap blocks at 20 transactions;
-/// an increment uses far less than this.
+/// Fuel limit of each `increment` call: generous (an increment uses a few thousand units),
+/// and small enough that a block with little fuel left can still take one.
 const INCREMENT_FUEL: u64 = 10_000_000;
 /// Concurrent submissions per validator.
 const IN_FLIGHT: usize = 16;
@@ -49,6 +49,9 @@ pub struct BenchArgs {
     /// Number of sending accounts.
     #[arg(long, default_value_t = 50)]
     accounts: usize,
+    /// Transactions per `POST /txs` request (1 sends each alone; at most 2000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=2000))]
+    batch: u16,
     /// Directory of the devnet (must not hold one yet); default: a temporary directory,
     /// removed afterwards.
     #[arg(long)]
@@ -182,7 +185,7 @@ async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<se
         let key = &accounts[a];
         let tx = Transaction {
             chain_id: status.chain_id,
-            sender: commonware_cryptography::Signer::public_key(&key.0),
+            sender: commonware_cryptography::Signer::public_key(&key.0).into(),
             nonce: nonces[a],
             payload: Payload::Call {
                 contract: counter,
@@ -225,34 +228,49 @@ async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<se
     for _ in 0..IN_FLIGHT {
         for (client, queue) in clients.iter().zip(&queues) {
             let (client, queue, progress) = (client.clone(), queue.clone(), progress.clone());
+            let batch_size = usize::from(args.batch);
             workers.spawn(async move {
                 loop {
-                    let Some(tx) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
-                    else {
-                        break;
+                    let batch: Vec<SignedTransaction> = {
+                        let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+                        let n = queue.len().min(batch_size);
+                        queue.drain(..n).collect()
                     };
-                    let id = tx.id();
+                    if batch.is_empty() {
+                        break;
+                    }
+                    let ids: Vec<Digest> = batch.iter().map(|tx| tx.id()).collect();
+                    let now = Instant::now();
                     progress
                         .submit_at
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .insert(id, Instant::now());
-                    match client.submit(&tx).await {
-                        Ok(_) => {
-                            progress.submitted.fetch_add(1, Ordering::Relaxed);
-                        }
+                        .extend(ids.iter().map(|id| (*id, now)));
+                    let url = client.base_url().to_owned();
+                    let verdicts = match client.submit_batch(&batch).await {
+                        Ok(verdicts) => verdicts,
                         Err(e) => {
-                            progress
-                                .submit_at
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .remove(&id);
-                            let url = client.base_url().to_owned();
-                            progress
-                                .rejected
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .push(format!("{:#}", rpc_error(&url, e)));
+                            let reason = format!("{:#}", rpc_error(&url, e));
+                            vec![Err(reason); batch.len()]
+                        }
+                    };
+                    for (id, verdict) in ids.iter().zip(verdicts) {
+                        match verdict {
+                            Ok(_) => {
+                                progress.submitted.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(reason) => {
+                                progress
+                                    .submit_at
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .remove(id);
+                                progress
+                                    .rejected
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .push(format!("{url}: {reason}"));
+                            }
                         }
                     }
                 }
@@ -376,6 +394,7 @@ async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<se
     Ok(json!({
         "validators": clients.len(),
         "accounts": args.accounts,
+        "batch": args.batch,
         "txs": args.txs,
         "submitted": progress.submitted.load(Ordering::Relaxed),
         "rejected": rejected.len(),

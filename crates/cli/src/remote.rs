@@ -166,7 +166,7 @@ pub async fn submit(
     };
     let tx = Transaction {
         chain_id: status.chain_id,
-        sender: commonware_cryptography::Signer::public_key(&key.0),
+        sender: commonware_cryptography::Signer::public_key(&key.0).into(),
         nonce,
         payload,
     }

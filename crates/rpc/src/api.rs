@@ -61,6 +61,36 @@ pub struct SubmitResponse {
     pub id: Digest,
 }
 
+/// Most transactions in one `POST /txs` request.
+pub const MAX_SUBMIT_BATCH: usize = 2_000;
+
+/// `POST /txs` request: several transactions at once (their signatures are checked as one
+/// batch, which costs about half as much per transaction).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBatchRequest {
+    /// Canonical encodings of `SignedTransaction`s, at most [`MAX_SUBMIT_BATCH`].
+    pub txs: Vec<Hex>,
+}
+
+/// `POST /txs` response (200): one result per submitted transaction, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitBatchResponse {
+    /// The verdicts.
+    pub results: Vec<SubmitResult>,
+}
+
+/// The verdict on one transaction of a `POST /txs`: `id` if accepted, else `error`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitResult {
+    /// The transaction id, if the mempool accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Digest>,
+    /// Why it was refused (the same message `POST /tx` would give).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// `GET /tx/{id}` response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

@@ -7,7 +7,8 @@
 
 use crate::api::{
     BlockView, BlocksResponse, ErrorBody, NonceResponse, ProofResponse, QueryRequest,
-    QueryResponse, ReceiptView, StatusResponse, SubmitRequest, SubmitResponse, TxStatus,
+    QueryResponse, ReceiptView, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
+    SubmitRequest, SubmitResponse, TxStatus,
 };
 use commonware_codec::Encode as _;
 use hyperchain_merkle::{StateProof, TreeId, verify_state_proof};
@@ -189,6 +190,44 @@ impl Client {
             });
         }
         Ok(resp.id)
+    }
+
+    /// Submits several signed transactions in one request (at most
+    /// [`crate::api::MAX_SUBMIT_BATCH`]); one result per transaction, in order: its id if the
+    /// mempool accepted it, else the node's reason.
+    pub async fn submit_batch(
+        &self,
+        txs: &[SignedTransaction],
+    ) -> Result<Vec<Result<Digest, String>>, ClientError> {
+        let req = SubmitBatchRequest {
+            txs: txs.iter().map(|tx| tx.encode().to_vec().into()).collect(),
+        };
+        let resp: SubmitBatchResponse = self.post("/txs", &req).await?;
+        let invalid = |reason: String| ClientError::Invalid {
+            url: format!("{}/txs", self.base),
+            reason,
+        };
+        if resp.results.len() != txs.len() {
+            return Err(invalid(format!(
+                "{} results for {} transactions",
+                resp.results.len(),
+                txs.len()
+            )));
+        }
+        txs.iter()
+            .zip(resp.results)
+            .map(|(tx, result)| match (result.id, result.error) {
+                (Some(id), None) if id == tx.id() => Ok(Ok(id)),
+                (Some(id), None) => Err(invalid(format!(
+                    "node returned id {id}, expected {}",
+                    tx.id()
+                ))),
+                (None, Some(error)) => Ok(Err(error)),
+                _ => Err(invalid(
+                    "a result must have exactly one of id and error".into(),
+                )),
+            })
+            .collect()
     }
 
     /// A transaction's status ([`TxStatus::Unknown`] if the node does not know it).

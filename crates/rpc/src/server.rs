@@ -5,8 +5,9 @@
 //! `400` (or `404`/`413`/`503`) with `{"error": "..."}` and changes nothing.
 
 use crate::api::{
-    BlockView, BlocksResponse, ErrorBody, Hex, NonceResponse, ProofResponse, QueryRequest,
-    QueryResponse, StatusResponse, SubmitRequest, SubmitResponse, TxStatus, parse_hex,
+    BlockView, BlocksResponse, ErrorBody, Hex, MAX_SUBMIT_BATCH, NonceResponse, ProofResponse,
+    QueryRequest, QueryResponse, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
+    SubmitRequest, SubmitResponse, SubmitResult, TxStatus, parse_hex,
 };
 use crate::certificates::FinalityCertificates;
 use crate::query::{QueryContext, QueryError, query};
@@ -138,6 +139,7 @@ fn routes(
     });
     Router::new()
         .route("/tx", post(submit))
+        .route("/txs", post(submit_batch))
         .route("/tx/{id}", get(tx_status))
         .route("/block/{height}", get(block_by_height))
         .route("/block/hash/{digest}", get(block_by_digest))
@@ -313,6 +315,70 @@ async fn submit(State(shared): Ctx, JsonBody(req): JsonBody<SubmitRequest>) -> A
     })?;
     track(&shared, id, sender, nonce)?;
     Ok((StatusCode::ACCEPTED, Json(SubmitResponse { id })).into_response())
+}
+
+async fn submit_batch(
+    State(shared): Ctx,
+    JsonBody(req): JsonBody<SubmitBatchRequest>,
+) -> ApiResult<Json<SubmitBatchResponse>> {
+    if req.txs.len() > MAX_SUBMIT_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "too many transactions: {} > {MAX_SUBMIT_BATCH} per request",
+            req.txs.len()
+        )));
+    }
+    let ctx = &shared.ctx;
+    let mut results: Vec<Option<Result<Digest, String>>> = vec![None; req.txs.len()];
+    // (position, sender, nonce) and (transaction, sender's next nonce) of the decoded ones.
+    let mut meta: Vec<(usize, Address, u64)> = Vec::new();
+    let mut batch: Vec<(SignedTransaction, u64)> = Vec::new();
+    for (i, raw) in req.txs.into_iter().enumerate() {
+        let raw = raw.0;
+        if raw.len() > tx_limits::MAX_TX_SIZE {
+            results[i] = Some(Err(format!(
+                "transaction too large: {} > {} bytes",
+                raw.len(),
+                tx_limits::MAX_TX_SIZE
+            )));
+            continue;
+        }
+        match SignedTransaction::decode(bytes::Bytes::from(raw)) {
+            Ok(tx) => {
+                let sender = tx.tx.sender_address();
+                let next = ctx.ledger.next_nonce(&sender).map_err(ApiError::internal)?;
+                meta.push((i, sender, tx.tx.nonce));
+                batch.push((tx, next));
+            }
+            Err(e) => results[i] = Some(Err(format!("malformed transaction: {e}"))),
+        }
+    }
+    for ((i, sender, nonce), verdict) in meta.into_iter().zip(ctx.mempool.submit_batch(batch)) {
+        results[i] = Some(match verdict {
+            Ok(id) => {
+                track(&shared, id, sender, nonce)?;
+                Ok(id)
+            }
+            Err(e) => Err(format!("transaction rejected: {e}")),
+        });
+    }
+    let results = results
+        .into_iter()
+        .map(|r| match r {
+            Some(Ok(id)) => SubmitResult {
+                id: Some(id),
+                error: None,
+            },
+            Some(Err(error)) => SubmitResult {
+                id: None,
+                error: Some(error),
+            },
+            None => SubmitResult {
+                id: None,
+                error: Some("not processed".into()),
+            },
+        })
+        .collect();
+    Ok(Json(SubmitBatchResponse { results }))
 }
 
 /// Remembers an accepted transaction; when the record grows past twice the mempool, forgets

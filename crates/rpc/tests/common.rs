@@ -40,7 +40,7 @@ pub fn address(key: &ed25519::PrivateKey) -> Address {
 pub fn deploy(key: &ed25519::PrivateKey, nonce: u64, code: &[u8]) -> SignedTransaction {
     Transaction {
         chain_id: chain_id(),
-        sender: key.public_key(),
+        sender: key.public_key().into(),
         nonce,
         payload: Payload::Deploy {
             code: code.to_vec(),
@@ -60,7 +60,7 @@ pub fn call(
 ) -> SignedTransaction {
     Transaction {
         chain_id: chain_id(),
-        sender: key.public_key(),
+        sender: key.public_key().into(),
         nonce,
         payload: Payload::Call {
             contract,
@@ -182,11 +182,13 @@ fn finalize_block(
     let block = ledger
         .build(&parent, parent.timestamp_ms + 1_000, candidates)
         .unwrap();
-    ledger.finalize(&block).unwrap();
+    // As on a validator, the certificate is stored before the block is applied (which wakes
+    // subscribers).
     certificates.0.lock().unwrap().insert(
         block.header.height,
         TestCertificates::of(block.header.height),
     );
+    ledger.finalize(&block).unwrap();
     if let Some(mempool) = mempool {
         mempool.remove_included(&block.txs);
     }

@@ -351,3 +351,88 @@ async fn bad_requests_are_refused_and_change_nothing() {
     );
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_submission_gets_one_verdict_per_transaction() {
+    let node = TestNode::start().await;
+    let alice = key(1);
+    let bob = key(2);
+    let counter = contract_address(&address(&alice), 0);
+    node.client
+        .submit(&deploy(&alice, 0, COUNTER))
+        .await
+        .unwrap();
+    node.produce_block().await;
+
+    let good = call(&alice, 1, counter, "increment", encode(&1u64));
+    let mut forged = call(&bob, 0, counter, "increment", encode(&1u64));
+    forged.tx.nonce = 1;
+    let stale = call(&alice, 0, counter, "increment", encode(&1u64));
+    let next = call(&alice, 2, counter, "increment", encode(&2u64));
+    let verdicts = node
+        .client
+        .submit_batch(&[good.clone(), forged, stale, next.clone(), good.clone()])
+        .await
+        .unwrap();
+    assert_eq!(verdicts[0], Ok(good.id()));
+    assert!(verdicts[1].as_ref().unwrap_err().contains("bad signature"));
+    assert!(verdicts[2].as_ref().unwrap_err().contains("stale nonce"));
+    assert_eq!(verdicts[3], Ok(next.id()));
+    assert!(verdicts[4].as_ref().unwrap_err().contains("already queued"));
+    assert_eq!(node.client.status().await.unwrap().mempool, 2);
+
+    // Undecodable entries are refused one by one; the request as a whole is refused only
+    // when it is not a valid request.
+    let body = format!(r#"{{"txs":["00","{}"]}}"#, "ab".repeat(3));
+    let (code, json) = raw(
+        Method::POST,
+        &format!("{}/txs", node.url),
+        Some(body.into_bytes()),
+    )
+    .await;
+    assert_eq!(code, 200, "{json}");
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for r in results {
+        assert!(
+            r["error"]
+                .as_str()
+                .unwrap()
+                .contains("malformed transaction"),
+            "{r}"
+        );
+        assert!(r.get("id").is_none());
+    }
+    expect(
+        &node,
+        Method::POST,
+        "/txs",
+        Some(r#"{"txs":["zz"]}"#),
+        400,
+        "invalid hex",
+    )
+    .await;
+    let too_many = format!(
+        r#"{{"txs":[{}]}}"#,
+        vec![r#""00""#; hyperchain_rpc::api::MAX_SUBMIT_BATCH + 1].join(",")
+    );
+    expect(
+        &node,
+        Method::POST,
+        "/txs",
+        Some(&too_many),
+        400,
+        "too many transactions",
+    )
+    .await;
+    assert_eq!(node.client.status().await.unwrap().mempool, 2);
+
+    // The accepted ones are finalized like any other.
+    node.produce_block().await;
+    let answer = node
+        .client
+        .query(&QueryRequest::new(counter, "get", vec![]))
+        .await
+        .unwrap();
+    assert_eq!(answer.output, hyperchain_rpc::api::Hex(encode(&3u64)));
+}

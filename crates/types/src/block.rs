@@ -28,7 +28,8 @@ pub mod block_limits {
     pub const MAX_BLOCK_TXS: usize = 10_000;
     /// Largest encoded block (header and transactions).
     pub const MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
-    /// Most fuel the calls of one block may reserve (sum of their `fuel_limit`s).
+    /// Most fuel the calls of one block may use: a call is included only if its `fuel_limit`
+    /// fits in what the block's earlier calls left.
     pub const MAX_BLOCK_FUEL: u64 = 20_000_000_000;
     /// Longest rejection reason kept in a receipt.
     pub const MAX_REASON: usize = 1024;
@@ -374,7 +375,7 @@ mod tests {
         let key = ed25519::PrivateKey::from_seed(1);
         Transaction {
             chain_id: sha256(b"c"),
-            sender: key.public_key(),
+            sender: key.public_key().into(),
             nonce,
             payload: Payload::Call {
                 contract: Address([7; 32]),

@@ -14,8 +14,8 @@ pub use block::{Block, ContractRecord, Header, Receipt, ReceiptStatus, block_lim
 pub use digest::{Address, Digest, sha256, sha256_parts};
 pub use exec::{CallOutcome, CallStatus, Event, TrapKind, WriteSet, limits};
 pub use tx::{
-    ExecutionMode, Payload, SignedTransaction, TX_NAMESPACE, Transaction, account_address,
-    contract_address, tx_limits, tx_list_cfg,
+    ExecutionMode, Payload, SenderKey, SignedTransaction, TX_NAMESPACE, Transaction,
+    account_address, contract_address, tx_limits, tx_list_cfg,
 };
 
 /// Re-exported so users of these types need not depend on the codec crate directly.

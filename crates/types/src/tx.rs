@@ -108,13 +108,69 @@ pub enum Payload {
     },
 }
 
+/// A sender's ed25519 public key as its 32 encoded bytes.
+///
+/// Kept encoded on purpose: decoding an ed25519 key (point decompression) costs about as much
+/// as half a signature check, and blocks are decoded several times on their way through a
+/// validator (broadcast, storage, execution). The key is decompressed once, when the signature
+/// is checked; bytes that are not a valid key make the signature check fail.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SenderKey(pub [u8; 32]);
+
+impl SenderKey {
+    /// The decoded key, or `None` if the bytes are not a valid ed25519 public key.
+    pub fn public_key(&self) -> Option<ed25519::PublicKey> {
+        ed25519::PublicKey::read(&mut bytes::Bytes::copy_from_slice(&self.0)).ok()
+    }
+
+    /// The sender's account address ([`account_address`] of the key).
+    pub fn address(&self) -> Address {
+        Address(sha256_parts(&[b"hyperchain/account", &self.0]).0)
+    }
+}
+
+impl From<ed25519::PublicKey> for SenderKey {
+    fn from(key: ed25519::PublicKey) -> Self {
+        SenderKey::from(&key)
+    }
+}
+
+impl From<&ed25519::PublicKey> for SenderKey {
+    fn from(key: &ed25519::PublicKey) -> Self {
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(key.as_ref());
+        SenderKey(bytes)
+    }
+}
+
+impl std::fmt::Debug for SenderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SenderKey({})", hex::encode(self.0))
+    }
+}
+
+impl Write for SenderKey {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.0.write(buf);
+    }
+}
+impl commonware_codec::FixedSize for SenderKey {
+    const SIZE: usize = 32;
+}
+impl Read for SenderKey {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(SenderKey(<[u8; 32]>::read(buf)?))
+    }
+}
+
 /// An unsigned transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transaction {
     /// The chain this transaction is valid on.
     pub chain_id: Digest,
     /// The sender's public key; the sender's address is [`account_address`] of it.
-    pub sender: ed25519::PublicKey,
+    pub sender: SenderKey,
     /// The sender's next nonce (0 for its first transaction).
     pub nonce: u64,
     /// What to do.
@@ -132,7 +188,7 @@ pub struct SignedTransaction {
 
 /// The address of the account controlled by `key`.
 pub fn account_address(key: &ed25519::PublicKey) -> Address {
-    Address(sha256_parts(&[b"hyperchain/account", key.as_ref()]).0)
+    SenderKey::from(key).address()
 }
 
 /// The address of the contract deployed by `deployer` with nonce `nonce`.
@@ -157,7 +213,7 @@ impl Transaction {
 
     /// The sender's address.
     pub fn sender_address(&self) -> Address {
-        account_address(&self.sender)
+        self.sender.address()
     }
 }
 
@@ -171,7 +227,8 @@ impl SignedTransaction {
     pub fn verify_signature(&self) -> bool {
         self.tx
             .sender
-            .verify(TX_NAMESPACE, &self.tx.encode(), &self.signature)
+            .public_key()
+            .is_some_and(|key| key.verify(TX_NAMESPACE, &self.tx.encode(), &self.signature))
     }
 }
 
@@ -337,7 +394,7 @@ impl Read for Transaction {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
         Ok(Transaction {
             chain_id: Digest::read(buf)?,
-            sender: ed25519::PublicKey::read(buf)?,
+            sender: SenderKey::read(buf)?,
             nonce: u64::read(buf)?,
             payload: Payload::read(buf)?,
         })
@@ -383,7 +440,7 @@ mod tests {
     fn call(nonce: u64) -> Transaction {
         Transaction {
             chain_id: sha256(b"test chain"),
-            sender: key(1).public_key(),
+            sender: key(1).public_key().into(),
             nonce,
             payload: Payload::Call {
                 contract: Address([5; 32]),
@@ -467,7 +524,7 @@ mod tests {
     proptest! {
         #[test]
         fn signed_transactions_round_trip(p in payload(), nonce in any::<u64>(), seed in 0u64..4) {
-            let tx = Transaction { chain_id: sha256(b"c"), sender: key(seed).public_key(), nonce, payload: p };
+            let tx = Transaction { chain_id: sha256(b"c"), sender: key(seed).public_key().into(), nonce, payload: p };
             let signed = tx.sign(&key(seed));
             let enc = signed.encode();
             prop_assert_eq!(enc.len(), signed.encode_size());
