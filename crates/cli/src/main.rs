@@ -1,6 +1,7 @@
 //! The `hyperchain` command-line interface.
 
 mod args;
+mod attest;
 mod bench;
 mod demo;
 mod devnet;
@@ -83,6 +84,9 @@ enum Command {
         #[command(flatten)]
         conn: remote::Conn,
     },
+    /// Verify TEE attestation evidence against a policy; simulated evidence for devnets.
+    #[command(subcommand)]
+    Attest(attest::AttestCommand),
 }
 
 fn main() {
@@ -112,6 +116,7 @@ fn main() {
         Command::Query(args) => remote::query(args),
         Command::Tx { id, decode, conn } => remote::tx(id, decode, conn),
         Command::Status { conn } => remote::status(conn),
+        Command::Attest(cmd) => attest::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

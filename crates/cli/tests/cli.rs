@@ -24,6 +24,9 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+#[path = "cli/attest.rs"]
+mod attest;
+
 mod vm {
     use super::*;
 
