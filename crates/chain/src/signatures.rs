@@ -13,11 +13,13 @@
 //!   it is not checked again. Entries are keyed by the transaction id (the hash of the signed
 //!   bytes) *and* the signature, so a cached entry vouches for exactly those bytes. The cache
 //!   is bounded and forgets its oldest entries first; forgetting only costs a re-check.
+//! - **Decoded sender keys** are remembered too: accounts send many transactions, and
+//!   decoding a key (a point decompression) is a large part of a batched check.
 
 use commonware_codec::Encode as _;
 use commonware_cryptography::{BatchEntry, BatchVerifier as _, Verifier as _, ed25519};
-use hyperchain_types::{Digest, SignedTransaction};
-use std::collections::{HashSet, VecDeque};
+use hyperchain_types::{Digest, SenderKey, SignedTransaction};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 /// Namespace of transaction signatures (as in [`SignedTransaction::verify_signature`]).
@@ -34,11 +36,16 @@ fn key(tx: &SignedTransaction, id: Digest) -> Key {
     (id, signature)
 }
 
-/// A bounded set of signatures this node has verified.
+/// Most decoded sender keys remembered (accounts send many transactions; decoding a key is
+/// a point decompression, a quarter of a batched signature check).
+const KEY_CACHE_ENTRIES: usize = 50_000;
+
+/// A bounded set of signatures this node has verified, and of decoded sender keys.
 #[derive(Debug)]
 pub struct SignatureCache {
     capacity: usize,
     inner: Mutex<Inner>,
+    keys: Mutex<HashMap<SenderKey, ed25519::PublicKey>>,
 }
 
 #[derive(Debug, Default)]
@@ -59,7 +66,23 @@ impl SignatureCache {
         SignatureCache {
             capacity,
             inner: Mutex::new(Inner::default()),
+            keys: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The decoded key, or `None` if the bytes are not a valid ed25519 public key.
+    fn public_key(&self, sender: &SenderKey) -> Option<ed25519::PublicKey> {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = keys.get(sender) {
+            return Some(key.clone());
+        }
+        let key = sender.public_key()?;
+        if keys.len() >= KEY_CACHE_ENTRIES {
+            // Forgetting all at once is simpler than LRU order and costs only re-decoding.
+            keys.clear();
+        }
+        keys.insert(*sender, key.clone());
+        Some(key)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -116,7 +139,7 @@ impl SignatureCache {
             if self.contains(&key) {
                 continue;
             }
-            match tx.tx.sender.public_key() {
+            match self.public_key(&tx.tx.sender) {
                 Some(public_key) => unchecked.push((i, key, message, public_key)),
                 None => valid[i] = false,
             }

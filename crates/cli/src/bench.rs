@@ -52,6 +52,11 @@ pub struct BenchArgs {
     /// Transactions per `POST /txs` request (1 sends each alone; at most 2000).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=2000))]
     batch: u16,
+    /// Offered load in transactions per second (open loop: batches leave on schedule whether
+    /// or not earlier ones are finalized). Default: everything as fast as the nodes accept
+    /// it, which measures peak throughput; latency then mostly measures queueing.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    rate: Option<u32>,
     /// Directory of the devnet (must not hold one yet); default: a temporary directory,
     /// removed afterwards.
     #[arg(long)]
@@ -141,6 +146,8 @@ struct Progress {
     submitted: AtomicUsize,
     rejected: Mutex<Vec<String>>,
     done_submitting: AtomicBool,
+    /// Batches handed out so far (paces the submissions under `--rate`).
+    batches: AtomicUsize,
 }
 
 async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<serde_json::Value> {
@@ -229,6 +236,7 @@ async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<se
         for (client, queue) in clients.iter().zip(&queues) {
             let (client, queue, progress) = (client.clone(), queue.clone(), progress.clone());
             let batch_size = usize::from(args.batch);
+            let rate = args.rate;
             workers.spawn(async move {
                 loop {
                     let batch: Vec<SignedTransaction> = {
@@ -238,6 +246,13 @@ async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<se
                     };
                     if batch.is_empty() {
                         break;
+                    }
+                    if let Some(rate) = rate {
+                        // Open loop: batch k leaves at k·batch/rate seconds after the start.
+                        let k = progress.batches.fetch_add(1, Ordering::Relaxed);
+                        let due = started
+                            + Duration::from_secs_f64((k * batch_size) as f64 / f64::from(rate));
+                        tokio::time::sleep_until(due.into()).await;
                     }
                     let ids: Vec<Digest> = batch.iter().map(|tx| tx.id()).collect();
                     let now = Instant::now();
@@ -395,6 +410,7 @@ async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<se
         "validators": clients.len(),
         "accounts": args.accounts,
         "batch": args.batch,
+        "rate": args.rate,
         "txs": args.txs,
         "submitted": progress.submitted.load(Ordering::Relaxed),
         "rejected": rejected.len(),
