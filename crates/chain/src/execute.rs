@@ -17,6 +17,7 @@
 //!
 //! A contract's storage is the sub-tree `TreeId(address)`.
 
+use crate::registry::{self, RegistryConfig};
 use crate::signatures::SignatureCache;
 use commonware_codec::{DecodeExt as _, Encode as _, EncodeSize as _};
 use hyperchain_state::{Snapshot, StateError, TreeId, TreeWrites, WriteBatch};
@@ -57,6 +58,8 @@ pub fn contract_key(contract: &Address) -> Vec<u8> {
 pub struct BlockEnv {
     /// Block height.
     pub height: u64,
+    /// The parent block's digest.
+    pub parent: Digest,
     /// Block timestamp, ms since the Unix epoch.
     pub timestamp_ms: u64,
 }
@@ -169,6 +172,12 @@ pub struct Execution {
     pub invalid: Vec<(usize, InvalidTx)>,
 }
 
+impl registry::StateView for Overlay<'_> {
+    fn read(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        Ok(self.get(tree, key)?)
+    }
+}
+
 /// Reads through the base, then the block's own writes.
 struct Overlay<'a> {
     base: &'a Base,
@@ -236,6 +245,7 @@ pub struct Executor {
     engine: Engine,
     chain_id: Digest,
     signatures: Arc<SignatureCache>,
+    registry: Arc<RegistryConfig>,
 }
 
 impl Executor {
@@ -245,7 +255,15 @@ impl Executor {
             engine,
             chain_id,
             signatures: Arc::new(SignatureCache::default()),
+            registry: Arc::new(RegistryConfig::default()),
         }
+    }
+
+    /// This executor with the registry's genesis configuration (governance key, initial
+    /// attestation policy).
+    pub fn with_registry(mut self, registry: RegistryConfig) -> Self {
+        self.registry = Arc::new(registry);
+        self
     }
 
     /// The cache of verified transaction signatures (share it with the mempool so that
@@ -273,6 +291,7 @@ impl Executor {
     ) -> Result<Execution, ExecError> {
         let mut out = Execution::default();
         let mut fuel_used_total: u64 = 0;
+        registry::record_parent(&mut out.batch, env.height, &env.parent);
         let stateless = self.check_all_stateless(txs);
         for ((position, tx), stateless) in txs.iter().enumerate().zip(stateless) {
             if let Err(reason) = stateless {
@@ -342,6 +361,33 @@ impl Executor {
                     input,
                     *fuel_limit,
                 )?,
+                Payload::Register(_) | Payload::Reattest(_) | Payload::Govern(_) => {
+                    let view = Overlay {
+                        base,
+                        own: &out.batch,
+                    };
+                    let now = registry::Now {
+                        height: env.height,
+                        ms: env.timestamp_ms,
+                    };
+                    let cfg = &self.registry;
+                    let (status, writes) = match &tx.tx.payload {
+                        Payload::Register(r) => {
+                            registry::register(&view, cfg, &self.chain_id, sender, r, now)?
+                        }
+                        Payload::Reattest(r) => {
+                            registry::reattest(&view, cfg, &self.chain_id, r, now)?
+                        }
+                        Payload::Govern(action) => {
+                            registry::govern(&view, cfg, &tx.tx.sender, action)?
+                        }
+                        _ => unreachable!("matched above"),
+                    };
+                    for (tree, key, value) in writes {
+                        out.batch.set(tree, key, value);
+                    }
+                    (status, 0)
+                }
             };
             fuel_used_total = fuel_used_total.saturating_add(fuel_used);
             out.receipts.push(Receipt {

@@ -260,6 +260,7 @@ impl Ledger {
             .ok_or(LedgerError::UnknownParent(parent_digest))?;
         let env = BlockEnv {
             height: parent.height + 1,
+            parent: parent_digest,
             timestamp_ms,
         };
         let execution = self.executor.execute(&base, env, candidates)?;
@@ -307,6 +308,7 @@ impl Ledger {
     fn check(&self, base: &Arc<Base>, block: &Block) -> Result<(Verdict, Execution), LedgerError> {
         let env = BlockEnv {
             height: block.header.height,
+            parent: block.header.parent,
             timestamp_ms: block.header.timestamp_ms,
         };
         let execution = self.executor.execute(base, env, &block.txs)?;

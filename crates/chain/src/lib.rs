@@ -7,6 +7,7 @@
 //! - [`ledger`]: committed state, executed-but-unfinalized blocks, and the index of finalized
 //!   blocks, receipts and seeds.
 //! - [`mempool`]: checked transactions waiting for a block.
+//! - [`registry`]: compute-node registration, attestation policy, revocation, accumulator.
 //! - [`signatures`]: batched transaction signature checks and the cache of verified ones.
 //! - [`app`]: propose/verify, the finalized-block applier and the seed recorder.
 //! - [`node`]: the wiring of one validator.
@@ -24,5 +25,6 @@ pub mod genesis;
 pub mod ledger;
 pub mod mempool;
 pub mod node;
+pub mod registry;
 pub mod runner;
 pub mod signatures;

@@ -5,4 +5,5 @@ mod common;
 mod execute;
 mod genesis;
 mod ledger;
+mod registry;
 mod sim;

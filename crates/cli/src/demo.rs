@@ -203,5 +203,6 @@ fn call_output(r: &ReceiptView) -> Result<Vec<u8>> {
         ),
         ReceiptOutcome::Rejected { reason } => bail!("call 0x{} rejected: {reason}", r.tx_id),
         ReceiptOutcome::Deployed { .. } => bail!("0x{} is a deploy", r.tx_id),
+        ReceiptOutcome::Accepted => bail!("0x{} is not a call", r.tx_id),
     }
 }

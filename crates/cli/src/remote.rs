@@ -248,6 +248,7 @@ pub fn print_receipt(r: &ReceiptView, decoded: Option<&Value>) {
             }
         }
         ReceiptOutcome::Rejected { reason } => println!("rejected   {reason}"),
+        ReceiptOutcome::Accepted => println!("accepted"),
     }
 }
 

@@ -153,6 +153,8 @@ pub enum ReceiptOutcome {
         /// Why.
         reason: String,
     },
+    /// A registry or governance transaction was applied.
+    Accepted,
 }
 
 /// How a call ended: `status` is `ok`, `reverted` (detail: the message), `out_of_fuel` or
@@ -232,6 +234,7 @@ impl From<&Receipt> for ReceiptView {
             ReceiptStatus::Rejected(reason) => ReceiptOutcome::Rejected {
                 reason: reason.clone(),
             },
+            ReceiptStatus::Accepted => ReceiptOutcome::Accepted,
         };
         ReceiptView {
             tx_id: r.tx_id,

@@ -136,6 +136,8 @@ pub enum ReceiptStatus {
     /// The transaction was valid (signature, chain, nonce) but could not be applied; its nonce
     /// is consumed and nothing else changes.
     Rejected(String),
+    /// A registry or governance transaction was applied.
+    Accepted,
 }
 
 /// The result of one transaction of a finalized block.
@@ -286,6 +288,7 @@ impl Write for ReceiptStatus {
                 2u8.write(buf);
                 write_string(reason, buf);
             }
+            ReceiptStatus::Accepted => 3u8.write(buf),
         }
     }
 }
@@ -299,6 +302,7 @@ impl EncodeSize for ReceiptStatus {
                 events,
             } => status.encode_size() + output.encode_size() + events.encode_size(),
             ReceiptStatus::Rejected(reason) => string_size(reason),
+            ReceiptStatus::Accepted => 0,
         }
     }
 }
@@ -331,6 +335,7 @@ impl Read for ReceiptStatus {
                 block_limits::MAX_REASON,
                 "reason",
             )?)),
+            3 => Ok(ReceiptStatus::Accepted),
             t => Err(Error::InvalidEnum(t)),
         }
     }

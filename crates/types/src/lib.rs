@@ -8,11 +8,13 @@
 mod block;
 mod digest;
 mod exec;
+pub mod registry;
 mod tx;
 
 pub use block::{Block, ContractRecord, Header, Receipt, ReceiptStatus, block_limits, tx_root};
 pub use digest::{Address, Digest, sha256, sha256_parts};
 pub use exec::{CallOutcome, CallStatus, Event, TrapKind, WriteSet, limits};
+pub use registry::{GovernanceAction, NodeRecord, Registration, Revocation, node_id};
 pub use tx::{
     ExecutionMode, Payload, SenderKey, SignedTransaction, TX_NAMESPACE, Transaction,
     account_address, contract_address, tx_limits, tx_list_cfg,

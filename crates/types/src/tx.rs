@@ -5,6 +5,7 @@
 //! transaction's encoding in the [`TX_NAMESPACE`]. The transaction **id** is the SHA-256 of that
 //! encoding, so it does not depend on the signature.
 
+use crate::registry::{GovernanceAction, Registration};
 use crate::{Address, Digest, sha256, sha256_parts};
 use bytes::BufMut;
 use commonware_codec::{
@@ -106,6 +107,12 @@ pub enum Payload {
         /// Most fuel the call may use.
         fuel_limit: u64,
     },
+    /// Register a compute node with its attestation evidence.
+    Register(Registration),
+    /// Fresh evidence for a registered node (same identity key and measurement).
+    Reattest(Registration),
+    /// A governance action (only from the genesis governance key).
+    Govern(GovernanceAction),
 }
 
 /// A sender's ed25519 public key as its 32 encoded bytes.
@@ -309,6 +316,18 @@ impl Write for Payload {
                 input.write(buf);
                 fuel_limit.write(buf);
             }
+            Payload::Register(r) => {
+                2u8.write(buf);
+                r.write(buf);
+            }
+            Payload::Reattest(r) => {
+                3u8.write(buf);
+                r.write(buf);
+            }
+            Payload::Govern(g) => {
+                4u8.write(buf);
+                g.write(buf);
+            }
         }
     }
 }
@@ -339,6 +358,8 @@ impl EncodeSize for Payload {
                     + input.encode_size()
                     + fuel_limit.encode_size()
             }
+            Payload::Register(r) | Payload::Reattest(r) => r.encode_size(),
+            Payload::Govern(g) => g.encode_size(),
         }
     }
 }
@@ -368,6 +389,9 @@ impl Read for Payload {
                 input: Vec::<u8>::read_range(buf, 0..=crate::limits::MAX_INPUT)?,
                 fuel_limit: u64::read(buf)?,
             }),
+            2 => Ok(Payload::Register(Registration::read(buf)?)),
+            3 => Ok(Payload::Reattest(Registration::read(buf)?)),
+            4 => Ok(Payload::Govern(GovernanceAction::read(buf)?)),
             t => Err(Error::InvalidEnum(t)),
         }
     }

@@ -1,0 +1,439 @@
+//! The compute-node registry in chain state (DESIGN.md §6): registration and re-attestation
+//! verified deterministically during block execution, the attestation policy changed only by
+//! governance, revocation, and the identity accumulator.
+//!
+//! Every validator runs the same checks on the same inputs: the evidence and endorsements
+//! carried by the transaction, the policy in state, and the **block timestamp** as the time
+//! (no network, no system clock). A registration that fails a check is still a valid
+//! transaction: its nonce is consumed and its receipt names the failed check.
+//!
+//! State layout (root tree unless said otherwise):
+//!
+//! | key | value |
+//! |---|---|
+//! | `node/ ‖ node id` | [`NodeRecord`] |
+//! | `node-index` | the ids of every registered node, in registration order (32 bytes each) |
+//! | `policy/attestation` | the encoded [`AttestationPolicy`] (absent: the genesis policy) |
+//! | `recent/ ‖ height mod 256 (u16 BE)` | `height (u64 BE) ‖ digest` of recent blocks (evidence freshness) |
+//! | tree [`ACCUMULATOR`], key node id | `expires_ms (u64 BE)`: the identity accumulator |
+//!
+//! The accumulator is a sparse Merkle sub-tree linked into the state root, so a membership or
+//! non-membership proof of `H(identity key)` is an ordinary two-level state proof against a
+//! finalized header. A node is a member at a header when its id is present with an expiry
+//! later than the header's timestamp.
+
+use crate::execute::ExecError;
+use commonware_codec::{DecodeExt as _, Encode as _};
+use hyperchain_attest::{AttestationPolicy, Endorsements, Measurement, Platform};
+use hyperchain_state::{TreeId, WriteBatch};
+use hyperchain_types::{
+    Address, Digest, GovernanceAction, NodeRecord, ReceiptStatus, Registration, Revocation,
+    SenderKey, node_id, sha256,
+};
+
+/// The accumulator's sub-tree: `SHA-256("hyperchain/accumulator/v1")`.
+pub fn accumulator_tree() -> TreeId {
+    TreeId(sha256(b"hyperchain/accumulator/v1").0)
+}
+
+/// The accumulator's tree id (see [`accumulator_tree`]).
+pub static ACCUMULATOR: std::sync::LazyLock<TreeId> = std::sync::LazyLock::new(accumulator_tree);
+
+/// Root-tree key prefix of node records.
+pub const NODE_PREFIX: &[u8] = b"node/";
+/// Root-tree key of the node index.
+pub const NODE_INDEX_KEY: &[u8] = b"node-index";
+/// Root-tree key of the attestation policy.
+pub const POLICY_KEY: &[u8] = b"policy/attestation";
+/// Root-tree key prefix of recent block digests.
+pub const RECENT_PREFIX: &[u8] = b"recent/";
+/// How many recent blocks evidence may name as its freshness value.
+pub const RECENT_BLOCKS: u64 = 256;
+/// Most nodes the registry holds.
+pub const MAX_NODES: usize = 4096;
+
+/// The root-tree key of node `id`'s record.
+pub fn node_key(id: &Digest) -> Vec<u8> {
+    [NODE_PREFIX, &id.0].concat()
+}
+
+/// The root-tree key of the recent-block slot of `height`.
+pub fn recent_key(height: u64) -> Vec<u8> {
+    [
+        RECENT_PREFIX,
+        &((height % RECENT_BLOCKS) as u16).to_be_bytes(),
+    ]
+    .concat()
+}
+
+/// What the registry needs from the genesis.
+#[derive(Clone, Debug, Default)]
+pub struct RegistryConfig {
+    /// The governance key (no governance when `None`).
+    pub governance: Option<SenderKey>,
+    /// The policy in force until governance sets one.
+    pub genesis_policy: AttestationPolicy,
+}
+
+/// Reads state as the transaction being executed sees it.
+pub(crate) trait StateView {
+    fn read(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError>;
+}
+
+/// The platform with encoding tag `tag`.
+pub fn platform_of(tag: u8) -> Option<Platform> {
+    let mut buf = bytes::Bytes::copy_from_slice(&[tag]);
+    <Platform as commonware_codec::Read>::read_cfg(&mut buf, &()).ok()
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> ExecError {
+    ExecError::Corrupt(format!("{what}: {e}"))
+}
+
+/// The attestation policy in force.
+pub(crate) fn policy(
+    view: &impl StateView,
+    cfg: &RegistryConfig,
+) -> Result<AttestationPolicy, ExecError> {
+    match view.read(&TreeId::ROOT, POLICY_KEY)? {
+        None => Ok(cfg.genesis_policy.clone()),
+        Some(raw) => {
+            AttestationPolicy::decode(bytes::Bytes::from(raw)).map_err(|e| corrupt("policy", e))
+        }
+    }
+}
+
+/// Node `id`'s record, if registered.
+pub(crate) fn node(view: &impl StateView, id: &Digest) -> Result<Option<NodeRecord>, ExecError> {
+    view.read(&TreeId::ROOT, &node_key(id))?
+        .map(|raw| NodeRecord::decode(bytes::Bytes::from(raw)).map_err(|e| corrupt("node", e)))
+        .transpose()
+}
+
+/// The ids of every registered node.
+pub(crate) fn node_ids(view: &impl StateView) -> Result<Vec<Digest>, ExecError> {
+    let raw = view
+        .read(&TreeId::ROOT, NODE_INDEX_KEY)?
+        .unwrap_or_default();
+    if raw.len() % 32 != 0 {
+        return Err(corrupt("node index", "length not a multiple of 32"));
+    }
+    Ok(raw
+        .chunks_exact(32)
+        .map(|c| {
+            let mut d = [0u8; 32];
+            d.copy_from_slice(c);
+            Digest(d)
+        })
+        .collect())
+}
+
+/// Records block `height`'s parent digest for evidence freshness (run once per block).
+pub(crate) fn record_parent(batch: &mut WriteBatch, height: u64, parent: &Digest) {
+    let parent_height = height.saturating_sub(1);
+    let mut value = parent_height.to_be_bytes().to_vec();
+    value.extend_from_slice(&parent.0);
+    batch.put(TreeId::ROOT, recent_key(parent_height), value);
+}
+
+fn is_recent(view: &impl StateView, digest: &Digest, height: u64) -> Result<bool, ExecError> {
+    let first = height.saturating_sub(RECENT_BLOCKS);
+    for h in first..height {
+        if let Some(raw) = view.read(&TreeId::ROOT, &recent_key(h))?
+            && raw.len() == 40
+            && raw[..8] == h.to_be_bytes()
+            && raw[8..] == digest.0
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The time the registry uses: the block timestamp.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Now {
+    pub height: u64,
+    pub ms: u64,
+}
+
+/// One transaction's effect: writes to apply (in order) and its receipt status.
+pub(crate) type Effect = (ReceiptStatus, Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>);
+
+fn rejected(reason: impl Into<String>) -> Effect {
+    (ReceiptStatus::Rejected(reason.into()), Vec::new())
+}
+
+fn accepted(writes: Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>) -> Effect {
+    (ReceiptStatus::Accepted, writes)
+}
+
+struct Verified {
+    claims: hyperchain_attest::Claims,
+}
+
+/// Verifies a registration's evidence against `policy` at `now`; `Err` is the receipt's reason.
+fn verify_evidence(
+    view: &impl StateView,
+    chain_id: &Digest,
+    policy: &AttestationPolicy,
+    r: &Registration,
+    now: Now,
+) -> Result<Result<Verified, String>, ExecError> {
+    let Some(platform) = platform_of(r.platform) else {
+        return Ok(Err(format!("unknown platform tag {}", r.platform)));
+    };
+    if !is_recent(view, &r.recent_block, now.height)? {
+        return Ok(Err(format!(
+            "freshness: block {} is not one of the last {RECENT_BLOCKS} blocks",
+            r.recent_block
+        )));
+    }
+    let endorsements = match Endorsements::decode(bytes::Bytes::from(r.endorsements.clone())) {
+        Ok(e) => e,
+        Err(e) => return Ok(Err(format!("malformed endorsements: {e}"))),
+    };
+    let now_secs = now.ms / 1000;
+    let claims = match hyperchain_attest::verify(platform, &r.evidence, &endorsements, now_secs) {
+        Ok(claims) => claims,
+        Err(e) => return Ok(Err(format!("evidence rejected ({}): {e}", e.check()))),
+    };
+    let expected = hyperchain_attest::report_data(&chain_id.0, &r.identity_key, &r.recent_block.0);
+    if let Err(e) = hyperchain_attest::evaluate(policy, &claims, &expected, now_secs) {
+        return Ok(Err(format!("policy rejected ({}): {e}", e.check())));
+    }
+    Ok(Ok(Verified { claims }))
+}
+
+fn membership_writes(record: &NodeRecord) -> Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)> {
+    let id = record.id();
+    vec![
+        (TreeId::ROOT, node_key(&id), Some(record.encode().to_vec())),
+        (
+            *ACCUMULATOR,
+            id.0.to_vec(),
+            if record.revoked.is_none() {
+                Some(record.expires_ms.to_be_bytes().to_vec())
+            } else {
+                None
+            },
+        ),
+    ]
+}
+
+/// `Register`: verify, store the node record, insert `H(identity key)` into the accumulator.
+pub(crate) fn register(
+    view: &impl StateView,
+    cfg: &RegistryConfig,
+    chain_id: &Digest,
+    owner: Address,
+    r: &Registration,
+    now: Now,
+) -> Result<Effect, ExecError> {
+    let id = node_id(&r.identity_key);
+    if r.region.is_empty() {
+        return Ok(rejected("region: a node must name the region it serves"));
+    }
+    if let Some(existing) = node(view, &id)? {
+        return Ok(rejected(if existing.revoked.is_some() {
+            format!("node {id} was revoked; a revoked identity key cannot register again")
+        } else {
+            format!("node {id} is already registered (use reattest)")
+        }));
+    }
+    let mut ids = node_ids(view)?;
+    if ids.len() >= MAX_NODES {
+        return Ok(rejected(format!(
+            "the registry is full ({MAX_NODES} nodes)"
+        )));
+    }
+    let policy = policy(view, cfg)?;
+    let verified = match verify_evidence(view, chain_id, &policy, r, now)? {
+        Ok(v) => v,
+        Err(reason) => return Ok(rejected(reason)),
+    };
+    let record = NodeRecord {
+        identity_key: r.identity_key,
+        platform: r.platform,
+        region: r.region.clone(),
+        measurement: verified.claims.measurement.clone(),
+        tcb: verified.claims.tcb.svns.clone(),
+        owner,
+        registered_ms: now.ms,
+        attested_ms: now.ms,
+        expires_ms: now
+            .ms
+            .saturating_add(policy.token_validity_secs.saturating_mul(1000)),
+        revoked: None,
+    };
+    ids.push(id);
+    let mut writes = membership_writes(&record);
+    writes.push((
+        TreeId::ROOT,
+        NODE_INDEX_KEY.to_vec(),
+        Some(ids.iter().flat_map(|d| d.0).collect()),
+    ));
+    Ok(accepted(writes))
+}
+
+/// `Reattest`: fresh evidence for the same identity key and measurement extends membership.
+pub(crate) fn reattest(
+    view: &impl StateView,
+    cfg: &RegistryConfig,
+    chain_id: &Digest,
+    r: &Registration,
+    now: Now,
+) -> Result<Effect, ExecError> {
+    let id = node_id(&r.identity_key);
+    let Some(mut record) = node(view, &id)? else {
+        return Ok(rejected(format!("node {id} is not registered")));
+    };
+    if let Some(reason) = &record.revoked {
+        return Ok(rejected(format!("node {id} was revoked: {reason}")));
+    }
+    if now.ms >= record.expires_ms {
+        return Ok(rejected(format!(
+            "node {id} expired at {} ms; it must register with a new identity key",
+            record.expires_ms
+        )));
+    }
+    if r.platform != record.platform {
+        return Ok(rejected("platform differs from the registered one"));
+    }
+    let policy = policy(view, cfg)?;
+    let verified = match verify_evidence(view, chain_id, &policy, r, now)? {
+        Ok(v) => v,
+        Err(reason) => return Ok(rejected(reason)),
+    };
+    if verified.claims.measurement != record.measurement {
+        return Ok(rejected(format!(
+            "measurement {} differs from the one registered ({})",
+            hex::encode(&verified.claims.measurement),
+            hex::encode(&record.measurement)
+        )));
+    }
+    record.tcb = verified.claims.tcb.svns.clone();
+    record.attested_ms = now.ms;
+    record.expires_ms = now
+        .ms
+        .saturating_add(policy.token_validity_secs.saturating_mul(1000));
+    Ok(accepted(membership_writes(&record)))
+}
+
+/// A governance action (the sender must be the governance key).
+pub(crate) fn govern(
+    view: &impl StateView,
+    cfg: &RegistryConfig,
+    sender: &SenderKey,
+    action: &GovernanceAction,
+) -> Result<Effect, ExecError> {
+    if cfg.governance.as_ref() != Some(sender) {
+        return Ok(rejected(
+            "not authorised: only the governance key may govern",
+        ));
+    }
+    match action {
+        GovernanceAction::SetPolicy(raw) => {
+            let policy = match AttestationPolicy::decode(bytes::Bytes::from(raw.clone())) {
+                Ok(p) => p,
+                Err(e) => return Ok(rejected(format!("malformed policy: {e}"))),
+            };
+            if let Err(e) = policy.validate() {
+                return Ok(rejected(format!("invalid policy: {e}")));
+            }
+            Ok(accepted(vec![(
+                TreeId::ROOT,
+                POLICY_KEY.to_vec(),
+                Some(policy.encode().to_vec()),
+            )]))
+        }
+        GovernanceAction::AddRelease {
+            image,
+            measurements,
+            ..
+        } => {
+            let mut policy = policy(view, cfg)?;
+            let mut add = |platform: Platform, m: Vec<u8>| {
+                let list = policy.measurements.entry(platform).or_default();
+                let m = Measurement(m);
+                if !list.contains(&m) {
+                    list.push(m);
+                }
+            };
+            for (tag, m) in measurements {
+                let Some(platform) = platform_of(*tag) else {
+                    return Ok(rejected(format!("unknown platform tag {tag}")));
+                };
+                if platform.is_simulated() {
+                    return Ok(rejected(
+                        "simulated measurements are recomputed from the image, not given",
+                    ));
+                }
+                add(platform, m.clone());
+            }
+            if !image.is_empty() {
+                // Validators recompute the simulated platforms' measurements themselves.
+                for flavour in [
+                    hyperchain_attest::sim::SimFlavour::Intel,
+                    hyperchain_attest::sim::SimFlavour::Amd,
+                ] {
+                    add(
+                        flavour.platform(),
+                        hyperchain_attest::sim::sim_measurement(flavour, image).to_vec(),
+                    );
+                }
+            }
+            if let Err(e) = policy.validate() {
+                return Ok(rejected(format!("release does not fit the policy: {e}")));
+            }
+            Ok(accepted(vec![(
+                TreeId::ROOT,
+                POLICY_KEY.to_vec(),
+                Some(policy.encode().to_vec()),
+            )]))
+        }
+        GovernanceAction::Revoke(revocation) => revoke(view, revocation),
+    }
+}
+
+fn revoke(view: &impl StateView, revocation: &Revocation) -> Result<Effect, ExecError> {
+    let mut writes = Vec::new();
+    let mut revoke_one = |mut record: NodeRecord, reason: String| {
+        if record.revoked.is_none() {
+            record.revoked = Some(reason);
+            writes.extend(membership_writes(&record));
+        }
+    };
+    match revocation {
+        Revocation::Node(id) => {
+            let Some(record) = node(view, id)? else {
+                return Ok(rejected(format!("node {id} is not registered")));
+            };
+            revoke_one(record, "revoked by governance".into());
+        }
+        Revocation::Measurement(m) => {
+            for id in node_ids(view)? {
+                if let Some(record) = node(view, &id)?
+                    && record.measurement == *m
+                {
+                    revoke_one(
+                        record,
+                        format!("measurement {} revoked by governance", hex::encode(m)),
+                    );
+                }
+            }
+        }
+        Revocation::TcbBelow { platform, min } => {
+            for id in node_ids(view)? {
+                if let Some(record) = node(view, &id)?
+                    && record.platform == *platform
+                    && record.tcb.len() == min.len()
+                    && record.tcb.iter().zip(min).any(|(have, need)| have < need)
+                {
+                    revoke_one(record, format!("TCB below {min:?} recalled by governance"));
+                }
+            }
+        }
+    }
+    Ok(accepted(writes))
+}

@@ -1,0 +1,398 @@
+//! The compute-node registry in block execution: registration with simulated evidence,
+//! governance (policy, releases, revocation), re-attestation, expiry and the accumulator.
+
+use crate::common::*;
+use commonware_codec::{DecodeExt as _, Encode as _};
+use commonware_cryptography::Signer as _;
+use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
+use hyperchain_attest::{AttestationPolicy, Platform};
+use hyperchain_chain::execute::{Base, BlockEnv, Executor};
+use hyperchain_chain::registry::{ACCUMULATOR, RegistryConfig, node_key};
+use hyperchain_state::{Store, TreeId, WriteBatch};
+use hyperchain_types::{
+    Digest, GovernanceAction, NodeRecord, Payload, ReceiptStatus, Registration, Revocation,
+    SignedTransaction, Transaction, node_id,
+};
+use std::sync::Arc;
+
+const IMAGE: &[u8] = b"hyperchain compute runtime v1";
+const START_MS: u64 = 1_700_000_000_000;
+
+struct Chain {
+    store: Store,
+    executor: Executor,
+    height: u64,
+    parent: Digest,
+    time_ms: u64,
+    nonces: std::collections::HashMap<u64, u64>,
+}
+
+impl Chain {
+    fn new(policy: AttestationPolicy) -> Chain {
+        let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {
+            governance: Some(key(100).public_key().into()),
+            genesis_policy: policy,
+        });
+        Chain {
+            store: Store::in_memory().unwrap(),
+            executor,
+            height: 0,
+            parent: Digest([0xAB; 32]),
+            time_ms: START_MS,
+            nonces: Default::default(),
+        }
+    }
+
+    fn tx(&mut self, seed: u64, payload: Payload) -> SignedTransaction {
+        let nonce = self.nonces.entry(seed).or_default();
+        let tx = Transaction {
+            chain_id: chain_id(),
+            sender: key(seed).public_key().into(),
+            nonce: *nonce,
+            payload,
+        }
+        .sign(&key(seed));
+        *nonce += 1;
+        tx
+    }
+
+    /// Executes one block of `txs` `advance_ms` after the previous one and commits it.
+    fn block(&mut self, advance_ms: u64, txs: Vec<SignedTransaction>) -> Vec<ReceiptStatus> {
+        self.height += 1;
+        self.time_ms += advance_ms;
+        let env = BlockEnv {
+            height: self.height,
+            parent: self.parent,
+            timestamp_ms: self.time_ms,
+        };
+        let base = Arc::new(Base::new(
+            self.store.snapshot().unwrap(),
+            Arc::new(WriteBatch::new()),
+        ));
+        let execution = self.executor.execute(&base, env, &txs).unwrap();
+        assert!(execution.invalid.is_empty(), "{:?}", execution.invalid);
+        self.store.commit(&execution.batch, self.height).unwrap();
+        self.parent = Digest(self.store.root().unwrap());
+        execution.receipts.into_iter().map(|r| r.status).collect()
+    }
+
+    fn record(&self, identity: &[u8; 32]) -> Option<NodeRecord> {
+        self.store
+            .get(&TreeId::ROOT, &node_key(&node_id(identity)))
+            .unwrap()
+            .map(|raw| NodeRecord::decode(bytes::Bytes::from(raw)).unwrap())
+    }
+
+    fn in_accumulator(&self, identity: &[u8; 32]) -> Option<u64> {
+        self.store
+            .get(&ACCUMULATOR, &node_id(identity).0)
+            .unwrap()
+            .map(|raw| u64::from_be_bytes(raw.try_into().unwrap()))
+    }
+
+    /// A registration of `identity` on a simulated platform, fresh as of the last block.
+    fn registration(&self, flavour: SimFlavour, identity: [u8; 32], image: &[u8]) -> Registration {
+        let platform = SimPlatform::from_seed(flavour, &identity);
+        let report_data = hyperchain_attest::report_data(&chain_id().0, &identity, &self.parent.0);
+        let evidence = generate_evidence(&platform, image, false, report_data, self.time_ms / 1000);
+        Registration {
+            identity_key: identity,
+            platform: platform_tag(flavour.platform()),
+            region: "eu".into(),
+            evidence: evidence.evidence,
+            endorsements: evidence.endorsements.encode().to_vec(),
+            recent_block: self.parent,
+        }
+    }
+}
+
+fn platform_tag(p: Platform) -> u8 {
+    p.encode()[0]
+}
+
+fn dev_policy() -> AttestationPolicy {
+    AttestationPolicy {
+        allow_simulated: true,
+        ..AttestationPolicy::default()
+    }
+}
+
+fn rejected(status: &ReceiptStatus) -> &str {
+    match status {
+        ReceiptStatus::Rejected(reason) => reason,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+fn release() -> Payload {
+    Payload::Govern(GovernanceAction::AddRelease {
+        version: "v1".into(),
+        image: IMAGE.to_vec(),
+        measurements: vec![],
+    })
+}
+
+#[test]
+fn registration_needs_a_release_then_joins_the_accumulator() {
+    let mut chain = Chain::new(dev_policy());
+    chain.block(1000, vec![]);
+    let alice = [1u8; 32];
+
+    // No release registered yet: the measurement is not allowed.
+    let r = chain.registration(SimFlavour::Intel, alice, IMAGE);
+    let tx = chain.tx(1, Payload::Register(r));
+    let status = chain.block(1000, vec![tx]);
+    assert!(rejected(&status[0]).contains("measurement"), "{status:?}");
+    assert!(chain.record(&alice).is_none());
+
+    // Only governance may add a release.
+    let tx = chain.tx(1, release());
+    assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("governance"));
+    let tx = chain.tx(100, release());
+    assert_eq!(chain.block(1000, vec![tx]), vec![ReceiptStatus::Accepted]);
+
+    // Now both vendors' simulated nodes register.
+    let bob = [2u8; 32];
+    let ra = chain.registration(SimFlavour::Intel, alice, IMAGE);
+    let rb = chain.registration(SimFlavour::Amd, bob, IMAGE);
+    let txs = vec![
+        chain.tx(1, Payload::Register(ra)),
+        chain.tx(2, Payload::Register(rb)),
+    ];
+    assert_eq!(
+        chain.block(1000, txs),
+        vec![ReceiptStatus::Accepted, ReceiptStatus::Accepted]
+    );
+    let record = chain.record(&alice).unwrap();
+    assert_eq!(record.region, "eu");
+    assert_eq!(record.platform, platform_tag(Platform::SimIntel));
+    assert!(record.is_active(chain.time_ms));
+    assert_eq!(
+        record.expires_ms,
+        chain.time_ms + 1000 * AttestationPolicy::default().token_validity_secs
+    );
+    assert_eq!(chain.in_accumulator(&alice), Some(record.expires_ms));
+    assert!(chain.in_accumulator(&bob).is_some());
+    assert!(chain.in_accumulator(&[3; 32]).is_none());
+
+    // Registering twice is refused.
+    let again = chain.registration(SimFlavour::Intel, alice, IMAGE);
+    let tx = chain.tx(1, Payload::Register(again));
+    assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("already registered"));
+}
+
+#[test]
+fn each_failed_check_is_named_and_changes_nothing() {
+    let mut chain = Chain::new(dev_policy());
+    chain.block(1000, vec![]);
+    let tx = chain.tx(100, release());
+    chain.block(1000, vec![tx]);
+    let id = [7u8; 32];
+    let root_before = chain.store.root().unwrap();
+
+    let mut cases: Vec<(Registration, &str)> = Vec::new();
+    // Evidence for another identity key (report data mismatch).
+    let mut other = chain.registration(SimFlavour::Intel, [8; 32], IMAGE);
+    other.identity_key = id;
+    cases.push((other, "report data"));
+    // Another image: its measurement is not in the policy.
+    cases.push((
+        chain.registration(SimFlavour::Intel, id, b"another image"),
+        "measurement",
+    ));
+    // A stale freshness value.
+    let mut stale = chain.registration(SimFlavour::Intel, id, IMAGE);
+    stale.recent_block = Digest([0x55; 32]);
+    cases.push((stale, "freshness"));
+    // A flipped evidence byte.
+    let mut tampered = chain.registration(SimFlavour::Intel, id, IMAGE);
+    let last = tampered.evidence.len() - 1;
+    tampered.evidence[last] ^= 1;
+    cases.push((tampered, "evidence rejected"));
+    // Garbage endorsements.
+    let mut garbage = chain.registration(SimFlavour::Intel, id, IMAGE);
+    garbage.endorsements = vec![9; 10];
+    cases.push((garbage, "malformed endorsements"));
+    // An unknown platform tag.
+    let mut unknown = chain.registration(SimFlavour::Intel, id, IMAGE);
+    unknown.platform = 200;
+    cases.push((unknown, "unknown platform"));
+    // No region.
+    let mut no_region = chain.registration(SimFlavour::Intel, id, IMAGE);
+    no_region.region.clear();
+    cases.push((no_region, "region"));
+
+    for (registration, needle) in cases {
+        let tx = chain.tx(1, Payload::Register(registration));
+        let status = chain.block(1000, vec![tx]);
+        let reason = rejected(&status[0]);
+        assert!(
+            reason.contains(needle),
+            "`{reason}` does not mention `{needle}`"
+        );
+        assert!(chain.record(&id).is_none());
+        assert!(chain.in_accumulator(&id).is_none());
+    }
+    // Simulated evidence is refused when the policy does not allow it.
+    let mut strict = Chain::new(AttestationPolicy::default());
+    strict.block(1000, vec![]);
+    let tx = strict.tx(100, release());
+    strict.block(1000, vec![tx]);
+    let r = strict.registration(SimFlavour::Amd, id, IMAGE);
+    let tx = strict.tx(1, Payload::Register(r));
+    assert!(rejected(&strict.block(1000, vec![tx])[0]).contains("simulated"));
+    let _ = root_before;
+}
+
+#[test]
+fn reattestation_extends_expiry_and_expiry_ends_membership() {
+    let mut chain = Chain::new(dev_policy());
+    chain.block(1000, vec![]);
+    let tx = chain.tx(100, release());
+    chain.block(1000, vec![tx]);
+    let id = [9u8; 32];
+    let r = chain.registration(SimFlavour::Amd, id, IMAGE);
+    let tx = chain.tx(1, Payload::Register(r));
+    chain.block(1000, vec![tx]);
+    let first = chain.record(&id).unwrap();
+
+    // Fresh evidence an hour later extends membership.
+    chain.block(3_600_000, vec![]);
+    let r = chain.registration(SimFlavour::Amd, id, IMAGE);
+    let tx = chain.tx(1, Payload::Reattest(r));
+    assert_eq!(chain.block(1000, vec![tx]), vec![ReceiptStatus::Accepted]);
+    let second = chain.record(&id).unwrap();
+    assert_eq!(second.expires_ms, first.expires_ms + 3_601_000);
+    assert_eq!(second.registered_ms, first.registered_ms);
+    assert_eq!(chain.in_accumulator(&id), Some(second.expires_ms));
+
+    // A different measurement (another release's image) is refused even if allowed.
+    let tx = chain.tx(
+        100,
+        Payload::Govern(GovernanceAction::AddRelease {
+            version: "v2".into(),
+            image: b"v2 image".to_vec(),
+            measurements: vec![],
+        }),
+    );
+    chain.block(1000, vec![tx]);
+    let r = chain.registration(SimFlavour::Amd, id, b"v2 image");
+    let tx = chain.tx(1, Payload::Reattest(r));
+    assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("differs from the one registered"));
+
+    // Past its expiry the node is no longer active and cannot re-attest.
+    let validity = AttestationPolicy::default().token_validity_secs * 1000;
+    chain.block(validity, vec![]);
+    let record = chain.record(&id).unwrap();
+    assert!(!record.is_active(chain.time_ms));
+    assert_eq!(record.status(chain.time_ms), "expired");
+    let r = chain.registration(SimFlavour::Amd, id, IMAGE);
+    let tx = chain.tx(1, Payload::Reattest(r));
+    assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("expired"));
+}
+
+#[test]
+fn governance_revokes_by_node_measurement_and_tcb() {
+    let mut chain = Chain::new(dev_policy());
+    chain.block(1000, vec![]);
+    let v2 = Payload::Govern(GovernanceAction::AddRelease {
+        version: "v2".into(),
+        image: b"v2 image".to_vec(),
+        measurements: vec![],
+    });
+    let txs = vec![chain.tx(100, release()), chain.tx(100, v2)];
+    chain.block(1000, txs);
+    let nodes: Vec<([u8; 32], &[u8])> = vec![
+        ([1; 32], IMAGE),
+        ([2; 32], IMAGE),
+        ([3; 32], b"v2 image"),
+        ([4; 32], b"v2 image"),
+    ];
+    let txs: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, (id, image))| {
+            let r = chain.registration(SimFlavour::Intel, *id, image);
+            chain.tx(i as u64 + 1, Payload::Register(r))
+        })
+        .collect();
+    assert!(
+        chain
+            .block(1000, txs)
+            .iter()
+            .all(|s| *s == ReceiptStatus::Accepted)
+    );
+
+    // By node.
+    let tx = chain.tx(
+        100,
+        Payload::Govern(GovernanceAction::Revoke(Revocation::Node(node_id(
+            &[1; 32],
+        )))),
+    );
+    assert_eq!(chain.block(1000, vec![tx]), vec![ReceiptStatus::Accepted]);
+    assert_eq!(
+        chain.record(&[1; 32]).unwrap().status(chain.time_ms),
+        "revoked"
+    );
+    assert!(chain.in_accumulator(&[1; 32]).is_none());
+    assert!(chain.in_accumulator(&[2; 32]).is_some());
+
+    // By measurement: both v2 nodes go at once.
+    let v2_measurement = hyperchain_attest::sim::sim_measurement(SimFlavour::Intel, b"v2 image");
+    let tx = chain.tx(
+        100,
+        Payload::Govern(GovernanceAction::Revoke(Revocation::Measurement(
+            v2_measurement.to_vec(),
+        ))),
+    );
+    chain.block(1000, vec![tx]);
+    for id in [[3u8; 32], [4; 32]] {
+        assert!(chain.in_accumulator(&id).is_none());
+        assert!(
+            chain
+                .record(&id)
+                .unwrap()
+                .revoked
+                .unwrap()
+                .contains("measurement")
+        );
+    }
+    assert!(chain.in_accumulator(&[2; 32]).is_some());
+
+    // A TCB recall above node 2's TCB removes it.
+    let tcb = chain.record(&[2; 32]).unwrap().tcb;
+    let mut min = tcb.clone();
+    min[0] += 1;
+    let tx = chain.tx(
+        100,
+        Payload::Govern(GovernanceAction::Revoke(Revocation::TcbBelow {
+            platform: platform_tag(Platform::SimIntel),
+            min,
+        })),
+    );
+    chain.block(1000, vec![tx]);
+    assert!(chain.in_accumulator(&[2; 32]).is_none());
+
+    // A revoked identity key cannot come back.
+    let r = chain.registration(SimFlavour::Intel, [1; 32], IMAGE);
+    let tx = chain.tx(1, Payload::Register(r));
+    assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("revoked"));
+
+    // Governance can tighten the policy; a malformed policy is refused.
+    let tx = chain.tx(
+        100,
+        Payload::Govern(GovernanceAction::SetPolicy(vec![1, 2, 3])),
+    );
+    assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("malformed policy"));
+    let tx = chain.tx(
+        100,
+        Payload::Govern(GovernanceAction::SetPolicy(
+            AttestationPolicy::default().encode().to_vec(),
+        )),
+    );
+    assert_eq!(chain.block(1000, vec![tx]), vec![ReceiptStatus::Accepted]);
+    let r = chain.registration(SimFlavour::Intel, [5; 32], IMAGE);
+    let tx = chain.tx(5, Payload::Register(r));
+    assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("simulated"));
+}

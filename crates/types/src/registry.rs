@@ -1,0 +1,477 @@
+//! Compute-node registry transactions (DESIGN.md §6): registration and re-attestation of
+//! TEE compute nodes, and the governance actions that set the attestation policy, register
+//! compute-runtime releases and revoke nodes.
+//!
+//! Evidence, endorsements and policies travel as opaque bytes here (the canonical encodings
+//! of `hyperchain-attest`'s types); the chain decodes and checks them during execution, so a
+//! transaction with undecodable evidence is still a valid transaction whose receipt says what
+//! was wrong.
+
+use crate::{Digest, sha256};
+use bytes::BufMut;
+use commonware_codec::{Buf, EncodeSize, Error, Read, ReadExt, ReadRangeExt, Write};
+
+/// Limits on registry transactions. Changing them is a protocol change.
+pub mod registry_limits {
+    /// Largest evidence (a DCAP quote is ~5 KiB, an SNP report 1184 bytes).
+    pub const MAX_EVIDENCE: usize = 64 * 1024;
+    /// Largest encoded endorsements (DCAP collateral: certificate chains, CRLs, TCB info).
+    pub const MAX_ENDORSEMENTS: usize = 1024 * 1024;
+    /// Largest encoded policy.
+    pub const MAX_POLICY: usize = 256 * 1024;
+    /// Largest runtime image carried by a release (simulated measurements are recomputed
+    /// from it).
+    pub const MAX_IMAGE: usize = 2 * 1024 * 1024;
+    /// Most measurements one release registers.
+    pub const MAX_RELEASE_MEASUREMENTS: usize = 16;
+    /// Longest measurement.
+    pub const MAX_MEASUREMENT: usize = 64;
+    /// Longest release version string.
+    pub const MAX_VERSION: usize = 64;
+    /// Most TCB components in a recall.
+    pub const MAX_TCB_COMPONENTS: usize = 32;
+}
+use registry_limits::*;
+
+/// The id of a compute node: `SHA-256(identity key)`, the element the accumulator holds.
+pub fn node_id(identity_key: &[u8; 32]) -> Digest {
+    sha256(identity_key)
+}
+
+/// A node's evidence for `Register` and `Reattest`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// The node's ed25519 identity key, generated inside its TEE.
+    pub identity_key: [u8; 32],
+    /// The evidence platform (the encoding tag of `hyperchain_attest::Platform`).
+    pub platform: u8,
+    /// The region the node serves (ignored by `Reattest`, which keeps the registered one).
+    pub region: String,
+    /// The quote or report, binding `report_data(chain id, identity key, recent_block)`.
+    pub evidence: Vec<u8>,
+    /// The encoded `hyperchain_attest::Endorsements`.
+    pub endorsements: Vec<u8>,
+    /// A recent block's digest (freshness of the evidence).
+    pub recent_block: Digest,
+}
+
+/// What governance can revoke; each removes membership at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// One node, by id.
+    Node(Digest),
+    /// Every node with this measurement (a bad runtime release).
+    Measurement(Vec<u8>),
+    /// Every node of `platform` whose TCB is below `min` (a TCB recall).
+    TcbBelow {
+        /// The platform tag.
+        platform: u8,
+        /// The minimum TCB, in the platform's layout.
+        min: Vec<u16>,
+    },
+}
+
+/// A governance action, valid only from the genesis governance key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GovernanceAction {
+    /// Replace the attestation policy (an encoded `hyperchain_attest::AttestationPolicy`).
+    SetPolicy(Vec<u8>),
+    /// Register a compute-runtime release: its image (from which validators recompute the
+    /// simulated platforms' measurements) and the measurements of real platforms.
+    AddRelease {
+        /// Release version, for operators.
+        version: String,
+        /// The runtime image (may be empty when no simulated platform is meant to run it).
+        image: Vec<u8>,
+        /// `(platform tag, measurement)` pairs for real platforms.
+        measurements: Vec<(u8, Vec<u8>)>,
+    },
+    /// Revoke nodes.
+    Revoke(Revocation),
+}
+
+/// A registered compute node, as stored on chain under `node/ ‖ node id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRecord {
+    /// The node's ed25519 identity key (its id is [`node_id`] of it).
+    pub identity_key: [u8; 32],
+    /// The evidence platform tag (`hyperchain_attest::Platform`).
+    pub platform: u8,
+    /// The region it serves.
+    pub region: String,
+    /// The measurement recorded at first registration (re-attestation must match it).
+    pub measurement: Vec<u8>,
+    /// The TCB of its latest evidence, in the platform's layout.
+    pub tcb: Vec<u16>,
+    /// The account that registered it.
+    pub owner: crate::Address,
+    /// Block time of the first registration (ms).
+    pub registered_ms: u64,
+    /// Block time of the latest accepted evidence (ms).
+    pub attested_ms: u64,
+    /// Membership ends at this block time (ms) unless the node re-attests.
+    pub expires_ms: u64,
+    /// Why governance revoked it, if it did.
+    pub revoked: Option<String>,
+}
+
+/// Longest revocation reason kept in a node record.
+pub const MAX_REVOCATION_REASON: usize = 256;
+
+impl NodeRecord {
+    /// The node's id.
+    pub fn id(&self) -> Digest {
+        node_id(&self.identity_key)
+    }
+
+    /// Whether the node is a member at block time `now_ms`: not revoked and not expired.
+    pub fn is_active(&self, now_ms: u64) -> bool {
+        self.revoked.is_none() && now_ms < self.expires_ms
+    }
+
+    /// `active`, `expired` or `revoked` at block time `now_ms`.
+    pub fn status(&self, now_ms: u64) -> &'static str {
+        if self.revoked.is_some() {
+            "revoked"
+        } else if now_ms >= self.expires_ms {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+}
+
+impl Write for NodeRecord {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.identity_key.write(buf);
+        self.platform.write(buf);
+        self.region.as_bytes().to_vec().write(buf);
+        self.measurement.write(buf);
+        (self.tcb.len() as u8).write(buf);
+        for c in &self.tcb {
+            c.write(buf);
+        }
+        self.owner.write(buf);
+        self.registered_ms.write(buf);
+        self.attested_ms.write(buf);
+        self.expires_ms.write(buf);
+        match &self.revoked {
+            None => 0u8.write(buf),
+            Some(reason) => {
+                1u8.write(buf);
+                reason.as_bytes().to_vec().write(buf);
+            }
+        }
+    }
+}
+impl EncodeSize for NodeRecord {
+    fn encode_size(&self) -> usize {
+        32 + 1
+            + bytes_size(self.region.len())
+            + bytes_size(self.measurement.len())
+            + 1
+            + 2 * self.tcb.len()
+            + 32
+            + 8 * 3
+            + 1
+            + self.revoked.as_ref().map_or(0, |r| bytes_size(r.len()))
+    }
+}
+impl Read for NodeRecord {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        let identity_key = <[u8; 32]>::read(buf)?;
+        let platform = u8::read(buf)?;
+        let region = read_string(buf, crate::tx_limits::MAX_REGION, "region")?;
+        let measurement = Vec::<u8>::read_range(buf, 0..=MAX_MEASUREMENT)?;
+        let n = u8::read(buf)? as usize;
+        if n > MAX_TCB_COMPONENTS {
+            return Err(Error::Invalid("NodeRecord", "too many TCB components"));
+        }
+        let tcb = (0..n).map(|_| u16::read(buf)).collect::<Result<_, _>>()?;
+        let owner = crate::Address::read(buf)?;
+        let registered_ms = u64::read(buf)?;
+        let attested_ms = u64::read(buf)?;
+        let expires_ms = u64::read(buf)?;
+        let revoked = match u8::read(buf)? {
+            0 => None,
+            1 => Some(read_string(
+                buf,
+                MAX_REVOCATION_REASON,
+                "revocation reason",
+            )?),
+            t => return Err(Error::InvalidEnum(t)),
+        };
+        Ok(NodeRecord {
+            identity_key,
+            platform,
+            region,
+            measurement,
+            tcb,
+            owner,
+            registered_ms,
+            attested_ms,
+            expires_ms,
+            revoked,
+        })
+    }
+}
+
+fn read_string(buf: &mut impl Buf, max: usize, what: &'static str) -> Result<String, Error> {
+    let bytes = Vec::<u8>::read_range(buf, 0..=max)?;
+    String::from_utf8(bytes).map_err(|_| Error::Invalid(what, "not UTF-8"))
+}
+
+fn bytes_size(len: usize) -> usize {
+    // A length-prefixed byte string: varint length + bytes.
+    commonware_codec::varint::UInt(len as u32).encode_size() + len
+}
+
+impl Write for Registration {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.identity_key.write(buf);
+        self.platform.write(buf);
+        self.region.as_bytes().to_vec().write(buf);
+        self.evidence.write(buf);
+        self.endorsements.write(buf);
+        self.recent_block.write(buf);
+    }
+}
+impl EncodeSize for Registration {
+    fn encode_size(&self) -> usize {
+        32 + 1
+            + bytes_size(self.region.len())
+            + bytes_size(self.evidence.len())
+            + bytes_size(self.endorsements.len())
+            + 32
+    }
+}
+impl Read for Registration {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Registration {
+            identity_key: <[u8; 32]>::read(buf)?,
+            platform: u8::read(buf)?,
+            region: read_string(buf, crate::tx_limits::MAX_REGION, "region")?,
+            evidence: Vec::<u8>::read_range(buf, 0..=MAX_EVIDENCE)?,
+            endorsements: Vec::<u8>::read_range(buf, 0..=MAX_ENDORSEMENTS)?,
+            recent_block: Digest::read(buf)?,
+        })
+    }
+}
+
+impl Write for Revocation {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            Revocation::Node(id) => {
+                0u8.write(buf);
+                id.write(buf);
+            }
+            Revocation::Measurement(m) => {
+                1u8.write(buf);
+                m.write(buf);
+            }
+            Revocation::TcbBelow { platform, min } => {
+                2u8.write(buf);
+                platform.write(buf);
+                (min.len() as u8).write(buf);
+                for c in min {
+                    c.write(buf);
+                }
+            }
+        }
+    }
+}
+impl EncodeSize for Revocation {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            Revocation::Node(_) => 32,
+            Revocation::Measurement(m) => bytes_size(m.len()),
+            Revocation::TcbBelow { min, .. } => 1 + 1 + 2 * min.len(),
+        }
+    }
+}
+impl Read for Revocation {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read(buf)? {
+            0 => Ok(Revocation::Node(Digest::read(buf)?)),
+            1 => Ok(Revocation::Measurement(Vec::<u8>::read_range(
+                buf,
+                1..=MAX_MEASUREMENT,
+            )?)),
+            2 => {
+                let platform = u8::read(buf)?;
+                let n = u8::read(buf)? as usize;
+                if n > MAX_TCB_COMPONENTS {
+                    return Err(Error::Invalid("Revocation", "too many TCB components"));
+                }
+                let min = (0..n).map(|_| u16::read(buf)).collect::<Result<_, _>>()?;
+                Ok(Revocation::TcbBelow { platform, min })
+            }
+            t => Err(Error::InvalidEnum(t)),
+        }
+    }
+}
+
+impl Write for GovernanceAction {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            GovernanceAction::SetPolicy(policy) => {
+                0u8.write(buf);
+                policy.write(buf);
+            }
+            GovernanceAction::AddRelease {
+                version,
+                image,
+                measurements,
+            } => {
+                1u8.write(buf);
+                version.as_bytes().to_vec().write(buf);
+                image.write(buf);
+                (measurements.len() as u8).write(buf);
+                for (platform, m) in measurements {
+                    platform.write(buf);
+                    m.write(buf);
+                }
+            }
+            GovernanceAction::Revoke(r) => {
+                2u8.write(buf);
+                r.write(buf);
+            }
+        }
+    }
+}
+impl EncodeSize for GovernanceAction {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            GovernanceAction::SetPolicy(policy) => bytes_size(policy.len()),
+            GovernanceAction::AddRelease {
+                version,
+                image,
+                measurements,
+            } => {
+                bytes_size(version.len())
+                    + bytes_size(image.len())
+                    + 1
+                    + measurements
+                        .iter()
+                        .map(|(_, m)| 1 + bytes_size(m.len()))
+                        .sum::<usize>()
+            }
+            GovernanceAction::Revoke(r) => r.encode_size(),
+        }
+    }
+}
+impl Read for GovernanceAction {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read(buf)? {
+            0 => Ok(GovernanceAction::SetPolicy(Vec::<u8>::read_range(
+                buf,
+                0..=MAX_POLICY,
+            )?)),
+            1 => {
+                let version = read_string(buf, MAX_VERSION, "version")?;
+                let image = Vec::<u8>::read_range(buf, 0..=MAX_IMAGE)?;
+                let n = u8::read(buf)? as usize;
+                if n > MAX_RELEASE_MEASUREMENTS {
+                    return Err(Error::Invalid("AddRelease", "too many measurements"));
+                }
+                let measurements = (0..n)
+                    .map(|_| {
+                        Ok((
+                            u8::read(buf)?,
+                            Vec::<u8>::read_range(buf, 1..=MAX_MEASUREMENT)?,
+                        ))
+                    })
+                    .collect::<Result<_, Error>>()?;
+                Ok(GovernanceAction::AddRelease {
+                    version,
+                    image,
+                    measurements,
+                })
+            }
+            2 => Ok(GovernanceAction::Revoke(Revocation::read(buf)?)),
+            t => Err(Error::InvalidEnum(t)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::{DecodeExt as _, Encode as _};
+
+    fn samples() -> Vec<GovernanceAction> {
+        vec![
+            GovernanceAction::SetPolicy(vec![1, 2, 3]),
+            GovernanceAction::AddRelease {
+                version: "v1.0".into(),
+                image: vec![7; 300],
+                measurements: vec![(0, vec![1; 32]), (2, vec![2; 48])],
+            },
+            GovernanceAction::Revoke(Revocation::Node(Digest([5; 32]))),
+            GovernanceAction::Revoke(Revocation::Measurement(vec![9; 48])),
+            GovernanceAction::Revoke(Revocation::TcbBelow {
+                platform: 2,
+                min: vec![3, 0, 8, 115],
+            }),
+        ]
+    }
+
+    #[test]
+    fn round_trips_with_exact_sizes() {
+        for action in samples() {
+            let enc = action.encode();
+            assert_eq!(enc.len(), action.encode_size());
+            assert_eq!(GovernanceAction::decode(enc).unwrap(), action);
+        }
+        let r = Registration {
+            identity_key: [4; 32],
+            platform: 3,
+            region: "eu-west".into(),
+            evidence: vec![1; 200],
+            endorsements: vec![2; 1000],
+            recent_block: Digest([8; 32]),
+        };
+        let enc = r.encode();
+        assert_eq!(enc.len(), r.encode_size());
+        assert_eq!(Registration::decode(enc).unwrap(), r);
+        for revoked in [None, Some("bad".to_string())] {
+            let record = NodeRecord {
+                identity_key: [1; 32],
+                platform: 4,
+                region: "us".into(),
+                measurement: vec![3; 32],
+                tcb: vec![1, 2, 3],
+                owner: crate::Address([6; 32]),
+                registered_ms: 1,
+                attested_ms: 2,
+                expires_ms: 3,
+                revoked,
+            };
+            let enc = record.encode();
+            assert_eq!(enc.len(), record.encode_size());
+            assert_eq!(NodeRecord::decode(enc).unwrap(), record);
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 0..400 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % 7) as u8
+                })
+                .collect();
+            let _ = GovernanceAction::decode(bytes::Bytes::from(bytes.clone()));
+            let _ = Registration::decode(bytes::Bytes::from(bytes.clone()));
+            let _ = NodeRecord::decode(bytes::Bytes::from(bytes));
+        }
+    }
+}
