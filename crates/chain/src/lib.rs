@@ -12,6 +12,7 @@
 //! - [`app`]: propose/verify, the finalized-block applier and the seed recorder.
 //! - [`node`]: the wiring of one validator.
 //! - [`genesis`]: the genesis document, chain id, key files and the devnet dealer.
+//! - [`light`]: the light client, verifying finality certificates and state proofs offline.
 //! - [`config`]: a validator's configuration file.
 //! - [`runner`]: one validator as a process (tokio runtime, TCP p2p, graceful stop).
 //!
@@ -23,6 +24,7 @@ pub mod config;
 pub mod execute;
 pub mod genesis;
 pub mod ledger;
+pub mod light;
 pub mod mempool;
 pub mod node;
 pub mod registry;

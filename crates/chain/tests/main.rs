@@ -5,5 +5,6 @@ mod common;
 mod execute;
 mod genesis;
 mod ledger;
+mod light;
 mod registry;
 mod sim;

@@ -29,7 +29,7 @@ use std::time::Duration;
 const INCREMENTS: u64 = 12;
 
 /// Good links: 50 ms, little jitter, 2% loss.
-fn good_link() -> Link {
+pub(crate) fn good_link() -> Link {
     Link {
         latency: Duration::from_millis(50),
         jitter: Duration::from_millis(10),
@@ -67,7 +67,7 @@ struct Scenario {
     faults: Faults,
 }
 
-async fn set_links(
+pub(crate) async fn set_links(
     oracle: &Oracle<PublicKey, deterministic::Context>,
     peers: &[PublicKey],
     link: &Link,
@@ -89,7 +89,7 @@ async fn set_links(
     }
 }
 
-fn open_ledger(dir: &Path) -> Arc<Ledger> {
+pub(crate) fn open_ledger(dir: &Path) -> Arc<Ledger> {
     let genesis = Genesis {
         chain_id: chain_id(),
         timestamp_ms: 0,
@@ -142,7 +142,7 @@ fn spawn_validator(
         })
 }
 
-async fn wait_for(
+pub(crate) async fn wait_for(
     context: &deterministic::Context,
     ledgers: &[Arc<Ledger>],
     who: &[usize],

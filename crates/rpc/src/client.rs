@@ -2,8 +2,9 @@
 //!
 //! What can be checked locally is checked: block views must hash to their digest, and state
 //! proofs are verified with [`hyperchain_merkle::verify_state_proof`] against the state root
-//! of the finalized block they name. (Checking a block's finality certificate needs the
-//! chain's threshold public key; the certificate is returned as bytes.)
+//! of the finalized block they name. With a [`LightClient`] (the chain id and its group public
+//! key), [`Client::verified_block`] and [`Client::verified_proof`] also check the block's
+//! finality certificate, so nothing the node says is trusted.
 
 use crate::api::{
     BlockView, BlocksResponse, ErrorBody, NonceResponse, ProofResponse, QueryRequest,
@@ -11,8 +12,9 @@ use crate::api::{
     SubmitRequest, SubmitResponse, TxStatus,
 };
 use commonware_codec::Encode as _;
+use hyperchain_chain::light::{LightClient, LightError};
 use hyperchain_merkle::{StateProof, TreeId, verify_state_proof};
-use hyperchain_types::{Address, Digest, SignedTransaction};
+use hyperchain_types::{Address, Digest, SignedTransaction, sha256_parts};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -57,6 +59,18 @@ pub enum ClientError {
     /// A state proof does not verify.
     #[error("state proof does not verify: {0}")]
     InvalidProof(String),
+    /// A block is not proven finalized: no certificate, a certificate the light client rejects,
+    /// or a body that does not match the header.
+    #[error("block at height {height} does not verify: {reason}")]
+    Unverified {
+        /// The block's height.
+        height: u64,
+        /// What failed (the light client's message when its check failed).
+        reason: String,
+        /// The light client's verdict, when its check failed.
+        #[source]
+        light: Option<LightError>,
+    },
     /// The transaction will never be finalized.
     #[error("transaction dropped: {0}")]
     Dropped(String),
@@ -315,6 +329,72 @@ impl Client {
         Ok(())
     }
 
+    /// The finalized block at `height`, if any, verified with `light`: the block's finality
+    /// certificate against the chain's group key, its chain id, and its transaction ids against
+    /// the header's tx root. Fails with [`ClientError::Unverified`] if any check fails (also when
+    /// the node has no certificate for it).
+    pub async fn verified_block(
+        &self,
+        height: u64,
+        light: &LightClient,
+    ) -> Result<Option<BlockView>, ClientError> {
+        let Some(block) = self.block(height).await? else {
+            return Ok(None);
+        };
+        let header = block.header();
+        let certificate = certificate_of(&block)?;
+        light
+            .verify_finalized(&header, certificate)
+            .map_err(|e| unverified_by(height, e))?;
+        let computed = tx_root_of_ids(&block.txs);
+        if computed != header.tx_root {
+            return Err(ClientError::Unverified {
+                height,
+                reason: format!(
+                    "its transaction ids hash to {computed}, not the header's tx root {}",
+                    header.tx_root
+                ),
+                light: None,
+            });
+        }
+        Ok(Some(block))
+    }
+
+    /// The value of `key` in `tree` with a state proof, verified with `light` against the state
+    /// root of the finalized header it names, whose finality certificate is verified too (the
+    /// node's word for the root is not taken).
+    pub async fn verified_proof(
+        &self,
+        tree: &TreeId,
+        key: &[u8],
+        light: &LightClient,
+    ) -> Result<ProvenValue, ClientError> {
+        let resp = self.proof_response(tree, key).await?;
+        let proven = verify_proof_response(&resp)?;
+        let block = self.block(resp.height).await?.ok_or_else(|| {
+            ClientError::InvalidProof(format!("no finalized block at height {}", resp.height))
+        })?;
+        let header = block.header();
+        let certificate = certificate_of(&block)?;
+        light
+            .verify_state(
+                &header,
+                certificate,
+                &proven.proof,
+                tree,
+                key,
+                proven.value.as_deref(),
+            )
+            .map_err(|e| match e {
+                LightError::BadStateProof(e) => ClientError::InvalidProof(format!(
+                    "against the finalized state root of block {}: {e}",
+                    resp.height
+                )),
+                e => unverified_by(resp.height, e),
+            })?;
+        Ok(proven)
+    }
+
     /// Finalized blocks from height `from` on, waiting up to `wait` for the first one (empty if
     /// none came). Loop on it, with `from = tip + 1`, to follow the chain.
     pub async fn subscribe(
@@ -356,6 +436,26 @@ impl Client {
     /// The value of `key` in `tree` with a state proof, verified here against the state root
     /// of the finalized block it names.
     pub async fn proof(&self, tree: &TreeId, key: &[u8]) -> Result<ProvenValue, ClientError> {
+        let resp = self.proof_response(tree, key).await?;
+        let proven = verify_proof_response(&resp)?;
+        let block = self.block(resp.height).await?.ok_or_else(|| {
+            ClientError::InvalidProof(format!("no finalized block at height {}", resp.height))
+        })?;
+        if block.state_root != proven.state_root {
+            return Err(ClientError::InvalidProof(format!(
+                "state root {} is not block {}'s ({})",
+                proven.state_root, resp.height, block.state_root
+            )));
+        }
+        Ok(proven)
+    }
+
+    /// `GET /state/proof` for `key` of `tree`, checked to answer that question.
+    async fn proof_response(
+        &self,
+        tree: &TreeId,
+        key: &[u8],
+    ) -> Result<ProofResponse, ClientError> {
         let tree_param = if tree.is_root() {
             "root".to_owned()
         } else {
@@ -372,17 +472,7 @@ impl Client {
                 "the answer is for another tree or key".into(),
             ));
         }
-        let proven = verify_proof_response(&resp)?;
-        let block = self.block(resp.height).await?.ok_or_else(|| {
-            ClientError::InvalidProof(format!("no finalized block at height {}", resp.height))
-        })?;
-        if block.state_root != proven.state_root {
-            return Err(ClientError::InvalidProof(format!(
-                "state root {} is not block {}'s ({})",
-                proven.state_root, resp.height, block.state_root
-            )));
-        }
-        Ok(proven)
+        Ok(resp)
     }
 
     /// The node's status.
@@ -417,6 +507,38 @@ pub fn verify_proof_response(resp: &ProofResponse) -> Result<ProvenValue, Client
         state_root: resp.state_root,
         height: resp.height,
     })
+}
+
+/// The block's finality certificate, which a verified answer needs.
+fn certificate_of(block: &BlockView) -> Result<&[u8], ClientError> {
+    block
+        .finalization
+        .as_ref()
+        .map(|c| c.0.as_slice())
+        .ok_or_else(|| ClientError::Unverified {
+            height: block.height,
+            reason: "the node has no finality certificate for it".into(),
+            light: None,
+        })
+}
+
+fn unverified_by(height: u64, error: LightError) -> ClientError {
+    ClientError::Unverified {
+        height,
+        reason: error.to_string(),
+        light: Some(error),
+    }
+}
+
+/// The tx root of a block whose transactions have these ids (`hyperchain_types::tx_root`,
+/// computed from the ids a [`BlockView`] carries).
+fn tx_root_of_ids(ids: &[Digest]) -> Digest {
+    let count = (ids.len() as u32).to_be_bytes();
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(ids.len() + 2);
+    parts.push(b"hyperchain/tx-root/v1");
+    parts.push(&count);
+    parts.extend(ids.iter().map(|id| id.as_ref()));
+    sha256_parts(&parts)
 }
 
 fn api((status, message): (u16, String)) -> ClientError {

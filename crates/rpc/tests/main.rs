@@ -3,3 +3,4 @@
 mod common;
 mod errors;
 mod flow;
+mod light;

@@ -1,0 +1,109 @@
+//! Light-client verification: a finality certificate (`light::verify_finalized`) and a
+//! finality certificate plus a two-level state proof (`light::verify_state`).
+
+use commonware_codec::Encode as _;
+use commonware_consensus::{
+    simplex::types::{Finalization, Finalize, Proposal},
+    types::{Epoch, Round, View},
+};
+use commonware_parallel::Sequential;
+use commonware_utils::{TestRng, non_empty};
+use criterion::{Criterion, criterion_group, criterion_main};
+use hyperchain_chain::{
+    block::to_consensus,
+    genesis::{Devnet, deal_devnet},
+    light::LightClient,
+};
+use hyperchain_merkle::{MemoryNodeStore, StateProof, TreeId};
+use hyperchain_types::{Digest, Header, tx_root};
+use std::hint::black_box;
+use std::net::SocketAddr;
+
+/// A four-validator devnet dealt from a fixed seed.
+fn devnet() -> Devnet {
+    let addresses: Vec<SocketAddr> = (0..4)
+        .map(|i| SocketAddr::from(([127, 0, 0, 1], 9000 + i)))
+        .collect();
+    deal_devnet(TestRng::new(7), "bench", 1_000, &addresses).unwrap()
+}
+
+/// The encoded finalization of `header` in view `view`, signed by every validator.
+fn finalize(devnet: &Devnet, header: &Header, view: u64) -> Vec<u8> {
+    let proposal = Proposal::new(
+        Round::new(Epoch::zero(), View::new(view)),
+        View::new(view - 1),
+        to_consensus(header.digest()),
+    );
+    let schemes: Vec<_> = devnet
+        .validator_keys
+        .iter()
+        .map(|key| devnet.spec.signer(key).unwrap())
+        .collect();
+    let votes: Vec<_> = schemes
+        .iter()
+        .map(|scheme| Finalize::sign(scheme, proposal.clone()).unwrap())
+        .collect();
+    Finalization::from_finalizes(&schemes[0], non_empty![@votes.iter()], &Sequential)
+        .unwrap()
+        .encode()
+        .to_vec()
+}
+
+fn bench(c: &mut Criterion) {
+    let devnet = devnet();
+    let light = LightClient::from_spec(&devnet.spec);
+
+    // A token contract's storage with 10,000 balances, linked in a root tree with 255 other
+    // contracts: a state proof of one balance.
+    let contract = TreeId([7; 32]);
+    let mut storage = MemoryNodeStore::new();
+    storage.update((0u32..10_000).map(|i| (i.to_be_bytes(), Some(u64::from(i).to_be_bytes()))));
+    let mut root = MemoryNodeStore::new();
+    root.update((0u8..=254).map(|i| (TreeId([i; 32]).link_key(), Some([i; 32]))));
+    let state_root = root.update([(contract.link_key(), Some(storage.root()))]);
+    let key = 4_242u32.to_be_bytes();
+    let value = 4_242u64.to_be_bytes();
+    let proof = StateProof {
+        subtree: Some(storage.prove(&key)),
+        link: root.prove(&contract.link_key()),
+    };
+
+    let header = Header {
+        chain_id: devnet.spec.chain_id,
+        height: 1_000,
+        parent: Digest([1; 32]),
+        timestamp_ms: 1_000_000,
+        tx_root: tx_root(&[]),
+        state_root: Digest(state_root),
+    };
+    let certificate = finalize(&devnet, &header, 1_200);
+    light.verify_finalized(&header, &certificate).unwrap();
+    light
+        .verify_state(&header, &certificate, &proof, &contract, &key, Some(&value))
+        .unwrap();
+
+    c.bench_function("light::verify_finalized", |b| {
+        b.iter(|| {
+            light
+                .verify_finalized(black_box(&header), black_box(&certificate))
+                .unwrap()
+        })
+    });
+    c.bench_function("light::verify_state", |b| {
+        b.iter(|| {
+            light
+                .verify_state(
+                    black_box(&header),
+                    black_box(&certificate),
+                    black_box(&proof),
+                    &contract,
+                    &key,
+                    Some(&value),
+                )
+                .unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
