@@ -33,6 +33,7 @@ use commonware_utils::{
     N3f1, Participant, TryCollect as _,
     ordered::{Quorum as _, Set},
 };
+use hyperchain_attest::AttestationPolicy;
 use hyperchain_types::{Address, Digest, ExecutionMode, account_address, sha256};
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
@@ -145,6 +146,11 @@ pub struct ValidatorEntry {
 pub struct PolicyDoc {
     /// Execution modes contracts may be deployed with (this version supports `replicated`).
     pub execution_modes: Vec<String>,
+    /// The attestation policy (reference values) in force until governance changes it; see
+    /// `docs/ATTESTATION.md`. Absent: the default policy (no measurements, so no node can
+    /// register until governance registers a runtime release; simulated platforms refused).
+    #[serde(default)]
+    pub attestation: AttestationPolicy,
 }
 
 /// The genesis document as stored in `genesis.json`.
@@ -197,6 +203,8 @@ pub struct ChainSpec {
     pub polynomial: Sharing<Variant>,
     /// The governance key.
     pub governance: PublicKey,
+    /// The genesis attestation policy.
+    pub attestation_policy: AttestationPolicy,
     /// Execution modes contracts may be deployed with.
     pub execution_modes: Vec<ExecutionMode>,
 }
@@ -289,6 +297,10 @@ impl ChainSpec {
             }
         }
         let governance = decode_public_key("governance_key", &doc.governance_key)?;
+        doc.policy
+            .attestation
+            .validate()
+            .map_err(|e| invalid("policy.attestation", e))?;
 
         let mut execution_modes = Vec::new();
         for (i, m) in doc.policy.execution_modes.iter().enumerate() {
@@ -320,6 +332,7 @@ impl ChainSpec {
             participants,
             polynomial,
             governance,
+            attestation_policy: doc.policy.attestation.clone(),
             execution_modes,
         };
         spec.chain_id = sha256(&spec.canonical_bytes());
@@ -355,6 +368,7 @@ impl ChainSpec {
     /// ‖ u32 n ‖ n × public key (32, in participant order)
     /// ‖ u32 len ‖ polynomial encoding ‖ governance key (32)
     /// ‖ u32 m ‖ m × execution mode encoding
+    /// ‖ u32 len ‖ attestation policy encoding
     /// ```
     /// (integers big-endian; addresses are excluded).
     pub fn canonical_bytes(&self) -> Vec<u8> {
@@ -374,7 +388,18 @@ impl ChainSpec {
         for mode in &self.execution_modes {
             out.extend(mode.encode());
         }
+        let policy = self.attestation_policy.encode();
+        out.extend((policy.len() as u32).to_be_bytes());
+        out.extend(policy);
         out
+    }
+
+    /// The registry's genesis configuration (governance key, attestation policy).
+    pub fn registry_config(&self) -> crate::registry::RegistryConfig {
+        crate::registry::RegistryConfig {
+            governance: Some((&self.governance).into()),
+            genesis_policy: self.attestation_policy.clone(),
+        }
     }
 
     /// The document form (with the derived chain id and group key filled in).
@@ -396,6 +421,7 @@ impl ChainSpec {
             governance_key: hex_of(&self.governance),
             policy: PolicyDoc {
                 execution_modes: self.execution_modes.iter().map(|m| m.to_string()).collect(),
+                attestation: self.attestation_policy.clone(),
             },
         }
     }
@@ -634,8 +660,9 @@ pub struct Devnet {
 }
 
 /// **Devnets only**: generates `addresses.len()` validator identity keys, deals a threshold-BLS
-/// key (`feldman_desmedt::deal`, threshold = the BFT quorum) and a governance key. The caller
-/// holds every secret, so it alone could forge any certificate of this chain.
+/// key (`feldman_desmedt::deal`, threshold = the BFT quorum) and a governance key, with an
+/// attestation policy that accepts simulated platforms. The caller holds every secret, so it
+/// alone could forge any certificate of this chain.
 pub fn deal_devnet(
     mut rng: impl CryptoRng,
     name: &str,
@@ -676,6 +703,12 @@ pub fn deal_devnet(
         governance_key: hex_of(&governance.0.public_key()),
         policy: PolicyDoc {
             execution_modes: vec![ExecutionMode::Replicated.to_string()],
+            // A devnet runs simulated compute nodes; governance still has to register the
+            // runtime release whose measurements nodes may have.
+            attestation: AttestationPolicy {
+                allow_simulated: true,
+                ..AttestationPolicy::default()
+            },
         },
     };
     let spec = ChainSpec::from_doc(&doc)?;

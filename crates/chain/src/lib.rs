@@ -8,6 +8,7 @@
 //!   blocks, receipts and seeds.
 //! - [`mempool`]: checked transactions waiting for a block.
 //! - [`registry`]: compute-node registration, attestation policy, revocation, accumulator.
+//! - [`token`]: attestation tokens and their offline verification.
 //! - [`signatures`]: batched transaction signature checks and the cache of verified ones.
 //! - [`app`]: propose/verify, the finalized-block applier and the seed recorder.
 //! - [`node`]: the wiring of one validator.
@@ -30,3 +31,4 @@ pub mod node;
 pub mod registry;
 pub mod runner;
 pub mod signatures;
+pub mod token;

@@ -75,9 +75,16 @@ pub struct RegistryConfig {
     pub genesis_policy: AttestationPolicy,
 }
 
-/// Reads state as the transaction being executed sees it.
-pub(crate) trait StateView {
+/// Reads state: as the transaction being executed sees it, or a committed snapshot.
+pub trait StateView {
+    /// The value of `key` in `tree`.
     fn read(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError>;
+}
+
+impl StateView for hyperchain_state::Snapshot {
+    fn read(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        Ok(self.get(tree, key)?)
+    }
 }
 
 /// The platform with encoding tag `tag`.
@@ -91,10 +98,7 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> ExecError {
 }
 
 /// The attestation policy in force.
-pub(crate) fn policy(
-    view: &impl StateView,
-    cfg: &RegistryConfig,
-) -> Result<AttestationPolicy, ExecError> {
+pub fn policy(view: &impl StateView, cfg: &RegistryConfig) -> Result<AttestationPolicy, ExecError> {
     match view.read(&TreeId::ROOT, POLICY_KEY)? {
         None => Ok(cfg.genesis_policy.clone()),
         Some(raw) => {
@@ -104,14 +108,14 @@ pub(crate) fn policy(
 }
 
 /// Node `id`'s record, if registered.
-pub(crate) fn node(view: &impl StateView, id: &Digest) -> Result<Option<NodeRecord>, ExecError> {
+pub fn node(view: &impl StateView, id: &Digest) -> Result<Option<NodeRecord>, ExecError> {
     view.read(&TreeId::ROOT, &node_key(id))?
         .map(|raw| NodeRecord::decode(bytes::Bytes::from(raw)).map_err(|e| corrupt("node", e)))
         .transpose()
 }
 
-/// The ids of every registered node.
-pub(crate) fn node_ids(view: &impl StateView) -> Result<Vec<Digest>, ExecError> {
+/// The ids of every registered node, in registration order.
+pub fn node_ids(view: &impl StateView) -> Result<Vec<Digest>, ExecError> {
     let raw = view
         .read(&TreeId::ROOT, NODE_INDEX_KEY)?
         .unwrap_or_default();
@@ -126,6 +130,40 @@ pub(crate) fn node_ids(view: &impl StateView) -> Result<Vec<Digest>, ExecError> 
             Digest(d)
         })
         .collect())
+}
+
+/// Whether node `id` is a current member at block time `now_ms` (in the accumulator with a
+/// later expiry); `Err` says why not.
+pub fn membership(
+    view: &impl StateView,
+    id: &Digest,
+    now_ms: u64,
+) -> Result<Result<NodeRecord, String>, ExecError> {
+    let Some(record) = node(view, id)? else {
+        return Ok(Err(format!("node {id} is not registered")));
+    };
+    if let Some(reason) = &record.revoked {
+        return Ok(Err(format!("node {id} was revoked: {reason}")));
+    }
+    let in_accumulator = view.read(&ACCUMULATOR, &id.0)?.is_some();
+    if !in_accumulator || now_ms >= record.expires_ms {
+        return Ok(Err(format!(
+            "node {id} expired at {} ms (re-attest before expiry)",
+            record.expires_ms
+        )));
+    }
+    Ok(Ok(record))
+}
+
+/// Every registered node's record, in registration order.
+pub fn nodes(view: &impl StateView) -> Result<Vec<NodeRecord>, ExecError> {
+    let mut out = Vec::new();
+    for id in node_ids(view)? {
+        out.push(
+            node(view, &id)?.ok_or_else(|| corrupt("node index", format!("{id} has no record")))?,
+        );
+    }
+    Ok(out)
 }
 
 /// Records block `height`'s parent digest for evidence freshness (run once per block).

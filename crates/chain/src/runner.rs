@@ -227,10 +227,7 @@ where
     let ledger = Arc::new(Ledger::open(
         &config.data_dir.join(LEDGER_DIR),
         spec.ledger_genesis(),
-        Executor::new(engine, spec.chain_id).with_registry(crate::registry::RegistryConfig {
-            governance: Some((&spec.governance).into()),
-            genesis_policy: hyperchain_attest::AttestationPolicy::default(),
-        }),
+        Executor::new(engine, spec.chain_id).with_registry(spec.registry_config()),
     )?);
     let (tip, digest) = ledger.tip();
     info!(chain = %spec.name, chain_id = %spec.chain_id, height = tip, %digest, "ledger opened");

@@ -8,6 +8,7 @@ mod devnet;
 mod genesis;
 mod keys;
 mod node;
+mod registry;
 mod remote;
 mod vm;
 
@@ -33,16 +34,28 @@ enum Command {
     /// Create (devnet dealer) and inspect genesis documents.
     #[command(subcommand)]
     Genesis(genesis::GenesisCommand),
-    /// Run one validator: `hyperchain node --config DIR/validator-0/config.json`.
+    /// Run one validator (`hyperchain node --config DIR/validator-0/config.json`), or manage
+    /// compute nodes (`hyperchain node register | reattest | list | show | membership`).
     ///
-    /// Logs each finalized block (height, digest, transactions, state root) and keeps
-    /// `<data_dir>/status.json` current. Stops cleanly on Ctrl-C or SIGTERM (exit 0) and
-    /// resumes from its data directory when started again. Set RUST_LOG to change the logging.
+    /// As a validator it logs each finalized block (height, digest, transactions, state root)
+    /// and keeps `<data_dir>/status.json` current. It stops cleanly on Ctrl-C or SIGTERM
+    /// (exit 0) and resumes from its data directory when started again. Set RUST_LOG to
+    /// change the logging.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Node {
-        /// The node configuration (written by `hyperchain genesis init`).
-        #[arg(long)]
-        config: std::path::PathBuf,
+        /// The validator configuration (written by `hyperchain genesis init`).
+        #[arg(long, required = true)]
+        config: Option<std::path::PathBuf>,
+        #[command(subcommand)]
+        action: Option<registry::NodeAction>,
     },
+    /// Governance transactions (signed by the genesis governance key): runtime releases,
+    /// the attestation policy, revocations.
+    #[command(subcommand)]
+    Governance(registry::GovernanceCommand),
+    /// Attestation tokens: fetch one from a node, verify one offline.
+    #[command(subcommand)]
+    Token(registry::TokenAction),
     /// Run a local devnet: ≥ 4 validator processes over loopback, with progress.
     ///
     /// Creates a genesis in --dir if there is none (see `hyperchain genesis init`), otherwise
@@ -93,7 +106,7 @@ fn main() {
     let cli = Cli::parse();
     // A validator reports its progress through its log.
     let default_filter = match cli.command {
-        Command::Node { .. } => "warn,hyperchain_chain=info,hyperchain=info",
+        Command::Node { action: None, .. } => "warn,hyperchain_chain=info,hyperchain=info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -108,7 +121,19 @@ fn main() {
         Command::Vm(cmd) => vm::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Genesis(cmd) => genesis::run(cmd),
-        Command::Node { config } => node::run(&config),
+        Command::Node {
+            action: Some(action),
+            ..
+        } => registry::node(action),
+        Command::Node {
+            config: Some(config),
+            action: None,
+        } => node::run(&config),
+        Command::Node { .. } => Err(anyhow::anyhow!(
+            "give --config FILE to run a validator, or a subcommand (see --help)"
+        )),
+        Command::Governance(cmd) => registry::governance(cmd),
+        Command::Token(cmd) => registry::token(cmd),
         Command::Devnet(args) => devnet::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Deploy(args) => remote::deploy(args),

@@ -253,7 +253,7 @@ pub fn print_receipt(r: &ReceiptView, decoded: Option<&Value>) {
 }
 
 /// Exits as a receipt says: 1 for a rejected transaction, 2 for a failed call.
-fn exit_for(r: &ReceiptView) -> Result<()> {
+pub fn exit_for(r: &ReceiptView) -> Result<()> {
     match &r.outcome {
         ReceiptOutcome::Rejected { reason } => {
             bail!(
@@ -270,7 +270,7 @@ fn exit_for(r: &ReceiptView) -> Result<()> {
     }
 }
 
-fn submitted(conn: &Conn, id: &Digest) {
+pub fn submitted(conn: &Conn, id: &Digest) {
     if conn.json {
         println!("{}", json!({"tx_id": id, "status": "pending"}));
     } else {

@@ -848,4 +848,193 @@ mod chain {
         assert!(report["latency_ms"]["p50"].as_f64().is_some(), "{report}");
         assert!(report["blocks"].as_u64().unwrap() >= 1, "{report}");
     }
+
+    /// The compute-node registry from the CLI: a registration refused until governance
+    /// registers the runtime release, simulated Intel and AMD nodes registered, listed by
+    /// vendor, a token verified offline with only the group key (and refused once tampered
+    /// with or revoked), accumulator membership proofs, and governance-only revocation.
+    #[test]
+    fn compute_nodes_register_and_their_tokens_verify_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (net, nodes) = start_devnet(d);
+        let mut nodes = Running(nodes);
+        wait_until(&mut nodes.0, "height 1 everywhere", |n| {
+            n.iter().all(|n| n.height() >= 1)
+        });
+        let rpc = rpc_url(&nodes.0[0].config);
+        let with_rpc = |args: &[&str]| {
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(["--rpc", rpc.as_str()]);
+            hyperchain(d, &all)
+        };
+        for k in ["op.key", "intel.key", "amd.key"] {
+            json(&hyperchain(d, &["keys", "generate", "--out", k, "--json"]));
+        }
+        let gov = net.join("governance.key");
+        let gov = gov.to_str().unwrap();
+        let register = |platform: &str, identity: &str| {
+            with_rpc(&[
+                "node",
+                "register",
+                "--platform",
+                platform,
+                "--identity",
+                identity,
+                "--region",
+                "eu",
+                "--key",
+                "op.key",
+                "--json",
+            ])
+        };
+
+        // No release yet: the receipt names the failed check and the command exits 1.
+        let refused = register("sim-intel", "intel.key");
+        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains("measurement"),
+            "{}",
+            stderr(&refused)
+        );
+        // Real platforms' evidence comes from the TEE, not from this command.
+        let real = register("sgx", "intel.key");
+        assert!(
+            stderr(&real).contains("inside the TEE"),
+            "{}",
+            stderr(&real)
+        );
+
+        // Only the governance key may add the release.
+        let not_gov = with_rpc(&["governance", "add-release", "--key", "op.key", "--json"]);
+        assert!(
+            stderr(&not_gov).contains("not authorised"),
+            "{}",
+            stderr(&not_gov)
+        );
+        let release = json(&with_rpc(&[
+            "governance",
+            "add-release",
+            "--key",
+            gov,
+            "--json",
+        ]));
+        assert_eq!(release["outcome"]["kind"], "accepted", "{release}");
+
+        for (platform, key) in [("sim-intel", "intel.key"), ("sim-amd", "amd.key")] {
+            let r = json(&register(platform, key));
+            assert_eq!(r["outcome"]["kind"], "accepted", "{r}");
+        }
+        let listed = json(&with_rpc(&["node", "list", "--vendor", "amd", "--json"]));
+        let amd = listed["nodes"].as_array().unwrap();
+        assert_eq!(amd.len(), 1, "{listed}");
+        assert_eq!(amd[0]["platform"], "sim-amd");
+        assert_eq!(amd[0]["status"], "active");
+        let all = json(&with_rpc(&["node", "list", "--json"]));
+        let intel_id = all["nodes"][0]["id"].as_str().unwrap().to_string();
+
+        // A token verifies offline with the group key alone, and not once tampered with.
+        let genesis = json(&hyperchain(
+            d,
+            &["genesis", "show", "net/genesis.json", "--json"],
+        ));
+        let group_key = genesis["group_public_key"].as_str().unwrap().to_string();
+        let got = hyperchain(
+            d,
+            &[
+                "token",
+                "get",
+                &intel_id,
+                "--out",
+                "intel.token",
+                "--rpc",
+                &rpc,
+            ],
+        );
+        assert!(got.status.success(), "{}", stderr(&got));
+        let verified = json(&hyperchain(
+            d,
+            &[
+                "token",
+                "verify",
+                "intel.token",
+                "--network-key",
+                &group_key,
+                "--json",
+            ],
+        ));
+        assert_eq!(verified["valid"], true, "{verified}");
+        assert_eq!(verified["node"]["id"], intel_id.as_str());
+        let mut token: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join("intel.token")).unwrap()).unwrap();
+        let cert = token["certificate"].as_str().unwrap().to_string();
+        let flipped = if &cert[10..11] == "0" { "1" } else { "0" };
+        token["certificate"] = format!("{}{flipped}{}", &cert[..10], &cert[11..]).into();
+        std::fs::write(d.join("bad.token"), token.to_string()).unwrap();
+        let bad = hyperchain(
+            d,
+            &["token", "verify", "bad.token", "--network-key", &group_key],
+        );
+        assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+
+        // Membership, verified against a finalized block; a stranger is not a member.
+        let member = json(&with_rpc(&[
+            "node",
+            "membership",
+            &intel_id,
+            "--network-key",
+            &group_key,
+            "--json",
+        ]));
+        assert_eq!(member["member"], true, "{member}");
+        assert!(member["verified_at_height"].as_u64().is_some(), "{member}");
+        let stranger = "11".repeat(32);
+        let other = json(&with_rpc(&[
+            "node",
+            "membership",
+            &stranger,
+            "--network-key",
+            &group_key,
+            "--json",
+        ]));
+        assert_eq!(other["member"], false, "{other}");
+
+        // Revocation ends membership at once; the node's new token is refused.
+        let revoked = json(&with_rpc(&[
+            "governance",
+            "revoke",
+            "--node",
+            &intel_id,
+            "--key",
+            gov,
+            "--json",
+        ]));
+        assert_eq!(revoked["outcome"]["kind"], "accepted", "{revoked}");
+        let member = json(&with_rpc(&["node", "membership", &intel_id, "--json"]));
+        assert_eq!(member["member"], false, "{member}");
+        hyperchain(
+            d,
+            &[
+                "token",
+                "get",
+                &intel_id,
+                "--out",
+                "revoked.token",
+                "--rpc",
+                &rpc,
+            ],
+        );
+        let refused = hyperchain(
+            d,
+            &[
+                "token",
+                "verify",
+                "revoked.token",
+                "--network-key",
+                &group_key,
+            ],
+        );
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(stderr(&refused).contains("revoked"), "{}", stderr(&refused));
+    }
 }

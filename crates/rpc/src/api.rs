@@ -429,3 +429,153 @@ pub struct NonceResponse {
     /// The height of that state.
     pub height: u64,
 }
+
+/// A registered compute node (`GET /nodes`, `GET /node/{id}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeView {
+    /// `SHA-256(identity key)`, the accumulator element.
+    pub id: Digest,
+    /// The ed25519 identity key generated in the node's TEE.
+    pub identity_key: Hex,
+    /// `sgx`, `tdx`, `sev-snp`, `sim-intel` or `sim-amd`.
+    pub platform: String,
+    /// `intel` or `amd`.
+    pub vendor: String,
+    /// The region it serves.
+    pub region: String,
+    /// The measurement recorded at registration.
+    pub measurement: Hex,
+    /// The TCB of its latest evidence.
+    pub tcb: Vec<u16>,
+    /// The account that registered it.
+    pub owner: Address,
+    /// Block time of registration (ms).
+    pub registered_ms: u64,
+    /// Block time of its latest accepted evidence (ms).
+    pub attested_ms: u64,
+    /// Membership ends then unless it re-attests (ms).
+    pub expires_ms: u64,
+    /// `active`, `expired` or `revoked`, at the finalized block's time.
+    pub status: String,
+    /// Why governance revoked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<String>,
+}
+
+impl NodeView {
+    /// The view of `record` at block time `now_ms`.
+    pub fn new(record: &hyperchain_types::NodeRecord, now_ms: u64) -> NodeView {
+        let platform = hyperchain_chain::registry::platform_of(record.platform);
+        NodeView {
+            id: record.id(),
+            identity_key: Hex(record.identity_key.to_vec()),
+            platform: platform.map_or_else(
+                || format!("unknown({})", record.platform),
+                |p| p.as_str().to_string(),
+            ),
+            vendor: platform.map_or_else(String::new, |p| p.vendor().to_string()),
+            region: record.region.clone(),
+            measurement: Hex(record.measurement.clone()),
+            tcb: record.tcb.clone(),
+            owner: record.owner,
+            registered_ms: record.registered_ms,
+            attested_ms: record.attested_ms,
+            expires_ms: record.expires_ms,
+            status: record.status(now_ms).to_string(),
+            revoked: record.revoked.clone(),
+        }
+    }
+}
+
+/// `GET /nodes` response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodesResponse {
+    /// The finalized height the listing is from.
+    pub height: u64,
+    /// That block's time (statuses are at this time).
+    pub timestamp_ms: u64,
+    /// The nodes matching the filters, in registration order.
+    pub nodes: Vec<NodeView>,
+}
+
+/// `GET /node/{id}/token` response: an attestation token. Verify it offline with
+/// `hyperchain token verify` or `hyperchain_chain::token::verify_token`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    /// The node, readable (not part of what is verified).
+    pub node: NodeView,
+    /// The encoded `NodeRecord`.
+    pub record: Hex,
+    /// The encoded header of the finalized block whose state holds the record.
+    pub header: Hex,
+    /// That block's encoded finality certificate.
+    pub certificate: Hex,
+    /// The encoded state proof of `node/ ‖ id` in the root tree.
+    pub proof: Hex,
+}
+
+/// `GET /accumulator/{id}` response: whether a node id is in the identity accumulator, with
+/// the proof (membership or non-membership) against a finalized block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipResponse {
+    /// The node id asked about.
+    pub id: Digest,
+    /// Present in the accumulator and not expired at the block's time.
+    pub member: bool,
+    /// The expiry stored with it, if present.
+    pub expires_ms: Option<u64>,
+    /// The accumulator tree (its key is the id).
+    pub tree: Digest,
+    /// The encoded state proof (inclusion or exclusion).
+    pub proof: Hex,
+    /// The encoded header of the finalized block.
+    pub header: Hex,
+    /// Its encoded finality certificate (`null` if this node does not have it).
+    pub certificate: Option<Hex>,
+}
+
+/// `POST /compute/fetch` request: a compute node's signed request for code or state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeFetchRequest {
+    /// The node's identity key (its id is the SHA-256 of it).
+    pub identity_key: Hex,
+    /// The encoded `hyperchain_types::ComputeRequest`.
+    pub request: Hex,
+    /// When the node made the request (unix ms); must be within
+    /// [`COMPUTE_REQUEST_WINDOW_MS`] of the validator's clock.
+    pub timestamp_ms: u64,
+    /// Ed25519 signature by the identity key over `compute_request_message(...)` in the
+    /// `hyperchain/compute-request/v1` namespace.
+    pub signature: Hex,
+}
+
+/// How far a compute request's timestamp may be from the validator's clock (replay window).
+pub const COMPUTE_REQUEST_WINDOW_MS: u64 = 60_000;
+
+/// One proven value of a `POST /compute/fetch` answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvenEntry {
+    /// The tree (a contract's address, or all zeros for the root tree).
+    pub tree: Digest,
+    /// The key.
+    pub key: Hex,
+    /// The value (`null`: absent).
+    pub value: Option<Hex>,
+    /// The encoded state proof against `header`'s state root.
+    pub proof: Hex,
+}
+
+/// `POST /compute/fetch` response: the values asked for, each with its proof against a
+/// finalized header and that header's certificate, so the enclave trusts none of the hosts
+/// in between.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComputeFetchResponse {
+    /// The encoded finalized header.
+    pub header: Hex,
+    /// Its encoded finality certificate.
+    pub certificate: Hex,
+    /// For a code request: the code chunks (`code/ ‖ hash ‖ index` in the root tree, in
+    /// order); for a state request: the keys asked for, in order.
+    pub entries: Vec<ProvenEntry>,
+}

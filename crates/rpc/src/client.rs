@@ -7,9 +7,10 @@
 //! finality certificate, so nothing the node says is trusted.
 
 use crate::api::{
-    BlockView, BlocksResponse, ErrorBody, NonceResponse, ProofResponse, QueryRequest,
+    BlockView, BlocksResponse, ComputeFetchRequest, ComputeFetchResponse, ErrorBody, Hex,
+    MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse, QueryRequest,
     QueryResponse, ReceiptView, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
-    SubmitRequest, SubmitResponse, TxStatus,
+    SubmitRequest, SubmitResponse, TokenView, TxStatus,
 };
 use commonware_codec::Encode as _;
 use hyperchain_chain::light::{LightClient, LightError};
@@ -485,6 +486,110 @@ impl Client {
         let resp: NonceResponse = self.get(&format!("/account/{account}/nonce")).await?;
         Ok(resp.nonce)
     }
+
+    /// Registered compute nodes, filtered by `(name, value)` pairs among `region`, `vendor`,
+    /// `platform` and `status`.
+    pub async fn nodes(&self, filters: &[(&str, &str)]) -> Result<NodesResponse, ClientError> {
+        let query: Vec<String> = filters
+            .iter()
+            .map(|(k, v)| format!("{k}={}", url_escape(v)))
+            .collect();
+        let path = if query.is_empty() {
+            "/nodes".to_string()
+        } else {
+            format!("/nodes?{}", query.join("&"))
+        };
+        self.get(&path).await
+    }
+
+    /// A compute node's record, if registered.
+    pub async fn node(&self, id: &Digest) -> Result<Option<NodeView>, ClientError> {
+        self.get_opt(&format!("/node/{id}")).await
+    }
+
+    /// A compute node's attestation token (unverified: see
+    /// `hyperchain_chain::token::verify_token`).
+    pub async fn token(&self, id: &Digest) -> Result<Option<TokenView>, ClientError> {
+        self.get_opt(&format!("/node/{id}/token")).await
+    }
+
+    /// A compute node's authenticated request for code or state: signed with its identity
+    /// key (`identity`), answered only while the node is a current member. Check the answer
+    /// with [`verify_compute_fetch`] before trusting it.
+    pub async fn compute_fetch(
+        &self,
+        identity: &commonware_cryptography::ed25519::PrivateKey,
+        chain_id: &Digest,
+        request: &hyperchain_types::ComputeRequest,
+        timestamp_ms: u64,
+    ) -> Result<ComputeFetchResponse, ClientError> {
+        use commonware_cryptography::Signer as _;
+        let identity_key: [u8; 32] = hyperchain_types::SenderKey::from(identity.public_key()).0;
+        let message = hyperchain_types::compute_request_message(
+            chain_id,
+            &identity_key,
+            timestamp_ms,
+            request,
+        );
+        let signature = identity.sign(hyperchain_types::COMPUTE_REQUEST_NAMESPACE, &message);
+        let body = ComputeFetchRequest {
+            identity_key: Hex(identity_key.to_vec()),
+            request: Hex(request.encode().to_vec()),
+            timestamp_ms,
+            signature: Hex(signature.encode().to_vec()),
+        };
+        self.post("/compute/fetch", &body).await
+    }
+
+    /// Whether node `id` is in the identity accumulator, with the proof.
+    pub async fn membership(&self, id: &Digest) -> Result<MembershipResponse, ClientError> {
+        self.get(&format!("/accumulator/{id}")).await
+    }
+}
+
+/// Verifies a `POST /compute/fetch` answer with only the group key (in `light`): the header
+/// is finalized and every entry's proof holds against its state root. Returns the header.
+pub fn verify_compute_fetch(
+    light: &hyperchain_chain::light::LightClient,
+    resp: &ComputeFetchResponse,
+) -> Result<hyperchain_types::Header, String> {
+    use commonware_codec::DecodeExt as _;
+    let header = hyperchain_types::Header::decode(bytes::Bytes::copy_from_slice(&resp.header.0))
+        .map_err(|e| format!("malformed header: {e}"))?;
+    light
+        .verify_finalized(&header, &resp.certificate.0)
+        .map_err(|e| e.to_string())?;
+    for entry in &resp.entries {
+        let proof = hyperchain_merkle::StateProof::decode(&entry.proof.0)
+            .map_err(|e| format!("malformed proof: {e}"))?;
+        hyperchain_merkle::verify_state_proof(
+            &header.state_root.0,
+            &hyperchain_merkle::TreeId(entry.tree.0),
+            &entry.key.0,
+            entry.value.as_ref().map(|v| v.0.as_slice()),
+            &proof,
+        )
+        .map_err(|e| {
+            format!(
+                "proof of key {} does not verify: {e}",
+                hex::encode(&entry.key.0)
+            )
+        })?;
+    }
+    Ok(header)
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn url_escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Decodes and verifies the proof of a `GET /state/proof` answer against its own state root.

@@ -5,9 +5,11 @@
 //! `400` (or `404`/`413`/`503`) with `{"error": "..."}` and changes nothing.
 
 use crate::api::{
-    BlockView, BlocksResponse, ErrorBody, Hex, MAX_SUBMIT_BATCH, NonceResponse, ProofResponse,
-    QueryRequest, QueryResponse, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
-    SubmitRequest, SubmitResponse, SubmitResult, TxStatus, parse_hex,
+    BlockView, BlocksResponse, COMPUTE_REQUEST_WINDOW_MS, ComputeFetchRequest,
+    ComputeFetchResponse, ErrorBody, Hex, MAX_SUBMIT_BATCH, MembershipResponse, NodeView,
+    NodesResponse, NonceResponse, ProofResponse, ProvenEntry, QueryRequest, QueryResponse,
+    StatusResponse, SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse,
+    SubmitResult, TokenView, TxStatus, parse_hex,
 };
 use crate::certificates::FinalityCertificates;
 use crate::query::{QueryContext, QueryError, query};
@@ -16,10 +18,11 @@ use axum::http::{StatusCode, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use commonware_codec::DecodeExt as _;
+use commonware_codec::{DecodeExt as _, Encode as _};
 use hyperchain_chain::execute::{decode_nonce, nonce_key};
 use hyperchain_chain::ledger::Ledger;
 use hyperchain_chain::mempool::{Mempool, MempoolError};
+use hyperchain_chain::registry;
 use hyperchain_state::{Snapshot, TreeId};
 use hyperchain_types::{Address, Block, Digest, SignedTransaction, tx_limits};
 use serde::Deserialize;
@@ -148,6 +151,11 @@ fn routes(
         .route("/state/proof", get(state_proof))
         .route("/status", get(status))
         .route("/account/{address}/nonce", get(nonce))
+        .route("/nodes", get(list_nodes))
+        .route("/node/{id}", get(node_record))
+        .route("/node/{id}/token", get(node_token))
+        .route("/accumulator/{id}", get(membership))
+        .route("/compute/fetch", post(compute_fetch))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -680,5 +688,222 @@ async fn nonce(State(shared): Ctx, Segment(address): Segment) -> ApiResult<Json<
         address,
         nonce: decode_nonce(raw).map_err(ApiError::internal)?,
         height: snapshot.height().map_err(ApiError::internal)?,
+    }))
+}
+
+// ---- compute-node registry ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeFilter {
+    region: Option<String>,
+    vendor: Option<String>,
+    platform: Option<String>,
+    status: Option<String>,
+}
+
+fn registry_error(e: hyperchain_chain::execute::ExecError) -> ApiError {
+    ApiError::internal(e)
+}
+
+async fn list_nodes(
+    State(shared): Ctx,
+    Params(filter): Params<NodeFilter>,
+) -> ApiResult<Json<NodesResponse>> {
+    if let Some(status) = &filter.status
+        && !["active", "expired", "revoked"].contains(&status.as_str())
+    {
+        return Err(ApiError::bad_request(format!(
+            "bad status `{status}`: expected active, expired or revoked"
+        )));
+    }
+    let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
+    let now = block.header.timestamp_ms;
+    let nodes = registry::nodes(&snapshot)
+        .map_err(registry_error)?
+        .iter()
+        .map(|r| NodeView::new(r, now))
+        .filter(|n| {
+            filter.region.as_ref().is_none_or(|r| *r == n.region)
+                && filter.vendor.as_ref().is_none_or(|v| *v == n.vendor)
+                && filter.platform.as_ref().is_none_or(|p| *p == n.platform)
+                && filter.status.as_ref().is_none_or(|s| *s == n.status)
+        })
+        .collect();
+    Ok(Json(NodesResponse {
+        height: block.header.height,
+        timestamp_ms: now,
+        nodes,
+    }))
+}
+
+async fn node_record(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<NodeView>> {
+    let id: Digest = parse("node id", &id)?;
+    let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
+    let record = registry::node(&snapshot, &id)
+        .map_err(registry_error)?
+        .ok_or_else(|| ApiError::not_found(format!("no node {id}")))?;
+    Ok(Json(NodeView::new(&record, block.header.timestamp_ms)))
+}
+
+async fn node_token(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<TokenView>> {
+    let id: Digest = parse("node id", &id)?;
+    let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
+    let record = registry::node(&snapshot, &id)
+        .map_err(registry_error)?
+        .ok_or_else(|| ApiError::not_found(format!("no node {id}")))?;
+    let proof = snapshot
+        .prove(&TreeId::ROOT, &registry::node_key(&id))
+        .map_err(ApiError::internal)?;
+    let height = block.header.height;
+    let certificate = shared
+        .ctx
+        .certificates
+        .finalization(height)
+        .await
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("no finality certificate for block {height} on this node yet"),
+            )
+        })?;
+    Ok(Json(TokenView {
+        node: NodeView::new(&record, block.header.timestamp_ms),
+        record: Hex(record.encode().to_vec()),
+        header: Hex(block.header.encode().to_vec()),
+        certificate: Hex(certificate),
+        proof: Hex(proof.encode()),
+    }))
+}
+
+async fn membership(
+    State(shared): Ctx,
+    Segment(id): Segment,
+) -> ApiResult<Json<MembershipResponse>> {
+    let id: Digest = parse("node id", &id)?;
+    let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
+    let tree = *registry::ACCUMULATOR;
+    let value = snapshot.get(&tree, &id.0).map_err(ApiError::internal)?;
+    let proof = snapshot.prove(&tree, &id.0).map_err(ApiError::internal)?;
+    let expires_ms = value
+        .map(|v| {
+            <[u8; 8]>::try_from(v.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| ApiError::internal("corrupt accumulator entry"))
+        })
+        .transpose()?;
+    let certificate = shared
+        .ctx
+        .certificates
+        .finalization(block.header.height)
+        .await;
+    Ok(Json(MembershipResponse {
+        id,
+        member: expires_ms.is_some_and(|e| block.header.timestamp_ms < e),
+        expires_ms,
+        tree: Digest(tree.0),
+        proof: Hex(proof.encode()),
+        header: Hex(block.header.encode().to_vec()),
+        certificate: certificate.map(Hex),
+    }))
+}
+
+/// Serves code and state to current members only, each value with its proof.
+async fn compute_fetch(
+    State(shared): Ctx,
+    JsonBody(req): JsonBody<ComputeFetchRequest>,
+) -> ApiResult<Json<ComputeFetchResponse>> {
+    use commonware_cryptography::Verifier as _;
+    use hyperchain_types::{COMPUTE_REQUEST_NAMESPACE, ComputeRequest, compute_request_message};
+    let unauthorized = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, m);
+    let identity_key: [u8; 32] = req
+        .identity_key
+        .0
+        .as_slice()
+        .try_into()
+        .map_err(|_| ApiError::bad_request("identity_key must be 32 bytes"))?;
+    let request = ComputeRequest::decode(bytes::Bytes::from(req.request.0))
+        .map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))?;
+    let signature =
+        commonware_cryptography::ed25519::Signature::decode(bytes::Bytes::from(req.signature.0))
+            .map_err(|_| unauthorized("malformed signature".into()))?;
+    let public_key = hyperchain_types::SenderKey(identity_key)
+        .public_key()
+        .ok_or_else(|| unauthorized("identity_key is not an ed25519 public key".into()))?;
+    let chain_id = shared.ctx.ledger.genesis().header.chain_id;
+    let message = compute_request_message(&chain_id, &identity_key, req.timestamp_ms, &request);
+    if !public_key.verify(COMPUTE_REQUEST_NAMESPACE, &message, &signature) {
+        return Err(unauthorized(
+            "bad signature: the request is not signed by this identity key".into(),
+        ));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    if now.abs_diff(req.timestamp_ms) > COMPUTE_REQUEST_WINDOW_MS {
+        return Err(unauthorized(format!(
+            "stale request: timestamp {} ms is more than {COMPUTE_REQUEST_WINDOW_MS} ms from \
+             this node's clock ({now} ms)",
+            req.timestamp_ms
+        )));
+    }
+    let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
+    let id = hyperchain_types::node_id(&identity_key);
+    if let Err(reason) =
+        registry::membership(&snapshot, &id, block.header.timestamp_ms).map_err(registry_error)?
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("not a current compute node: {reason}"),
+        ));
+    }
+    let prove = |tree: TreeId, key: Vec<u8>| -> ApiResult<ProvenEntry> {
+        let value = snapshot.get(&tree, &key).map_err(ApiError::internal)?;
+        let proof = snapshot.prove(&tree, &key).map_err(ApiError::internal)?;
+        Ok(ProvenEntry {
+            tree: Digest(tree.0),
+            key: Hex(key),
+            value: value.map(Hex),
+            proof: Hex(proof.encode()),
+        })
+    };
+    let mut entries = Vec::new();
+    match request {
+        ComputeRequest::Code(hash) => {
+            for index in 0u16.. {
+                let entry = prove(
+                    TreeId::ROOT,
+                    hyperchain_chain::execute::code_key(&hash, index),
+                )?;
+                let done = entry.value.is_none();
+                entries.push(entry);
+                if done {
+                    break;
+                }
+            }
+        }
+        ComputeRequest::State { contract, keys } => {
+            for key in keys {
+                entries.push(prove(TreeId(contract.0), key)?);
+            }
+        }
+    }
+    let height = block.header.height;
+    let certificate = shared
+        .ctx
+        .certificates
+        .finalization(height)
+        .await
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("no finality certificate for block {height} on this node yet"),
+            )
+        })?;
+    Ok(Json(ComputeFetchResponse {
+        header: Hex(block.header.encode().to_vec()),
+        certificate: Hex(certificate),
+        entries,
     }))
 }

@@ -29,6 +29,20 @@ fn engine() -> Engine {
         .clone()
 }
 
+/// The governance key of test nodes.
+pub const GOVERNANCE_SEED: u64 = 100;
+
+/// Governance by [`GOVERNANCE_SEED`]'s key; simulated platforms allowed.
+pub fn registry_config() -> hyperchain_chain::registry::RegistryConfig {
+    hyperchain_chain::registry::RegistryConfig {
+        governance: Some(key(GOVERNANCE_SEED).public_key().into()),
+        genesis_policy: hyperchain_attest::AttestationPolicy {
+            allow_simulated: true,
+            ..Default::default()
+        },
+    }
+}
+
 pub fn key(seed: u64) -> ed25519::PrivateKey {
     ed25519::PrivateKey::from_seed(seed)
 }
@@ -108,7 +122,12 @@ impl TestNode {
             timestamp_ms: 1_000,
         };
         let ledger = Arc::new(
-            Ledger::open(dir.path(), genesis, Executor::new(engine(), chain_id())).unwrap(),
+            Ledger::open(
+                dir.path(),
+                genesis,
+                Executor::new(engine(), chain_id()).with_registry(registry_config()),
+            )
+            .unwrap(),
         );
         let mempool = Arc::new(Mempool::new(chain_id(), 1_000));
         let certificates = Arc::new(TestCertificates::default());

@@ -14,7 +14,10 @@ mod tx;
 pub use block::{Block, ContractRecord, Header, Receipt, ReceiptStatus, block_limits, tx_root};
 pub use digest::{Address, Digest, sha256, sha256_parts};
 pub use exec::{CallOutcome, CallStatus, Event, TrapKind, WriteSet, limits};
-pub use registry::{GovernanceAction, NodeRecord, Registration, Revocation, node_id};
+pub use registry::{
+    COMPUTE_REQUEST_NAMESPACE, ComputeRequest, GovernanceAction, NodeRecord, Registration,
+    Revocation, compute_request_message, node_id,
+};
 pub use tx::{
     ExecutionMode, Payload, SenderKey, SignedTransaction, TX_NAMESPACE, Transaction,
     account_address, contract_address, tx_limits, tx_list_cfg,

@@ -217,6 +217,94 @@ impl Read for NodeRecord {
     }
 }
 
+/// What a compute node asks a validator for (DESIGN.md §6, authentication on the round trip).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ComputeRequest {
+    /// A contract's code, by code hash.
+    Code(Digest),
+    /// Values of keys in a contract's storage.
+    State {
+        /// The contract (its storage tree).
+        contract: crate::Address,
+        /// The keys, at most [`MAX_REQUEST_KEYS`].
+        keys: Vec<Vec<u8>>,
+    },
+}
+
+/// Most keys one state request may ask for.
+pub const MAX_REQUEST_KEYS: usize = 256;
+/// Longest key in a state request.
+pub const MAX_REQUEST_KEY: usize = 1024;
+/// Domain of compute-request signatures.
+pub const COMPUTE_REQUEST_NAMESPACE: &[u8] = b"hyperchain/compute-request/v1";
+
+/// The bytes a compute node signs with its identity key to make `request` at `timestamp_ms`:
+/// `chain id ‖ identity key ‖ timestamp (u64 BE) ‖ request encoding` (in
+/// [`COMPUTE_REQUEST_NAMESPACE`]).
+pub fn compute_request_message(
+    chain_id: &Digest,
+    identity_key: &[u8; 32],
+    timestamp_ms: u64,
+    request: &ComputeRequest,
+) -> Vec<u8> {
+    use commonware_codec::Encode as _;
+    let mut out = Vec::with_capacity(72 + request.encode_size());
+    out.extend_from_slice(&chain_id.0);
+    out.extend_from_slice(identity_key);
+    out.extend_from_slice(&timestamp_ms.to_be_bytes());
+    out.extend_from_slice(&request.encode());
+    out
+}
+
+impl Write for ComputeRequest {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            ComputeRequest::Code(hash) => {
+                0u8.write(buf);
+                hash.write(buf);
+            }
+            ComputeRequest::State { contract, keys } => {
+                1u8.write(buf);
+                contract.write(buf);
+                (keys.len() as u16).write(buf);
+                for k in keys {
+                    k.write(buf);
+                }
+            }
+        }
+    }
+}
+impl EncodeSize for ComputeRequest {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            ComputeRequest::Code(_) => 32,
+            ComputeRequest::State { keys, .. } => {
+                32 + 2 + keys.iter().map(|k| bytes_size(k.len())).sum::<usize>()
+            }
+        }
+    }
+}
+impl Read for ComputeRequest {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read(buf)? {
+            0 => Ok(ComputeRequest::Code(Digest::read(buf)?)),
+            1 => {
+                let contract = crate::Address::read(buf)?;
+                let n = u16::read(buf)? as usize;
+                if n > MAX_REQUEST_KEYS {
+                    return Err(Error::Invalid("ComputeRequest", "too many keys"));
+                }
+                let keys = (0..n)
+                    .map(|_| Vec::<u8>::read_range(buf, 0..=MAX_REQUEST_KEY))
+                    .collect::<Result<_, _>>()?;
+                Ok(ComputeRequest::State { contract, keys })
+            }
+            t => Err(Error::InvalidEnum(t)),
+        }
+    }
+}
+
 fn read_string(buf: &mut impl Buf, max: usize, what: &'static str) -> Result<String, Error> {
     let bytes = Vec::<u8>::read_range(buf, 0..=max)?;
     String::from_utf8(bytes).map_err(|_| Error::Invalid(what, "not UTF-8"))
@@ -438,6 +526,17 @@ mod tests {
         let enc = r.encode();
         assert_eq!(enc.len(), r.encode_size());
         assert_eq!(Registration::decode(enc).unwrap(), r);
+        for request in [
+            ComputeRequest::Code(Digest([3; 32])),
+            ComputeRequest::State {
+                contract: crate::Address([4; 32]),
+                keys: vec![vec![], vec![1, 2, 3], vec![9; 300]],
+            },
+        ] {
+            let enc = request.encode();
+            assert_eq!(enc.len(), request.encode_size());
+            assert_eq!(ComputeRequest::decode(enc).unwrap(), request);
+        }
         for revoked in [None, Some("bad".to_string())] {
             let record = NodeRecord {
                 identity_key: [1; 32],
@@ -471,7 +570,8 @@ mod tests {
                 .collect();
             let _ = GovernanceAction::decode(bytes::Bytes::from(bytes.clone()));
             let _ = Registration::decode(bytes::Bytes::from(bytes.clone()));
-            let _ = NodeRecord::decode(bytes::Bytes::from(bytes));
+            let _ = NodeRecord::decode(bytes::Bytes::from(bytes.clone()));
+            let _ = ComputeRequest::decode(bytes::Bytes::from(bytes));
         }
     }
 }

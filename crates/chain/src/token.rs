@@ -1,0 +1,96 @@
+//! Attestation tokens: a node record with a state proof and the finality certificate of the
+//! block whose state holds it (DESIGN.md §6). Anyone holding only the network's group public
+//! key verifies a token offline with [`verify_token`]: no node, no vendor service.
+
+use crate::light::{LightClient, LightError};
+use crate::registry::node_key;
+use commonware_codec::{DecodeExt as _, Encode as _};
+use hyperchain_state::{StateProof, TreeId};
+use hyperchain_types::{Header, NodeRecord};
+
+/// A node's attestation token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttestationToken {
+    /// The node record as stored on chain.
+    pub record: NodeRecord,
+    /// The finalized block whose post-state holds the record.
+    pub header: Header,
+    /// That block's encoded finality certificate.
+    pub certificate: Vec<u8>,
+    /// Proof of `node/ ‖ id` = record in the root tree of `header.state_root`.
+    pub proof: StateProof,
+}
+
+/// Why a token does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// A part does not decode.
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    /// The header is not finalized under this group key, or the proof does not show the
+    /// record in its state.
+    #[error(transparent)]
+    Light(#[from] LightError),
+    /// Governance revoked the node.
+    #[error("node revoked: {0}")]
+    Revoked(String),
+    /// The node's membership had ended at the token's block, or has ended by `now`.
+    #[error("node expired at {expires_ms} ms (checked at {at_ms} ms)")]
+    Expired {
+        /// The record's expiry.
+        expires_ms: u64,
+        /// The time checked.
+        at_ms: u64,
+    },
+}
+
+impl AttestationToken {
+    /// Decodes the parts of a token (as `GET /node/{id}/token` serves them, hex-decoded).
+    pub fn from_parts(
+        record: &[u8],
+        header: &[u8],
+        certificate: Vec<u8>,
+        proof: &[u8],
+    ) -> Result<AttestationToken, TokenError> {
+        let malformed = |what: &str, e: String| TokenError::Malformed(format!("{what}: {e}"));
+        Ok(AttestationToken {
+            record: NodeRecord::decode(bytes::Bytes::copy_from_slice(record))
+                .map_err(|e| malformed("record", e.to_string()))?,
+            header: Header::decode(bytes::Bytes::copy_from_slice(header))
+                .map_err(|e| malformed("header", e.to_string()))?,
+            certificate,
+            proof: StateProof::decode(proof).map_err(|e| malformed("proof", e.to_string()))?,
+        })
+    }
+}
+
+/// Verifies `token` with only the network's group key (in `light`): the header is finalized,
+/// the record is in its state, the node was not revoked and was a member at that block, and,
+/// if `now_ms` is given, is still within its validity then. Returns the verified record.
+pub fn verify_token(
+    token: &AttestationToken,
+    light: &LightClient,
+    now_ms: Option<u64>,
+) -> Result<NodeRecord, TokenError> {
+    let record = &token.record;
+    light.verify_state(
+        &token.header,
+        &token.certificate,
+        &token.proof,
+        &TreeId::ROOT,
+        &node_key(&record.id()),
+        Some(&record.encode()),
+    )?;
+    if let Some(reason) = &record.revoked {
+        return Err(TokenError::Revoked(reason.clone()));
+    }
+    for at_ms in std::iter::once(token.header.timestamp_ms).chain(now_ms) {
+        if at_ms >= record.expires_ms {
+            return Err(TokenError::Expired {
+                expires_ms: record.expires_ms,
+                at_ms,
+            });
+        }
+    }
+    Ok(record.clone())
+}

@@ -1,0 +1,592 @@
+//! Compute-node registry commands: `hyperchain node register | reattest | list | show |
+//! membership`, `hyperchain governance ...` and `hyperchain token get | verify`.
+
+use crate::remote::{
+    Conn, Wait, client, exit_for, load_key, print_receipt, receipt_json, rpc_error, runtime,
+    submit, submitted, wait_receipt,
+};
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use commonware_codec::Encode as _;
+use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
+use hyperchain_attest::{AttestationPolicy, Platform};
+use hyperchain_chain::genesis::{AccountKey, ChainSpec};
+use hyperchain_chain::light::LightClient;
+use hyperchain_chain::token::{AttestationToken, verify_token};
+use hyperchain_rpc::api::{NodeView, TokenView};
+use hyperchain_state::StateProof;
+use hyperchain_types::{
+    Digest, GovernanceAction, Header, Payload, Registration, Revocation, node_id,
+};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The runtime image simulated compute nodes measure when no `--image` is given. A devnet's
+/// governance registers it as a release (`hyperchain governance add-release` without
+/// `--image`), after which simulated nodes running it can register.
+pub const DEVNET_RUNTIME_IMAGE: &[u8] = b"hyperchain compute runtime (devnet) v1";
+
+#[derive(Subcommand, Debug)]
+pub enum NodeAction {
+    /// Register a compute node: create its evidence and submit `Register`.
+    ///
+    /// Only simulated platforms can be driven from this command (`sim-intel`, `sim-amd`):
+    /// real SGX and SEV-SNP evidence is produced inside the TEE by the compute node itself.
+    /// The evidence binds H(domain ‖ chain id ‖ identity key) and the latest finalized block.
+    Register(RegisterArgs),
+    /// Re-attest a registered node with fresh evidence (same identity key and measurement).
+    Reattest(RegisterArgs),
+    /// List registered compute nodes (filters combine).
+    List {
+        /// Only nodes of this region.
+        #[arg(long)]
+        region: Option<String>,
+        /// Only `intel` or `amd` nodes.
+        #[arg(long)]
+        vendor: Option<String>,
+        /// Only nodes of this platform (sgx, tdx, sev-snp, sim-intel, sim-amd).
+        #[arg(long)]
+        platform: Option<String>,
+        /// Only `active`, `expired` or `revoked` nodes.
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Show one node's record.
+    Show {
+        /// The node id (SHA-256 of its identity key).
+        id: Digest,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Whether a node is in the identity accumulator, with the proof (verified with the
+    /// network key when `--network-key` is given).
+    Membership {
+        /// The node id.
+        id: Digest,
+        /// The network's group public key (hex); verifies the proof and its block's
+        /// finality certificate offline.
+        #[arg(long)]
+        network_key: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RegisterArgs {
+    /// The evidence platform: sim-intel or sim-amd.
+    #[arg(long)]
+    platform: String,
+    /// The node's identity key file (an ed25519 key, `hyperchain keys generate --out FILE`).
+    #[arg(long)]
+    identity: PathBuf,
+    /// The region the node serves (ignored by reattest).
+    #[arg(long, default_value = "")]
+    region: String,
+    /// The runtime image the simulated platform measures (default: the devnet runtime).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// The account paying for and owning the registration.
+    #[arg(long)]
+    key: PathBuf,
+    #[command(flatten)]
+    conn: Conn,
+    #[command(flatten)]
+    wait: Wait,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GovernanceCommand {
+    /// Register a compute-runtime release: validators recompute the simulated platforms'
+    /// measurements from the image; real platforms' measurements are given.
+    AddRelease {
+        /// Release version, for operators.
+        #[arg(long, default_value = "devnet-v1")]
+        version: String,
+        /// The runtime image (default: the devnet runtime image).
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// A real platform's measurement, `PLATFORM:HEX` (repeatable).
+        #[arg(long = "measurement")]
+        measurements: Vec<String>,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Replace the attestation policy with a JSON policy file
+    /// (`hyperchain attest policy-template` prints one).
+    SetPolicy {
+        /// The policy file.
+        policy: PathBuf,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Revoke nodes: one node, every node with a measurement, or every node of a platform
+    /// whose TCB is below a level. Membership ends at once.
+    Revoke {
+        /// A node id.
+        #[arg(long, group = "target")]
+        node: Option<Digest>,
+        /// A measurement (hex).
+        #[arg(long, group = "target")]
+        measurement: Option<String>,
+        /// `PLATFORM:SVN,SVN,...`: nodes of PLATFORM with a TCB below this.
+        #[arg(long, group = "target")]
+        tcb_below: Option<String>,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct GovArgs {
+    /// The governance key file (written by `hyperchain genesis init`).
+    #[arg(long)]
+    key: PathBuf,
+    #[command(flatten)]
+    conn: Conn,
+    #[command(flatten)]
+    wait: Wait,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenAction {
+    /// Fetch a node's attestation token (record + state proof + finality certificate).
+    Get {
+        /// The node id.
+        id: Digest,
+        /// Write the token to this file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The node's RPC URL.
+        #[arg(long, env = "HYPERCHAIN_RPC", default_value = crate::remote::DEFAULT_RPC)]
+        rpc: String,
+    },
+    /// Verify a token offline with the network's group public key: no node is contacted.
+    ///
+    /// Exit 0 if valid, 2 if not, 1 if the file cannot be read.
+    Verify {
+        /// The token file (`hyperchain token get --out FILE`).
+        file: PathBuf,
+        /// The network's group public key (hex; `hyperchain genesis show` prints it).
+        #[arg(long, required_unless_present = "genesis")]
+        network_key: Option<String>,
+        /// Or take the key and chain id from a genesis file.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// Also require the node to be valid at this time (unix ms; default: now).
+        #[arg(long)]
+        now_ms: Option<u64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn flavour(platform: &str) -> Result<SimFlavour> {
+    match platform {
+        "sim-intel" => Ok(SimFlavour::Intel),
+        "sim-amd" => Ok(SimFlavour::Amd),
+        "sgx" | "tdx" | "sev-snp" => bail!(
+            "{platform} evidence is produced inside the TEE by the compute node itself; this \
+             command drives the simulated platforms (sim-intel, sim-amd)"
+        ),
+        other => bail!("unknown platform `{other}`: expected sim-intel or sim-amd"),
+    }
+}
+
+fn platform_by_name(name: &str) -> Result<Platform> {
+    Platform::ALL
+        .into_iter()
+        .find(|p| p.as_str() == name)
+        .ok_or_else(|| {
+            anyhow!("unknown platform `{name}`: expected sgx, tdx, sev-snp, sim-intel or sim-amd")
+        })
+}
+
+fn tag(platform: Platform) -> u8 {
+    platform.encode()[0]
+}
+
+fn read_image(image: &Option<PathBuf>) -> Result<Vec<u8>> {
+    match image {
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+        }
+        None => Ok(DEVNET_RUNTIME_IMAGE.to_vec()),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Submits `payload`, waits (unless told not to) and prints the receipt.
+fn send(key: &AccountKey, payload: Payload, conn: &Conn, wait: &Wait) -> Result<()> {
+    let client = client(&conn.rpc)?;
+    runtime()?.block_on(async {
+        let id = submit(&client, key, payload, None).await?;
+        if wait.no_wait {
+            submitted(conn, &id);
+            return Ok(());
+        }
+        if !conn.json {
+            eprintln!("submitted 0x{id}, waiting for finality…");
+        }
+        let r = wait_receipt(&client, &id, Duration::from_secs(wait.timeout)).await?;
+        if conn.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&receipt_json(&r, None)?)?
+            );
+        } else {
+            print_receipt(&r, None);
+        }
+        exit_for(&r)
+    })
+}
+
+fn registration(a: &RegisterArgs) -> Result<Registration> {
+    let flavour = flavour(&a.platform)?;
+    let identity = load_key(&a.identity)?;
+    let identity_key: [u8; 32] = commonware_cryptography::Signer::public_key(&identity.0)
+        .encode()
+        .as_ref()
+        .try_into()
+        .context("an ed25519 public key is 32 bytes")?;
+    let image = read_image(&a.image)?;
+    let client = client(&a.conn.rpc)?;
+    let status = runtime()?
+        .block_on(client.status())
+        .map_err(|e| rpc_error(&a.conn.rpc, e))?;
+    let report_data =
+        hyperchain_attest::report_data(&status.chain_id.0, &identity_key, &status.digest.0);
+    // The simulated platform's key derives from the identity key, so that a node keeps its
+    // platform across restarts.
+    let platform = SimPlatform::from_seed(flavour, &identity_key);
+    let evidence = generate_evidence(&platform, &image, false, report_data, now_ms() / 1000);
+    Ok(Registration {
+        identity_key,
+        platform: tag(flavour.platform()),
+        region: a.region.clone(),
+        evidence: evidence.evidence,
+        endorsements: evidence.endorsements.encode().to_vec(),
+        recent_block: status.digest,
+    })
+}
+
+fn print_node(n: &NodeView) {
+    println!("node         0x{}", n.id);
+    println!("  platform   {} ({})", n.platform, n.vendor);
+    println!("  region     {}", n.region);
+    println!("  status     {}", n.status);
+    if let Some(reason) = &n.revoked {
+        println!("  revoked    {reason}");
+    }
+    println!("  measurement {}", hex::encode(&n.measurement.0));
+    println!("  tcb        {:?}", n.tcb);
+    println!("  owner      0x{}", n.owner);
+    println!("  expires    {} ms", n.expires_ms);
+}
+
+pub fn node(action: NodeAction) -> Result<()> {
+    match action {
+        NodeAction::Register(a) => {
+            if a.region.is_empty() {
+                bail!("--region is required to register a node");
+            }
+            let r = registration(&a)?;
+            let key = load_key(&a.key)?;
+            if !a.conn.json {
+                eprintln!(
+                    "registering node 0x{} ({}, region {})",
+                    node_id(&r.identity_key),
+                    a.platform,
+                    a.region
+                );
+            }
+            send(&key, Payload::Register(r), &a.conn, &a.wait)
+        }
+        NodeAction::Reattest(a) => {
+            let r = registration(&a)?;
+            let key = load_key(&a.key)?;
+            send(&key, Payload::Reattest(r), &a.conn, &a.wait)
+        }
+        NodeAction::List {
+            region,
+            vendor,
+            platform,
+            status,
+            conn,
+        } => {
+            let client = client(&conn.rpc)?;
+            let mut filters = Vec::new();
+            for (k, v) in [
+                ("region", &region),
+                ("vendor", &vendor),
+                ("platform", &platform),
+                ("status", &status),
+            ] {
+                if let Some(v) = v {
+                    filters.push((k, v.as_str()));
+                }
+            }
+            let resp = runtime()?
+                .block_on(client.nodes(&filters))
+                .map_err(|e| rpc_error(&conn.rpc, e))?;
+            if conn.json {
+                println!("{}", serde_json::to_string_pretty(&resp)?);
+                return Ok(());
+            }
+            println!("{} node(s) at height {}", resp.nodes.len(), resp.height);
+            for n in &resp.nodes {
+                println!(
+                    "0x{}  {:<9} {:<5} {:<12} {}",
+                    n.id, n.platform, n.vendor, n.region, n.status
+                );
+            }
+            Ok(())
+        }
+        NodeAction::Show { id, conn } => {
+            let client = client(&conn.rpc)?;
+            let node = runtime()?
+                .block_on(client.node(&id))
+                .map_err(|e| rpc_error(&conn.rpc, e))?
+                .ok_or_else(|| anyhow!("no node 0x{id}"))?;
+            if conn.json {
+                println!("{}", serde_json::to_string_pretty(&node)?);
+            } else {
+                print_node(&node);
+            }
+            Ok(())
+        }
+        NodeAction::Membership {
+            id,
+            network_key,
+            conn,
+        } => {
+            let client = client(&conn.rpc)?;
+            let resp = runtime()?
+                .block_on(client.membership(&id))
+                .map_err(|e| rpc_error(&conn.rpc, e))?;
+            let verified = match &network_key {
+                None => None,
+                Some(key) => {
+                    let header = decode_header(&resp.header.0)?;
+                    let light = light_client(key, header.chain_id)?;
+                    let certificate = resp.certificate.as_ref().ok_or_else(|| {
+                        anyhow!("the node has no finality certificate for that block yet")
+                    })?;
+                    let proof = StateProof::decode(&resp.proof.0)
+                        .map_err(|e| anyhow!("malformed proof: {e}"))?;
+                    let value = resp.expires_ms.map(|e| e.to_be_bytes().to_vec());
+                    light
+                        .verify_state(
+                            &header,
+                            &certificate.0,
+                            &proof,
+                            &hyperchain_state::TreeId(resp.tree.0),
+                            &id.0,
+                            value.as_deref(),
+                        )
+                        .map_err(|e| anyhow!("the membership proof does not verify: {e}"))?;
+                    Some(header.height)
+                }
+            };
+            if conn.json {
+                let mut v = serde_json::to_value(&resp)?;
+                v["verified_at_height"] = json!(verified);
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "node 0x{id}: {}",
+                    if resp.member {
+                        "member"
+                    } else {
+                        "not a member"
+                    }
+                );
+                if let Some(e) = resp.expires_ms {
+                    println!("expires      {e} ms");
+                }
+                match verified {
+                    Some(h) => println!("proof        verified against finalized block {h}"),
+                    None => println!("proof        not verified (pass --network-key)"),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn governance(action: GovernanceCommand) -> Result<()> {
+    let (action, gov) = match action {
+        GovernanceCommand::AddRelease {
+            version,
+            image,
+            measurements,
+            gov,
+        } => {
+            let mut parsed = Vec::new();
+            for m in &measurements {
+                let (platform, hex_value) = m
+                    .split_once(':')
+                    .ok_or_else(|| anyhow!("--measurement `{m}`: expected PLATFORM:HEX"))?;
+                let platform = platform_by_name(platform)?;
+                let value = hex::decode(hex_value.trim_start_matches("0x"))
+                    .map_err(|e| anyhow!("--measurement `{m}`: {e}"))?;
+                parsed.push((tag(platform), value));
+            }
+            (
+                GovernanceAction::AddRelease {
+                    version,
+                    image: read_image(&image)?,
+                    measurements: parsed,
+                },
+                gov,
+            )
+        }
+        GovernanceCommand::SetPolicy { policy, gov } => {
+            let text = std::fs::read_to_string(&policy)
+                .with_context(|| format!("cannot read {}", policy.display()))?;
+            let policy = AttestationPolicy::from_json(&text)
+                .map_err(|e| anyhow!("{}: {e}", policy.display()))?;
+            (GovernanceAction::SetPolicy(policy.encode().to_vec()), gov)
+        }
+        GovernanceCommand::Revoke {
+            node,
+            measurement,
+            tcb_below,
+            gov,
+        } => {
+            let revocation = match (node, measurement, tcb_below) {
+                (Some(id), None, None) => Revocation::Node(id),
+                (None, Some(m), None) => Revocation::Measurement(
+                    hex::decode(m.trim_start_matches("0x"))
+                        .map_err(|e| anyhow!("--measurement: {e}"))?,
+                ),
+                (None, None, Some(t)) => {
+                    let (platform, svns) = t.split_once(':').ok_or_else(|| {
+                        anyhow!("--tcb-below `{t}`: expected PLATFORM:SVN,SVN,...")
+                    })?;
+                    let min = svns
+                        .split(',')
+                        .map(|s| s.trim().parse::<u16>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| anyhow!("--tcb-below `{t}`: {e}"))?;
+                    Revocation::TcbBelow {
+                        platform: tag(platform_by_name(platform)?),
+                        min,
+                    }
+                }
+                _ => bail!("give exactly one of --node, --measurement, --tcb-below"),
+            };
+            (GovernanceAction::Revoke(revocation), gov)
+        }
+    };
+    let key = load_key(&gov.key)?;
+    send(&key, Payload::Govern(action), &gov.conn, &gov.wait)
+}
+
+fn decode_header(bytes: &[u8]) -> Result<Header> {
+    use commonware_codec::DecodeExt as _;
+    Header::decode(bytes::Bytes::copy_from_slice(bytes))
+        .map_err(|e| anyhow!("malformed header: {e}"))
+}
+
+fn light_client(network_key: &str, chain_id: Digest) -> Result<LightClient> {
+    let key = hex::decode(network_key.trim_start_matches("0x"))
+        .map_err(|e| anyhow!("--network-key: {e}"))?;
+    LightClient::from_encoded_key(chain_id, &key).map_err(|e| anyhow!("--network-key: {e}"))
+}
+
+pub fn token(action: TokenAction) -> Result<()> {
+    match action {
+        TokenAction::Get { id, out, rpc } => {
+            let client = client(&rpc)?;
+            let token = runtime()?
+                .block_on(client.token(&id))
+                .map_err(|e| rpc_error(&rpc, e))?
+                .ok_or_else(|| anyhow!("no node 0x{id}"))?;
+            let text = serde_json::to_string_pretty(&token)? + "\n";
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("token of node 0x{id} written to {}", path.display());
+                }
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        TokenAction::Verify {
+            file,
+            network_key,
+            genesis,
+            now_ms: at,
+            json,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let view: TokenView = serde_json::from_str(&text)
+                .map_err(|e| anyhow!("{} is not a token: {e}", file.display()))?;
+            let header = decode_header(&view.header.0)?;
+            let light = match (&genesis, &network_key) {
+                (Some(path), _) => {
+                    let spec = ChainSpec::load(path).map_err(|e| anyhow!("{e}"))?;
+                    LightClient::from_spec(&spec)
+                }
+                (None, Some(key)) => light_client(key, header.chain_id)?,
+                (None, None) => bail!("give --network-key or --genesis"),
+            };
+            let at = at.unwrap_or_else(now_ms);
+            let verdict = AttestationToken::from_parts(
+                &view.record.0,
+                &view.header.0,
+                view.certificate.0.clone(),
+                &view.proof.0,
+            )
+            .and_then(|token| verify_token(&token, &light, Some(at)));
+            match verdict {
+                Ok(record) => {
+                    let node = NodeView::new(&record, at);
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&json!({
+                                "valid": true, "height": header.height, "node": node
+                            }))?
+                        );
+                    } else {
+                        println!(
+                            "valid: node 0x{} is attested at finalized block {} (chain 0x{})",
+                            record.id(),
+                            header.height,
+                            header.chain_id
+                        );
+                        print_node(&node);
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(
+                                &json!({"valid": false, "error": e.to_string()})
+                            )?
+                        );
+                    } else {
+                        eprintln!("invalid token: {e}");
+                    }
+                    std::process::exit(2);
+                }
+            }
+        }
+    }
+}
