@@ -156,6 +156,11 @@ entry! {
         hyperchain_sdk::ed25519_verify(&public_key, &message, &signature)
     }
 
+    /// Whether `node_id` is an active compute node (the identity accumulator).
+    fn compute_node_active(node_id: [u8; 32]) -> bool {
+        hyperchain_sdk::compute_node_active(&node_id)
+    }
+
     /// Revert with `message`.
     fn abort(message: String) {
         hyperchain_sdk::abort(&message)

@@ -199,6 +199,8 @@ struct ContractView {
     base: Arc<Base>,
     tree: TreeId,
     own: TreeWrites,
+    /// This block's earlier writes to the identity accumulator.
+    accumulator: TreeWrites,
 }
 
 impl StorageReader for ContractView {
@@ -209,6 +211,17 @@ impl StorageReader for ContractView {
         self.base
             .get(&self.tree, key)
             .map_err(|e| StorageError(e.to_string()))
+    }
+
+    fn compute_node_expiry(&self, node_id: &[u8; 32]) -> Result<Option<u64>, StorageError> {
+        let raw = match self.accumulator.get(node_id.as_slice()) {
+            Some(write) => write.clone(),
+            None => self
+                .base
+                .get(&registry::ACCUMULATOR, node_id)
+                .map_err(|e| StorageError(e.to_string()))?,
+        };
+        Ok(registry::decode_expiry(raw.as_deref()))
     }
 }
 
@@ -507,6 +520,10 @@ impl Executor {
             base: base.clone(),
             tree,
             own: batch.tree(&tree).cloned().unwrap_or_default(),
+            accumulator: batch
+                .tree(&registry::ACCUMULATOR)
+                .cloned()
+                .unwrap_or_default(),
         };
         let outcome = self.engine.call(
             &contract,

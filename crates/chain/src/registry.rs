@@ -107,6 +107,12 @@ pub fn policy(view: &impl StateView, cfg: &RegistryConfig) -> Result<Attestation
     }
 }
 
+/// An accumulator entry's expiry (`None` if absent or not 8 bytes).
+pub fn decode_expiry(raw: Option<&[u8]>) -> Option<u64> {
+    raw.and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map(u64::from_be_bytes)
+}
+
 /// Node `id`'s record, if registered.
 pub fn node(view: &impl StateView, id: &Digest) -> Result<Option<NodeRecord>, ExecError> {
     view.read(&TreeId::ROOT, &node_key(id))?

@@ -396,3 +396,58 @@ fn governance_revokes_by_node_measurement_and_tcb() {
     let tx = chain.tx(5, Payload::Register(r));
     assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("simulated"));
 }
+
+#[test]
+fn contracts_see_the_accumulator_through_the_host() {
+    use hyperchain_sdk::{decode_all, encode};
+    let mut chain = Chain::new(dev_policy());
+    chain.block(1000, vec![]);
+    let deployer = 50;
+    let hostcalls = hyperchain_types::contract_address(&address(&key(deployer)), 0);
+    let deploy = chain.tx(
+        deployer,
+        Payload::Deploy {
+            code: hyperchain_contracts::HOSTCALLS.to_vec(),
+            mode: hyperchain_types::ExecutionMode::Replicated,
+            regions: vec![],
+        },
+    );
+    let release = chain.tx(100, release());
+    chain.block(1000, vec![deploy, release]);
+    let identity = [42u8; 32];
+    let id = node_id(&identity).0;
+    let ask = |chain: &mut Chain| {
+        chain.tx(
+            deployer,
+            Payload::Call {
+                contract: hostcalls,
+                method: "compute_node_active".into(),
+                input: encode(&id),
+                fuel_limit: 10_000_000,
+            },
+        )
+    };
+    let answer = |status: &ReceiptStatus| match status {
+        ReceiptStatus::Called { status, output, .. } if status.is_ok() => {
+            decode_all::<bool>(output).unwrap()
+        }
+        other => panic!("{other:?}"),
+    };
+
+    // Before, in the same block right after registering, and after revocation.
+    let before = ask(&mut chain);
+    let r = chain.registration(SimFlavour::Intel, identity, IMAGE);
+    let register = chain.tx(1, Payload::Register(r));
+    let after = ask(&mut chain);
+    let statuses = chain.block(1000, vec![before, register, after]);
+    assert!(!answer(&statuses[0]));
+    assert_eq!(statuses[1], ReceiptStatus::Accepted);
+    assert!(answer(&statuses[2]));
+    let revoke = chain.tx(
+        100,
+        Payload::Govern(GovernanceAction::Revoke(Revocation::Node(Digest(id)))),
+    );
+    let after_revoke = ask(&mut chain);
+    let statuses = chain.block(1000, vec![revoke, after_revoke]);
+    assert!(!answer(&statuses[1]));
+}

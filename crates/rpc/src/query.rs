@@ -53,6 +53,15 @@ impl StorageReader for SnapshotStorage {
             .get(&self.tree, key)
             .map_err(|e| StorageError(e.to_string()))
     }
+
+    fn compute_node_expiry(&self, node_id: &[u8; 32]) -> Result<Option<u64>, StorageError> {
+        let tree = &hyperchain_chain::registry::ACCUMULATOR;
+        let raw = self
+            .snapshot
+            .get(tree, node_id)
+            .map_err(|e| StorageError(e.to_string()))?;
+        Ok(hyperchain_chain::registry::decode_expiry(raw.as_deref()))
+    }
 }
 
 /// Runs `method` of `contract` on `snapshot` without committing anything.

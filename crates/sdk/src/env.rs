@@ -101,3 +101,10 @@ pub fn ed25519_verify(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64
         ) == 1
     }
 }
+
+/// Whether `node_id` (SHA-256 of a compute node's identity key) is an active compute node:
+/// attested, not revoked, not expired at this block's time.
+pub fn compute_node_active(node_id: &[u8; 32]) -> bool {
+    // SAFETY: the host reads 32 bytes at `node_id`, a live buffer of that size.
+    unsafe { sys::compute_node_active(node_id.as_ptr()) == 1 }
+}

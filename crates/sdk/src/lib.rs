@@ -117,8 +117,8 @@ pub use address::Address;
 pub use codec::{Decode, DecodeError, Encode, decode_all, encode};
 #[cfg(target_arch = "wasm32")]
 pub use env::{
-    abort, block_height, block_time, caller, ed25519_verify, emit, emit_encoded, input,
-    self_address, set_output, set_output_encoded, sha256,
+    abort, block_height, block_time, caller, compute_node_active, ed25519_verify, emit,
+    emit_encoded, input, self_address, set_output, set_output_encoded, sha256,
 };
 
 /// Revert with a formatted message, without allocating: `abort_fmt(format_args!("..."))`.

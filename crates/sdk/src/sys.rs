@@ -46,4 +46,7 @@ unsafe extern "C" {
         msg_len: usize,
         sig_ptr: *const u8,
     ) -> i32;
+    /// `1` if the 32-byte node id at `id_ptr` is an active compute node (in the chain's
+    /// identity accumulator, not expired at the block time), else `0`.
+    pub fn compute_node_active(id_ptr: *const u8) -> i32;
 }

@@ -20,6 +20,14 @@ use wasmtime::{InstancePre, Linker, Module, ModuleExport, Store, Trap};
 pub trait StorageReader {
     /// The value of `key`, or `None` if absent.
     fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// The expiry (block time, ms) of compute node `node_id` in the chain's identity
+    /// accumulator, or `None` if it is not there (`compute_node_active` in the host API).
+    /// Readers without a registry (tools, tests) have no nodes.
+    fn compute_node_expiry(&self, node_id: &[u8; 32]) -> Result<Option<u64>, StorageError> {
+        let _ = node_id;
+        Ok(None)
+    }
 }
 
 impl StorageReader for std::collections::BTreeMap<Vec<u8>, Vec<u8>> {

@@ -27,6 +27,7 @@ pub const HOST_FUNCTIONS: &[(&str, &str)] = &[
     ("abort", "func (i32, i32)"),
     ("sha256", "func (i32, i32, i32)"),
     ("ed25519_verify", "func (i32, i32, i32, i32) -> i32"),
+    ("compute_node_active", "func (i32) -> i32"),
 ];
 
 /// The signature of host function `name`, if v1 has it.
@@ -405,6 +406,26 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let msg = read_bytes(&mut c, msg, msg_len)?;
             let sig = read_bytes(&mut c, sig, 64)?;
             Ok(crate::crypto::ed25519_verify(&pk, &msg, &sig) as i32)
+        },
+    )?;
+
+    linker.func_wrap(
+        m,
+        "compute_node_active",
+        |mut c: Caller<'_, HostState>, id: i32| -> HostResult<i32> {
+            charge(
+                &mut c,
+                cost::HOST_CALL + cost::STORAGE_READ + cost::PER_BYTE * 32,
+            )?;
+            let bytes = read_bytes(&mut c, id, 32)?;
+            let mut node_id = [0u8; 32];
+            node_id.copy_from_slice(&bytes);
+            let expiry = match c.data().reader.compute_node_expiry(&node_id) {
+                Ok(expiry) => expiry,
+                Err(e) => return exit(HostExit::Storage(e)),
+            };
+            let now = c.data().ctx.block_time_ms;
+            Ok(expiry.is_some_and(|e| now < e) as i32)
         },
     )?;
 

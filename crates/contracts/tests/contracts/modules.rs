@@ -74,6 +74,7 @@ fn host_function(name: &str) -> Option<(&'static [ValType], &'static [ValType])>
         "abort" => (&[I32, I32], &[]),
         "sha256" => (&[I32, I32, I32], &[]),
         "ed25519_verify" => (&[I32, I32, I32, I32], &[I32]),
+        "compute_node_active" => (&[I32], &[I32]),
         _ => return None,
     })
 }
@@ -155,6 +156,7 @@ fn expected_methods(contract: &str) -> &'static [&'static str] {
             "emit_many",
             "sha256",
             "ed25519_verify",
+            "compute_node_active",
             "abort",
             "output_twice",
         ],
