@@ -1,5 +1,7 @@
 //! Light-client verification: a finality certificate (`light::verify_finalized`) and a
-//! finality certificate plus a two-level state proof (`light::verify_state`).
+//! finality certificate plus a two-level state proof (`light::verify_state`); an attestation
+//! token (`registry::verify_token`) and an accumulator membership proof against a known root
+//! (`registry::verify_membership`).
 
 use commonware_codec::Encode as _;
 use commonware_consensus::{
@@ -105,5 +107,90 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// An attestation token of one node among 1,000 registered ones (root tree with their
+/// records), and a membership proof in an accumulator of 1,000 nodes.
+fn bench_registry(c: &mut Criterion) {
+    use hyperchain_chain::registry::{ACCUMULATOR, node_key};
+    use hyperchain_chain::token::{AttestationToken, verify_token};
+    use hyperchain_types::{Address, NodeRecord, node_id};
+    let devnet = devnet();
+    let light = LightClient::from_spec(&devnet.spec);
+    let record = |i: u32| NodeRecord {
+        identity_key: [i as u8; 32].map(|b| b ^ (i >> 8) as u8),
+        platform: 3,
+        region: "eu".into(),
+        measurement: vec![9; 32],
+        tcb: vec![1, 1, 1, 1],
+        owner: Address([1; 32]),
+        registered_ms: 1,
+        attested_ms: 1,
+        expires_ms: u64::MAX,
+        revoked: None,
+    };
+    let records: Vec<NodeRecord> = (0..1_000).map(record).collect();
+    let mut accumulator = MemoryNodeStore::new();
+    accumulator.update(
+        records
+            .iter()
+            .map(|r| (r.id().0, Some(u64::MAX.to_be_bytes()))),
+    );
+    let mut root = MemoryNodeStore::new();
+    root.update(
+        records
+            .iter()
+            .map(|r| (node_key(&r.id()), Some(r.encode().to_vec()))),
+    );
+    let state_root = root.update([(ACCUMULATOR.link_key(), Some(accumulator.root()))]);
+    let target = &records[421];
+    let header = Header {
+        chain_id: devnet.spec.chain_id,
+        height: 1_000,
+        parent: Digest([1; 32]),
+        timestamp_ms: 1_000_000,
+        tx_root: tx_root(&[]),
+        state_root: Digest(state_root),
+    };
+    let token = AttestationToken {
+        record: target.clone(),
+        header: header.clone(),
+        certificate: finalize(&devnet, &header, 1_200),
+        proof: StateProof {
+            subtree: None,
+            link: root.prove(&node_key(&target.id())),
+        },
+    };
+    verify_token(&token, &light, Some(2_000_000)).unwrap();
+    let id = node_id(&target.identity_key);
+    let membership = StateProof {
+        subtree: Some(accumulator.prove(&id.0)),
+        link: root.prove(&ACCUMULATOR.link_key()),
+    };
+    let expiry = u64::MAX.to_be_bytes();
+    hyperchain_merkle::verify_state_proof(
+        &state_root,
+        &ACCUMULATOR,
+        &id.0,
+        Some(&expiry),
+        &membership,
+    )
+    .unwrap();
+
+    c.bench_function("registry::verify_token", |b| {
+        b.iter(|| verify_token(black_box(&token), &light, Some(2_000_000)).unwrap())
+    });
+    c.bench_function("registry::verify_membership", |b| {
+        b.iter(|| {
+            hyperchain_merkle::verify_state_proof(
+                black_box(&state_root),
+                &ACCUMULATOR,
+                &id.0,
+                Some(&expiry),
+                black_box(&membership),
+            )
+            .unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, bench, bench_registry);
 criterion_main!(benches);
