@@ -374,32 +374,20 @@ impl Executor {
                     input,
                     *fuel_limit,
                 )?,
-                Payload::Register(_) | Payload::Reattest(_) | Payload::Govern(_) => {
-                    let view = Overlay {
-                        base,
-                        own: &out.batch,
-                    };
-                    let now = registry::Now {
-                        height: env.height,
-                        ms: env.timestamp_ms,
-                    };
-                    let cfg = &self.registry;
-                    let (status, writes) = match &tx.tx.payload {
-                        Payload::Register(r) => {
-                            registry::register(&view, cfg, &self.chain_id, sender, r, now)?
-                        }
-                        Payload::Reattest(r) => {
-                            registry::reattest(&view, cfg, &self.chain_id, r, now)?
-                        }
-                        Payload::Govern(action) => {
-                            registry::govern(&view, cfg, &tx.tx.sender, action)?
-                        }
-                        _ => unreachable!("matched above"),
-                    };
-                    for (tree, key, value) in writes {
-                        out.batch.set(tree, key, value);
-                    }
-                    (status, 0)
+                Payload::Register(r) => {
+                    self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                        registry::register(view, cfg, &self.chain_id, sender, r, now)
+                    })?
+                }
+                Payload::Reattest(r) => {
+                    self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                        registry::reattest(view, cfg, &self.chain_id, r, now)
+                    })?
+                }
+                Payload::Govern(action) => {
+                    self.apply_registry(base, &mut out.batch, env, |view, cfg, _| {
+                        registry::govern(view, cfg, &tx.tx.sender, action)
+                    })?
                 }
             };
             fuel_used_total = fuel_used_total.saturating_add(fuel_used);
@@ -413,6 +401,33 @@ impl Executor {
             out.included.push(position);
         }
         Ok(out)
+    }
+
+    /// Runs a registry transaction on the state seen through `batch` and applies its writes.
+    /// Registry transactions use no fuel: their cost is bounded by the evidence size limits.
+    fn apply_registry(
+        &self,
+        base: &Arc<Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        run: impl FnOnce(
+            &Overlay<'_>,
+            &RegistryConfig,
+            registry::Now,
+        ) -> Result<registry::Effect, ExecError>,
+    ) -> Result<(ReceiptStatus, u64), ExecError> {
+        let (status, writes) = run(
+            &Overlay { base, own: batch },
+            &self.registry,
+            registry::Now {
+                height: env.height,
+                ms: env.timestamp_ms,
+            },
+        )?;
+        for (tree, key, value) in writes {
+            batch.set(tree, key, value);
+        }
+        Ok((status, 0))
     }
 
     /// Size, chain id and signature of each of `txs`, the signatures checked as one batch.
