@@ -702,6 +702,21 @@ struct NodeFilter {
     status: Option<String>,
 }
 
+/// The finality certificate of block `height`, or 503 if this node does not have it (yet).
+async fn required_certificate(shared: &Shared, height: u64) -> ApiResult<Vec<u8>> {
+    shared
+        .ctx
+        .certificates
+        .finalization(height)
+        .await
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("no finality certificate for block {height} on this node yet"),
+            )
+        })
+}
+
 fn registry_error(e: hyperchain_chain::execute::ExecError) -> ApiError {
     ApiError::internal(e)
 }
@@ -756,17 +771,7 @@ async fn node_token(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<
         .prove(&TreeId::ROOT, &registry::node_key(&id))
         .map_err(ApiError::internal)?;
     let height = block.header.height;
-    let certificate = shared
-        .ctx
-        .certificates
-        .finalization(height)
-        .await
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("no finality certificate for block {height} on this node yet"),
-            )
-        })?;
+    let certificate = required_certificate(&shared, height).await?;
     Ok(Json(TokenView {
         node: NodeView::new(&record, block.header.timestamp_ms),
         record: Hex(record.encode().to_vec()),
@@ -890,17 +895,7 @@ async fn compute_fetch(
         }
     }
     let height = block.header.height;
-    let certificate = shared
-        .ctx
-        .certificates
-        .finalization(height)
-        .await
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("no finality certificate for block {height} on this node yet"),
-            )
-        })?;
+    let certificate = required_certificate(&shared, height).await?;
     Ok(Json(ComputeFetchResponse {
         header: Hex(block.header.encode().to_vec()),
         certificate: Hex(certificate),
