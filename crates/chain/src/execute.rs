@@ -615,7 +615,8 @@ pub fn read_code(
     Ok(code)
 }
 
-fn truncate(mut reason: String) -> String {
+/// `reason` cut to what a receipt keeps ([`block_limits::MAX_REASON`] bytes).
+pub(crate) fn truncate(mut reason: String) -> String {
     if reason.len() > block_limits::MAX_REASON {
         let mut end = block_limits::MAX_REASON;
         while !reason.is_char_boundary(end) {

@@ -205,15 +205,14 @@ pub(crate) struct Now {
 pub(crate) type Effect = (ReceiptStatus, Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>);
 
 fn rejected(reason: impl Into<String>) -> Effect {
-    (ReceiptStatus::Rejected(reason.into()), Vec::new())
+    (
+        ReceiptStatus::Rejected(crate::execute::truncate(reason.into())),
+        Vec::new(),
+    )
 }
 
 fn accepted(writes: Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>) -> Effect {
     (ReceiptStatus::Accepted, writes)
-}
-
-struct Verified {
-    claims: hyperchain_attest::Claims,
 }
 
 /// Verifies a registration's evidence against `policy` at `now`; `Err` is the receipt's reason.
@@ -223,7 +222,7 @@ fn verify_evidence(
     policy: &AttestationPolicy,
     r: &Registration,
     now: Now,
-) -> Result<Result<Verified, String>, ExecError> {
+) -> Result<Result<hyperchain_attest::Claims, String>, ExecError> {
     let Some(platform) = platform_of(r.platform) else {
         return Ok(Err(format!("unknown platform tag {}", r.platform)));
     };
@@ -246,7 +245,7 @@ fn verify_evidence(
     if let Err(e) = hyperchain_attest::evaluate(policy, &claims, &expected, now_secs) {
         return Ok(Err(format!("policy rejected ({}): {e}", e.check())));
     }
-    Ok(Ok(Verified { claims }))
+    Ok(Ok(claims))
 }
 
 fn membership_writes(record: &NodeRecord) -> Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)> {
@@ -292,16 +291,16 @@ pub(crate) fn register(
         )));
     }
     let policy = policy(view, cfg)?;
-    let verified = match verify_evidence(view, chain_id, &policy, r, now)? {
-        Ok(v) => v,
+    let claims = match verify_evidence(view, chain_id, &policy, r, now)? {
+        Ok(claims) => claims,
         Err(reason) => return Ok(rejected(reason)),
     };
     let record = NodeRecord {
         identity_key: r.identity_key,
         platform: r.platform,
         region: r.region.clone(),
-        measurement: verified.claims.measurement.clone(),
-        tcb: verified.claims.tcb.svns.clone(),
+        measurement: claims.measurement.clone(),
+        tcb: claims.tcb.svns.clone(),
         owner,
         registered_ms: now.ms,
         attested_ms: now.ms,
@@ -345,18 +344,18 @@ pub(crate) fn reattest(
         return Ok(rejected("platform differs from the registered one"));
     }
     let policy = policy(view, cfg)?;
-    let verified = match verify_evidence(view, chain_id, &policy, r, now)? {
-        Ok(v) => v,
+    let claims = match verify_evidence(view, chain_id, &policy, r, now)? {
+        Ok(claims) => claims,
         Err(reason) => return Ok(rejected(reason)),
     };
-    if verified.claims.measurement != record.measurement {
+    if claims.measurement != record.measurement {
         return Ok(rejected(format!(
             "measurement {} differs from the one registered ({})",
-            hex::encode(&verified.claims.measurement),
+            hex::encode(&claims.measurement),
             hex::encode(&record.measurement)
         )));
     }
-    record.tcb = verified.claims.tcb.svns.clone();
+    record.tcb = claims.tcb.svns.clone();
     record.attested_ms = now.ms;
     record.expires_ms = now
         .ms
