@@ -3,6 +3,7 @@
 //!
 //! - [`block`]: the consensus view of [`hyperchain_types::Block`] (digest = SHA-256 of the
 //!   header encoding).
+//! - [`committee`]: committee selection from the consensus seed (pure).
 //! - [`execute`]: pure, deterministic block execution with the contract engine.
 //! - [`ledger`]: committed state, executed-but-unfinalized blocks, and the index of finalized
 //!   blocks, receipts and seeds.
@@ -21,6 +22,7 @@
 
 pub mod app;
 pub mod block;
+pub mod committee;
 pub mod config;
 pub mod execute;
 pub mod genesis;

@@ -1,0 +1,337 @@
+//! Committee selection (DESIGN.md §5): a pure function from a consensus seed, a job and the
+//! active compute nodes to the nodes that execute the job.
+//!
+//! - The randomness is the threshold-BLS VRF seed of a view **after** the job was finalized
+//!   (the caller picks it; this module only consumes it), so no proposer could know the
+//!   committee when it ordered the job. The seed, the job id and the attempt number are all
+//!   inputs, so anyone holding them and the node list recomputes the same committee.
+//! - `cross-vendor`: for each required region, one Intel and one AMD node of that region,
+//!   each drawn uniformly. A region without an active node of either vendor is an error
+//!   naming the region and vendor — the job waits; trust is never silently downgraded.
+//! - `single` / `committee(k)`: k distinct nodes drawn uniformly from all active nodes.
+//! - `exclude` lists nodes that must not serve (e.g. the silent members of a job being
+//!   reassigned after its deadline).
+//!
+//! Draws are uniform: each index comes from SHA-256 of (domain, seed, job, attempt, context,
+//! counter) by rejection sampling, and candidates are sorted by id first, so the input order
+//! does not matter.
+
+use hyperchain_attest::Vendor;
+use hyperchain_types::{Digest, sha256_parts};
+use std::collections::BTreeSet;
+
+/// Domain of committee randomness.
+const DOMAIN: &[u8] = b"hyperchain/committee/v1";
+
+/// An active compute node as selection sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The node id (SHA-256 of its identity key).
+    pub id: Digest,
+    /// Whose root of trust attested it.
+    pub vendor: Vendor,
+    /// The region it serves.
+    pub region: String,
+}
+
+/// Who must execute a job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommitteeSpec {
+    /// `k` distinct nodes of any vendor and region (`single` is `k = 1`).
+    AnyOf(usize),
+    /// One Intel and one AMD node in each of these regions.
+    CrossVendor(Vec<String>),
+}
+
+/// Why no committee can be formed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SelectionError {
+    /// A required region has no active node of a vendor.
+    #[error("region {region} has no active {vendor} compute node")]
+    RegionLacksVendor {
+        /// The region.
+        region: String,
+        /// The missing vendor.
+        vendor: Vendor,
+    },
+    /// Fewer active nodes than the committee size.
+    #[error("a committee of {needed} needs {needed} active compute nodes, {available} available")]
+    NotEnoughNodes {
+        /// The committee size.
+        needed: usize,
+        /// Active, non-excluded nodes.
+        available: usize,
+    },
+    /// A cross-vendor contract with no region.
+    #[error("a cross-vendor committee needs at least one region")]
+    NoRegion,
+}
+
+/// A member and why it was chosen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The node.
+    pub id: Digest,
+    /// The region it was drawn for (cross-vendor) or serves.
+    pub region: String,
+    /// Its vendor.
+    pub vendor: Vendor,
+}
+
+/// A deterministic stream of uniform draws for one (seed, job, attempt, context).
+struct Draws<'a> {
+    seed: &'a [u8],
+    job: &'a Digest,
+    attempt: u32,
+    context: &'a [u8],
+    counter: u64,
+}
+
+impl Draws<'_> {
+    /// A uniform index in `0..n` (`n > 0`), by rejection sampling of 64-bit words.
+    fn below(&mut self, n: usize) -> usize {
+        let n = n as u64;
+        let zone = u64::MAX - (u64::MAX % n);
+        loop {
+            let h = sha256_parts(&[
+                DOMAIN,
+                self.seed,
+                &self.job.0,
+                &self.attempt.to_be_bytes(),
+                &(self.context.len() as u32).to_be_bytes(),
+                self.context,
+                &self.counter.to_be_bytes(),
+            ]);
+            self.counter += 1;
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&h.0[..8]);
+            let x = u64::from_be_bytes(word);
+            if x < zone {
+                return (x % n) as usize;
+            }
+        }
+    }
+}
+
+/// The committee for `job` (its `attempt`-th assignment) from `seed`, among `candidates`
+/// minus `exclude`.
+pub fn select_committee(
+    seed: &[u8],
+    job: &Digest,
+    attempt: u32,
+    candidates: &[Candidate],
+    exclude: &[Digest],
+    spec: &CommitteeSpec,
+) -> Result<Vec<Member>, SelectionError> {
+    let excluded: BTreeSet<&Digest> = exclude.iter().collect();
+    let mut pool: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| !excluded.contains(&c.id))
+        .collect();
+    pool.sort_by_key(|c| c.id);
+    pool.dedup_by(|a, b| a.id == b.id);
+    let member = |c: &Candidate| Member {
+        id: c.id,
+        region: c.region.clone(),
+        vendor: c.vendor,
+    };
+    match spec {
+        CommitteeSpec::AnyOf(k) => {
+            if pool.len() < *k {
+                return Err(SelectionError::NotEnoughNodes {
+                    needed: *k,
+                    available: pool.len(),
+                });
+            }
+            let mut draws = Draws {
+                seed,
+                job,
+                attempt,
+                context: b"any",
+                counter: 0,
+            };
+            // Partial Fisher-Yates: the first k positions are a uniform k-subset, in order.
+            for i in 0..*k {
+                let j = i + draws.below(pool.len() - i);
+                pool.swap(i, j);
+            }
+            Ok(pool[..*k].iter().map(|c| member(c)).collect())
+        }
+        CommitteeSpec::CrossVendor(regions) => {
+            if regions.is_empty() {
+                return Err(SelectionError::NoRegion);
+            }
+            let mut out = Vec::with_capacity(2 * regions.len());
+            for region in regions {
+                for vendor in [Vendor::Intel, Vendor::Amd] {
+                    let eligible: Vec<&&Candidate> = pool
+                        .iter()
+                        .filter(|c| c.vendor == vendor && c.region == *region)
+                        .collect();
+                    if eligible.is_empty() {
+                        return Err(SelectionError::RegionLacksVendor {
+                            region: region.clone(),
+                            vendor,
+                        });
+                    }
+                    let context = [region.as_bytes(), b"/", vendor.to_string().as_bytes()].concat();
+                    let mut draws = Draws {
+                        seed,
+                        job,
+                        attempt,
+                        context: &context,
+                        counter: 0,
+                    };
+                    out.push(member(eligible[draws.below(eligible.len())]));
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(i: u8, vendor: Vendor, region: &str) -> Candidate {
+        Candidate {
+            id: Digest([i; 32]),
+            vendor,
+            region: region.into(),
+        }
+    }
+
+    fn fleet() -> Vec<Candidate> {
+        let mut out = Vec::new();
+        for (r, region) in ["eu", "us", "ap"].iter().enumerate() {
+            for i in 0..4u8 {
+                out.push(node(r as u8 * 10 + i, Vendor::Intel, region));
+                out.push(node(100 + r as u8 * 10 + i, Vendor::Amd, region));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn cross_vendor_is_one_intel_and_one_amd_per_region() {
+        let spec = CommitteeSpec::CrossVendor(vec!["eu".into(), "ap".into()]);
+        let c = select_committee(b"seed", &Digest([1; 32]), 0, &fleet(), &[], &spec).unwrap();
+        let shape: Vec<(&str, Vendor)> = c.iter().map(|m| (m.region.as_str(), m.vendor)).collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("eu", Vendor::Intel),
+                ("eu", Vendor::Amd),
+                ("ap", Vendor::Intel),
+                ("ap", Vendor::Amd)
+            ]
+        );
+    }
+
+    #[test]
+    fn same_inputs_same_committee_whatever_the_order() {
+        let spec = CommitteeSpec::CrossVendor(vec!["us".into()]);
+        let job = Digest([2; 32]);
+        let a = select_committee(b"s", &job, 0, &fleet(), &[], &spec).unwrap();
+        let mut shuffled = fleet();
+        shuffled.reverse();
+        shuffled.rotate_left(5);
+        assert_eq!(
+            select_committee(b"s", &job, 0, &shuffled, &[], &spec).unwrap(),
+            a
+        );
+        // Another seed, job or attempt draws again (some of 64 differ).
+        let others: BTreeSet<Vec<Digest>> = (0..64u32)
+            .map(|attempt| {
+                select_committee(b"s", &job, attempt, &fleet(), &[], &spec)
+                    .unwrap()
+                    .into_iter()
+                    .map(|m| m.id)
+                    .collect()
+            })
+            .collect();
+        assert!(others.len() > 8, "{}", others.len());
+    }
+
+    #[test]
+    fn a_region_without_a_vendor_is_an_error_never_a_downgrade() {
+        let nodes: Vec<Candidate> = fleet()
+            .into_iter()
+            .filter(|c| !(c.region == "us" && c.vendor == Vendor::Amd))
+            .collect();
+        let spec = CommitteeSpec::CrossVendor(vec!["eu".into(), "us".into()]);
+        let err = select_committee(b"s", &Digest([3; 32]), 0, &nodes, &[], &spec).unwrap_err();
+        assert_eq!(
+            err,
+            SelectionError::RegionLacksVendor {
+                region: "us".into(),
+                vendor: Vendor::Amd
+            }
+        );
+        assert_eq!(err.to_string(), "region us has no active amd compute node");
+        let unknown = CommitteeSpec::CrossVendor(vec!["mars".into()]);
+        assert!(select_committee(b"s", &Digest([3; 32]), 0, &nodes, &[], &unknown).is_err());
+        assert_eq!(
+            select_committee(
+                b"s",
+                &Digest([3; 32]),
+                0,
+                &nodes,
+                &[],
+                &CommitteeSpec::CrossVendor(vec![])
+            ),
+            Err(SelectionError::NoRegion)
+        );
+    }
+
+    #[test]
+    fn committees_of_k_are_distinct_and_respect_exclusions() {
+        let nodes = fleet();
+        let excluded: Vec<Digest> = nodes.iter().take(20).map(|c| c.id).collect();
+        for attempt in 0..50 {
+            let c = select_committee(
+                b"s",
+                &Digest([4; 32]),
+                attempt,
+                &nodes,
+                &excluded,
+                &CommitteeSpec::AnyOf(3),
+            )
+            .unwrap();
+            let ids: BTreeSet<Digest> = c.iter().map(|m| m.id).collect();
+            assert_eq!(ids.len(), 3);
+            assert!(ids.iter().all(|id| !excluded.contains(id)));
+        }
+        assert_eq!(
+            select_committee(
+                b"s",
+                &Digest([4; 32]),
+                0,
+                &nodes,
+                &excluded,
+                &CommitteeSpec::AnyOf(5)
+            ),
+            Err(SelectionError::NotEnoughNodes {
+                needed: 5,
+                available: 4
+            })
+        );
+    }
+
+    #[test]
+    fn draws_are_close_to_uniform() {
+        // 4 Intel nodes in "eu": over 8,000 jobs each should be picked ~2,000 times.
+        let spec = CommitteeSpec::CrossVendor(vec!["eu".into()]);
+        let mut counts = std::collections::BTreeMap::<Digest, u32>::new();
+        for j in 0..8_000u32 {
+            let job = hyperchain_types::sha256(&j.to_be_bytes());
+            let c = select_committee(b"seed", &job, 0, &fleet(), &[], &spec).unwrap();
+            *counts.entry(c[0].id).or_default() += 1;
+        }
+        assert_eq!(counts.len(), 4);
+        for (id, n) in counts {
+            assert!((1_800..=2_200).contains(&n), "{id}: {n}");
+        }
+    }
+}
