@@ -190,6 +190,121 @@ pub fn select_committee(
     }
 }
 
+/// What a receipt for a job must match: everything validators know before any member
+/// answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobContext {
+    /// This chain.
+    pub chain_id: Digest,
+    /// The contract whose lane runs the job.
+    pub contract: hyperchain_types::Address,
+    /// The job's lane position.
+    pub lane_seq: u64,
+    /// The job id.
+    pub job: Digest,
+    /// The contract's code hash.
+    pub code_hash: Digest,
+    /// The lane's storage commitment after job `lane_seq − 1`.
+    pub pre_state: Digest,
+}
+
+/// Why a receipt is not counted for a job.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptRejection {
+    /// The signature is not the claimed node's.
+    #[error("forged receipt: the signature is not node {0}'s")]
+    BadSignature(Digest),
+    /// The signer is not on this job's committee.
+    #[error("node {0} is not a member of this job's committee")]
+    NotAMember(Digest),
+    /// The receipt is for another chain, contract, lane position, job, code or state.
+    #[error("receipt does not apply to this job: {0} differs")]
+    Mismatch(&'static str),
+    /// The member already answered.
+    #[error("node {0} already sent a receipt for this job")]
+    Duplicate(Digest),
+}
+
+/// Checks one receipt for a job without re-executing it: signature, membership, and that it
+/// applies to this job at this lane position and state.
+pub fn check_receipt(
+    ctx: &JobContext,
+    committee: &[Member],
+    receipt: &hyperchain_types::SignedComputeReceipt,
+) -> Result<(), ReceiptRejection> {
+    let id = receipt.node_id();
+    if !committee.iter().any(|m| m.id == id) {
+        return Err(ReceiptRejection::NotAMember(id));
+    }
+    let r = &receipt.receipt;
+    for (differs, what) in [
+        (r.chain_id != ctx.chain_id, "chain id"),
+        (r.contract != ctx.contract, "contract"),
+        (r.lane_seq != ctx.lane_seq, "lane position"),
+        (r.job != ctx.job, "job"),
+        (r.code_hash != ctx.code_hash, "code hash"),
+        (r.pre_state != ctx.pre_state, "pre-state"),
+    ] {
+        if differs {
+            return Err(ReceiptRejection::Mismatch(what));
+        }
+    }
+    if !receipt.verify_signature() {
+        return Err(ReceiptRejection::BadSignature(id));
+    }
+    Ok(())
+}
+
+/// Where a job stands given its members' checked receipts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Agreement {
+    /// Some members have not answered.
+    Waiting {
+        /// Their ids.
+        missing: Vec<Digest>,
+    },
+    /// Every member signed the same receipt.
+    Agreed(Box<hyperchain_types::ComputeReceipt>),
+    /// Members signed different receipts: validators arbitrate by re-executing. Every
+    /// receipt is kept as evidence, grouped by receipt digest.
+    Disagreed(Vec<(Digest, Vec<hyperchain_types::SignedComputeReceipt>)>),
+}
+
+/// The agreement of `receipts` (each already passed [`check_receipt`]; later duplicates of a
+/// member are ignored). Disagreement is reported as soon as two members differ.
+pub fn agreement(
+    committee: &[Member],
+    receipts: &[hyperchain_types::SignedComputeReceipt],
+) -> Agreement {
+    let mut by_member: std::collections::BTreeMap<Digest, &hyperchain_types::SignedComputeReceipt> =
+        Default::default();
+    for r in receipts {
+        by_member.entry(r.node_id()).or_insert(r);
+    }
+    let mut groups: std::collections::BTreeMap<
+        Digest,
+        Vec<hyperchain_types::SignedComputeReceipt>,
+    > = Default::default();
+    for r in by_member.values() {
+        groups
+            .entry(r.receipt.digest())
+            .or_default()
+            .push((*r).clone());
+    }
+    if groups.len() > 1 {
+        return Agreement::Disagreed(groups.into_iter().collect());
+    }
+    let missing: Vec<Digest> = committee
+        .iter()
+        .map(|m| m.id)
+        .filter(|id| !by_member.contains_key(id))
+        .collect();
+    match groups.into_values().next() {
+        Some(group) if missing.is_empty() => Agreement::Agreed(Box::new(group[0].receipt.clone())),
+        _ => Agreement::Waiting { missing },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +447,113 @@ mod tests {
         assert_eq!(counts.len(), 4);
         for (id, n) in counts {
             assert!((1_800..=2_200).contains(&n), "{id}: {n}");
+        }
+    }
+
+    mod receipts {
+        use super::super::*;
+        use commonware_cryptography::{Signer as _, ed25519};
+        use hyperchain_types::{Address, CallOutcome, CallStatus, ComputeReceipt};
+
+        fn identity(seed: u64) -> ed25519::PrivateKey {
+            ed25519::PrivateKey::from_seed(seed)
+        }
+
+        fn member(seed: u64, vendor: Vendor) -> Member {
+            let key = hyperchain_types::SenderKey::from(identity(seed).public_key()).0;
+            Member {
+                id: hyperchain_types::node_id(&key),
+                region: "eu".into(),
+                vendor,
+            }
+        }
+
+        fn ctx() -> JobContext {
+            JobContext {
+                chain_id: Digest([1; 32]),
+                contract: Address([2; 32]),
+                lane_seq: 3,
+                job: Digest([4; 32]),
+                code_hash: Digest([5; 32]),
+                pre_state: Digest([6; 32]),
+            }
+        }
+
+        fn receipt(output: u8) -> ComputeReceipt {
+            let c = ctx();
+            ComputeReceipt {
+                chain_id: c.chain_id,
+                contract: c.contract,
+                lane_seq: c.lane_seq,
+                job: c.job,
+                code_hash: c.code_hash,
+                pre_state: c.pre_state,
+                post_state: Digest([output; 32]),
+                outcome: CallOutcome {
+                    output: vec![output],
+                    ..CallOutcome::failed(CallStatus::Ok, 10, Default::default())
+                },
+            }
+        }
+
+        #[test]
+        fn members_agree_or_disagree_and_others_are_refused() {
+            let committee = vec![member(1, Vendor::Intel), member(2, Vendor::Amd)];
+            let intel = receipt(7).sign(&identity(1));
+            let amd = receipt(7).sign(&identity(2));
+            for r in [&intel, &amd] {
+                check_receipt(&ctx(), &committee, r).unwrap();
+            }
+            assert_eq!(
+                agreement(&committee, std::slice::from_ref(&intel)),
+                Agreement::Waiting {
+                    missing: vec![committee[1].id]
+                }
+            );
+            assert_eq!(
+                agreement(&committee, &[intel.clone(), amd.clone()]),
+                Agreement::Agreed(Box::new(receipt(7)))
+            );
+
+            // A liar: both receipts are kept as evidence, grouped.
+            let liar = receipt(8).sign(&identity(2));
+            match agreement(&committee, &[intel.clone(), liar.clone()]) {
+                Agreement::Disagreed(groups) => {
+                    assert_eq!(groups.len(), 2);
+                    assert!(groups.iter().any(|(_, rs)| rs == &vec![liar.clone()]));
+                }
+                other => panic!("{other:?}"),
+            }
+
+            // A non-member, a forgery, and replays onto another job, lane position or chain.
+            let stranger = receipt(7).sign(&identity(3));
+            assert!(matches!(
+                check_receipt(&ctx(), &committee, &stranger),
+                Err(ReceiptRejection::NotAMember(_))
+            ));
+            let mut forged = intel.clone();
+            forged.receipt.outcome.output = vec![9];
+            assert!(matches!(
+                check_receipt(&ctx(), &committee, &forged),
+                Err(ReceiptRejection::BadSignature(_))
+            ));
+            for (field, mut other) in [
+                ("job", ctx()),
+                ("lane position", ctx()),
+                ("chain id", ctx()),
+                ("pre-state", ctx()),
+            ] {
+                match field {
+                    "job" => other.job = Digest([40; 32]),
+                    "lane position" => other.lane_seq += 1,
+                    "chain id" => other.chain_id = Digest([10; 32]),
+                    _ => other.pre_state = Digest([60; 32]),
+                }
+                assert_eq!(
+                    check_receipt(&other, &committee, &intel),
+                    Err(ReceiptRejection::Mismatch(field))
+                );
+            }
         }
     }
 }
