@@ -94,7 +94,13 @@ impl Platform {
         }
     }
 
-    fn tag(self) -> u8 {
+    /// The platform with encoding tag `tag`.
+    pub fn from_tag(tag: u8) -> Option<Platform> {
+        Platform::ALL.into_iter().find(|p| p.tag() == tag)
+    }
+
+    /// The platform's encoding tag (what registry transactions carry).
+    pub fn tag(self) -> u8 {
         match self {
             Platform::Sgx => 0,
             Platform::Tdx => 1,
@@ -137,10 +143,7 @@ impl Read for Platform {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
         let t = u8::read(buf)?;
-        Platform::ALL
-            .into_iter()
-            .find(|p| p.tag() == t)
-            .ok_or(Error::InvalidEnum(t))
+        Platform::from_tag(t).ok_or(Error::InvalidEnum(t))
     }
 }
 

@@ -87,12 +87,6 @@ impl StateView for hyperchain_state::Snapshot {
     }
 }
 
-/// The platform with encoding tag `tag`.
-pub fn platform_of(tag: u8) -> Option<Platform> {
-    let mut buf = bytes::Bytes::copy_from_slice(&[tag]);
-    <Platform as commonware_codec::Read>::read_cfg(&mut buf, &()).ok()
-}
-
 fn corrupt(what: &str, e: impl std::fmt::Display) -> ExecError {
     ExecError::Corrupt(format!("{what}: {e}"))
 }
@@ -223,7 +217,7 @@ fn verify_evidence(
     r: &Registration,
     now: Now,
 ) -> Result<Result<hyperchain_attest::Claims, String>, ExecError> {
-    let Some(platform) = platform_of(r.platform) else {
+    let Some(platform) = Platform::from_tag(r.platform) else {
         return Ok(Err(format!("unknown platform tag {}", r.platform)));
     };
     if !is_recent(view, &r.recent_block, now.height)? {
@@ -404,7 +398,7 @@ pub(crate) fn govern(
                 }
             };
             for (tag, m) in measurements {
-                let Some(platform) = platform_of(*tag) else {
+                let Some(platform) = Platform::from_tag(*tag) else {
                     return Ok(rejected(format!("unknown platform tag {tag}")));
                 };
                 if platform.is_simulated() {

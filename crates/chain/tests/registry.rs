@@ -107,7 +107,7 @@ impl Chain {
 }
 
 fn platform_tag(p: Platform) -> u8 {
-    p.encode()[0]
+    p.tag()
 }
 
 fn dev_policy() -> AttestationPolicy {

@@ -206,10 +206,6 @@ fn platform_by_name(name: &str) -> Result<Platform> {
         })
 }
 
-fn tag(platform: Platform) -> u8 {
-    platform.encode()[0]
-}
-
 fn read_image(image: &Option<PathBuf>) -> Result<Vec<u8>> {
     match image {
         Some(path) => {
@@ -272,7 +268,7 @@ fn registration(a: &RegisterArgs) -> Result<Registration> {
     let evidence = generate_evidence(&platform, &image, false, report_data, now_ms() / 1000);
     Ok(Registration {
         identity_key,
-        platform: tag(flavour.platform()),
+        platform: flavour.platform().tag(),
         region: a.region.clone(),
         evidence: evidence.evidence,
         endorsements: evidence.endorsements.encode().to_vec(),
@@ -440,7 +436,7 @@ pub fn governance(action: GovernanceCommand) -> Result<()> {
                 let platform = platform_by_name(platform)?;
                 let value = hex::decode(hex_value.trim_start_matches("0x"))
                     .map_err(|e| anyhow!("--measurement `{m}`: {e}"))?;
-                parsed.push((tag(platform), value));
+                parsed.push((platform.tag(), value));
             }
             (
                 GovernanceAction::AddRelease {
@@ -480,7 +476,7 @@ pub fn governance(action: GovernanceCommand) -> Result<()> {
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(|e| anyhow!("--tcb-below `{t}`: {e}"))?;
                     Revocation::TcbBelow {
-                        platform: tag(platform_by_name(platform)?),
+                        platform: platform_by_name(platform)?.tag(),
                         min,
                     }
                 }

@@ -465,7 +465,7 @@ pub struct NodeView {
 impl NodeView {
     /// The view of `record` at block time `now_ms`.
     pub fn new(record: &hyperchain_types::NodeRecord, now_ms: u64) -> NodeView {
-        let platform = hyperchain_chain::registry::platform_of(record.platform);
+        let platform = hyperchain_attest::Platform::from_tag(record.platform);
         NodeView {
             id: record.id(),
             identity_key: Hex(record.identity_key.to_vec()),

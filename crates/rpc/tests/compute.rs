@@ -69,7 +69,7 @@ async fn members_fetch_proven_code_and_state_and_no_one_else_does() {
     );
     let registration = Registration {
         identity_key,
-        platform: SimFlavour::Amd.platform().encode()[0],
+        platform: SimFlavour::Amd.platform().tag(),
         region: "eu".into(),
         evidence: evidence.evidence,
         endorsements: evidence.endorsements.encode().to_vec(),
