@@ -1,0 +1,1 @@
+//! Evidence providers (being written).
