@@ -77,6 +77,8 @@ fn bench(c: &mut Criterion) {
         timestamp_ms: 1_000_000,
         tx_root: tx_root(&[]),
         state_root: Digest(state_root),
+        view: 1_200,
+        seed: None,
     };
     let certificate = finalize(&devnet, &header, 1_200);
     light.verify_finalized(&header, &certificate).unwrap();
@@ -149,6 +151,8 @@ fn bench_registry(c: &mut Criterion) {
         timestamp_ms: 1_000_000,
         tx_root: tx_root(&[]),
         state_root: Digest(state_root),
+        view: 1_200,
+        seed: None,
     };
     let token = AttestationToken {
         record: target.clone(),

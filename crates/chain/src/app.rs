@@ -155,7 +155,17 @@ fn check_header(
     parent: &Header,
     tx_root_of_body: hyperchain_types::Digest,
     now: u64,
+    view: u64,
 ) -> Result<(), String> {
+    if header.view != view {
+        return Err(format!(
+            "header names view {}, proposed in view {view}",
+            header.view
+        ));
+    }
+    if header.view <= parent.view {
+        return Err("view not after the parent's".into());
+    }
     if header.chain_id != parent.chain_id {
         return Err("wrong chain id".into());
     }
@@ -191,7 +201,7 @@ where
 
     async fn propose(
         &mut self,
-        (runtime, _context): (E, Self::Context),
+        (runtime, context): (E, Self::Context),
         mut ancestry: impl Ancestry<Self::Block>,
         _input: (),
     ) -> Option<Digested<Self::Block>> {
@@ -205,8 +215,9 @@ where
         let candidates = self
             .mempool
             .candidates(block_limits::MAX_BLOCK_TXS, MAX_PROPOSAL_TX_BYTES);
+        let view = context.round.view().get();
         let block = Self::off_task(&runtime, &self.ledger, move |ledger| {
-            ledger.build(&parent_header, timestamp_ms, &candidates)
+            ledger.build(&parent_header, timestamp_ms, view, &candidates)
         })
         .await?;
         debug!(
@@ -220,7 +231,7 @@ where
 
     async fn verify(
         &mut self,
-        (runtime, _context): (E, Self::Context),
+        (runtime, context): (E, Self::Context),
         mut ancestry: impl Ancestry<Self::Block>,
     ) -> bool {
         // In verify, the ancestry starts with the candidate, then its parent.
@@ -236,6 +247,7 @@ where
             &parent.inner().header,
             tx_root(&block.txs),
             now_ms(&runtime),
+            context.round.view().get(),
         ) {
             warn!(height = block.header.height, %reason, "rejecting block");
             return false;
@@ -321,7 +333,8 @@ pub async fn apply_finalized<E>(
     }
 }
 
-/// Taps simplex activity to record each finalization's VRF seed (by view) in the ledger.
+/// Taps simplex activity to record each notarization's and finalization's VRF seed (by view)
+/// in the ledger: the next block this node proposes reveals the newest.
 #[derive(Clone, Debug)]
 pub struct SeedRecorder {
     ledger: Arc<Ledger>,
@@ -338,9 +351,14 @@ impl Reporter for SeedRecorder {
     type Activity = Activity<Scheme, ConsensusDigest>;
 
     fn report(&mut self, activity: Self::Activity) -> Feedback {
-        if let Activity::Finalization(f) = activity {
-            let view = f.proposal.round.view().get();
-            self.ledger.record_seed(view, f.seed().encode().to_vec());
+        let seed = match activity {
+            Activity::Notarization(n) => n.seed(),
+            Activity::Finalization(f) => f.seed(),
+            _ => return Feedback::Ok,
+        };
+        match <[u8; 48]>::try_from(seed.signature.encode().as_ref()) {
+            Ok(signature) => self.ledger.record_seed(seed.round.view().get(), signature),
+            Err(_) => warn!("seed signature is not 48 bytes"),
         }
         Feedback::Ok
     }
@@ -363,27 +381,35 @@ mod tests {
             timestamp_ms: 2_000,
             tx_root: tx_root(&[]),
             state_root: Digest::ZERO,
+            view: 3,
+            seed: None,
         };
         let now = 2_000;
-        assert_eq!(check_header(&good, &genesis, tx_root(&[]), now), Ok(()));
-        let cases: [(Tamper, &str); 5] = [
+        assert_eq!(check_header(&good, &genesis, tx_root(&[]), now, 3), Ok(()));
+        assert!(
+            check_header(&good, &genesis, tx_root(&[]), now, 4)
+                .unwrap_err()
+                .contains("proposed in view 4")
+        );
+        let cases: [(Tamper, &str); 6] = [
             (|h| h.chain_id = Digest([1; 32]), "wrong chain id"),
             (|h| h.height = 2, "height"),
             (|h| h.parent = Digest([1; 32]), "parent digest"),
             (|h| h.timestamp_ms = 1_000, "not after"),
             (|h| h.timestamp_ms = 7_001, "future"),
+            (|h| h.view = 0, "view not after"),
         ];
         for (tamper, expected) in cases {
             let mut header = good.clone();
             tamper(&mut header);
-            let err = check_header(&header, &genesis, tx_root(&[]), now).unwrap_err();
+            let err = check_header(&header, &genesis, tx_root(&[]), now, header.view).unwrap_err();
             assert!(err.contains(expected), "{err}");
         }
-        let err = check_header(&good, &genesis, sha256(b"x"), now).unwrap_err();
+        let err = check_header(&good, &genesis, sha256(b"x"), now, 3).unwrap_err();
         assert!(err.contains("tx root"));
         // Up to the allowed drift ahead of the local clock is fine.
         let mut ahead = good.clone();
         ahead.timestamp_ms = now + MAX_CLOCK_DRIFT.as_millis() as u64;
-        assert_eq!(check_header(&ahead, &genesis, tx_root(&[]), now), Ok(()));
+        assert_eq!(check_header(&ahead, &genesis, tx_root(&[]), now, 3), Ok(()));
     }
 }

@@ -488,7 +488,6 @@ mod tests {
                 job: c.job,
                 code_hash: c.code_hash,
                 pre_state: c.pre_state,
-                post_state: Digest([output; 32]),
                 outcome: CallOutcome {
                     output: vec![output],
                     ..CallOutcome::failed(CallStatus::Ok, 10, Default::default())

@@ -62,6 +62,23 @@ pub struct BlockEnv {
     pub parent: Digest,
     /// Block timestamp, ms since the Unix epoch.
     pub timestamp_ms: u64,
+    /// The consensus view of the block.
+    pub view: u64,
+    /// The seed the block reveals (already checked, [`Executor::check_seed`]).
+    pub seed: Option<hyperchain_types::SeedReveal>,
+}
+
+impl BlockEnv {
+    /// The environment of the block `header` describes.
+    pub fn of(header: &hyperchain_types::Header) -> BlockEnv {
+        BlockEnv {
+            height: header.height,
+            parent: header.parent,
+            timestamp_ms: header.timestamp_ms,
+            view: header.view,
+            seed: header.seed,
+        }
+    }
 }
 
 /// Why a transaction cannot be included in a block at all.
@@ -141,6 +158,39 @@ impl Base {
         &self.pending
     }
 
+    /// The root of sub-tree `tree` (a contract's storage commitment) after applying `own` and
+    /// then `extra` on top of this base.
+    pub fn tree_root_after<'a>(
+        &self,
+        tree: &TreeId,
+        own: &WriteBatch,
+        extra: impl IntoIterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)>,
+    ) -> Result<Digest, StateError> {
+        let mut batch = WriteBatch::new();
+        for writes in [self.pending.tree(tree), own.tree(tree)]
+            .into_iter()
+            .flatten()
+        {
+            for (key, value) in writes {
+                batch.set(*tree, key.clone(), value.clone());
+            }
+        }
+        for (key, value) in extra {
+            batch.set(*tree, key.clone(), value.clone());
+        }
+        if batch.is_empty() {
+            return Ok(Digest(self.snapshot.tree_root(tree)?));
+        }
+        let roots = self.snapshot.compute_roots(&batch)?;
+        Ok(Digest(
+            roots
+                .tree_roots
+                .get(tree)
+                .copied()
+                .unwrap_or(self.snapshot.tree_root(tree)?),
+        ))
+    }
+
     /// The state root after applying `own` on top of this base.
     pub fn state_root(&self, own: &WriteBatch) -> Result<Digest, StateError> {
         let merged = merge(&self.pending, own);
@@ -179,13 +229,13 @@ impl registry::StateView for Overlay<'_> {
 }
 
 /// Reads through the base, then the block's own writes.
-struct Overlay<'a> {
-    base: &'a Base,
-    own: &'a WriteBatch,
+pub(crate) struct Overlay<'a> {
+    pub(crate) base: &'a Base,
+    pub(crate) own: &'a WriteBatch,
 }
 
 impl Overlay<'_> {
-    fn get(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+    pub(crate) fn get(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         if let Some(write) = self.own.tree(tree).and_then(|w| w.get(key)) {
             return Ok(write.clone());
         }
@@ -195,12 +245,12 @@ impl Overlay<'_> {
 
 /// One contract's storage as a call sees it: the snapshot, then the pending writes of that
 /// tree (ancestors' and earlier transactions' of this block).
-struct ContractView {
-    base: Arc<Base>,
-    tree: TreeId,
-    own: TreeWrites,
+pub(crate) struct ContractView {
+    pub(crate) base: Arc<Base>,
+    pub(crate) tree: TreeId,
+    pub(crate) own: TreeWrites,
     /// This block's earlier writes to the identity accumulator.
-    accumulator: TreeWrites,
+    pub(crate) accumulator: TreeWrites,
 }
 
 impl StorageReader for ContractView {
@@ -255,10 +305,11 @@ pub fn check_form(chain_id: &Digest, tx: &SignedTransaction) -> Result<(), Inval
 /// Executes transactions with one engine for one chain.
 #[derive(Clone, Debug)]
 pub struct Executor {
-    engine: Engine,
-    chain_id: Digest,
+    pub(crate) engine: Engine,
+    pub(crate) chain_id: Digest,
     signatures: Arc<SignatureCache>,
-    registry: Arc<RegistryConfig>,
+    pub(crate) registry: Arc<RegistryConfig>,
+    seeds: Option<Arc<crate::light::LightClient>>,
 }
 
 impl Executor {
@@ -269,6 +320,46 @@ impl Executor {
             chain_id,
             signatures: Arc::new(SignatureCache::default()),
             registry: Arc::new(RegistryConfig::default()),
+            seeds: None,
+        }
+    }
+
+    /// This executor verifying the consensus seeds blocks reveal with `light` (the chain's
+    /// group public key). Without it, a block that reveals a seed is invalid.
+    pub fn with_seed_verifier(mut self, light: crate::light::LightClient) -> Self {
+        self.seeds = Some(Arc::new(light));
+        self
+    }
+
+    /// Checks the seed `header` reveals, if any: a valid threshold signature of an earlier
+    /// view than the block's, newer than every seed revealed before (`latest_view`).
+    pub fn check_seed(
+        &self,
+        header: &hyperchain_types::Header,
+        latest_view: u64,
+    ) -> Result<(), String> {
+        let Some(seed) = &header.seed else {
+            return Ok(());
+        };
+        if seed.view <= latest_view {
+            return Err(format!(
+                "seed of view {} is not newer than the last revealed ({latest_view})",
+                seed.view
+            ));
+        }
+        if seed.view >= header.view {
+            return Err(format!(
+                "seed of view {} is not from before the block's view {}",
+                seed.view, header.view
+            ));
+        }
+        match &self.seeds {
+            None => Err("this node has no group key to verify seeds".into()),
+            Some(light) if light.verify_seed(seed) => Ok(()),
+            Some(_) => Err(format!(
+                "seed of view {} does not verify against the group key",
+                seed.view
+            )),
         }
     }
 
@@ -305,6 +396,7 @@ impl Executor {
         let mut out = Execution::default();
         let mut fuel_used_total: u64 = 0;
         registry::record_parent(&mut out.batch, env.height, &env.parent);
+        self.begin_block(base, &mut out.batch, env)?;
         let stateless = self.check_all_stateless(txs);
         for ((position, tx), stateless) in txs.iter().enumerate().zip(stateless) {
             if let Err(reason) = stateless {
@@ -329,10 +421,17 @@ impl Executor {
             }
             // A call fits if its whole fuel limit fits in what the block has not used yet, so
             // the block's fuel never exceeds MAX_BLOCK_FUEL whatever the call does.
-            if let Payload::Call { fuel_limit, .. } = &tx.tx.payload
-                && fuel_used_total
-                    .checked_add(*fuel_limit)
-                    .is_none_or(|total| total > block_limits::MAX_BLOCK_FUEL)
+            // A receipt may make validators arbitrate, i.e. run the job themselves.
+            let reserve = match &tx.tx.payload {
+                Payload::Call { fuel_limit, .. } => *fuel_limit,
+                Payload::Receipt(r) => {
+                    crate::lanes::job(&view, &r.receipt.job)?.map_or(0, |job| job.fuel_limit)
+                }
+                _ => 0,
+            };
+            if fuel_used_total
+                .checked_add(reserve)
+                .is_none_or(|total| total > block_limits::MAX_BLOCK_FUEL)
             {
                 out.invalid.push((position, InvalidTx::BlockFuel));
                 continue;
@@ -368,6 +467,7 @@ impl Executor {
                     base,
                     &mut out.batch,
                     env,
+                    tx.id(),
                     sender,
                     *contract,
                     method,
@@ -389,6 +489,7 @@ impl Executor {
                         registry::govern(view, cfg, &tx.tx.sender, action)
                     })?
                 }
+                Payload::Receipt(receipt) => self.receive(base, &mut out.batch, env, receipt)?,
             };
             fuel_used_total = fuel_used_total.saturating_add(fuel_used);
             out.receipts.push(Receipt {
@@ -463,10 +564,13 @@ impl Executor {
         mode: ExecutionMode,
         regions: &[String],
     ) -> Result<ReceiptStatus, ExecError> {
-        if mode != ExecutionMode::Replicated {
+        if !self.registry.allows(mode) {
             return Ok(ReceiptStatus::Rejected(format!(
                 "mode not enabled by chain policy: {mode}"
             )));
+        }
+        if let Err(reason) = check_regions(mode, regions) {
+            return Ok(ReceiptStatus::Rejected(reason));
         }
         let contract = match self.engine.load(code) {
             Ok(contract) => contract,
@@ -496,6 +600,9 @@ impl Executor {
             contract_key(&address),
             record.encode().to_vec(),
         );
+        if mode != ExecutionMode::Replicated {
+            self.open_lane(base, batch, &address)?;
+        }
         Ok(ReceiptStatus::Deployed { address, code_hash })
     }
 
@@ -505,6 +612,7 @@ impl Executor {
         base: &Arc<Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
+        id: Digest,
         sender: Address,
         address: Address,
         method: &str,
@@ -521,13 +629,11 @@ impl Executor {
         let record = ContractRecord::decode(bytes::Bytes::from(record))
             .map_err(|e| ExecError::Corrupt(format!("contract record of {address}: {e}")))?;
         if record.mode != ExecutionMode::Replicated {
-            return Ok((
-                ReceiptStatus::Rejected(format!(
-                    "contract runs in {} mode, which is not enabled by chain policy",
-                    record.mode
-                )),
-                0,
-            ));
+            // Validators do not run it: the call becomes a job on the contract's lane.
+            let status = self.enqueue(
+                base, batch, env, id, sender, address, method, input, fuel_limit,
+            )?;
+            return Ok((status, 0));
         }
         let contract = self.load(&view, &record.code_hash)?;
         let tree = TreeId(address.0);
@@ -571,12 +677,41 @@ impl Executor {
     }
 
     /// The compiled contract with `code_hash`, from the engine's cache or from state.
-    fn load(&self, view: &Overlay<'_>, code_hash: &Digest) -> Result<Arc<Contract>, ExecError> {
+    pub(crate) fn load(
+        &self,
+        view: &Overlay<'_>,
+        code_hash: &Digest,
+    ) -> Result<Arc<Contract>, ExecError> {
         if let Some(contract) = self.engine.cached(code_hash) {
             return Ok(contract);
         }
         let code = read_code(|key| view.get(&TreeId::ROOT, key), code_hash)?;
         Ok(self.engine.load(&code)?)
+    }
+}
+
+/// The regions a contract deployed in `mode` names: cross-vendor contracts need at least one,
+/// all distinct and non-empty; other modes name none.
+fn check_regions(mode: ExecutionMode, regions: &[String]) -> Result<(), String> {
+    match mode {
+        ExecutionMode::CrossVendor => {
+            if regions.is_empty() {
+                return Err("a cross-vendor contract must name at least one region".into());
+            }
+            for (i, r) in regions.iter().enumerate() {
+                if r.is_empty() {
+                    return Err("region names must not be empty".into());
+                }
+                if regions[..i].contains(r) {
+                    return Err(format!("region {r} is listed twice"));
+                }
+            }
+            Ok(())
+        }
+        _ if regions.is_empty() => Ok(()),
+        _ => Err(format!(
+            "only cross-vendor contracts name regions ({mode} committees are drawn from every region)"
+        )),
     }
 }
 

@@ -144,8 +144,12 @@ pub struct ValidatorEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDoc {
-    /// Execution modes contracts may be deployed with (this version supports `replicated`).
+    /// Execution modes contracts may be deployed with: `replicated` (required), `single`,
+    /// `committee(K)` (committees of 2..=K nodes) and `cross-vendor`.
     pub execution_modes: Vec<String>,
+    /// Committee execution parameters (deadlines, liveness).
+    #[serde(default)]
+    pub compute: crate::registry::ComputeParams,
     /// The attestation policy (reference values) in force until governance changes it; see
     /// `docs/ATTESTATION.md`. Absent: the default policy (no measurements, so no node can
     /// register until governance registers a runtime release; simulated platforms refused).
@@ -207,6 +211,8 @@ pub struct ChainSpec {
     pub attestation_policy: AttestationPolicy,
     /// Execution modes contracts may be deployed with.
     pub execution_modes: Vec<ExecutionMode>,
+    /// Committee execution parameters.
+    pub compute: crate::registry::ComputeParams,
 }
 
 impl ChainSpec {
@@ -306,17 +312,18 @@ impl ChainSpec {
         for (i, m) in doc.policy.execution_modes.iter().enumerate() {
             let field = format!("policy.execution_modes[{i}]");
             let mode: ExecutionMode = m.parse().map_err(|e: String| invalid(&field, e))?;
-            if mode != ExecutionMode::Replicated {
-                return Err(invalid(
-                    field,
-                    format!("mode `{mode}` is not supported by this version (only `replicated`)"),
-                ));
-            }
-            if execution_modes.contains(&mode) {
+            let same_kind = |other: &ExecutionMode| {
+                std::mem::discriminant(other) == std::mem::discriminant(&mode)
+            };
+            if execution_modes.iter().any(same_kind) {
                 return Err(invalid(field, "listed twice"));
             }
             execution_modes.push(mode);
         }
+        doc.policy
+            .compute
+            .validate()
+            .map_err(|e| invalid("policy.compute", e))?;
         if !execution_modes.contains(&ExecutionMode::Replicated) {
             return Err(invalid(
                 "policy.execution_modes",
@@ -334,6 +341,7 @@ impl ChainSpec {
             governance,
             attestation_policy: doc.policy.attestation.clone(),
             execution_modes,
+            compute: doc.policy.compute,
         };
         spec.chain_id = sha256(&spec.canonical_bytes());
         if let Some(stated) = &doc.chain_id {
@@ -391,6 +399,8 @@ impl ChainSpec {
         let policy = self.attestation_policy.encode();
         out.extend((policy.len() as u32).to_be_bytes());
         out.extend(policy);
+        out.extend(self.compute.job_deadline_blocks.to_be_bytes());
+        out.extend(self.compute.suspend_after_failures.to_be_bytes());
         out
     }
 
@@ -399,6 +409,8 @@ impl ChainSpec {
         crate::registry::RegistryConfig {
             governance: Some((&self.governance).into()),
             genesis_policy: self.attestation_policy.clone(),
+            execution_modes: self.execution_modes.clone(),
+            compute: self.compute,
         }
     }
 
@@ -421,6 +433,7 @@ impl ChainSpec {
             governance_key: hex_of(&self.governance),
             policy: PolicyDoc {
                 execution_modes: self.execution_modes.iter().map(|m| m.to_string()).collect(),
+                compute: self.compute,
                 attestation: self.attestation_policy.clone(),
             },
         }
@@ -648,6 +661,9 @@ impl AccountKey {
     }
 }
 
+/// The largest committee a devnet allows (`committee(8)`).
+pub const DEVNET_MAX_COMMITTEE: u8 = 8;
+
 /// What the devnet dealer produces.
 #[derive(Debug)]
 pub struct Devnet {
@@ -702,7 +718,16 @@ pub fn deal_devnet(
         group_public_key: None,
         governance_key: hex_of(&governance.0.public_key()),
         policy: PolicyDoc {
-            execution_modes: vec![ExecutionMode::Replicated.to_string()],
+            execution_modes: [
+                ExecutionMode::Replicated,
+                ExecutionMode::Single,
+                ExecutionMode::Committee(DEVNET_MAX_COMMITTEE),
+                ExecutionMode::CrossVendor,
+            ]
+            .iter()
+            .map(ExecutionMode::to_string)
+            .collect(),
+            compute: crate::registry::ComputeParams::default(),
             // A devnet runs simulated compute nodes; governance still has to register the
             // runtime release whose measurements nodes may have.
             attestation: AttestationPolicy {

@@ -19,7 +19,9 @@ use crate::execute::{
 };
 use commonware_codec::{DecodeExt as _, Encode as _};
 use hyperchain_state::{Snapshot, StateError, Store, TreeId, WriteBatch};
-use hyperchain_types::{Address, Block, Digest, Header, Receipt, SignedTransaction, tx_root};
+use hyperchain_types::{
+    Address, Block, Digest, Header, Receipt, SeedReveal, SignedTransaction, tx_root,
+};
 use redb::{Database, Durability, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -108,6 +110,20 @@ struct Inner {
     tip: Digest,
     pending: HashMap<Digest, Pending>,
     seeds: BTreeMap<u64, Vec<u8>>,
+    latest_seed: Option<SeedReveal>,
+}
+
+/// Reads of a [`Base`] for the state accessors of other modules.
+struct BaseView<'a>(&'a Base);
+
+impl crate::registry::StateView for BaseView<'_> {
+    fn read(
+        &self,
+        tree: &TreeId,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, crate::execute::ExecError> {
+        Ok(self.0.get(tree, key)?)
+    }
 }
 
 /// Committed state, unfinalized executions and the index of one node.
@@ -168,6 +184,7 @@ impl Ledger {
                 tip: tip_block.digest(),
                 pending: HashMap::new(),
                 seeds: BTreeMap::new(),
+                latest_seed: None,
             }),
         })
     }
@@ -248,20 +265,30 @@ impl Ledger {
 
     /// Builds a block on `parent` from `candidates`, leaving out the invalid ones, and keeps
     /// its execution for the finalization.
+    /// The block reveals the newest consensus seed this node knows if it is newer than every
+    /// seed its ancestors revealed and older than `view`.
     pub fn build(
         &self,
         parent: &Header,
         timestamp_ms: u64,
+        view: u64,
         candidates: &[SignedTransaction],
     ) -> Result<Block, LedgerError> {
         let parent_digest = parent.digest();
         let base = self
             .base_for(&parent_digest)?
             .ok_or(LedgerError::UnknownParent(parent_digest))?;
+        let revealed = crate::lanes::latest_seed(&BaseView(&base))?.0;
+        let seed = self
+            .lock()
+            .latest_seed
+            .filter(|s| s.view > revealed && s.view < view);
         let env = BlockEnv {
             height: parent.height + 1,
             parent: parent_digest,
             timestamp_ms,
+            view,
+            seed,
         };
         let execution = self.executor.execute(&base, env, candidates)?;
         let txs: Vec<SignedTransaction> = execution
@@ -278,6 +305,8 @@ impl Ledger {
                 timestamp_ms,
                 tx_root: tx_root(&txs),
                 state_root,
+                view,
+                seed,
             },
             txs,
         };
@@ -306,11 +335,11 @@ impl Ledger {
     }
 
     fn check(&self, base: &Arc<Base>, block: &Block) -> Result<(Verdict, Execution), LedgerError> {
-        let env = BlockEnv {
-            height: block.header.height,
-            parent: block.header.parent,
-            timestamp_ms: block.header.timestamp_ms,
-        };
+        let env = BlockEnv::of(&block.header);
+        let revealed = crate::lanes::latest_seed(&BaseView(base))?.0;
+        if let Err(reason) = self.executor.check_seed(&block.header, revealed) {
+            return Ok((Verdict::Invalid(reason), Execution::default()));
+        }
         let execution = self.executor.execute(base, env, &block.txs)?;
         if let Some((i, reason)) = execution.invalid.first() {
             return Ok((
@@ -331,9 +360,14 @@ impl Ledger {
         Ok((Verdict::Valid, execution))
     }
 
-    /// Records the consensus seed of `view` (persisted with the next finalized block).
-    pub fn record_seed(&self, view: u64, seed: Vec<u8>) {
-        self.lock().seeds.insert(view, seed);
+    /// Records the consensus seed of `view` (its 48-byte threshold signature; persisted with
+    /// the next finalized block, and revealed by the next block this node proposes).
+    pub fn record_seed(&self, view: u64, signature: [u8; 48]) {
+        let mut inner = self.lock();
+        inner.seeds.insert(view, signature.to_vec());
+        if inner.latest_seed.is_none_or(|s| s.view < view) {
+            inner.latest_seed = Some(SeedReveal { view, signature });
+        }
     }
 
     /// Applies a finalized block: index (block, receipts, seeds), then state, idempotently by

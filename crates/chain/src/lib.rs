@@ -8,6 +8,8 @@
 //! - [`ledger`]: committed state, executed-but-unfinalized blocks, and the index of finalized
 //!   blocks, receipts and seeds.
 //! - [`mempool`]: checked transactions waiting for a block.
+//! - [`lanes`]: TEE contracts' lanes and jobs: committee assignment from revealed seeds,
+//!   receipts, agreement, deadlines, arbitration of disputes.
 //! - [`registry`]: compute-node registration, attestation policy, revocation, accumulator.
 //! - [`token`]: attestation tokens and their offline verification.
 //! - [`signatures`]: batched transaction signature checks and the cache of verified ones.
@@ -26,6 +28,7 @@ pub mod committee;
 pub mod config;
 pub mod execute;
 pub mod genesis;
+pub mod lanes;
 pub mod ledger;
 pub mod light;
 pub mod mempool;

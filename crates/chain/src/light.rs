@@ -149,6 +149,20 @@ impl LightClient {
         Err(LightError::BadSignature)
     }
 
+    /// Whether `seed` is the network's threshold-VRF seed of its view: a valid threshold
+    /// signature over the round (epoch 0) under the seed namespace of the group key.
+    pub fn verify_seed(&self, seed: &hyperchain_types::SeedReveal) -> bool {
+        use commonware_consensus::simplex::scheme::bls12381_threshold::vrf::Seed;
+        use commonware_consensus::types::{Epoch, Round, View};
+        type Signature =
+            <crate::app::Variant as commonware_cryptography::bls12381::primitives::variant::Variant>::Signature;
+        let Ok(signature) = Signature::decode(Copying(&seed.signature[..])) else {
+            return false;
+        };
+        Seed::<crate::app::Variant>::new(Round::new(Epoch::zero(), View::new(seed.view)), signature)
+            .verify(&self.verifier)
+    }
+
     /// Checks that `header` is finalized ([`LightClient::verify_finalized`]), then that `proof`
     /// shows `key` of `tree` holding `value` (`None`: absent) in the state after that block.
     pub fn verify_state(

@@ -27,8 +27,8 @@ use commonware_codec::{DecodeExt as _, Encode as _};
 use hyperchain_attest::{AttestationPolicy, Endorsements, Measurement, Platform};
 use hyperchain_state::{TreeId, WriteBatch};
 use hyperchain_types::{
-    Address, Digest, GovernanceAction, NodeRecord, ReceiptStatus, Registration, Revocation,
-    SenderKey, node_id, sha256,
+    Address, Digest, ExecutionMode, GovernanceAction, NodeRecord, ReceiptStatus, Registration,
+    Revocation, SenderKey, node_id, sha256,
 };
 
 /// The accumulator's sub-tree: `SHA-256("hyperchain/accumulator/v1")`.
@@ -66,13 +66,74 @@ pub fn recent_key(height: u64) -> Vec<u8> {
     .concat()
 }
 
-/// What the registry needs from the genesis.
-#[derive(Clone, Debug, Default)]
+/// What the registry and the lanes need from the genesis.
+#[derive(Clone, Debug)]
 pub struct RegistryConfig {
     /// The governance key (no governance when `None`).
     pub governance: Option<SenderKey>,
     /// The policy in force until governance sets one.
     pub genesis_policy: AttestationPolicy,
+    /// Execution modes contracts may be deployed with (`committee(K)` allows 2..=K members).
+    pub execution_modes: Vec<ExecutionMode>,
+    /// Committee execution parameters.
+    pub compute: ComputeParams,
+}
+
+impl Default for RegistryConfig {
+    /// No governance, the default attestation policy, replicated contracts only.
+    fn default() -> Self {
+        RegistryConfig {
+            governance: None,
+            genesis_policy: AttestationPolicy::default(),
+            execution_modes: vec![ExecutionMode::Replicated],
+            compute: ComputeParams::default(),
+        }
+    }
+}
+
+impl RegistryConfig {
+    /// Whether the chain policy allows deploying a contract in `mode`.
+    pub fn allows(&self, mode: ExecutionMode) -> bool {
+        self.execution_modes
+            .iter()
+            .any(|allowed| match (allowed, mode) {
+                (ExecutionMode::Committee(max), ExecutionMode::Committee(k)) => k <= *max,
+                (a, b) => *a == b,
+            })
+    }
+}
+
+/// Committee execution parameters (part of the genesis policy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeParams {
+    /// Blocks a committee has to agree on a job before it is reassigned to a fresh one.
+    pub job_deadline_blocks: u64,
+    /// Missed deadlines after which a node is suspended from committees (until it
+    /// re-attests).
+    pub suspend_after_failures: u32,
+}
+
+impl Default for ComputeParams {
+    fn default() -> Self {
+        ComputeParams {
+            job_deadline_blocks: 30,
+            suspend_after_failures: 3,
+        }
+    }
+}
+
+impl ComputeParams {
+    /// Checks the parameters are usable.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(2..=100_000).contains(&self.job_deadline_blocks) {
+            return Err("job_deadline_blocks must be between 2 and 100000".into());
+        }
+        if self.suspend_after_failures == 0 {
+            return Err("suspend_after_failures must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 /// Reads state: as the transaction being executed sees it, or a committed snapshot.
@@ -242,7 +303,8 @@ fn verify_evidence(
     Ok(Ok(claims))
 }
 
-fn membership_writes(record: &NodeRecord) -> Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)> {
+/// The writes that store `record` and set its accumulator entry (removed when revoked).
+pub(crate) fn membership_writes(record: &NodeRecord) -> Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)> {
     let id = record.id();
     vec![
         (TreeId::ROOT, node_key(&id), Some(record.encode().to_vec())),
@@ -354,7 +416,10 @@ pub(crate) fn reattest(
     record.expires_ms = now
         .ms
         .saturating_add(policy.token_validity_secs.saturating_mul(1000));
-    Ok(accepted(membership_writes(&record)))
+    let mut writes = membership_writes(&record);
+    // Fresh evidence lifts a liveness suspension.
+    writes.push((TreeId::ROOT, crate::lanes::liveness_key(&id), None));
+    Ok(accepted(writes))
 }
 
 /// A governance action (the sender must be the governance key).

@@ -227,7 +227,9 @@ where
     let ledger = Arc::new(Ledger::open(
         &config.data_dir.join(LEDGER_DIR),
         spec.ledger_genesis(),
-        Executor::new(engine, spec.chain_id).with_registry(spec.registry_config()),
+        Executor::new(engine, spec.chain_id)
+            .with_registry(spec.registry_config())
+            .with_seed_verifier(crate::light::LightClient::from_spec(&spec)),
     )?);
     let (tip, digest) = ledger.tip();
     info!(chain = %spec.name, chain_id = %spec.chain_id, height = tip, %digest, "ledger opened");

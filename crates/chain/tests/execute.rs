@@ -12,6 +12,8 @@ const ENV: BlockEnv = BlockEnv {
     height: 1,
     parent: Digest([0; 32]),
     timestamp_ms: 1_000,
+    view: 1,
+    seed: None,
 };
 
 fn executor() -> Executor {

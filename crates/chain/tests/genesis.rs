@@ -117,7 +117,21 @@ fn invalid_genesis_documents_are_refused_with_the_field() {
         (|d| d.governance_key = "01".into(), "`governance_key`"),
         (
             |d| d.policy.execution_modes = vec!["single".into()],
-            "not supported by this version",
+            "must contain `replicated`",
+        ),
+        (
+            |d| {
+                d.policy.execution_modes = vec![
+                    "replicated".into(),
+                    "committee(3)".into(),
+                    "committee(5)".into(),
+                ]
+            },
+            "listed twice",
+        ),
+        (
+            |d| d.policy.compute.job_deadline_blocks = 1,
+            "policy.compute",
         ),
         (
             |d| d.policy.execution_modes = vec!["fast".into()],

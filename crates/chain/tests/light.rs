@@ -89,7 +89,7 @@ fn simulate(seed: u64) -> Finalized {
         set_links(&oracle, &peers, &good_link(), |_, _| true).await;
 
         let ledgers: Vec<Arc<Ledger>> = (0..VALIDATORS)
-            .map(|i| open_ledger(&dir.path().join(format!("v{i}"))))
+            .map(|i| open_ledger(&dir.path().join(format!("v{i}")), polynomial.public()))
             .collect();
         let mempools: Vec<Arc<Mempool>> = (0..VALIDATORS)
             .map(|_| Arc::new(Mempool::new(chain_id(), 10_000)))

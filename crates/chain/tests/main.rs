@@ -4,6 +4,7 @@
 mod common;
 mod execute;
 mod genesis;
+mod lanes;
 mod ledger;
 mod light;
 mod registry;

@@ -32,6 +32,7 @@ impl Chain {
         let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {
             governance: Some(key(100).public_key().into()),
             genesis_policy: policy,
+            ..RegistryConfig::default()
         });
         Chain {
             store: Store::in_memory().unwrap(),
@@ -64,6 +65,8 @@ impl Chain {
             height: self.height,
             parent: self.parent,
             timestamp_ms: self.time_ms,
+            view: self.height,
+            seed: None,
         };
         let base = Arc::new(Base::new(
             self.store.snapshot().unwrap(),

@@ -14,7 +14,9 @@ use commonware_utils::{N3f1, NZU32, NZUsize, TryCollect as _, ordered::Set, prob
 use hyperchain_chain::{
     app::{PublicKey, Scheme, Variant},
     execute::Executor,
+    genesis::GroupPublicKey,
     ledger::{Genesis, Ledger},
+    light::LightClient,
     mempool::Mempool,
     node::{self, Channels, MAX_MESSAGE_SIZE, NAMESPACE},
 };
@@ -89,12 +91,15 @@ pub(crate) async fn set_links(
     }
 }
 
-pub(crate) fn open_ledger(dir: &Path) -> Arc<Ledger> {
+/// A validator's ledger; blocks reveal consensus seeds, checked against `group`.
+pub(crate) fn open_ledger(dir: &Path, group: &GroupPublicKey) -> Arc<Ledger> {
     let genesis = Genesis {
         chain_id: chain_id(),
         timestamp_ms: 0,
     };
-    Arc::new(Ledger::open(dir, genesis, Executor::new(engine(), chain_id())).unwrap())
+    let executor = Executor::new(engine(), chain_id())
+        .with_seed_verifier(LightClient::new(chain_id(), *group));
+    Arc::new(Ledger::open(dir, genesis, executor).unwrap())
 }
 
 /// Runs one validator in its own task: aborting the handle aborts every actor it spawned
@@ -186,7 +191,13 @@ fn crash(handles: &mut [Handle<()>], ledgers: &[Arc<Ledger>], i: usize) -> Vec<D
 
 /// Reopens crashed validator `i`'s ledger from disk (some time after the crash, once its tasks
 /// are gone): every block it had finalized before the crash is there, unchanged.
-fn reopen(ledgers: &mut [Arc<Ledger>], dirs: &[PathBuf], i: usize, finalized: &[Digest]) {
+fn reopen(
+    ledgers: &mut [Arc<Ledger>],
+    dirs: &[PathBuf],
+    i: usize,
+    finalized: &[Digest],
+    group: &GroupPublicKey,
+) {
     // The crashed tasks are gone, so the test holds the last reference to its ledger.
     let placeholder = ledgers[(i + 1) % ledgers.len()].clone();
     let crashed = std::mem::replace(&mut ledgers[i], placeholder);
@@ -196,7 +207,7 @@ fn reopen(ledgers: &mut [Arc<Ledger>], dirs: &[PathBuf], i: usize, finalized: &[
         weak.upgrade().is_none(),
         "the crashed validator {i} still holds its ledger"
     );
-    ledgers[i] = open_ledger(&dirs[i]);
+    ledgers[i] = open_ledger(&dirs[i], group);
     assert!(
         ledgers[i].tip().0 + 1 >= finalized.len() as u64,
         "validator {i} lost finalized blocks"
@@ -306,7 +317,10 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
         network.start();
         set_links(&oracle, &peers, &link, |_, _| true).await;
 
-        let mut ledgers: Vec<Arc<Ledger>> = dirs.iter().map(|d| open_ledger(d)).collect();
+        let mut ledgers: Vec<Arc<Ledger>> = dirs
+            .iter()
+            .map(|d| open_ledger(d, polynomial.public()))
+            .collect();
         let mempools: Vec<Arc<Mempool>> = (0..n)
             .map(|_| Arc::new(Mempool::new(chain_id(), 10_000)))
             .collect();
@@ -358,7 +372,7 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
                 let finalized = crash(&mut handles, &ledgers, down);
                 wait_for(&context, &ledgers, &up, finalized.len() as u64 + 10).await;
                 // Restart it from disk (its ledger reopened, its consensus partitions kept).
-                reopen(&mut ledgers, &dirs, down, &finalized);
+                reopen(&mut ledgers, &dirs, down, &finalized, polynomial.public());
                 let mempool = Arc::new(Mempool::new(chain_id(), 10_000));
                 handles[down] = spawn(down, 1, ledgers[down].clone(), mempool);
                 let tip = ledgers[0].tip().0;
@@ -394,7 +408,7 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
                 wait_for(&context, &ledgers, &senders, tip + 4).await;
                 clients.submit(&mempools, &senders, 4);
 
-                reopen(&mut ledgers, &dirs, a, &finalized_a);
+                reopen(&mut ledgers, &dirs, a, &finalized_a, polynomial.public());
                 let mempool = Arc::new(Mempool::new(chain_id(), 10_000));
                 handles[a] = spawn(a, 1, ledgers[a].clone(), mempool);
                 // `a` catches up while `b` is still down.
@@ -403,7 +417,7 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
                 wait_for(&context, &ledgers, &up, tip + 4).await;
                 clients.submit(&mempools, &senders, 4);
 
-                reopen(&mut ledgers, &dirs, b, &finalized_b);
+                reopen(&mut ledgers, &dirs, b, &finalized_b, polynomial.public());
                 let mempool = Arc::new(Mempool::new(chain_id(), 10_000));
                 handles[b] = spawn(b, 1, ledgers[b].clone(), mempool);
                 let tip = ledgers[0].tip().0;
@@ -471,6 +485,17 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
                 assert_eq!(decode_all::<u64>(&output).unwrap(), expected);
             }
             assert!(!ledger.seeds().unwrap().is_empty(), "seeds are recorded");
+            // Blocks reveal seeds (committee randomness), each newer than the last and from an
+            // earlier view than the block's.
+            let mut last_seed = 0;
+            for height in 1..=target {
+                let header = ledger.block(height).unwrap().unwrap().header;
+                if let Some(seed) = header.seed {
+                    assert!(seed.view > last_seed && seed.view < header.view);
+                    last_seed = seed.view;
+                }
+            }
+            assert!(last_seed > 0, "no block revealed a seed");
         }
         for h in handles {
             h.abort();

@@ -204,5 +204,8 @@ fn call_output(r: &ReceiptView) -> Result<Vec<u8>> {
         ReceiptOutcome::Rejected { reason } => bail!("call 0x{} rejected: {reason}", r.tx_id),
         ReceiptOutcome::Deployed { .. } => bail!("0x{} is a deploy", r.tx_id),
         ReceiptOutcome::Accepted => bail!("0x{} is not a call", r.tx_id),
+        ReceiptOutcome::Queued { job, .. } => {
+            bail!("call 0x{} is a job for compute nodes (0x{job})", r.tx_id)
+        }
     }
 }

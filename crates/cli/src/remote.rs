@@ -249,6 +249,10 @@ pub fn print_receipt(r: &ReceiptView, decoded: Option<&Value>) {
         }
         ReceiptOutcome::Rejected { reason } => println!("rejected   {reason}"),
         ReceiptOutcome::Accepted => println!("accepted"),
+        ReceiptOutcome::Queued { job, lane_seq } => {
+            println!("queued     job 0x{job} at lane position {lane_seq}");
+            println!("           (its committee's result: hyperchain job show 0x{job})");
+        }
     }
 }
 

@@ -153,8 +153,15 @@ pub enum ReceiptOutcome {
         /// Why.
         reason: String,
     },
-    /// A registry or governance transaction was applied.
+    /// A registry or governance transaction was applied, or a compute receipt counted.
     Accepted,
+    /// A call to a TEE contract became a job on its lane (`GET /job/{id}` follows it).
+    Queued {
+        /// The job id (the call's transaction id).
+        job: Digest,
+        /// Its lane position.
+        lane_seq: u64,
+    },
 }
 
 /// How a call ended: `status` is `ok`, `reverted` (detail: the message), `out_of_fuel` or
@@ -235,6 +242,10 @@ impl From<&Receipt> for ReceiptView {
                 reason: reason.clone(),
             },
             ReceiptStatus::Accepted => ReceiptOutcome::Accepted,
+            ReceiptStatus::Queued { job, lane_seq } => ReceiptOutcome::Queued {
+                job: *job,
+                lane_seq: *lane_seq,
+            },
         };
         ReceiptView {
             tx_id: r.tx_id,
@@ -263,6 +274,10 @@ pub struct BlockView {
     pub tx_root: Digest,
     /// State root after the block.
     pub state_root: Digest,
+    /// The consensus view it was proposed in.
+    pub view: u64,
+    /// The consensus seed it reveals, if any.
+    pub seed: Option<SeedView>,
     /// Ids of the block's transactions, in order.
     pub txs: Vec<Digest>,
     /// The encoded simplex `Finalization` certificate of the block, when this node has it
@@ -282,12 +297,19 @@ impl BlockView {
             timestamp_ms: h.timestamp_ms,
             tx_root: h.tx_root,
             state_root: h.state_root,
+            view: h.view,
+            seed: h.seed.map(|s| SeedView {
+                view: s.view,
+                signature: Hex(s.signature.to_vec()),
+                randomness: s.randomness(),
+            }),
             txs: block.txs.iter().map(|tx| tx.id()).collect(),
             finalization: finalization.map(Hex),
         }
     }
 
-    /// The header these fields describe (its digest must equal [`BlockView::digest`]).
+    /// The header these fields describe (its digest must equal [`BlockView::digest`]; a
+    /// seed signature that is not 48 bytes is dropped, which changes the digest).
     pub fn header(&self) -> Header {
         Header {
             chain_id: self.chain_id,
@@ -296,8 +318,26 @@ impl BlockView {
             timestamp_ms: self.timestamp_ms,
             tx_root: self.tx_root,
             state_root: self.state_root,
+            view: self.view,
+            seed: self.seed.as_ref().and_then(|s| {
+                Some(hyperchain_types::SeedReveal {
+                    view: s.view,
+                    signature: s.signature.0.as_slice().try_into().ok()?,
+                })
+            }),
         }
     }
+}
+
+/// A consensus seed a block reveals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedView {
+    /// The view it signs.
+    pub view: u64,
+    /// The 48-byte threshold signature.
+    pub signature: Hex,
+    /// The randomness committees are drawn from (derived).
+    pub randomness: Digest,
 }
 
 /// `GET /blocks/subscribe` response.
@@ -578,4 +618,187 @@ pub struct ComputeFetchResponse {
     /// For a code request: the code chunks (`code/ ‖ hash ‖ index` in the root tree, in
     /// order); for a state request: the keys asked for, in order.
     pub entries: Vec<ProvenEntry>,
+}
+
+/// A committee member of a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    /// The node id.
+    pub id: Digest,
+    /// The region it was drawn for.
+    pub region: String,
+    /// `intel` or `amd`.
+    pub vendor: String,
+}
+
+/// The committee responsible for a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentView {
+    /// 0 for the first committee, +1 per reassignment.
+    pub attempt: u32,
+    /// The view whose seed drew it (its header reveals the seed).
+    pub seed_view: u64,
+    /// The randomness derived from that seed.
+    pub seed: Digest,
+    /// Height of the block that assigned it.
+    pub assigned_height: u64,
+    /// The job is reassigned at this height without agreement.
+    pub deadline: u64,
+    /// The members, in selection order.
+    pub committee: Vec<MemberView>,
+    /// Members whose receipt was counted.
+    pub answered: Vec<Digest>,
+    /// Nodes excluded from this job (silent members of earlier committees).
+    pub excluded: Vec<Digest>,
+}
+
+/// A resolved job's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobResultView {
+    /// How the call ended.
+    #[serde(flatten)]
+    pub status: CallStatusView,
+    /// Return data.
+    pub output: Hex,
+    /// Events in emission order.
+    pub events: Vec<EventView>,
+    /// Fuel the call used (on the committee).
+    pub fuel_used: u64,
+    /// The contract's storage commitment after the job.
+    pub post_state: Digest,
+    /// Height of the block that applied it.
+    pub height: u64,
+    /// `agreed` or `arbitrated`.
+    pub resolution: String,
+    /// Members revoked by arbitration.
+    pub revoked: Vec<Digest>,
+}
+
+/// A call to a TEE contract (`GET /job/{id}`, `GET /jobs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    /// The job id (the call's transaction id).
+    pub id: Digest,
+    /// The contract.
+    pub contract: Address,
+    /// Its lane position.
+    pub lane_seq: u64,
+    /// The calling account.
+    pub caller: Address,
+    /// The method.
+    pub method: String,
+    /// The input bytes.
+    pub input: Hex,
+    /// Its fuel limit.
+    pub fuel_limit: u64,
+    /// Height of the block that ordered it.
+    pub height: u64,
+    /// That block's view.
+    pub view: u64,
+    /// `waiting`, `assigned`, `stalled` or `done`.
+    pub state: String,
+    /// Why it is stalled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The latest committee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<AssignmentView>,
+    /// The result, once done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<JobResultView>,
+}
+
+fn vendor_name(tag: u8) -> String {
+    if tag == hyperchain_types::VENDOR_AMD {
+        "amd".into()
+    } else {
+        "intel".into()
+    }
+}
+
+impl From<&hyperchain_types::Job> for JobView {
+    fn from(job: &hyperchain_types::Job) -> Self {
+        use hyperchain_types::{JobState, Resolution};
+        let (reason, result) = match &job.state {
+            JobState::Stalled(reason) => (Some(reason.clone()), None),
+            JobState::Done(r) => (
+                None,
+                Some(JobResultView {
+                    status: (&r.status).into(),
+                    output: Hex(r.output.clone()),
+                    events: r.events.iter().map(EventView::from).collect(),
+                    fuel_used: r.fuel_used,
+                    post_state: r.post_state,
+                    height: r.height,
+                    resolution: match r.resolution {
+                        Resolution::Agreed => "agreed".into(),
+                        Resolution::Arbitrated { .. } => "arbitrated".into(),
+                    },
+                    revoked: match &r.resolution {
+                        Resolution::Agreed => Vec::new(),
+                        Resolution::Arbitrated { revoked } => revoked.clone(),
+                    },
+                }),
+            ),
+            _ => (None, None),
+        };
+        JobView {
+            id: job.id,
+            contract: job.contract,
+            lane_seq: job.lane_seq,
+            caller: job.caller,
+            method: job.method.clone(),
+            input: Hex(job.input.clone()),
+            fuel_limit: job.fuel_limit,
+            height: job.height,
+            view: job.view,
+            state: job.state_name().into(),
+            reason,
+            assignment: job.assignment.as_ref().map(|a| AssignmentView {
+                attempt: a.attempt,
+                seed_view: a.seed_view,
+                seed: a.seed,
+                assigned_height: a.assigned_height,
+                deadline: a.deadline,
+                committee: a
+                    .committee
+                    .iter()
+                    .map(|m| MemberView {
+                        id: m.id,
+                        region: m.region.clone(),
+                        vendor: vendor_name(m.vendor),
+                    })
+                    .collect(),
+                answered: a.receipts.iter().map(|r| r.node_id()).collect(),
+                excluded: a.excluded.clone(),
+            }),
+            result,
+        }
+    }
+}
+
+/// `GET /jobs` response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobsResponse {
+    /// The finalized height the answer describes.
+    pub height: u64,
+    /// The jobs, by lane then lane position.
+    pub jobs: Vec<JobView>,
+}
+
+/// A TEE contract's lane (`GET /lane/{contract}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaneView {
+    /// The contract.
+    pub contract: Address,
+    /// Its execution mode (`single`, `committee(k)`, `cross-vendor`).
+    pub mode: String,
+    /// Regions its committees are drawn from (cross-vendor).
+    pub regions: Vec<String>,
+    /// Jobs ordered so far.
+    pub next_seq: u64,
+    /// The oldest unresolved job's position (`next_seq` when idle).
+    pub head: u64,
+    /// The storage commitment after job `head − 1`.
+    pub state: Digest,
 }

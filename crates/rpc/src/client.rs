@@ -7,10 +7,10 @@
 //! finality certificate, so nothing the node says is trusted.
 
 use crate::api::{
-    BlockView, BlocksResponse, ComputeFetchRequest, ComputeFetchResponse, ErrorBody, Hex,
-    MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse, QueryRequest,
-    QueryResponse, ReceiptView, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
-    SubmitRequest, SubmitResponse, TokenView, TxStatus,
+    BlockView, BlocksResponse, ComputeFetchRequest, ComputeFetchResponse, ErrorBody, Hex, JobView,
+    JobsResponse, LaneView, MembershipResponse, NodeView, NodesResponse, NonceResponse,
+    ProofResponse, QueryRequest, QueryResponse, ReceiptView, StatusResponse, SubmitBatchRequest,
+    SubmitBatchResponse, SubmitRequest, SubmitResponse, TokenView, TxStatus,
 };
 use commonware_codec::Encode as _;
 use hyperchain_chain::light::{LightClient, LightError};
@@ -539,6 +539,30 @@ impl Client {
             signature: Hex(signature.encode().to_vec()),
         };
         self.post("/compute/fetch", &body).await
+    }
+
+    /// A job (a call to a TEE contract), if finalized.
+    pub async fn job(&self, id: &Digest) -> Result<Option<JobView>, ClientError> {
+        self.get_opt(&format!("/job/{id}")).await
+    }
+
+    /// Jobs: `filters` among `contract`, `node`, `state`, `limit` (see docs/RPC.md).
+    pub async fn jobs(&self, filters: &[(&str, &str)]) -> Result<JobsResponse, ClientError> {
+        let query: Vec<String> = filters
+            .iter()
+            .map(|(k, v)| format!("{k}={}", url_escape(v)))
+            .collect();
+        let path = if query.is_empty() {
+            "/jobs".to_string()
+        } else {
+            format!("/jobs?{}", query.join("&"))
+        };
+        self.get(&path).await
+    }
+
+    /// A TEE contract's lane.
+    pub async fn lane(&self, contract: &Address) -> Result<Option<LaneView>, ClientError> {
+        self.get_opt(&format!("/lane/{contract}")).await
     }
 
     /// Whether node `id` is in the identity accumulator, with the proof.

@@ -6,10 +6,10 @@
 
 use crate::api::{
     BlockView, BlocksResponse, COMPUTE_REQUEST_WINDOW_MS, ComputeFetchRequest,
-    ComputeFetchResponse, ErrorBody, Hex, MAX_SUBMIT_BATCH, MembershipResponse, NodeView,
-    NodesResponse, NonceResponse, ProofResponse, ProvenEntry, QueryRequest, QueryResponse,
-    StatusResponse, SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse,
-    SubmitResult, TokenView, TxStatus, parse_hex,
+    ComputeFetchResponse, ErrorBody, Hex, JobView, JobsResponse, LaneView, MAX_SUBMIT_BATCH,
+    MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse, ProvenEntry,
+    QueryRequest, QueryResponse, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
+    SubmitRequest, SubmitResponse, SubmitResult, TokenView, TxStatus, parse_hex,
 };
 use crate::certificates::FinalityCertificates;
 use crate::query::{QueryContext, QueryError, query};
@@ -22,7 +22,7 @@ use commonware_codec::{DecodeExt as _, Encode as _};
 use hyperchain_chain::execute::{decode_nonce, nonce_key};
 use hyperchain_chain::ledger::Ledger;
 use hyperchain_chain::mempool::{Mempool, MempoolError};
-use hyperchain_chain::registry;
+use hyperchain_chain::{lanes, registry};
 use hyperchain_state::{Snapshot, TreeId};
 use hyperchain_types::{Address, Block, Digest, SignedTransaction, tx_limits};
 use serde::Deserialize;
@@ -156,6 +156,9 @@ fn routes(
         .route("/node/{id}/token", get(node_token))
         .route("/accumulator/{id}", get(membership))
         .route("/compute/fetch", post(compute_fetch))
+        .route("/job/{id}", get(job_record))
+        .route("/jobs", get(list_jobs))
+        .route("/lane/{contract}", get(lane_record))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -702,6 +705,137 @@ struct NodeFilter {
     status: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobFilter {
+    /// Jobs of this contract's lane (the latest `limit`); otherwise every unresolved job.
+    contract: Option<String>,
+    /// Only jobs assigned to this node that it has not answered.
+    node: Option<String>,
+    /// Only jobs in this state.
+    state: Option<String>,
+    /// At most this many (default and cap [`MAX_JOBS_LISTED`]).
+    limit: Option<usize>,
+}
+
+/// Most jobs one `GET /jobs` answer lists.
+pub const MAX_JOBS_LISTED: usize = 1_000;
+
+async fn job_record(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<JobView>> {
+    let id: Digest = parse("job id", &id)?;
+    let (snapshot, _) = finalized_state(&shared.ctx.ledger)?;
+    let job = lanes::job(&snapshot, &id)
+        .map_err(registry_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no job {id} (not finalized yet, or not a call to a TEE contract)"
+            ))
+        })?;
+    Ok(Json(JobView::from(&job)))
+}
+
+async fn list_jobs(
+    State(shared): Ctx,
+    Params(filter): Params<JobFilter>,
+) -> ApiResult<Json<JobsResponse>> {
+    if let Some(state) = &filter.state
+        && !["waiting", "assigned", "stalled", "done"].contains(&state.as_str())
+    {
+        return Err(ApiError::bad_request(format!(
+            "bad state `{state}`: expected waiting, assigned, stalled or done"
+        )));
+    }
+    let node: Option<Digest> = filter
+        .node
+        .as_deref()
+        .map(|n| parse("node id", n))
+        .transpose()?;
+    let limit = filter.limit.unwrap_or(MAX_JOBS_LISTED).min(MAX_JOBS_LISTED);
+    let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
+    let mut ranges = Vec::new();
+    match filter.contract.as_deref() {
+        Some(c) => {
+            let contract: Address = parse("contract", c)?;
+            let lane = lanes::lane(&snapshot, &contract)
+                .map_err(registry_error)?
+                .ok_or_else(|| ApiError::not_found(format!("{contract} is not a TEE contract")))?;
+            ranges.push((
+                contract,
+                lane.next_seq.saturating_sub(limit as u64),
+                lane.next_seq,
+            ));
+        }
+        None => {
+            for contract in lanes::active_lanes(&snapshot).map_err(registry_error)? {
+                if let Some(lane) = lanes::lane(&snapshot, &contract).map_err(registry_error)? {
+                    ranges.push((contract, lane.head, lane.next_seq));
+                }
+            }
+        }
+    }
+    let mut jobs = Vec::new();
+    'lanes: for (contract, from, to) in ranges {
+        for seq in from..to {
+            let Some(job) = lanes::lane_job(&snapshot, &contract, seq).map_err(registry_error)?
+            else {
+                continue;
+            };
+            if filter
+                .state
+                .as_deref()
+                .is_some_and(|s| s != job.state_name())
+            {
+                continue;
+            }
+            if let Some(node) = &node {
+                let awaits = job.state == hyperchain_types::JobState::Assigned
+                    && job.assignment.as_ref().is_some_and(|a| {
+                        a.committee.iter().any(|m| m.id == *node)
+                            && !a.receipts.iter().any(|r| r.node_id() == *node)
+                    });
+                if !awaits {
+                    continue;
+                }
+            }
+            jobs.push(JobView::from(&job));
+            if jobs.len() >= limit {
+                break 'lanes;
+            }
+        }
+    }
+    Ok(Json(JobsResponse {
+        height: block.header.height,
+        jobs,
+    }))
+}
+
+async fn lane_record(State(shared): Ctx, Segment(contract): Segment) -> ApiResult<Json<LaneView>> {
+    let contract: Address = parse("contract", &contract)?;
+    let (snapshot, _) = finalized_state(&shared.ctx.ledger)?;
+    let lane = lanes::lane(&snapshot, &contract)
+        .map_err(registry_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("{contract} has no lane (absent or replicated)"))
+        })?;
+    let raw = snapshot
+        .get(
+            &TreeId::ROOT,
+            &hyperchain_chain::execute::contract_key(&contract),
+        )
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("lane of {contract} without a contract")))?;
+    let record = hyperchain_types::ContractRecord::decode(bytes::Bytes::from(raw))
+        .map_err(ApiError::internal)?;
+    Ok(Json(LaneView {
+        contract,
+        mode: record.mode.to_string(),
+        regions: record.regions,
+        next_seq: lane.next_seq,
+        head: lane.head,
+        state: lane.state,
+    }))
+}
+
 /// The finality certificate of block `height`, or 503 if this node does not have it (yet).
 async fn required_certificate(shared: &Shared, height: u64) -> ApiResult<Vec<u8>> {
     shared
@@ -892,6 +1026,17 @@ async fn compute_fetch(
             for key in keys {
                 entries.push(prove(TreeId(contract.0), key)?);
             }
+        }
+        ComputeRequest::Job(id) => {
+            let job = lanes::job(&snapshot, &id)
+                .map_err(registry_error)?
+                .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+            entries.push(prove(TreeId::ROOT, lanes::job_key(&id))?);
+            entries.push(prove(TreeId::ROOT, lanes::lane_key(&job.contract))?);
+            entries.push(prove(
+                TreeId::ROOT,
+                hyperchain_chain::execute::contract_key(&job.contract),
+            )?);
         }
     }
     let height = block.header.height;

@@ -40,6 +40,7 @@ pub fn registry_config() -> hyperchain_chain::registry::RegistryConfig {
             allow_simulated: true,
             ..Default::default()
         },
+        ..Default::default()
     }
 }
 
@@ -199,7 +200,12 @@ fn finalize_block(
     let (height, _) = ledger.tip();
     let parent = ledger.block(height).unwrap().unwrap().header;
     let block = ledger
-        .build(&parent, parent.timestamp_ms + 1_000, candidates)
+        .build(
+            &parent,
+            parent.timestamp_ms + 1_000,
+            parent.view + 1,
+            candidates,
+        )
         .unwrap();
     // As on a validator, the certificate is stored before the block is applied (which wakes
     // subscribers).

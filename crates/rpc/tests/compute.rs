@@ -111,7 +111,10 @@ async fn members_fetch_proven_code_and_state_and_no_one_else_does() {
         Some(5u64.to_le_bytes().to_vec())
     );
     assert!(resp.entries[1].value.is_none());
-    assert_eq!(resp.header.0.len(), 144);
+    assert_eq!(
+        resp.header.0.len(),
+        <hyperchain_types::Header as commonware_codec::FixedSize>::SIZE
+    );
 
     // Code: the module's chunks, then a proof that there is no further chunk.
     let code = ComputeRequest::Code(hyperchain_types::sha256(COUNTER));

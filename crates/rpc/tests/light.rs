@@ -281,6 +281,8 @@ async fn a_node_lying_consistently_is_caught() {
         timestamp_ms: 2_000,
         tx_root: tx_root(&[]),
         state_root: Digest::ZERO,
+        view: 1,
+        seed: None,
     };
     let certificate = finalize(&scheme, &real);
     let mut forged_state = MemoryNodeStore::new();

@@ -9,7 +9,7 @@
 //!
 //! | item | encoding |
 //! |---|---|
-//! | `Header` | `chain_id (32) ‖ height (u64) ‖ parent (32) ‖ timestamp_ms (u64) ‖ tx_root (32) ‖ state_root (32)` — 144 bytes |
+//! | `Header` | `chain_id (32) ‖ height (u64) ‖ parent (32) ‖ timestamp_ms (u64) ‖ tx_root (32) ‖ state_root (32) ‖ view (u64) ‖ seed_view (u64) ‖ seed_signature (48)` — 208 bytes; `seed_view = 0` and a zero signature when the block reveals no seed |
 //! | `Block` | `Header ‖ len ‖ SignedTransaction*`, at most [`block_limits::MAX_BLOCK_TXS`] transactions and [`block_limits::MAX_BLOCK_BYTES`] bytes |
 //! | `tx_root` | `sha256("hyperchain/tx-root/v1" ‖ n (u32 BE) ‖ id_1 ‖ … ‖ id_n)` |
 //! | `Receipt` | `tx_id (32) ‖ height (u64) ‖ index (u32) ‖ ReceiptStatus ‖ fuel_used (u64)` |
@@ -50,6 +50,35 @@ pub struct Header {
     pub tx_root: Digest,
     /// The state root after executing this block's transactions.
     pub state_root: Digest,
+    /// The consensus view the block was proposed in (0 for genesis); greater than the
+    /// parent's.
+    pub view: u64,
+    /// A consensus seed revealed by this block (committee randomness, DESIGN.md §5): the
+    /// threshold-BLS VRF signature of an earlier view, newer than every seed its ancestors
+    /// revealed.
+    pub seed: Option<SeedReveal>,
+}
+
+/// Domain of the randomness derived from a revealed seed.
+pub const SEED_DOMAIN: &[u8] = b"hyperchain/seed/v1";
+
+/// A consensus seed carried in a header: the view it belongs to and its threshold signature
+/// (a 48-byte BLS12-381 G1 point). Nobody knows a view's seed before 2f+1 validators have
+/// voted in that view, so a seed for a view after the one that ordered a job was unknown when
+/// the job was ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SeedReveal {
+    /// The view the seed signs (never 0).
+    pub view: u64,
+    /// The threshold signature over the view.
+    pub signature: [u8; 48],
+}
+
+impl SeedReveal {
+    /// The 32 bytes of randomness committees are drawn from.
+    pub fn randomness(&self) -> Digest {
+        sha256_parts(&[SEED_DOMAIN, &self.view.to_be_bytes(), &self.signature])
+    }
 }
 
 impl Header {
@@ -79,6 +108,8 @@ impl Block {
                 timestamp_ms,
                 tx_root: tx_root(&[]),
                 state_root,
+                view: 0,
+                seed: None,
             },
             txs: Vec::new(),
         }
@@ -136,8 +167,16 @@ pub enum ReceiptStatus {
     /// The transaction was valid (signature, chain, nonce) but could not be applied; its nonce
     /// is consumed and nothing else changes.
     Rejected(String),
-    /// A registry or governance transaction was applied.
+    /// A registry or governance transaction was applied, or a compute receipt was counted.
     Accepted,
+    /// A call to a contract that runs on compute nodes became a job on the contract's lane;
+    /// its result is applied when its committee agrees (see the job record).
+    Queued {
+        /// The job id (the call transaction's id).
+        job: Digest,
+        /// Its position in the lane.
+        lane_seq: u64,
+    },
 }
 
 /// The result of one transaction of a finalized block.
@@ -178,10 +217,21 @@ impl Write for Header {
         self.timestamp_ms.write(buf);
         self.tx_root.write(buf);
         self.state_root.write(buf);
+        self.view.write(buf);
+        match &self.seed {
+            Some(seed) => {
+                seed.view.write(buf);
+                seed.signature.write(buf);
+            }
+            None => {
+                0u64.write(buf);
+                [0u8; 48].write(buf);
+            }
+        }
     }
 }
 impl FixedSize for Header {
-    const SIZE: usize = 4 * Digest::SIZE + 2 * u64::SIZE;
+    const SIZE: usize = 4 * Digest::SIZE + 4 * u64::SIZE + 48;
 }
 impl Read for Header {
     type Cfg = ();
@@ -193,6 +243,21 @@ impl Read for Header {
             timestamp_ms: u64::read(buf)?,
             tx_root: Digest::read(buf)?,
             state_root: Digest::read(buf)?,
+            view: u64::read(buf)?,
+            seed: {
+                let view = u64::read(buf)?;
+                let signature = <[u8; 48]>::read(buf)?;
+                match (view, signature == [0u8; 48]) {
+                    (0, true) => None,
+                    (0, false) => {
+                        return Err(Error::Invalid(
+                            "Header",
+                            "seed signature without a seed view",
+                        ));
+                    }
+                    _ => Some(SeedReveal { view, signature }),
+                }
+            },
         })
     }
 }
@@ -289,6 +354,11 @@ impl Write for ReceiptStatus {
                 write_string(reason, buf);
             }
             ReceiptStatus::Accepted => 3u8.write(buf),
+            ReceiptStatus::Queued { job, lane_seq } => {
+                4u8.write(buf);
+                job.write(buf);
+                lane_seq.write(buf);
+            }
         }
     }
 }
@@ -303,6 +373,7 @@ impl EncodeSize for ReceiptStatus {
             } => status.encode_size() + output.encode_size() + events.encode_size(),
             ReceiptStatus::Rejected(reason) => string_size(reason),
             ReceiptStatus::Accepted => 0,
+            ReceiptStatus::Queued { .. } => Digest::SIZE + u64::SIZE,
         }
     }
 }
@@ -336,6 +407,10 @@ impl Read for ReceiptStatus {
                 "reason",
             )?)),
             3 => Ok(ReceiptStatus::Accepted),
+            4 => Ok(ReceiptStatus::Queued {
+                job: Digest::read(buf)?,
+                lane_seq: u64::read(buf)?,
+            }),
             t => Err(Error::InvalidEnum(t)),
         }
     }
@@ -402,6 +477,11 @@ mod tests {
                 timestamp_ms: 1_000,
                 tx_root: tx_root(&txs),
                 state_root: sha256(b"s"),
+                view: 4,
+                seed: Some(SeedReveal {
+                    view: 3,
+                    signature: [7; 48],
+                }),
             },
             txs,
         }
@@ -419,6 +499,13 @@ mod tests {
         assert_ne!(other.digest(), b.digest());
         assert_ne!(tx_root(&b.txs), tx_root(&b.txs[..2]));
         assert_ne!(tx_root(&[tx(0), tx(1)]), tx_root(&[tx(1), tx(0)]));
+        // A block without a seed round-trips; a signature without a seed view does not decode.
+        let mut unseeded = b.clone();
+        unseeded.header.seed = None;
+        assert_eq!(Block::decode(unseeded.encode()).unwrap(), unseeded);
+        let mut bytes = unseeded.header.encode().to_vec();
+        bytes[160] = 1;
+        assert!(Header::decode(bytes::Bytes::from(bytes)).is_err());
     }
 
     #[test]
@@ -451,6 +538,10 @@ mod tests {
                 events: vec![],
             },
             ReceiptStatus::Rejected("mode not enabled by chain policy".into()),
+            ReceiptStatus::Queued {
+                job: sha256(b"job"),
+                lane_seq: 4,
+            },
         ];
         for (i, status) in receipts.into_iter().enumerate() {
             let r = Receipt {

@@ -8,13 +8,21 @@
 mod block;
 mod digest;
 mod exec;
+pub mod job;
 pub mod receipt;
 pub mod registry;
 mod tx;
 
-pub use block::{Block, ContractRecord, Header, Receipt, ReceiptStatus, block_limits, tx_root};
+pub use block::{
+    Block, ContractRecord, Header, Receipt, ReceiptStatus, SEED_DOMAIN, SeedReveal, block_limits,
+    tx_root,
+};
 pub use digest::{Address, Digest, sha256, sha256_parts};
 pub use exec::{CallOutcome, CallStatus, Event, TrapKind, WriteSet, limits};
+pub use job::{
+    Assignment, CommitteeMember, Job, JobResult, JobState, LaneRecord, Resolution, VENDOR_AMD,
+    VENDOR_INTEL, job_limits,
+};
 pub use receipt::{ComputeReceipt, RECEIPT_NAMESPACE, SignedComputeReceipt};
 pub use registry::{
     COMPUTE_REQUEST_NAMESPACE, ComputeRequest, GovernanceAction, NodeRecord, Registration,

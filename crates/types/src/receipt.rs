@@ -2,9 +2,15 @@
 //! key after executing a job, and what validators check instead of re-executing.
 //!
 //! A receipt commits to the chain, the contract and its lane position, the job, the code, the
-//! storage commitment it read (after job n−1) and the one it produced, and the whole outcome
-//! (status, output, events, fuel, read and write sets). Members agree when they signed the same
-//! receipt bytes; a replay to another chain, lane position or job changes those bytes.
+//! storage commitment it read (after job n−1), and the whole outcome (status, output, events,
+//! fuel, read and write sets). Members agree when they signed the same receipt bytes; a replay
+//! to another chain, lane position or job changes those bytes.
+//!
+//! The receipt does not carry the storage commitment *after* the job: a member holds only the
+//! proven values it read, not the contract's whole storage tree, and a sparse-Merkle root after
+//! deletions depends on nodes it never saw. Validators hold the tree: they apply the agreed
+//! write set, compute the new commitment, record it as the lane's state (the next job's
+//! pre-state), and the next header's state root commits to it.
 
 use crate::{Address, CallOutcome, Digest, sha256};
 use bytes::BufMut;
@@ -29,8 +35,6 @@ pub struct ComputeReceipt {
     pub code_hash: Digest,
     /// The contract's storage commitment the job read (after job n−1).
     pub pre_state: Digest,
-    /// The storage commitment after applying `outcome.writes`.
-    pub post_state: Digest,
     /// What the call did.
     pub outcome: CallOutcome,
 }
@@ -89,13 +93,12 @@ impl Write for ComputeReceipt {
         self.job.write(buf);
         self.code_hash.write(buf);
         self.pre_state.write(buf);
-        self.post_state.write(buf);
         self.outcome.write(buf);
     }
 }
 impl EncodeSize for ComputeReceipt {
     fn encode_size(&self) -> usize {
-        32 * 6 + 8 + self.outcome.encode_size()
+        32 * 5 + 8 + self.outcome.encode_size()
     }
 }
 impl Read for ComputeReceipt {
@@ -108,7 +111,6 @@ impl Read for ComputeReceipt {
             job: Digest::read(buf)?,
             code_hash: Digest::read(buf)?,
             pre_state: Digest::read(buf)?,
-            post_state: Digest::read(buf)?,
             outcome: CallOutcome::read(buf)?,
         })
     }
@@ -153,7 +155,6 @@ mod tests {
             job: Digest([3; 32]),
             code_hash: Digest([4; 32]),
             pre_state: Digest([5; 32]),
-            post_state: Digest([6; 32]),
             outcome: CallOutcome {
                 status: CallStatus::Ok,
                 output: vec![9, 9],

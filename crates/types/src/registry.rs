@@ -229,6 +229,9 @@ pub enum ComputeRequest {
         /// The keys, at most [`MAX_REQUEST_KEYS`].
         keys: Vec<Vec<u8>>,
     },
+    /// A job to execute: its record, its contract's lane record and contract record (root-tree
+    /// entries under `job/`, `lane/` and `contract/`).
+    Job(Digest),
 }
 
 /// Most keys one state request may ask for.
@@ -271,13 +274,17 @@ impl Write for ComputeRequest {
                     k.write(buf);
                 }
             }
+            ComputeRequest::Job(id) => {
+                2u8.write(buf);
+                id.write(buf);
+            }
         }
     }
 }
 impl EncodeSize for ComputeRequest {
     fn encode_size(&self) -> usize {
         1 + match self {
-            ComputeRequest::Code(_) => 32,
+            ComputeRequest::Code(_) | ComputeRequest::Job(_) => 32,
             ComputeRequest::State { keys, .. } => {
                 32 + 2 + keys.iter().map(|k| bytes_size(k.len())).sum::<usize>()
             }
@@ -300,6 +307,7 @@ impl Read for ComputeRequest {
                     .collect::<Result<_, _>>()?;
                 Ok(ComputeRequest::State { contract, keys })
             }
+            2 => Ok(ComputeRequest::Job(Digest::read(buf)?)),
             t => Err(Error::InvalidEnum(t)),
         }
     }

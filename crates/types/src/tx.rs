@@ -113,6 +113,9 @@ pub enum Payload {
     Reattest(Registration),
     /// A governance action (only from the genesis governance key).
     Govern(GovernanceAction),
+    /// A committee member's signed result of a job (any account may carry it; the receipt is
+    /// signed by the member's enclave identity key).
+    Receipt(Box<crate::SignedComputeReceipt>),
 }
 
 /// A sender's ed25519 public key as its 32 encoded bytes.
@@ -328,6 +331,10 @@ impl Write for Payload {
                 4u8.write(buf);
                 g.write(buf);
             }
+            Payload::Receipt(r) => {
+                5u8.write(buf);
+                r.write(buf);
+            }
         }
     }
 }
@@ -360,6 +367,7 @@ impl EncodeSize for Payload {
             }
             Payload::Register(r) | Payload::Reattest(r) => r.encode_size(),
             Payload::Govern(g) => g.encode_size(),
+            Payload::Receipt(r) => r.encode_size(),
         }
     }
 }
@@ -392,6 +400,9 @@ impl Read for Payload {
             2 => Ok(Payload::Register(Registration::read(buf)?)),
             3 => Ok(Payload::Reattest(Registration::read(buf)?)),
             4 => Ok(Payload::Govern(GovernanceAction::read(buf)?)),
+            5 => Ok(Payload::Receipt(Box::new(
+                crate::SignedComputeReceipt::read(buf)?,
+            ))),
             t => Err(Error::InvalidEnum(t)),
         }
     }

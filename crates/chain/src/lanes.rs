@@ -1,0 +1,727 @@
+//! Lanes, jobs and committee execution in block execution (DESIGN.md §4, §5).
+//!
+//! A contract deployed in a TEE mode (`single`, `committee(k)`, `cross-vendor`) owns a lane.
+//! A call to it does not run on validators: it becomes a [`Job`] at the lane's next sequence
+//! number ([`ReceiptStatus::Queued`]). The lane's head job is assigned a committee drawn from
+//! a consensus seed revealed **after** the job's block (a seed of a later view, carried by a
+//! later header), and the members send signed receipts in `Receipt` transactions.
+//! Validators never re-execute an agreed job: they check each receipt (signature, current
+//! membership, assignment, chain / contract / lane position / job / code / pre-state), and
+//! once all members agree they apply the write set and compute the resulting storage
+//! commitment (the lane's new state; the header's state root commits to it). Disagreement is
+//! arbitrated: validators execute the job themselves, apply the correct result and revoke every member whose signed
+//! receipt differs, keeping it as evidence. A committee that misses its deadline is replaced;
+//! its silent members' misses are counted and repeated misses suspend a node until it
+//! re-attests.
+//!
+//! Root-tree keys (values in brackets):
+//!
+//! | key | value |
+//! |---|---|
+//! | `lane/ ‖ contract` | [`LaneRecord`] |
+//! | `lanejob/ ‖ contract ‖ seq (u64 BE)` | the job id at that lane position |
+//! | `job/ ‖ job id` | [`Job`] |
+//! | `lanes-active` | contracts whose lane has unresolved jobs (32 bytes each) |
+//! | `seed/latest` | `view (u64 BE) ‖ randomness (32)` of the newest revealed seed |
+//! | `liveness/ ‖ node id` | missed deadlines (u32 BE) since the node last attested |
+//! | `evidence/ ‖ job id ‖ node id` | the conflicting [`SignedComputeReceipt`] of a revoked node |
+
+use crate::committee::{self, Agreement, Candidate, CommitteeSpec, JobContext, Member};
+use crate::execute::{BlockEnv, ContractView, ExecError, Executor, Overlay, contract_key};
+use crate::registry::{self, StateView};
+use commonware_codec::{DecodeExt as _, Encode as _};
+use hyperchain_attest::{Platform, Vendor};
+use hyperchain_state::{TreeId, WriteBatch};
+use hyperchain_types::{
+    Address, Assignment, CallOutcome, CommitteeMember, ComputeReceipt, ContractRecord, Digest,
+    ExecutionMode, Job, JobResult, JobState, LaneRecord, ReceiptStatus, Resolution,
+    SignedComputeReceipt, VENDOR_AMD, VENDOR_INTEL,
+};
+use hyperchain_vm::{Call, CallContext, Contract, Engine, StorageReader};
+use std::sync::Arc;
+
+/// Prefix of lane records.
+pub const LANE_PREFIX: &[u8] = b"lane/";
+/// Prefix of lane positions.
+pub const LANE_JOB_PREFIX: &[u8] = b"lanejob/";
+/// Prefix of job records.
+pub const JOB_PREFIX: &[u8] = b"job/";
+/// The list of lanes with unresolved jobs.
+pub const ACTIVE_LANES_KEY: &[u8] = b"lanes-active";
+/// The newest revealed seed.
+pub const SEED_KEY: &[u8] = b"seed/latest";
+/// Prefix of liveness failure counters.
+pub const LIVENESS_PREFIX: &[u8] = b"liveness/";
+/// Prefix of dispute evidence.
+pub const EVIDENCE_PREFIX: &[u8] = b"evidence/";
+/// Most lanes with unresolved jobs at once.
+pub const MAX_ACTIVE_LANES: usize = 16_384;
+
+/// The key of `contract`'s lane record.
+pub fn lane_key(contract: &Address) -> Vec<u8> {
+    [LANE_PREFIX, contract.as_ref()].concat()
+}
+
+/// The key of the job id at `seq` in `contract`'s lane.
+pub fn lane_job_key(contract: &Address, seq: u64) -> Vec<u8> {
+    [LANE_JOB_PREFIX, contract.as_ref(), &seq.to_be_bytes()].concat()
+}
+
+/// The key of job `id`'s record.
+pub fn job_key(id: &Digest) -> Vec<u8> {
+    [JOB_PREFIX, id.as_ref()].concat()
+}
+
+/// The key of node `id`'s liveness failure counter.
+pub fn liveness_key(id: &Digest) -> Vec<u8> {
+    [LIVENESS_PREFIX, id.as_ref()].concat()
+}
+
+/// The key of the evidence against `node` in `job`.
+pub fn evidence_key(job: &Digest, node: &Digest) -> Vec<u8> {
+    [EVIDENCE_PREFIX, job.as_ref(), node.as_ref()].concat()
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> ExecError {
+    ExecError::Corrupt(format!("{what}: {e}"))
+}
+
+/// The newest revealed seed: `(view, randomness)`, `(0, zero)` before any.
+pub fn latest_seed(view: &impl StateView) -> Result<(u64, Digest), ExecError> {
+    match view.read(&TreeId::ROOT, SEED_KEY)? {
+        None => Ok((0, Digest::ZERO)),
+        Some(raw) if raw.len() == 40 => {
+            let mut v = [0u8; 8];
+            v.copy_from_slice(&raw[..8]);
+            let mut d = [0u8; 32];
+            d.copy_from_slice(&raw[8..]);
+            Ok((u64::from_be_bytes(v), Digest(d)))
+        }
+        Some(_) => Err(corrupt("latest seed", "not 40 bytes")),
+    }
+}
+
+/// A lane's record (`None`: the contract has no lane, i.e. it is replicated or absent).
+pub fn lane(view: &impl StateView, contract: &Address) -> Result<Option<LaneRecord>, ExecError> {
+    view.read(&TreeId::ROOT, &lane_key(contract))?
+        .map(|raw| LaneRecord::decode(bytes::Bytes::from(raw)).map_err(|e| corrupt("lane", e)))
+        .transpose()
+}
+
+/// A job's record.
+pub fn job(view: &impl StateView, id: &Digest) -> Result<Option<Job>, ExecError> {
+    view.read(&TreeId::ROOT, &job_key(id))?
+        .map(|raw| Job::decode(bytes::Bytes::from(raw)).map_err(|e| corrupt("job", e)))
+        .transpose()
+}
+
+/// The job at `seq` in `contract`'s lane.
+pub fn lane_job(
+    view: &impl StateView,
+    contract: &Address,
+    seq: u64,
+) -> Result<Option<Job>, ExecError> {
+    match view.read(&TreeId::ROOT, &lane_job_key(contract, seq))? {
+        None => Ok(None),
+        Some(raw) => {
+            let id = Digest(
+                raw.as_slice()
+                    .try_into()
+                    .map_err(|_| corrupt("lane position", "not 32 bytes"))?,
+            );
+            job(view, &id)
+        }
+    }
+}
+
+/// Contracts whose lane has unresolved jobs.
+pub fn active_lanes(view: &impl StateView) -> Result<Vec<Address>, ExecError> {
+    let raw = view
+        .read(&TreeId::ROOT, ACTIVE_LANES_KEY)?
+        .unwrap_or_default();
+    if raw.len() % 32 != 0 {
+        return Err(corrupt("active lanes", "length not a multiple of 32"));
+    }
+    Ok(raw
+        .chunks_exact(32)
+        .map(|c| Address(c.try_into().expect("32-byte chunk")))
+        .collect())
+}
+
+/// Missed deadlines of node `id` since it last attested.
+pub fn liveness_failures(view: &impl StateView, id: &Digest) -> Result<u32, ExecError> {
+    Ok(view
+        .read(&TreeId::ROOT, &liveness_key(id))?
+        .and_then(|raw| <[u8; 4]>::try_from(raw.as_slice()).ok())
+        .map(u32::from_be_bytes)
+        .unwrap_or(0))
+}
+
+/// The committee a contract's mode calls for.
+pub fn spec_of(record: &ContractRecord) -> Option<CommitteeSpec> {
+    match record.mode {
+        ExecutionMode::Replicated => None,
+        ExecutionMode::Single => Some(CommitteeSpec::AnyOf(1)),
+        ExecutionMode::Committee(k) => Some(CommitteeSpec::AnyOf(k as usize)),
+        ExecutionMode::CrossVendor => Some(CommitteeSpec::CrossVendor(record.regions.clone())),
+    }
+}
+
+fn vendor_tag(vendor: Vendor) -> u8 {
+    match vendor {
+        Vendor::Intel => VENDOR_INTEL,
+        Vendor::Amd => VENDOR_AMD,
+    }
+}
+
+/// The committee members of an assignment as selection describes them.
+pub fn members(assignment: &Assignment) -> Vec<Member> {
+    assignment
+        .committee
+        .iter()
+        .map(|m| Member {
+            id: m.id,
+            region: m.region.clone(),
+            vendor: if m.vendor == VENDOR_AMD {
+                Vendor::Amd
+            } else {
+                Vendor::Intel
+            },
+        })
+        .collect()
+}
+
+/// The nodes committees may be drawn from at block time `now_ms`: registered, not revoked,
+/// in the accumulator and unexpired, and not suspended for missed deadlines.
+pub fn candidates(
+    view: &impl StateView,
+    cfg: &registry::RegistryConfig,
+    now_ms: u64,
+) -> Result<Vec<Candidate>, ExecError> {
+    let mut out = Vec::new();
+    for record in registry::nodes(view)? {
+        let id = record.id();
+        if !record.is_active(now_ms) || view.read(&registry::ACCUMULATOR, &id.0)?.is_none() {
+            continue;
+        }
+        if liveness_failures(view, &id)? >= cfg.compute.suspend_after_failures {
+            continue;
+        }
+        let Some(platform) = Platform::from_tag(record.platform) else {
+            continue;
+        };
+        out.push(Candidate {
+            id,
+            vendor: platform.vendor(),
+            region: record.region,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs a job's call with `engine`: the call a committee member makes and the one validators
+/// make as arbiters, so both produce the same outcome. The call sees the height and time of
+/// the block that ordered the job.
+pub fn run_job(
+    engine: &Engine,
+    contract: &Contract,
+    job: &Job,
+    storage: Arc<dyn StorageReader>,
+) -> Result<CallOutcome, hyperchain_vm::VmError> {
+    engine.call(
+        contract,
+        Call {
+            ctx: CallContext {
+                caller: job.caller,
+                contract: job.contract,
+                block_height: job.height,
+                block_time_ms: job.time_ms,
+            },
+            method: &job.method,
+            input: &job.input,
+            fuel_limit: job.fuel_limit,
+        },
+        storage,
+    )
+}
+
+/// The receipt a correct member signs for `job` given its outcome.
+pub fn expected_receipt(
+    chain_id: Digest,
+    code_hash: Digest,
+    pre_state: Digest,
+    job: &Job,
+    outcome: CallOutcome,
+) -> ComputeReceipt {
+    ComputeReceipt {
+        chain_id,
+        contract: job.contract,
+        lane_seq: job.lane_seq,
+        job: job.id,
+        code_hash,
+        pre_state,
+        outcome,
+    }
+}
+
+/// A lane's storage reads for TEE jobs: the contract's own sub-tree only. The accumulator
+/// host function is not available to TEE contracts (a committee member could not prove it
+/// read the same accumulator as the others), so it fails the call deterministically.
+struct LaneView(ContractView);
+
+impl StorageReader for LaneView {
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, hyperchain_vm::StorageError> {
+        self.0.read(key)
+    }
+}
+
+fn put(batch: &mut WriteBatch, key: Vec<u8>, value: Vec<u8>) {
+    batch.put(TreeId::ROOT, key, value);
+}
+
+impl Executor {
+    /// Start of a block: record a newly revealed seed, then move every active lane along
+    /// (assign waiting heads, replace committees past their deadline).
+    pub(crate) fn begin_block(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+    ) -> Result<(), ExecError> {
+        if let Some(seed) = &env.seed {
+            let mut value = seed.view.to_be_bytes().to_vec();
+            value.extend_from_slice(&seed.randomness().0);
+            put(batch, SEED_KEY.to_vec(), value);
+        }
+        let lanes = active_lanes(&Overlay { base, own: batch })?;
+        for contract in lanes {
+            self.tick(base, batch, env, &contract)?;
+        }
+        Ok(())
+    }
+
+    /// Assigns the head of `contract`'s lane if it can be, or replaces a committee past its
+    /// deadline.
+    fn tick(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        contract: &Address,
+    ) -> Result<(), ExecError> {
+        let view = Overlay { base, own: batch };
+        let Some(lane) = lane(&view, contract)? else {
+            return Err(corrupt("active lanes", format!("{contract} has no lane")));
+        };
+        if lane.head >= lane.next_seq {
+            return Ok(());
+        }
+        let Some(mut head) = lane_job(&view, contract, lane.head)? else {
+            return Err(corrupt(
+                "lane",
+                format!("{contract} has no job at {}", lane.head),
+            ));
+        };
+        let (seed_view, seed) = latest_seed(&view)?;
+        let mut liveness_writes = Vec::new();
+        match &head.state {
+            JobState::Done(_) => return Ok(()),
+            JobState::Assigned => {
+                let assignment = head.assignment.as_mut().expect("assigned jobs have one");
+                if env.height < assignment.deadline {
+                    return Ok(());
+                }
+                // Deadline passed: every member that did not answer is charged a miss and
+                // excluded from this job's next committees.
+                let answered: Vec<Digest> =
+                    assignment.receipts.iter().map(|r| r.node_id()).collect();
+                for member in &assignment.committee {
+                    if answered.contains(&member.id) {
+                        continue;
+                    }
+                    let misses = liveness_failures(&view, &member.id)?.saturating_add(1);
+                    liveness_writes.push((liveness_key(&member.id), misses.to_be_bytes().to_vec()));
+                    if !assignment.excluded.contains(&member.id)
+                        && assignment.excluded.len() < hyperchain_types::job_limits::MAX_EXCLUDED
+                    {
+                        assignment.excluded.push(member.id);
+                    }
+                }
+            }
+            JobState::Waiting | JobState::Stalled(_) => {
+                if seed_view <= head.view {
+                    // Only a seed nobody knew when the job was ordered may pick its committee.
+                    return Ok(());
+                }
+            }
+        }
+        let record = self.contract_record(&view, contract)?;
+        let spec = spec_of(&record).ok_or_else(|| corrupt("lane", "replicated contract"))?;
+        let pool = candidates(&view, &self.registry, env.timestamp_ms)?;
+        let (attempt, excluded) = match &head.assignment {
+            Some(a) if matches!(head.state, JobState::Assigned) => {
+                (a.attempt + 1, a.excluded.clone())
+            }
+            Some(a) => (a.attempt, a.excluded.clone()),
+            None => (0, Vec::new()),
+        };
+        let drawn =
+            committee::select_committee(&seed.0, &head.id, attempt, &pool, &excluded, &spec);
+        for (key, value) in liveness_writes {
+            put(batch, key, value);
+        }
+        match drawn {
+            Ok(committee) => {
+                head.assignment = Some(Assignment {
+                    attempt,
+                    seed_view,
+                    seed,
+                    assigned_height: env.height,
+                    deadline: env
+                        .height
+                        .saturating_add(self.registry.compute.job_deadline_blocks),
+                    committee: committee
+                        .into_iter()
+                        .map(|m| CommitteeMember {
+                            id: m.id,
+                            region: m.region,
+                            vendor: vendor_tag(m.vendor),
+                        })
+                        .collect(),
+                    receipts: Vec::new(),
+                    excluded,
+                });
+                head.state = JobState::Assigned;
+            }
+            Err(e) => {
+                let reason = crate::execute::truncate(e.to_string());
+                if head.state == JobState::Stalled(reason.clone()) && head.assignment.is_none() {
+                    return Ok(());
+                }
+                if let Some(a) = head.assignment.as_mut() {
+                    // Keep the exclusions (and the attempt count) for the next try.
+                    a.receipts.clear();
+                    a.committee.clear();
+                    a.excluded = excluded;
+                    a.attempt = attempt;
+                }
+                head.state = JobState::Stalled(reason);
+            }
+        }
+        put(batch, job_key(&head.id), head.encode().to_vec());
+        Ok(())
+    }
+
+    fn contract_record(
+        &self,
+        view: &impl StateView,
+        contract: &Address,
+    ) -> Result<ContractRecord, ExecError> {
+        let raw = view
+            .read(&TreeId::ROOT, &contract_key(contract))?
+            .ok_or_else(|| corrupt("lane", format!("{contract} has no contract record")))?;
+        ContractRecord::decode(bytes::Bytes::from(raw))
+            .map_err(|e| corrupt(&format!("contract record of {contract}"), e))
+    }
+
+    /// Creates `contract`'s lane at deploy (its storage commitment is that of empty storage).
+    pub(crate) fn open_lane(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        contract: &Address,
+    ) -> Result<(), ExecError> {
+        let state = base.tree_root_after(&TreeId(contract.0), batch, std::iter::empty())?;
+        let lane = LaneRecord {
+            next_seq: 0,
+            head: 0,
+            state,
+        };
+        put(batch, lane_key(contract), lane.encode().to_vec());
+        Ok(())
+    }
+
+    /// A call to a TEE contract: the job joins the end of the lane.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn enqueue(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        id: Digest,
+        caller: Address,
+        contract: Address,
+        method: &str,
+        input: &[u8],
+        fuel_limit: u64,
+    ) -> Result<ReceiptStatus, ExecError> {
+        let view = Overlay { base, own: batch };
+        let Some(mut lane) = lane(&view, &contract)? else {
+            return Err(corrupt(
+                "lane",
+                format!("TEE contract {contract} has no lane"),
+            ));
+        };
+        let mut active = active_lanes(&view)?;
+        if lane.head == lane.next_seq {
+            if active.len() >= MAX_ACTIVE_LANES {
+                return Ok(ReceiptStatus::Rejected(format!(
+                    "too many lanes with pending jobs ({MAX_ACTIVE_LANES}); retry later"
+                )));
+            }
+            active.push(contract);
+            put(
+                batch,
+                ACTIVE_LANES_KEY.to_vec(),
+                active.iter().flat_map(|a| a.0).collect(),
+            );
+        }
+        let job = Job {
+            id,
+            contract,
+            lane_seq: lane.next_seq,
+            caller,
+            method: method.to_string(),
+            input: input.to_vec(),
+            fuel_limit,
+            height: env.height,
+            view: env.view,
+            time_ms: env.timestamp_ms,
+            assignment: None,
+            state: JobState::Waiting,
+        };
+        put(batch, lane_job_key(&contract, job.lane_seq), id.0.to_vec());
+        put(batch, job_key(&id), job.encode().to_vec());
+        lane.next_seq += 1;
+        put(batch, lane_key(&contract), lane.encode().to_vec());
+        Ok(ReceiptStatus::Queued {
+            job: id,
+            lane_seq: job.lane_seq,
+        })
+    }
+
+    /// A `Receipt` transaction: checks the member's receipt and counts it; when all members
+    /// agree the result is applied, when they disagree validators arbitrate. Returns the
+    /// transaction's status and the fuel validators spent (0 unless they arbitrated).
+    pub(crate) fn receive(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        signed: &SignedComputeReceipt,
+    ) -> Result<(ReceiptStatus, u64), ExecError> {
+        let rejected =
+            |reason: String| Ok((ReceiptStatus::Rejected(crate::execute::truncate(reason)), 0));
+        let view = Overlay { base, own: batch };
+        let job_id = signed.receipt.job;
+        let Some(mut job) = job(&view, &job_id)? else {
+            return rejected(format!("unknown job {job_id}"));
+        };
+        if job.state != JobState::Assigned {
+            return rejected(format!(
+                "job {job_id} is {}, not awaiting receipts",
+                job.state_name()
+            ));
+        }
+        let Some(lane) = lane(&view, &job.contract)? else {
+            return Err(corrupt("job", format!("{job_id} has no lane")));
+        };
+        if lane.head != job.lane_seq {
+            return Err(corrupt(
+                "lane",
+                format!("assigned job {job_id} is not the head"),
+            ));
+        }
+        let record = self.contract_record(&view, &job.contract)?;
+        let assignment = job.assignment.as_mut().expect("assigned jobs have one");
+        let committee = members(assignment);
+        let ctx = JobContext {
+            chain_id: self.chain_id,
+            contract: job.contract,
+            lane_seq: job.lane_seq,
+            job: job.id,
+            code_hash: record.code_hash,
+            pre_state: lane.state,
+        };
+        if let Err(e) = committee::check_receipt(&ctx, &committee, signed) {
+            return rejected(e.to_string());
+        }
+        let node = signed.node_id();
+        if let Err(reason) = registry::membership(&view, &node, env.timestamp_ms)? {
+            return rejected(reason);
+        }
+        if assignment.receipts.iter().any(|r| r.node_id() == node) {
+            return rejected(committee::ReceiptRejection::Duplicate(node).to_string());
+        }
+        assignment.receipts.push(signed.clone());
+        let verdict = committee::agreement(&committee, &assignment.receipts);
+        let agreed = match verdict {
+            Agreement::Waiting { .. } => {
+                put(batch, job_key(&job.id), job.encode().to_vec());
+                return Ok((ReceiptStatus::Accepted, 0));
+            }
+            Agreement::Agreed(receipt) => Some(receipt),
+            Agreement::Disagreed(_) => None,
+        };
+        if let Some(receipt) = agreed {
+            // No re-execution: apply the agreed write set and compute the new commitment.
+            let tree = TreeId(job.contract.0);
+            let writes = if receipt.outcome.status.is_ok() {
+                receipt.outcome.writes.clone()
+            } else {
+                Default::default()
+            };
+            let post = base.tree_root_after(&tree, batch, writes.iter())?;
+            self.resolve(
+                batch,
+                env,
+                &mut job,
+                lane,
+                receipt.outcome,
+                post,
+                Resolution::Agreed,
+                writes,
+            )?;
+            self.advance(base, batch, env, &job.contract)?;
+            return Ok((ReceiptStatus::Accepted, 0));
+        }
+        let fuel = self.arbitrate(base, batch, env, job, lane, &record)?;
+        Ok((ReceiptStatus::Accepted, fuel))
+    }
+
+    /// Validators re-execute the job, apply the correct result and revoke every member whose
+    /// receipt differs from it. Returns the fuel used.
+    fn arbitrate(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        mut job: Job,
+        lane: LaneRecord,
+        record: &ContractRecord,
+    ) -> Result<u64, ExecError> {
+        let tree = TreeId(job.contract.0);
+        let contract = self.load(&Overlay { base, own: batch }, &record.code_hash)?;
+        let reader = LaneView(ContractView {
+            base: base.clone(),
+            tree,
+            own: batch.tree(&tree).cloned().unwrap_or_default(),
+            accumulator: Default::default(),
+        });
+        let outcome = run_job(&self.engine, &contract, &job, Arc::new(reader))?;
+        let writes = if outcome.status.is_ok() {
+            outcome.writes.clone()
+        } else {
+            Default::default()
+        };
+        let post = base.tree_root_after(&tree, batch, writes.iter())?;
+        let fuel = outcome.fuel_used;
+        let correct = expected_receipt(
+            self.chain_id,
+            record.code_hash,
+            lane.state,
+            &job,
+            outcome.clone(),
+        );
+        let receipts = job
+            .assignment
+            .as_ref()
+            .map(|a| a.receipts.clone())
+            .unwrap_or_default();
+        let mut revoked = Vec::new();
+        for r in receipts {
+            if r.receipt == correct {
+                continue;
+            }
+            let node = r.node_id();
+            let view = Overlay { base, own: batch };
+            let Some(mut node_record) = registry::node(&view, &node)? else {
+                continue;
+            };
+            if node_record.revoked.is_none() {
+                node_record.revoked = Some(crate::execute::truncate(format!(
+                    "signed a wrong result for job {}",
+                    job.id
+                )));
+                for (tree, key, value) in registry::membership_writes(&node_record) {
+                    batch.set(tree, key, value);
+                }
+            }
+            put(batch, evidence_key(&job.id, &node), r.encode().to_vec());
+            revoked.push(node);
+        }
+        self.resolve(
+            batch,
+            env,
+            &mut job,
+            lane,
+            outcome,
+            post,
+            Resolution::Arbitrated { revoked },
+            writes,
+        )?;
+        self.advance(base, batch, env, &job.contract)?;
+        Ok(fuel)
+    }
+
+    /// Applies a job's result: the contract's storage, the job record and the lane.
+    #[allow(clippy::too_many_arguments)]
+    fn resolve(
+        &self,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        job: &mut Job,
+        mut lane: LaneRecord,
+        outcome: CallOutcome,
+        post_state: Digest,
+        resolution: Resolution,
+        writes: hyperchain_types::WriteSet,
+    ) -> Result<(), ExecError> {
+        let tree = TreeId(job.contract.0);
+        for (key, value) in writes {
+            batch.set(tree, key, value);
+        }
+        if let Some(a) = job.assignment.as_mut() {
+            // The agreed result is in the job record; the receipts' write sets are not kept.
+            a.receipts.clear();
+        }
+        job.state = JobState::Done(JobResult {
+            status: outcome.status,
+            output: outcome.output,
+            events: outcome.events,
+            fuel_used: outcome.fuel_used,
+            post_state,
+            height: env.height,
+            resolution,
+        });
+        put(batch, job_key(&job.id), job.encode().to_vec());
+        lane.head += 1;
+        lane.state = post_state;
+        put(batch, lane_key(&job.contract), lane.encode().to_vec());
+        Ok(())
+    }
+
+    /// After a job resolves: drop an idle lane from the active list, or assign the next head
+    /// right away.
+    fn advance(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        contract: &Address,
+    ) -> Result<(), ExecError> {
+        let view = Overlay { base, own: batch };
+        let lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
+        if lane.head < lane.next_seq {
+            return self.tick(base, batch, env, contract);
+        }
+        let mut active = active_lanes(&view)?;
+        active.retain(|a| a != contract);
+        put(
+            batch,
+            ACTIVE_LANES_KEY.to_vec(),
+            active.iter().flat_map(|a| a.0).collect(),
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,891 @@
+//! Committee execution in block execution: TEE contracts' lanes and jobs, committees drawn
+//! from revealed seeds, receipts, agreement, arbitration of disputes, deadlines, liveness, and
+//! the mode-equivalence oracle (the same calls leave the same contract state in every mode).
+//!
+//! Compute nodes are simulated here by [`Member`]: it executes a job with the shared engine on
+//! the committed state, like the compute daemon does on fetched and proven state, and signs a
+//! receipt with its identity key. A Byzantine member changes its result before signing.
+
+use crate::common::*;
+use commonware_codec::{DecodeExt as _, Encode as _};
+use commonware_cryptography::{Signer as _, ed25519};
+use hyperchain_attest::AttestationPolicy;
+use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
+use hyperchain_chain::committee::{Candidate, CommitteeSpec, select_committee};
+use hyperchain_chain::execute::{Base, BlockEnv, CODE_CHUNK, Executor, contract_key, read_code};
+use hyperchain_chain::lanes::{self, evidence_key, job_key, lane_key};
+use hyperchain_chain::registry::{ACCUMULATOR, ComputeParams, RegistryConfig, StateView};
+use hyperchain_contracts::{COUNTER, TOKEN};
+use hyperchain_sdk::{decode_all, encode};
+use hyperchain_state::{Store, TreeId, WriteBatch};
+use hyperchain_types::{
+    Address, CallStatus, ContractRecord, Digest, ExecutionMode, GovernanceAction, Job, JobState,
+    LaneRecord, Payload, ReceiptStatus, Registration, Resolution, SeedReveal, SignedComputeReceipt,
+    SignedTransaction, Transaction, node_id,
+};
+use hyperchain_vm::{StorageError, StorageReader};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const IMAGE: &[u8] = b"hyperchain compute runtime v1";
+const START_MS: u64 = 1_700_000_000_000;
+const DEADLINE: u64 = 4;
+const SUSPEND_AFTER: u32 = 2;
+
+/// Reads a committed store as the test's view of state.
+struct StoreView<'a>(&'a Store);
+
+impl StateView for StoreView<'_> {
+    fn read(
+        &self,
+        tree: &TreeId,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, hyperchain_chain::execute::ExecError> {
+        Ok(self.0.get(tree, key)?)
+    }
+}
+
+/// One contract's committed storage, as a compute node reads it.
+struct SnapshotReader {
+    snapshot: hyperchain_state::Snapshot,
+    tree: TreeId,
+}
+
+impl StorageReader for SnapshotReader {
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.snapshot
+            .get(&self.tree, key)
+            .map_err(|e| StorageError(e.to_string()))
+    }
+}
+
+/// A simulated compute node.
+struct Member {
+    key: ed25519::PrivateKey,
+    region: String,
+}
+
+impl Member {
+    fn identity(&self) -> [u8; 32] {
+        hyperchain_types::SenderKey::from(self.key.public_key()).0
+    }
+
+    fn id(&self) -> Digest {
+        node_id(&self.identity())
+    }
+}
+
+/// How a member answers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Behaviour {
+    Honest,
+    /// Signs a different output (a wrong result).
+    WrongOutput,
+}
+
+struct Chain {
+    store: Store,
+    executor: Executor,
+    height: u64,
+    view: u64,
+    parent: Digest,
+    time_ms: u64,
+    nonces: HashMap<u64, u64>,
+    members: Vec<Member>,
+}
+
+const GOVERNANCE: u64 = 100;
+const CARRIER: u64 = 200;
+
+impl Chain {
+    fn new() -> Chain {
+        let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {
+            governance: Some(key(GOVERNANCE).public_key().into()),
+            genesis_policy: AttestationPolicy {
+                allow_simulated: true,
+                ..AttestationPolicy::default()
+            },
+            execution_modes: vec![
+                ExecutionMode::Replicated,
+                ExecutionMode::Single,
+                ExecutionMode::Committee(4),
+                ExecutionMode::CrossVendor,
+            ],
+            compute: ComputeParams {
+                job_deadline_blocks: DEADLINE,
+                suspend_after_failures: SUSPEND_AFTER,
+            },
+        });
+        let mut chain = Chain {
+            store: Store::in_memory().unwrap(),
+            executor,
+            height: 0,
+            view: 0,
+            parent: Digest([0xAB; 32]),
+            time_ms: START_MS,
+            nonces: Default::default(),
+            members: Vec::new(),
+        };
+        let release = chain.tx(
+            GOVERNANCE,
+            Payload::Govern(GovernanceAction::AddRelease {
+                version: "v1".into(),
+                image: IMAGE.to_vec(),
+                measurements: vec![],
+            }),
+        );
+        chain.block(vec![release]);
+        chain
+    }
+
+    fn tx(&mut self, seed: u64, payload: Payload) -> SignedTransaction {
+        let nonce = self.nonces.entry(seed).or_default();
+        let tx = Transaction {
+            chain_id: chain_id(),
+            sender: key(seed).public_key().into(),
+            nonce: *nonce,
+            payload,
+        }
+        .sign(&key(seed));
+        *nonce += 1;
+        tx
+    }
+
+    /// Executes and commits one block (views advance by 2, leaving room for seeds of views
+    /// between blocks).
+    fn run(&mut self, txs: Vec<SignedTransaction>, seed: bool) -> Vec<ReceiptStatus> {
+        self.height += 1;
+        self.time_ms += 1_000;
+        self.view += 2;
+        let env = BlockEnv {
+            height: self.height,
+            parent: self.parent,
+            timestamp_ms: self.time_ms,
+            view: self.view,
+            seed: seed.then(|| SeedReveal {
+                view: self.view - 1,
+                signature: [self.height as u8; 48],
+            }),
+        };
+        let base = Arc::new(Base::new(
+            self.store.snapshot().unwrap(),
+            Arc::new(WriteBatch::new()),
+        ));
+        let execution = self.executor.execute(&base, env, &txs).unwrap();
+        assert!(execution.invalid.is_empty(), "{:?}", execution.invalid);
+        self.store.commit(&execution.batch, self.height).unwrap();
+        self.parent = Digest(self.store.root().unwrap());
+        execution.receipts.into_iter().map(|r| r.status).collect()
+    }
+
+    /// A block that reveals a new seed.
+    fn block(&mut self, txs: Vec<SignedTransaction>) -> Vec<ReceiptStatus> {
+        self.run(txs, true)
+    }
+
+    /// Registers a simulated node.
+    fn add_member(&mut self, seed: u64, flavour: SimFlavour, region: &str) -> usize {
+        let member = Member {
+            key: key(seed),
+            region: region.into(),
+        };
+        let identity = member.identity();
+        let platform = SimPlatform::from_seed(flavour, &identity);
+        let report_data = hyperchain_attest::report_data(&chain_id().0, &identity, &self.parent.0);
+        let evidence = generate_evidence(&platform, IMAGE, false, report_data, self.time_ms / 1000);
+        let registration = Registration {
+            identity_key: identity,
+            platform: flavour.platform().tag(),
+            region: member.region.clone(),
+            evidence: evidence.evidence,
+            endorsements: evidence.endorsements.encode().to_vec(),
+            recent_block: self.parent,
+        };
+        let tx = self.tx(seed, Payload::Register(registration));
+        assert_eq!(self.block(vec![tx]), vec![ReceiptStatus::Accepted]);
+        self.members.push(member);
+        self.members.len() - 1
+    }
+
+    /// One Intel and one AMD node in each of `regions`, plus `extra` more of each.
+    fn fleet(&mut self, regions: &[&str], extra: usize) {
+        let mut seed = 1_000;
+        for region in regions {
+            for _ in 0..=extra {
+                for flavour in [SimFlavour::Intel, SimFlavour::Amd] {
+                    seed += 1;
+                    self.add_member(seed, flavour, region);
+                }
+            }
+        }
+    }
+
+    fn deploy(
+        &mut self,
+        owner: u64,
+        code: &[u8],
+        mode: ExecutionMode,
+        regions: &[&str],
+    ) -> Address {
+        let nonce = *self.nonces.get(&owner).unwrap_or(&0);
+        let tx = self.tx(
+            owner,
+            Payload::Deploy {
+                code: code.to_vec(),
+                mode,
+                regions: regions.iter().map(|r| r.to_string()).collect(),
+            },
+        );
+        match &self.block(vec![tx])[0] {
+            ReceiptStatus::Deployed { address, .. } => {
+                assert_eq!(*address, counter_address(&key(owner), nonce));
+                *address
+            }
+            other => panic!("deploy failed: {other:?}"),
+        }
+    }
+
+    fn call_tx(
+        &mut self,
+        sender: u64,
+        contract: Address,
+        method: &str,
+        input: Vec<u8>,
+    ) -> SignedTransaction {
+        self.tx(
+            sender,
+            Payload::Call {
+                contract,
+                method: method.into(),
+                input,
+                fuel_limit: FUEL,
+            },
+        )
+    }
+
+    fn job(&self, id: &Digest) -> Job {
+        lanes::job(&StoreView(&self.store), id).unwrap().unwrap()
+    }
+
+    fn lane(&self, contract: &Address) -> LaneRecord {
+        lanes::lane(&StoreView(&self.store), contract)
+            .unwrap()
+            .unwrap()
+    }
+
+    fn record(&self, contract: &Address) -> ContractRecord {
+        let raw = self
+            .store
+            .get(&TreeId::ROOT, &contract_key(contract))
+            .unwrap()
+            .unwrap();
+        ContractRecord::decode(bytes::Bytes::from(raw)).unwrap()
+    }
+
+    fn member(&self, id: &Digest) -> &Member {
+        self.members
+            .iter()
+            .find(|m| m.id() == *id)
+            .expect("a known member")
+    }
+
+    /// What member `id` signs for `job` on the committed state.
+    fn receipt(&self, id: &Digest, job: &Digest, behaviour: Behaviour) -> SignedComputeReceipt {
+        let job = self.job(job);
+        let lane = self.lane(&job.contract);
+        let record = self.record(&job.contract);
+        let code = read_code(|k| self.store.get(&TreeId::ROOT, k), &record.code_hash).unwrap();
+        assert!(code.len() <= 4 * CODE_CHUNK);
+        let contract = engine().load(&code).unwrap();
+        let tree = TreeId(job.contract.0);
+        let reader = SnapshotReader {
+            snapshot: self.store.snapshot().unwrap(),
+            tree,
+        };
+        let mut outcome = lanes::run_job(&engine(), &contract, &job, Arc::new(reader)).unwrap();
+        if behaviour == Behaviour::WrongOutput {
+            outcome.output = b"forty-two".to_vec();
+            outcome
+                .writes
+                .insert(b"count".to_vec(), Some(encode(&42u64)));
+        }
+        lanes::expected_receipt(chain_id(), record.code_hash, lane.state, &job, outcome)
+            .sign(&self.member(id).key)
+    }
+
+    fn submit(&mut self, receipts: Vec<SignedComputeReceipt>) -> Vec<ReceiptStatus> {
+        let txs = receipts
+            .into_iter()
+            .map(|r| self.tx(CARRIER, Payload::Receipt(Box::new(r))))
+            .collect();
+        self.block(txs)
+    }
+
+    /// Every member of `job`'s committee answers honestly.
+    fn serve(&mut self, job: &Digest) {
+        let committee = self.committee(job);
+        let receipts = committee
+            .iter()
+            .map(|id| self.receipt(id, job, Behaviour::Honest))
+            .collect();
+        let statuses = self.submit(receipts);
+        assert!(
+            statuses.iter().all(|s| *s == ReceiptStatus::Accepted),
+            "{statuses:?}"
+        );
+    }
+
+    fn committee(&self, job: &Digest) -> Vec<Digest> {
+        self.job(job)
+            .assignment
+            .expect("assigned")
+            .committee
+            .iter()
+            .map(|m| m.id)
+            .collect()
+    }
+
+    fn in_accumulator(&self, id: &Digest) -> bool {
+        self.store.get(&ACCUMULATOR, &id.0).unwrap().is_some()
+    }
+
+    fn storage_root(&self, contract: &Address) -> Digest {
+        Digest(
+            self.store
+                .snapshot()
+                .unwrap()
+                .tree_root(&TreeId(contract.0))
+                .unwrap(),
+        )
+    }
+}
+
+fn queued(status: &ReceiptStatus) -> Digest {
+    match status {
+        ReceiptStatus::Queued { job, .. } => *job,
+        other => panic!("expected a queued job, got {other:?}"),
+    }
+}
+
+fn rejected(status: &ReceiptStatus) -> &str {
+    match status {
+        ReceiptStatus::Rejected(reason) => reason,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+fn done(job: &Job) -> &hyperchain_types::JobResult {
+    match &job.state {
+        JobState::Done(result) => result,
+        other => panic!("job not done: {other:?}"),
+    }
+}
+
+#[test]
+fn a_cross_vendor_job_runs_on_one_intel_and_one_amd_node_per_region() {
+    let mut chain = Chain::new();
+    chain.fleet(&["eu", "us"], 2);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu", "us"]);
+    let lane = chain.lane(&counter);
+    assert_eq!((lane.next_seq, lane.head), (0, 0));
+    assert_eq!(lane.state, chain.storage_root(&counter));
+
+    // The call is ordered, not executed: validators spend no fuel on it.
+    let call = chain.call_tx(1, counter, "increment", encode(&5u64));
+    let job_id = queued(&chain.run(vec![call.clone()], false)[0]);
+    assert_eq!(job_id, call.id());
+    let job = chain.job(&job_id);
+    assert_eq!(job.state, JobState::Waiting);
+    assert_eq!((job.lane_seq, job.caller), (0, address(&key(1))));
+
+    // A block without a new seed cannot assign it; the next seed (of a later view) does.
+    chain.run(vec![], false);
+    assert_eq!(chain.job(&job_id).state, JobState::Waiting);
+    chain.block(vec![]);
+    let job = chain.job(&job_id);
+    assert_eq!(job.state, JobState::Assigned);
+    let assignment = job.assignment.clone().unwrap();
+    assert_eq!(assignment.attempt, 0);
+    assert!(
+        assignment.seed_view > job.view,
+        "a seed nobody knew when the job was ordered"
+    );
+    let shape: Vec<(&str, u8)> = assignment
+        .committee
+        .iter()
+        .map(|m| (m.region.as_str(), m.vendor))
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            ("eu", hyperchain_types::VENDOR_INTEL),
+            ("eu", hyperchain_types::VENDOR_AMD),
+            ("us", hyperchain_types::VENDOR_INTEL),
+            ("us", hyperchain_types::VENDOR_AMD)
+        ]
+    );
+    // Anyone recomputes the committee from the recorded seed and the node list.
+    let pool: Vec<Candidate> = lanes::candidates(
+        &StoreView(&chain.store),
+        &RegistryConfig::default(),
+        chain.time_ms,
+    )
+    .unwrap();
+    let recomputed = select_committee(
+        &assignment.seed.0,
+        &job_id,
+        0,
+        &pool,
+        &[],
+        &CommitteeSpec::CrossVendor(vec!["eu".into(), "us".into()]),
+    )
+    .unwrap();
+    assert_eq!(
+        recomputed.iter().map(|m| m.id).collect::<Vec<_>>(),
+        chain.committee(&job_id)
+    );
+
+    // Members answer over two blocks (inside the deadline): nothing applies until all four
+    // agree.
+    let committee = chain.committee(&job_id);
+    for (i, pair) in committee.chunks(2).enumerate() {
+        let receipts = pair
+            .iter()
+            .map(|id| chain.receipt(id, &job_id, Behaviour::Honest))
+            .collect();
+        assert_eq!(chain.submit(receipts), vec![ReceiptStatus::Accepted; 2]);
+        if i == 0 {
+            let job = chain.job(&job_id);
+            assert_eq!(job.state, JobState::Assigned);
+            assert_eq!(job.assignment.unwrap().receipts.len(), 2);
+        }
+    }
+    let job = chain.job(&job_id);
+    let result = done(&job);
+    assert_eq!(result.resolution, Resolution::Agreed);
+    assert_eq!(result.status, CallStatus::Ok);
+    assert_eq!(decode_all::<u64>(&result.output).unwrap(), 5);
+    assert_eq!(result.post_state, chain.storage_root(&counter));
+    assert!(
+        job.assignment.unwrap().receipts.is_empty(),
+        "write sets are not kept"
+    );
+    let lane = chain.lane(&counter);
+    assert_eq!((lane.next_seq, lane.head), (1, 1));
+    assert_eq!(lane.state, chain.storage_root(&counter));
+    assert!(
+        lanes::active_lanes(&StoreView(&chain.store))
+            .unwrap()
+            .is_empty()
+    );
+    // A late receipt for a resolved job changes nothing.
+    let late = chain.receipt(&committee[0], &job_id, Behaviour::Honest);
+    let reason = chain.submit(vec![late])[0].clone();
+    assert!(
+        rejected(&reason).contains("is done, not awaiting receipts"),
+        "{reason:?}"
+    );
+}
+
+#[test]
+fn jobs_of_a_lane_run_in_order_and_lanes_are_independent() {
+    let mut chain = Chain::new();
+    chain.fleet(&["eu"], 3);
+    let a = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    let b = chain.deploy(2, COUNTER, ExecutionMode::Committee(3), &[]);
+    let calls = vec![
+        chain.call_tx(1, a, "increment", encode(&1u64)),
+        chain.call_tx(1, a, "increment", encode(&2u64)),
+        chain.call_tx(2, b, "increment", encode(&10u64)),
+    ];
+    let jobs: Vec<Digest> = chain.run(calls, false).iter().map(queued).collect();
+    chain.block(vec![]);
+    // Both heads are assigned; the second job of lane a waits for the first.
+    assert_eq!(chain.job(&jobs[0]).state, JobState::Assigned);
+    assert_eq!(chain.job(&jobs[1]).state, JobState::Waiting);
+    assert_eq!(chain.job(&jobs[2]).state, JobState::Assigned);
+    assert_eq!(chain.committee(&jobs[2]).len(), 3);
+    // Lane b finishes first; lane a's head then its next job.
+    chain.serve(&jobs[2]);
+    assert_eq!(
+        decode_all::<u64>(&done(&chain.job(&jobs[2])).output).unwrap(),
+        10
+    );
+    chain.serve(&jobs[0]);
+    // Resolving a head assigns the next job in the same block.
+    assert_eq!(chain.job(&jobs[1]).state, JobState::Assigned);
+    chain.serve(&jobs[1]);
+    assert_eq!(
+        decode_all::<u64>(&done(&chain.job(&jobs[1])).output).unwrap(),
+        3
+    );
+    assert_eq!(chain.lane(&a).head, 2);
+}
+
+/// Runs `calls` (sender, method, input) against a token contract deployed in `mode` and
+/// returns its final storage commitment and every call's status and output.
+fn run_token(
+    mode: ExecutionMode,
+    calls: &[(u64, &str, Vec<u8>)],
+) -> (Digest, Vec<(CallStatus, Vec<u8>)>) {
+    let mut chain = Chain::new();
+    chain.fleet(&["eu", "us"], 1);
+    let regions: &[&str] = if mode == ExecutionMode::CrossVendor {
+        &["eu", "us"]
+    } else {
+        &[]
+    };
+    let token = chain.deploy(1, TOKEN, mode, regions);
+    let mut results = Vec::new();
+    for (sender, method, input) in calls {
+        let tx = chain.call_tx(*sender, token, method, input.clone());
+        match chain.block(vec![tx]).remove(0) {
+            ReceiptStatus::Called { status, output, .. } => results.push((status, output)),
+            ReceiptStatus::Queued { job, .. } => {
+                chain.block(vec![]);
+                chain.serve(&job);
+                let result = done(&chain.job(&job)).clone();
+                assert_eq!(result.resolution, Resolution::Agreed);
+                results.push((result.status, result.output));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    (chain.storage_root(&token), results)
+}
+
+#[test]
+fn every_mode_leaves_the_same_contract_state() {
+    let owner = hyperchain_sdk::Address(address(&key(1)).0);
+    let bob = hyperchain_sdk::Address(address(&key(2)).0);
+    let calls: Vec<(u64, &str, Vec<u8>)> = vec![
+        (1, "init", encode(&owner)),
+        (1, "mint", encode(&(owner, 1_000u64))),
+        (1, "transfer", encode(&(bob, 250u64))),
+        (2, "transfer", encode(&(owner, 1_000u64))), // reverts: insufficient balance
+        (2, "mint", encode(&(bob, 5u64))),           // reverts: not the owner
+        (2, "transfer", encode(&(owner, 50u64))),
+        (3, "balance_of", encode(&bob)),
+    ];
+    let replicated = run_token(ExecutionMode::Replicated, &calls);
+    assert!(
+        replicated.1.iter().any(|(s, _)| !s.is_ok()),
+        "the sequence has failing calls"
+    );
+    for mode in [
+        ExecutionMode::Single,
+        ExecutionMode::Committee(3),
+        ExecutionMode::CrossVendor,
+    ] {
+        assert_eq!(
+            run_token(mode, &calls),
+            replicated,
+            "{mode} differs from replicated"
+        );
+    }
+}
+
+#[test]
+fn a_liar_is_outvoted_by_arbitration_revoked_and_its_receipt_kept() {
+    let mut chain = Chain::new();
+    chain.fleet(&["eu"], 1);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    let call = chain.call_tx(1, counter, "increment", encode(&7u64));
+    let job = queued(&chain.block(vec![call])[0]);
+    chain.block(vec![]);
+    let committee = chain.committee(&job);
+    let (honest, liar) = (committee[0], committee[1]);
+    let lie = chain.receipt(&liar, &job, Behaviour::WrongOutput);
+    let truth = chain.receipt(&honest, &job, Behaviour::Honest);
+    assert_eq!(
+        chain.submit(vec![lie.clone(), truth]),
+        vec![ReceiptStatus::Accepted; 2]
+    );
+
+    let result = done(&chain.job(&job)).clone();
+    assert_eq!(
+        result.resolution,
+        Resolution::Arbitrated {
+            revoked: vec![liar]
+        }
+    );
+    assert_eq!(
+        decode_all::<u64>(&result.output).unwrap(),
+        7,
+        "the correct result applies"
+    );
+    assert_eq!(result.post_state, chain.storage_root(&counter));
+    assert!(
+        !chain.in_accumulator(&liar),
+        "the liar leaves the accumulator"
+    );
+    assert!(chain.in_accumulator(&honest));
+    let record = hyperchain_chain::registry::node(&StoreView(&chain.store), &liar)
+        .unwrap()
+        .unwrap();
+    assert!(record.revoked.unwrap().contains("wrong result"));
+    let evidence = chain
+        .store
+        .get(&TreeId::ROOT, &evidence_key(&job, &liar))
+        .unwrap()
+        .unwrap();
+    let kept = SignedComputeReceipt::decode(bytes::Bytes::from(evidence)).unwrap();
+    assert_eq!(kept, lie);
+    assert!(
+        kept.verify_signature(),
+        "the evidence is the liar's own signature"
+    );
+}
+
+#[test]
+fn forged_replayed_and_foreign_receipts_are_refused_and_change_nothing() {
+    let mut chain = Chain::new();
+    chain.fleet(&["eu"], 1);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    let calls = vec![
+        chain.call_tx(1, counter, "increment", encode(&1u64)),
+        chain.call_tx(1, counter, "increment", encode(&2u64)),
+    ];
+    let jobs: Vec<Digest> = chain.block(calls).iter().map(queued).collect();
+    chain.block(vec![]);
+    let committee = chain.committee(&jobs[0]);
+    let member = committee[0];
+    let good = chain.receipt(&member, &jobs[0], Behaviour::Honest);
+    let stranger = chain
+        .members
+        .iter()
+        .map(Member::id)
+        .find(|id| !committee.contains(id))
+        .unwrap();
+
+    let mut forged = good.clone();
+    forged.receipt.outcome.output = vec![1];
+    let from_stranger = chain.receipt(&stranger, &jobs[0], Behaviour::Honest);
+    let mut other_lane_seq = good.receipt.clone();
+    other_lane_seq.lane_seq = 1;
+    let mut other_chain = good.receipt.clone();
+    other_chain.chain_id = Digest([9; 32]);
+    let mut other_pre_state = good.receipt.clone();
+    other_pre_state.pre_state = Digest([8; 32]);
+    let signer = &chain.member(&member).key;
+    let replays: Vec<SignedComputeReceipt> = [other_lane_seq, other_chain, other_pre_state]
+        .into_iter()
+        .map(|r| r.sign(signer))
+        .collect();
+    // The same member's receipt for the job behind the head.
+    let mut next_job = good.receipt.clone();
+    next_job.job = jobs[1];
+    let not_awaited = next_job.sign(signer);
+    let unknown = {
+        let mut r = good.receipt.clone();
+        r.job = Digest([7; 32]);
+        r.sign(signer)
+    };
+
+    let before = chain.job(&jobs[0]);
+    let mut bad = vec![forged, from_stranger];
+    bad.extend(replays);
+    bad.push(not_awaited);
+    bad.push(unknown);
+    let statuses = chain.submit(bad);
+    let reasons: Vec<&str> = statuses.iter().map(rejected).collect();
+    assert!(reasons[0].contains("forged receipt"), "{}", reasons[0]);
+    assert!(reasons[1].contains("not a member"), "{}", reasons[1]);
+    assert!(reasons[2].contains("lane position"), "{}", reasons[2]);
+    assert!(reasons[3].contains("chain id"), "{}", reasons[3]);
+    assert!(reasons[4].contains("pre-state"), "{}", reasons[4]);
+    assert!(
+        reasons[5].contains("waiting, not awaiting receipts"),
+        "{}",
+        reasons[5]
+    );
+    assert!(reasons[6].contains("unknown job"), "{}", reasons[6]);
+    assert_eq!(
+        chain.job(&jobs[0]),
+        before,
+        "refused receipts change nothing"
+    );
+    assert!(chain.in_accumulator(&member) && chain.in_accumulator(&stranger));
+
+    // A duplicate from a member that already answered is refused too.
+    assert_eq!(
+        chain.submit(vec![good.clone()]),
+        vec![ReceiptStatus::Accepted]
+    );
+    let dup = chain.submit(vec![good]);
+    assert!(rejected(&dup[0]).contains("already sent"), "{dup:?}");
+}
+
+#[test]
+fn a_silent_committee_is_replaced_after_its_deadline_and_repeat_offenders_suspended() {
+    let mut chain = Chain::new();
+    chain.fleet(&["eu"], 2);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    let call = chain.call_tx(1, counter, "increment", encode(&1u64));
+    let job = queued(&chain.block(vec![call])[0]);
+    chain.block(vec![]);
+    let first = chain.job(&job).assignment.unwrap();
+    // The Intel member answers, the AMD member stays silent past the deadline.
+    let answered = chain.receipt(&first.committee[0].id, &job, Behaviour::Honest);
+    chain.submit(vec![answered]);
+    while chain.height < first.deadline {
+        chain.block(vec![]);
+    }
+    let second = chain.job(&job).assignment.unwrap();
+    assert_eq!(second.attempt, 1);
+    assert_eq!(second.excluded, vec![first.committee[1].id]);
+    assert!(
+        !second
+            .committee
+            .iter()
+            .any(|m| m.id == first.committee[1].id)
+    );
+    assert!(second.receipts.is_empty());
+    let silent = first.committee[1].id;
+    assert_eq!(
+        lanes::liveness_failures(&StoreView(&chain.store), &silent).unwrap(),
+        1
+    );
+    assert_eq!(
+        lanes::liveness_failures(&StoreView(&chain.store), &first.committee[0].id).unwrap(),
+        0,
+        "a member that answered is not charged"
+    );
+    // Liveness returns: the fresh committee agrees.
+    chain.serve(&job);
+    assert_eq!(done(&chain.job(&job)).resolution, Resolution::Agreed);
+
+    // A node that misses SUSPEND_AFTER deadlines is no longer drawn.
+    let mut batch = WriteBatch::new();
+    batch.put(
+        TreeId::ROOT,
+        lanes::liveness_key(&silent),
+        SUSPEND_AFTER.to_be_bytes().to_vec(),
+    );
+    chain.store.commit(&batch, chain.height).unwrap();
+    let pool = lanes::candidates(
+        &StoreView(&chain.store),
+        &RegistryConfig {
+            compute: ComputeParams {
+                job_deadline_blocks: DEADLINE,
+                suspend_after_failures: SUSPEND_AFTER,
+            },
+            ..RegistryConfig::default()
+        },
+        chain.time_ms,
+    )
+    .unwrap();
+    assert!(!pool.iter().any(|c| c.id == silent));
+    assert_eq!(pool.len(), chain.members.len() - 1);
+}
+
+#[test]
+fn a_region_without_a_vendor_stalls_the_job_with_a_reason_until_one_joins() {
+    let mut chain = Chain::new();
+    chain.fleet(&["eu"], 0);
+    chain.add_member(50, SimFlavour::Intel, "ap");
+    let contract = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu", "ap"]);
+    let call = chain.call_tx(1, contract, "increment", encode(&1u64));
+    let job = queued(&chain.block(vec![call])[0]);
+    chain.block(vec![]);
+    let stalled = chain.job(&job);
+    assert_eq!(
+        stalled.state,
+        JobState::Stalled("region ap has no active amd compute node".into())
+    );
+    // Never a silent downgrade: nobody is assigned.
+    assert!(stalled.assignment.is_none());
+    chain.add_member(51, SimFlavour::Amd, "ap");
+    chain.block(vec![]);
+    assert_eq!(chain.job(&job).state, JobState::Assigned);
+    chain.serve(&job);
+    assert_eq!(done(&chain.job(&job)).resolution, Resolution::Agreed);
+}
+
+#[test]
+fn deploys_are_bounded_by_chain_policy() {
+    let mut chain = Chain::new();
+    let cases: Vec<(ExecutionMode, Vec<String>, &str)> = vec![
+        (
+            ExecutionMode::Committee(5),
+            vec![],
+            "not enabled by chain policy",
+        ),
+        (ExecutionMode::CrossVendor, vec![], "at least one region"),
+        (
+            ExecutionMode::CrossVendor,
+            vec!["eu".into(), "eu".into()],
+            "listed twice",
+        ),
+        (
+            ExecutionMode::CrossVendor,
+            vec!["".into()],
+            "must not be empty",
+        ),
+        (
+            ExecutionMode::Single,
+            vec!["eu".into()],
+            "only cross-vendor",
+        ),
+    ];
+    for (mode, regions, expected) in cases {
+        let tx = chain.tx(
+            1,
+            Payload::Deploy {
+                code: COUNTER.to_vec(),
+                mode,
+                regions,
+            },
+        );
+        let status = chain.block(vec![tx]).remove(0);
+        assert!(rejected(&status).contains(expected), "{mode}: {status:?}");
+    }
+    // The default policy allows replicated contracts only.
+    let mut plain = Chain::new();
+    plain.executor = Executor::new(engine(), chain_id());
+    let tx = plain.tx(
+        1,
+        Payload::Deploy {
+            code: COUNTER.to_vec(),
+            mode: ExecutionMode::Single,
+            regions: vec![],
+        },
+    );
+    assert!(rejected(&plain.block(vec![tx])[0]).contains("not enabled"));
+}
+
+#[test]
+fn job_records_are_stored_where_documented() {
+    let mut chain = Chain::new();
+    chain.fleet(&["eu"], 0);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::Single, &[]);
+    let call = chain.call_tx(1, counter, "increment", encode(&1u64));
+    let job = queued(&chain.block(vec![call])[0]);
+    assert!(
+        chain
+            .store
+            .get(&TreeId::ROOT, &job_key(&job))
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        chain
+            .store
+            .get(&TreeId::ROOT, &lane_key(&counter))
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        lanes::lane_job(&StoreView(&chain.store), &counter, 0)
+            .unwrap()
+            .unwrap()
+            .id,
+        job
+    );
+    assert_eq!(
+        lanes::active_lanes(&StoreView(&chain.store)).unwrap(),
+        vec![counter]
+    );
+    let (view, _) = lanes::latest_seed(&StoreView(&chain.store)).unwrap();
+    assert_eq!(view, chain.view - 1);
+}

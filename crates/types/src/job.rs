@@ -1,0 +1,607 @@
+//! Lanes and jobs (DESIGN.md §4, §5): how calls to contracts that run on compute nodes are
+//! ordered, assigned to committees and resolved. All of it lives in chain state.
+//!
+//! - A contract deployed in a TEE mode owns a **lane** ([`LaneRecord`]): its storage changes
+//!   only through jobs on that lane, one after another in finalization order.
+//! - A call to it becomes a [`Job`] (id = the call transaction's id) at the lane's next
+//!   sequence number. Only the lane's **head** (the oldest unresolved job) is executed: its
+//!   pre-state is the storage commitment the lane recorded after the previous job.
+//! - The head is **assigned** a committee ([`Assignment`]) drawn from a consensus seed of a
+//!   view after the one that ordered it; the seed and the attempt number are recorded so
+//!   anyone can recompute the committee. Members' receipts are collected until they all agree
+//!   (the result is applied) or two differ (validators arbitrate).
+
+use crate::{Address, CallStatus, Digest, Event, SignedComputeReceipt, limits, tx_limits};
+use bytes::BufMut;
+use commonware_codec::{Buf, EncodeSize, Error, FixedSize, Read, ReadExt, ReadRangeExt, Write};
+
+/// Limits on job records. Changing them is a protocol change.
+pub mod job_limits {
+    /// Most members of one committee (`committee(k)` with k ≤ 255, cross-vendor 2 per region).
+    pub const MAX_COMMITTEE: usize = 255;
+    /// Most nodes excluded from a job's later assignments.
+    pub const MAX_EXCLUDED: usize = 1024;
+    /// Longest status reason kept in a job record.
+    pub const MAX_JOB_REASON: usize = 512;
+}
+
+/// Vendor tag of an Intel node (SGX, TDX, `sim-intel`).
+pub const VENDOR_INTEL: u8 = 0;
+/// Vendor tag of an AMD node (SEV-SNP, `sim-amd`).
+pub const VENDOR_AMD: u8 = 1;
+
+/// A TEE contract's lane, stored under `lane/ ‖ contract`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LaneRecord {
+    /// Jobs ordered so far (the next job's sequence number).
+    pub next_seq: u64,
+    /// The sequence number of the oldest unresolved job (`next_seq` when idle).
+    pub head: u64,
+    /// The contract's storage commitment after job `head − 1` (the head's pre-state).
+    pub state: Digest,
+}
+
+/// A committee member as recorded in a job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitteeMember {
+    /// The node id.
+    pub id: Digest,
+    /// The region it was drawn for.
+    pub region: String,
+    /// [`VENDOR_INTEL`] or [`VENDOR_AMD`].
+    pub vendor: u8,
+}
+
+/// The committee currently responsible for a job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    /// 0 for the first committee, +1 for each reassignment after a deadline.
+    pub attempt: u32,
+    /// The view whose seed drew the committee.
+    pub seed_view: u64,
+    /// The randomness derived from that seed (`SeedReveal::randomness`).
+    pub seed: Digest,
+    /// Height of the block that assigned it.
+    pub assigned_height: u64,
+    /// The job is reassigned by the first block at or above this height without agreement.
+    pub deadline: u64,
+    /// The members, in selection order.
+    pub committee: Vec<CommitteeMember>,
+    /// Receipts counted so far (checked, one per member).
+    pub receipts: Vec<SignedComputeReceipt>,
+    /// Nodes that may not serve this job (silent members of earlier attempts).
+    pub excluded: Vec<Digest>,
+}
+
+/// How a job's result was decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Every member signed the same receipt.
+    Agreed,
+    /// Members disagreed (or agreed on a wrong storage commitment): validators re-executed the
+    /// job and revoked every member whose receipt differed.
+    Arbitrated {
+        /// The revoked nodes.
+        revoked: Vec<Digest>,
+    },
+}
+
+/// A resolved job's result (its effects are in the contract's storage).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobResult {
+    /// How the call ended.
+    pub status: CallStatus,
+    /// Return data.
+    pub output: Vec<u8>,
+    /// Events in emission order.
+    pub events: Vec<Event>,
+    /// Fuel the call used.
+    pub fuel_used: u64,
+    /// The storage commitment after the job.
+    pub post_state: Digest,
+    /// Height of the block that applied it.
+    pub height: u64,
+    /// Agreement or arbitration.
+    pub resolution: Resolution,
+}
+
+/// Where a job stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobState {
+    /// Behind earlier jobs of its lane, or waiting for a seed newer than its block.
+    Waiting,
+    /// A committee is executing it.
+    Assigned,
+    /// No committee can be formed (e.g. a required region lacks a vendor); retried every block.
+    Stalled(String),
+    /// Resolved.
+    Done(JobResult),
+}
+
+/// A call to a TEE contract, stored under `job/ ‖ id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    /// The call transaction's id.
+    pub id: Digest,
+    /// The contract.
+    pub contract: Address,
+    /// Its position in the contract's lane.
+    pub lane_seq: u64,
+    /// The calling account.
+    pub caller: Address,
+    /// The method.
+    pub method: String,
+    /// The input bytes.
+    pub input: Vec<u8>,
+    /// Most fuel the call may use.
+    pub fuel_limit: u64,
+    /// Height of the block that ordered it (the call sees this height).
+    pub height: u64,
+    /// View of that block (the committee's seed must be from a later view).
+    pub view: u64,
+    /// Timestamp of that block (the call sees this time).
+    pub time_ms: u64,
+    /// The latest committee (`None` until first assigned).
+    pub assignment: Option<Assignment>,
+    /// Where it stands.
+    pub state: JobState,
+}
+
+// ---- canonical encoding ----
+
+fn write_bytes(b: &[u8], buf: &mut impl BufMut) {
+    (b.len() as u32).write(buf);
+    buf.put_slice(b);
+}
+
+fn read_bytes(buf: &mut impl Buf, max: usize, what: &'static str) -> Result<Vec<u8>, Error> {
+    let len = u32::read(buf)? as usize;
+    if len > max {
+        return Err(Error::Invalid(what, "too long"));
+    }
+    if buf.remaining() < len {
+        return Err(Error::EndOfBuffer);
+    }
+    let mut out = vec![0u8; len];
+    buf.copy_to_slice(&mut out);
+    Ok(out)
+}
+
+fn read_string(buf: &mut impl Buf, max: usize, what: &'static str) -> Result<String, Error> {
+    String::from_utf8(read_bytes(buf, max, what)?).map_err(|_| Error::Invalid(what, "not UTF-8"))
+}
+
+fn read_count(buf: &mut impl Buf, max: usize, what: &'static str) -> Result<usize, Error> {
+    let n = u32::read(buf)? as usize;
+    if n > max {
+        return Err(Error::Invalid(what, "too many"));
+    }
+    Ok(n)
+}
+
+impl Write for LaneRecord {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.next_seq.write(buf);
+        self.head.write(buf);
+        self.state.write(buf);
+    }
+}
+impl FixedSize for LaneRecord {
+    const SIZE: usize = 2 * u64::SIZE + Digest::SIZE;
+}
+impl Read for LaneRecord {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        let lane = LaneRecord {
+            next_seq: u64::read(buf)?,
+            head: u64::read(buf)?,
+            state: Digest::read(buf)?,
+        };
+        if lane.head > lane.next_seq {
+            return Err(Error::Invalid("LaneRecord", "head beyond the last job"));
+        }
+        Ok(lane)
+    }
+}
+
+impl Write for CommitteeMember {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.id.write(buf);
+        write_bytes(self.region.as_bytes(), buf);
+        self.vendor.write(buf);
+    }
+}
+impl EncodeSize for CommitteeMember {
+    fn encode_size(&self) -> usize {
+        Digest::SIZE + 4 + self.region.len() + 1
+    }
+}
+impl Read for CommitteeMember {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        let id = Digest::read(buf)?;
+        let region = read_string(buf, tx_limits::MAX_REGION, "region")?;
+        let vendor = u8::read(buf)?;
+        if vendor > VENDOR_AMD {
+            return Err(Error::InvalidEnum(vendor));
+        }
+        Ok(CommitteeMember { id, region, vendor })
+    }
+}
+
+impl Write for Assignment {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.attempt.write(buf);
+        self.seed_view.write(buf);
+        self.seed.write(buf);
+        self.assigned_height.write(buf);
+        self.deadline.write(buf);
+        (self.committee.len() as u32).write(buf);
+        for m in &self.committee {
+            m.write(buf);
+        }
+        (self.receipts.len() as u32).write(buf);
+        for r in &self.receipts {
+            r.write(buf);
+        }
+        (self.excluded.len() as u32).write(buf);
+        for d in &self.excluded {
+            d.write(buf);
+        }
+    }
+}
+impl EncodeSize for Assignment {
+    fn encode_size(&self) -> usize {
+        u32::SIZE
+            + 3 * u64::SIZE
+            + Digest::SIZE
+            + 4
+            + self
+                .committee
+                .iter()
+                .map(|m| m.encode_size())
+                .sum::<usize>()
+            + 4
+            + self.receipts.iter().map(|r| r.encode_size()).sum::<usize>()
+            + 4
+            + self.excluded.len() * Digest::SIZE
+    }
+}
+impl Read for Assignment {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        let attempt = u32::read(buf)?;
+        let seed_view = u64::read(buf)?;
+        let seed = Digest::read(buf)?;
+        let assigned_height = u64::read(buf)?;
+        let deadline = u64::read(buf)?;
+        let n = read_count(buf, job_limits::MAX_COMMITTEE, "committee")?;
+        let committee = (0..n)
+            .map(|_| CommitteeMember::read(buf))
+            .collect::<Result<_, _>>()?;
+        let n = read_count(buf, job_limits::MAX_COMMITTEE, "receipts")?;
+        let receipts = (0..n)
+            .map(|_| SignedComputeReceipt::read(buf))
+            .collect::<Result<_, _>>()?;
+        let n = read_count(buf, job_limits::MAX_EXCLUDED, "excluded")?;
+        let excluded = (0..n)
+            .map(|_| Digest::read(buf))
+            .collect::<Result<_, _>>()?;
+        Ok(Assignment {
+            attempt,
+            seed_view,
+            seed,
+            assigned_height,
+            deadline,
+            committee,
+            receipts,
+            excluded,
+        })
+    }
+}
+
+impl Write for Resolution {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            Resolution::Agreed => 0u8.write(buf),
+            Resolution::Arbitrated { revoked } => {
+                1u8.write(buf);
+                (revoked.len() as u32).write(buf);
+                for d in revoked {
+                    d.write(buf);
+                }
+            }
+        }
+    }
+}
+impl EncodeSize for Resolution {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            Resolution::Agreed => 0,
+            Resolution::Arbitrated { revoked } => 4 + revoked.len() * Digest::SIZE,
+        }
+    }
+}
+impl Read for Resolution {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read(buf)? {
+            0 => Ok(Resolution::Agreed),
+            1 => {
+                let n = read_count(buf, job_limits::MAX_COMMITTEE, "revoked")?;
+                Ok(Resolution::Arbitrated {
+                    revoked: (0..n)
+                        .map(|_| Digest::read(buf))
+                        .collect::<Result<_, _>>()?,
+                })
+            }
+            t => Err(Error::InvalidEnum(t)),
+        }
+    }
+}
+
+impl Write for JobResult {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.status.write(buf);
+        self.output.write(buf);
+        self.events.write(buf);
+        self.fuel_used.write(buf);
+        self.post_state.write(buf);
+        self.height.write(buf);
+        self.resolution.write(buf);
+    }
+}
+impl EncodeSize for JobResult {
+    fn encode_size(&self) -> usize {
+        self.status.encode_size()
+            + self.output.encode_size()
+            + self.events.encode_size()
+            + u64::SIZE
+            + Digest::SIZE
+            + u64::SIZE
+            + self.resolution.encode_size()
+    }
+}
+impl Read for JobResult {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(JobResult {
+            status: CallStatus::read(buf)?,
+            output: Vec::<u8>::read_range(buf, 0..=limits::MAX_OUTPUT)?,
+            events: Vec::<Event>::read_cfg(buf, &((0..=limits::MAX_EVENTS).into(), ()))?,
+            fuel_used: u64::read(buf)?,
+            post_state: Digest::read(buf)?,
+            height: u64::read(buf)?,
+            resolution: Resolution::read(buf)?,
+        })
+    }
+}
+
+impl Write for JobState {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            JobState::Waiting => 0u8.write(buf),
+            JobState::Assigned => 1u8.write(buf),
+            JobState::Stalled(reason) => {
+                2u8.write(buf);
+                write_bytes(reason.as_bytes(), buf);
+            }
+            JobState::Done(result) => {
+                3u8.write(buf);
+                result.write(buf);
+            }
+        }
+    }
+}
+impl EncodeSize for JobState {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            JobState::Waiting | JobState::Assigned => 0,
+            JobState::Stalled(reason) => 4 + reason.len(),
+            JobState::Done(result) => result.encode_size(),
+        }
+    }
+}
+impl Read for JobState {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read(buf)? {
+            0 => Ok(JobState::Waiting),
+            1 => Ok(JobState::Assigned),
+            2 => Ok(JobState::Stalled(read_string(
+                buf,
+                job_limits::MAX_JOB_REASON,
+                "reason",
+            )?)),
+            3 => Ok(JobState::Done(JobResult::read(buf)?)),
+            t => Err(Error::InvalidEnum(t)),
+        }
+    }
+}
+
+impl Write for Job {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.id.write(buf);
+        self.contract.write(buf);
+        self.lane_seq.write(buf);
+        self.caller.write(buf);
+        write_bytes(self.method.as_bytes(), buf);
+        write_bytes(&self.input, buf);
+        self.fuel_limit.write(buf);
+        self.height.write(buf);
+        self.view.write(buf);
+        self.time_ms.write(buf);
+        match &self.assignment {
+            None => 0u8.write(buf),
+            Some(a) => {
+                1u8.write(buf);
+                a.write(buf);
+            }
+        }
+        self.state.write(buf);
+    }
+}
+impl EncodeSize for Job {
+    fn encode_size(&self) -> usize {
+        Digest::SIZE
+            + Address::SIZE
+            + u64::SIZE
+            + Address::SIZE
+            + 4
+            + self.method.len()
+            + 4
+            + self.input.len()
+            + 4 * u64::SIZE
+            + 1
+            + self.assignment.as_ref().map_or(0, |a| a.encode_size())
+            + self.state.encode_size()
+    }
+}
+impl Read for Job {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Job {
+            id: Digest::read(buf)?,
+            contract: Address::read(buf)?,
+            lane_seq: u64::read(buf)?,
+            caller: Address::read(buf)?,
+            method: read_string(buf, tx_limits::MAX_METHOD, "method")?,
+            input: read_bytes(buf, limits::MAX_INPUT, "input")?,
+            fuel_limit: u64::read(buf)?,
+            height: u64::read(buf)?,
+            view: u64::read(buf)?,
+            time_ms: u64::read(buf)?,
+            assignment: match u8::read(buf)? {
+                0 => None,
+                1 => Some(Assignment::read(buf)?),
+                t => return Err(Error::InvalidEnum(t)),
+            },
+            state: JobState::read(buf)?,
+        })
+    }
+}
+
+impl Job {
+    /// `waiting`, `assigned`, `stalled` or `done`.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            JobState::Waiting => "waiting",
+            JobState::Assigned => "assigned",
+            JobState::Stalled(_) => "stalled",
+            JobState::Done(_) => "done",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CallOutcome, ComputeReceipt};
+    use commonware_codec::{DecodeExt as _, Encode as _};
+    use commonware_cryptography::{Signer as _, ed25519};
+
+    fn job() -> Job {
+        let receipt = ComputeReceipt {
+            chain_id: Digest([1; 32]),
+            contract: Address([2; 32]),
+            lane_seq: 0,
+            job: Digest([3; 32]),
+            code_hash: Digest([4; 32]),
+            pre_state: Digest([5; 32]),
+            outcome: CallOutcome::failed(CallStatus::Ok, 1, Default::default()),
+        }
+        .sign(&ed25519::PrivateKey::from_seed(1));
+        Job {
+            id: Digest([3; 32]),
+            contract: Address([2; 32]),
+            lane_seq: 0,
+            caller: Address([7; 32]),
+            method: "run".into(),
+            input: vec![1, 2, 3],
+            fuel_limit: 1_000,
+            height: 5,
+            view: 6,
+            time_ms: 7,
+            assignment: Some(Assignment {
+                attempt: 1,
+                seed_view: 8,
+                seed: Digest([9; 32]),
+                assigned_height: 9,
+                deadline: 29,
+                committee: vec![
+                    CommitteeMember {
+                        id: Digest([10; 32]),
+                        region: "eu".into(),
+                        vendor: VENDOR_INTEL,
+                    },
+                    CommitteeMember {
+                        id: Digest([11; 32]),
+                        region: "eu".into(),
+                        vendor: VENDOR_AMD,
+                    },
+                ],
+                receipts: vec![receipt],
+                excluded: vec![Digest([12; 32])],
+            }),
+            state: JobState::Done(JobResult {
+                status: CallStatus::Ok,
+                output: vec![4],
+                events: vec![],
+                fuel_used: 10,
+                post_state: Digest([13; 32]),
+                height: 30,
+                resolution: Resolution::Arbitrated {
+                    revoked: vec![Digest([11; 32])],
+                },
+            }),
+        }
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let j = job();
+        let enc = j.encode();
+        assert_eq!(enc.len(), j.encode_size());
+        assert_eq!(Job::decode(enc).unwrap(), j);
+        for state in [
+            JobState::Waiting,
+            JobState::Assigned,
+            JobState::Stalled("region eu has no active amd compute node".into()),
+        ] {
+            let j = Job {
+                state,
+                assignment: None,
+                ..job()
+            };
+            assert_eq!(Job::decode(j.encode()).unwrap(), j);
+        }
+        let lane = LaneRecord {
+            next_seq: 3,
+            head: 1,
+            state: Digest([1; 32]),
+        };
+        assert_eq!(LaneRecord::decode(lane.encode()).unwrap(), lane);
+        let bad = LaneRecord {
+            next_seq: 1,
+            head: 2,
+            ..lane
+        };
+        assert!(LaneRecord::decode(bad.encode()).is_err());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let valid = job().encode().to_vec();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..2_000usize {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut bytes = valid.clone();
+            let pos = (x as usize) % bytes.len();
+            bytes[pos] ^= (x >> 32) as u8 | 1;
+            bytes.truncate(bytes.len() - (i % 7));
+            let _ = Job::decode(bytes::Bytes::from(bytes));
+        }
+    }
+}
