@@ -264,9 +264,9 @@ pub fn expected_receipt(
     }
 }
 
-/// A lane's storage reads for TEE jobs: the contract's own sub-tree only. The accumulator
-/// host function is not available to TEE contracts (a committee member could not prove it
-/// read the same accumulator as the others), so it fails the call deterministically.
+/// A lane's storage reads for TEE jobs: the contract's own sub-tree only. TEE contracts see
+/// no compute nodes through `compute_node_active` (always 0): a committee member could not
+/// prove it read the same accumulator state as the others, so arbiters see none either.
 struct LaneView(ContractView);
 
 impl StorageReader for LaneView {

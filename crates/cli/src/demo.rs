@@ -22,8 +22,14 @@ const INCREMENTS: [u64; 3] = [1, 2, 3];
 /// Iterations of the demo's `sha256_chain` call.
 const CHAIN_ITERATIONS: u32 = 10_000;
 
-/// Runs the demo against the node at `rpc`.
-pub async fn run(dir: &Path, rpc: &str, json: bool) -> Result<()> {
+/// Heavy jobs the committee part of the demo sends, per lane.
+pub const JOBS_PER_LANE: usize = 3;
+/// Lanes (cross-vendor `heavy` contracts) of the committee part of the demo.
+const LANES: usize = 2;
+
+/// Runs the demo against the node at `rpc`; with `regions`, a compute fleet serves them and
+/// the demo ends with heavy calls executed by cross-vendor committees.
+pub async fn run(dir: &Path, rpc: &str, json: bool, regions: Option<&[String]>) -> Result<()> {
     let client = crate::remote::client(rpc)?;
     wait_for_blocks(&client, json).await?;
 
@@ -119,6 +125,9 @@ pub async fn run(dir: &Path, rpc: &str, json: bool) -> Result<()> {
             )
         },
     );
+    if let Some(regions) = regions {
+        committee_demo(&client, &key, regions, call_output(&r)?, json).await?;
+    }
     event(
         json,
         json!({"event": "demo_done", "counter": counter, "heavy": heavy, "key": key_path, "rpc": rpc}),
@@ -133,7 +142,7 @@ pub async fn run(dir: &Path, rpc: &str, json: bool) -> Result<()> {
 }
 
 /// Waits until the node answers and has finalized a block.
-async fn wait_for_blocks(client: &Client, json: bool) -> Result<()> {
+pub(crate) async fn wait_for_blocks(client: &Client, json: bool) -> Result<()> {
     event(
         json,
         json!({"event": "demo_waiting", "rpc": client.base_url()}),
@@ -159,13 +168,24 @@ async fn wait_for_blocks(client: &Client, json: bool) -> Result<()> {
 }
 
 async fn deploy(client: &Client, key: &AccountKey, name: &str, json: bool) -> Result<Address> {
+    deploy_mode(client, key, name, ExecutionMode::Replicated, &[], json).await
+}
+
+async fn deploy_mode(
+    client: &Client,
+    key: &AccountKey,
+    name: &str,
+    mode: ExecutionMode,
+    regions: &[String],
+    json: bool,
+) -> Result<Address> {
     let code = hyperchain_contracts::by_name(name)
         .ok_or_else(|| anyhow!("no example `{name}`"))?
         .to_vec();
     let payload = Payload::Deploy {
         code,
-        mode: ExecutionMode::Replicated,
-        regions: Vec::new(),
+        mode,
+        regions: regions.to_vec(),
     };
     let id = submit(client, key, payload, None).await?;
     let r = wait_receipt(client, &id, WAIT).await?;
@@ -177,10 +197,16 @@ async fn deploy(client: &Client, key: &AccountKey, name: &str, json: bool) -> Re
     event(
         json,
         json!({"event": "demo_deployed", "contract": name, "address": address,
-               "code_hash": code_hash, "tx_id": id, "height": r.height}),
+               "code_hash": code_hash, "tx_id": id, "height": r.height, "mode": mode.to_string(),
+               "regions": regions}),
         || {
+            let how = if mode == ExecutionMode::Replicated {
+                String::new()
+            } else {
+                format!(" ({mode}, regions {})", regions.join(", "))
+            };
             format!(
-                "deployed {name} at 0x{address}\n  tx 0x{id}  finalized at height {}",
+                "deployed {name} at 0x{address}{how}\n  tx 0x{id}  finalized at height {}",
                 r.height
             )
         },
@@ -207,5 +233,175 @@ fn call_output(r: &ReceiptView) -> Result<Vec<u8>> {
         ReceiptOutcome::Queued { job, .. } => {
             bail!("call 0x{} is a job for compute nodes (0x{job})", r.tx_id)
         }
+    }
+}
+
+/// The committee part of the demo: heavy calls to cross-vendor contracts, each executed by
+/// one Intel and one AMD enclave per region, validators agreeing on the signed results.
+async fn committee_demo(
+    client: &Client,
+    key: &AccountKey,
+    regions: &[String],
+    replicated_output: Vec<u8>,
+    json: bool,
+) -> Result<()> {
+    event(
+        json,
+        json!({"event": "demo_committee", "regions": regions}),
+        || {
+            format!(
+                "committee execution: {LANES} cross-vendor contracts (lanes), {} heavy jobs, \
+                 one Intel + one AMD enclave per region ({})",
+                LANES * JOBS_PER_LANE,
+                regions.join(", ")
+            )
+        },
+    );
+    let mut lanes = Vec::new();
+    for _ in 0..LANES {
+        lanes.push(
+            deploy_mode(
+                client,
+                key,
+                "heavy",
+                ExecutionMode::CrossVendor,
+                regions,
+                json,
+            )
+            .await?,
+        );
+    }
+    let started = std::time::Instant::now();
+    let next = client
+        .nonce(&key.address())
+        .await
+        .map_err(|e| rpc_error(client.base_url(), e))?;
+    let mut calls = Vec::new();
+    for i in 0..LANES * JOBS_PER_LANE {
+        let contract = lanes[i % LANES];
+        let payload = Payload::Call {
+            contract,
+            method: "sha256_chain".into(),
+            input: encode(&CHAIN_ITERATIONS),
+            fuel_limit: DEFAULT_FUEL,
+        };
+        calls.push(submit(client, key, payload, Some(next + i as u64)).await?);
+    }
+    let mut jobs = Vec::new();
+    for id in &calls {
+        let r = wait_receipt(client, id, WAIT).await?;
+        match r.outcome {
+            ReceiptOutcome::Queued { job, .. } => jobs.push((job, r.height, r.fuel_used)),
+            other => bail!("call 0x{id} was not queued as a job: {other:?}"),
+        }
+    }
+    let mut total_fuel = 0u64;
+    let mut last_height = 0;
+    for (job, ordered_at, validator_fuel) in jobs {
+        let view = wait_job(client, &job).await?;
+        let result = view.result.as_ref().expect("done jobs have a result");
+        let assignment = view.assignment.as_ref();
+        let committee: Vec<serde_json::Value> = assignment
+            .map(|a| {
+                a.committee
+                    .iter()
+                    .map(|m| json!({"node": m.id, "region": m.region, "vendor": m.vendor}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let same = result.output.0 == replicated_output;
+        total_fuel += result.fuel_used;
+        last_height = last_height.max(result.height);
+        event(
+            json,
+            json!({"event": "demo_job", "job": job, "contract": view.contract,
+                   "lane_seq": view.lane_seq, "ordered_at": ordered_at,
+                   "applied_at": result.height, "seed_view": assignment.map(|a| a.seed_view),
+                   "attempt": assignment.map(|a| a.attempt), "committee": committee,
+                   "resolution": result.resolution, "fuel_used": result.fuel_used,
+                   "validator_fuel": validator_fuel, "matches_replicated": same}),
+            || {
+                let pairs = assignment
+                    .map(|a| {
+                        a.committee
+                            .chunks(2)
+                            .map(|pair| {
+                                let region = pair.first().map_or("", |m| m.region.as_str());
+                                let ids: Vec<String> = pair
+                                    .iter()
+                                    .map(|m| format!("{} 0x{}…", m.vendor, &m.id.to_string()[..8]))
+                                    .collect();
+                                format!("{region}: {}", ids.join(" + "))
+                            })
+                            .collect::<Vec<_>>()
+                            .join("  ")
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "  job 0x{}… lane 0x{}…#{}  {pairs}\n    {} (attempt {}, seed of view {}), fuel {} on the enclaves, 0 on validators; ordered at height {ordered_at}, applied at {}; {}",
+                    &job.to_string()[..10],
+                    &view.contract.to_string()[..8],
+                    view.lane_seq,
+                    result.resolution,
+                    assignment.map_or(0, |a| a.attempt),
+                    assignment.map_or(0, |a| a.seed_view),
+                    result.fuel_used,
+                    result.height,
+                    if same {
+                        "same output as replicated execution"
+                    } else {
+                        "OUTPUT DIFFERS from replicated execution"
+                    }
+                )
+            },
+        );
+        if !same {
+            bail!("job 0x{job} output differs from the replicated execution of the same call");
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let count = LANES * JOBS_PER_LANE;
+    event(
+        json,
+        json!({"event": "demo_committee_done", "jobs": count, "seconds": seconds,
+               "jobs_per_second": count as f64 / seconds, "enclave_fuel": total_fuel,
+               "last_height": last_height}),
+        || {
+            format!(
+                "committee execution: {count} heavy jobs finalized in {seconds:.1} s ({:.2} jobs/s) \
+                 across {LANES} lanes; {total_fuel} fuel spent in enclaves, none by validators\n  \
+                 inspect one: hyperchain job show 0x<job> --rpc {}",
+                count as f64 / seconds,
+                client.base_url()
+            )
+        },
+    );
+    Ok(())
+}
+
+/// Waits until `job` is resolved; names a stall.
+async fn wait_job(client: &Client, job: &Digest) -> Result<hyperchain_rpc::api::JobView> {
+    let deadline = tokio::time::Instant::now() + 3 * WAIT;
+    loop {
+        let view = client
+            .job(job)
+            .await
+            .map_err(|e| rpc_error(client.base_url(), e))?;
+        if let Some(view) = view {
+            if view.state == "done" {
+                return Ok(view);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "job 0x{job} still {} after {:?}{}",
+                    view.state,
+                    3 * WAIT,
+                    view.reason.map(|r| format!(": {r}")).unwrap_or_default()
+                );
+            }
+        } else if tokio::time::Instant::now() > deadline {
+            bail!("job 0x{job} unknown after {:?}", 3 * WAIT);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

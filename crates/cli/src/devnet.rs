@@ -47,6 +47,13 @@ pub struct DevnetArgs {
     /// Do not run the demo on a new devnet.
     #[arg(long)]
     no_demo: bool,
+    /// Regions of the compute fleet (comma-separated); cross-vendor contracts of the demo
+    /// require all of them.
+    #[arg(long, value_delimiter = ',', default_value = "eu,us")]
+    regions: Vec<String>,
+    /// Simulated Intel nodes and AMD nodes to run in each region (0: no compute fleet).
+    #[arg(long, default_value_t = 1)]
+    compute_per_region: usize,
 }
 
 struct Validator {
@@ -119,6 +126,8 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         }
     }
 
+    let mut fleet: Option<crate::fleet::Fleet> = None;
+    let with_fleet = args.compute_per_region > 0 && !args.regions.is_empty();
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -126,10 +135,39 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         .and_then(|rt| {
             rt.block_on(async {
                 let mut signals = Signals::new()?;
-                if let (true, Some(rpc)) = (demo, &rpc) {
+                if let (true, Some(rpc)) = (with_fleet, &rpc) {
+                    let start = async {
+                        let client = crate::remote::client(rpc)?;
+                        crate::demo::wait_for_blocks(&client, args.json).await?;
+                        crate::fleet::register_release(dir, &client, Events::stdout(args.json))
+                            .await?;
+                        let mut started = crate::fleet::start(
+                            dir,
+                            &running.rpcs,
+                            &args.regions,
+                            args.compute_per_region,
+                            Events::stdout(args.json),
+                        )?;
+                        started.ready(&client).await?;
+                        anyhow::Ok(started)
+                    };
                     tokio::select! {
                         _ = signals.stopped() => return Ok(()),
-                        result = crate::demo::run(dir, rpc, args.json) => {
+                        result = start => match result {
+                            Ok(started) => fleet = Some(started),
+                            Err(e) => event(
+                                args.json,
+                                json!({"event": "fleet_failed", "error": format!("{e:#}")}),
+                                || format!("compute fleet failed: {e:#}"),
+                            ),
+                        }
+                    }
+                }
+                if let (true, Some(rpc)) = (demo, &rpc) {
+                    let regions = fleet.as_ref().map(|_| args.regions.as_slice());
+                    tokio::select! {
+                        _ = signals.stopped() => return Ok(()),
+                        result = crate::demo::run(dir, rpc, args.json, regions) => {
                             if let Err(e) = result {
                                 event(
                                     args.json,
@@ -143,6 +181,9 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                 watch(&mut running.validators, &mut signals, args.json).await
             })
         });
+    if let Some(mut fleet) = fleet {
+        fleet.stop();
+    }
     running.stop();
     outcome
 }
@@ -299,13 +340,13 @@ pub(crate) fn start_network(dir: &Path, configs: &[PathBuf], events: Events) -> 
 }
 
 /// Ctrl-C and SIGTERM.
-struct Signals {
+pub(crate) struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    fn new() -> Result<Signals> {
+    pub(crate) fn new() -> Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Signals {
             terminate: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
@@ -314,7 +355,7 @@ impl Signals {
     }
 
     /// Returns when either arrives.
-    async fn stopped(&mut self) {
+    pub(crate) async fn stopped(&mut self) {
         tokio::select! {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}

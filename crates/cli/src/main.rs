@@ -3,9 +3,12 @@
 mod args;
 mod attest;
 mod bench;
+mod compute;
 mod demo;
 mod devnet;
+mod fleet;
 mod genesis;
+mod jobs;
 mod keys;
 mod node;
 mod registry;
@@ -56,14 +59,17 @@ enum Command {
     /// Attestation tokens: fetch one from a node, verify one offline.
     #[command(subcommand)]
     Token(registry::TokenAction),
-    /// Run a local devnet: ≥ 4 validator processes over loopback, with progress.
+    /// Run a local devnet: ≥ 4 validator processes and a compute fleet over loopback.
     ///
     /// Creates a genesis in --dir if there is none (see `hyperchain genesis init`), otherwise
     /// resumes the chain stored there. Each validator is a separate `hyperchain node`
     /// process logging to DIR/validator-i/node.log; validator 0 serves RPC on the first RPC
-    /// port (BASE_PORT + N, so `hyperchain status` finds a default devnet without --rpc). On a
-    /// new devnet (or with --demo) a demo then deploys and calls example contracts through
-    /// RPC. Ctrl-C stops every validator cleanly.
+    /// port (BASE_PORT + N, so `hyperchain status` finds a default devnet without --rpc).
+    /// Governance then registers the devnet runtime release and simulated Intel and AMD
+    /// compute nodes (`hyperchain compute`, logs in DIR/compute-i/compute.log) attest and
+    /// register in each region. On a new devnet (or with --demo) a demo deploys and calls
+    /// example contracts, then runs heavy calls on cross-vendor committees and prints which
+    /// Intel/AMD pair executed each job. Ctrl-C stops everything cleanly.
     Devnet(devnet::DevnetArgs),
     /// Measure finalized light-transaction throughput and finality latency of a fresh
     /// local devnet (`increment(1)` calls on the `counter` example, sent to every validator).
@@ -100,6 +106,12 @@ enum Command {
     /// Verify TEE attestation evidence against a policy; simulated evidence for devnets.
     #[command(subcommand)]
     Attest(attest::AttestCommand),
+    /// Run a compute node: register with attestation evidence, then execute the jobs
+    /// committees assign to it and send signed receipts.
+    Compute(compute::ComputeArgs),
+    /// Jobs (calls to TEE contracts): their committees, seeds, receipts and results.
+    #[command(subcommand)]
+    Job(jobs::JobCommand),
 }
 
 fn main() {
@@ -107,6 +119,7 @@ fn main() {
     // A validator reports its progress through its log.
     let default_filter = match cli.command {
         Command::Node { action: None, .. } => "warn,hyperchain_chain=info,hyperchain=info",
+        Command::Compute(_) => "error",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -142,6 +155,8 @@ fn main() {
         Command::Tx { id, decode, conn } => remote::tx(id, decode, conn),
         Command::Status { conn } => remote::status(conn),
         Command::Attest(cmd) => attest::run(cmd),
+        Command::Compute(args) => compute::run(args),
+        Command::Job(cmd) => jobs::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

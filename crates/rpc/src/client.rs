@@ -541,6 +541,15 @@ impl Client {
         self.post("/compute/fetch", &body).await
     }
 
+    /// A compute request already signed by the node's identity key (the enclave signs; the
+    /// host only carries the body). Check the answer with [`verify_compute_fetch`].
+    pub async fn compute_fetch_signed(
+        &self,
+        body: &ComputeFetchRequest,
+    ) -> Result<ComputeFetchResponse, ClientError> {
+        self.post("/compute/fetch", body).await
+    }
+
     /// A job (a call to a TEE contract), if finalized.
     pub async fn job(&self, id: &Digest) -> Result<Option<JobView>, ClientError> {
         self.get_opt(&format!("/job/{id}")).await

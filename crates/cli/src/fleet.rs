@@ -1,0 +1,258 @@
+//! A devnet's compute fleet: `hyperchain compute` processes with simulated Intel and AMD
+//! platforms in several regions, registered through attestation.
+//!
+//! Before starting them, governance (the devnet's `governance.key`) registers the devnet
+//! runtime release, whose simulated measurements every validator recomputes from the image;
+//! each node then generates its identity key, produces simulated evidence bound to it and to
+//! the latest finalized block, and registers. The fleet is ready when every node is an active
+//! member.
+
+use crate::devnet::Events;
+use crate::genesis::{GENESIS_FILE, GOVERNANCE_KEY_FILE};
+use crate::registry::DEVNET_RUNTIME_IMAGE;
+use crate::remote::{rpc_error, submit, wait_receipt};
+use anyhow::{Context as _, Result, bail};
+use hyperchain_chain::genesis::AccountKey;
+use hyperchain_rpc::Client;
+use hyperchain_rpc::api::ReceiptOutcome;
+use hyperchain_types::{GovernanceAction, Payload};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A compute node's log inside the devnet directory.
+pub const COMPUTE_LOG: &str = "compute.log";
+/// How long the fleet may take to register.
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// One compute node process.
+pub(crate) struct ComputeProcess {
+    pub index: usize,
+    pub platform: &'static str,
+    pub region: String,
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+/// The running fleet.
+pub(crate) struct Fleet {
+    pub nodes: Vec<ComputeProcess>,
+    events: Events,
+}
+
+/// The directory of compute node `index`.
+pub fn compute_dir(dir: &Path, index: usize) -> PathBuf {
+    dir.join(format!("compute-{index}"))
+}
+
+/// Registers the devnet runtime release (idempotent: a release already in the policy is not
+/// added twice).
+pub(crate) async fn register_release(dir: &Path, client: &Client, events: Events) -> Result<()> {
+    let key = AccountKey::load(&dir.join(GOVERNANCE_KEY_FILE))
+        .map_err(|e| anyhow::anyhow!("cannot use the devnet governance key: {e}"))?;
+    let payload = Payload::Govern(GovernanceAction::AddRelease {
+        version: "devnet-v1".into(),
+        image: DEVNET_RUNTIME_IMAGE.to_vec(),
+        measurements: Vec::new(),
+    });
+    let id = submit(client, &key, payload, None).await?;
+    let r = wait_receipt(client, &id, Duration::from_secs(60)).await?;
+    if let ReceiptOutcome::Rejected { reason } = &r.outcome {
+        bail!("registering the devnet runtime release was rejected: {reason}");
+    }
+    events.emit(
+        json!({"event": "release_registered", "height": r.height, "tx_id": id}),
+        || {
+            format!(
+                "runtime release devnet-v1 registered by governance at height {}",
+                r.height
+            )
+        },
+    );
+    Ok(())
+}
+
+/// Starts `per_region` Intel and `per_region` AMD simulated nodes in each region.
+pub(crate) fn start(
+    dir: &Path,
+    rpcs: &[String],
+    regions: &[String],
+    per_region: usize,
+    events: Events,
+) -> Result<Fleet> {
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    let mut fleet = Fleet {
+        nodes: Vec::new(),
+        events,
+    };
+    let mut index = 0;
+    for region in regions {
+        for _ in 0..per_region {
+            for platform in ["sim-intel", "sim-amd"] {
+                let node_dir = compute_dir(dir, index);
+                std::fs::create_dir_all(&node_dir)
+                    .with_context(|| format!("cannot create {}", node_dir.display()))?;
+                let log = node_dir.join(COMPUTE_LOG);
+                let out = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .with_context(|| format!("cannot open {}", log.display()))?;
+                let err = out.try_clone()?;
+                let mut cmd = Command::new(&exe);
+                cmd.arg("compute")
+                    .arg("--platform")
+                    .arg(platform)
+                    .arg("--region")
+                    .arg(region)
+                    .arg("--genesis")
+                    .arg(dir.join(GENESIS_FILE))
+                    .arg("--json");
+                for rpc in rpcs {
+                    cmd.arg("--rpc").arg(rpc);
+                }
+                let child = cmd
+                    .stdin(Stdio::null())
+                    .stdout(out)
+                    .stderr(err)
+                    .spawn()
+                    .with_context(|| format!("cannot start compute node {index}"))?;
+                events.emit(
+                    json!({"event": "compute_started", "index": index, "platform": platform,
+                           "region": region, "pid": child.id(), "log": log}),
+                    || {
+                        format!(
+                            "compute node {index} ({platform}, region {region}) started (pid {}), log {}",
+                            child.id(),
+                            log.display()
+                        )
+                    },
+                );
+                fleet.nodes.push(ComputeProcess {
+                    index,
+                    platform,
+                    region: region.clone(),
+                    child,
+                    log,
+                });
+                index += 1;
+            }
+        }
+    }
+    Ok(fleet)
+}
+
+impl Fleet {
+    /// Waits until every node has registered (its log reports it), failing if one exits.
+    pub async fn ready(&mut self, client: &Client) -> Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            self.check_alive()?;
+            let registered: Vec<(usize, String, u64)> = self
+                .nodes
+                .iter()
+                .filter_map(|n| {
+                    let text = std::fs::read_to_string(&n.log).ok()?;
+                    text.lines().rev().find_map(|line| {
+                        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+                        (v["event"] == "registered").then(|| {
+                            (
+                                n.index,
+                                v["node"].as_str().unwrap_or_default().to_string(),
+                                v["height"].as_u64().unwrap_or_default(),
+                            )
+                        })
+                    })
+                })
+                .collect();
+            if registered.len() == self.nodes.len() {
+                for (index, id, height) in registered {
+                    let n = &self.nodes[index];
+                    self.events.emit(
+                        json!({"event": "compute_registered", "index": index, "node": id,
+                               "platform": n.platform, "region": n.region, "height": height}),
+                        || {
+                            format!(
+                                "  node 0x{}… {:<9} region {:<4} attested and registered at height {height}",
+                                &id[..12.min(id.len())],
+                                n.platform,
+                                n.region
+                            )
+                        },
+                    );
+                }
+                let active = client
+                    .nodes(&[("status", "active")])
+                    .await
+                    .map_err(|e| rpc_error(client.base_url(), e))?;
+                self.events.emit(
+                    json!({"event": "fleet_ready", "nodes": self.nodes.len(), "active": active.nodes.len()}),
+                    || format!("compute fleet ready: {} active members in the accumulator", active.nodes.len()),
+                );
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "only {} of {} compute nodes registered after {READY_TIMEOUT:?}; see their logs in compute-*/{COMPUTE_LOG}",
+                    registered.len(),
+                    self.nodes.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Fails if a node exited.
+    pub fn check_alive(&mut self) -> Result<()> {
+        for n in self.nodes.iter_mut() {
+            if let Some(status) = n.child.try_wait()? {
+                bail!(
+                    "compute node {} ({}, {}) exited ({status}); see {}",
+                    n.index,
+                    n.platform,
+                    n.region,
+                    n.log.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every node (SIGTERM, then kill after a grace period).
+    pub fn stop(&mut self) {
+        use rustix::process::{Pid, Signal, kill_process};
+        for n in self.nodes.iter_mut() {
+            if matches!(n.child.try_wait(), Ok(None)) {
+                let _ = kill_process(Pid::from_child(&n.child), Signal::TERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for n in self.nodes.iter_mut() {
+            let status = loop {
+                match n.child.try_wait() {
+                    Ok(Some(status)) => break Some(status),
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    _ => {
+                        let _ = n.child.kill();
+                        break n.child.wait().ok();
+                    }
+                }
+            };
+            let code = status.and_then(|s| s.code());
+            self.events.emit(
+                json!({"event": "compute_stopped", "index": n.index, "exit_code": code}),
+                || format!("compute node {} stopped", n.index),
+            );
+        }
+        self.nodes.clear();
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

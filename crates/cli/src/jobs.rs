@@ -1,0 +1,194 @@
+//! `hyperchain job`: inspect jobs (calls to TEE contracts) and lanes through a node's RPC.
+
+use crate::remote::{Conn, runtime};
+use anyhow::{Result, anyhow};
+use clap::Subcommand;
+use hyperchain_rpc::Client;
+use hyperchain_rpc::api::{JobView, LaneView};
+use hyperchain_types::{Address, Digest};
+
+#[derive(Subcommand, Debug)]
+pub enum JobCommand {
+    /// A job: its state, committee (with the seed that drew it), receipts and result.
+    Show {
+        /// The job id (the call's transaction id).
+        id: Digest,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Jobs: every unresolved one, or a contract's latest.
+    List {
+        /// The latest jobs of this contract's lane.
+        #[arg(long)]
+        contract: Option<Address>,
+        /// Only jobs assigned to this node that it has not answered.
+        #[arg(long)]
+        node: Option<Digest>,
+        /// Only jobs in this state: waiting, assigned, stalled or done.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// A TEE contract's lane: mode, regions, position and storage commitment.
+    Lane {
+        /// The contract.
+        contract: Address,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+fn short(d: &Digest) -> String {
+    d.to_string()[..12].to_string()
+}
+
+/// Prints a job as text.
+pub fn print_job(job: &JobView) {
+    println!("job        0x{}", job.id);
+    println!(
+        "contract   0x{} (lane position {})",
+        job.contract, job.lane_seq
+    );
+    println!("call       {} by 0x{}", job.method, job.caller);
+    println!("ordered    height {} (view {})", job.height, job.view);
+    match &job.reason {
+        Some(reason) => println!("state      {} ({reason})", job.state),
+        None => println!("state      {}", job.state),
+    }
+    if let Some(a) = &job.assignment {
+        println!(
+            "committee  attempt {}, drawn at height {} by the seed of view {} (randomness 0x{}), deadline {}",
+            a.attempt,
+            a.assigned_height,
+            a.seed_view,
+            short(&a.seed),
+            a.deadline
+        );
+        for m in &a.committee {
+            let answered = if a.answered.contains(&m.id) {
+                "answered"
+            } else {
+                "waiting"
+            };
+            println!("  {:<6} {:<5} 0x{}  {answered}", m.region, m.vendor, m.id);
+        }
+        if !a.excluded.is_empty() {
+            println!(
+                "excluded   {} silent node(s) of earlier committees",
+                a.excluded.len()
+            );
+        }
+    }
+    if let Some(r) = &job.result {
+        match &r.status.detail {
+            Some(d) => println!("result     {} ({d})", r.status.status),
+            None => println!("result     {}", r.status.status),
+        }
+        println!("output     0x{}", hex::encode(&r.output.0));
+        println!("fuel       {}", r.fuel_used);
+        println!("applied    height {} ({})", r.height, r.resolution);
+        for id in &r.revoked {
+            println!("revoked    0x{id} (signed a wrong result)");
+        }
+        println!("storage    0x{}", r.post_state);
+    }
+}
+
+fn print_lane(lane: &LaneView) {
+    println!("contract   0x{}", lane.contract);
+    println!("mode       {}", lane.mode);
+    if !lane.regions.is_empty() {
+        println!("regions    {}", lane.regions.join(", "));
+    }
+    println!(
+        "jobs       {} ordered, next to resolve: {}",
+        lane.next_seq, lane.head
+    );
+    println!("storage    0x{}", lane.state);
+}
+
+fn json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Runs a `hyperchain job` command.
+pub fn run(cmd: JobCommand) -> Result<()> {
+    runtime()?.block_on(async move {
+        match cmd {
+            JobCommand::Show { id, conn } => {
+                let client = Client::new(&conn.rpc)?;
+                let job = client.job(&id).await?.ok_or_else(|| {
+                    anyhow!("no job 0x{id} (not finalized, or not a call to a TEE contract)")
+                })?;
+                if conn.json {
+                    json(&job)
+                } else {
+                    print_job(&job);
+                    Ok(())
+                }
+            }
+            JobCommand::List {
+                contract,
+                node,
+                state,
+                limit,
+                conn,
+            } => {
+                let client = Client::new(&conn.rpc)?;
+                let contract = contract.map(|c| c.to_string());
+                let node = node.map(|n| n.to_string());
+                let limit = limit.to_string();
+                let mut filters = vec![("limit", limit.as_str())];
+                if let Some(c) = &contract {
+                    filters.push(("contract", c));
+                }
+                if let Some(n) = &node {
+                    filters.push(("node", n));
+                }
+                if let Some(s) = &state {
+                    filters.push(("state", s));
+                }
+                let resp = client.jobs(&filters).await?;
+                if conn.json {
+                    return json(&resp);
+                }
+                println!("{} job(s) at height {}", resp.jobs.len(), resp.height);
+                for job in &resp.jobs {
+                    let committee = job.assignment.as_ref().map_or(String::new(), |a| {
+                        a.committee
+                            .iter()
+                            .map(|m| format!("{}/{}:{}", m.region, m.vendor, short(&m.id)))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    });
+                    println!(
+                        "0x{}  {}#{}  {:<8} {committee}",
+                        short(&job.id),
+                        short(&Digest(job.contract.0)),
+                        job.lane_seq,
+                        job.state
+                    );
+                }
+                Ok(())
+            }
+            JobCommand::Lane { contract, conn } => {
+                let client = Client::new(&conn.rpc)?;
+                let lane = client
+                    .lane(&contract)
+                    .await?
+                    .ok_or_else(|| anyhow!("0x{contract} has no lane (absent or replicated)"))?;
+                if conn.json {
+                    json(&lane)
+                } else {
+                    print_lane(&lane);
+                    Ok(())
+                }
+            }
+        }
+    })
+}

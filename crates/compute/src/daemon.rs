@@ -1,0 +1,430 @@
+//! The compute-node daemon: the host side around the [`Enclave`].
+//!
+//! 1. **Register**: evidence from the platform's [`EvidenceProvider`] binding the enclave's
+//!    identity key and the latest finalized block, in a `Register` transaction signed by the
+//!    enclave; wait for its receipt (a refusal names the failed check).
+//! 2. **Serve**: poll validators for jobs assigned to this node (`GET /jobs?node=`), execute
+//!    each in the enclave on fetched and proven state, and send the signed receipt in a
+//!    `Receipt` transaction to every configured validator (there is no mempool gossip).
+//! 3. **Re-attest** halfway through the membership's validity, with fresh evidence for the
+//!    same identity key.
+//!
+//! A restart generates a new identity key (the old one never left the old enclave) and
+//! registers again; the old identity expires.
+
+use crate::enclave::{Enclave, Host};
+use crate::providers::EvidenceProvider;
+use hyperchain_rpc::api::{ComputeFetchRequest, ComputeFetchResponse, ReceiptOutcome};
+use hyperchain_rpc::{Client, ClientError};
+use hyperchain_types::{CallStatus, Digest, Payload, Registration, SignedTransaction};
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a node misbehaves (to exercise the chain's defences on devnets and in tests; a correct
+/// node uses [`Fault::None`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Fault {
+    /// Correct.
+    #[default]
+    None,
+    /// Signs a wrong result (its output is replaced).
+    WrongResult,
+    /// Never answers.
+    Silent,
+}
+
+impl std::str::FromStr for Fault {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Fault::None),
+            "wrong-result" => Ok(Fault::WrongResult),
+            "silent" => Ok(Fault::Silent),
+            other => Err(format!(
+                "unknown fault `{other}`: expected none, wrong-result or silent"
+            )),
+        }
+    }
+}
+
+/// What the daemon needs.
+#[derive(Clone, Debug)]
+pub struct DaemonConfig {
+    /// Validators' RPC base URLs (the first answers queries; receipts go to all).
+    pub rpc: Vec<String>,
+    /// The region this node serves.
+    pub region: String,
+    /// How often to look for new jobs.
+    pub poll: Duration,
+    /// How long to wait for the registration's receipt.
+    pub register_timeout: Duration,
+    /// Misbehaviour, for tests and demos.
+    pub fault: Fault,
+}
+
+/// What the daemon reports as it works.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Registered: a member from this height on.
+    Registered {
+        /// The node id.
+        node: Digest,
+        /// The platform.
+        platform: String,
+        /// The region.
+        region: String,
+        /// Height of the block that accepted it.
+        height: u64,
+    },
+    /// Fresh evidence accepted.
+    Reattested {
+        /// Height of the block that accepted it.
+        height: u64,
+    },
+    /// A job executed and its receipt sent.
+    Executed {
+        /// The job.
+        job: Digest,
+        /// Its contract.
+        contract: hyperchain_types::Address,
+        /// Its lane position.
+        lane_seq: u64,
+        /// The committee attempt.
+        attempt: u32,
+        /// `ok`, `reverted`, `out_of_fuel` or `trap`.
+        status: String,
+        /// Fuel used.
+        fuel_used: u64,
+        /// Execution time (ms, fetches of read values included).
+        millis: u64,
+        /// Verified storage reads.
+        reads: usize,
+        /// The receipt transaction.
+        tx: Digest,
+    },
+    /// A job was not executed.
+    Skipped {
+        /// The job.
+        job: Digest,
+        /// Why.
+        reason: String,
+    },
+    /// A recoverable problem (the daemon keeps going).
+    Warning {
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Why the daemon stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// No validator could be reached.
+    #[error("rpc: {0}")]
+    Rpc(#[from] ClientError),
+    /// The evidence provider failed.
+    #[error("evidence: {0}")]
+    Evidence(#[from] crate::providers::ProviderError),
+    /// The chain refused the registration.
+    #[error("registration refused: {0}")]
+    Refused(String),
+    /// The configuration is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// The host's transport: blocking calls into the async RPC client, for the enclave's
+/// synchronous storage reads (run on a blocking thread).
+struct RpcHost {
+    client: Client,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Host for RpcHost {
+    fn fetch(&self, request: &ComputeFetchRequest) -> Result<ComputeFetchResponse, String> {
+        self.runtime
+            .block_on(self.client.compute_fetch_signed(request))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A compute node: enclave, evidence provider and validator clients.
+pub struct ComputeNode {
+    enclave: Arc<Enclave>,
+    provider: Arc<dyn EvidenceProvider>,
+    clients: Vec<Client>,
+    config: DaemonConfig,
+    nonce: Option<u64>,
+}
+
+impl std::fmt::Debug for ComputeNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputeNode")
+            .field("node", &self.enclave.node_id())
+            .field("region", &self.config.region)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn status_name(status: &CallStatus) -> String {
+    match status {
+        CallStatus::Ok => "ok".into(),
+        CallStatus::Reverted(_) => "reverted".into(),
+        CallStatus::OutOfFuel => "out_of_fuel".into(),
+        CallStatus::Trap(_) => "trap".into(),
+    }
+}
+
+impl ComputeNode {
+    /// A node around `enclave` producing evidence with `provider`.
+    pub fn new(
+        enclave: Enclave,
+        provider: Arc<dyn EvidenceProvider>,
+        config: DaemonConfig,
+    ) -> Result<ComputeNode, DaemonError> {
+        if config.rpc.is_empty() {
+            return Err(DaemonError::Config("no validator RPC URL".into()));
+        }
+        if config.region.is_empty() {
+            return Err(DaemonError::Config("the region must not be empty".into()));
+        }
+        let clients = config
+            .rpc
+            .iter()
+            .map(|url| Client::new(url))
+            .collect::<Result<_, _>>()?;
+        Ok(ComputeNode {
+            enclave: Arc::new(enclave),
+            provider,
+            clients,
+            config,
+            nonce: None,
+        })
+    }
+
+    /// The enclave (its node id, identity key).
+    pub fn enclave(&self) -> &Enclave {
+        &self.enclave
+    }
+
+    fn client(&self) -> &Client {
+        &self.clients[0]
+    }
+
+    async fn next_nonce(&mut self) -> Result<u64, DaemonError> {
+        let nonce = match self.nonce {
+            Some(n) => n,
+            None => self.client().nonce(&self.enclave.account()).await?,
+        };
+        self.nonce = Some(nonce + 1);
+        Ok(nonce)
+    }
+
+    /// Sends `tx` to every validator; fine if at least one accepted it.
+    async fn broadcast(&mut self, tx: &SignedTransaction) -> Result<Digest, DaemonError> {
+        let mut last_error = None;
+        let mut accepted = false;
+        for client in &self.clients {
+            match client.submit(tx).await {
+                Ok(_) => accepted = true,
+                Err(e) => last_error = Some(e),
+            }
+        }
+        match (accepted, last_error) {
+            (true, _) => Ok(tx.id()),
+            (false, Some(e)) => {
+                // Perhaps our nonce is stale (a restart, a dropped transaction): re-read it.
+                self.nonce = None;
+                Err(e.into())
+            }
+            (false, None) => unreachable!("at least one client"),
+        }
+    }
+
+    /// Fresh evidence bound to the latest finalized block.
+    async fn registration(&self) -> Result<Registration, DaemonError> {
+        let tip = self.client().status().await?;
+        if tip.chain_id != self.enclave.chain_id() {
+            return Err(DaemonError::Config(format!(
+                "the validator serves chain {}, the genesis describes {}",
+                tip.chain_id,
+                self.enclave.chain_id()
+            )));
+        }
+        let report_data = self.enclave.report_data(&tip.digest);
+        let provided = self.provider.evidence(report_data, now_ms() / 1000)?;
+        use commonware_codec::Encode as _;
+        Ok(Registration {
+            identity_key: self.enclave.identity_key(),
+            platform: provided.platform.tag(),
+            region: self.config.region.clone(),
+            evidence: provided.evidence,
+            endorsements: provided.endorsements.encode().to_vec(),
+            recent_block: tip.digest,
+        })
+    }
+
+    /// Submits `payload` and waits for its receipt: the height of the accepting block.
+    async fn attest(&mut self, payload: Payload) -> Result<u64, DaemonError> {
+        let nonce = self.next_nonce().await?;
+        let tx = self.enclave.sign_tx(nonce, payload);
+        let id = self.broadcast(&tx).await?;
+        let receipt = self
+            .client()
+            .wait_for_receipt(&id, self.config.register_timeout)
+            .await?;
+        match receipt.outcome {
+            ReceiptOutcome::Accepted => Ok(receipt.height),
+            ReceiptOutcome::Rejected { reason } => Err(DaemonError::Refused(reason)),
+            other => Err(DaemonError::Refused(format!(
+                "unexpected receipt {other:?}"
+            ))),
+        }
+    }
+
+    /// Registers the node (evidence verified by the validators at block time).
+    pub async fn register(&mut self) -> Result<Event, DaemonError> {
+        let registration = self.registration().await?;
+        let height = self.attest(Payload::Register(registration)).await?;
+        Ok(Event::Registered {
+            node: self.enclave.node_id(),
+            platform: self.provider.platform().as_str().to_string(),
+            region: self.config.region.clone(),
+            height,
+        })
+    }
+
+    /// Re-attests if past half of the membership's validity.
+    async fn maybe_reattest(&mut self) -> Result<Option<Event>, DaemonError> {
+        let Some(record) = self.client().node(&self.enclave.node_id()).await? else {
+            return Ok(None);
+        };
+        let half = record.attested_ms + (record.expires_ms.saturating_sub(record.attested_ms)) / 2;
+        if now_ms() < half {
+            return Ok(None);
+        }
+        let registration = self.registration().await?;
+        let height = self.attest(Payload::Reattest(registration)).await?;
+        Ok(Some(Event::Reattested { height }))
+    }
+
+    /// Executes one job and sends the receipt.
+    async fn serve(&mut self, job: Digest) -> Result<Event, DaemonError> {
+        let host: Arc<dyn Host> = Arc::new(RpcHost {
+            client: self.client().clone(),
+            runtime: tokio::runtime::Handle::current(),
+        });
+        let enclave = self.enclave.clone();
+        let executed = tokio::task::spawn_blocking(move || enclave.execute(host, &job))
+            .await
+            .map_err(|e| DaemonError::Config(format!("execution task failed: {e}")))?;
+        let mut executed = match executed {
+            Ok(executed) => executed,
+            Err(e) => {
+                return Ok(Event::Skipped {
+                    job,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        if self.config.fault == Fault::WrongResult {
+            // A Byzantine node: claims another output, re-signed with its real key.
+            let mut receipt = executed.receipt.receipt.clone();
+            receipt.outcome.output = b"a wrong result".to_vec();
+            receipt.outcome.status = CallStatus::Ok;
+            executed.receipt = self.enclave.sign_receipt(receipt);
+        }
+        let outcome = &executed.receipt.receipt.outcome;
+        let (status, fuel_used) = (status_name(&outcome.status), outcome.fuel_used);
+        let nonce = self.next_nonce().await?;
+        let tx = self
+            .enclave
+            .sign_tx(nonce, Payload::Receipt(Box::new(executed.receipt.clone())));
+        let tx = self.broadcast(&tx).await?;
+        Ok(Event::Executed {
+            job,
+            contract: executed.job.contract,
+            lane_seq: executed.job.lane_seq,
+            attempt: executed.job.assignment.as_ref().map_or(0, |a| a.attempt),
+            status,
+            fuel_used,
+            millis: executed.elapsed.as_millis() as u64,
+            reads: executed.reads,
+            tx,
+        })
+    }
+
+    /// Serves jobs until `shutdown` completes, reporting through `report`. Registers first if
+    /// `register` is set.
+    pub async fn run(
+        mut self,
+        register: bool,
+        report: impl Fn(Event) + Send,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), DaemonError> {
+        if register {
+            report(self.register().await?);
+        }
+        let me = self.enclave.node_id().to_string();
+        // Jobs already answered, per (job, attempt).
+        let mut answered: HashSet<(Digest, u32)> = HashSet::new();
+        let mut last_reattest_check = std::time::Instant::now();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                _ = tokio::time::sleep(self.config.poll) => {}
+            }
+            if last_reattest_check.elapsed() > Duration::from_secs(5) {
+                last_reattest_check = std::time::Instant::now();
+                match self.maybe_reattest().await {
+                    Ok(Some(event)) => report(event),
+                    Ok(None) => {}
+                    Err(e) => report(Event::Warning {
+                        message: format!("re-attestation failed: {e}"),
+                    }),
+                }
+            }
+            let jobs = match self.client().jobs(&[("node", me.as_str())]).await {
+                Ok(resp) => resp.jobs,
+                Err(e) => {
+                    report(Event::Warning {
+                        message: format!("cannot list jobs: {e}"),
+                    });
+                    continue;
+                }
+            };
+            for job in jobs {
+                let attempt = job.assignment.as_ref().map_or(0, |a| a.attempt);
+                if !answered.insert((job.id, attempt)) || self.config.fault == Fault::Silent {
+                    continue;
+                }
+                match self.serve(job.id).await {
+                    Ok(event) => {
+                        if matches!(event, Event::Skipped { .. }) {
+                            // Try again at the next poll (e.g. a validator lagging behind).
+                            answered.remove(&(job.id, attempt));
+                        }
+                        report(event);
+                    }
+                    Err(e) => {
+                        answered.remove(&(job.id, attempt));
+                        report(Event::Warning {
+                            message: format!("job {}: {e}", job.id),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! The enclave boundary (DESIGN.md §2, §6): what runs inside the TEE.
+//!
+//! The enclave generates its ed25519 **identity key** and never lets it out: it signs the
+//! node's transactions (registration, re-attestation, receipts — the node's account is the
+//! identity key's), its authenticated fetch requests and its compute receipts. The **host**
+//! (the untrusted rest of the node: networking, disk, the operator) only carries bytes
+//! ([`Host`]). Everything the host hands in is verified before use:
+//!
+//! - every answer carries a finalized header and its finality certificate, checked with the
+//!   [`LightClient`] against the network's group public key (the enclave's one trust anchor,
+//!   from the genesis);
+//! - every value comes with a state proof against that header's state root, for exactly the
+//!   key the enclave asked for;
+//! - the job record must show this node on the job's current committee; the code must hash to
+//!   the contract's code hash; every storage value the call reads must be proven against the
+//!   lane's recorded pre-state (the contract's storage commitment after the previous job), so
+//!   the enclave executes on exactly the state its receipt names.
+//!
+//! If anything fails, the enclave signs nothing.
+
+use commonware_codec::{DecodeExt as _, Encode as _};
+use commonware_cryptography::{Signer as _, ed25519};
+use hyperchain_chain::execute::{CODE_CHUNK, code_key, contract_key};
+use hyperchain_chain::lanes::{self, job_key, lane_key};
+use hyperchain_chain::light::LightClient;
+use hyperchain_merkle::{EMPTY, StateProof, TreeId, key_path, value_hash};
+use hyperchain_rpc::api::{ComputeFetchRequest, ComputeFetchResponse, Hex, ProvenEntry};
+use hyperchain_types::{
+    COMPUTE_REQUEST_NAMESPACE, ComputeRequest, ContractRecord, Digest, Header, Job, JobState,
+    LaneRecord, Payload, SenderKey, SignedComputeReceipt, SignedTransaction, Transaction,
+    compute_request_message, node_id, tx_limits,
+};
+use hyperchain_vm::{Engine, StorageError, StorageReader};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The untrusted host's side of the boundary: it carries a signed request to a validator and
+/// returns the answer, which the enclave then verifies.
+pub trait Host: Send + Sync {
+    /// Sends `request` to a validator's `POST /compute/fetch`.
+    fn fetch(&self, request: &ComputeFetchRequest) -> Result<ComputeFetchResponse, String>;
+}
+
+/// Why the enclave signed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum EnclaveError {
+    /// The host could not deliver (network, validator refusal).
+    #[error("host: {0}")]
+    Host(String),
+    /// An answer did not verify (certificate, proof, wrong key, wrong state).
+    #[error("unverified answer: {0}")]
+    Unverified(String),
+    /// The job is not this node's to execute (any more).
+    #[error("not assigned: {0}")]
+    NotAssigned(String),
+    /// The engine failed (not a contract fault).
+    #[error("engine: {0}")]
+    Engine(String),
+}
+
+/// The identity key and what it signs.
+#[derive(Clone)]
+struct Identity {
+    key: ed25519::PrivateKey,
+    public: [u8; 32],
+    chain_id: Digest,
+}
+
+impl Identity {
+    fn request(&self, request: &ComputeRequest, timestamp_ms: u64) -> ComputeFetchRequest {
+        let message = compute_request_message(&self.chain_id, &self.public, timestamp_ms, request);
+        let signature = self.key.sign(COMPUTE_REQUEST_NAMESPACE, &message);
+        ComputeFetchRequest {
+            identity_key: Hex(self.public.to_vec()),
+            request: Hex(request.encode().to_vec()),
+            timestamp_ms,
+            signature: Hex(signature.encode().to_vec()),
+        }
+    }
+}
+
+/// The enclave: identity key, light client and contract engine.
+pub struct Enclave {
+    identity: Identity,
+    light: Arc<LightClient>,
+    engine: Engine,
+}
+
+impl std::fmt::Debug for Enclave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enclave")
+            .field("node_id", &self.node_id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A job executed and signed.
+#[derive(Clone, Debug)]
+pub struct Executed {
+    /// The signed receipt to send to validators.
+    pub receipt: SignedComputeReceipt,
+    /// The job it answers.
+    pub job: Job,
+    /// Time spent executing the call (fetches of the values it read included).
+    pub elapsed: Duration,
+    /// Storage values fetched and verified.
+    pub reads: usize,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Enclave {
+    /// A new enclave for the chain `light` verifies, with a fresh identity key generated
+    /// inside it.
+    pub fn new(light: LightClient, engine: Engine) -> Enclave {
+        let key = hyperchain_chain::genesis::AccountKey::generate(commonware_utils::sys_rng()).0;
+        Enclave::with_key(light, engine, key)
+    }
+
+    /// An enclave with a given identity key (tests and simulations).
+    pub fn with_key(light: LightClient, engine: Engine, key: ed25519::PrivateKey) -> Enclave {
+        let public = SenderKey::from(key.public_key()).0;
+        Enclave {
+            identity: Identity {
+                key,
+                public,
+                chain_id: light.chain_id(),
+            },
+            light: Arc::new(light),
+            engine,
+        }
+    }
+
+    /// The identity public key.
+    pub fn identity_key(&self) -> [u8; 32] {
+        self.identity.public
+    }
+
+    /// The node id (`SHA-256` of the identity key), its accumulator element.
+    pub fn node_id(&self) -> Digest {
+        node_id(&self.identity.public)
+    }
+
+    /// The chain this enclave serves.
+    pub fn chain_id(&self) -> Digest {
+        self.identity.chain_id
+    }
+
+    /// The node's account address (the identity key's account).
+    pub fn account(&self) -> hyperchain_types::Address {
+        SenderKey(self.identity.public).address()
+    }
+
+    /// The `report_data` its evidence must carry: the identity binding and `recent_block`.
+    pub fn report_data(&self, recent_block: &Digest) -> [u8; 64] {
+        hyperchain_attest::report_data(
+            &self.identity.chain_id.0,
+            &self.identity.public,
+            &recent_block.0,
+        )
+    }
+
+    /// A transaction from the node's account, signed inside the enclave.
+    pub fn sign_tx(&self, nonce: u64, payload: Payload) -> SignedTransaction {
+        Transaction {
+            chain_id: self.identity.chain_id,
+            sender: SenderKey(self.identity.public),
+            nonce,
+            payload,
+        }
+        .sign(&self.identity.key)
+    }
+
+    /// Signs `receipt` with the identity key. Used only to model Byzantine nodes (which sign
+    /// whatever they like); a correct node signs what [`Enclave::execute`] computed.
+    pub fn sign_receipt(&self, receipt: hyperchain_types::ComputeReceipt) -> SignedComputeReceipt {
+        receipt.sign(&self.identity.key)
+    }
+
+    /// A signed fetch request made now.
+    pub fn request(&self, request: &ComputeRequest) -> ComputeFetchRequest {
+        self.identity.request(request, now_ms())
+    }
+
+    /// Fetches `request` through `host` and verifies the answer: finality certificate, then
+    /// one proof per entry, each for the key expected at its position (`expected`, a prefix
+    /// check when the list is open-ended).
+    fn fetch_verified(
+        &self,
+        host: &dyn Host,
+        request: &ComputeRequest,
+    ) -> Result<(Header, Vec<ProvenEntry>), EnclaveError> {
+        let resp = host
+            .fetch(&self.request(request))
+            .map_err(EnclaveError::Host)?;
+        let header = hyperchain_rpc::client::verify_compute_fetch(&self.light, &resp)
+            .map_err(EnclaveError::Unverified)?;
+        Ok((header, resp.entries))
+    }
+
+    /// Reads a job's record, its lane and its contract from proven state, and checks that
+    /// this node is on its current committee and has a job to do.
+    pub fn fetch_job(
+        &self,
+        host: &dyn Host,
+        job_id: &Digest,
+    ) -> Result<(Job, LaneRecord, ContractRecord), EnclaveError> {
+        let (_, entries) = self.fetch_verified(host, &ComputeRequest::Job(*job_id))?;
+        let value = |i: usize, key: &[u8], what: &str| -> Result<Vec<u8>, EnclaveError> {
+            let entry = entries
+                .get(i)
+                .ok_or_else(|| EnclaveError::Unverified(format!("no {what} in the answer")))?;
+            if entry.tree.0 != TreeId::ROOT.0 || entry.key.0 != key {
+                return Err(EnclaveError::Unverified(format!(
+                    "the answer proves another key than the {what}"
+                )));
+            }
+            entry
+                .value
+                .as_ref()
+                .map(|v| v.0.clone())
+                .ok_or_else(|| EnclaveError::Unverified(format!("the {what} is proven absent")))
+        };
+        let decode_err = |what: &str, e: commonware_codec::Error| {
+            EnclaveError::Unverified(format!("{what} does not decode: {e}"))
+        };
+        let job = Job::decode(bytes::Bytes::from(value(0, &job_key(job_id), "job")?))
+            .map_err(|e| decode_err("job", e))?;
+        let lane = LaneRecord::decode(bytes::Bytes::from(value(
+            1,
+            &lane_key(&job.contract),
+            "lane",
+        )?))
+        .map_err(|e| decode_err("lane", e))?;
+        let record = ContractRecord::decode(bytes::Bytes::from(value(
+            2,
+            &contract_key(&job.contract),
+            "contract record",
+        )?))
+        .map_err(|e| decode_err("contract record", e))?;
+        if job.state != JobState::Assigned || lane.head != job.lane_seq {
+            return Err(EnclaveError::NotAssigned(format!(
+                "job {job_id} is {} at lane position {} (head {})",
+                job.state_name(),
+                job.lane_seq,
+                lane.head
+            )));
+        }
+        let me = self.node_id();
+        let assignment = job.assignment.as_ref().ok_or_else(|| {
+            EnclaveError::Unverified("an assigned job without a committee".into())
+        })?;
+        if !assignment.committee.iter().any(|m| m.id == me) {
+            return Err(EnclaveError::NotAssigned(format!(
+                "node {me} is not on job {job_id}'s committee (attempt {})",
+                assignment.attempt
+            )));
+        }
+        Ok((job, lane, record))
+    }
+
+    /// Fetches the module with `code_hash` and checks it hashes to it.
+    fn fetch_code(&self, host: &dyn Host, code_hash: &Digest) -> Result<Vec<u8>, EnclaveError> {
+        let (_, entries) = self.fetch_verified(host, &ComputeRequest::Code(*code_hash))?;
+        let mut code = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            if entry.tree.0 != TreeId::ROOT.0 || entry.key.0 != code_key(code_hash, i as u16) {
+                return Err(EnclaveError::Unverified(format!(
+                    "code chunk {i} is proven under another key"
+                )));
+            }
+            match &entry.value {
+                Some(chunk) if chunk.0.len() <= CODE_CHUNK => code.extend_from_slice(&chunk.0),
+                Some(_) => return Err(EnclaveError::Unverified("oversized code chunk".into())),
+                None => break,
+            }
+            if code.len() > tx_limits::MAX_CODE {
+                return Err(EnclaveError::Unverified("code larger than allowed".into()));
+            }
+        }
+        if entries.last().is_none_or(|e| e.value.is_some()) {
+            return Err(EnclaveError::Unverified(
+                "the answer does not prove where the code ends".into(),
+            ));
+        }
+        if hyperchain_types::sha256(&code) != *code_hash {
+            return Err(EnclaveError::Unverified(
+                "the code does not hash to the contract's code hash".into(),
+            ));
+        }
+        Ok(code)
+    }
+
+    /// Executes job `job_id` if this node is on its committee: fetch and verify the job, the
+    /// code and every value the call reads, run the call with the shared engine, and sign the
+    /// receipt.
+    pub fn execute(&self, host: Arc<dyn Host>, job_id: &Digest) -> Result<Executed, EnclaveError> {
+        let (job, lane, record) = self.fetch_job(host.as_ref(), job_id)?;
+        let contract = match self.engine.cached(&record.code_hash) {
+            Some(contract) => contract,
+            None => {
+                let code = self.fetch_code(host.as_ref(), &record.code_hash)?;
+                self.engine
+                    .load(&code)
+                    .map_err(|e| EnclaveError::Engine(e.to_string()))?
+            }
+        };
+        let storage = Arc::new(ProvenStorage {
+            identity: self.identity.clone(),
+            light: self.light.clone(),
+            host,
+            contract: job.contract,
+            pre_state: lane.state,
+            cache: Mutex::new(HashMap::new()),
+        });
+        let started = Instant::now();
+        let outcome = lanes::run_job(&self.engine, &contract, &job, storage.clone())
+            .map_err(|e| EnclaveError::Engine(e.to_string()))?;
+        let elapsed = started.elapsed();
+        let reads = storage.cache.lock().map(|c| c.len()).unwrap_or(0);
+        let receipt = lanes::expected_receipt(
+            self.identity.chain_id,
+            record.code_hash,
+            lane.state,
+            &job,
+            outcome,
+        )
+        .sign(&self.identity.key);
+        Ok(Executed {
+            receipt,
+            job,
+            elapsed,
+            reads,
+        })
+    }
+}
+
+/// A contract's storage as the enclave reads it: each value fetched through the host and
+/// proven against a finalized header **and** against the lane's pre-state commitment.
+struct ProvenStorage {
+    identity: Identity,
+    light: Arc<LightClient>,
+    host: Arc<dyn Host>,
+    contract: hyperchain_types::Address,
+    pre_state: Digest,
+    cache: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
+}
+
+impl ProvenStorage {
+    fn fetch(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let request = ComputeRequest::State {
+            contract: self.contract,
+            keys: vec![key.to_vec()],
+        };
+        let resp = self
+            .host
+            .fetch(&self.identity.request(&request, now_ms()))
+            .map_err(|e| format!("host: {e}"))?;
+        hyperchain_rpc::client::verify_compute_fetch(&self.light, &resp)?;
+        let [entry] = resp.entries.as_slice() else {
+            return Err("expected exactly one proven value".into());
+        };
+        if entry.tree.0 != self.contract.0 || entry.key.0 != key {
+            return Err("the answer proves another key".into());
+        }
+        let value = entry.value.as_ref().map(|v| v.0.clone());
+        // The header proves the value is in the contract's storage at that height; the
+        // sub-tree proof pins it to the lane's pre-state.
+        let proof = StateProof::decode(&entry.proof.0).map_err(|e| e.to_string())?;
+        let subtree_root = match &proof.subtree {
+            None => EMPTY,
+            Some(p) => p
+                .implied_root(&key_path(key), value.as_deref().map(value_hash).as_ref())
+                .map_err(|e| e.to_string())?,
+        };
+        if Digest(subtree_root) != self.pre_state {
+            return Err(format!(
+                "the value is proven against storage commitment {}, not the job's pre-state {}",
+                Digest(subtree_root),
+                self.pre_state
+            ));
+        }
+        Ok(value)
+    }
+}
+
+impl StorageReader for ProvenStorage {
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(key).cloned()) {
+            return Ok(hit);
+        }
+        let value = self.fetch(key).map_err(StorageError)?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key.to_vec(), value.clone());
+        }
+        Ok(value)
+    }
+}
