@@ -93,11 +93,21 @@ pub(crate) async fn set_links(
 
 /// A validator's ledger; blocks reveal consensus seeds, checked against `group`.
 pub(crate) fn open_ledger(dir: &Path, group: &GroupPublicKey) -> Arc<Ledger> {
+    open_ledger_with(dir, group, Default::default())
+}
+
+/// [`open_ledger`] with a registry configuration (governance, policy, execution modes).
+pub(crate) fn open_ledger_with(
+    dir: &Path,
+    group: &GroupPublicKey,
+    registry: hyperchain_chain::registry::RegistryConfig,
+) -> Arc<Ledger> {
     let genesis = Genesis {
         chain_id: chain_id(),
         timestamp_ms: 0,
     };
     let executor = Executor::new(engine(), chain_id())
+        .with_registry(registry)
         .with_seed_verifier(LightClient::new(chain_id(), *group));
     Arc::new(Ledger::open(dir, genesis, executor).unwrap())
 }
@@ -106,7 +116,7 @@ pub(crate) fn open_ledger(dir: &Path, group: &GroupPublicKey) -> Arc<Ledger> {
 /// (tasks form a tree), which is how a validator crashes. Its consensus partitions survive in
 /// the runtime's storage, its ledger on disk.
 #[allow(clippy::too_many_arguments)]
-fn spawn_validator(
+pub(crate) fn spawn_validator(
     context: &deterministic::Context,
     oracle: &Oracle<PublicKey, deterministic::Context>,
     index: usize,

@@ -814,6 +814,90 @@ mod chain {
         assert_eq!(query["output"], 6);
         assert!(d.join("net/demo.key").exists());
 
+        // The compute fleet: governance registered the release, then one simulated Intel and
+        // one simulated AMD node per region attested and registered.
+        let of = |kind: &str| -> Vec<&serde_json::Value> {
+            events.iter().filter(|e| e["event"] == kind).collect()
+        };
+        assert_eq!(of("release_registered").len(), 1, "{events:?}");
+        let mut fleet: Vec<(String, String)> = of("compute_registered")
+            .iter()
+            .map(|e| {
+                (
+                    e["region"].as_str().unwrap().to_string(),
+                    e["platform"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        fleet.sort();
+        assert_eq!(
+            fleet,
+            [
+                ("eu", "sim-amd"),
+                ("eu", "sim-intel"),
+                ("us", "sim-amd"),
+                ("us", "sim-intel")
+            ]
+            .map(|(r, p)| (r.to_string(), p.to_string()))
+        );
+        // Heavy calls ran on cross-vendor committees: one Intel and one AMD node per region,
+        // all agreeing, with the replicated result, and no fuel spent by validators.
+        let jobs = of("demo_job");
+        assert_eq!(jobs.len(), 6, "{events:?}");
+        for job in &jobs {
+            let shape: Vec<(String, String)> = job["committee"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    (
+                        m["region"].as_str().unwrap().to_string(),
+                        m["vendor"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                shape,
+                [
+                    ("eu", "intel"),
+                    ("eu", "amd"),
+                    ("us", "intel"),
+                    ("us", "amd")
+                ]
+                .map(|(r, v)| (r.to_string(), v.to_string())),
+                "{job}"
+            );
+            assert_eq!(job["resolution"], "agreed", "{job}");
+            assert_eq!(job["matches_replicated"], true, "{job}");
+            assert_eq!(job["validator_fuel"], 0, "{job}");
+            assert!(job["fuel_used"].as_u64().unwrap() > 1_000_000, "{job}");
+            assert!(job["seed_view"].as_u64().unwrap() > 0, "{job}");
+        }
+        assert_eq!(of("demo_committee_done")[0]["jobs"], 6);
+
+        // The job and its lane from the CLI.
+        let rpc = of("demo_done")[0]["rpc"].as_str().unwrap().to_string();
+        let job_id = jobs[0]["job"].as_str().unwrap();
+        let out = hyperchain(d, &["job", "show", job_id, "--rpc", &rpc, "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let shown = json(&out);
+        assert_eq!(shown["state"], "done");
+        assert_eq!(shown["result"]["resolution"], "agreed");
+        assert_eq!(
+            shown["assignment"]["committee"].as_array().unwrap().len(),
+            4
+        );
+        let contract = jobs[0]["contract"].as_str().unwrap();
+        let out = hyperchain(d, &["job", "lane", contract, "--rpc", &rpc, "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let lane = json(&out);
+        assert_eq!(lane["mode"], "cross-vendor");
+        assert_eq!(lane["next_seq"], 3);
+        assert_eq!(lane["head"], 3);
+        let out = hyperchain(d, &["job", "show", &"ab".repeat(32), "--rpc", &rpc]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("no job"), "{}", stderr(&out));
+
         let pid = rustix::process::Pid::from_child(&child);
         rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
         let status = child.wait().unwrap();
