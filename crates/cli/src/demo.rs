@@ -298,7 +298,7 @@ async fn committee_demo(
     let mut total_fuel = 0u64;
     let mut last_height = 0;
     for (job, ordered_at, validator_fuel) in jobs {
-        let view = wait_job(client, &job).await?;
+        let view = crate::jobs::wait_done(client, &job, 3 * WAIT).await?;
         let result = view.result.as_ref().expect("done jobs have a result");
         let assignment = view.assignment.as_ref();
         let committee: Vec<serde_json::Value> = assignment
@@ -377,31 +377,4 @@ async fn committee_demo(
         },
     );
     Ok(())
-}
-
-/// Waits until `job` is resolved; names a stall.
-async fn wait_job(client: &Client, job: &Digest) -> Result<hyperchain_rpc::api::JobView> {
-    let deadline = tokio::time::Instant::now() + 3 * WAIT;
-    loop {
-        let view = client
-            .job(job)
-            .await
-            .map_err(|e| rpc_error(client.base_url(), e))?;
-        if let Some(view) = view {
-            if view.state == "done" {
-                return Ok(view);
-            }
-            if tokio::time::Instant::now() > deadline {
-                bail!(
-                    "job 0x{job} still {} after {:?}{}",
-                    view.state,
-                    3 * WAIT,
-                    view.reason.map(|r| format!(": {r}")).unwrap_or_default()
-                );
-            }
-        } else if tokio::time::Instant::now() > deadline {
-            bail!("job 0x{job} unknown after {:?}", 3 * WAIT);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

@@ -98,6 +98,38 @@ pub fn print_job(job: &JobView) {
     }
 }
 
+/// Waits until job `id` is resolved (at most `timeout`); a stall is named.
+pub async fn wait_done(
+    client: &Client,
+    id: &Digest,
+    timeout: std::time::Duration,
+) -> Result<JobView> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let view = client
+            .job(id)
+            .await
+            .map_err(|e| crate::remote::rpc_error(client.base_url(), e))?;
+        match &view {
+            Some(v) if v.state == "done" => return Ok(v.clone()),
+            _ if tokio::time::Instant::now() >= deadline => {
+                let state = view.as_ref().map_or("unknown".into(), |v| {
+                    let reason = v
+                        .reason
+                        .as_ref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default();
+                    format!("{}{reason}", v.state)
+                });
+                anyhow::bail!(
+                    "job 0x{id} not resolved after {timeout:?} (it is {state}); check later with `hyperchain job show 0x{id}`"
+                );
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+}
+
 fn print_lane(lane: &LaneView) {
     println!("contract   0x{}", lane.contract);
     println!("mode       {}", lane.mode);

@@ -338,8 +338,40 @@ pub fn call(a: CallArgs) -> Result<()> {
         if !a.conn.json {
             eprintln!("submitted 0x{id}, waiting for finality…");
         }
-        let r = wait_receipt(&client, &id, Duration::from_secs(a.wait.timeout)).await?;
-        let v = receipt_json(&r, a.decode.as_deref())?;
+        let started = std::time::Instant::now();
+        let timeout = Duration::from_secs(a.wait.timeout);
+        let r = wait_receipt(&client, &id, timeout).await?;
+        let mut v = receipt_json(&r, a.decode.as_deref())?;
+        if let ReceiptOutcome::Queued { job, .. } = &r.outcome {
+            // A TEE contract: wait for its committee's agreed result too.
+            if !a.conn.json {
+                print_receipt(&r, None);
+                eprintln!("waiting for the committee's result…");
+            }
+            let left = timeout.saturating_sub(started.elapsed());
+            let view = crate::jobs::wait_done(&client, job, left).await?;
+            let result = view.result.as_ref().expect("done jobs have a result");
+            let decoded = match (&a.decode, result.status.is_ok()) {
+                (Some(spec), true) => Some(decode_output(spec, &result.output.0)?),
+                _ => None,
+            };
+            if a.conn.json {
+                v["job"] = serde_json::to_value(&view)?;
+                if let Some(d) = &decoded {
+                    v["decoded"] = d.clone();
+                }
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                crate::jobs::print_job(&view);
+                if let Some(d) = &decoded {
+                    println!("decoded    {d}");
+                }
+            }
+            if !result.status.is_ok() {
+                std::process::exit(2);
+            }
+            return Ok(());
+        }
         if a.conn.json {
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else {

@@ -933,6 +933,201 @@ mod chain {
         assert!(report["blocks"].as_u64().unwrap() >= 1, "{report}");
     }
 
+    /// A compute node process (`hyperchain compute --json`), killed when dropped.
+    struct ComputeProc {
+        child: Child,
+        out: PathBuf,
+    }
+
+    impl ComputeProc {
+        fn start(dir: &Path, name: &str, rpc: &str, platform: &str, fault: &str) -> ComputeProc {
+            let out = dir.join(format!("{name}.out"));
+            let file = std::fs::File::create(&out).unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_hyperchain"))
+                .args([
+                    "compute",
+                    "--platform",
+                    platform,
+                    "--region",
+                    "eu",
+                    "--genesis",
+                    "net/genesis.json",
+                    "--rpc",
+                    rpc,
+                    "--poll-ms",
+                    "100",
+                    "--fault",
+                    fault,
+                    "--json",
+                ])
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .stdout(file.try_clone().unwrap())
+                .stderr(file)
+                .spawn()
+                .unwrap();
+            ComputeProc { child, out }
+        }
+
+        /// Waits for the node's registration and returns its id.
+        fn registered(&mut self) -> String {
+            let start = Instant::now();
+            loop {
+                let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+                for line in text.lines() {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+                        && v["event"] == "registered"
+                    {
+                        return v["node"].as_str().unwrap().to_string();
+                    }
+                }
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    panic!("compute node exited ({status}):\n{text}");
+                }
+                assert!(start.elapsed() < TIMEOUT, "no registration:\n{text}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    impl Drop for ComputeProc {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// A dispute as a user sees it: a cross-vendor contract whose only Intel node lies. The
+    /// call still returns the correct result (validators arbitrate), the liar is revoked and
+    /// its receipt kept; the next job stalls with a clear reason (no Intel node left in the
+    /// region — trust is never downgraded) until an honest Intel node joins.
+    #[test]
+    fn a_lying_compute_node_is_arbitrated_and_revoked_end_to_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (net, nodes) = start_devnet(d);
+        let mut nodes = Running(nodes);
+        wait_until(&mut nodes.0, "height 1 everywhere", |n| {
+            n.iter().all(|n| n.height() >= 1)
+        });
+        let rpc = rpc_url(&nodes.0[0].config);
+        let with_rpc = |args: &[&str]| {
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(["--rpc", rpc.as_str()]);
+            hyperchain(d, &all)
+        };
+        let gov = net.join("governance.key");
+        let release = json(&with_rpc(&[
+            "governance",
+            "add-release",
+            "--key",
+            gov.to_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(release["outcome"]["kind"], "accepted", "{release}");
+        let mut liar = ComputeProc::start(d, "liar", &rpc, "sim-intel", "wrong-result");
+        let mut amd = ComputeProc::start(d, "amd", &rpc, "sim-amd", "none");
+        let liar_id = liar.registered();
+        amd.registered();
+
+        json(&hyperchain(
+            d,
+            &["keys", "generate", "--out", "user.key", "--json"],
+        ));
+        let deployed = json(&with_rpc(&[
+            "deploy",
+            "heavy",
+            "--key",
+            "user.key",
+            "--mode",
+            "cross-vendor",
+            "--region",
+            "eu",
+            "--json",
+        ]));
+        let heavy = deployed["outcome"]["address"].as_str().unwrap().to_string();
+        let expected = json(&with_rpc(&[
+            "query",
+            &heavy,
+            "sha256_chain",
+            "u32:1000",
+            "--json",
+        ]))["output"]
+            .clone();
+
+        // The call waits for the committee: arbitrated, with the correct output.
+        let called = json(&with_rpc(&[
+            "call",
+            &heavy,
+            "sha256_chain",
+            "u32:1000",
+            "--key",
+            "user.key",
+            "--json",
+        ]));
+        assert_eq!(called["outcome"]["kind"], "queued", "{called}");
+        let job = &called["job"];
+        assert_eq!(job["state"], "done", "{called}");
+        assert_eq!(job["result"]["resolution"], "arbitrated", "{called}");
+        assert_eq!(job["result"]["revoked"][0], liar_id.as_str(), "{called}");
+        assert_eq!(
+            job["result"]["output"], expected,
+            "the correct result applies"
+        );
+        let shown = json(&with_rpc(&["node", "show", &liar_id, "--json"]));
+        assert_eq!(shown["status"], "revoked", "{shown}");
+        assert!(
+            shown["revoked"].as_str().unwrap().contains("wrong result"),
+            "{shown}"
+        );
+
+        // No Intel node left in eu: the next job stalls with the reason, never downgraded.
+        let queued = json(&with_rpc(&[
+            "call",
+            &heavy,
+            "sha256_chain",
+            "u32:1000",
+            "--key",
+            "user.key",
+            "--no-wait",
+            "--json",
+        ]));
+        let tx = queued["tx_id"].as_str().unwrap().to_string();
+        let stalled = {
+            let start = Instant::now();
+            loop {
+                let out = with_rpc(&["job", "show", &tx, "--json"]);
+                if out.status.success() {
+                    let v = json(&out);
+                    if v["state"] == "stalled" {
+                        break v;
+                    }
+                }
+                assert!(start.elapsed() < TIMEOUT, "the job never stalled");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        };
+        assert_eq!(
+            stalled["reason"], "region eu has no active intel compute node",
+            "{stalled}"
+        );
+        // An honest Intel node joins; the job resolves by agreement.
+        let mut intel = ComputeProc::start(d, "intel", &rpc, "sim-intel", "none");
+        intel.registered();
+        let start = Instant::now();
+        let done = loop {
+            let v = json(&with_rpc(&["job", "show", &tx, "--json"]));
+            if v["state"] == "done" {
+                break v;
+            }
+            assert!(start.elapsed() < TIMEOUT, "the job never resolved: {v}");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(done["result"]["resolution"], "agreed", "{done}");
+        assert_eq!(done["result"]["output"], expected);
+        drop((liar, amd, intel));
+    }
+
     /// The compute-node registry from the CLI: a registration refused until governance
     /// registers the runtime release, simulated Intel and AMD nodes registered, listed by
     /// vendor, a token verified offline with only the group key (and refused once tampered

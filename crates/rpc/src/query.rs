@@ -16,14 +16,6 @@ pub enum QueryError {
     /// Nothing is deployed at the address.
     #[error("no contract at {0}")]
     NoContract(Address),
-    /// The contract is executed off the validators.
-    #[error("contract {contract} runs in {mode} mode; only replicated contracts can be queried")]
-    NotReplicated {
-        /// The contract.
-        contract: Address,
-        /// Its mode.
-        mode: ExecutionMode,
-    },
     /// All engine instance slots are in use.
     #[error("engine busy: {0}")]
     Busy(String),
@@ -41,10 +33,12 @@ pub struct QueryContext {
     pub timestamp_ms: u64,
 }
 
-/// One contract's committed storage.
+/// One contract's committed storage. Contracts of TEE lanes see no compute nodes (as their
+/// committee members and arbiters do).
 struct SnapshotStorage {
     snapshot: Arc<Snapshot>,
     tree: TreeId,
+    accumulator: bool,
 }
 
 impl StorageReader for SnapshotStorage {
@@ -55,6 +49,9 @@ impl StorageReader for SnapshotStorage {
     }
 
     fn compute_node_expiry(&self, node_id: &[u8; 32]) -> Result<Option<u64>, StorageError> {
+        if !self.accumulator {
+            return Ok(None);
+        }
         let tree = &hyperchain_chain::registry::ACCUMULATOR;
         let raw = self
             .snapshot
@@ -64,7 +61,9 @@ impl StorageReader for SnapshotStorage {
     }
 }
 
-/// Runs `method` of `contract` on `snapshot` without committing anything.
+/// Runs `method` of `contract` on `snapshot` without committing anything. Any contract can be
+/// queried, whatever its execution mode: a query is this node's own read-only run on
+/// finalized state (capped by the server's fuel limit), not part of consensus.
 #[allow(clippy::too_many_arguments)]
 pub fn query(
     executor: &Executor,
@@ -83,12 +82,6 @@ pub fn query(
         .ok_or(QueryError::NoContract(contract))?;
     let record = ContractRecord::decode(bytes::Bytes::from(record))
         .map_err(|e| QueryError::Node(format!("corrupt contract record of {contract}: {e}")))?;
-    if record.mode != ExecutionMode::Replicated {
-        return Err(QueryError::NotReplicated {
-            contract,
-            mode: record.mode,
-        });
-    }
     let engine = executor.engine();
     let compiled = match engine.cached(&record.code_hash) {
         Some(compiled) => compiled,
@@ -101,6 +94,7 @@ pub fn query(
     let reader = SnapshotStorage {
         snapshot,
         tree: TreeId(contract.0),
+        accumulator: record.mode == ExecutionMode::Replicated,
     };
     engine
         .call(

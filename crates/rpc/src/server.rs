@@ -626,7 +626,6 @@ async fn query_contract(
     .map_err(ApiError::internal)?
     .map_err(|e| match e {
         QueryError::NoContract(_) => ApiError::not_found(e.to_string()),
-        QueryError::NotReplicated { .. } => ApiError::bad_request(e.to_string()),
         QueryError::Busy(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         QueryError::Node(_) => ApiError::internal(e),
     })?;
