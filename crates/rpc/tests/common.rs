@@ -22,7 +22,7 @@ pub fn chain_id() -> Digest {
 }
 
 /// One engine per test process (it reserves a pool of instance slots).
-fn engine() -> Engine {
+pub fn engine() -> Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE
         .get_or_init(|| Engine::new(EngineConfig::default()).expect("engine"))
@@ -32,14 +32,21 @@ fn engine() -> Engine {
 /// The governance key of test nodes.
 pub const GOVERNANCE_SEED: u64 = 100;
 
-/// Governance by [`GOVERNANCE_SEED`]'s key; simulated platforms allowed.
+/// Governance by [`GOVERNANCE_SEED`]'s key; simulated platforms allowed; every execution mode.
 pub fn registry_config() -> hyperchain_chain::registry::RegistryConfig {
+    use hyperchain_types::ExecutionMode;
     hyperchain_chain::registry::RegistryConfig {
         governance: Some(key(GOVERNANCE_SEED).public_key().into()),
         genesis_policy: hyperchain_attest::AttestationPolicy {
             allow_simulated: true,
             ..Default::default()
         },
+        execution_modes: vec![
+            ExecutionMode::Replicated,
+            ExecutionMode::Single,
+            ExecutionMode::Committee(4),
+            ExecutionMode::CrossVendor,
+        ],
         ..Default::default()
     }
 }

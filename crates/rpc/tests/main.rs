@@ -4,4 +4,5 @@ mod common;
 mod compute;
 mod errors;
 mod flow;
+mod jobs;
 mod light;

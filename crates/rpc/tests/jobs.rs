@@ -1,0 +1,296 @@
+//! Jobs and lanes over RPC: a call to a cross-vendor contract becomes a job, its committee is
+//! listed with the seed that drew it, members find it with `GET /jobs?node=`, fetch it with a
+//! proof, answer with receipts, and the result shows up in `GET /job/{id}`; bad requests get
+//! clear errors.
+
+use crate::common::*;
+use commonware_codec::{DecodeExt as _, Encode as _};
+use commonware_cryptography::Signer as _;
+use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
+use hyperchain_chain::execute::{contract_key, read_code};
+use hyperchain_chain::lanes;
+use hyperchain_contracts::COUNTER;
+use hyperchain_rpc::api::ReceiptOutcome;
+use hyperchain_sdk::encode;
+use hyperchain_state::TreeId;
+use hyperchain_types::{
+    ComputeRequest, ContractRecord, ExecutionMode, GovernanceAction, Payload, Registration,
+    SeedReveal, SenderKey, SignedTransaction, Transaction, contract_address, node_id,
+};
+use hyperchain_vm::{StorageError, StorageReader};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn tx(seed: u64, nonce: u64, payload: Payload) -> SignedTransaction {
+    Transaction {
+        chain_id: chain_id(),
+        sender: key(seed).public_key().into(),
+        nonce,
+        payload,
+    }
+    .sign(&key(seed))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+struct Reader(hyperchain_state::Snapshot, TreeId);
+
+impl StorageReader for Reader {
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0
+            .get(&self.1, key)
+            .map_err(|e| StorageError(e.to_string()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_is_listed_fetched_answered_and_resolved() {
+    let node = TestNode::start().await;
+    let image = b"runtime".to_vec();
+    node.finalize_txs(vec![tx(
+        GOVERNANCE_SEED,
+        0,
+        Payload::Govern(GovernanceAction::AddRelease {
+            version: "v1".into(),
+            image: image.clone(),
+            measurements: vec![],
+        }),
+    )])
+    .await;
+    // One Intel and one AMD node in eu (identity keys 7 and 8; each its own account).
+    let tip = node.client.status().await.unwrap();
+    let mut registrations = Vec::new();
+    for (seed, flavour) in [(7u64, SimFlavour::Intel), (8, SimFlavour::Amd)] {
+        let identity = SenderKey::from(key(seed).public_key()).0;
+        let platform = SimPlatform::from_seed(flavour, &identity);
+        let evidence = generate_evidence(
+            &platform,
+            &image,
+            false,
+            hyperchain_attest::report_data(&chain_id().0, &identity, &tip.digest.0),
+            (tip.timestamp_ms + 1_000) / 1000,
+        );
+        registrations.push(tx(
+            seed,
+            0,
+            Payload::Register(Registration {
+                identity_key: identity,
+                platform: flavour.platform().tag(),
+                region: "eu".into(),
+                evidence: evidence.evidence,
+                endorsements: evidence.endorsements.encode().to_vec(),
+                recent_block: tip.digest,
+            }),
+        ));
+    }
+    node.finalize_txs(registrations).await;
+
+    let alice = key(1);
+    let counter = contract_address(&address(&alice), 0);
+    let replicated = contract_address(&address(&alice), 1);
+    let deploy = tx(
+        1,
+        0,
+        Payload::Deploy {
+            code: COUNTER.to_vec(),
+            mode: ExecutionMode::CrossVendor,
+            regions: vec!["eu".into()],
+        },
+    );
+    let call = call(&alice, 2, counter, "increment", encode(&5u64));
+    let job_id = call.id();
+    node.finalize_txs(vec![
+        deploy,
+        super::common::deploy(&alice, 1, COUNTER),
+        call,
+    ])
+    .await;
+    let receipt = node
+        .client
+        .wait_for_receipt(&job_id, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        receipt.outcome,
+        ReceiptOutcome::Queued {
+            job: job_id,
+            lane_seq: 0
+        }
+    );
+    let job = node.client.job(&job_id).await.unwrap().unwrap();
+    assert_eq!((job.state.as_str(), job.lane_seq), ("waiting", 0));
+    assert!(job.assignment.is_none());
+
+    // A block later, the next block reveals the seed of a view after the job's: assigned.
+    node.produce_block().await;
+    let view = node
+        .ledger
+        .block(node.ledger.tip().0)
+        .unwrap()
+        .unwrap()
+        .header
+        .view;
+    node.ledger.record_seed(view, [9; 48]);
+    node.produce_block().await;
+    let job = node.client.job(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.state, "assigned");
+    let assignment = job.assignment.clone().unwrap();
+    assert_eq!(assignment.seed_view, view);
+    assert_eq!(
+        assignment.seed,
+        SeedReveal {
+            view,
+            signature: [9; 48]
+        }
+        .randomness()
+    );
+    let vendors: Vec<&str> = assignment
+        .committee
+        .iter()
+        .map(|m| m.vendor.as_str())
+        .collect();
+    assert_eq!(vendors, ["intel", "amd"]);
+    let intel = node_id(&SenderKey::from(key(7).public_key()).0);
+    assert_eq!(assignment.committee[0].id, intel);
+
+    // Members discover it; others do not.
+    let mine = node
+        .client
+        .jobs(&[("node", &intel.to_string())])
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![job_id]
+    );
+    let stranger = node_id(&[3; 32]).to_string();
+    assert!(
+        node.client
+            .jobs(&[("node", &stranger)])
+            .await
+            .unwrap()
+            .jobs
+            .is_empty()
+    );
+    let pending = node.client.jobs(&[]).await.unwrap();
+    assert_eq!(pending.jobs.len(), 1);
+    let lane = node.client.lane(&counter).await.unwrap().unwrap();
+    assert_eq!(
+        (lane.mode.as_str(), lane.next_seq, lane.head),
+        ("cross-vendor", 1, 0)
+    );
+    assert_eq!(lane.regions, vec!["eu".to_string()]);
+
+    // The authenticated fetch of a job proves its record, lane and contract record.
+    let resp = node
+        .client
+        .compute_fetch(&key(7), &chain_id(), &ComputeRequest::Job(job_id), now_ms())
+        .await
+        .unwrap();
+    let keys: Vec<Vec<u8>> = resp.entries.iter().map(|e| e.key.0.clone()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            lanes::job_key(&job_id),
+            lanes::lane_key(&counter),
+            contract_key(&counter)
+        ]
+    );
+    let state_root = node.client.status().await.unwrap().state_root;
+    for entry in &resp.entries {
+        let proof = hyperchain_merkle::StateProof::decode(&entry.proof.0).unwrap();
+        hyperchain_merkle::verify_state_proof(
+            &state_root.0,
+            &hyperchain_merkle::TreeId::ROOT,
+            &entry.key.0,
+            entry.value.as_ref().map(|v| v.0.as_slice()),
+            &proof,
+        )
+        .unwrap();
+    }
+
+    // Both members answer (receipts computed on the finalized state) and the job resolves.
+    let snapshot = node.ledger.snapshot().unwrap();
+    let job_record = lanes::job(&snapshot, &job_id).unwrap().unwrap();
+    let lane_record = lanes::lane(&snapshot, &counter).unwrap().unwrap();
+    let record = ContractRecord::decode(bytes::Bytes::from(
+        snapshot
+            .get(&TreeId::ROOT, &contract_key(&counter))
+            .unwrap()
+            .unwrap(),
+    ))
+    .unwrap();
+    let code = read_code(|k| snapshot.get(&TreeId::ROOT, k), &record.code_hash).unwrap();
+    let module = engine().load(&code).unwrap();
+    let outcome = lanes::run_job(
+        &engine(),
+        &module,
+        &job_record,
+        Arc::new(Reader(node.ledger.snapshot().unwrap(), TreeId(counter.0))),
+    )
+    .unwrap();
+    for seed in [7u64, 8] {
+        let receipt = lanes::expected_receipt(
+            chain_id(),
+            record.code_hash,
+            lane_record.state,
+            &job_record,
+            outcome.clone(),
+        )
+        .sign(&key(seed));
+        node.client
+            .submit(&tx(seed, 1, Payload::Receipt(Box::new(receipt))))
+            .await
+            .unwrap();
+    }
+    node.produce_block().await;
+    let job = node.client.job(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.state, "done");
+    let result = job.result.unwrap();
+    assert_eq!(result.resolution, "agreed");
+    assert_eq!(result.output.0, encode(&5u64));
+    assert_eq!(
+        job.assignment.unwrap().answered.len(),
+        0,
+        "receipts are not kept once applied"
+    );
+    assert!(
+        node.client.jobs(&[]).await.unwrap().jobs.is_empty(),
+        "nothing pending"
+    );
+    let done = node
+        .client
+        .jobs(&[("contract", &counter.to_string()), ("state", "done")])
+        .await
+        .unwrap();
+    assert_eq!(done.jobs.len(), 1);
+
+    // Errors.
+    let url = &node.url;
+    for (path, status, says) in [
+        ("/job/zz".to_string(), 400, "job id"),
+        (format!("/job/{}", "ab".repeat(32)), 404, "no job"),
+        ("/jobs?state=finished".to_string(), 400, "bad state"),
+        ("/jobs?colour=blue".to_string(), 400, "colour"),
+        ("/jobs?node=12".to_string(), 400, "node id"),
+        (
+            format!("/jobs?contract={replicated}"),
+            404,
+            "not a TEE contract",
+        ),
+        (format!("/lane/{replicated}"), 404, "no lane"),
+    ] {
+        let (code, body) = raw(reqwest::Method::GET, &format!("{url}{path}"), None).await;
+        assert_eq!(code, status, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(says),
+            "{path}: {body}"
+        );
+    }
+    node.stop().await;
+}
