@@ -318,10 +318,19 @@ impl Enclave {
             contract: job.contract,
             pre_state: lane.state,
             cache: Mutex::new(HashMap::new()),
+            failure: Mutex::new(None),
         });
         let started = Instant::now();
-        let outcome = lanes::run_job(&self.engine, &contract, &job, storage.clone())
-            .map_err(|e| EnclaveError::Engine(e.to_string()))?;
+        let outcome =
+            lanes::run_job(&self.engine, &contract, &job, storage.clone()).map_err(|e| {
+                // A refused read surfaces as the engine's storage error; report what it was.
+                storage
+                    .failure
+                    .lock()
+                    .ok()
+                    .and_then(|mut f| f.take())
+                    .unwrap_or_else(|| EnclaveError::Engine(e.to_string()))
+            })?;
         let elapsed = started.elapsed();
         let reads = storage.cache.lock().map(|c| c.len()).unwrap_or(0);
         let receipt = lanes::expected_receipt(
@@ -350,10 +359,13 @@ struct ProvenStorage {
     contract: hyperchain_types::Address,
     pre_state: Digest,
     cache: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
+    /// Why the first refused read was refused (the engine only sees a storage error).
+    failure: Mutex<Option<EnclaveError>>,
 }
 
 impl ProvenStorage {
-    fn fetch(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    fn fetch(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EnclaveError> {
+        let unverified = |e: String| EnclaveError::Unverified(e);
         let request = ComputeRequest::State {
             contract: self.contract,
             keys: vec![key.to_vec()],
@@ -361,30 +373,30 @@ impl ProvenStorage {
         let resp = self
             .host
             .fetch(&self.identity.request(&request, now_ms()))
-            .map_err(|e| format!("host: {e}"))?;
-        hyperchain_rpc::client::verify_compute_fetch(&self.light, &resp)?;
+            .map_err(EnclaveError::Host)?;
+        hyperchain_rpc::client::verify_compute_fetch(&self.light, &resp).map_err(unverified)?;
         let [entry] = resp.entries.as_slice() else {
-            return Err("expected exactly one proven value".into());
+            return Err(unverified("expected exactly one proven value".into()));
         };
         if entry.tree.0 != self.contract.0 || entry.key.0 != key {
-            return Err("the answer proves another key".into());
+            return Err(unverified("the answer proves another key".into()));
         }
         let value = entry.value.as_ref().map(|v| v.0.clone());
         // The header proves the value is in the contract's storage at that height; the
         // sub-tree proof pins it to the lane's pre-state.
-        let proof = StateProof::decode(&entry.proof.0).map_err(|e| e.to_string())?;
+        let proof = StateProof::decode(&entry.proof.0).map_err(|e| unverified(e.to_string()))?;
         let subtree_root = match &proof.subtree {
             None => EMPTY,
             Some(p) => p
                 .implied_root(&key_path(key), value.as_deref().map(value_hash).as_ref())
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| unverified(e.to_string()))?,
         };
         if Digest(subtree_root) != self.pre_state {
-            return Err(format!(
+            return Err(unverified(format!(
                 "the value is proven against storage commitment {}, not the job's pre-state {}",
                 Digest(subtree_root),
                 self.pre_state
-            ));
+            )));
         }
         Ok(value)
     }
@@ -395,7 +407,16 @@ impl StorageReader for ProvenStorage {
         if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(key).cloned()) {
             return Ok(hit);
         }
-        let value = self.fetch(key).map_err(StorageError)?;
+        let value = match self.fetch(key) {
+            Ok(value) => value,
+            Err(e) => {
+                let message = e.to_string();
+                if let Ok(mut failure) = self.failure.lock() {
+                    failure.get_or_insert(e);
+                }
+                return Err(StorageError(message));
+            }
+        };
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(key.to_vec(), value.clone());
         }

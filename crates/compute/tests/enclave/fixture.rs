@@ -717,12 +717,11 @@ pub fn unverified(result: Result<Executed, EnclaveError>) -> String {
     }
 }
 
-/// The message of a refused storage read. A value that fails verification inside the call
-/// reaches the enclave as the engine's storage error (`VmError::Storage`), so it is
-/// reported as [`EnclaveError::Engine`] with "storage read failed", not as `Unverified`.
+/// The message of a refused storage read: `Unverified` (a lying answer) or `Host` (no answer),
+/// as the enclave keeps the reason a read was refused inside the call.
 pub fn refused_read(result: Result<Executed, EnclaveError>) -> String {
     match refused(result) {
-        EnclaveError::Engine(message) if message.contains("storage read failed") => message,
+        e @ (EnclaveError::Unverified(_) | EnclaveError::Host(_)) => e.to_string(),
         other => panic!("expected a refused storage read, got {other:?}"),
     }
 }
