@@ -1128,6 +1128,75 @@ mod chain {
         drop((liar, amd, intel));
     }
 
+    /// A compute node re-attests on its own before its membership expires: with a 10 s token
+    /// validity it is still an active member after 15 s, with a later attestation time.
+    #[test]
+    fn a_compute_node_re_attests_before_its_membership_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (net, nodes) = start_devnet(d);
+        let mut nodes = Running(nodes);
+        wait_until(&mut nodes.0, "height 1 everywhere", |n| {
+            n.iter().all(|n| n.height() >= 1)
+        });
+        let rpc = rpc_url(&nodes.0[0].config);
+        let with_rpc = |args: &[&str]| {
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(["--rpc", rpc.as_str()]);
+            hyperchain(d, &all)
+        };
+        let gov = net.join("governance.key");
+        let gov = gov.to_str().unwrap();
+        std::fs::write(
+            d.join("policy.json"),
+            serde_json::json!({
+                "measurements": {}, "min_tcb": {}, "allowed_tcb_statuses": ["UpToDate"],
+                "allowed_advisories": [], "allow_debug": false, "max_vmpl": 0,
+                "max_evidence_age_secs": 600, "token_validity_secs": 10,
+                "reattestation_interval_secs": 5, "allow_simulated": true
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let set = json(&with_rpc(&[
+            "governance",
+            "set-policy",
+            "policy.json",
+            "--key",
+            gov,
+            "--json",
+        ]));
+        assert_eq!(set["outcome"]["kind"], "accepted", "{set}");
+        let release = json(&with_rpc(&[
+            "governance",
+            "add-release",
+            "--key",
+            gov,
+            "--json",
+        ]));
+        assert_eq!(release["outcome"]["kind"], "accepted", "{release}");
+        let mut node = ComputeProc::start(d, "node", &rpc, "sim-amd", "none");
+        let id = node.registered();
+        let first = json(&with_rpc(&["node", "show", &id, "--json"]));
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&node.out).unwrap();
+            if text.contains("\"reattested\"") && start.elapsed() > Duration::from_secs(12) {
+                break;
+            }
+            assert!(start.elapsed() < TIMEOUT, "no re-attestation:\n{text}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let later = json(&with_rpc(&["node", "show", &id, "--json"]));
+        assert_eq!(later["status"], "active", "{later}");
+        assert!(
+            later["attested_ms"].as_u64() > first["attested_ms"].as_u64(),
+            "{first} -> {later}"
+        );
+        assert!(later["expires_ms"].as_u64() > first["expires_ms"].as_u64());
+        drop(node);
+    }
+
     /// The compute-node registry from the CLI: a registration refused until governance
     /// registers the runtime release, simulated Intel and AMD nodes registered, listed by
     /// vendor, a token verified offline with only the group key (and refused once tampered
