@@ -284,6 +284,12 @@ fn print_node(n: &NodeView) {
     if let Some(reason) = &n.revoked {
         println!("  revoked    {reason}");
     }
+    if n.missed_deadlines > 0 {
+        println!(
+            "  missed     {} job deadline(s) since it last attested",
+            n.missed_deadlines
+        );
+    }
     println!("  measurement {}", hex::encode(&n.measurement.0));
     println!("  tcb        {:?}", n.tcb);
     println!("  owner      0x{}", n.owner);

@@ -500,9 +500,19 @@ pub struct NodeView {
     /// Why governance revoked it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked: Option<String>,
+    /// Job deadlines it missed since it last attested (enough of them suspend it from
+    /// committees until it re-attests).
+    #[serde(default)]
+    pub missed_deadlines: u32,
 }
 
 impl NodeView {
+    /// This view with the node's missed deadlines.
+    pub fn with_missed_deadlines(mut self, missed: u32) -> NodeView {
+        self.missed_deadlines = missed;
+        self
+    }
+
     /// The view of `record` at block time `now_ms`.
     pub fn new(record: &hyperchain_types::NodeRecord, now_ms: u64) -> NodeView {
         let platform = hyperchain_attest::Platform::from_tag(record.platform);
@@ -523,6 +533,7 @@ impl NodeView {
             expires_ms: record.expires_ms,
             status: record.status(now_ms).to_string(),
             revoked: record.revoked.clone(),
+            missed_deadlines: 0,
         }
     }
 }

@@ -870,7 +870,10 @@ async fn list_nodes(
     let nodes = registry::nodes(&snapshot)
         .map_err(registry_error)?
         .iter()
-        .map(|r| NodeView::new(r, now))
+        .map(|r| {
+            let missed = lanes::liveness_failures(&snapshot, &r.id()).unwrap_or(0);
+            NodeView::new(r, now).with_missed_deadlines(missed)
+        })
         .filter(|n| {
             filter.region.as_ref().is_none_or(|r| *r == n.region)
                 && filter.vendor.as_ref().is_none_or(|v| *v == n.vendor)
@@ -891,7 +894,10 @@ async fn node_record(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json
     let record = registry::node(&snapshot, &id)
         .map_err(registry_error)?
         .ok_or_else(|| ApiError::not_found(format!("no node {id}")))?;
-    Ok(Json(NodeView::new(&record, block.header.timestamp_ms)))
+    let missed = lanes::liveness_failures(&snapshot, &id).map_err(registry_error)?;
+    Ok(Json(
+        NodeView::new(&record, block.header.timestamp_ms).with_missed_deadlines(missed),
+    ))
 }
 
 async fn node_token(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<TokenView>> {
