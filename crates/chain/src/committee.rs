@@ -232,6 +232,17 @@ pub fn check_receipt(
     committee: &[Member],
     receipt: &hyperchain_types::SignedComputeReceipt,
 ) -> Result<(), ReceiptRejection> {
+    check_receipt_with(ctx, committee, receipt, |r| r.verify_signature())
+}
+
+/// [`check_receipt`] with the signature check supplied (e.g. a cache of verified signatures);
+/// it runs last, after the cheap checks.
+pub fn check_receipt_with(
+    ctx: &JobContext,
+    committee: &[Member],
+    receipt: &hyperchain_types::SignedComputeReceipt,
+    verify_signature: impl FnOnce(&hyperchain_types::SignedComputeReceipt) -> bool,
+) -> Result<(), ReceiptRejection> {
     let id = receipt.node_id();
     if !committee.iter().any(|m| m.id == id) {
         return Err(ReceiptRejection::NotAMember(id));
@@ -249,7 +260,7 @@ pub fn check_receipt(
             return Err(ReceiptRejection::Mismatch(what));
         }
     }
-    if !receipt.verify_signature() {
+    if !verify_signature(receipt) {
         return Err(ReceiptRejection::BadSignature(id));
     }
     Ok(())

@@ -543,7 +543,10 @@ impl Executor {
             code_hash: record.code_hash,
             pre_state: lane.state,
         };
-        if let Err(e) = committee::check_receipt(&ctx, &committee, signed) {
+        let signatures = self.signatures();
+        if let Err(e) = committee::check_receipt_with(&ctx, &committee, signed, |r| {
+            signatures.verify_receipt(r)
+        }) {
             return rejected(e.to_string());
         }
         let node = signed.node_id();

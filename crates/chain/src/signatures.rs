@@ -15,10 +15,15 @@
 //!   is bounded and forgets its oldest entries first; forgetting only costs a re-check.
 //! - **Decoded sender keys** are remembered too: accounts send many transactions, and
 //!   decoding a key (a point decompression) is a large part of a batched check.
+//! - **Compute receipts** carried by `Receipt` transactions are signed by the member's identity
+//!   key: their signatures join the same batch (and cache, under a separate key domain), so a
+//!   validator checks them at mempool admission and finds them verified at execution. A bad
+//!   receipt signature never makes the transaction invalid: the receipt is refused when it is
+//!   executed.
 
 use commonware_codec::Encode as _;
 use commonware_cryptography::{BatchEntry, BatchVerifier as _, Verifier as _, ed25519};
-use hyperchain_types::{Digest, SenderKey, SignedTransaction};
+use hyperchain_types::{Digest, Payload, SenderKey, SignedComputeReceipt, SignedTransaction};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
@@ -34,6 +39,17 @@ fn key(tx: &SignedTransaction, id: Digest) -> Key {
     let mut signature = [0u8; 64];
     signature.copy_from_slice(&tx.signature.encode());
     (id, signature)
+}
+
+/// Cache key of a receipt's signature: a hash in its own domain over the signer and the
+/// signed bytes, and the signature.
+fn receipt_key(r: &SignedComputeReceipt, message: &[u8]) -> Key {
+    let mut signature = [0u8; 64];
+    signature.copy_from_slice(&r.signature.encode());
+    (
+        hyperchain_types::sha256_parts(&[b"hyperchain/receipt-signature", &r.node_key, message]),
+        signature,
+    )
 }
 
 /// Most decoded sender keys remembered (accounts send many transactions; decoding a key is
@@ -128,45 +144,93 @@ impl SignatureCache {
         self.verify_all(&[tx])[0]
     }
 
+    /// Whether `receipt`'s signature is its member's (checked at most once per cache lifetime).
+    pub fn verify_receipt(&self, receipt: &SignedComputeReceipt) -> bool {
+        let message = receipt.receipt.encode().to_vec();
+        let key = receipt_key(receipt, &message);
+        if self.contains(&key) {
+            return true;
+        }
+        let Some(public_key) = self.public_key(&SenderKey(receipt.node_key)) else {
+            return false;
+        };
+        let valid = public_key.verify(
+            hyperchain_types::RECEIPT_NAMESPACE,
+            &message,
+            &receipt.signature,
+        );
+        if valid {
+            self.insert_all([key]);
+        }
+        valid
+    }
+
     /// Which of `txs` carry their sender's signature, checking the ones not cached as one
-    /// batch (one by one only if the batch fails).
+    /// batch (one by one only if the batch fails). Signatures of the compute receipts the
+    /// transactions carry are checked in the same batch and cached (see
+    /// [`SignatureCache::verify_receipt`]); they do not affect the result.
     pub fn verify_all(&self, txs: &[&SignedTransaction]) -> Vec<bool> {
         let mut valid = vec![true; txs.len()];
-        let mut unchecked: Vec<(usize, Key, Vec<u8>, ed25519::PublicKey)> = Vec::new();
+        // (transaction, whether this is its receipt's signature, cache key, message, key)
+        let mut unchecked: Vec<(usize, bool, Key, Vec<u8>, ed25519::PublicKey)> = Vec::new();
         for (i, tx) in txs.iter().enumerate() {
             let message = tx.tx.encode().to_vec();
             let key = key(tx, hyperchain_types::sha256(&message));
-            if self.contains(&key) {
-                continue;
+            if !self.contains(&key) {
+                match self.public_key(&tx.tx.sender) {
+                    Some(public_key) => unchecked.push((i, false, key, message, public_key)),
+                    None => {
+                        valid[i] = false;
+                        continue;
+                    }
+                }
             }
-            match self.public_key(&tx.tx.sender) {
-                Some(public_key) => unchecked.push((i, key, message, public_key)),
-                None => valid[i] = false,
+            if let Payload::Receipt(r) = &tx.tx.payload {
+                let message = r.receipt.encode().to_vec();
+                let key = receipt_key(r, &message);
+                if !self.contains(&key)
+                    && let Some(public_key) = self.public_key(&SenderKey(r.node_key))
+                {
+                    unchecked.push((i, true, key, message, public_key));
+                }
             }
         }
         if unchecked.is_empty() {
             return valid;
         }
+        let signature = |i: usize, receipt: bool| -> &ed25519::Signature {
+            match (&txs[i].tx.payload, receipt) {
+                (Payload::Receipt(r), true) => &r.signature,
+                _ => &txs[i].signature,
+            }
+        };
+        let namespace = |receipt: bool| {
+            if receipt {
+                hyperchain_types::RECEIPT_NAMESPACE
+            } else {
+                TX_NAMESPACE
+            }
+        };
         let batch_ok = ed25519::PublicKey::verify_batch(
             &mut commonware_utils::sys_rng(),
             &unchecked,
-            |_, (i, _, message, public_key)| BatchEntry {
+            |_, (i, receipt, _, message, public_key)| BatchEntry {
                 public_key,
-                namespace: TX_NAMESPACE,
+                namespace: namespace(*receipt),
                 message,
-                signature: &txs[*i].signature,
+                signature: signature(*i, *receipt),
             },
             &commonware_parallel::Sequential,
         );
         if batch_ok {
-            self.insert_all(unchecked.into_iter().map(|(_, key, _, _)| key));
+            self.insert_all(unchecked.into_iter().map(|(_, _, key, _, _)| key));
             return valid;
         }
         let mut good = Vec::with_capacity(unchecked.len());
-        for (i, key, message, public_key) in unchecked {
-            if public_key.verify(TX_NAMESPACE, &message, &txs[i].signature) {
+        for (i, receipt, key, message, public_key) in unchecked {
+            if public_key.verify(namespace(receipt), &message, signature(i, receipt)) {
                 good.push(key);
-            } else {
+            } else if !receipt {
                 valid[i] = false;
             }
         }
@@ -213,6 +277,65 @@ mod tests {
         // The good ones are cached, the bad ones are not; asking again gives the same answer.
         assert_eq!(cache.len(), 18);
         assert_eq!(cache.verify_all(&refs), single);
+    }
+
+    fn receipt_tx(seed: u64, forged: bool) -> SignedTransaction {
+        let key = ed25519::PrivateKey::from_seed(seed);
+        let mut receipt = hyperchain_types::ComputeReceipt {
+            chain_id: Digest([7; 32]),
+            contract: hyperchain_types::Address([1; 32]),
+            lane_seq: seed,
+            job: Digest([2; 32]),
+            code_hash: Digest([3; 32]),
+            pre_state: Digest([4; 32]),
+            outcome: hyperchain_types::CallOutcome::failed(
+                hyperchain_types::CallStatus::Ok,
+                5,
+                Default::default(),
+            ),
+        }
+        .sign(&key);
+        if forged {
+            receipt.receipt.lane_seq += 100;
+        }
+        let tx = Transaction {
+            chain_id: Digest([7; 32]),
+            sender: key.public_key().into(),
+            nonce: 0,
+            payload: Payload::Receipt(Box::new(receipt)),
+        };
+        let signature = key.sign(TX_NAMESPACE, &tx.encode());
+        SignedTransaction { tx, signature }
+    }
+
+    #[test]
+    fn receipts_join_the_batch_without_deciding_the_transaction() {
+        let cache = SignatureCache::new(100);
+        let good = receipt_tx(1, false);
+        let forged = receipt_tx(2, true);
+        let plain = tx(3, 0);
+        // The forged receipt is inside a correctly signed transaction: the transaction is
+        // valid, the receipt is not (and the batch failing falls back to single checks).
+        assert_eq!(cache.verify_all(&[&good, &forged, &plain]), vec![true; 3]);
+        let receipt = |t: &SignedTransaction| match &t.tx.payload {
+            Payload::Receipt(r) => (**r).clone(),
+            _ => unreachable!(),
+        };
+        // Three transactions and the good receipt are cached.
+        assert_eq!(cache.len(), 4);
+        assert!(cache.verify_receipt(&receipt(&good)));
+        assert!(!cache.verify_receipt(&receipt(&forged)));
+        assert_eq!(
+            cache.verify_receipt(&receipt(&good)),
+            receipt(&good).verify_signature()
+        );
+        // A receipt's cache entry does not vouch for the transaction carrying it, nor the
+        // other way round.
+        let fresh = SignatureCache::new(100);
+        assert!(fresh.verify_receipt(&receipt(&good)));
+        assert_eq!(fresh.len(), 1);
+        assert!(fresh.verify(&good));
+        assert_eq!(fresh.len(), 2);
     }
 
     #[test]
