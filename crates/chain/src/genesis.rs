@@ -399,7 +399,7 @@ impl ChainSpec {
         let policy = self.attestation_policy.encode();
         out.extend((policy.len() as u32).to_be_bytes());
         out.extend(policy);
-        out.extend(self.compute.job_deadline_blocks.to_be_bytes());
+        out.extend(self.compute.job_deadline_ms.to_be_bytes());
         out.extend(self.compute.suspend_after_failures.to_be_bytes());
         out
     }

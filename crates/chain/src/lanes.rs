@@ -328,7 +328,7 @@ impl Executor {
             JobState::Done(_) => return Ok(()),
             JobState::Assigned => {
                 let assignment = head.assignment.as_mut().expect("assigned jobs have one");
-                if env.height < assignment.deadline {
+                if env.timestamp_ms < assignment.deadline_ms {
                     return Ok(());
                 }
                 // Deadline passed: every member that did not answer is charged a miss and
@@ -377,9 +377,9 @@ impl Executor {
                     seed_view,
                     seed,
                     assigned_height: env.height,
-                    deadline: env
-                        .height
-                        .saturating_add(self.registry.compute.job_deadline_blocks),
+                    deadline_ms: env
+                        .timestamp_ms
+                        .saturating_add(self.registry.compute.job_deadline_ms),
                     committee: committee
                         .into_iter()
                         .map(|m| CommitteeMember {

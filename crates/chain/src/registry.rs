@@ -107,8 +107,9 @@ impl RegistryConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComputeParams {
-    /// Blocks a committee has to agree on a job before it is reassigned to a fresh one.
-    pub job_deadline_blocks: u64,
+    /// Time (block time, ms) a committee has to agree on a job before it is reassigned to a
+    /// fresh one. In time rather than blocks: block intervals vary with load.
+    pub job_deadline_ms: u64,
     /// Missed deadlines after which a node is suspended from committees (until it
     /// re-attests).
     pub suspend_after_failures: u32,
@@ -117,7 +118,7 @@ pub struct ComputeParams {
 impl Default for ComputeParams {
     fn default() -> Self {
         ComputeParams {
-            job_deadline_blocks: 30,
+            job_deadline_ms: 20_000,
             suspend_after_failures: 3,
         }
     }
@@ -126,8 +127,8 @@ impl Default for ComputeParams {
 impl ComputeParams {
     /// Checks the parameters are usable.
     pub fn validate(&self) -> Result<(), String> {
-        if !(2..=100_000).contains(&self.job_deadline_blocks) {
-            return Err("job_deadline_blocks must be between 2 and 100000".into());
+        if !(1_000..=86_400_000).contains(&self.job_deadline_ms) {
+            return Err("job_deadline_ms must be between 1000 (1 s) and 86400000 (1 day)".into());
         }
         if self.suspend_after_failures == 0 {
             return Err("suspend_after_failures must be at least 1".into());

@@ -78,7 +78,7 @@ fn registry_config() -> RegistryConfig {
         },
         execution_modes: vec![ExecutionMode::Replicated, ExecutionMode::CrossVendor],
         compute: ComputeParams {
-            job_deadline_blocks: 8,
+            job_deadline_ms: 3_000,
             suspend_after_failures: 2,
         },
     }

@@ -129,10 +129,7 @@ fn invalid_genesis_documents_are_refused_with_the_field() {
             },
             "listed twice",
         ),
-        (
-            |d| d.policy.compute.job_deadline_blocks = 1,
-            "policy.compute",
-        ),
+        (|d| d.policy.compute.job_deadline_ms = 10, "policy.compute"),
         (
             |d| d.policy.execution_modes = vec!["fast".into()],
             "unknown mode",

@@ -29,7 +29,8 @@ use std::sync::Arc;
 
 const IMAGE: &[u8] = b"hyperchain compute runtime v1";
 const START_MS: u64 = 1_700_000_000_000;
-const DEADLINE: u64 = 4;
+/// Four blocks (blocks are 1 s apart here).
+const DEADLINE_MS: u64 = 4_000;
 const SUSPEND_AFTER: u32 = 2;
 
 /// Reads a committed store as the test's view of state.
@@ -112,7 +113,7 @@ impl Chain {
                 ExecutionMode::CrossVendor,
             ],
             compute: ComputeParams {
-                job_deadline_blocks: DEADLINE,
+                job_deadline_ms: DEADLINE_MS,
                 suspend_after_failures: SUSPEND_AFTER,
             },
         });
@@ -728,7 +729,7 @@ fn a_silent_committee_is_replaced_after_its_deadline_and_repeat_offenders_suspen
     // The Intel member answers, the AMD member stays silent past the deadline.
     let answered = chain.receipt(&first.committee[0].id, &job, Behaviour::Honest);
     chain.submit(vec![answered]);
-    while chain.height < first.deadline {
+    while chain.time_ms < first.deadline_ms {
         chain.block(vec![]);
     }
     let second = chain.job(&job).assignment.unwrap();
@@ -767,7 +768,7 @@ fn a_silent_committee_is_replaced_after_its_deadline_and_repeat_offenders_suspen
         &StoreView(&chain.store),
         &RegistryConfig {
             compute: ComputeParams {
-                job_deadline_blocks: DEADLINE,
+                job_deadline_ms: DEADLINE_MS,
                 suspend_after_failures: SUSPEND_AFTER,
             },
             ..RegistryConfig::default()

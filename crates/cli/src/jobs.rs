@@ -61,12 +61,12 @@ pub fn print_job(job: &JobView) {
     }
     if let Some(a) = &job.assignment {
         println!(
-            "committee  attempt {}, drawn at height {} by the seed of view {} (randomness 0x{}), deadline {}",
+            "committee  attempt {}, drawn at height {} by the seed of view {} (randomness 0x{}), deadline {} ms",
             a.attempt,
             a.assigned_height,
             a.seed_view,
             short(&a.seed),
-            a.deadline
+            a.deadline_ms
         );
         for m in &a.committee {
             let answered = if a.answered.contains(&m.id) {

@@ -653,8 +653,8 @@ pub struct AssignmentView {
     pub seed: Digest,
     /// Height of the block that assigned it.
     pub assigned_height: u64,
-    /// The job is reassigned at this height without agreement.
-    pub deadline: u64,
+    /// The job is reassigned by the first block at or past this time (ms) without agreement.
+    pub deadline_ms: u64,
     /// The members, in selection order.
     pub committee: Vec<MemberView>,
     /// Members whose receipt was counted.
@@ -770,7 +770,7 @@ impl From<&hyperchain_types::Job> for JobView {
                 seed_view: a.seed_view,
                 seed: a.seed,
                 assigned_height: a.assigned_height,
-                deadline: a.deadline,
+                deadline_ms: a.deadline_ms,
                 committee: a
                     .committee
                     .iter()

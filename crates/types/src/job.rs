@@ -63,8 +63,9 @@ pub struct Assignment {
     pub seed: Digest,
     /// Height of the block that assigned it.
     pub assigned_height: u64,
-    /// The job is reassigned by the first block at or above this height without agreement.
-    pub deadline: u64,
+    /// The job is reassigned by the first block whose timestamp (ms) is at or past this one
+    /// without agreement.
+    pub deadline_ms: u64,
     /// The members, in selection order.
     pub committee: Vec<CommitteeMember>,
     /// Receipts counted so far (checked, one per member).
@@ -235,7 +236,7 @@ impl Write for Assignment {
         self.seed_view.write(buf);
         self.seed.write(buf);
         self.assigned_height.write(buf);
-        self.deadline.write(buf);
+        self.deadline_ms.write(buf);
         (self.committee.len() as u32).write(buf);
         for m in &self.committee {
             m.write(buf);
@@ -274,7 +275,7 @@ impl Read for Assignment {
         let seed_view = u64::read(buf)?;
         let seed = Digest::read(buf)?;
         let assigned_height = u64::read(buf)?;
-        let deadline = u64::read(buf)?;
+        let deadline_ms = u64::read(buf)?;
         let n = read_count(buf, job_limits::MAX_COMMITTEE, "committee")?;
         let committee = (0..n)
             .map(|_| CommitteeMember::read(buf))
@@ -292,7 +293,7 @@ impl Read for Assignment {
             seed_view,
             seed,
             assigned_height,
-            deadline,
+            deadline_ms,
             committee,
             receipts,
             excluded,
@@ -527,7 +528,7 @@ mod tests {
                 seed_view: 8,
                 seed: Digest([9; 32]),
                 assigned_height: 9,
-                deadline: 29,
+                deadline_ms: 29,
                 committee: vec![
                     CommitteeMember {
                         id: Digest([10; 32]),
