@@ -1,5 +1,7 @@
 //! `hyperchain bench`: finalized light-transaction throughput and finality latency of a fresh
-//! local devnet (the validator processes of `hyperchain devnet`, without the demo).
+//! local devnet (the validator processes of `hyperchain devnet`, without the demo); with
+//! `--workload`, `--mode` or `--compare`, finalized job throughput per execution mode
+//! (`jobbench.rs`).
 //!
 //! Deploys the `counter` example, pre-signs `--txs` `increment(1)` calls from `--accounts`
 //! generated accounts (consecutive nonces per account, signed before the clock starts),
@@ -67,9 +69,35 @@ pub struct BenchArgs {
     /// Print the result as one JSON object on stdout (progress as JSON lines on stderr).
     #[arg(long)]
     json: bool,
+    /// Measure jobs instead of light transactions: `heavy[:ITERATIONS]` (`sha256_chain`,
+    /// default 30000 ≈ 10 ms) or `light` (`increment`), executed in --mode.
+    #[arg(long)]
+    workload: Option<crate::jobbench::Workload>,
+    /// Who executes the calls: replicated, single, committee(K), cross-vendor.
+    #[arg(long, default_value = "replicated")]
+    mode: ExecutionMode,
+    /// Regions of the compute fleet (TEE modes; cross-vendor contracts require all).
+    #[arg(long, default_value_t = 1)]
+    regions: usize,
+    /// Simulated Intel nodes and AMD nodes per region (TEE modes).
+    #[arg(long, default_value_t = 1)]
+    compute_per_region: usize,
+    /// Number of calls (jobs) of the job workload.
+    #[arg(long, default_value_t = 60)]
+    jobs: usize,
+    /// Contracts the jobs are spread over (each TEE contract is a lane; lanes run in parallel).
+    #[arg(long, default_value_t = 12)]
+    lanes: usize,
+    /// Run the job workload replicated and cross-vendor, one after the other on fresh
+    /// networks, and report both and the ratio of their throughputs (`ratio` in the JSON).
+    #[arg(long)]
+    compare: bool,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.workload.is_some() || args.compare || args.mode != ExecutionMode::Replicated {
+        return run_jobs(args);
+    }
     if args.txs == 0 || args.accounts == 0 {
         bail!("--txs and --accounts must be at least 1");
     }
@@ -108,6 +136,92 @@ pub fn run(args: BenchArgs) -> Result<()> {
         println!("{report}");
     } else {
         print_report(&report);
+    }
+    Ok(())
+}
+
+/// A fresh directory for one network (removed afterwards unless --dir was given).
+fn bench_dir(args: &BenchArgs, suffix: &str) -> (PathBuf, bool) {
+    match &args.dir {
+        Some(dir) => (dir.join(suffix), false),
+        None => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or_default();
+            let dir = std::env::temp_dir().join(format!(
+                "hyperchain-bench-{}-{nanos}-{suffix}",
+                std::process::id()
+            ));
+            (dir, true)
+        }
+    }
+}
+
+/// `--workload`, `--mode` or `--compare`: finalized job throughput.
+fn run_jobs(args: BenchArgs) -> Result<()> {
+    use crate::jobbench::{JobBench, Workload, print_report as print_jobs, run_one};
+    let events = Events {
+        json: args.json,
+        stderr: args.json,
+    };
+    let bench = JobBench {
+        mode: args.mode,
+        validators: args.validators,
+        regions: args.regions,
+        compute_per_region: args.compute_per_region,
+        workload: args
+            .workload
+            .unwrap_or(Workload::Heavy(crate::jobbench::DEFAULT_HEAVY)),
+        jobs: args.jobs,
+        lanes: args.lanes,
+        base_port: args.base_port,
+    };
+    let modes = if args.compare {
+        vec![ExecutionMode::Replicated, ExecutionMode::CrossVendor]
+    } else {
+        vec![args.mode]
+    };
+    let mut reports = Vec::new();
+    for mode in modes {
+        let run = JobBench {
+            mode,
+            ..bench.clone()
+        };
+        events.emit(
+            json!({"event": "run", "mode": mode.to_string(), "workload": run.workload.name(),
+                   "jobs": run.jobs, "validators": run.validators}),
+            || format!("— {mode}: {} jobs of {}", run.jobs, run.workload.name()),
+        );
+        let (dir, temporary) = bench_dir(&args, &mode.to_string().replace(['(', ')'], "-"));
+        let report = run_one(&run, &dir, events);
+        if temporary {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        reports.push(report?);
+    }
+    let out = if args.compare {
+        let rate = |r: &serde_json::Value| r["jobs_per_s"].as_f64().unwrap_or_default();
+        let ratio = if rate(&reports[0]) > 0.0 {
+            rate(&reports[1]) / rate(&reports[0])
+        } else {
+            0.0
+        };
+        json!({"replicated": reports[0], "cross_vendor": reports[1], "ratio": ratio})
+    } else {
+        reports[0].clone()
+    };
+    if args.json {
+        println!("{out}");
+    } else if args.compare {
+        print_jobs(&out["replicated"]);
+        print_jobs(&out["cross_vendor"]);
+        println!(
+            "cross-vendor / replicated throughput: {:.2}×",
+            out["ratio"].as_f64().unwrap_or_default()
+        );
+    } else {
+        print_jobs(&out);
     }
     Ok(())
 }

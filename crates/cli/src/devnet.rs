@@ -257,6 +257,11 @@ pub(crate) struct Running {
 }
 
 impl Running {
+    /// The validators' process ids, in validator order.
+    pub fn pids(&self) -> Vec<u32> {
+        self.validators.iter().map(|v| v.child.id()).collect()
+    }
+
     /// Checks that every validator is still running.
     pub fn check_alive(&mut self) -> Result<()> {
         for v in self.validators.iter_mut() {

@@ -144,6 +144,11 @@ pub(crate) fn start(
 }
 
 impl Fleet {
+    /// The compute nodes' process ids.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().map(|n| n.child.id()).collect()
+    }
+
     /// Waits until every node has registered (its log reports it), failing if one exits.
     pub async fn ready(&mut self, client: &Client) -> Result<()> {
         let deadline = Instant::now() + READY_TIMEOUT;

@@ -8,6 +8,7 @@ mod demo;
 mod devnet;
 mod fleet;
 mod genesis;
+mod jobbench;
 mod jobs;
 mod keys;
 mod node;
@@ -71,8 +72,9 @@ enum Command {
     /// example contracts, then runs heavy calls on cross-vendor committees and prints which
     /// Intel/AMD pair executed each job. Ctrl-C stops everything cleanly.
     Devnet(devnet::DevnetArgs),
-    /// Measure finalized light-transaction throughput and finality latency of a fresh
-    /// local devnet (`increment(1)` calls on the `counter` example, sent to every validator).
+    /// Measure throughput on a fresh local network: light transactions (`increment(1)` on
+    /// `counter`, sent to every validator), or with --workload/--mode/--compare heavy or light
+    /// jobs executed replicated or by compute-node committees (jobs/s, latency, CPU per job).
     Bench(bench::BenchArgs),
     /// Deploy a contract through a node's RPC and print its address and code hash.
     ///
