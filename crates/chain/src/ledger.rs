@@ -111,6 +111,7 @@ struct Inner {
     pending: HashMap<Digest, Pending>,
     seeds: BTreeMap<u64, Vec<u8>>,
     latest_seed: Option<SeedReveal>,
+    last_header: Option<(u64, Header)>,
 }
 
 /// Reads of a [`Base`] for the state accessors of other modules.
@@ -185,6 +186,7 @@ impl Ledger {
                 pending: HashMap::new(),
                 seeds: BTreeMap::new(),
                 latest_seed: None,
+                last_header: None,
             }),
         })
     }
@@ -265,6 +267,26 @@ impl Ledger {
 
     /// Builds a block on `parent` from `candidates`, leaving out the invalid ones, and keeps
     /// its execution for the finalization.
+    /// Whether a lane's head job, in the state after block `parent`, waits for a newer seed
+    /// (a block revealing one is what moves it on). Unknown parents count as not waiting.
+    pub fn awaits_seed(&self, parent: &Digest) -> Result<bool, LedgerError> {
+        let Some(base) = self.base_for(parent)? else {
+            return Ok(false);
+        };
+        let view = BaseView(&base);
+        for contract in crate::lanes::active_lanes(&view)? {
+            let Some(lane) = crate::lanes::lane(&view, &contract)? else {
+                continue;
+            };
+            if let Some(job) = crate::lanes::lane_job(&view, &contract, lane.head)?
+                && job.state == hyperchain_types::JobState::Waiting
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The block reveals the newest consensus seed this node knows if it is newer than every
     /// seed its ancestors revealed and older than `view`.
     pub fn build(
@@ -416,6 +438,21 @@ impl Ledger {
     /// The finalized block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<Block>, LedgerError> {
         read_block(&self.index, height)
+    }
+
+    /// The header of the finalized block at `height` (the last one asked for is remembered:
+    /// readers of the finalized tip ask for the same header many times per block).
+    pub fn header(&self, height: u64) -> Result<Option<Header>, LedgerError> {
+        if let Some((h, header)) = &self.lock().last_header
+            && *h == height
+        {
+            return Ok(Some(header.clone()));
+        }
+        let header = read_block(&self.index, height)?.map(|b| b.header);
+        if let Some(header) = &header {
+            self.lock().last_header = Some((height, header.clone()));
+        }
+        Ok(header)
     }
 
     /// The height of the finalized block with `digest`.

@@ -542,7 +542,7 @@ async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<se
 }
 
 /// Waits until the node answers and has finalized a block.
-async fn wait_for_blocks(client: &Client) -> Result<()> {
+pub(crate) async fn wait_for_blocks(client: &Client) -> Result<()> {
     let deadline = Instant::now() + WAIT;
     loop {
         if let Ok(s) = client.status().await

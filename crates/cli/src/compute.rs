@@ -62,8 +62,11 @@ pub struct ComputeArgs {
     #[arg(long)]
     snp_cert_chain: Option<PathBuf>,
     /// How often to look for new jobs, in milliseconds.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 100)]
     poll_ms: u64,
+    /// Jobs executed at once (of different lanes).
+    #[arg(long, default_value_t = 2)]
+    parallel: usize,
     /// How long to wait for the registration to be finalized, in seconds.
     #[arg(long, default_value_t = 60)]
     register_timeout: u64,
@@ -163,6 +166,7 @@ pub fn run(args: ComputeArgs) -> Result<()> {
         poll: Duration::from_millis(args.poll_ms.max(10)),
         register_timeout: Duration::from_secs(args.register_timeout),
         fault: args.fault,
+        parallel: args.parallel,
     };
     let node = ComputeNode::new(enclave, provider, config)?;
     let json = args.json;

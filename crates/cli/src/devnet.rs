@@ -146,6 +146,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                             &running.rpcs,
                             &args.regions,
                             args.compute_per_region,
+                            100,
                             Events::stdout(args.json),
                         )?;
                         started.ready(&client).await?;

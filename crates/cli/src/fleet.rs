@@ -79,6 +79,7 @@ pub(crate) fn start(
     rpcs: &[String],
     regions: &[String],
     per_region: usize,
+    poll_ms: u64,
     events: Events,
 ) -> Result<Fleet> {
     let exe = std::env::current_exe().context("cannot find this executable")?;
@@ -108,6 +109,8 @@ pub(crate) fn start(
                     .arg(region)
                     .arg("--genesis")
                     .arg(dir.join(GENESIS_FILE))
+                    .arg("--poll-ms")
+                    .arg(poll_ms.to_string())
                     .arg("--json");
                 for rpc in rpcs {
                     cmd.arg("--rpc").arg(rpc);

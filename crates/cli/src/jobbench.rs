@@ -136,13 +136,14 @@ pub fn run_one(b: &JobBench, dir: &Path, events: Events) -> Result<serde_json::V
     let runtime = crate::remote::runtime()?;
     let result = runtime.block_on(async {
         let client = crate::remote::client(&rpcs[0])?;
-        crate::demo::wait_for_blocks(&client, events.json).await?;
+        crate::bench::wait_for_blocks(&client).await?;
         let fleet = if b.mode == ExecutionMode::Replicated {
             None
         } else {
             crate::fleet::register_release(dir, &client, events).await?;
+            // Compute nodes poll for work often: the bench measures throughput, not polling.
             let mut fleet =
-                crate::fleet::start(dir, &rpcs, &regions, b.compute_per_region, events)?;
+                crate::fleet::start(dir, &rpcs, &regions, b.compute_per_region, 20, events)?;
             fleet.ready(&client).await?;
             Some(fleet)
         };

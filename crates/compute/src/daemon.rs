@@ -16,7 +16,7 @@ use crate::enclave::{Enclave, Host};
 use crate::providers::EvidenceProvider;
 use hyperchain_rpc::api::{ComputeFetchRequest, ComputeFetchResponse, ReceiptOutcome};
 use hyperchain_rpc::{Client, ClientError};
-use hyperchain_types::{CallStatus, Digest, Payload, Registration, SignedTransaction};
+use hyperchain_types::{CallStatus, Digest, Payload, Registration};
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -62,6 +62,9 @@ pub struct DaemonConfig {
     pub register_timeout: Duration,
     /// Misbehaviour, for tests and demos.
     pub fault: Fault,
+    /// Jobs executed at once (jobs of different lanes are independent; fetch round trips
+    /// overlap with execution).
+    pub parallel: usize,
 }
 
 /// What the daemon reports as it works.
@@ -153,18 +156,25 @@ impl Host for RpcHost {
 
 /// A compute node: enclave, evidence provider and validator clients.
 pub struct ComputeNode {
+    shared: Arc<Shared>,
+}
+
+/// What the node's concurrent tasks share.
+struct Shared {
     enclave: Arc<Enclave>,
     provider: Arc<dyn EvidenceProvider>,
     clients: Vec<Client>,
     config: DaemonConfig,
-    nonce: Option<u64>,
+    /// The account's next nonce (`None`: read it from a validator). Held while a transaction
+    /// is signed and sent, so nonces leave in order.
+    nonce: tokio::sync::Mutex<Option<u64>>,
 }
 
 impl std::fmt::Debug for ComputeNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ComputeNode")
-            .field("node", &self.enclave.node_id())
-            .field("region", &self.config.region)
+            .field("node", &self.shared.enclave.node_id())
+            .field("region", &self.shared.config.region)
             .finish_non_exhaustive()
     }
 }
@@ -204,47 +214,57 @@ impl ComputeNode {
             .map(|url| Client::new(url))
             .collect::<Result<_, _>>()?;
         Ok(ComputeNode {
-            enclave: Arc::new(enclave),
-            provider,
-            clients,
-            config,
-            nonce: None,
+            shared: Arc::new(Shared {
+                enclave: Arc::new(enclave),
+                provider,
+                clients,
+                config,
+                nonce: tokio::sync::Mutex::new(None),
+            }),
         })
     }
 
     /// The enclave (its node id, identity key).
     pub fn enclave(&self) -> &Enclave {
-        &self.enclave
+        &self.shared.enclave
     }
 
+    /// Registers the node (evidence verified by the validators at block time).
+    pub async fn register(&mut self) -> Result<Event, DaemonError> {
+        self.shared.register().await
+    }
+}
+
+impl Shared {
     fn client(&self) -> &Client {
         &self.clients[0]
     }
 
-    async fn next_nonce(&mut self) -> Result<u64, DaemonError> {
-        let nonce = match self.nonce {
+    /// Signs a transaction with the next nonce and sends it to every validator (fine if at
+    /// least one accepted it); nonces leave in order.
+    async fn send(&self, payload: Payload) -> Result<Digest, DaemonError> {
+        let mut nonce = self.nonce.lock().await;
+        let next = match *nonce {
             Some(n) => n,
             None => self.client().nonce(&self.enclave.account()).await?,
         };
-        self.nonce = Some(nonce + 1);
-        Ok(nonce)
-    }
-
-    /// Sends `tx` to every validator; fine if at least one accepted it.
-    async fn broadcast(&mut self, tx: &SignedTransaction) -> Result<Digest, DaemonError> {
+        let tx = self.enclave.sign_tx(next, payload);
         let mut last_error = None;
         let mut accepted = false;
         for client in &self.clients {
-            match client.submit(tx).await {
+            match client.submit(&tx).await {
                 Ok(_) => accepted = true,
                 Err(e) => last_error = Some(e),
             }
         }
         match (accepted, last_error) {
-            (true, _) => Ok(tx.id()),
+            (true, _) => {
+                *nonce = Some(next + 1);
+                Ok(tx.id())
+            }
             (false, Some(e)) => {
                 // Perhaps our nonce is stale (a restart, a dropped transaction): re-read it.
-                self.nonce = None;
+                *nonce = None;
                 Err(e.into())
             }
             (false, None) => unreachable!("at least one client"),
@@ -275,10 +295,8 @@ impl ComputeNode {
     }
 
     /// Submits `payload` and waits for its receipt: the height of the accepting block.
-    async fn attest(&mut self, payload: Payload) -> Result<u64, DaemonError> {
-        let nonce = self.next_nonce().await?;
-        let tx = self.enclave.sign_tx(nonce, payload);
-        let id = self.broadcast(&tx).await?;
+    async fn attest(&self, payload: Payload) -> Result<u64, DaemonError> {
+        let id = self.send(payload).await?;
         let receipt = self
             .client()
             .wait_for_receipt(&id, self.config.register_timeout)
@@ -292,8 +310,7 @@ impl ComputeNode {
         }
     }
 
-    /// Registers the node (evidence verified by the validators at block time).
-    pub async fn register(&mut self) -> Result<Event, DaemonError> {
+    async fn register(&self) -> Result<Event, DaemonError> {
         let registration = self.registration().await?;
         let height = self.attest(Payload::Register(registration)).await?;
         Ok(Event::Registered {
@@ -305,7 +322,7 @@ impl ComputeNode {
     }
 
     /// Re-attests if past half of the membership's validity.
-    async fn maybe_reattest(&mut self) -> Result<Option<Event>, DaemonError> {
+    async fn maybe_reattest(&self) -> Result<Option<Event>, DaemonError> {
         let Some(record) = self.client().node(&self.enclave.node_id()).await? else {
             return Ok(None);
         };
@@ -319,7 +336,7 @@ impl ComputeNode {
     }
 
     /// Executes one job and sends the receipt.
-    async fn serve(&mut self, job: Digest) -> Result<Event, DaemonError> {
+    async fn serve(&self, job: Digest) -> Result<Event, DaemonError> {
         let host: Arc<dyn Host> = Arc::new(RpcHost {
             client: self.client().clone(),
             runtime: tokio::runtime::Handle::current(),
@@ -346,11 +363,9 @@ impl ComputeNode {
         }
         let outcome = &executed.receipt.receipt.outcome;
         let (status, fuel_used) = (status_name(&outcome.status), outcome.fuel_used);
-        let nonce = self.next_nonce().await?;
         let tx = self
-            .enclave
-            .sign_tx(nonce, Payload::Receipt(Box::new(executed.receipt.clone())));
-        let tx = self.broadcast(&tx).await?;
+            .send(Payload::Receipt(Box::new(executed.receipt.clone())))
+            .await?;
         Ok(Event::Executed {
             job,
             contract: executed.job.contract,
@@ -363,31 +378,64 @@ impl ComputeNode {
             tx,
         })
     }
+}
 
+impl ComputeNode {
     /// Serves jobs until `shutdown` completes, reporting through `report`. Registers first if
-    /// `register` is set.
+    /// `register` is set. Up to `config.parallel` jobs run at once.
     pub async fn run(
-        mut self,
+        self,
         register: bool,
         report: impl Fn(Event) + Send,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), DaemonError> {
+        let shared = self.shared;
         if register {
-            report(self.register().await?);
+            report(shared.register().await?);
         }
-        let me = self.enclave.node_id().to_string();
-        // Jobs already answered, per (job, attempt).
-        let mut answered: HashSet<(Digest, u32)> = HashSet::new();
+        let me = shared.enclave.node_id().to_string();
+        let parallel = shared.config.parallel.max(1);
+        // Jobs taken, per (job, attempt); a job whose execution failed is taken again later.
+        let mut taken: HashSet<(Digest, u32)> = HashSet::new();
+        let mut running: tokio::task::JoinSet<((Digest, u32), Result<Event, DaemonError>)> =
+            tokio::task::JoinSet::new();
         let mut last_reattest_check = std::time::Instant::now();
+        // Look for work once per finalized block (at most `poll` apart when blocks are slow).
+        let mut next_height = 0u64;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
-                _ = tokio::time::sleep(self.config.poll) => {}
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    if let Ok((key, result)) = done {
+                        match result {
+                            Ok(event) => {
+                                if matches!(event, Event::Skipped { .. }) {
+                                    // Try again later (e.g. a validator lagging behind).
+                                    taken.remove(&key);
+                                }
+                                report(event);
+                            }
+                            Err(e) => {
+                                taken.remove(&key);
+                                report(Event::Warning {
+                                    message: format!("job {}: {e}", key.0),
+                                });
+                            }
+                        }
+                    }
+                    continue;
+                }
+                tip = shared.client().wait_for_height(next_height, shared.config.poll) => {
+                    match tip {
+                        Ok(tip) => next_height = tip + 1,
+                        Err(_) => tokio::time::sleep(shared.config.poll).await,
+                    }
+                }
             }
             if last_reattest_check.elapsed() > Duration::from_secs(5) {
                 last_reattest_check = std::time::Instant::now();
-                match self.maybe_reattest().await {
+                match shared.maybe_reattest().await {
                     Ok(Some(event)) => report(event),
                     Ok(None) => {}
                     Err(e) => report(Event::Warning {
@@ -395,7 +443,10 @@ impl ComputeNode {
                     }),
                 }
             }
-            let jobs = match self.client().jobs(&[("node", me.as_str())]).await {
+            if running.len() >= parallel || shared.config.fault == Fault::Silent {
+                continue;
+            }
+            let jobs = match shared.client().jobs(&[("node", me.as_str())]).await {
                 Ok(resp) => resp.jobs,
                 Err(e) => {
                     report(Event::Warning {
@@ -405,25 +456,15 @@ impl ComputeNode {
                 }
             };
             for job in jobs {
-                let attempt = job.assignment.as_ref().map_or(0, |a| a.attempt);
-                if !answered.insert((job.id, attempt)) || self.config.fault == Fault::Silent {
+                if running.len() >= parallel {
+                    break;
+                }
+                let key = (job.id, job.assignment.as_ref().map_or(0, |a| a.attempt));
+                if !taken.insert(key) {
                     continue;
                 }
-                match self.serve(job.id).await {
-                    Ok(event) => {
-                        if matches!(event, Event::Skipped { .. }) {
-                            // Try again at the next poll (e.g. a validator lagging behind).
-                            answered.remove(&(job.id, attempt));
-                        }
-                        report(event);
-                    }
-                    Err(e) => {
-                        answered.remove(&(job.id, attempt));
-                        report(Event::Warning {
-                            message: format!("job {}: {e}", job.id),
-                        });
-                    }
-                }
+                let shared = shared.clone();
+                running.spawn(async move { (key, shared.serve(key.0).await) });
             }
         }
     }

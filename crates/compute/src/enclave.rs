@@ -83,8 +83,39 @@ impl Identity {
 /// The enclave: identity key, light client and contract engine.
 pub struct Enclave {
     identity: Identity,
-    light: Arc<LightClient>,
+    light: Arc<VerifiedHeaders>,
     engine: Engine,
+}
+
+/// The light client, remembering the last few headers whose finality it verified (answers
+/// of the same block then cost a hash instead of a threshold-signature check).
+struct VerifiedHeaders {
+    light: LightClient,
+    recent: Mutex<std::collections::VecDeque<(Digest, Vec<u8>)>>,
+}
+
+impl VerifiedHeaders {
+    /// [`hyperchain_rpc::client::verify_compute_fetch`] with the certificate check skipped
+    /// for a (header, certificate) pair verified before.
+    fn verify(&self, resp: &ComputeFetchResponse) -> Result<Header, String> {
+        let digest = hyperchain_types::sha256(&resp.header.0);
+        let known = self.recent.lock().is_ok_and(|r| {
+            r.iter()
+                .any(|(d, c)| *d == digest && c.as_slice() == resp.certificate.0.as_slice())
+        });
+        if !known {
+            let header = hyperchain_rpc::client::verify_compute_fetch(&self.light, resp)?;
+            if let Ok(mut recent) = self.recent.lock() {
+                if recent.len() >= 8 {
+                    recent.pop_front();
+                }
+                recent.push_back((digest, resp.certificate.0.clone()));
+            }
+            return Ok(header);
+        }
+        // Same header and certificate as verified before: only the entries' proofs are new.
+        hyperchain_rpc::client::verify_compute_fetch_proofs(resp)
+    }
 }
 
 impl std::fmt::Debug for Enclave {
@@ -132,7 +163,10 @@ impl Enclave {
                 public,
                 chain_id: light.chain_id(),
             },
-            light: Arc::new(light),
+            light: Arc::new(VerifiedHeaders {
+                light,
+                recent: Mutex::new(Default::default()),
+            }),
             engine,
         }
     }
@@ -199,8 +233,7 @@ impl Enclave {
         let resp = host
             .fetch(&self.request(request))
             .map_err(EnclaveError::Host)?;
-        let header = hyperchain_rpc::client::verify_compute_fetch(&self.light, &resp)
-            .map_err(EnclaveError::Unverified)?;
+        let header = self.light.verify(&resp).map_err(EnclaveError::Unverified)?;
         Ok((header, resp.entries))
     }
 
@@ -354,7 +387,7 @@ impl Enclave {
 /// proven against a finalized header **and** against the lane's pre-state commitment.
 struct ProvenStorage {
     identity: Identity,
-    light: Arc<LightClient>,
+    light: Arc<VerifiedHeaders>,
     host: Arc<dyn Host>,
     contract: hyperchain_types::Address,
     pre_state: Digest,
@@ -374,7 +407,7 @@ impl ProvenStorage {
             .host
             .fetch(&self.identity.request(&request, now_ms()))
             .map_err(EnclaveError::Host)?;
-        hyperchain_rpc::client::verify_compute_fetch(&self.light, &resp).map_err(unverified)?;
+        self.light.verify(&resp).map_err(unverified)?;
         let [entry] = resp.entries.as_slice() else {
             return Err(unverified("expected exactly one proven value".into()));
         };

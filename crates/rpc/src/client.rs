@@ -410,6 +410,12 @@ impl Client {
         Ok(resp)
     }
 
+    /// Waits (at most `wait`) until a block at height ≥ `from` is finalized; returns the
+    /// finalized tip (below `from` on timeout). Cheap: at most one block is sent back.
+    pub async fn wait_for_height(&self, from: u64, wait: Duration) -> Result<u64, ClientError> {
+        Ok(self.subscribe_once(from, wait, 1).await?.tip)
+    }
+
     /// `limit` 0 means the server's default.
     async fn subscribe_once(
         &self,
@@ -592,6 +598,18 @@ pub fn verify_compute_fetch(
     light
         .verify_finalized(&header, &resp.certificate.0)
         .map_err(|e| e.to_string())?;
+    verify_compute_fetch_proofs(resp)
+}
+
+/// The proofs of [`verify_compute_fetch`] alone: every entry against the answer's header,
+/// whose finality the caller has already verified (e.g. the same header and certificate as a
+/// verified earlier answer). Returns the header.
+pub fn verify_compute_fetch_proofs(
+    resp: &ComputeFetchResponse,
+) -> Result<hyperchain_types::Header, String> {
+    use commonware_codec::DecodeExt as _;
+    let header = hyperchain_types::Header::decode(bytes::Bytes::copy_from_slice(&resp.header.0))
+        .map_err(|e| format!("malformed header: {e}"))?;
     for entry in &resp.entries {
         let proof = hyperchain_merkle::StateProof::decode(&entry.proof.0)
             .map_err(|e| format!("malformed proof: {e}"))?;

@@ -566,16 +566,28 @@ async fn subscribe(
     }
 }
 
-/// The finalized state and the block it is the post-state of, from one snapshot.
-fn finalized_state(ledger: &Ledger) -> ApiResult<(Snapshot, Block)> {
+/// The header of the block whose post-state a snapshot is.
+struct Finalized {
+    header: hyperchain_types::Header,
+}
+
+impl Finalized {
+    fn digest(&self) -> Digest {
+        self.header.digest()
+    }
+}
+
+/// The finalized state and the header of the block it is the post-state of, from one
+/// snapshot.
+fn finalized_state(ledger: &Ledger) -> ApiResult<(Snapshot, Finalized)> {
     let snapshot = ledger.snapshot().map_err(ApiError::internal)?;
     let height = snapshot.height().map_err(ApiError::internal)?;
     // The index is written before the state commit, so the block is there.
-    let block = ledger
-        .block(height)
+    let header = ledger
+        .header(height)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::internal(format!("finalized block {height} missing")))?;
-    Ok((snapshot, block))
+    Ok((snapshot, Finalized { header }))
 }
 
 async fn query_contract(
