@@ -933,6 +933,52 @@ mod chain {
         assert!(report["blocks"].as_u64().unwrap() >= 1, "{report}");
     }
 
+    /// `bench --compare`: the same jobs replicated and on cross-vendor committees, each on a
+    /// fresh network, with both throughputs and their ratio.
+    #[test]
+    fn bench_compares_replicated_and_cross_vendor_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = (free_ports(64) + 40).to_string();
+        let out = hyperchain(
+            dir.path(),
+            &[
+                "bench",
+                "--compare",
+                "--workload",
+                "heavy:2000",
+                "--jobs",
+                "8",
+                "--lanes",
+                "4",
+                "--base-port",
+                &base,
+                "--json",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report = json(&out);
+        for (mode, name) in [
+            ("replicated", "replicated"),
+            ("cross_vendor", "cross-vendor"),
+        ] {
+            let r = &report[mode];
+            assert_eq!(r["mode"], name, "{report}");
+            assert_eq!(r["jobs"], 8, "{report}");
+            assert_eq!(r["failed"], 0, "{report}");
+            assert!(r["jobs_per_s"].as_f64().unwrap() > 0.0, "{report}");
+            assert!(
+                r["validator_cpu_ms_per_job"].as_f64().unwrap() > 0.0,
+                "{report}"
+            );
+        }
+        assert_eq!(
+            report["cross_vendor"]["resolutions"]["agreed"], 8,
+            "{report}"
+        );
+        assert_eq!(report["cross_vendor"]["compute_nodes"], 2, "{report}");
+        assert!(report["ratio"].as_f64().unwrap() > 0.0, "{report}");
+    }
+
     /// A compute node process (`hyperchain compute --json`), killed when dropped.
     struct ComputeProc {
         child: Child,
