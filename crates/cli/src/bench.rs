@@ -83,13 +83,14 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     compute_per_region: usize,
     /// Number of calls (jobs) of the job workload.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 200)]
     jobs: usize,
     /// Contracts the jobs are spread over (each TEE contract is a lane; lanes run in parallel).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 100)]
     lanes: usize,
-    /// Run the job workload replicated and cross-vendor, one after the other on fresh
-    /// networks, and report both and the ratio of their throughputs (`ratio` in the JSON).
+    /// Run the job workload in every mode (replicated, single, committee(2), cross-vendor),
+    /// one after the other on fresh networks, and report each and the ratio of cross-vendor
+    /// to replicated throughput (`ratio` in the JSON).
     #[arg(long)]
     compare: bool,
 }
@@ -178,7 +179,12 @@ fn run_jobs(args: BenchArgs) -> Result<()> {
         base_port: args.base_port,
     };
     let modes = if args.compare {
-        vec![ExecutionMode::Replicated, ExecutionMode::CrossVendor]
+        vec![
+            ExecutionMode::Replicated,
+            ExecutionMode::Single,
+            ExecutionMode::Committee(2),
+            ExecutionMode::CrossVendor,
+        ]
     } else {
         vec![args.mode]
     };
@@ -200,22 +206,29 @@ fn run_jobs(args: BenchArgs) -> Result<()> {
         }
         reports.push(report?);
     }
+    const KEYS: [&str; 4] = ["replicated", "single", "committee", "cross_vendor"];
     let out = if args.compare {
         let rate = |r: &serde_json::Value| r["jobs_per_s"].as_f64().unwrap_or_default();
         let ratio = if rate(&reports[0]) > 0.0 {
-            rate(&reports[1]) / rate(&reports[0])
+            rate(&reports[3]) / rate(&reports[0])
         } else {
             0.0
         };
-        json!({"replicated": reports[0], "cross_vendor": reports[1], "ratio": ratio})
+        let mut out = serde_json::Map::new();
+        for (key, report) in KEYS.iter().zip(&reports) {
+            out.insert(key.to_string(), report.clone());
+        }
+        out.insert("ratio".into(), json!(ratio));
+        serde_json::Value::Object(out)
     } else {
         reports[0].clone()
     };
     if args.json {
         println!("{out}");
     } else if args.compare {
-        print_jobs(&out["replicated"]);
-        print_jobs(&out["cross_vendor"]);
+        for key in KEYS {
+            print_jobs(&out[key]);
+        }
         println!(
             "cross-vendor / replicated throughput: {:.2}×",
             out["ratio"].as_f64().unwrap_or_default()

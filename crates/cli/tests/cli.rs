@@ -933,8 +933,8 @@ mod chain {
         assert!(report["blocks"].as_u64().unwrap() >= 1, "{report}");
     }
 
-    /// `bench --compare`: the same jobs replicated and on cross-vendor committees, each on a
-    /// fresh network, with both throughputs and their ratio.
+    /// `bench --compare`: the same jobs in every mode (replicated, single, committee(2),
+    /// cross-vendor), each on a fresh network, with the throughputs and the cross-vendor ratio.
     #[test]
     fn bench_compares_replicated_and_cross_vendor_jobs() {
         let dir = tempfile::tempdir().unwrap();
