@@ -428,30 +428,44 @@ async fn watch(validators: &mut [Validator], signals: &mut Signals, json: bool) 
     }
 }
 
-/// Sends SIGTERM to every running validator, waits for them to exit, kills the ones that do
-/// not in time.
-fn stop_all(validators: &mut [Validator], events: Events) {
+/// Sends SIGTERM to every running child, then returns each one's exit status as it exits,
+/// killing the ones still running after `grace`.
+pub(crate) fn stop_children<'a>(
+    children: impl IntoIterator<Item = &'a mut Child>,
+    grace: Duration,
+) -> Vec<Option<std::process::ExitStatus>> {
     use rustix::process::{Pid, Signal, kill_process};
-    for v in validators.iter_mut() {
-        if matches!(v.child.try_wait(), Ok(None)) {
+    let mut children: Vec<&mut Child> = children.into_iter().collect();
+    for child in children.iter_mut() {
+        if matches!(child.try_wait(), Ok(None)) {
             // Already gone if it exited meanwhile; nothing else to do then.
-            let _ = kill_process(Pid::from_child(&v.child), Signal::TERM);
+            let _ = kill_process(Pid::from_child(child), Signal::TERM);
         }
     }
-    let deadline = Instant::now() + STOP_GRACE;
-    for v in validators.iter_mut() {
-        let status = loop {
-            match v.child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(100))
-                }
-                _ => {
-                    let _ = v.child.kill();
-                    break v.child.wait().ok();
+    let deadline = Instant::now() + grace;
+    children
+        .into_iter()
+        .map(|child| {
+            loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => break Some(status),
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    _ => {
+                        let _ = child.kill();
+                        break child.wait().ok();
+                    }
                 }
             }
-        };
+        })
+        .collect()
+}
+
+/// Stops every running validator ([`stop_children`]) and reports the height each stopped at.
+fn stop_all(validators: &mut [Validator], events: Events) {
+    let statuses = stop_children(validators.iter_mut().map(|v| &mut v.child), STOP_GRACE);
+    for (v, status) in validators.iter_mut().zip(statuses) {
         let height = Status::load(&status_path(&v.data_dir))
             .ok()
             .map(|s| s.height);

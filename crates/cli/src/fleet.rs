@@ -229,26 +229,11 @@ impl Fleet {
 
     /// Stops every node (SIGTERM, then kill after a grace period).
     pub fn stop(&mut self) {
-        use rustix::process::{Pid, Signal, kill_process};
-        for n in self.nodes.iter_mut() {
-            if matches!(n.child.try_wait(), Ok(None)) {
-                let _ = kill_process(Pid::from_child(&n.child), Signal::TERM);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for n in self.nodes.iter_mut() {
-            let status = loop {
-                match n.child.try_wait() {
-                    Ok(Some(status)) => break Some(status),
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(50))
-                    }
-                    _ => {
-                        let _ = n.child.kill();
-                        break n.child.wait().ok();
-                    }
-                }
-            };
+        let statuses = crate::devnet::stop_children(
+            self.nodes.iter_mut().map(|n| &mut n.child),
+            Duration::from_secs(10),
+        );
+        for (n, status) in self.nodes.iter().zip(statuses) {
             let code = status.and_then(|s| s.code());
             self.events.emit(
                 json!({"event": "compute_stopped", "index": n.index, "exit_code": code}),

@@ -496,16 +496,7 @@ impl Client {
     /// Registered compute nodes, filtered by `(name, value)` pairs among `region`, `vendor`,
     /// `platform` and `status`.
     pub async fn nodes(&self, filters: &[(&str, &str)]) -> Result<NodesResponse, ClientError> {
-        let query: Vec<String> = filters
-            .iter()
-            .map(|(k, v)| format!("{k}={}", url_escape(v)))
-            .collect();
-        let path = if query.is_empty() {
-            "/nodes".to_string()
-        } else {
-            format!("/nodes?{}", query.join("&"))
-        };
-        self.get(&path).await
+        self.get(&with_query("/nodes", filters)).await
     }
 
     /// A compute node's record, if registered.
@@ -563,16 +554,7 @@ impl Client {
 
     /// Jobs: `filters` among `contract`, `node`, `state`, `limit` (see docs/RPC.md).
     pub async fn jobs(&self, filters: &[(&str, &str)]) -> Result<JobsResponse, ClientError> {
-        let query: Vec<String> = filters
-            .iter()
-            .map(|(k, v)| format!("{k}={}", url_escape(v)))
-            .collect();
-        let path = if query.is_empty() {
-            "/jobs".to_string()
-        } else {
-            format!("/jobs?{}", query.join("&"))
-        };
-        self.get(&path).await
+        self.get(&with_query("/jobs", filters)).await
     }
 
     /// A TEE contract's lane.
@@ -628,6 +610,19 @@ pub fn verify_compute_fetch_proofs(
         })?;
     }
     Ok(header)
+}
+
+/// `path` with `filters` as its (escaped) query string.
+fn with_query(path: &str, filters: &[(&str, &str)]) -> String {
+    let query: Vec<String> = filters
+        .iter()
+        .map(|(k, v)| format!("{k}={}", url_escape(v)))
+        .collect();
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).
