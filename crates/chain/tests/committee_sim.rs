@@ -9,25 +9,17 @@
 //! all live validators agree, and the same seed gives the same run.
 
 use crate::common::*;
-use crate::sim::{good_link, open_ledger_with, set_links, spawn_validator, wait_for};
+use crate::sim::{Testnet, good_link, open_ledger_with, spawn_validator, wait_for};
 use commonware_codec::Encode as _;
-use commonware_cryptography::{
-    Signer as _,
-    bls12381::{dkg::feldman_desmedt::deal, primitives::sharing::Mode},
-    ed25519,
-};
-use commonware_p2p::simulated::{Config, Network};
+use commonware_cryptography::Signer as _;
 use commonware_runtime::{
     Clock as _, Handle, Runner as _, Spawner as _, Supervisor as _, deterministic,
 };
-use commonware_utils::{N3f1, NZUsize, TryCollect as _, ordered::Set};
 use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
-use hyperchain_chain::app::{PublicKey, Scheme, Variant};
 use hyperchain_chain::execute::read_code;
 use hyperchain_chain::lanes;
 use hyperchain_chain::ledger::Ledger;
 use hyperchain_chain::mempool::Mempool;
-use hyperchain_chain::node::{MAX_MESSAGE_SIZE, NAMESPACE};
 use hyperchain_chain::registry::{self, ComputeParams, RegistryConfig};
 use hyperchain_contracts::COUNTER;
 use hyperchain_sdk::{decode_all, encode};
@@ -210,29 +202,8 @@ fn run(seed: u64, dir: &Path) -> Outcome {
         .with_seed(seed)
         .with_timeout(Some(Duration::from_secs(1200)));
     deterministic::Runner::new(cfg).start(|mut context| async move {
-        let keys: Vec<ed25519::PrivateKey> = (0..VALIDATORS as u64)
-            .map(ed25519::PrivateKey::from_seed)
-            .collect();
-        let participants: Set<PublicKey> =
-            keys.iter().map(|k| k.public_key()).try_collect().unwrap();
-        let peers: Vec<PublicKey> = participants.iter().cloned().collect();
-        let (output, shares) =
-            deal::<Variant, _, N3f1>(&mut context, Mode::NonZeroCounter, participants.clone())
-                .unwrap();
-        let polynomial = output.public().clone();
-        let (network, oracle) = Network::new_with_peers(
-            context.child("network"),
-            Config {
-                max_size: MAX_MESSAGE_SIZE,
-                max_peers_per_set: NZUsize!(VALIDATORS),
-                disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
-            },
-            peers.clone(),
-        )
-        .await;
-        network.start();
-        set_links(&oracle, &peers, &good_link(), |_, _| true).await;
+        let net = Testnet::new(&mut context, VALIDATORS, &good_link()).await;
+        let (peers, polynomial, oracle) = (&net.peers, &net.polynomial, &net.oracle);
 
         let ledgers: Vec<Arc<Ledger>> = (0..VALIDATORS)
             .map(|i| {
@@ -248,16 +219,10 @@ fn run(seed: u64, dir: &Path) -> Outcome {
             .collect();
         let mut handles: Vec<Handle<()>> = (0..VALIDATORS)
             .map(|i| {
-                let scheme = Scheme::signer(
-                    NAMESPACE,
-                    participants.clone(),
-                    polynomial.clone(),
-                    shares.get_value(&peers[i]).unwrap().clone(),
-                )
-                .unwrap();
+                let scheme = net.scheme(i);
                 spawn_validator(
                     &context,
-                    &oracle,
+                    oracle,
                     i,
                     0,
                     peers[i].clone(),

@@ -3,14 +3,24 @@
 use crate::common::*;
 use commonware_cryptography::{
     Signer as _,
-    bls12381::{dkg::feldman_desmedt::deal, primitives::sharing::Mode},
+    bls12381::{
+        dkg::feldman_desmedt::deal,
+        primitives::{
+            group::Share,
+            sharing::{Mode, Sharing},
+        },
+    },
     ed25519,
 };
 use commonware_p2p::simulated::{Config, Link, Network, Oracle};
 use commonware_runtime::{
     Clock as _, Handle, Quota, Runner as _, Spawner as _, Supervisor as _, deterministic,
 };
-use commonware_utils::{N3f1, NZU32, NZUsize, TryCollect as _, ordered::Set, probability};
+use commonware_utils::{
+    N3f1, NZU32, NZUsize, TryCollect as _,
+    ordered::{Map, Set},
+    probability,
+};
 use hyperchain_chain::{
     app::{PublicKey, Scheme, Variant},
     execute::Executor,
@@ -88,6 +98,65 @@ pub(crate) async fn set_links(
                     .unwrap();
             }
         }
+    }
+}
+
+/// The validators of a simulated network: identity keys (seeds `0..n`), a threshold key dealt
+/// by a trusted dealer (devnets only), and the simulated network with `link` between all.
+pub(crate) struct Testnet {
+    pub peers: Vec<PublicKey>,
+    participants: Set<PublicKey>,
+    pub polynomial: Sharing<Variant>,
+    shares: Map<PublicKey, Share>,
+    pub oracle: Oracle<PublicKey, deterministic::Context>,
+}
+
+impl Testnet {
+    pub(crate) async fn new(
+        context: &mut deterministic::Context,
+        n: usize,
+        link: &Link,
+    ) -> Testnet {
+        let keys: Vec<ed25519::PrivateKey> =
+            (0..n as u64).map(ed25519::PrivateKey::from_seed).collect();
+        let participants: Set<PublicKey> =
+            keys.iter().map(|k| k.public_key()).try_collect().unwrap();
+        let peers: Vec<PublicKey> = participants.iter().cloned().collect();
+        let (output, shares) =
+            deal::<Variant, _, N3f1>(&mut *context, Mode::NonZeroCounter, participants.clone())
+                .unwrap();
+        let polynomial = output.public().clone();
+        let (network, oracle) = Network::new_with_peers(
+            context.child("network"),
+            Config {
+                max_size: MAX_MESSAGE_SIZE,
+                max_peers_per_set: NZUsize!(n),
+                disconnect_on_block: true,
+                tracked_peer_sets: NZUsize!(1),
+            },
+            peers.clone(),
+        )
+        .await;
+        network.start();
+        set_links(&oracle, &peers, link, |_, _| true).await;
+        Testnet {
+            peers,
+            participants,
+            polynomial,
+            shares,
+            oracle,
+        }
+    }
+
+    /// Validator `i`'s signing scheme (its share of the threshold key).
+    pub(crate) fn scheme(&self, i: usize) -> Scheme {
+        Scheme::signer(
+            NAMESPACE,
+            self.participants.clone(),
+            self.polynomial.clone(),
+            self.shares.get_value(&self.peers[i]).unwrap().clone(),
+        )
+        .unwrap()
     }
 }
 
@@ -293,40 +362,8 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
         .with_seed(seed)
         .with_timeout(Some(Duration::from_secs(1200)));
     deterministic::Runner::new(cfg).start(|mut context| async move {
-        let keys: Vec<ed25519::PrivateKey> =
-            (0..n as u64).map(ed25519::PrivateKey::from_seed).collect();
-        let participants: Set<PublicKey> =
-            keys.iter().map(|k| k.public_key()).try_collect().unwrap();
-        let peers: Vec<PublicKey> = participants.iter().cloned().collect();
-        // A trusted dealer shares the threshold key (devnets only).
-        let (output, shares) =
-            deal::<Variant, _, N3f1>(&mut context, Mode::NonZeroCounter, participants.clone())
-                .unwrap();
-        let polynomial = output.public().clone();
-        let scheme_of = |pk: &PublicKey| {
-            Scheme::signer(
-                NAMESPACE,
-                participants.clone(),
-                polynomial.clone(),
-                shares.get_value(pk).unwrap().clone(),
-            )
-            .unwrap()
-        };
-
-        let (network, oracle) = Network::new_with_peers(
-            context.child("network"),
-            Config {
-                max_size: MAX_MESSAGE_SIZE,
-                max_peers_per_set: NZUsize!(n),
-                disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
-            },
-            peers.clone(),
-        )
-        .await;
-        network.start();
-        set_links(&oracle, &peers, &link, |_, _| true).await;
-
+        let net = Testnet::new(&mut context, n, &link).await;
+        let (peers, polynomial, oracle) = (net.peers.as_slice(), &net.polynomial, &net.oracle);
         let mut ledgers: Vec<Arc<Ledger>> = dirs
             .iter()
             .map(|d| open_ledger(d, polynomial.public()))
@@ -337,11 +374,11 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
         let spawn = |i: usize, incarnation: u32, ledger: Arc<Ledger>, mempool: Arc<Mempool>| {
             spawn_validator(
                 &context,
-                &oracle,
+                oracle,
                 i,
                 incarnation,
                 peers[i].clone(),
-                scheme_of(&peers[i]),
+                net.scheme(i),
                 ledger,
                 mempool,
             )
@@ -389,13 +426,13 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
                 wait_for(&context, &ledgers, &all, tip + 5).await;
 
                 // Partition into halves: no side has a quorum, so nothing finalizes.
-                set_links(&oracle, &peers, &link, |i, j| (i < n / 2) == (j < n / 2)).await;
+                set_links(oracle, peers, &link, |i, j| (i < n / 2) == (j < n / 2)).await;
                 context.sleep(Duration::from_secs(2)).await;
                 let stalled = ledgers.iter().map(|l| l.tip().0).max().unwrap();
                 context.sleep(Duration::from_secs(20)).await;
                 let after = ledgers.iter().map(|l| l.tip().0).max().unwrap();
                 assert_eq!(stalled, after, "no finality without a quorum");
-                set_links(&oracle, &peers, &link, |_, _| true).await;
+                set_links(oracle, peers, &link, |_, _| true).await;
                 wait_for(&context, &ledgers, &all, after + 5).await;
             }
             Faults::TwoCrashes => {
