@@ -327,7 +327,12 @@ impl Executor {
         match &head.state {
             JobState::Done(_) => return Ok(()),
             JobState::Assigned => {
-                let assignment = head.assignment.as_mut().expect("assigned jobs have one");
+                let Some(assignment) = head.assignment.as_mut() else {
+                    return Err(corrupt(
+                        "job",
+                        format!("assigned job {} has no committee", head.id),
+                    ));
+                };
                 if env.timestamp_ms < assignment.deadline_ms {
                     return Ok(());
                 }
@@ -533,7 +538,12 @@ impl Executor {
             ));
         }
         let record = self.contract_record(&view, &job.contract)?;
-        let assignment = job.assignment.as_mut().expect("assigned jobs have one");
+        let Some(assignment) = job.assignment.as_mut() else {
+            return Err(corrupt(
+                "job",
+                format!("assigned job {job_id} has no committee"),
+            ));
+        };
         let committee = members(assignment);
         let ctx = JobContext {
             chain_id: self.chain_id,

@@ -299,7 +299,10 @@ async fn committee_demo(
     let mut last_height = 0;
     for (job, ordered_at, validator_fuel) in jobs {
         let view = crate::jobs::wait_done(client, &job, 3 * WAIT).await?;
-        let result = view.result.as_ref().expect("done jobs have a result");
+        let result = view
+            .result
+            .as_ref()
+            .ok_or_else(|| anyhow!("job 0x{job} is done but the node shows no result"))?;
         let assignment = view.assignment.as_ref();
         let committee: Vec<serde_json::Value> = assignment
             .map(|a| {

@@ -350,7 +350,10 @@ pub fn call(a: CallArgs) -> Result<()> {
             }
             let left = timeout.saturating_sub(started.elapsed());
             let view = crate::jobs::wait_done(&client, job, left).await?;
-            let result = view.result.as_ref().expect("done jobs have a result");
+            let result = view
+                .result
+                .as_ref()
+                .ok_or_else(|| anyhow!("job 0x{job} is done but the node shows no result"))?;
             let decoded = match (&a.decode, result.status.is_ok()) {
                 (Some(spec), true) => Some(decode_output(spec, &result.output.0)?),
                 _ => None,

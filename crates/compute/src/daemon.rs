@@ -396,7 +396,9 @@ impl ComputeNode {
         let me = shared.enclave.node_id().to_string();
         let parallel = shared.config.parallel.max(1);
         // Jobs taken, per (job, attempt); a job whose execution failed is taken again later.
+        // Kept while the job is listed for this node (its receipt not yet finalized) or running.
         let mut taken: HashSet<(Digest, u32)> = HashSet::new();
+        let mut in_flight: HashSet<(Digest, u32)> = HashSet::new();
         let mut running: tokio::task::JoinSet<((Digest, u32), Result<Event, DaemonError>)> =
             tokio::task::JoinSet::new();
         let mut last_reattest_check = std::time::Instant::now();
@@ -408,6 +410,7 @@ impl ComputeNode {
                 _ = &mut shutdown => return Ok(()),
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     if let Ok((key, result)) = done {
+                        in_flight.remove(&key);
                         match result {
                             Ok(event) => {
                                 if matches!(event, Event::Skipped { .. }) {
@@ -455,6 +458,11 @@ impl ComputeNode {
                     continue;
                 }
             };
+            let listed: HashSet<(Digest, u32)> = jobs
+                .iter()
+                .map(|job| (job.id, job.assignment.as_ref().map_or(0, |a| a.attempt)))
+                .collect();
+            taken.retain(|key| listed.contains(key) || in_flight.contains(key));
             for job in jobs {
                 if running.len() >= parallel {
                     break;
@@ -463,6 +471,7 @@ impl ComputeNode {
                 if !taken.insert(key) {
                     continue;
                 }
+                in_flight.insert(key);
                 let shared = shared.clone();
                 running.spawn(async move { (key, shared.serve(key.0).await) });
             }
