@@ -2,7 +2,7 @@
 //! alone; tampered certificates, headers, keys and proofs are rejected with the right error.
 
 use crate::common::*;
-use crate::sim::{good_link, open_ledger, set_links, wait_for};
+use crate::sim::{Testnet, good_link, open_ledger, wait_for};
 use commonware_codec::Encode as _;
 use commonware_consensus::{
     simplex::types::{
@@ -10,23 +10,18 @@ use commonware_consensus::{
     },
     types::{Epoch, Height, Round, View},
 };
-use commonware_cryptography::{
-    Signer as _,
-    bls12381::{dkg::feldman_desmedt::deal, primitives::sharing::Mode},
-    ed25519, sha256,
-};
-use commonware_p2p::simulated::{Config, Network};
+use commonware_cryptography::sha256;
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock as _, Quota, Runner as _, Supervisor as _, deterministic};
-use commonware_utils::{N3f1, NZU32, NZUsize, TestRng, TryCollect as _, non_empty, ordered::Set};
+use commonware_utils::{NZU32, TestRng, non_empty};
 use hyperchain_chain::{
-    app::{PublicKey, Scheme, Variant},
+    app::Scheme,
     block::to_consensus,
     genesis::{Devnet, GroupPublicKey, deal_devnet},
     ledger::Ledger,
     light::{LightClient, LightError},
     mempool::Mempool,
-    node::{self, Channels, MAX_MESSAGE_SIZE, NAMESPACE},
+    node::{self, Channels},
 };
 use hyperchain_contracts::COUNTER;
 use hyperchain_merkle::{StateProof, TreeId};
@@ -63,30 +58,8 @@ fn simulate(seed: u64) -> Finalized {
         .with_seed(seed)
         .with_timeout(Some(Duration::from_secs(600)));
     deterministic::Runner::new(cfg).start(|mut context| async move {
-        let keys: Vec<ed25519::PrivateKey> = (0..VALIDATORS as u64)
-            .map(ed25519::PrivateKey::from_seed)
-            .collect();
-        let participants: Set<PublicKey> =
-            keys.iter().map(|k| k.public_key()).try_collect().unwrap();
-        let peers: Vec<PublicKey> = participants.iter().cloned().collect();
-        let (output, shares) =
-            deal::<Variant, _, N3f1>(&mut context, Mode::NonZeroCounter, participants.clone())
-                .unwrap();
-        let polynomial = output.public().clone();
-
-        let (network, oracle) = Network::new_with_peers(
-            context.child("network"),
-            Config {
-                max_size: MAX_MESSAGE_SIZE,
-                max_peers_per_set: NZUsize!(VALIDATORS),
-                disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
-            },
-            peers.clone(),
-        )
-        .await;
-        network.start();
-        set_links(&oracle, &peers, &good_link(), |_, _| true).await;
+        let net = Testnet::new(&mut context, VALIDATORS, &good_link()).await;
+        let (peers, polynomial, oracle) = (&net.peers, &net.polynomial, &net.oracle);
 
         let ledgers: Vec<Arc<Ledger>> = (0..VALIDATORS)
             .map(|i| open_ledger(&dir.path().join(format!("v{i}")), polynomial.public()))
@@ -96,13 +69,7 @@ fn simulate(seed: u64) -> Finalized {
             .collect();
         let mut nodes = Vec::new();
         for (i, me) in peers.iter().enumerate() {
-            let scheme = Scheme::signer(
-                NAMESPACE,
-                participants.clone(),
-                polynomial.clone(),
-                shares.get_value(me).unwrap().clone(),
-            )
-            .unwrap();
+            let scheme = net.scheme(i);
             let quota = Quota::per_second(NZU32!(10_000));
             let control = oracle.control(me.clone());
             let channels = Channels {
