@@ -51,6 +51,55 @@ pub fn registry_config() -> hyperchain_chain::registry::RegistryConfig {
     }
 }
 
+/// The wall clock in ms since the Unix epoch (compute requests carry it).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A transaction with `payload` from `key(seed)`.
+pub fn tx(seed: u64, nonce: u64, payload: Payload) -> SignedTransaction {
+    Transaction {
+        chain_id: chain_id(),
+        sender: key(seed).public_key().into(),
+        nonce,
+        payload,
+    }
+    .sign(&key(seed))
+}
+
+/// A registration in region `eu` of the node with identity `key(identity_seed)` on the
+/// simulated `flavour` platform made from `platform_seed`, running `image`, with evidence
+/// bound to the finalized `tip`.
+pub fn sim_registration(
+    identity_seed: u64,
+    flavour: hyperchain_attest::sim::SimFlavour,
+    platform_seed: &[u8],
+    image: &[u8],
+    tip: &hyperchain_rpc::api::StatusResponse,
+) -> hyperchain_types::Registration {
+    use commonware_codec::Encode as _;
+    let identity_key = hyperchain_types::SenderKey::from(key(identity_seed).public_key()).0;
+    let platform = hyperchain_attest::sim::SimPlatform::from_seed(flavour, platform_seed);
+    let evidence = hyperchain_attest::sim::generate_evidence(
+        &platform,
+        image,
+        false,
+        hyperchain_attest::report_data(&chain_id().0, &identity_key, &tip.digest.0),
+        (tip.timestamp_ms + 1_000) / 1000,
+    );
+    hyperchain_types::Registration {
+        identity_key,
+        platform: flavour.platform().tag(),
+        region: "eu".into(),
+        evidence: evidence.evidence,
+        endorsements: evidence.endorsements.encode().to_vec(),
+        recent_block: tip.digest,
+    }
+}
+
 pub fn key(seed: u64) -> ed25519::PrivateKey {
     ed25519::PrivateKey::from_seed(seed)
 }

@@ -2,33 +2,13 @@
 //! their identity key, served only while they are current members, each value with a proof.
 
 use crate::common::*;
-use commonware_codec::Encode as _;
-use commonware_cryptography::Signer as _;
-use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
+use hyperchain_attest::sim::SimFlavour;
 use hyperchain_contracts::COUNTER;
 use hyperchain_rpc::ClientError;
 use hyperchain_sdk::encode;
 use hyperchain_types::{
-    ComputeRequest, GovernanceAction, Payload, Registration, Revocation, SignedTransaction,
-    Transaction, contract_address, node_id,
+    ComputeRequest, GovernanceAction, Payload, Revocation, contract_address, node_id,
 };
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-fn tx(seed: u64, nonce: u64, payload: Payload) -> SignedTransaction {
-    Transaction {
-        chain_id: chain_id(),
-        sender: key(seed).public_key().into(),
-        nonce,
-        payload,
-    }
-    .sign(&key(seed))
-}
 
 fn status_of(e: &ClientError) -> u16 {
     e.status().map(|s| s.as_u16()).unwrap_or_default()
@@ -57,24 +37,9 @@ async fn members_fetch_proven_code_and_state_and_no_one_else_does() {
 
     // The node registers with simulated evidence bound to the latest finalized block.
     let identity = key(7);
-    let identity_key = hyperchain_types::SenderKey::from(identity.public_key()).0;
     let tip = node.client.status().await.unwrap();
-    let platform = SimPlatform::from_seed(SimFlavour::Amd, b"seed");
-    let evidence = generate_evidence(
-        &platform,
-        &image,
-        false,
-        hyperchain_attest::report_data(&chain_id().0, &identity_key, &tip.digest.0),
-        (tip.timestamp_ms + 1_000) / 1000,
-    );
-    let registration = Registration {
-        identity_key,
-        platform: SimFlavour::Amd.platform().tag(),
-        region: "eu".into(),
-        evidence: evidence.evidence,
-        endorsements: evidence.endorsements.encode().to_vec(),
-        recent_block: tip.digest,
-    };
+    let registration = sim_registration(7, SimFlavour::Amd, b"seed", &image, &tip);
+    let registration_key = registration.identity_key;
     let b = node
         .finalize_txs(vec![tx(2, 0, Payload::Register(registration))])
         .await;
@@ -168,7 +133,7 @@ async fn members_fetch_proven_code_and_state_and_no_one_else_does() {
         GOVERNANCE_SEED,
         1,
         Payload::Govern(GovernanceAction::Revoke(Revocation::Node(node_id(
-            &identity_key,
+            &registration_key,
         )))),
     )])
     .await;

@@ -4,9 +4,9 @@
 //! clear errors.
 
 use crate::common::*;
-use commonware_codec::{DecodeExt as _, Encode as _};
+use commonware_codec::DecodeExt as _;
 use commonware_cryptography::Signer as _;
-use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
+use hyperchain_attest::sim::SimFlavour;
 use hyperchain_chain::execute::{contract_key, read_code};
 use hyperchain_chain::lanes;
 use hyperchain_contracts::COUNTER;
@@ -14,29 +14,12 @@ use hyperchain_rpc::api::ReceiptOutcome;
 use hyperchain_sdk::encode;
 use hyperchain_state::TreeId;
 use hyperchain_types::{
-    ComputeRequest, ContractRecord, ExecutionMode, GovernanceAction, Payload, Registration,
-    SeedReveal, SenderKey, SignedTransaction, Transaction, contract_address, node_id,
+    ComputeRequest, ContractRecord, ExecutionMode, GovernanceAction, Payload, SeedReveal,
+    SenderKey, contract_address, node_id,
 };
 use hyperchain_vm::{StorageError, StorageReader};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn tx(seed: u64, nonce: u64, payload: Payload) -> SignedTransaction {
-    Transaction {
-        chain_id: chain_id(),
-        sender: key(seed).public_key().into(),
-        nonce,
-        payload,
-    }
-    .sign(&key(seed))
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 struct Reader(hyperchain_state::Snapshot, TreeId);
 
@@ -67,26 +50,8 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
     let mut registrations = Vec::new();
     for (seed, flavour) in [(7u64, SimFlavour::Intel), (8, SimFlavour::Amd)] {
         let identity = SenderKey::from(key(seed).public_key()).0;
-        let platform = SimPlatform::from_seed(flavour, &identity);
-        let evidence = generate_evidence(
-            &platform,
-            &image,
-            false,
-            hyperchain_attest::report_data(&chain_id().0, &identity, &tip.digest.0),
-            (tip.timestamp_ms + 1_000) / 1000,
-        );
-        registrations.push(tx(
-            seed,
-            0,
-            Payload::Register(Registration {
-                identity_key: identity,
-                platform: flavour.platform().tag(),
-                region: "eu".into(),
-                evidence: evidence.evidence,
-                endorsements: evidence.endorsements.encode().to_vec(),
-                recent_block: tip.digest,
-            }),
-        ));
+        let registration = sim_registration(seed, flavour, &identity, &image, &tip);
+        registrations.push(tx(seed, 0, Payload::Register(registration)));
     }
     node.finalize_txs(registrations).await;
 
