@@ -638,6 +638,25 @@ mod chain {
         }
     }
 
+    /// A 4-process devnet in `dir` once every validator finalized height 1: its directory,
+    /// the running validators (stopped when dropped) and validator 0's RPC URL.
+    fn live_devnet(dir: &Path) -> (PathBuf, Running, String) {
+        let (net, nodes) = start_devnet(dir);
+        let mut nodes = Running(nodes);
+        wait_until(&mut nodes.0, "height 1 everywhere", |n| {
+            n.iter().all(|n| n.height() >= 1)
+        });
+        let rpc = rpc_url(&nodes.0[0].config);
+        (net, nodes, rpc)
+    }
+
+    /// `hyperchain ARGS --rpc RPC` in `dir`.
+    fn hyperchain_at(dir: &Path, rpc: &str, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--rpc", rpc]);
+        hyperchain(dir, &all)
+    }
+
     fn rpc_url(config: &Path) -> String {
         let setup = hyperchain_chain::config::ValidatorSetup::load(config).unwrap();
         format!("http://{}", setup.config.rpc_listen)
@@ -1051,17 +1070,8 @@ mod chain {
     fn a_lying_compute_node_is_arbitrated_and_revoked_end_to_end() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let (net, nodes) = start_devnet(d);
-        let mut nodes = Running(nodes);
-        wait_until(&mut nodes.0, "height 1 everywhere", |n| {
-            n.iter().all(|n| n.height() >= 1)
-        });
-        let rpc = rpc_url(&nodes.0[0].config);
-        let with_rpc = |args: &[&str]| {
-            let mut all: Vec<&str> = args.to_vec();
-            all.extend(["--rpc", rpc.as_str()]);
-            hyperchain(d, &all)
-        };
+        let (net, _nodes, rpc) = live_devnet(d);
+        let with_rpc = |args: &[&str]| hyperchain_at(d, &rpc, args);
         let gov = net.join("governance.key");
         let release = json(&with_rpc(&[
             "governance",
@@ -1180,17 +1190,8 @@ mod chain {
     fn a_compute_node_re_attests_before_its_membership_expires() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let (net, nodes) = start_devnet(d);
-        let mut nodes = Running(nodes);
-        wait_until(&mut nodes.0, "height 1 everywhere", |n| {
-            n.iter().all(|n| n.height() >= 1)
-        });
-        let rpc = rpc_url(&nodes.0[0].config);
-        let with_rpc = |args: &[&str]| {
-            let mut all: Vec<&str> = args.to_vec();
-            all.extend(["--rpc", rpc.as_str()]);
-            hyperchain(d, &all)
-        };
+        let (net, _nodes, rpc) = live_devnet(d);
+        let with_rpc = |args: &[&str]| hyperchain_at(d, &rpc, args);
         let gov = net.join("governance.key");
         let gov = gov.to_str().unwrap();
         std::fs::write(
@@ -1251,17 +1252,8 @@ mod chain {
     fn compute_nodes_register_and_their_tokens_verify_offline() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let (net, nodes) = start_devnet(d);
-        let mut nodes = Running(nodes);
-        wait_until(&mut nodes.0, "height 1 everywhere", |n| {
-            n.iter().all(|n| n.height() >= 1)
-        });
-        let rpc = rpc_url(&nodes.0[0].config);
-        let with_rpc = |args: &[&str]| {
-            let mut all: Vec<&str> = args.to_vec();
-            all.extend(["--rpc", rpc.as_str()]);
-            hyperchain(d, &all)
-        };
+        let (net, _nodes, rpc) = live_devnet(d);
+        let with_rpc = |args: &[&str]| hyperchain_at(d, &rpc, args);
         for k in ["op.key", "intel.key", "amd.key"] {
             json(&hyperchain(d, &["keys", "generate", "--out", k, "--json"]));
         }
