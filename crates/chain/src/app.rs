@@ -231,13 +231,17 @@ where
         // mempool, no job waiting for a seed), wait up to IDLE_PROPOSAL_WAIT for transactions.
         let idle_until = runtime.current() + IDLE_PROPOSAL_WAIT;
         let earliest_ms = parent_header.timestamp_ms + MIN_BLOCK_INTERVAL.as_millis() as u64;
-        let parent_digest = parent_header.digest();
+        // The parent's state does not change while we wait: ask once.
+        let awaits_seed = self
+            .ledger
+            .awaits_seed(&parent_header.digest())
+            .unwrap_or(true);
         loop {
             let waiting = self.mempool.len();
             if waiting >= FULL_ENOUGH {
                 break;
             }
-            let busy = waiting > 0 || self.ledger.awaits_seed(&parent_digest).unwrap_or(true);
+            let busy = waiting > 0 || awaits_seed;
             if (busy && now_ms(&runtime) >= earliest_ms) || runtime.current() >= idle_until {
                 break;
             }
