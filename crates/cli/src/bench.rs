@@ -42,9 +42,10 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Number of validators.
-    #[arg(long, default_value_t = 4)]
-    validators: usize,
+    /// Number of validators. With --compare, a comma-separated list runs the comparison
+    /// once per network size (e.g. `--validators 4,7`).
+    #[arg(long, default_value = "4", value_delimiter = ',')]
+    validators: Vec<usize>,
     /// Number of `increment(1)` transactions.
     #[arg(long, default_value_t = 2000)]
     txs: usize,
@@ -93,9 +94,18 @@ pub struct BenchArgs {
     /// to replicated throughput (`ratio` in the JSON).
     #[arg(long)]
     compare: bool,
+    /// With --compare, also write a bar chart of jobs/s per mode (and network size) as SVG.
+    #[arg(long, requires = "compare")]
+    svg: Option<PathBuf>,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.validators.is_empty() {
+        bail!("--validators needs a number");
+    }
+    if args.validators.len() > 1 && !args.compare {
+        bail!("several --validators values need --compare");
+    }
     if args.workload.is_some() || args.compare || args.mode != ExecutionMode::Replicated {
         return run_jobs(args);
     }
@@ -119,7 +129,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
     };
     let outcome = (|| -> Result<serde_json::Value> {
-        let configs = create_network(&dir, args.validators, "bench", args.base_port, events)?;
+        let configs = create_network(&dir, args.validators[0], "bench", args.base_port, events)?;
         let mut running = start_network(&dir, &configs, events)?;
         let rpcs = running.rpcs.clone();
         let result = crate::remote::runtime()?.block_on(measure(&args, &rpcs, events));
@@ -166,18 +176,6 @@ fn run_jobs(args: BenchArgs) -> Result<()> {
         json: args.json,
         stderr: args.json,
     };
-    let bench = JobBench {
-        mode: args.mode,
-        validators: args.validators,
-        regions: args.regions,
-        compute_per_region: args.compute_per_region,
-        workload: args
-            .workload
-            .unwrap_or(Workload::Heavy(crate::jobbench::DEFAULT_HEAVY)),
-        jobs: args.jobs,
-        lanes: args.lanes,
-        base_port: args.base_port,
-    };
     let modes = if args.compare {
         vec![
             ExecutionMode::Replicated,
@@ -188,53 +186,115 @@ fn run_jobs(args: BenchArgs) -> Result<()> {
     } else {
         vec![args.mode]
     };
-    let mut reports = Vec::new();
-    for mode in modes {
-        let run = JobBench {
-            mode,
-            ..bench.clone()
-        };
-        events.emit(
-            json!({"event": "run", "mode": mode.to_string(), "workload": run.workload.name(),
-                   "jobs": run.jobs, "validators": run.validators}),
-            || format!("— {mode}: {} jobs of {}", run.jobs, run.workload.name()),
-        );
-        let (dir, temporary) = bench_dir(&args, &mode.to_string().replace(['(', ')'], "-"));
-        let report = run_one(&run, &dir, events);
-        if temporary {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-        reports.push(report?);
-    }
     const KEYS: [&str; 4] = ["replicated", "single", "committee", "cross_vendor"];
-    let out = if args.compare {
-        let rate = |r: &serde_json::Value| r["jobs_per_s"].as_f64().unwrap_or_default();
-        let ratio = if rate(&reports[0]) > 0.0 {
-            rate(&reports[3]) / rate(&reports[0])
-        } else {
-            0.0
+    let mut outs = Vec::new();
+    for &validators in &args.validators {
+        let bench = JobBench {
+            mode: args.mode,
+            validators,
+            regions: args.regions,
+            compute_per_region: args.compute_per_region,
+            workload: args
+                .workload
+                .unwrap_or(Workload::Heavy(crate::jobbench::DEFAULT_HEAVY)),
+            jobs: args.jobs,
+            lanes: args.lanes,
+            base_port: args.base_port,
         };
-        let mut out = serde_json::Map::new();
-        for (key, report) in KEYS.iter().zip(&reports) {
-            out.insert(key.to_string(), report.clone());
+        let mut reports = Vec::new();
+        for &mode in &modes {
+            let run = JobBench {
+                mode,
+                ..bench.clone()
+            };
+            events.emit(
+                json!({"event": "run", "mode": mode.to_string(), "workload": run.workload.name(),
+                       "jobs": run.jobs, "validators": run.validators}),
+                || {
+                    format!(
+                        "— {mode}: {} jobs of {} on {validators} validators",
+                        run.jobs,
+                        run.workload.name()
+                    )
+                },
+            );
+            let (dir, temporary) = bench_dir(&args, &mode.to_string().replace(['(', ')'], "-"));
+            let report = run_one(&run, &dir, events);
+            if temporary {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            reports.push(report?);
         }
-        out.insert("ratio".into(), json!(ratio));
-        serde_json::Value::Object(out)
-    } else {
-        reports[0].clone()
-    };
-    if args.json {
-        println!("{out}");
-    } else if args.compare {
-        for key in KEYS {
-            print_jobs(&out[key]);
-        }
-        println!(
-            "cross-vendor / replicated throughput: {:.2}×",
-            out["ratio"].as_f64().unwrap_or_default()
+        let out = if args.compare {
+            let rate = |r: &serde_json::Value| r["jobs_per_s"].as_f64().unwrap_or_default();
+            let ratio = if rate(&reports[0]) > 0.0 {
+                rate(&reports[3]) / rate(&reports[0])
+            } else {
+                0.0
+            };
+            let mut out = serde_json::Map::new();
+            out.insert("validators".into(), json!(validators));
+            for (key, report) in KEYS.iter().zip(&reports) {
+                out.insert(key.to_string(), report.clone());
+            }
+            out.insert("ratio".into(), json!(ratio));
+            serde_json::Value::Object(out)
+        } else {
+            reports[0].clone()
+        };
+        outs.push(out);
+    }
+    if let Some(path) = &args.svg {
+        let categories: Vec<String> = outs
+            .iter()
+            .map(|o| format!("{} validators", o["validators"]))
+            .collect();
+        let series: Vec<(String, Vec<f64>)> = KEYS
+            .iter()
+            .zip(["replicated", "single TEE", "committee(2)", "cross-vendor"])
+            .map(|(key, name)| {
+                let values = outs
+                    .iter()
+                    .map(|o| o[key]["jobs_per_s"].as_f64().unwrap_or_default())
+                    .collect();
+                (name.to_string(), values)
+            })
+            .collect();
+        let title = format!(
+            "{} heavy jobs on this machine: finalized jobs/s by execution mode",
+            args.jobs
         );
+        std::fs::write(
+            path,
+            crate::plot::bar_chart(&title, "jobs per second", &categories, &series),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+        events.emit(json!({"event": "svg", "path": path}), || {
+            format!("wrote {}", path.display())
+        });
+    }
+    if args.json {
+        // One network size: the comparison itself; several: a list of them.
+        if outs.len() == 1 {
+            println!("{}", outs[0]);
+        } else {
+            println!("{}", serde_json::Value::Array(outs));
+        }
     } else {
-        print_jobs(&out);
+        for out in &outs {
+            if args.compare {
+                println!("== {} validators", out["validators"]);
+                for key in KEYS {
+                    print_jobs(&out[key]);
+                }
+                println!(
+                    "cross-vendor / replicated throughput: {:.2}×",
+                    out["ratio"].as_f64().unwrap_or_default()
+                );
+            } else {
+                print_jobs(out);
+            }
+        }
     }
     Ok(())
 }

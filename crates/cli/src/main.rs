@@ -12,8 +12,10 @@ mod jobbench;
 mod jobs;
 mod keys;
 mod node;
+mod plot;
 mod registry;
 mod remote;
+mod simulate;
 mod vm;
 
 use clap::{Parser, Subcommand};
@@ -76,6 +78,14 @@ enum Command {
     /// `counter`, sent to every validator), or with --workload/--mode/--compare heavy or light
     /// jobs executed replicated or by compute-node committees (jobs/s, latency, CPU per job).
     Bench(bench::BenchArgs),
+    /// Simulate committee execution at internet scale: validators and compute pairs over up
+    /// to ten cloud regions on the deterministic runtime and simulated network, one run per
+    /// number of pairs; prints finalized jobs/s against linear scaling and what bounds it.
+    ///
+    /// Job execution time is the job's fuel over the fuel rate measured here first. Runs
+    /// are deterministic for a --seed. Consensus is modelled on simplex's message pattern
+    /// (see docs/PERFORMANCE.md for what is executed and what is modelled).
+    Simulate(simulate::SimulateArgs),
     /// Deploy a contract through a node's RPC and print its address and code hash.
     ///
     /// Signs a deploy transaction with --key (nonce and chain id from the node), submits it
@@ -151,6 +161,7 @@ fn main() {
         Command::Token(cmd) => registry::token(cmd),
         Command::Devnet(args) => devnet::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Deploy(args) => remote::deploy(args),
         Command::Call(args) => remote::call(args),
         Command::Query(args) => remote::query(args),

@@ -1,0 +1,412 @@
+//! `hyperchain simulate`: committee execution at internet scale on the deterministic runtime
+//! and the simulated network (see the `hyperchain-sim` crate for what is executed and what is
+//! modelled).
+
+use crate::jobbench::Workload;
+use crate::plot::{Series, line_chart};
+use anyhow::{Context as _, Result, bail};
+use hyperchain_sdk::encode;
+use hyperchain_sim::{Dissemination, ScaleConfig, ScaleResult};
+use hyperchain_types::Address;
+use hyperchain_vm::{Call, CallContext, Engine, EngineConfig, StorageError, StorageReader};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct SimulateArgs {
+    /// Validators, spread round-robin over the regions.
+    #[arg(long, default_value_t = 100)]
+    validators: usize,
+    /// Regions (1..=10): us-east, us-west, ca-central, sa-east, eu-west, eu-central, ap-south,
+    /// ap-southeast, ap-northeast, au-southeast, with measured round trips between them.
+    #[arg(long, default_value_t = 10)]
+    regions: usize,
+    /// Compute pairs (one Intel and one AMD node each) to simulate, comma-separated: one run
+    /// for each.
+    #[arg(long, value_delimiter = ',', default_values_t = [10, 25, 50, 100, 150, 200])]
+    pairs: Vec<usize>,
+    /// Job workloads, comma-separated: `heavy[:ITERATIONS]`. The execution time of each is
+    /// its fuel divided by the fuel rate measured on this machine.
+    #[arg(long, value_delimiter = ',', default_value = "heavy")]
+    workload: Vec<Workload>,
+    /// Use this execution time per job (milliseconds) instead of measuring.
+    #[arg(long)]
+    exec_ms: Option<f64>,
+    /// How block contents reach validators: `digests` (validators already hold the
+    /// transactions; blocks name batches), `full-blocks` (the leader sends every body to every
+    /// validator, as the implementation does today), or `both`.
+    #[arg(long, default_value = "digests")]
+    dissemination: DisseminationArg,
+    /// When validators execute a block: `before-vote` (as implemented: the block carries its
+    /// own state root, so the leader executes before sending and voters before voting),
+    /// `deferred` (the block carries its parent's root: votes wait only for the parent's
+    /// execution), or `both`.
+    #[arg(long, default_value = "before-vote")]
+    execution: ExecutionArg,
+    /// Threads a validator checks signatures on, comma-separated: one series each.
+    #[arg(long, value_delimiter = ',', default_values_t = [1])]
+    verify_threads: Vec<usize>,
+    /// Validator uplink in megabits per second (0: unlimited).
+    #[arg(long, default_value_t = 1000)]
+    egress_mbps: u64,
+    /// Jobs each compute node executes at once.
+    #[arg(long, default_value_t = 1)]
+    slots: usize,
+    /// Simulated seconds before measuring.
+    #[arg(long, default_value_t = 5.0)]
+    warmup: f64,
+    /// Simulated seconds measured.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Seed of the deterministic runtime: the same seed gives the same figures.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Runs at once (each is single-threaded).
+    #[arg(long, default_value_t = 2)]
+    jobs_at_once: usize,
+    /// Print the result as one JSON object on stdout (progress stays on stderr).
+    #[arg(long)]
+    json: bool,
+    /// Also write the throughput-vs-pairs plot as SVG here.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ExecutionArg {
+    BeforeVote,
+    Deferred,
+    Both,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum DisseminationArg {
+    Digests,
+    FullBlocks,
+    Both,
+}
+
+/// Fuel rate of this machine, from a few runs of the default heavy job.
+struct Calibration {
+    fuel_per_ms: f64,
+    reference_fuel: u64,
+    reference_ms: f64,
+}
+
+struct NoStorage;
+
+impl StorageReader for NoStorage {
+    fn read(&self, _key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(None)
+    }
+}
+
+/// Runs `sha256_chain(iterations)` once: (fuel, milliseconds).
+fn run_heavy(engine: &Engine, iterations: u32) -> Result<(u64, f64)> {
+    let contract = engine
+        .load(hyperchain_contracts::HEAVY)
+        .map_err(|e| anyhow::anyhow!("loading the heavy contract: {e}"))?;
+    let input = encode(&iterations);
+    let started = Instant::now();
+    let outcome = engine.call(
+        &contract,
+        Call {
+            ctx: CallContext {
+                caller: Address([0; 32]),
+                contract: Address([1; 32]),
+                block_height: 1,
+                block_time_ms: 0,
+            },
+            method: "sha256_chain",
+            input: &input,
+            fuel_limit: u64::MAX / 2,
+        },
+        Arc::new(NoStorage),
+    )?;
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    if !outcome.status.is_ok() {
+        bail!("sha256_chain({iterations}) failed: {:?}", outcome.status);
+    }
+    Ok((outcome.fuel_used, elapsed))
+}
+
+fn calibrate(engine: &Engine) -> Result<Calibration> {
+    let iterations = crate::jobbench::DEFAULT_HEAVY;
+    run_heavy(engine, iterations)?; // compile and warm up
+    let mut times = Vec::new();
+    let mut fuel = 0;
+    for _ in 0..7 {
+        let (f, ms) = run_heavy(engine, iterations)?;
+        fuel = f;
+        times.push(ms);
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    Ok(Calibration {
+        fuel_per_ms: fuel as f64 / median,
+        reference_fuel: fuel,
+        reference_ms: median,
+    })
+}
+
+fn describe(c: &ScaleConfig) -> String {
+    let d = match c.dissemination {
+        Dissemination::Digests => "digests",
+        Dissemination::FullBlocks => "full blocks",
+    };
+    let threads = if c.verify_threads == 1 {
+        "1 verify thread".to_string()
+    } else {
+        format!("{} verify threads", c.verify_threads)
+    };
+    let execution = if c.deferred_execution {
+        ", deferred execution"
+    } else {
+        ""
+    };
+    format!("{:.1} ms jobs, {d}{execution}, {threads}", c.exec_ms)
+}
+
+/// What bounds a run that falls short of linear.
+fn bound(r: &ScaleResult) -> &'static str {
+    if r.efficiency >= 0.9 {
+        return "-";
+    }
+    if r.validator_exec_busy >= 0.9 {
+        "validator block execution"
+    } else if r.validator_verify_busy >= 0.9 {
+        "validator signature checks"
+    } else if r.leader_uplink_busy >= 0.6 {
+        "leader uplink"
+    } else {
+        "consensus pipeline"
+    }
+}
+
+pub fn run(args: SimulateArgs) -> Result<()> {
+    if args.pairs.is_empty() || args.workload.is_empty() || args.verify_threads.is_empty() {
+        bail!("give at least one value for --pairs, --workload and --verify-threads");
+    }
+    if let Some(&p) = args.pairs.iter().find(|&&p| p < args.regions) {
+        bail!(
+            "--pairs {p} is fewer than --regions {}: every region needs a pair",
+            args.regions
+        );
+    }
+    if args.jobs_at_once == 0 {
+        bail!("--jobs-at-once must be at least 1");
+    }
+    let mut exec_times = Vec::new();
+    let calibration = match args.exec_ms {
+        Some(ms) if ms.is_finite() && ms > 0.0 => {
+            exec_times.push(ms);
+            None
+        }
+        Some(ms) => bail!("--exec-ms must be a positive number of milliseconds, not {ms}"),
+        None => {
+            let engine = Engine::new(EngineConfig::default()).context("starting the engine")?;
+            let cal = calibrate(&engine)?;
+            eprintln!(
+                "calibration: sha256_chain({}) uses {} fuel in {:.2} ms here: {:.1} Mfuel/s",
+                crate::jobbench::DEFAULT_HEAVY,
+                cal.reference_fuel,
+                cal.reference_ms,
+                cal.fuel_per_ms / 1000.0
+            );
+            for w in &args.workload {
+                let Workload::Heavy(iterations) = *w else {
+                    bail!("the simulation models heavy jobs only (--workload heavy[:ITERATIONS])");
+                };
+                let (fuel, _) = run_heavy(&engine, iterations)?;
+                let ms = fuel as f64 / cal.fuel_per_ms;
+                eprintln!(
+                    "  sha256_chain({iterations}): {fuel} fuel → {ms:.2} ms per job in the model"
+                );
+                exec_times.push(ms);
+            }
+            Some(cal)
+        }
+    };
+    let disseminations = match args.dissemination {
+        DisseminationArg::Digests => vec![Dissemination::Digests],
+        DisseminationArg::FullBlocks => vec![Dissemination::FullBlocks],
+        DisseminationArg::Both => vec![Dissemination::Digests, Dissemination::FullBlocks],
+    };
+    let executions = match args.execution {
+        ExecutionArg::BeforeVote => vec![false],
+        ExecutionArg::Deferred => vec![true],
+        ExecutionArg::Both => vec![false, true],
+    };
+    let egress = (args.egress_mbps > 0).then(|| args.egress_mbps * 1_000_000 / 8);
+    let mut series: Vec<Vec<ScaleConfig>> = Vec::new();
+    for &exec_ms in &exec_times {
+        for (&dissemination, &deferred_execution) in disseminations
+            .iter()
+            .flat_map(|d| executions.iter().map(move |e| (d, e)))
+        {
+            for &threads in &args.verify_threads {
+                series.push(
+                    args.pairs
+                        .iter()
+                        .map(|&pairs| ScaleConfig {
+                            seed: args.seed,
+                            validators: args.validators,
+                            regions: args.regions,
+                            pairs,
+                            slots: args.slots,
+                            exec_ms,
+                            verify_threads: threads,
+                            egress_bytes_per_sec: egress,
+                            dissemination,
+                            deferred_execution,
+                            warmup_secs: args.warmup,
+                            measure_secs: args.seconds,
+                            ..Default::default()
+                        })
+                        .collect(),
+                );
+            }
+        }
+    }
+    for config in series.iter().flatten() {
+        config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+
+    // Run everything, `jobs_at_once` at a time, longest first.
+    let mut work: Vec<(usize, usize)> = series
+        .iter()
+        .enumerate()
+        .flat_map(|(s, runs)| (0..runs.len()).map(move |r| (s, r)))
+        .collect();
+    work.sort_by_key(|&(s, r)| std::cmp::Reverse(series[s][r].pairs));
+    let total = work.len();
+    let queue = std::sync::Mutex::new(work);
+    let results = std::sync::Mutex::new(vec![vec![None; args.pairs.len()]; series.len()]);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..args.jobs_at_once.min(total) {
+            scope.spawn(|| {
+                loop {
+                    let Some((s, r)) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let config = &series[s][r];
+                    let started = Instant::now();
+                    let result = hyperchain_sim::run(config).expect("validated");
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    eprintln!(
+                        "[{n}/{total}] {}, {} pairs: {:.0} jobs/s ({:.1} % of linear) in {:.0} s",
+                        describe(config),
+                        config.pairs,
+                        result.jobs_per_sec,
+                        result.efficiency * 100.0,
+                        started.elapsed().as_secs_f64()
+                    );
+                    results.lock().unwrap()[s][r] = Some(result);
+                }
+            });
+        }
+    });
+    let results: Vec<Vec<ScaleResult>> = results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|runs| {
+            runs.into_iter()
+                .map(|r| r.expect("every run finished"))
+                .collect()
+        })
+        .collect();
+
+    if let Some(path) = &args.svg {
+        let mut lines = Vec::new();
+        for &exec_ms in &exec_times {
+            let max_pairs = *args.pairs.iter().max().unwrap() as f64;
+            lines.push(Series {
+                name: format!("linear, {exec_ms:.1} ms jobs"),
+                points: vec![
+                    (0.0, 0.0),
+                    (max_pairs, max_pairs * args.slots as f64 * 1000.0 / exec_ms),
+                ],
+                reference: true,
+            });
+        }
+        for (s, runs) in series.iter().enumerate() {
+            lines.push(Series {
+                name: describe(&runs[0]),
+                points: results[s]
+                    .iter()
+                    .map(|r| (r.pairs as f64, r.jobs_per_sec))
+                    .collect(),
+                reference: false,
+            });
+        }
+        let title = format!(
+            "{} validators, {} regions: finalized committee jobs/s",
+            args.validators, args.regions
+        );
+        std::fs::write(
+            path,
+            line_chart(&title, "compute pairs", "jobs per second", &lines),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+
+    if args.json {
+        let out = json!({
+            "validators": args.validators,
+            "regions": args.regions,
+            "seed": args.seed,
+            "calibration": calibration.as_ref().map(|c| json!({
+                "reference_iterations": crate::jobbench::DEFAULT_HEAVY,
+                "reference_fuel": c.reference_fuel,
+                "reference_ms": c.reference_ms,
+                "fuel_per_ms": c.fuel_per_ms,
+            })),
+            "series": series.iter().zip(&results).map(|(runs, rs)| json!({
+                "name": describe(&runs[0]),
+                "config": runs[0],
+                "runs": rs.iter().map(|r| {
+                    let mut v = serde_json::to_value(r).expect("serializable");
+                    v["bound"] = json!(bound(r));
+                    v
+                }).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "{} validators over {} regions, {} simulated seconds measured after {} of warm-up (seed {})",
+        args.validators, args.regions, args.seconds, args.warmup, args.seed
+    );
+    for (runs, rs) in series.iter().zip(&results) {
+        println!("\n{}", describe(&runs[0]));
+        println!(
+            "{:>6} {:>9} {:>9} {:>8} {:>8} {:>6} {:>7} {:>7}  bound",
+            "pairs", "linear", "jobs/s", "linear%", "views/s", "exec", "verify", "uplink"
+        );
+        for r in rs {
+            println!(
+                "{:>6} {:>9.0} {:>9.0} {:>7.1}% {:>8.2} {:>5.0}% {:>6.0}% {:>6.0}%  {}",
+                r.pairs,
+                r.ideal_jobs_per_sec,
+                r.jobs_per_sec,
+                r.efficiency * 100.0,
+                r.views_per_sec,
+                r.validator_exec_busy * 100.0,
+                r.validator_verify_busy * 100.0,
+                r.leader_uplink_busy * 100.0,
+                bound(r)
+            );
+        }
+        println!(
+            "validator CPU allows at most about {:.0} jobs/s (block execution on the critical path; signature threads)",
+            rs[0].cpu_bound_jobs_per_sec
+        );
+    }
+    Ok(())
+}
