@@ -2,10 +2,16 @@
 //! finality certificate plus a two-level state proof (`light::verify_state`); an attestation
 //! token (`registry::verify_token`) and an accumulator membership proof against a known root
 //! (`registry::verify_membership`).
+//!
+//! `consensus/100/*`: a validator's threshold-BLS work in one view of a 100-validator network
+//! (quorum 67), the per-view cost the scale simulation charges (`hyperchain simulate`): one
+//! notarize vote (a partial signature on the proposal and a partial seed signature) and one
+//! finalize vote checked alone, and the notarization (two recoveries) and finalization (one)
+//! assembled from 67 votes.
 
 use commonware_codec::Encode as _;
 use commonware_consensus::{
-    simplex::types::{Finalization, Finalize, Proposal},
+    simplex::types::{Finalization, Finalize, Notarization, Notarize, Proposal},
     types::{Epoch, Round, View},
 };
 use commonware_parallel::Sequential;
@@ -23,7 +29,11 @@ use std::net::SocketAddr;
 
 /// A four-validator devnet dealt from a fixed seed.
 fn devnet() -> Devnet {
-    let addresses: Vec<SocketAddr> = (0..4)
+    devnet_of(4)
+}
+
+fn devnet_of(n: u16) -> Devnet {
+    let addresses: Vec<SocketAddr> = (0..n)
         .map(|i| SocketAddr::from(([127, 0, 0, 1], 9000 + i)))
         .collect();
     deal_devnet(TestRng::new(7), "bench", 1_000, &addresses).unwrap()
@@ -196,5 +206,52 @@ fn bench_registry(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench, bench_registry);
+fn bench_consensus(c: &mut Criterion) {
+    let devnet = devnet_of(100);
+    let schemes: Vec<_> = devnet
+        .validator_keys
+        .iter()
+        .map(|key| devnet.spec.signer(key).unwrap())
+        .collect();
+    let proposal = Proposal::new(
+        Round::new(Epoch::zero(), View::new(10)),
+        View::new(9),
+        to_consensus(Digest([3; 32])),
+    );
+    let quorum = 67;
+    let notarizes: Vec<_> = schemes[..quorum]
+        .iter()
+        .map(|s| Notarize::sign(s, proposal.clone()).unwrap())
+        .collect();
+    let finalizes: Vec<_> = schemes[..quorum]
+        .iter()
+        .map(|s| Finalize::sign(s, proposal.clone()).unwrap())
+        .collect();
+    let mut rng = TestRng::new(1);
+    assert!(notarizes[5].verify(&mut rng, &schemes[0], &Sequential));
+    assert!(finalizes[5].verify(&mut rng, &schemes[0], &Sequential));
+    let mut g = c.benchmark_group("consensus/100");
+    g.sample_size(10);
+    g.bench_function("verify_notarize_vote", |b| {
+        b.iter(|| assert!(notarizes[black_box(5)].verify(&mut rng, &schemes[0], &Sequential)))
+    });
+    g.bench_function("verify_finalize_vote", |b| {
+        b.iter(|| assert!(finalizes[black_box(5)].verify(&mut rng, &schemes[0], &Sequential)))
+    });
+    g.bench_function("notarization_from_67", |b| {
+        b.iter(|| {
+            Notarization::from_notarizes(&schemes[0], non_empty![@notarizes.iter()], &Sequential)
+                .unwrap()
+        })
+    });
+    g.bench_function("finalization_from_67", |b| {
+        b.iter(|| {
+            Finalization::from_finalizes(&schemes[0], non_empty![@finalizes.iter()], &Sequential)
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_registry, bench_consensus);
 criterion_main!(benches);

@@ -58,7 +58,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 5.0)]
     warmup: f64,
     /// Simulated seconds measured.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 15.0)]
     seconds: f64,
     /// Seed of the deterministic runtime: the same seed gives the same figures.
     #[arg(long, default_value_t = 0)]

@@ -46,6 +46,7 @@ use commonware_runtime::{
 use commonware_utils::{NZU32, NZUsize, probability};
 use futures::StreamExt as _;
 use futures::channel::mpsc;
+use hyperchain_types::block_limits;
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -648,6 +649,20 @@ impl Validator {
                 .map(|(id, _)| *id)
                 .collect();
             chosen.sort_unstable();
+            if self.shared.config.dissemination == Dissemination::FullBlocks {
+                // A full block obeys the implementation's limits; the rest waits.
+                let (mut txs, mut bytes) = (0, PROPOSAL_HEADER);
+                let fits = chosen
+                    .iter()
+                    .take_while(|id| {
+                        let (items, size) = &world.batches[*id];
+                        txs += items.len();
+                        bytes += size;
+                        txs <= block_limits::MAX_BLOCK_TXS && bytes <= block_limits::MAX_BLOCK_BYTES
+                    })
+                    .count();
+                chosen.truncate(fits.max(1));
+            }
             for id in &chosen {
                 world.included.insert(*id);
             }
