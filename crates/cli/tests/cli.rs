@@ -27,6 +27,120 @@ fn stderr(out: &Output) -> String {
 #[path = "cli/attest.rs"]
 mod attest;
 
+/// `hyperchain simulate`: the scale simulation from the command line, on a small network.
+mod simulate {
+    use super::*;
+
+    #[test]
+    fn simulate_prints_runs_per_series_and_plots_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = [
+            "simulate",
+            "--validators",
+            "7",
+            "--regions",
+            "3",
+            "--pairs",
+            "3,6",
+            "--warmup",
+            "2",
+            "--seconds",
+            "3",
+            "--execution",
+            "both",
+            "--json",
+            "--svg",
+            "scale.svg",
+        ];
+        let out = hyperchain(dir.path(), &args);
+        let report = json(&out);
+        assert!(stderr(&out).contains("calibration: sha256_chain(30000) uses"));
+        assert!(report["calibration"]["fuel_per_ms"].as_f64().unwrap() > 0.0);
+        let series = report["series"].as_array().unwrap();
+        assert_eq!(series.len(), 2, "{report}");
+        assert_eq!(series[0]["config"]["deferred_execution"], false);
+        assert_eq!(series[1]["config"]["deferred_execution"], true);
+        for s in series {
+            let runs = s["runs"].as_array().unwrap();
+            assert_eq!(runs.len(), 2);
+            assert_eq!(runs[0]["pairs"], 3);
+            assert_eq!(runs[1]["pairs"], 6);
+            for r in runs {
+                assert!(r["efficiency"].as_f64().unwrap() > 0.9, "{r}");
+                assert_eq!(r["bound"], "-", "{r}");
+            }
+            let (a, b) = (
+                runs[0]["jobs_per_sec"].as_f64().unwrap(),
+                runs[1]["jobs_per_sec"].as_f64().unwrap(),
+            );
+            assert!(b > 1.8 * a, "twice the pairs: {a} → {b}");
+        }
+        let svg = std::fs::read_to_string(dir.path().join("scale.svg")).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("deferred execution"));
+        assert_eq!(svg.matches("<circle").count(), 4);
+
+        // With the execution time fixed (not measured), the same seed gives the same figures.
+        let mut fixed = args.to_vec();
+        fixed.extend(["--exec-ms", "10"]);
+        let first = json(&hyperchain(dir.path(), &fixed));
+        let second = json(&hyperchain(dir.path(), &fixed));
+        assert!(first["calibration"].is_null());
+        assert_eq!(first["series"], second["series"]);
+        let text = hyperchain(
+            dir.path(),
+            &[
+                "simulate",
+                "--validators",
+                "7",
+                "--regions",
+                "3",
+                "--pairs",
+                "3",
+                "--warmup",
+                "1",
+                "--seconds",
+                "2",
+                "--exec-ms",
+                "20",
+            ],
+        );
+        assert!(text.status.success(), "{}", stderr(&text));
+        let stdout = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            stdout.contains("20.0 ms jobs, digests, 1 verify thread"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("linear%"), "{stdout}");
+    }
+
+    #[test]
+    fn simulate_refuses_bad_configurations() {
+        let dir = tempfile::tempdir().unwrap();
+        for (args, expected) in [
+            (
+                vec!["--pairs", "2", "--regions", "3"],
+                "every region needs a pair",
+            ),
+            (vec!["--workload", "light"], "heavy jobs only"),
+            (vec!["--exec-ms", "0"], "positive number"),
+            (
+                vec!["--regions", "11", "--pairs", "11"],
+                "regions must be 1..=10",
+            ),
+            (
+                vec!["--validators", "3", "--regions", "3", "--pairs", "3"],
+                "at least 4 validators",
+            ),
+        ] {
+            let mut all = vec!["simulate", "--seconds", "1"];
+            all.extend(args);
+            let out = hyperchain(dir.path(), &all);
+            assert!(!out.status.success(), "{all:?} succeeded");
+            assert!(stderr(&out).contains(expected), "{all:?}: {}", stderr(&out));
+        }
+    }
+}
+
 mod vm {
     use super::*;
 
@@ -972,10 +1086,25 @@ mod chain {
                 "--base-port",
                 &base,
                 "--json",
+                "--svg",
+                "modes.svg",
             ],
         );
         assert!(out.status.success(), "{}", stderr(&out));
         let report = json(&out);
+        assert_eq!(report["validators"], 4, "{report}");
+        let svg = std::fs::read_to_string(dir.path().join("modes.svg")).unwrap();
+        assert!(svg.starts_with("<svg"), "{svg}");
+        for name in [
+            "replicated",
+            "single TEE",
+            "committee(2)",
+            "cross-vendor",
+            "4 validators",
+        ] {
+            assert!(svg.contains(name), "{name} missing from the chart");
+        }
+        assert_eq!(svg.matches("<rect").count(), 1 + 4, "{svg}");
         for (mode, name) in [
             ("replicated", "replicated"),
             ("cross_vendor", "cross-vendor"),
