@@ -176,6 +176,9 @@ fn bound(r: &ScaleResult) -> &'static str {
     }
     if r.validator_exec_busy >= 0.9 {
         "validator block execution"
+    } else if !r.deferred_execution && r.validator_exec_busy >= 0.4 {
+        // Leader, then voters: execution fills the view twice over.
+        "block execution before the vote"
     } else if r.validator_verify_busy >= 0.9 {
         "validator signature checks"
     } else if r.leader_uplink_busy >= 0.6 {

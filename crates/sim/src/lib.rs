@@ -146,13 +146,13 @@ impl Default for ScaleConfig {
 
 impl ScaleConfig {
     /// Lanes per pair when `lanes_per_pair` is 0: enough jobs in flight to keep every slot
-    /// busy through a job's trip through consensus and the queue at its nodes (six seconds of work).
+    /// busy through a job's trip through consensus (three seconds of work: about twice the trip at 100 validators over ten regions).
     pub fn effective_lanes_per_pair(&self) -> usize {
         if self.lanes_per_pair > 0 {
             return self.lanes_per_pair;
         }
         let per_sec = 1000.0 / self.exec_ms * self.slots as f64;
-        ((per_sec * 6.0).ceil() as usize).max(4)
+        ((per_sec * 3.0).ceil() as usize).max(4)
     }
 
     /// Jobs per second if every pair executed back to back.

@@ -288,6 +288,8 @@ struct Validator {
     ready: HashMap<u64, f64>,
     /// Received but not yet forwarded.
     pending: Vec<Item>,
+    /// Lanes' first calls, latest first: (when the client sends it, lane).
+    first_calls: Vec<(f64, u32)>,
     /// Proposals received, waiting for batches this validator does not hold yet.
     blocked: Vec<(u64, Vec<u64>)>,
     /// Views whose block this validator executed, and when each execution ends.
@@ -425,36 +427,52 @@ impl Validator {
         });
     }
 
+    /// Forwards what arrived since the last tick: receipts and calls in separate batches, so
+    /// a leader at the block limit can take receipts (work in flight) before new calls.
     fn on_batch_tick(&mut self) {
-        if !self.pending.is_empty() {
-            let items = std::mem::take(&mut self.pending);
-            let sizes = &self.shared.config.sizes;
-            let bytes: usize = items
-                .iter()
-                .map(|i| match i {
-                    Item::Call { .. } => sizes.call_tx,
-                    Item::Receipt { .. } => sizes.receipt_tx,
-                })
-                .sum();
-            let ready = self.admit(&items);
-            let id = {
-                let mut world = self.shared.world.lock();
-                let id = world.next_batch;
-                world.next_batch += 1;
-                world.batches.insert(id, (items, bytes));
-                id
-            };
-            self.ready.insert(id, ready);
-            let others = self.others();
-            self.send(
-                Recipients::Some(others),
-                encode(MSG_BATCH, &[id]),
-                bytes,
-                0.0,
-            );
+        let now = self.now();
+        while self.first_calls.last().is_some_and(|(t, _)| *t <= now) {
+            let (at, lane) = self.first_calls.pop().expect("checked");
+            self.shared.world.lock().lanes[lane as usize].submitted_ms = at;
+            self.pending.push(Item::Call { lane });
         }
-        let next = self.now() + self.shared.config.batch_interval_ms as f64;
+        let (receipts, calls): (Vec<Item>, Vec<Item>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|i| matches!(i, Item::Receipt { .. }));
+        for items in [receipts, calls] {
+            if !items.is_empty() {
+                self.forward(items);
+            }
+        }
+        let next = now + self.shared.config.batch_interval_ms as f64;
         self.schedule(next, Event::BatchTick);
+    }
+
+    fn forward(&mut self, items: Vec<Item>) {
+        let sizes = &self.shared.config.sizes;
+        let bytes: usize = items
+            .iter()
+            .map(|i| match i {
+                Item::Call { .. } => sizes.call_tx,
+                Item::Receipt { .. } => sizes.receipt_tx,
+            })
+            .sum();
+        let ready = self.admit(&items);
+        let id = {
+            let mut world = self.shared.world.lock();
+            let id = world.next_batch;
+            world.next_batch += 1;
+            world.batches.insert(id, (items, bytes));
+            id
+        };
+        self.ready.insert(id, ready);
+        let others = self.others();
+        self.send(
+            Recipients::Some(others),
+            encode(MSG_BATCH, &[id]),
+            bytes,
+            0.0,
+        );
     }
 
     fn on_batch(&mut self, id: u64) {
@@ -650,6 +668,10 @@ impl Validator {
                 .collect();
             chosen.sort_unstable();
             if self.shared.config.dissemination == Dissemination::FullBlocks {
+                // Receipts first: they finish work in flight; calls start new work.
+                chosen.sort_by_key(|id| {
+                    !matches!(world.batches[id].0.first(), Some(Item::Receipt { .. }))
+                });
                 // A full block obeys the implementation's limits; the rest waits.
                 let (mut txs, mut bytes) = (0, PROPOSAL_HEADER);
                 let fits = chosen
@@ -974,6 +996,7 @@ async fn simulate(context: Ctx, config: ScaleConfig) -> ScaleResult {
                 exec_free: 0.0,
                 ready: HashMap::new(),
                 pending: Vec::new(),
+                first_calls: Vec::new(),
                 blocked: Vec::new(),
                 executed: HashSet::new(),
                 exec_done: HashMap::new(),
@@ -986,14 +1009,20 @@ async fn simulate(context: Ctx, config: ScaleConfig) -> ScaleResult {
                 propose_after: None,
                 deferred_votes: Vec::new(),
             };
-            // Every lane's first call.
+            // Every lane's first call, at a time spread over the first half of the warm-up
+            // (all at once would start an overloaded network with a backlog it cannot clear
+            // within the run).
             {
                 let world = shared.world.lock();
-                v.pending.extend(
-                    (0..world.lanes.len() as u32)
-                        .filter(|&l| world.lanes[l as usize].endpoint == i)
-                        .map(|lane| Item::Call { lane }),
-                );
+                let spread = shared.config.warmup_secs * 500.0;
+                v.first_calls = (0..world.lanes.len() as u32)
+                    .filter(|&l| world.lanes[l as usize].endpoint == i)
+                    .map(|lane| {
+                        let r = mix(shared.config.seed ^ mix(u64::from(lane) + 1));
+                        (spread * (r % 1_000_000) as f64 / 1e6, lane)
+                    })
+                    .collect();
+                v.first_calls.sort_by(|a, b| b.0.total_cmp(&a.0));
             }
             // Stagger batch ticks over the interval.
             let offset = (i as f64 * shared.config.batch_interval_ms as f64) / n as f64;
