@@ -72,6 +72,10 @@ pub struct SimulateArgs {
     /// Also write the throughput-vs-pairs plot as SVG here.
     #[arg(long)]
     svg: Option<PathBuf>,
+    /// Print (and with --svg, plot) the result of an earlier `--json` run saved in this file
+    /// instead of simulating; the other options are ignored.
+    #[arg(long)]
+    from_json: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -176,19 +180,69 @@ fn bound(r: &ScaleResult) -> &'static str {
     }
     if r.validator_exec_busy >= 0.9 {
         "validator block execution"
-    } else if !r.deferred_execution && r.validator_exec_busy >= 0.4 {
+    } else if !r.deferred_execution && r.validator_exec_busy >= 0.3 {
         // Leader, then voters: execution fills the view twice over.
         "block execution before the vote"
     } else if r.validator_verify_busy >= 0.9 {
         "validator signature checks"
-    } else if r.leader_uplink_busy >= 0.6 {
+    } else if r.leader_uplink_busy >= 0.45 {
         "leader uplink"
     } else {
         "consensus pipeline"
     }
 }
 
+/// A finished sweep: one series of runs per configuration.
+struct Sweep {
+    calibration: serde_json::Value,
+    series: Vec<Vec<ScaleConfig>>,
+    results: Vec<Vec<ScaleResult>>,
+}
+
+fn load(path: &std::path::Path) -> Result<Sweep> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let bad = || anyhow::anyhow!("{} is not the output of `simulate --json`", path.display());
+    let mut series = Vec::new();
+    let mut results = Vec::new();
+    for s in doc["series"].as_array().ok_or_else(bad)? {
+        let config: ScaleConfig = serde_json::from_value(s["config"].clone()).map_err(|_| bad())?;
+        let runs: Vec<ScaleResult> =
+            serde_json::from_value(s["runs"].clone()).map_err(|_| bad())?;
+        if runs.is_empty() {
+            return Err(bad());
+        }
+        series.push(
+            runs.iter()
+                .map(|r| ScaleConfig {
+                    pairs: r.pairs,
+                    ..config.clone()
+                })
+                .collect(),
+        );
+        results.push(runs);
+    }
+    if series.is_empty() {
+        return Err(bad());
+    }
+    Ok(Sweep {
+        calibration: doc["calibration"].clone(),
+        series,
+        results,
+    })
+}
+
 pub fn run(args: SimulateArgs) -> Result<()> {
+    let sweep = match &args.from_json {
+        Some(path) => load(path)?,
+        None => simulate(&args)?,
+    };
+    report(&args, &sweep)
+}
+
+fn simulate(args: &SimulateArgs) -> Result<Sweep> {
     if args.pairs.is_empty() || args.workload.is_empty() || args.verify_threads.is_empty() {
         bail!("give at least one value for --pairs, --workload and --verify-threads");
     }
@@ -323,22 +377,84 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         })
         .collect();
 
+    let calibration = calibration.map_or(serde_json::Value::Null, |c| {
+        json!({
+            "reference_iterations": crate::jobbench::DEFAULT_HEAVY,
+            "reference_fuel": c.reference_fuel,
+            "reference_ms": c.reference_ms,
+            "fuel_per_ms": c.fuel_per_ms,
+        })
+    });
+    Ok(Sweep {
+        calibration,
+        series,
+        results,
+    })
+}
+
+/// The parts of a series' description that differ between series (all of it if none do).
+fn legend(config: &ScaleConfig, all: &[&ScaleConfig]) -> String {
+    let varies = |f: &dyn Fn(&ScaleConfig) -> String| all.iter().any(|c| f(c) != f(all[0]));
+    let exec = |c: &ScaleConfig| format!("{:.1} ms jobs", c.exec_ms);
+    let dissemination = |c: &ScaleConfig| {
+        match c.dissemination {
+            Dissemination::Digests => "digests",
+            Dissemination::FullBlocks => "full blocks",
+        }
+        .to_string()
+    };
+    let execution = |c: &ScaleConfig| {
+        if c.deferred_execution {
+            "deferred execution"
+        } else {
+            "execution before the vote"
+        }
+        .to_string()
+    };
+    let threads = |c: &ScaleConfig| format!("{} verify threads", c.verify_threads);
+    let parts: Vec<String> = [
+        &exec as &dyn Fn(&ScaleConfig) -> String,
+        &dissemination,
+        &execution,
+        &threads,
+    ]
+    .into_iter()
+    .filter(|f| varies(*f))
+    .map(|f| f(config))
+    .collect();
+    if parts.is_empty() {
+        describe(config)
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn report(args: &SimulateArgs, sweep: &Sweep) -> Result<()> {
+    let Sweep {
+        calibration,
+        series,
+        results,
+    } = sweep;
+    let first = &series[0][0];
+    let mut exec_times: Vec<f64> = series.iter().map(|runs| runs[0].exec_ms).collect();
+    exec_times.dedup();
+    let max_pairs = series.iter().flatten().map(|c| c.pairs).max().unwrap_or(1) as f64;
     if let Some(path) = &args.svg {
         let mut lines = Vec::new();
+        let firsts: Vec<&ScaleConfig> = series.iter().map(|runs| &runs[0]).collect();
         for &exec_ms in &exec_times {
-            let max_pairs = *args.pairs.iter().max().unwrap() as f64;
             lines.push(Series {
                 name: format!("linear, {exec_ms:.1} ms jobs"),
                 points: vec![
                     (0.0, 0.0),
-                    (max_pairs, max_pairs * args.slots as f64 * 1000.0 / exec_ms),
+                    (max_pairs, max_pairs * first.slots as f64 * 1000.0 / exec_ms),
                 ],
                 reference: true,
             });
         }
         for (s, runs) in series.iter().enumerate() {
             lines.push(Series {
-                name: describe(&runs[0]),
+                name: legend(&runs[0], &firsts),
                 points: results[s]
                     .iter()
                     .map(|r| (r.pairs as f64, r.jobs_per_sec))
@@ -346,9 +462,14 @@ pub fn run(args: SimulateArgs) -> Result<()> {
                 reference: false,
             });
         }
+        let common = if exec_times.len() == 1 {
+            format!(", {:.1} ms jobs", exec_times[0])
+        } else {
+            String::new()
+        };
         let title = format!(
-            "{} validators, {} regions: finalized committee jobs/s",
-            args.validators, args.regions
+            "{} validators, {} regions{common}: finalized committee jobs/s",
+            first.validators, first.regions
         );
         std::fs::write(
             path,
@@ -360,16 +481,11 @@ pub fn run(args: SimulateArgs) -> Result<()> {
 
     if args.json {
         let out = json!({
-            "validators": args.validators,
-            "regions": args.regions,
-            "seed": args.seed,
-            "calibration": calibration.as_ref().map(|c| json!({
-                "reference_iterations": crate::jobbench::DEFAULT_HEAVY,
-                "reference_fuel": c.reference_fuel,
-                "reference_ms": c.reference_ms,
-                "fuel_per_ms": c.fuel_per_ms,
-            })),
-            "series": series.iter().zip(&results).map(|(runs, rs)| json!({
+            "validators": first.validators,
+            "regions": first.regions,
+            "seed": first.seed,
+            "calibration": calibration,
+            "series": series.iter().zip(results).map(|(runs, rs)| json!({
                 "name": describe(&runs[0]),
                 "config": runs[0],
                 "runs": rs.iter().map(|r| {
@@ -384,9 +500,9 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     }
     println!(
         "{} validators over {} regions, {} simulated seconds measured after {} of warm-up (seed {})",
-        args.validators, args.regions, args.seconds, args.warmup, args.seed
+        first.validators, first.regions, first.measure_secs, first.warmup_secs, first.seed
     );
-    for (runs, rs) in series.iter().zip(&results) {
+    for (runs, rs) in series.iter().zip(results) {
         println!("\n{}", describe(&runs[0]));
         println!(
             "{:>6} {:>9} {:>9} {:>8} {:>8} {:>6} {:>7} {:>7}  bound",

@@ -86,6 +86,33 @@ mod simulate {
         let second = json(&hyperchain(dir.path(), &fixed));
         assert!(first["calibration"].is_null());
         assert_eq!(first["series"], second["series"]);
+
+        // A saved result prints and plots again without simulating.
+        std::fs::write(dir.path().join("saved.json"), first.to_string()).unwrap();
+        let replot = hyperchain(
+            dir.path(),
+            &[
+                "simulate",
+                "--from-json",
+                "saved.json",
+                "--json",
+                "--svg",
+                "again.svg",
+            ],
+        );
+        assert_eq!(json(&replot)["series"], first["series"]);
+        let again = std::fs::read_to_string(dir.path().join("again.svg")).unwrap();
+        assert!(
+            again.contains("execution before the vote") && again.contains("deferred execution")
+        );
+        std::fs::write(dir.path().join("bad.json"), "{\"series\": 3}").unwrap();
+        let bad = hyperchain(dir.path(), &["simulate", "--from-json", "bad.json"]);
+        assert!(!bad.status.success());
+        assert!(
+            stderr(&bad).contains("is not the output of `simulate --json`"),
+            "{}",
+            stderr(&bad)
+        );
         let text = hyperchain(
             dir.path(),
             &[

@@ -15,12 +15,12 @@
 pub mod model;
 pub mod regions;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Validator CPU costs, in microseconds unless named otherwise. The defaults are the
 /// `committee` criterion benchmark's figures (see `docs/PERFORMANCE.md`) except where a field
 /// says otherwise.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Costs {
     /// One ed25519 signature checked inside a batch. A receipt transaction carries two (the
     /// transaction's and the receipt's), a call one. Paid when a validator admits a batch, and
@@ -51,7 +51,7 @@ impl Default for Costs {
 }
 
 /// Encoded sizes in bytes.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Sizes {
     /// A `Receipt` transaction of the heavy workload (two signatures, read and write sets).
     pub receipt_tx: usize,
@@ -72,7 +72,7 @@ impl Default for Sizes {
 }
 
 /// How block contents reach validators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Dissemination {
     /// As implemented today: the leader sends the whole block, bodies included, to every
@@ -85,7 +85,7 @@ pub enum Dissemination {
 }
 
 /// One simulated network.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScaleConfig {
     /// Seed of the deterministic runtime (link jitter, committee draws).
     pub seed: u64,
@@ -205,7 +205,7 @@ impl ScaleConfig {
 }
 
 /// What one run measured.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScaleResult {
     pub pairs: usize,
     pub validators: usize,
