@@ -3,15 +3,18 @@
 //! [`Mempool::submit`] rejects, with a reason, a transaction that is too large, for another
 //! chain, badly signed, has a nonce below the sender's committed next nonce or too far above
 //! it, duplicates a queued (sender, nonce), or arrives when the pool is full. Proposers take
-//! [`Mempool::candidates`]; execution drops those that are not applicable on the parent (for
-//! instance already included in an unfinalized ancestor). Finalized transactions are removed
+//! [`Mempool::candidates`]: compute nodes' receipts first, then every sender's transactions in
+//! nonce order; when a block cannot take them all, the next block starts with the senders
+//! left out. Execution drops those that are not applicable on the parent (for instance already
+//! included in an unfinalized ancestor). Finalized transactions are removed
 //! with [`Mempool::remove_included`].
 
 use crate::execute::{InvalidTx, check_form};
 use crate::signatures::SignatureCache;
 use commonware_codec::EncodeSize as _;
-use hyperchain_types::{Address, Digest, SignedTransaction};
+use hyperchain_types::{Address, Digest, Payload, SignedTransaction};
 use std::collections::BTreeMap;
+use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::{Arc, Mutex};
 
 /// How far above the committed next nonce a sender may queue transactions.
@@ -51,6 +54,9 @@ pub enum MempoolError {
 struct Inner {
     senders: BTreeMap<Address, BTreeMap<u64, SignedTransaction>>,
     len: usize,
+    /// When the last candidates did not fit in a block: the last sender they took from.
+    /// The next candidates start after it, so no sender waits behind the same others.
+    cursor: Option<Address>,
 }
 
 /// A bounded pool of checked transactions.
@@ -169,21 +175,50 @@ impl Mempool {
     }
 
     /// Up to `max_txs` transactions of at most `max_bytes` encoded bytes in total, each
-    /// sender's in nonce order.
+    /// sender's in nonce order: compute nodes' receipts (each sender's leading run of them)
+    /// first, then the rest. When they do not all fit, the next call starts after the last
+    /// sender this one took from.
     pub fn candidates(&self, max_txs: usize, max_bytes: usize) -> Vec<SignedTransaction> {
-        let inner = self.lock();
+        let mut inner = self.lock();
+        // Senders in address order, starting after the cursor and wrapping around.
+        let order: Vec<Address> = match inner.cursor {
+            Some(cursor) => inner
+                .senders
+                .range((Excluded(cursor), Unbounded))
+                .chain(inner.senders.range(..=cursor))
+                .map(|(a, _)| *a)
+                .collect(),
+            None => inner.senders.keys().copied().collect(),
+        };
         let mut out = Vec::new();
         let mut bytes = 0;
-        'senders: for queue in inner.senders.values() {
-            for tx in queue.values() {
-                let size = tx.encode_size();
-                if out.len() == max_txs || bytes + size > max_bytes {
-                    break 'senders;
+        let mut taken = vec![0usize; order.len()];
+        let mut last = None;
+        // Compute nodes' receipts first (each sender's leading run of them): they finish
+        // work in flight and free their lanes; then everything else.
+        let mut full = false;
+        for receipts_only in [true, false] {
+            'senders: for (i, sender) in order.iter().enumerate() {
+                for tx in inner.senders[sender].values().skip(taken[i]) {
+                    if receipts_only && !matches!(tx.tx.payload, Payload::Receipt(_)) {
+                        continue 'senders;
+                    }
+                    let size = tx.encode_size();
+                    if out.len() == max_txs || bytes + size > max_bytes {
+                        full = true;
+                        break 'senders;
+                    }
+                    bytes += size;
+                    out.push(tx.clone());
+                    taken[i] += 1;
+                    last = Some(*sender);
                 }
-                bytes += size;
-                out.push(tx.clone());
+            }
+            if full {
+                break;
             }
         }
+        inner.cursor = if full { last } else { None };
         out
     }
 
@@ -210,7 +245,7 @@ impl Mempool {
 mod tests {
     use super::*;
     use commonware_cryptography::{Signer as _, ed25519};
-    use hyperchain_types::{Payload, Transaction, sha256};
+    use hyperchain_types::{CallOutcome, CallStatus, ComputeReceipt, Transaction, sha256};
 
     fn tx(chain: &[u8], seed: u64, nonce: u64) -> SignedTransaction {
         let key = ed25519::PrivateKey::from_seed(seed);
@@ -226,6 +261,73 @@ mod tests {
             },
         }
         .sign(&key)
+    }
+
+    fn receipt_tx(seed: u64, nonce: u64) -> SignedTransaction {
+        let key = ed25519::PrivateKey::from_seed(seed);
+        let receipt = ComputeReceipt {
+            chain_id: sha256(b"c"),
+            contract: Address([1; 32]),
+            lane_seq: nonce,
+            job: sha256(&nonce.to_be_bytes()),
+            code_hash: sha256(b"code"),
+            pre_state: sha256(b"pre"),
+            outcome: CallOutcome {
+                status: CallStatus::Ok,
+                output: vec![],
+                events: vec![],
+                fuel_used: 1,
+                reads: Default::default(),
+                writes: Default::default(),
+            },
+        }
+        .sign(&key);
+        Transaction {
+            chain_id: sha256(b"c"),
+            sender: key.public_key().into(),
+            nonce,
+            payload: Payload::Receipt(Box::new(receipt)),
+        }
+        .sign(&key)
+    }
+
+    /// At the block limit, receipts go first (they free lanes), and the senders left out go
+    /// first in the next block: nobody waits behind the same senders block after block.
+    #[test]
+    fn full_blocks_take_receipts_first_and_rotate_senders() {
+        let pool = Mempool::new(sha256(b"c"), 100);
+        for seed in 1..=3 {
+            for nonce in 0..2 {
+                pool.submit(tx(b"c", seed, nonce), 0).unwrap();
+            }
+        }
+        pool.submit(receipt_tx(9, 0), 0).unwrap();
+        pool.submit(receipt_tx(9, 1), 0).unwrap();
+        let is_receipt = |t: &SignedTransaction| matches!(t.tx.payload, Payload::Receipt(_));
+
+        let first = pool.candidates(3, usize::MAX);
+        assert_eq!(first.len(), 3);
+        assert!(first[..2].iter().all(is_receipt), "receipts lead");
+        assert!(!is_receipt(&first[2]));
+        // Everything fits: the same order, receipts first, every transaction once.
+        let all = pool.candidates(100, usize::MAX);
+        assert_eq!(all.len(), 8);
+        assert!(all[..2].iter().all(is_receipt) && !all[2..].iter().any(is_receipt));
+
+        // One transaction per block, no receipts: each block takes the next sender's.
+        let pool = Mempool::new(sha256(b"c"), 100);
+        for seed in 1..=3 {
+            for nonce in 0..3 {
+                pool.submit(tx(b"c", seed, nonce), 0).unwrap();
+            }
+        }
+        let senders: Vec<Address> = (0..6)
+            .map(|_| pool.candidates(1, usize::MAX)[0].tx.sender_address())
+            .collect();
+        assert_ne!(senders[0], senders[1]);
+        assert_ne!(senders[1], senders[2]);
+        assert_ne!(senders[0], senders[2]);
+        assert_eq!(senders[..3], senders[3..], "a full rotation, then again");
     }
 
     #[test]
