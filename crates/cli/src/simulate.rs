@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use hyperchain_sdk::encode;
 use hyperchain_sim::{Dissemination, ScaleConfig, ScaleResult};
 use hyperchain_types::Address;
-use hyperchain_vm::{Call, CallContext, Engine, EngineConfig, StorageError, StorageReader};
+use hyperchain_vm::{Call, CallContext, Engine, EngineConfig};
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -99,14 +99,6 @@ struct Calibration {
     reference_ms: f64,
 }
 
-struct NoStorage;
-
-impl StorageReader for NoStorage {
-    fn read(&self, _key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(None)
-    }
-}
-
 /// Runs `sha256_chain(iterations)` once: (fuel, milliseconds).
 fn run_heavy(engine: &Engine, iterations: u32) -> Result<(u64, f64)> {
     let contract = engine
@@ -127,7 +119,8 @@ fn run_heavy(engine: &Engine, iterations: u32) -> Result<(u64, f64)> {
             input: &input,
             fuel_limit: u64::MAX / 2,
         },
-        Arc::new(NoStorage),
+        // `sha256_chain` reads no storage.
+        Arc::new(std::collections::BTreeMap::<Vec<u8>, Vec<u8>>::new()),
     )?;
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     if !outcome.status.is_ok() {
