@@ -39,16 +39,18 @@ use commonware_cryptography::{BatchEntry, BatchVerifier as _, Signer as _, ed255
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hyperchain_attest::AttestationPolicy;
 use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
-use hyperchain_chain::execute::{Base, BlockEnv, ExecError, Execution, Executor, contract_key};
+use hyperchain_chain::execute::{
+    Base, BlockEnv, ContractSnapshot, Execution, Executor, contract_key,
+};
 use hyperchain_chain::lanes;
-use hyperchain_chain::registry::{ComputeParams, RegistryConfig, StateView};
-use hyperchain_state::{Snapshot, Store, TreeId, WriteBatch};
+use hyperchain_chain::registry::{ComputeParams, RegistryConfig};
+use hyperchain_state::{Store, TreeId, WriteBatch};
 use hyperchain_types::{
     Address, ContractRecord, Digest, ExecutionMode, GovernanceAction, Job, JobState, Payload,
     RECEIPT_NAMESPACE, ReceiptStatus, Registration, Resolution, SeedReveal, SignedComputeReceipt,
     SignedTransaction, Transaction, node_id, sha256,
 };
-use hyperchain_vm::{Contract, Engine, EngineConfig, StorageError, StorageReader};
+use hyperchain_vm::{Contract, Engine, EngineConfig, StorageReader};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -98,29 +100,6 @@ fn registry() -> RegistryConfig {
 /// What a validator starts from when it sees a block: no cached signatures or keys.
 fn cold_executor(engine: &Engine) -> Executor {
     Executor::new(engine.clone(), chain_id()).with_registry(registry())
-}
-
-/// Reads a base (committed snapshot plus pending writes) as the benchmark's view of state.
-struct BaseView(Arc<Base>);
-
-impl StateView for BaseView {
-    fn read(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
-        Ok(self.0.get(tree, key)?)
-    }
-}
-
-/// One contract's committed storage, as a compute node reads it.
-struct SnapshotReader {
-    snapshot: Snapshot,
-    tree: TreeId,
-}
-
-impl StorageReader for SnapshotReader {
-    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.snapshot
-            .get(&self.tree, key)
-            .map_err(|e| StorageError(e.to_string()))
-    }
 }
 
 /// A chain run block by block on an in-memory store (as in the lane tests).
@@ -237,12 +216,8 @@ impl Chain {
     }
 
     /// The committed state.
-    fn state(&self) -> BaseView {
-        BaseView(self.base())
-    }
-
     fn job(&self, id: &Digest) -> Job {
-        lanes::job(&self.state(), id).unwrap().unwrap()
+        lanes::job(&*self.base(), id).unwrap().unwrap()
     }
 
     fn record(&self, contract: &Address) -> ContractRecord {
@@ -255,7 +230,7 @@ impl Chain {
     }
 
     fn reader(&self, contract: &Address) -> Arc<dyn StorageReader> {
-        Arc::new(SnapshotReader {
+        Arc::new(ContractSnapshot {
             snapshot: self.store.snapshot().unwrap(),
             tree: TreeId(contract.0),
         })
@@ -337,7 +312,7 @@ impl Scenario {
             assert_eq!(job.state, JobState::Assigned);
             let record = chain.record(&job.contract);
             let contract = engine.load(hyperchain_contracts::HEAVY).unwrap();
-            let lane = lanes::lane(&chain.state(), &job.contract).unwrap().unwrap();
+            let lane = lanes::lane(&*chain.base(), &job.contract).unwrap().unwrap();
             // Both members compute the same outcome; run it once.
             let outcome =
                 lanes::run_job(engine, &contract, &job, chain.reader(&job.contract)).unwrap();
@@ -377,10 +352,10 @@ impl Scenario {
             "{:?}",
             execution.receipts
         );
-        let after = BaseView(Arc::new(Base::new(
+        let after = Base::new(
             self.chain.store.snapshot().unwrap(),
             Arc::new(execution.batch),
-        )));
+        );
         for id in ids {
             let job = lanes::job(&after, id).unwrap().unwrap();
             match job.state {

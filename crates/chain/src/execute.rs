@@ -243,6 +243,27 @@ impl Overlay<'_> {
     }
 }
 
+impl crate::registry::StateView for Base {
+    fn read(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
+        Ok(self.get(tree, key)?)
+    }
+}
+
+/// One contract's committed storage, as a compute node (or a local tool) reads it.
+#[derive(Debug)]
+pub struct ContractSnapshot {
+    pub snapshot: Snapshot,
+    pub tree: TreeId,
+}
+
+impl StorageReader for ContractSnapshot {
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.snapshot
+            .get(&self.tree, key)
+            .map_err(|e| StorageError(e.to_string()))
+    }
+}
+
 /// One contract's storage as a call sees it: the snapshot, then the pending writes of that
 /// tree (ancestors' and earlier transactions' of this block).
 pub(crate) struct ContractView {

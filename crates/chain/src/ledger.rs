@@ -114,19 +114,6 @@ struct Inner {
     last_header: Option<(u64, Header)>,
 }
 
-/// Reads of a [`Base`] for the state accessors of other modules.
-struct BaseView<'a>(&'a Base);
-
-impl crate::registry::StateView for BaseView<'_> {
-    fn read(
-        &self,
-        tree: &TreeId,
-        key: &[u8],
-    ) -> Result<Option<Vec<u8>>, crate::execute::ExecError> {
-        Ok(self.0.get(tree, key)?)
-    }
-}
-
 /// Committed state, unfinalized executions and the index of one node.
 #[derive(Debug)]
 pub struct Ledger {
@@ -273,12 +260,12 @@ impl Ledger {
         let Some(base) = self.base_for(parent)? else {
             return Ok(false);
         };
-        let view = BaseView(&base);
-        for contract in crate::lanes::active_lanes(&view)? {
-            let Some(lane) = crate::lanes::lane(&view, &contract)? else {
+        let view: &Base = &base;
+        for contract in crate::lanes::active_lanes(view)? {
+            let Some(lane) = crate::lanes::lane(view, &contract)? else {
                 continue;
             };
-            if let Some(job) = crate::lanes::lane_job(&view, &contract, lane.head)?
+            if let Some(job) = crate::lanes::lane_job(view, &contract, lane.head)?
                 && job.state == hyperchain_types::JobState::Waiting
             {
                 return Ok(true);
@@ -300,7 +287,7 @@ impl Ledger {
         let base = self
             .base_for(&parent_digest)?
             .ok_or(LedgerError::UnknownParent(parent_digest))?;
-        let revealed = crate::lanes::latest_seed(&BaseView(&base))?.0;
+        let revealed = crate::lanes::latest_seed(&*base)?.0;
         let seed = self
             .lock()
             .latest_seed
@@ -358,7 +345,7 @@ impl Ledger {
 
     fn check(&self, base: &Arc<Base>, block: &Block) -> Result<(Verdict, Execution), LedgerError> {
         let env = BlockEnv::of(&block.header);
-        let revealed = crate::lanes::latest_seed(&BaseView(base))?.0;
+        let revealed = crate::lanes::latest_seed(&**base)?.0;
         if let Err(reason) = self.executor.check_seed(&block.header, revealed) {
             return Ok((Verdict::Invalid(reason), Execution::default()));
         }

@@ -16,6 +16,7 @@ use commonware_runtime::{
     Clock as _, Handle, Runner as _, Spawner as _, Supervisor as _, deterministic,
 };
 use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
+use hyperchain_chain::execute::ContractSnapshot;
 use hyperchain_chain::execute::read_code;
 use hyperchain_chain::lanes;
 use hyperchain_chain::ledger::Ledger;
@@ -28,7 +29,6 @@ use hyperchain_types::{
     Address, Digest, ExecutionMode, GovernanceAction, JobState, Payload, Registration, Resolution,
     SenderKey, SignedTransaction, Transaction, node_id,
 };
-use hyperchain_vm::{StorageError, StorageReader};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -86,20 +86,6 @@ fn tx(seed: u64, nonce: u64, payload: Payload) -> SignedTransaction {
     .sign(&key(seed))
 }
 
-/// Committed contract storage as a node reads it.
-struct SnapshotReader {
-    snapshot: hyperchain_state::Snapshot,
-    tree: TreeId,
-}
-
-impl StorageReader for SnapshotReader {
-    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.snapshot
-            .get(&self.tree, key)
-            .map_err(|e| StorageError(e.to_string()))
-    }
-}
-
 /// One step of a compute node: answer every job assigned to it on `ledger`'s finalized state
 /// that it has not answered yet. Returns the receipt transactions to submit.
 fn answer(
@@ -132,7 +118,7 @@ fn answer(
         let record = lanes_contract(&snapshot, &contract);
         let code = read_code(|k| snapshot.get(&TreeId::ROOT, k), &record.code_hash).unwrap();
         let module = engine().load(&code).unwrap();
-        let reader = SnapshotReader {
+        let reader = ContractSnapshot {
             snapshot: ledger.snapshot().unwrap(),
             tree: TreeId(contract.0),
         };

@@ -12,6 +12,7 @@ use commonware_cryptography::{Signer as _, ed25519};
 use hyperchain_attest::AttestationPolicy;
 use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
 use hyperchain_chain::committee::{Candidate, CommitteeSpec, select_committee};
+use hyperchain_chain::execute::ContractSnapshot;
 use hyperchain_chain::execute::{Base, BlockEnv, CODE_CHUNK, Executor, contract_key, read_code};
 use hyperchain_chain::lanes::{self, evidence_key, job_key, lane_key};
 use hyperchain_chain::registry::{ACCUMULATOR, ComputeParams, RegistryConfig, StateView};
@@ -23,7 +24,6 @@ use hyperchain_types::{
     LaneRecord, Payload, ReceiptStatus, Registration, Resolution, SeedReveal, SignedComputeReceipt,
     SignedTransaction, Transaction, node_id,
 };
-use hyperchain_vm::{StorageError, StorageReader};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -43,20 +43,6 @@ impl StateView for StoreView<'_> {
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, hyperchain_chain::execute::ExecError> {
         Ok(self.0.get(tree, key)?)
-    }
-}
-
-/// One contract's committed storage, as a compute node reads it.
-struct SnapshotReader {
-    snapshot: hyperchain_state::Snapshot,
-    tree: TreeId,
-}
-
-impl StorageReader for SnapshotReader {
-    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.snapshot
-            .get(&self.tree, key)
-            .map_err(|e| StorageError(e.to_string()))
     }
 }
 
@@ -299,7 +285,7 @@ impl Chain {
         assert!(code.len() <= 4 * CODE_CHUNK);
         let contract = engine().load(&code).unwrap();
         let tree = TreeId(job.contract.0);
-        let reader = SnapshotReader {
+        let reader = ContractSnapshot {
             snapshot: self.store.snapshot().unwrap(),
             tree,
         };

@@ -3,11 +3,10 @@
 use crate::args::{TYPES_HELP, decode_output, encode_args};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use hyperchain_state::{Snapshot, Store, TreeId, WriteBatch};
+use hyperchain_chain::execute::ContractSnapshot;
+use hyperchain_state::{Store, TreeId, WriteBatch};
 use hyperchain_types::{Address, CallOutcome, Digest, sha256_parts};
-use hyperchain_vm::{
-    Call, CallContext, Engine, EngineConfig, StorageError, StorageReader, ValidationError,
-};
+use hyperchain_vm::{Call, CallContext, Engine, EngineConfig, ValidationError};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -137,20 +136,6 @@ fn default_address(code_hash: &Digest) -> Address {
     Address(sha256_parts(&[b"hyperchain/vm-run/address", &code_hash.0]).0)
 }
 
-/// One contract's storage in a snapshot, as the engine reads it.
-struct ContractStorage {
-    snapshot: Snapshot,
-    tree: TreeId,
-}
-
-impl StorageReader for ContractStorage {
-    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.snapshot
-            .get(&self.tree, key)
-            .map_err(|e| StorageError(e.to_string()))
-    }
-}
-
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -189,7 +174,7 @@ fn run_call(a: RunArgs) -> Result<()> {
     let snapshot = store.snapshot()?;
     let height = a.height.unwrap_or(snapshot.height()? + 1);
     let tree = TreeId(address.0);
-    let reader = Arc::new(ContractStorage { snapshot, tree });
+    let reader = Arc::new(ContractSnapshot { snapshot, tree });
     let ctx = CallContext {
         caller: a.caller,
         contract: address,

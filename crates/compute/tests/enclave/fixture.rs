@@ -13,6 +13,7 @@ use commonware_utils::{TestRng, non_empty};
 use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
 use hyperchain_chain::app::{FinalizationCert, Scheme};
 use hyperchain_chain::block::to_consensus;
+use hyperchain_chain::execute::ContractSnapshot;
 use hyperchain_chain::execute::{Base, BlockEnv, Executor, code_key, contract_key};
 use hyperchain_chain::genesis::{Devnet, deal_devnet};
 use hyperchain_chain::lanes::{self, job_key, lane_key};
@@ -28,7 +29,7 @@ use hyperchain_types::{
     SeedReveal, SenderKey, SignedComputeReceipt, SignedTransaction, Transaction,
     compute_request_message, node_id, tx_root,
 };
-use hyperchain_vm::{Engine, EngineConfig, StorageError, StorageReader};
+use hyperchain_vm::{Engine, EngineConfig};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -153,20 +154,6 @@ impl Node {
 
     pub fn id(&self) -> Digest {
         node_id(&self.identity())
-    }
-}
-
-/// Reads one contract's committed storage directly (what validators execute on).
-struct SnapshotReader {
-    snapshot: Snapshot,
-    tree: TreeId,
-}
-
-impl StorageReader for SnapshotReader {
-    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.snapshot
-            .get(&self.tree, key)
-            .map_err(|e| StorageError(e.to_string()))
     }
 }
 
@@ -437,7 +424,7 @@ impl Chain {
         .unwrap();
         let engine = validator_engine();
         let contract = engine.load(&code).unwrap();
-        let reader = SnapshotReader {
+        let reader = ContractSnapshot {
             snapshot: self.store.snapshot().unwrap(),
             tree: TreeId(job.contract.0),
         };
