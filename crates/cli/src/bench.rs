@@ -338,10 +338,7 @@ struct Progress {
 }
 
 async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<serde_json::Value> {
-    let clients: Vec<Client> = rpcs
-        .iter()
-        .map(|r| crate::remote::client(r))
-        .collect::<Result<_>>()?;
+    let clients = crate::remote::clients(rpcs)?;
     let follow = &clients[0];
     let url = follow.base_url().to_owned();
     wait_for_blocks(follow).await?;

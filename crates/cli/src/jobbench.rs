@@ -15,7 +15,6 @@ use crate::devnet::{Events, create_network, start_network};
 use crate::remote::{rpc_error, submit, wait_receipt};
 use anyhow::{Result, anyhow, bail};
 use hyperchain_chain::genesis::AccountKey;
-use hyperchain_rpc::Client;
 use hyperchain_rpc::api::ReceiptOutcome;
 use hyperchain_sdk::encode;
 use hyperchain_types::{Address, Digest, ExecutionMode, Payload, SignedTransaction, Transaction};
@@ -167,10 +166,7 @@ async fn measure(
     compute_pids: &[u32],
     events: Events,
 ) -> Result<serde_json::Value> {
-    let clients: Vec<Client> = rpcs
-        .iter()
-        .map(|r| crate::remote::client(r))
-        .collect::<Result<_>>()?;
+    let clients = crate::remote::clients(rpcs)?;
     let follow = &clients[0];
     let url = follow.base_url().to_owned();
     let status = follow.status().await.map_err(|e| rpc_error(&url, e))?;

@@ -94,6 +94,16 @@ fn y_axis(out: &mut String, y_max: f64) -> f64 {
     y_top
 }
 
+/// The left and bottom axis lines.
+fn axes(out: &mut String) {
+    let bottom = HEIGHT - BOTTOM;
+    let _ = writeln!(
+        out,
+        r#"<polyline points="{LEFT},{TOP} {LEFT},{bottom} {},{bottom}" fill="none" stroke="black"/>"#,
+        WIDTH - RIGHT,
+    );
+}
+
 fn legend(out: &mut String, entries: &[(String, &str, bool)]) {
     for (i, (name, color, dashed)) in entries.iter().enumerate() {
         let x = WIDTH - RIGHT + 15.0;
@@ -139,13 +149,7 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
         );
         v += x_step;
     }
-    let _ = writeln!(
-        out,
-        r#"<polyline points="{LEFT},{TOP} {LEFT},{} {},{}" fill="none" stroke="black"/>"#,
-        TOP + plot_h,
-        WIDTH - RIGHT,
-        TOP + plot_h
-    );
+    axes(&mut out);
     let map = |(x, y): (f64, f64)| {
         (
             LEFT + x / x_right * plot_w,
@@ -232,13 +236,7 @@ pub fn bar_chart(
             );
         }
     }
-    let _ = writeln!(
-        out,
-        r#"<polyline points="{LEFT},{TOP} {LEFT},{} {},{}" fill="none" stroke="black"/>"#,
-        TOP + plot_h,
-        WIDTH - RIGHT,
-        TOP + plot_h
-    );
+    axes(&mut out);
     let entries: Vec<(String, &str, bool)> = series
         .iter()
         .enumerate()

@@ -122,6 +122,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// A client for each of `urls`.
+pub fn clients(urls: &[String]) -> Result<Vec<Client>> {
+    urls.iter().map(|u| client(u)).collect()
+}
+
 pub fn client(url: &str) -> Result<Client> {
     Client::new(url).map_err(|e| anyhow!("{e} (set --rpc or HYPERCHAIN_RPC)"))
 }

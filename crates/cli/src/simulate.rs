@@ -148,22 +148,37 @@ fn calibrate(engine: &Engine) -> Result<Calibration> {
     })
 }
 
-fn describe(c: &ScaleConfig) -> String {
-    let d = match c.dissemination {
+/// What sets a series apart: job time, dissemination, execution, signature threads.
+fn parts(c: &ScaleConfig) -> [String; 4] {
+    let dissemination = match c.dissemination {
         Dissemination::Digests => "digests",
         Dissemination::FullBlocks => "full blocks",
     };
-    let threads = if c.verify_threads == 1 {
-        "1 verify thread".to_string()
-    } else {
-        format!("{} verify threads", c.verify_threads)
-    };
     let execution = if c.deferred_execution {
-        ", deferred execution"
+        "deferred execution"
     } else {
-        ""
+        "execution before the vote"
     };
-    format!("{:.1} ms jobs, {d}{execution}, {threads}", c.exec_ms)
+    let threads = match c.verify_threads {
+        1 => "1 verify thread".to_string(),
+        n => format!("{n} verify threads"),
+    };
+    [
+        format!("{:.1} ms jobs", c.exec_ms),
+        dissemination.to_string(),
+        execution.to_string(),
+        threads,
+    ]
+}
+
+/// A series in full; execution before the vote (the implementation's) goes unsaid.
+fn describe(c: &ScaleConfig) -> String {
+    let [exec, dissemination, execution, threads] = parts(c);
+    if c.deferred_execution {
+        format!("{exec}, {dissemination}, {execution}, {threads}")
+    } else {
+        format!("{exec}, {dissemination}, {threads}")
+    }
 }
 
 /// What bounds a run that falls short of linear.
@@ -324,13 +339,14 @@ fn simulate(args: &SimulateArgs) -> Result<Sweep> {
         config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     }
 
-    // Run everything, `jobs_at_once` at a time, longest first.
+    // Run everything, `jobs_at_once` at a time, longest (most pairs) first: `pop` takes from
+    // the end.
     let mut work: Vec<(usize, usize)> = series
         .iter()
         .enumerate()
         .flat_map(|(s, runs)| (0..runs.len()).map(move |r| (s, r)))
         .collect();
-    work.sort_by_key(|&(s, r)| std::cmp::Reverse(series[s][r].pairs));
+    work.sort_by_key(|&(s, r)| series[s][r].pairs);
     let total = work.len();
     let queue = std::sync::Mutex::new(work);
     let results = std::sync::Mutex::new(vec![vec![None; args.pairs.len()]; series.len()]);
@@ -387,38 +403,16 @@ fn simulate(args: &SimulateArgs) -> Result<Sweep> {
 
 /// The parts of a series' description that differ between series (all of it if none do).
 fn legend(config: &ScaleConfig, all: &[&ScaleConfig]) -> String {
-    let varies = |f: &dyn Fn(&ScaleConfig) -> String| all.iter().any(|c| f(c) != f(all[0]));
-    let exec = |c: &ScaleConfig| format!("{:.1} ms jobs", c.exec_ms);
-    let dissemination = |c: &ScaleConfig| {
-        match c.dissemination {
-            Dissemination::Digests => "digests",
-            Dissemination::FullBlocks => "full blocks",
-        }
-        .to_string()
-    };
-    let execution = |c: &ScaleConfig| {
-        if c.deferred_execution {
-            "deferred execution"
-        } else {
-            "execution before the vote"
-        }
-        .to_string()
-    };
-    let threads = |c: &ScaleConfig| format!("{} verify threads", c.verify_threads);
-    let parts: Vec<String> = [
-        &exec as &dyn Fn(&ScaleConfig) -> String,
-        &dissemination,
-        &execution,
-        &threads,
-    ]
-    .into_iter()
-    .filter(|f| varies(*f))
-    .map(|f| f(config))
-    .collect();
-    if parts.is_empty() {
+    let all: Vec<[String; 4]> = all.iter().map(|c| parts(c)).collect();
+    let mine = parts(config);
+    let differing: Vec<&str> = (0..4)
+        .filter(|&i| all.iter().any(|p| p[i] != all[0][i]))
+        .map(|i| mine[i].as_str())
+        .collect();
+    if differing.is_empty() {
         describe(config)
     } else {
-        parts.join(", ")
+        differing.join(", ")
     }
 }
 

@@ -292,8 +292,7 @@ struct Validator {
     first_calls: Vec<(f64, u32)>,
     /// Proposals received, waiting for batches this validator does not hold yet.
     blocked: Vec<(u64, Vec<u64>)>,
-    /// Views whose block this validator executed, and when each execution ends.
-    executed: HashSet<u64>,
+    /// When this validator's execution of each view's block ends (or ended).
     exec_done: HashMap<u64, f64>,
     /// Deferred execution: votes checked but waiting for the parent's execution time.
     awaiting_parent: HashMap<u64, f64>,
@@ -314,14 +313,18 @@ impl Validator {
         self.shared.ms(self.ctx.current())
     }
 
-    fn others(&self) -> Vec<Key> {
-        self.shared
+    /// Sends `message` (weighing `size` bytes) to every other validator, no earlier than
+    /// `not_before`.
+    fn broadcast(&mut self, message: Vec<u8>, size: usize, not_before: f64) {
+        let others = self
+            .shared
             .validators
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != self.me)
             .map(|(_, k)| k.clone())
-            .collect()
+            .collect();
+        self.send(Recipients::Some(others), message, size, not_before);
     }
 
     /// Sends `message`, which weighs `size` bytes, no earlier than `not_before`. Bulk
@@ -466,13 +469,7 @@ impl Validator {
             id
         };
         self.ready.insert(id, ready);
-        let others = self.others();
-        self.send(
-            Recipients::Some(others),
-            encode(MSG_BATCH, &[id]),
-            bytes,
-            0.0,
-        );
+        self.broadcast(encode(MSG_BATCH, &[id]), bytes, 0.0);
     }
 
     fn on_batch(&mut self, id: u64) {
@@ -550,7 +547,6 @@ impl Validator {
     }
 
     fn on_executed(&mut self, view: u64) {
-        self.executed.insert(view);
         if self.propose_after == Some(view) {
             self.propose_after = None;
             self.propose(view + 1);
@@ -558,14 +554,8 @@ impl Validator {
     }
 
     fn vote_notarize(&mut self, view: u64) {
-        let others = self.others();
         let size = self.shared.config.sizes.vote;
-        self.send(
-            Recipients::Some(others),
-            encode(MSG_NOTARIZE, &[view]),
-            size,
-            0.0,
-        );
+        self.broadcast(encode(MSG_NOTARIZE, &[view]), size, 0.0);
         self.on_notarize(view);
     }
 
@@ -576,14 +566,8 @@ impl Validator {
             return;
         }
         self.notarized.insert(view);
-        let others = self.others();
         let size = self.shared.config.sizes.vote;
-        self.send(
-            Recipients::Some(others),
-            encode(MSG_FINALIZE, &[view]),
-            size,
-            0.0,
-        );
+        self.broadcast(encode(MSG_FINALIZE, &[view]), size, 0.0);
         self.on_finalize(view);
         // Enter view + 1.
         let deferred = std::mem::take(&mut self.deferred_votes);
@@ -595,7 +579,11 @@ impl Validator {
             }
         }
         if self.shared.leader(view + 1) == self.me {
-            if self.executed.contains(&view) {
+            if self
+                .exec_done
+                .get(&view)
+                .is_some_and(|&done| done <= self.now())
+            {
                 self.propose(view + 1);
             } else {
                 self.propose_after = Some(view);
@@ -703,17 +691,14 @@ impl Validator {
         // or, with deferred execution, sends it at once and executes it meanwhile.
         let done = self.execute(&batches, now);
         self.exec_done.insert(view, done);
-        let deferred = self.shared.config.deferred_execution;
+        let send_at = if self.shared.config.deferred_execution {
+            now
+        } else {
+            done
+        };
         let mut values = vec![view];
         values.extend_from_slice(&batches);
-        let others = self.others();
-        let send_at = if deferred { now } else { done };
-        self.send(
-            Recipients::Some(others),
-            encode(MSG_PROPOSE, &values),
-            size,
-            send_at,
-        );
+        self.broadcast(encode(MSG_PROPOSE, &values), size, send_at);
         self.schedule(done, Event::Executed(view));
         self.schedule(send_at, Event::Vote(view));
     }
@@ -998,7 +983,6 @@ async fn simulate(context: Ctx, config: ScaleConfig) -> ScaleResult {
                 pending: Vec::new(),
                 first_calls: Vec::new(),
                 blocked: Vec::new(),
-                executed: HashSet::new(),
                 exec_done: HashMap::new(),
                 awaiting_parent: HashMap::new(),
                 notarize: HashMap::new(),
