@@ -17,7 +17,7 @@ use crate::providers::EvidenceProvider;
 use hyperchain_rpc::api::{ComputeFetchRequest, ComputeFetchResponse, ReceiptOutcome};
 use hyperchain_rpc::{Client, ClientError};
 use hyperchain_types::{CallStatus, Digest, Payload, Registration};
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -402,11 +402,15 @@ impl ComputeNode {
         let mut running: tokio::task::JoinSet<((Digest, u32), Result<Event, DaemonError>)> =
             tokio::task::JoinSet::new();
         let mut last_reattest_check = std::time::Instant::now();
-        // Look for work once per finalized block (at most `poll` apart when blocks are slow).
+        // Jobs listed for this node and not yet started, in the validator's order. Refreshed
+        // once per finalized block (at most `poll` apart when blocks are slow); a finished job's
+        // slot goes to the next of them at once rather than at the next block, so execution
+        // does not idle between blocks.
+        let mut queue: VecDeque<(Digest, u32)> = VecDeque::new();
         let mut next_height = 0u64;
         tokio::pin!(shutdown);
         loop {
-            tokio::select! {
+            let new_block = tokio::select! {
                 _ = &mut shutdown => return Ok(()),
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     if let Ok((key, result)) = done {
@@ -427,47 +431,56 @@ impl ComputeNode {
                             }
                         }
                     }
-                    continue;
+                    false
                 }
                 tip = shared.client().wait_for_height(next_height, shared.config.poll) => {
                     match tip {
                         Ok(tip) => next_height = tip + 1,
                         Err(_) => tokio::time::sleep(shared.config.poll).await,
                     }
-                }
-            }
-            if last_reattest_check.elapsed() > Duration::from_secs(5) {
-                last_reattest_check = std::time::Instant::now();
-                match shared.maybe_reattest().await {
-                    Ok(Some(event)) => report(event),
-                    Ok(None) => {}
-                    Err(e) => report(Event::Warning {
-                        message: format!("re-attestation failed: {e}"),
-                    }),
-                }
-            }
-            if running.len() >= parallel || shared.config.fault == Fault::Silent {
-                continue;
-            }
-            let jobs = match shared.client().jobs(&[("node", me.as_str())]).await {
-                Ok(resp) => resp.jobs,
-                Err(e) => {
-                    report(Event::Warning {
-                        message: format!("cannot list jobs: {e}"),
-                    });
-                    continue;
+                    true
                 }
             };
-            let listed: HashSet<(Digest, u32)> = jobs
-                .iter()
-                .map(|job| (job.id, job.assignment.as_ref().map_or(0, |a| a.attempt)))
-                .collect();
-            taken.retain(|key| listed.contains(key) || in_flight.contains(key));
-            for job in jobs {
-                if running.len() >= parallel {
-                    break;
+            if new_block {
+                if last_reattest_check.elapsed() > Duration::from_secs(5) {
+                    last_reattest_check = std::time::Instant::now();
+                    match shared.maybe_reattest().await {
+                        Ok(Some(event)) => report(event),
+                        Ok(None) => {}
+                        Err(e) => report(Event::Warning {
+                            message: format!("re-attestation failed: {e}"),
+                        }),
+                    }
                 }
-                let key = (job.id, job.assignment.as_ref().map_or(0, |a| a.attempt));
+                if shared.config.fault == Fault::Silent {
+                    continue;
+                }
+                // With every slot busy and work still queued, the listing can wait a block.
+                if running.len() < parallel || queue.is_empty() {
+                    match shared.client().jobs(&[("node", me.as_str())]).await {
+                        Ok(resp) => {
+                            let listed: Vec<(Digest, u32)> = resp
+                                .jobs
+                                .iter()
+                                .map(|job| {
+                                    (job.id, job.assignment.as_ref().map_or(0, |a| a.attempt))
+                                })
+                                .collect();
+                            let set: HashSet<&(Digest, u32)> = listed.iter().collect();
+                            taken.retain(|key| set.contains(key) || in_flight.contains(key));
+                            queue = listed
+                                .into_iter()
+                                .filter(|key| !taken.contains(key))
+                                .collect();
+                        }
+                        Err(e) => report(Event::Warning {
+                            message: format!("cannot list jobs: {e}"),
+                        }),
+                    }
+                }
+            }
+            while running.len() < parallel {
+                let Some(key) = queue.pop_front() else { break };
                 if !taken.insert(key) {
                     continue;
                 }

@@ -777,9 +777,18 @@ async fn list_jobs(
             ));
         }
         None => {
+            // Only a lane's head is ever assigned or stalled: a node's work, or those states,
+            // need one record per lane however long the queues behind the heads are.
+            let heads_only =
+                node.is_some() || matches!(filter.state.as_deref(), Some("assigned" | "stalled"));
             for contract in lanes::active_lanes(&snapshot).map_err(registry_error)? {
                 if let Some(lane) = lanes::lane(&snapshot, &contract).map_err(registry_error)? {
-                    ranges.push((contract, lane.head, lane.next_seq));
+                    let to = if heads_only {
+                        lane.next_seq.min(lane.head + 1)
+                    } else {
+                        lane.next_seq
+                    };
+                    ranges.push((contract, lane.head, to));
                 }
             }
         }

@@ -123,6 +123,11 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
     let intel = node_id(&SenderKey::from(key(7).public_key()).0);
     assert_eq!(assignment.committee[0].id, intel);
 
+    // A second call queues behind the head: listed as waiting, not as anyone's work.
+    let second = super::common::call(&alice, 3, counter, "increment", encode(&1u64));
+    let second_id = second.id();
+    node.finalize_txs(vec![second]).await;
+
     // Members discover it; others do not.
     let mine = node
         .client
@@ -142,12 +147,19 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
             .jobs
             .is_empty()
     );
+    let ids = |resp: hyperchain_rpc::api::JobsResponse| -> Vec<_> {
+        resp.jobs.iter().map(|j| j.id).collect()
+    };
     let pending = node.client.jobs(&[]).await.unwrap();
-    assert_eq!(pending.jobs.len(), 1);
+    assert_eq!(ids(pending), vec![job_id, second_id]);
+    let assigned = node.client.jobs(&[("state", "assigned")]).await.unwrap();
+    assert_eq!(ids(assigned), vec![job_id]);
+    let waiting = node.client.jobs(&[("state", "waiting")]).await.unwrap();
+    assert_eq!(ids(waiting), vec![second_id]);
     let lane = node.client.lane(&counter).await.unwrap().unwrap();
     assert_eq!(
         (lane.mode.as_str(), lane.next_seq, lane.head),
-        ("cross-vendor", 1, 0)
+        ("cross-vendor", 2, 0)
     );
     assert_eq!(lane.regions, vec!["eu".to_string()]);
 
@@ -224,9 +236,10 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
         0,
         "receipts are not kept once applied"
     );
-    assert!(
-        node.client.jobs(&[]).await.unwrap().jobs.is_empty(),
-        "nothing pending"
+    assert_eq!(
+        ids(node.client.jobs(&[]).await.unwrap()),
+        vec![second_id],
+        "only the second call is pending"
     );
     let done = node
         .client
