@@ -13,7 +13,7 @@ mkdir -p docs/img
 
 # 100 validators over 10 regions, 10..200 compute pairs, 10 ms jobs: as implemented (full
 # blocks, execution before the vote) and with each change the simulation suggests.
-"$hc" simulate --workload heavy --dissemination both --execution both \
+"$hc" simulate --workload heavy --dissemination all --execution both \
   --json --svg docs/img/scale-heavy.svg > docs/img/scale-heavy.json
 # The same network with ten times heavier jobs (about 100 ms).
 "$hc" simulate --workload heavy:300000 --dissemination both \

@@ -33,7 +33,8 @@ pub struct ComputeArgs {
     /// The genesis file: the chain id and the group public key every answer is verified with.
     #[arg(long)]
     genesis: PathBuf,
-    /// A validator's RPC URL; repeat for several (receipts go to all of them).
+    /// A validator's RPC URL; repeat for several: receipts go to all of them, reads to the
+    /// first that can be reached.
     #[arg(long, required = true)]
     rpc: Vec<String>,
     /// sim-*: the runtime image whose simulated measurement goes in the evidence (default:

@@ -34,11 +34,13 @@ pub struct SimulateArgs {
     /// Use this execution time per job (milliseconds) instead of measuring.
     #[arg(long)]
     exec_ms: Option<f64>,
-    /// How block contents reach validators: `digests` (validators already hold the
-    /// transactions; blocks name batches), `full-blocks` (the leader sends every body to every
-    /// validator, as the implementation does today), or `both`.
-    #[arg(long, default_value = "digests")]
-    dissemination: DisseminationArg,
+    /// How block contents reach validators, comma-separated (one series each): `digests`
+    /// (validators already hold the transactions; blocks name batches), `full-blocks` (the
+    /// leader sends every body to every validator, as the implementation does today), `coded`
+    /// (erasure-coded shards relayed by every validator, as commonware's coding marshal does),
+    /// `both` (digests and full blocks) or `all`.
+    #[arg(long, value_delimiter = ',', default_value = "digests")]
+    dissemination: Vec<DisseminationArg>,
     /// When validators execute a block: `before-vote` (as implemented: the block carries its
     /// own state root, so the leader executes before sending and voters before voting),
     /// `deferred` (the block carries its parent's root: votes wait only for the parent's
@@ -89,7 +91,9 @@ enum ExecutionArg {
 enum DisseminationArg {
     Digests,
     FullBlocks,
+    Coded,
     Both,
+    All,
 }
 
 /// Fuel rate of this machine, from a few runs of the default heavy job.
@@ -153,6 +157,7 @@ fn parts(c: &ScaleConfig) -> [String; 4] {
     let dissemination = match c.dissemination {
         Dissemination::Digests => "digests",
         Dissemination::FullBlocks => "full blocks",
+        Dissemination::Coded => "coded blocks",
     };
     let execution = if c.deferred_execution {
         "deferred execution"
@@ -195,6 +200,9 @@ fn bound(r: &ScaleResult) -> &'static str {
         "validator signature checks"
     } else if r.leader_uplink_busy >= 0.45 {
         "leader uplink"
+    } else if r.dissemination == Dissemination::Coded && r.leader_uplink_busy >= 0.2 {
+        // The leader's shards, then every validator's relay, each view.
+        "coded block dissemination"
     } else {
         "consensus pipeline"
     }
@@ -294,11 +302,25 @@ fn simulate(args: &SimulateArgs) -> Result<Sweep> {
             Some(cal)
         }
     };
-    let disseminations = match args.dissemination {
-        DisseminationArg::Digests => vec![Dissemination::Digests],
-        DisseminationArg::FullBlocks => vec![Dissemination::FullBlocks],
-        DisseminationArg::Both => vec![Dissemination::Digests, Dissemination::FullBlocks],
-    };
+    let mut disseminations: Vec<Dissemination> = Vec::new();
+    for arg in &args.dissemination {
+        let named: &[Dissemination] = match arg {
+            DisseminationArg::Digests => &[Dissemination::Digests],
+            DisseminationArg::FullBlocks => &[Dissemination::FullBlocks],
+            DisseminationArg::Coded => &[Dissemination::Coded],
+            DisseminationArg::Both => &[Dissemination::Digests, Dissemination::FullBlocks],
+            DisseminationArg::All => &[
+                Dissemination::Digests,
+                Dissemination::FullBlocks,
+                Dissemination::Coded,
+            ],
+        };
+        for d in named {
+            if !disseminations.contains(d) {
+                disseminations.push(*d);
+            }
+        }
+    }
     let executions = match args.execution {
         ExecutionArg::BeforeVote => vec![false],
         ExecutionArg::Deferred => vec![true],

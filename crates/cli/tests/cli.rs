@@ -129,14 +129,18 @@ mod simulate {
                 "2",
                 "--exec-ms",
                 "20",
+                "--dissemination",
+                "digests,coded",
             ],
         );
         assert!(text.status.success(), "{}", stderr(&text));
         let stdout = String::from_utf8_lossy(&text.stdout);
-        assert!(
-            stdout.contains("20.0 ms jobs, digests, 1 verify thread"),
-            "{stdout}"
-        );
+        for series in [
+            "20.0 ms jobs, digests, 1 verify thread",
+            "20.0 ms jobs, coded blocks, 1 verify thread",
+        ] {
+            assert!(stdout.contains(series), "{stdout}");
+        }
         assert!(stdout.contains("linear%"), "{stdout}");
     }
 
@@ -1161,7 +1165,8 @@ mod chain {
     }
 
     impl ComputeProc {
-        fn start(dir: &Path, name: &str, rpc: &str, platform: &str, fault: &str) -> ComputeProc {
+        /// `rpc`: the validators' URLs, in order of preference.
+        fn start(dir: &Path, name: &str, rpc: &[&str], platform: &str, fault: &str) -> ComputeProc {
             let out = dir.join(format!("{name}.out"));
             let file = std::fs::File::create(&out).unwrap();
             let child = Command::new(env!("CARGO_BIN_EXE_hyperchain"))
@@ -1173,14 +1178,13 @@ mod chain {
                     "eu",
                     "--genesis",
                     "net/genesis.json",
-                    "--rpc",
-                    rpc,
                     "--poll-ms",
                     "100",
                     "--fault",
                     fault,
                     "--json",
                 ])
+                .args(rpc.iter().flat_map(|url| ["--rpc", url]))
                 .current_dir(dir)
                 .stdin(Stdio::null())
                 .stdout(file.try_clone().unwrap())
@@ -1237,8 +1241,14 @@ mod chain {
             "--json",
         ]));
         assert_eq!(release["outcome"]["kind"], "accepted", "{release}");
-        let mut liar = ComputeProc::start(d, "liar", &rpc, "sim-intel", "wrong-result");
-        let mut amd = ComputeProc::start(d, "amd", &rpc, "sim-amd", "none");
+        let mut liar = ComputeProc::start(d, "liar", &[&rpc], "sim-intel", "wrong-result");
+        // The honest node's first validator is down for good: it registers, reads and
+        // fetches through the next one.
+        let down = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", listener.local_addr().unwrap())
+        };
+        let mut amd = ComputeProc::start(d, "amd", &[&down, &rpc], "sim-amd", "none");
         let liar_id = liar.registered();
         amd.registered();
 
@@ -1286,6 +1296,11 @@ mod chain {
             job["result"]["output"], expected,
             "the correct result applies"
         );
+        let amd_log = std::fs::read_to_string(&amd.out).unwrap();
+        assert!(
+            amd_log.contains(r#""event":"executed""#),
+            "the node whose first validator is down served the job:\n{amd_log}"
+        );
         let shown = json(&with_rpc(&["node", "show", &liar_id, "--json"]));
         assert_eq!(shown["status"], "revoked", "{shown}");
         assert!(
@@ -1324,7 +1339,7 @@ mod chain {
             "{stalled}"
         );
         // An honest Intel node joins; the job resolves by agreement.
-        let mut intel = ComputeProc::start(d, "intel", &rpc, "sim-intel", "none");
+        let mut intel = ComputeProc::start(d, "intel", &[&rpc], "sim-intel", "none");
         intel.registered();
         let start = Instant::now();
         let done = loop {
@@ -1378,7 +1393,7 @@ mod chain {
             "--json",
         ]));
         assert_eq!(release["outcome"]["kind"], "accepted", "{release}");
-        let mut node = ComputeProc::start(d, "node", &rpc, "sim-amd", "none");
+        let mut node = ComputeProc::start(d, "node", &[&rpc], "sim-amd", "none");
         let id = node.registered();
         let first = json(&with_rpc(&["node", "show", &id, "--json"]));
         let start = Instant::now();

@@ -20,6 +20,7 @@ use hyperchain_types::{CallStatus, Digest, Payload, Registration};
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// How a node misbehaves (to exercise the chain's defences on devnets and in tests; a correct
@@ -140,17 +141,26 @@ pub enum DaemonError {
 }
 
 /// The host's transport: blocking calls into the async RPC client, for the enclave's
-/// synchronous storage reads (run on a blocking thread).
+/// synchronous storage reads (run on a blocking thread). Starts with the preferred validator
+/// and moves on to the next ones while they cannot be reached (the enclave checks every answer
+/// against the chain's finality whichever validator gives it).
 struct RpcHost {
-    client: Client,
+    clients: Vec<Client>,
+    first: usize,
     runtime: tokio::runtime::Handle,
 }
 
 impl Host for RpcHost {
     fn fetch(&self, request: &ComputeFetchRequest) -> Result<ComputeFetchResponse, String> {
-        self.runtime
-            .block_on(self.client.compute_fetch_signed(request))
-            .map_err(|e| e.to_string())
+        let mut unreachable = Vec::new();
+        for i in 0..self.clients.len() {
+            let client = &self.clients[(self.first + i) % self.clients.len()];
+            match self.runtime.block_on(client.compute_fetch_signed(request)) {
+                Err(e @ ClientError::Transport { .. }) => unreachable.push(e.to_string()),
+                other => return other.map_err(|e| e.to_string()),
+            }
+        }
+        Err(unreachable.join("; "))
     }
 }
 
@@ -168,6 +178,9 @@ struct Shared {
     /// The account's next nonce (`None`: read it from a validator). Held while a transaction
     /// is signed and sent, so nonces leave in order.
     nonce: tokio::sync::Mutex<Option<u64>>,
+    /// The validator reads go to first (an index into `clients`): the first that answered
+    /// when the one before could not be reached.
+    preferred: AtomicUsize,
 }
 
 impl std::fmt::Debug for ComputeNode {
@@ -220,6 +233,7 @@ impl ComputeNode {
                 clients,
                 config,
                 nonce: tokio::sync::Mutex::new(None),
+                preferred: AtomicUsize::new(0),
             }),
         })
     }
@@ -236,8 +250,31 @@ impl ComputeNode {
 }
 
 impl Shared {
-    fn client(&self) -> &Client {
-        &self.clients[0]
+    /// Runs the read `op` on the preferred validator or, while validators cannot be reached,
+    /// on the next ones in turn; the first that answers becomes the preferred one. Errors
+    /// other than an unreachable validator (an API refusal, a bad answer) are returned as
+    /// they are.
+    async fn read<T, F, Fut>(&self, op: F) -> Result<T, ClientError>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        let n = self.clients.len();
+        let first = self.preferred.load(Ordering::Relaxed) % n;
+        let mut last = None;
+        for i in 0..n {
+            let index = (first + i) % n;
+            match op(self.clients[index].clone()).await {
+                Err(e @ ClientError::Transport { .. }) => last = Some(e),
+                answer => {
+                    if i > 0 {
+                        self.preferred.store(index, Ordering::Relaxed);
+                    }
+                    return answer;
+                }
+            }
+        }
+        Err(last.expect("at least one validator"))
     }
 
     /// Signs a transaction with the next nonce and sends it to every validator (fine if at
@@ -246,7 +283,11 @@ impl Shared {
         let mut nonce = self.nonce.lock().await;
         let next = match *nonce {
             Some(n) => n,
-            None => self.client().nonce(&self.enclave.account()).await?,
+            None => {
+                let account = self.enclave.account();
+                self.read(|c| async move { c.nonce(&account).await })
+                    .await?
+            }
         };
         let tx = self.enclave.sign_tx(next, payload);
         let mut last_error = None;
@@ -273,7 +314,7 @@ impl Shared {
 
     /// Fresh evidence bound to the latest finalized block.
     async fn registration(&self) -> Result<Registration, DaemonError> {
-        let tip = self.client().status().await?;
+        let tip = self.read(|c| async move { c.status().await }).await?;
         if tip.chain_id != self.enclave.chain_id() {
             return Err(DaemonError::Config(format!(
                 "the validator serves chain {}, the genesis describes {}",
@@ -297,9 +338,9 @@ impl Shared {
     /// Submits `payload` and waits for its receipt: the height of the accepting block.
     async fn attest(&self, payload: Payload) -> Result<u64, DaemonError> {
         let id = self.send(payload).await?;
+        let wait = self.config.register_timeout;
         let receipt = self
-            .client()
-            .wait_for_receipt(&id, self.config.register_timeout)
+            .read(|c| async move { c.wait_for_receipt(&id, wait).await })
             .await?;
         match receipt.outcome {
             ReceiptOutcome::Accepted => Ok(receipt.height),
@@ -323,7 +364,8 @@ impl Shared {
 
     /// Re-attests if past half of the membership's validity.
     async fn maybe_reattest(&self) -> Result<Option<Event>, DaemonError> {
-        let Some(record) = self.client().node(&self.enclave.node_id()).await? else {
+        let id = self.enclave.node_id();
+        let Some(record) = self.read(|c| async move { c.node(&id).await }).await? else {
             return Ok(None);
         };
         let half = record.attested_ms + (record.expires_ms.saturating_sub(record.attested_ms)) / 2;
@@ -338,7 +380,8 @@ impl Shared {
     /// Executes one job and sends the receipt.
     async fn serve(&self, job: Digest) -> Result<Event, DaemonError> {
         let host: Arc<dyn Host> = Arc::new(RpcHost {
-            client: self.client().clone(),
+            clients: self.clients.clone(),
+            first: self.preferred.load(Ordering::Relaxed),
             runtime: tokio::runtime::Handle::current(),
         });
         let enclave = self.enclave.clone();
@@ -408,6 +451,7 @@ impl ComputeNode {
         // does not idle between blocks.
         let mut queue: VecDeque<(Digest, u32)> = VecDeque::new();
         let mut next_height = 0u64;
+        let poll = shared.config.poll;
         tokio::pin!(shutdown);
         loop {
             let new_block = tokio::select! {
@@ -433,7 +477,7 @@ impl ComputeNode {
                     }
                     false
                 }
-                tip = shared.client().wait_for_height(next_height, shared.config.poll) => {
+                tip = shared.read(|c| async move { c.wait_for_height(next_height, poll).await }) => {
                     match tip {
                         Ok(tip) => next_height = tip + 1,
                         Err(_) => tokio::time::sleep(shared.config.poll).await,
@@ -457,7 +501,13 @@ impl ComputeNode {
                 }
                 // With every slot busy and work still queued, the listing can wait a block.
                 if running.len() < parallel || queue.is_empty() {
-                    match shared.client().jobs(&[("node", me.as_str())]).await {
+                    let listing = shared
+                        .read(|c| {
+                            let me = me.clone();
+                            async move { c.jobs(&[("node", me.as_str())]).await }
+                        })
+                        .await;
+                    match listing {
                         Ok(resp) => {
                             let listed: Vec<(Digest, u32)> = resp
                                 .jobs

@@ -82,6 +82,20 @@ pub enum Dissemination {
     /// Validators already hold the transactions (each reaches every validator once, in
     /// batches); blocks name batches by digest.
     Digests,
+    /// Erasure-coded blocks, as commonware's `marshal::coding` sends them: the leader
+    /// Reed–Solomon-codes the block into one shard per validator (any `f + 1` rebuild it),
+    /// sends each validator its shard, and every validator relays its own shard to all
+    /// others. The leader's uplink carries about `n / (f + 1)` ≈ 3 blocks instead of `n − 1`;
+    /// every validator carries as much again per block, and a block is complete after two
+    /// hops. Blocks obey the same limits as full blocks.
+    Coded,
+}
+
+impl Dissemination {
+    /// Whether blocks carry the transactions themselves (checked when the block arrives).
+    pub fn carries_bodies(self) -> bool {
+        matches!(self, Dissemination::FullBlocks | Dissemination::Coded)
+    }
 }
 
 /// One simulated network.

@@ -7,7 +7,10 @@
 //! **Bandwidth:** messages carry only what the simulation needs; their real size is accounted.
 //! A validator's bulk messages (batches, proposals: ≥ 1 KiB) queue on its uplink at
 //! [`crate::ScaleConfig::egress_bytes_per_sec`], `copies × size` each; votes and notices go
-//! first, as consensus traffic does on a prioritized channel.
+//! first, as consensus traffic does on a prioritized channel. Coded blocks
+//! ([`crate::Dissemination::Coded`]) leave the leader as one shard per validator and are
+//! relayed by every validator; the block is rebuilt from `f + 1` shards (coding CPU is not
+//! charged).
 //!
 //! **Modelled:**
 //! - *Consensus* follows simplex's message pattern and quorums without its cryptography: the
@@ -63,6 +66,9 @@ const MSG_ASSIGN: u8 = 4;
 const MSG_FETCH: u8 = 5;
 const MSG_STATE: u8 = 6;
 const MSG_RECEIPT: u8 = 7;
+/// Coded blocks: a shard from the leader (relay it), and a shard relayed by its owner.
+const MSG_SHARD: u8 = 8;
+const MSG_SHARD_RELAYED: u8 = 9;
 
 /// A header and a digest per batch in a proposal.
 const PROPOSAL_HEADER: usize = 208;
@@ -75,6 +81,14 @@ const STATE_REPLY: usize = 4_000;
 /// Messages at least this large queue on a validator's uplink; smaller ones (votes, notices)
 /// go first, as consensus traffic does on a prioritized channel.
 const BULK: usize = 1024;
+
+/// A coded shard's overhead: its index, the coding commitment and a Merkle proof of the shard
+/// under it (`⌈log2 n⌉` hashes).
+fn shard_size(block: usize, validators: usize) -> usize {
+    let f = (validators - 1) / 3;
+    let depth = usize::BITS - (validators - 1).leading_zeros();
+    block.div_ceil(f + 1) + 8 + DIGEST + DIGEST * depth as usize
+}
 
 /// `tag, count, values…`. What the real message weighs is accounted separately (see
 /// [`Validator::send`]), so the simulator does not move padding around.
@@ -306,6 +320,9 @@ struct Validator {
     propose_after: Option<u64>,
     /// Votes whose previous view is not notarized here yet.
     deferred_votes: Vec<u64>,
+    /// Coded blocks: shards held per view until the block can be rebuilt (`f + 1`), then
+    /// `usize::MAX`.
+    shards: HashMap<u64, usize>,
 }
 
 impl Validator {
@@ -346,7 +363,7 @@ impl Validator {
             let start = self.uplink_free.max(deliver);
             self.uplink_free = start + (copies * size) as f64 * 1000.0 / bps as f64;
             deliver = self.uplink_free;
-            if message[0] == MSG_PROPOSE {
+            if message[0] == MSG_PROPOSE || message[0] == MSG_SHARD {
                 // Proposals are sent by one leader at a time: their total is the share of
                 // time some leader's uplink was sending a block.
                 let part = self.shared.window_part(start, self.uplink_free);
@@ -495,7 +512,7 @@ impl Validator {
     }
 
     fn on_proposal(&mut self, view: u64, batches: Vec<u64>) {
-        let full = self.shared.config.dissemination == Dissemination::FullBlocks;
+        let full = self.shared.config.dissemination.carries_bodies();
         let mut checked = self.now();
         for id in &batches {
             match self.ready.get(id) {
@@ -523,6 +540,35 @@ impl Validator {
         }
         if let Some(checked) = self.awaiting_parent.remove(&(view + 1)) {
             self.vote_after_parent(view + 1, checked);
+        }
+    }
+
+    /// A shard of `view`'s coded block: relay it if it is this validator's own (sent by the
+    /// leader); rebuild the block once `f + 1` shards are here.
+    fn on_shard(&mut self, view: u64, own: bool) {
+        let n = self.shared.validators.len();
+        let needed = (n - 1) / 3 + 1;
+        let block = {
+            let world = self.shared.world.lock();
+            world.blocks.get(&view).cloned()
+        };
+        let Some(batches) = block else { return };
+        if own {
+            let size = PROPOSAL_HEADER + {
+                let world = self.shared.world.lock();
+                batches.iter().map(|id| world.batches[id].1).sum::<usize>()
+            };
+            let shard = shard_size(size, n);
+            self.broadcast(encode(MSG_SHARD_RELAYED, &[view]), shard, 0.0);
+        }
+        let held = self.shards.entry(view).or_default();
+        if *held == usize::MAX {
+            return;
+        }
+        *held += 1;
+        if *held >= needed {
+            *held = usize::MAX;
+            self.on_proposal(view, batches);
         }
     }
 
@@ -655,7 +701,7 @@ impl Validator {
                 .map(|(id, _)| *id)
                 .collect();
             chosen.sort_unstable();
-            if self.shared.config.dissemination == Dissemination::FullBlocks {
+            if self.shared.config.dissemination.carries_bodies() {
                 // Receipts first: they finish work in flight; calls start new work.
                 chosen.sort_by_key(|id| {
                     !matches!(world.batches[id].0.first(), Some(Item::Receipt { .. }))
@@ -680,12 +726,11 @@ impl Validator {
             chosen
         };
         let size = PROPOSAL_HEADER
-            + match self.shared.config.dissemination {
-                Dissemination::Digests => DIGEST * batches.len(),
-                Dissemination::FullBlocks => {
-                    let world = self.shared.world.lock();
-                    batches.iter().map(|id| world.batches[id].1).sum()
-                }
+            + if self.shared.config.dissemination.carries_bodies() {
+                let world = self.shared.world.lock();
+                batches.iter().map(|id| world.batches[id].1).sum()
+            } else {
+                DIGEST * batches.len()
             };
         // The leader executes its block before sending it (the block carries its state root)
         // or, with deferred execution, sends it at once and executes it meanwhile.
@@ -696,9 +741,16 @@ impl Validator {
         } else {
             done
         };
-        let mut values = vec![view];
-        values.extend_from_slice(&batches);
-        self.broadcast(encode(MSG_PROPOSE, &values), size, send_at);
+        if self.shared.config.dissemination == Dissemination::Coded {
+            // One shard to each validator (a different one each: the same size on the
+            // uplink); the block's contents are looked up when it is rebuilt.
+            let shard = shard_size(size, self.shared.validators.len());
+            self.broadcast(encode(MSG_SHARD, &[view]), shard, send_at);
+        } else {
+            let mut values = vec![view];
+            values.extend_from_slice(&batches);
+            self.broadcast(encode(MSG_PROPOSE, &values), size, send_at);
+        }
         self.schedule(done, Event::Executed(view));
         self.schedule(send_at, Event::Vote(view));
     }
@@ -722,6 +774,8 @@ impl Validator {
                         0.0,
                     ),
                     MSG_RECEIPT => self.pending.push(Item::Receipt { job: values[0] }),
+                    MSG_SHARD => self.on_shard(values[0], true),
+                    MSG_SHARD_RELAYED => self.on_shard(values[0], false),
                     other => panic!("validator got message {other}"),
                 }
             }
@@ -992,6 +1046,7 @@ async fn simulate(context: Ctx, config: ScaleConfig) -> ScaleResult {
                 finalized_upto: 0,
                 propose_after: None,
                 deferred_votes: Vec::new(),
+                shards: HashMap::new(),
             };
             // Every lane's first call, at a time spread over the first half of the warm-up
             // (all at once would start an overloaded network with a backlog it cannot clear
