@@ -200,9 +200,10 @@ fn bound(r: &ScaleResult) -> &'static str {
         "validator signature checks"
     } else if r.leader_uplink_busy >= 0.45 {
         "leader uplink"
-    } else if r.dissemination == Dissemination::Coded && r.leader_uplink_busy >= 0.2 {
-        // The leader's shards, then every validator's relay, each view.
-        "coded block dissemination"
+    } else if r.dissemination == Dissemination::Coded {
+        // The leader's shards, a hop, every validator's relay, another hop: each view waits
+        // for a transfer that grows with the block, and blocks grow with the view.
+        "coded block transfer in each view"
     } else {
         "consensus pipeline"
     }
