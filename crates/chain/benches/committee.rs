@@ -38,17 +38,18 @@ use commonware_codec::{DecodeExt as _, Encode as _};
 use commonware_cryptography::{BatchEntry, BatchVerifier as _, Signer as _, ed25519};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hyperchain_attest::AttestationPolicy;
-use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
+use hyperchain_attest::sim::SimFlavour;
 use hyperchain_chain::execute::{
     Base, BlockEnv, ContractSnapshot, Execution, Executor, contract_key,
 };
 use hyperchain_chain::lanes;
 use hyperchain_chain::registry::{ComputeParams, RegistryConfig};
+use hyperchain_chain::testkit::{MemoryChain, TEST_IMAGE, identity, key};
 use hyperchain_state::{Store, TreeId, WriteBatch};
 use hyperchain_types::{
     Address, ContractRecord, Digest, ExecutionMode, GovernanceAction, Job, JobState, Payload,
-    RECEIPT_NAMESPACE, ReceiptStatus, Registration, Resolution, SeedReveal, SignedComputeReceipt,
-    SignedTransaction, Transaction, node_id, sha256,
+    RECEIPT_NAMESPACE, ReceiptStatus, Resolution, SignedComputeReceipt, SignedTransaction, node_id,
+    sha256,
 };
 use hyperchain_vm::{Contract, Engine, EngineConfig, StorageReader};
 use std::collections::HashMap;
@@ -65,8 +66,6 @@ const BATCH_JOBS: usize = 50;
 const FILLER: u32 = 100_000;
 /// Fuel limit of the calls.
 const FUEL_LIMIT: u64 = 10_000_000_000;
-const IMAGE: &[u8] = b"hyperchain compute runtime v1";
-const START_MS: u64 = 1_700_000_000_000;
 const GOVERNANCE: u64 = 100;
 const OWNER: u64 = 1;
 const CALLER: u64 = 2;
@@ -75,14 +74,6 @@ const AMD: u64 = 1_002;
 
 fn chain_id() -> Digest {
     sha256(b"hyperchain committee bench")
-}
-
-fn key(seed: u64) -> ed25519::PrivateKey {
-    ed25519::PrivateKey::from_seed(seed)
-}
-
-fn identity(seed: u64) -> [u8; 32] {
-    hyperchain_types::SenderKey::from(key(seed).public_key()).0
 }
 
 fn registry() -> RegistryConfig {
@@ -102,16 +93,23 @@ fn cold_executor(engine: &Engine) -> Executor {
     Executor::new(engine.clone(), chain_id()).with_registry(registry())
 }
 
-/// A chain run block by block on an in-memory store (as in the lane tests).
+/// The in-memory chain of the lane tests, over a root tree padded with `FILLER` keys.
 struct Chain {
     engine: Engine,
-    store: Store,
-    executor: Executor,
-    height: u64,
-    view: u64,
-    parent: Digest,
-    time_ms: u64,
-    nonces: HashMap<u64, u64>,
+    chain: MemoryChain,
+}
+
+impl std::ops::Deref for Chain {
+    type Target = MemoryChain;
+    fn deref(&self) -> &MemoryChain {
+        &self.chain
+    }
+}
+
+impl std::ops::DerefMut for Chain {
+    fn deref_mut(&mut self) -> &mut MemoryChain {
+        &mut self.chain
+    }
 }
 
 impl Chain {
@@ -125,19 +123,13 @@ impl Chain {
         store.commit(&filler, 0).unwrap();
         let mut chain = Chain {
             engine: engine.clone(),
-            parent: Digest(store.root().unwrap()),
-            store,
-            executor: cold_executor(engine),
-            height: 0,
-            view: 0,
-            time_ms: START_MS,
-            nonces: HashMap::new(),
+            chain: MemoryChain::on(store, chain_id(), cold_executor(engine)),
         };
         let release = chain.tx(
             GOVERNANCE,
             Payload::Govern(GovernanceAction::AddRelease {
                 version: "v1".into(),
-                image: IMAGE.to_vec(),
+                image: TEST_IMAGE.to_vec(),
                 measurements: vec![],
             }),
         );
@@ -146,73 +138,6 @@ impl Chain {
             vec![ReceiptStatus::Accepted]
         );
         chain
-    }
-
-    fn tx(&mut self, seed: u64, payload: Payload) -> SignedTransaction {
-        let nonce = self.nonces.entry(seed).or_default();
-        let tx = Transaction {
-            chain_id: chain_id(),
-            sender: key(seed).public_key().into(),
-            nonce: *nonce,
-            payload,
-        }
-        .sign(&key(seed));
-        *nonce += 1;
-        tx
-    }
-
-    /// The environment of the next block (views advance by 2, leaving room for seeds).
-    fn next_env(&self, seed: bool) -> BlockEnv {
-        let view = self.view + 2;
-        BlockEnv {
-            height: self.height + 1,
-            parent: self.parent,
-            timestamp_ms: self.time_ms + 1_000,
-            view,
-            seed: seed.then(|| SeedReveal {
-                view: view - 1,
-                signature: [(self.height + 1) as u8; 48],
-            }),
-        }
-    }
-
-    /// A fresh base on the committed state.
-    fn base(&self) -> Arc<Base> {
-        Arc::new(Base::new(
-            self.store.snapshot().unwrap(),
-            Arc::new(WriteBatch::new()),
-        ))
-    }
-
-    /// Executes and commits one block.
-    fn run(&mut self, txs: Vec<SignedTransaction>, seed: bool) -> Vec<ReceiptStatus> {
-        let env = self.next_env(seed);
-        let execution = self.executor.execute(&self.base(), env, &txs).unwrap();
-        assert!(execution.invalid.is_empty(), "{:?}", execution.invalid);
-        self.store.commit(&execution.batch, env.height).unwrap();
-        self.height = env.height;
-        self.view = env.view;
-        self.time_ms = env.timestamp_ms;
-        self.parent = Digest(self.store.root().unwrap());
-        execution.receipts.into_iter().map(|r| r.status).collect()
-    }
-
-    /// Registers a simulated node whose identity key is `key(seed)`.
-    fn add_member(&mut self, seed: u64, flavour: SimFlavour, region: &str) {
-        let identity = identity(seed);
-        let platform = SimPlatform::from_seed(flavour, &identity);
-        let report_data = hyperchain_attest::report_data(&chain_id().0, &identity, &self.parent.0);
-        let evidence = generate_evidence(&platform, IMAGE, false, report_data, self.time_ms / 1000);
-        let registration = Registration {
-            identity_key: identity,
-            platform: flavour.platform().tag(),
-            region: region.into(),
-            evidence: evidence.evidence,
-            endorsements: evidence.endorsements.encode().to_vec(),
-            recent_block: self.parent,
-        };
-        let tx = self.tx(seed, Payload::Register(registration));
-        assert_eq!(self.run(vec![tx], true), vec![ReceiptStatus::Accepted]);
     }
 
     /// The committed state.
@@ -253,8 +178,8 @@ struct Scenario {
 impl Scenario {
     fn new(engine: &Engine, jobs: usize, method: &str) -> Scenario {
         let mut chain = Chain::new(engine);
-        chain.add_member(INTEL, SimFlavour::Intel, "eu");
-        chain.add_member(AMD, SimFlavour::Amd, "eu");
+        chain.register(INTEL, SimFlavour::Intel, "eu");
+        chain.register(AMD, SimFlavour::Amd, "eu");
         let deploys = (0..jobs)
             .map(|_| {
                 chain.tx(
@@ -329,7 +254,7 @@ impl Scenario {
         assert_eq!(receipts.len(), 2 * jobs);
         let (job, contract) = first.unwrap();
         let scenario = Scenario {
-            env: chain.next_env(false),
+            env: chain.next_env(1_000, false),
             chain,
             receipts,
             job,

@@ -36,4 +36,6 @@ pub mod node;
 pub mod registry;
 pub mod runner;
 pub mod signatures;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod token;

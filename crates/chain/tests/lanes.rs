@@ -7,28 +7,26 @@
 //! receipt with its identity key. A Byzantine member changes its result before signing.
 
 use crate::common::*;
-use commonware_codec::{DecodeExt as _, Encode as _};
+use commonware_codec::DecodeExt as _;
 use commonware_cryptography::{Signer as _, ed25519};
 use hyperchain_attest::AttestationPolicy;
-use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
+use hyperchain_attest::sim::SimFlavour;
 use hyperchain_chain::committee::{Candidate, CommitteeSpec, select_committee};
 use hyperchain_chain::execute::ContractSnapshot;
-use hyperchain_chain::execute::{Base, BlockEnv, CODE_CHUNK, Executor, contract_key, read_code};
+use hyperchain_chain::execute::{CODE_CHUNK, Executor, contract_key, read_code};
 use hyperchain_chain::lanes::{self, evidence_key, job_key, lane_key};
 use hyperchain_chain::registry::{ACCUMULATOR, ComputeParams, RegistryConfig, StateView};
+use hyperchain_chain::testkit::{MemoryChain, TEST_IMAGE};
 use hyperchain_contracts::{COUNTER, TOKEN};
 use hyperchain_sdk::{decode_all, encode};
 use hyperchain_state::{Store, TreeId, WriteBatch};
 use hyperchain_types::{
     Address, CallStatus, ContractRecord, Digest, ExecutionMode, GovernanceAction, Job, JobState,
-    LaneRecord, Payload, ReceiptStatus, Registration, Resolution, SeedReveal, SignedComputeReceipt,
-    SignedTransaction, Transaction, node_id,
+    LaneRecord, Payload, ReceiptStatus, Resolution, SignedComputeReceipt, SignedTransaction,
+    node_id,
 };
-use std::collections::HashMap;
 use std::sync::Arc;
 
-const IMAGE: &[u8] = b"hyperchain compute runtime v1";
-const START_MS: u64 = 1_700_000_000_000;
 /// Four blocks (blocks are 1 s apart here).
 const DEADLINE_MS: u64 = 4_000;
 const SUSPEND_AFTER: u32 = 2;
@@ -46,10 +44,9 @@ impl StateView for StoreView<'_> {
     }
 }
 
-/// A simulated compute node.
+/// A simulated compute node (its region is in its registration).
 struct Member {
     key: ed25519::PrivateKey,
-    region: String,
 }
 
 impl Member {
@@ -70,15 +67,23 @@ enum Behaviour {
     WrongOutput,
 }
 
+/// The in-memory chain and the simulated nodes registered on it.
 struct Chain {
-    store: Store,
-    executor: Executor,
-    height: u64,
-    view: u64,
-    parent: Digest,
-    time_ms: u64,
-    nonces: HashMap<u64, u64>,
+    chain: MemoryChain,
     members: Vec<Member>,
+}
+
+impl std::ops::Deref for Chain {
+    type Target = MemoryChain;
+    fn deref(&self) -> &MemoryChain {
+        &self.chain
+    }
+}
+
+impl std::ops::DerefMut for Chain {
+    fn deref_mut(&mut self) -> &mut MemoryChain {
+        &mut self.chain
+    }
 }
 
 const GOVERNANCE: u64 = 100;
@@ -104,20 +109,14 @@ impl Chain {
             },
         });
         let mut chain = Chain {
-            store: Store::in_memory().unwrap(),
-            executor,
-            height: 0,
-            view: 0,
-            parent: Digest([0xAB; 32]),
-            time_ms: START_MS,
-            nonces: Default::default(),
+            chain: MemoryChain::new(chain_id(), executor),
             members: Vec::new(),
         };
         let release = chain.tx(
             GOVERNANCE,
             Payload::Govern(GovernanceAction::AddRelease {
                 version: "v1".into(),
-                image: IMAGE.to_vec(),
+                image: TEST_IMAGE.to_vec(),
                 measurements: vec![],
             }),
         );
@@ -125,72 +124,16 @@ impl Chain {
         chain
     }
 
-    fn tx(&mut self, seed: u64, payload: Payload) -> SignedTransaction {
-        let nonce = self.nonces.entry(seed).or_default();
-        let tx = Transaction {
-            chain_id: chain_id(),
-            sender: key(seed).public_key().into(),
-            nonce: *nonce,
-            payload,
-        }
-        .sign(&key(seed));
-        *nonce += 1;
-        tx
-    }
-
-    /// Executes and commits one block (views advance by 2, leaving room for seeds of views
-    /// between blocks).
-    fn run(&mut self, txs: Vec<SignedTransaction>, seed: bool) -> Vec<ReceiptStatus> {
-        self.height += 1;
-        self.time_ms += 1_000;
-        self.view += 2;
-        let env = BlockEnv {
-            height: self.height,
-            parent: self.parent,
-            timestamp_ms: self.time_ms,
-            view: self.view,
-            seed: seed.then(|| SeedReveal {
-                view: self.view - 1,
-                signature: [self.height as u8; 48],
-            }),
-        };
-        let base = Arc::new(Base::new(
-            self.store.snapshot().unwrap(),
-            Arc::new(WriteBatch::new()),
-        ));
-        let execution = self.executor.execute(&base, env, &txs).unwrap();
-        assert!(execution.invalid.is_empty(), "{:?}", execution.invalid);
-        self.store.commit(&execution.batch, self.height).unwrap();
-        self.parent = Digest(self.store.root().unwrap());
-        execution.receipts.into_iter().map(|r| r.status).collect()
-    }
-
-    /// A block that reveals a new seed.
+    /// A block that reveals a new seed (blocks are a second apart; views advance by 2,
+    /// leaving room for the seeds' views).
     fn block(&mut self, txs: Vec<SignedTransaction>) -> Vec<ReceiptStatus> {
         self.run(txs, true)
     }
 
     /// Registers a simulated node.
     fn add_member(&mut self, seed: u64, flavour: SimFlavour, region: &str) -> usize {
-        let member = Member {
-            key: key(seed),
-            region: region.into(),
-        };
-        let identity = member.identity();
-        let platform = SimPlatform::from_seed(flavour, &identity);
-        let report_data = hyperchain_attest::report_data(&chain_id().0, &identity, &self.parent.0);
-        let evidence = generate_evidence(&platform, IMAGE, false, report_data, self.time_ms / 1000);
-        let registration = Registration {
-            identity_key: identity,
-            platform: flavour.platform().tag(),
-            region: member.region.clone(),
-            evidence: evidence.evidence,
-            endorsements: evidence.endorsements.encode().to_vec(),
-            recent_block: self.parent,
-        };
-        let tx = self.tx(seed, Payload::Register(registration));
-        assert_eq!(self.block(vec![tx]), vec![ReceiptStatus::Accepted]);
-        self.members.push(member);
+        self.register(seed, flavour, region);
+        self.members.push(Member { key: key(seed) });
         self.members.len() - 1
     }
 
@@ -214,7 +157,7 @@ impl Chain {
         mode: ExecutionMode,
         regions: &[&str],
     ) -> Address {
-        let nonce = *self.nonces.get(&owner).unwrap_or(&0);
+        let nonce = self.nonce(owner);
         let tx = self.tx(
             owner,
             Payload::Deploy {

@@ -4,27 +4,33 @@
 use crate::common::*;
 use commonware_codec::{DecodeExt as _, Encode as _};
 use commonware_cryptography::Signer as _;
-use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
+use hyperchain_attest::sim::SimFlavour;
 use hyperchain_attest::{AttestationPolicy, Platform};
-use hyperchain_chain::execute::{Base, BlockEnv, Executor};
+use hyperchain_chain::execute::Executor;
 use hyperchain_chain::registry::{ACCUMULATOR, RegistryConfig, node_key};
-use hyperchain_state::{Store, TreeId, WriteBatch};
+use hyperchain_chain::testkit::{MemoryChain, TEST_IMAGE};
+use hyperchain_state::TreeId;
 use hyperchain_types::{
     Digest, GovernanceAction, NodeRecord, Payload, ReceiptStatus, Registration, Revocation,
-    SignedTransaction, Transaction, node_id,
+    SignedTransaction, node_id,
 };
-use std::sync::Arc;
 
-const IMAGE: &[u8] = b"hyperchain compute runtime v1";
-const START_MS: u64 = 1_700_000_000_000;
+const IMAGE: &[u8] = TEST_IMAGE;
 
-struct Chain {
-    store: Store,
-    executor: Executor,
-    height: u64,
-    parent: Digest,
-    time_ms: u64,
-    nonces: std::collections::HashMap<u64, u64>,
+/// The in-memory chain, with the registry's views.
+struct Chain(MemoryChain);
+
+impl std::ops::Deref for Chain {
+    type Target = MemoryChain;
+    fn deref(&self) -> &MemoryChain {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Chain {
+    fn deref_mut(&mut self) -> &mut MemoryChain {
+        &mut self.0
+    }
 }
 
 impl Chain {
@@ -34,49 +40,13 @@ impl Chain {
             genesis_policy: policy,
             ..RegistryConfig::default()
         });
-        Chain {
-            store: Store::in_memory().unwrap(),
-            executor,
-            height: 0,
-            parent: Digest([0xAB; 32]),
-            time_ms: START_MS,
-            nonces: Default::default(),
-        }
-    }
-
-    fn tx(&mut self, seed: u64, payload: Payload) -> SignedTransaction {
-        let nonce = self.nonces.entry(seed).or_default();
-        let tx = Transaction {
-            chain_id: chain_id(),
-            sender: key(seed).public_key().into(),
-            nonce: *nonce,
-            payload,
-        }
-        .sign(&key(seed));
-        *nonce += 1;
-        tx
+        Chain(MemoryChain::new(chain_id(), executor))
     }
 
     /// Executes one block of `txs` `advance_ms` after the previous one and commits it.
     fn block(&mut self, advance_ms: u64, txs: Vec<SignedTransaction>) -> Vec<ReceiptStatus> {
-        self.height += 1;
-        self.time_ms += advance_ms;
-        let env = BlockEnv {
-            height: self.height,
-            parent: self.parent,
-            timestamp_ms: self.time_ms,
-            view: self.height,
-            seed: None,
-        };
-        let base = Arc::new(Base::new(
-            self.store.snapshot().unwrap(),
-            Arc::new(WriteBatch::new()),
-        ));
-        let execution = self.executor.execute(&base, env, &txs).unwrap();
-        assert!(execution.invalid.is_empty(), "{:?}", execution.invalid);
-        self.store.commit(&execution.batch, self.height).unwrap();
-        self.parent = Digest(self.store.root().unwrap());
-        execution.receipts.into_iter().map(|r| r.status).collect()
+        let env = self.next_env(advance_ms, false);
+        self.execute(env, &txs)
     }
 
     fn record(&self, identity: &[u8; 32]) -> Option<NodeRecord> {
@@ -95,17 +65,7 @@ impl Chain {
 
     /// A registration of `identity` on a simulated platform, fresh as of the last block.
     fn registration(&self, flavour: SimFlavour, identity: [u8; 32], image: &[u8]) -> Registration {
-        let platform = SimPlatform::from_seed(flavour, &identity);
-        let report_data = hyperchain_attest::report_data(&chain_id().0, &identity, &self.parent.0);
-        let evidence = generate_evidence(&platform, image, false, report_data, self.time_ms / 1000);
-        Registration {
-            identity_key: identity,
-            platform: platform_tag(flavour.platform()),
-            region: "eu".into(),
-            evidence: evidence.evidence,
-            endorsements: evidence.endorsements.encode().to_vec(),
-            recent_block: self.parent,
-        }
+        self.0.registration(flavour, identity, "eu", image)
     }
 }
 

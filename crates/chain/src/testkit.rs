@@ -1,0 +1,186 @@
+//! A chain executed and committed block by block on one store, without consensus or network:
+//! the harness of the lane and registry tests, the committee benchmark and the enclave tests
+//! (feature `testkit`; not part of a node).
+
+use crate::execute::{Base, BlockEnv, Executor};
+use commonware_codec::Encode as _;
+use commonware_cryptography::{Signer as _, ed25519};
+use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
+use hyperchain_state::{Store, WriteBatch};
+use hyperchain_types::{
+    Digest, Payload, ReceiptStatus, Registration, SeedReveal, SenderKey, SignedTransaction,
+    Transaction,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The runtime image test nodes' simulated evidence measures.
+pub const TEST_IMAGE: &[u8] = b"hyperchain compute runtime v1";
+
+/// The block time before the first block.
+pub const START_MS: u64 = 1_700_000_000_000;
+
+/// The signing key of test account (or node identity) `seed`.
+pub fn key(seed: u64) -> ed25519::PrivateKey {
+    ed25519::PrivateKey::from_seed(seed)
+}
+
+/// The identity key bytes of `key(seed)`.
+pub fn identity(seed: u64) -> [u8; 32] {
+    SenderKey::from(key(seed).public_key()).0
+}
+
+/// A chain on one store, executed block by block with [`Executor::execute`] and committed.
+pub struct MemoryChain {
+    /// The committed state.
+    pub store: Store,
+    /// The executor every block runs on (its signature caches persist across blocks).
+    pub executor: Executor,
+    /// The chain id transactions are signed for.
+    pub chain_id: Digest,
+    /// The last block's height, view, digest (the store's root) and time.
+    pub height: u64,
+    /// See `height`.
+    pub view: u64,
+    /// See `height`.
+    pub parent: Digest,
+    /// See `height`.
+    pub time_ms: u64,
+    nonces: HashMap<u64, u64>,
+}
+
+impl std::fmt::Debug for MemoryChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryChain")
+            .field("height", &self.height)
+            .field("view", &self.view)
+            .field("parent", &self.parent)
+            .field("time_ms", &self.time_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryChain {
+    /// A chain on an empty in-memory store.
+    pub fn new(chain_id: Digest, executor: Executor) -> MemoryChain {
+        MemoryChain::on(
+            Store::in_memory().expect("in-memory store"),
+            chain_id,
+            executor,
+        )
+    }
+
+    /// A chain continuing from what `store` holds (height 0).
+    pub fn on(store: Store, chain_id: Digest, executor: Executor) -> MemoryChain {
+        MemoryChain {
+            parent: Digest(store.root().expect("store root")),
+            store,
+            executor,
+            chain_id,
+            height: 0,
+            view: 0,
+            time_ms: START_MS,
+            nonces: HashMap::new(),
+        }
+    }
+
+    /// The next nonce of account `seed`.
+    pub fn nonce(&self, seed: u64) -> u64 {
+        self.nonces.get(&seed).copied().unwrap_or(0)
+    }
+
+    /// A transaction of account `seed` with its next nonce.
+    pub fn tx(&mut self, seed: u64, payload: Payload) -> SignedTransaction {
+        let nonce = self.nonces.entry(seed).or_default();
+        let tx = Transaction {
+            chain_id: self.chain_id,
+            sender: key(seed).public_key().into(),
+            nonce: *nonce,
+            payload,
+        }
+        .sign(&key(seed));
+        *nonce += 1;
+        tx
+    }
+
+    /// The environment of the next block, `advance_ms` after the last. Views advance by 2,
+    /// leaving room for the view whose seed the block reveals (with `seed`).
+    pub fn next_env(&self, advance_ms: u64, seed: bool) -> BlockEnv {
+        let view = self.view + 2;
+        BlockEnv {
+            height: self.height + 1,
+            parent: self.parent,
+            timestamp_ms: self.time_ms + advance_ms,
+            view,
+            seed: seed.then(|| SeedReveal {
+                view: view - 1,
+                signature: [(self.height + 1) as u8; 48],
+            }),
+        }
+    }
+
+    /// A fresh base on the committed state.
+    pub fn base(&self) -> Arc<Base> {
+        Arc::new(Base::new(
+            self.store.snapshot().expect("snapshot"),
+            Arc::new(WriteBatch::new()),
+        ))
+    }
+
+    /// Executes `txs` as the block of `env` and commits it; every transaction must be valid.
+    pub fn execute(&mut self, env: BlockEnv, txs: &[SignedTransaction]) -> Vec<ReceiptStatus> {
+        let execution = self
+            .executor
+            .execute(&self.base(), env, txs)
+            .expect("block execution");
+        assert!(execution.invalid.is_empty(), "{:?}", execution.invalid);
+        self.store
+            .commit(&execution.batch, env.height)
+            .expect("commit");
+        self.height = env.height;
+        self.view = env.view;
+        self.time_ms = env.timestamp_ms;
+        self.parent = Digest(self.store.root().expect("store root"));
+        execution.receipts.into_iter().map(|r| r.status).collect()
+    }
+
+    /// Executes and commits the next block, a second after the last (revealing a seed with
+    /// `seed`).
+    pub fn run(&mut self, txs: Vec<SignedTransaction>, seed: bool) -> Vec<ReceiptStatus> {
+        let env = self.next_env(1_000, seed);
+        self.execute(env, &txs)
+    }
+
+    /// A registration of `identity` on a simulated platform measuring `image`, in `region`,
+    /// bound to the last block.
+    pub fn registration(
+        &self,
+        flavour: SimFlavour,
+        identity: [u8; 32],
+        region: &str,
+        image: &[u8],
+    ) -> Registration {
+        let platform = SimPlatform::from_seed(flavour, &identity);
+        let report_data =
+            hyperchain_attest::report_data(&self.chain_id.0, &identity, &self.parent.0);
+        let evidence = generate_evidence(&platform, image, false, report_data, self.time_ms / 1000);
+        Registration {
+            identity_key: identity,
+            platform: flavour.platform().tag(),
+            region: region.into(),
+            evidence: evidence.evidence,
+            endorsements: evidence.endorsements.encode().to_vec(),
+            recent_block: self.parent,
+        }
+    }
+
+    /// Registers the simulated node whose identity key (and account) is `key(seed)`, measuring
+    /// [`TEST_IMAGE`], in a block of its own.
+    pub fn register(&mut self, seed: u64, flavour: SimFlavour, region: &str) -> [u8; 32] {
+        let identity = identity(seed);
+        let registration = self.registration(flavour, identity, region, TEST_IMAGE);
+        let tx = self.tx(seed, Payload::Register(registration));
+        assert_eq!(self.run(vec![tx], true), vec![ReceiptStatus::Accepted]);
+        identity
+    }
+}
