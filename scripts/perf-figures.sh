@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the figures and tables of docs/PERFORMANCE.md (see there for what each shows).
 #
-#   scripts/perf-figures.sh            # the scale simulation (about 15 minutes on 2 cores)
-#   scripts/perf-figures.sh --local    # also the local mode comparison (about 10 minutes more)
+#   scripts/perf-figures.sh            # the scale simulation (about 30 minutes on 2 cores)
+#   scripts/perf-figures.sh --local    # also the local mode comparison (about 5 minutes more)
 #
 # Writes docs/img/*.svg and the JSON they are drawn from next to them.
 set -euo pipefail
