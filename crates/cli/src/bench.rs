@@ -97,6 +97,43 @@ pub struct BenchArgs {
     /// With --compare, also write a bar chart of jobs/s per mode (and network size) as SVG.
     #[arg(long, requires = "compare")]
     svg: Option<PathBuf>,
+    /// Job workloads: run every mode this many rounds (each round runs the modes one after
+    /// the other, so slow spells of the machine hit them alike) and report each mode's median
+    /// run, every round's jobs/s (`repeat_jobs_per_s`) and, with --compare, the median of the
+    /// rounds' cross-vendor / replicated ratios (`ratio`; each round's in `ratios`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    repeat: u32,
+}
+
+/// A run's finalized jobs per second.
+fn jobs_per_s(report: &serde_json::Value) -> f64 {
+    report["jobs_per_s"].as_f64().unwrap_or_default()
+}
+
+/// The median of `values` (the lower middle one of an even count); 0 when empty.
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted
+        .get(sorted.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or_default()
+}
+
+/// The run with the median throughput among `runs` of one mode, with every run's jobs/s
+/// added as `repeat_jobs_per_s` when there are several.
+fn median_run(runs: &[serde_json::Value]) -> serde_json::Value {
+    let rates: Vec<f64> = runs.iter().map(jobs_per_s).collect();
+    let middle = median(&rates);
+    let mut chosen = runs
+        .iter()
+        .find(|r| jobs_per_s(r) == middle)
+        .cloned()
+        .unwrap_or_default();
+    if runs.len() > 1 {
+        chosen["repeat_jobs_per_s"] = json!(rates);
+    }
+    chosen
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -201,43 +238,64 @@ fn run_jobs(args: BenchArgs) -> Result<()> {
             lanes: args.lanes,
             base_port: args.base_port,
         };
-        let mut reports = Vec::new();
-        for &mode in &modes {
-            let run = JobBench {
-                mode,
-                ..bench.clone()
-            };
-            events.emit(
-                json!({"event": "run", "mode": mode.to_string(), "workload": run.workload.name(),
-                       "jobs": run.jobs, "validators": run.validators}),
-                || {
-                    format!(
-                        "— {mode}: {} jobs of {} on {validators} validators",
-                        run.jobs,
-                        run.workload.name()
-                    )
-                },
-            );
-            let (dir, temporary) = bench_dir(&args, &mode.to_string().replace(['(', ')'], "-"));
-            let report = run_one(&run, &dir, events);
-            if temporary {
-                let _ = std::fs::remove_dir_all(&dir);
+        // runs[mode][round]
+        let rounds = args.repeat.max(1);
+        let mut runs: Vec<Vec<serde_json::Value>> = vec![Vec::new(); modes.len()];
+        for round in 1..=rounds {
+            for (i, &mode) in modes.iter().enumerate() {
+                let run = JobBench {
+                    mode,
+                    ..bench.clone()
+                };
+                events.emit(
+                    json!({"event": "run", "mode": mode.to_string(), "workload": run.workload.name(),
+                           "jobs": run.jobs, "validators": run.validators,
+                           "round": round, "rounds": rounds}),
+                    || {
+                        let of = if rounds > 1 {
+                            format!(" (round {round} of {rounds})")
+                        } else {
+                            String::new()
+                        };
+                        format!(
+                            "— {mode}: {} jobs of {} on {validators} validators{of}",
+                            run.jobs,
+                            run.workload.name()
+                        )
+                    },
+                );
+                let (dir, temporary) = bench_dir(&args, &mode.to_string().replace(['(', ')'], "-"));
+                let report = run_one(&run, &dir, events);
+                if temporary {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+                runs[i].push(report?);
             }
-            reports.push(report?);
         }
+        let reports: Vec<serde_json::Value> = runs.iter().map(|r| median_run(r)).collect();
         let out = if args.compare {
-            let rate = |r: &serde_json::Value| r["jobs_per_s"].as_f64().unwrap_or_default();
-            let ratio = if rate(&reports[0]) > 0.0 {
-                rate(&reports[3]) / rate(&reports[0])
-            } else {
-                0.0
-            };
+            // Each round's ratio compares runs made under the same conditions; report their
+            // median.
+            let ratios: Vec<f64> = runs[0]
+                .iter()
+                .zip(&runs[3])
+                .map(|(replicated, cross)| {
+                    if jobs_per_s(replicated) > 0.0 {
+                        jobs_per_s(cross) / jobs_per_s(replicated)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
             let mut out = serde_json::Map::new();
             out.insert("validators".into(), json!(validators));
             for (key, report) in KEYS.iter().zip(&reports) {
                 out.insert(key.to_string(), report.clone());
             }
-            out.insert("ratio".into(), json!(ratio));
+            out.insert("ratio".into(), json!(median(&ratios)));
+            if ratios.len() > 1 {
+                out.insert("ratios".into(), json!(ratios));
+            }
             serde_json::Value::Object(out)
         } else {
             reports[0].clone()
@@ -287,8 +345,18 @@ fn run_jobs(args: BenchArgs) -> Result<()> {
                 for key in KEYS {
                     print_jobs(&out[key]);
                 }
+                let each = out["ratios"]
+                    .as_array()
+                    .map(|all| {
+                        let list: Vec<String> = all
+                            .iter()
+                            .map(|r| format!("{:.2}×", r.as_f64().unwrap_or_default()))
+                            .collect();
+                        format!(" (median of {} rounds: {})", all.len(), list.join(", "))
+                    })
+                    .unwrap_or_default();
                 println!(
-                    "cross-vendor / replicated throughput: {:.2}×",
+                    "cross-vendor / replicated throughput: {:.2}×{each}",
                     out["ratio"].as_f64().unwrap_or_default()
                 );
             } else {
@@ -625,5 +693,33 @@ pub(crate) async fn wait_for_blocks(client: &Client) -> Result<()> {
                 .with_context(|| format!("waiting for {}", client.base_url()));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_is_the_lower_middle_value() {
+        assert_eq!(median(&[]), 0.0);
+        assert_eq!(median(&[3.0]), 3.0);
+        assert_eq!(median(&[5.0, 1.0, 3.0]), 3.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.0);
+    }
+
+    #[test]
+    fn the_median_run_is_reported_with_every_rounds_rate() {
+        let runs = vec![
+            json!({"mode": "replicated", "jobs_per_s": 30.0, "round": 1}),
+            json!({"mode": "replicated", "jobs_per_s": 20.0, "round": 2}),
+            json!({"mode": "replicated", "jobs_per_s": 25.0, "round": 3}),
+        ];
+        let chosen = median_run(&runs);
+        assert_eq!(chosen["round"], 2 + 1);
+        assert_eq!(chosen["repeat_jobs_per_s"], json!([30.0, 20.0, 25.0]));
+        let alone = median_run(&runs[..1]);
+        assert_eq!(alone["round"], 1);
+        assert!(alone.get("repeat_jobs_per_s").is_none());
     }
 }

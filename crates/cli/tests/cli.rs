@@ -1114,6 +1114,8 @@ mod chain {
                 "8",
                 "--lanes",
                 "4",
+                "--repeat",
+                "2",
                 "--base-port",
                 &base,
                 "--json",
@@ -1156,6 +1158,33 @@ mod chain {
         );
         assert_eq!(report["cross_vendor"]["compute_nodes"], 2, "{report}");
         assert!(report["ratio"].as_f64().unwrap() > 0.0, "{report}");
+        // Two rounds: every mode's median run (the lower of two) and both rounds' ratios.
+        let ratios: Vec<f64> = report["ratios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_f64().unwrap())
+            .collect();
+        assert_eq!(ratios.len(), 2, "{report}");
+        assert_eq!(
+            report["ratio"].as_f64().unwrap(),
+            ratios[0].min(ratios[1]),
+            "{report}"
+        );
+        for mode in ["replicated", "single", "committee", "cross_vendor"] {
+            let rates: Vec<f64> = report[mode]["repeat_jobs_per_s"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_f64().unwrap())
+                .collect();
+            assert_eq!(rates.len(), 2, "{report}");
+            assert_eq!(
+                report[mode]["jobs_per_s"].as_f64().unwrap(),
+                rates[0].min(rates[1]),
+                "{report}"
+            );
+        }
     }
 
     /// A compute node process (`hyperchain compute --json`), killed when dropped.
