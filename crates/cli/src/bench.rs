@@ -318,10 +318,17 @@ fn run_jobs(args: BenchArgs) -> Result<()> {
                 (name.to_string(), values)
             })
             .collect();
-        let title = format!(
-            "{} heavy jobs on this machine: finalized jobs/s by execution mode",
-            args.jobs
-        );
+        let title = if args.repeat > 1 {
+            format!(
+                "{} heavy jobs, median of {} rounds: finalized jobs/s per mode",
+                args.jobs, args.repeat
+            )
+        } else {
+            format!(
+                "{} heavy jobs on this machine: finalized jobs/s by execution mode",
+                args.jobs
+            )
+        };
         std::fs::write(
             path,
             crate::plot::bar_chart(&title, "jobs per second", &categories, &series),
