@@ -141,26 +141,21 @@ pub enum DaemonError {
 }
 
 /// The host's transport: blocking calls into the async RPC client, for the enclave's
-/// synchronous storage reads (run on a blocking thread). Starts with the preferred validator
-/// and moves on to the next ones while they cannot be reached (the enclave checks every answer
-/// against the chain's finality whichever validator gives it).
+/// synchronous storage reads (run on a blocking thread), through [`Shared::read`] (the enclave
+/// checks every answer against the chain's finality whichever validator gives it).
 struct RpcHost {
-    clients: Vec<Client>,
-    first: usize,
+    shared: Arc<Shared>,
     runtime: tokio::runtime::Handle,
 }
 
 impl Host for RpcHost {
     fn fetch(&self, request: &ComputeFetchRequest) -> Result<ComputeFetchResponse, String> {
-        let mut unreachable = Vec::new();
-        for i in 0..self.clients.len() {
-            let client = &self.clients[(self.first + i) % self.clients.len()];
-            match self.runtime.block_on(client.compute_fetch_signed(request)) {
-                Err(e @ ClientError::Transport { .. }) => unreachable.push(e.to_string()),
-                other => return other.map_err(|e| e.to_string()),
-            }
-        }
-        Err(unreachable.join("; "))
+        self.runtime
+            .block_on(self.shared.read(|c| {
+                let request = request.clone();
+                async move { c.compute_fetch_signed(&request).await }
+            }))
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -378,10 +373,9 @@ impl Shared {
     }
 
     /// Executes one job and sends the receipt.
-    async fn serve(&self, job: Digest) -> Result<Event, DaemonError> {
+    async fn serve(self: &Arc<Self>, job: Digest) -> Result<Event, DaemonError> {
         let host: Arc<dyn Host> = Arc::new(RpcHost {
-            clients: self.clients.clone(),
-            first: self.preferred.load(Ordering::Relaxed),
+            shared: self.clone(),
             runtime: tokio::runtime::Handle::current(),
         });
         let enclave = self.enclave.clone();

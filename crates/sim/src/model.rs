@@ -82,12 +82,16 @@ const STATE_REPLY: usize = 4_000;
 /// go first, as consensus traffic does on a prioritized channel.
 const BULK: usize = 1024;
 
-/// A coded shard's overhead: its index, the coding commitment and a Merkle proof of the shard
-/// under it (`⌈log2 n⌉` hashes).
+/// Shards that rebuild a coded block: `f + 1` of `n`.
+fn shards_needed(validators: usize) -> usize {
+    (validators - 1) / 3 + 1
+}
+
+/// A coded shard of a `block`-byte block: its share of the block, its index, the coding
+/// commitment and a Merkle proof of the shard under it (`⌈log2 n⌉` hashes).
 fn shard_size(block: usize, validators: usize) -> usize {
-    let f = (validators - 1) / 3;
     let depth = usize::BITS - (validators - 1).leading_zeros();
-    block.div_ceil(f + 1) + 8 + DIGEST + DIGEST * depth as usize
+    block.div_ceil(shards_needed(validators)) + 8 + DIGEST + DIGEST * depth as usize
 }
 
 /// `tag, count, values…`. What the real message weighs is accounted separately (see
@@ -543,22 +547,23 @@ impl Validator {
         }
     }
 
+    /// The bytes of a block that carries `batches` with their transactions.
+    fn full_block_bytes(&self, batches: &[u64]) -> usize {
+        let world = self.shared.world.lock();
+        PROPOSAL_HEADER + batches.iter().map(|id| world.batches[id].1).sum::<usize>()
+    }
+
     /// A shard of `view`'s coded block: relay it if it is this validator's own (sent by the
     /// leader); rebuild the block once `f + 1` shards are here.
     fn on_shard(&mut self, view: u64, own: bool) {
         let n = self.shared.validators.len();
-        let needed = (n - 1) / 3 + 1;
         let block = {
             let world = self.shared.world.lock();
             world.blocks.get(&view).cloned()
         };
         let Some(batches) = block else { return };
         if own {
-            let size = PROPOSAL_HEADER + {
-                let world = self.shared.world.lock();
-                batches.iter().map(|id| world.batches[id].1).sum::<usize>()
-            };
-            let shard = shard_size(size, n);
+            let shard = shard_size(self.full_block_bytes(&batches), n);
             self.broadcast(encode(MSG_SHARD_RELAYED, &[view]), shard, 0.0);
         }
         let held = self.shards.entry(view).or_default();
@@ -566,7 +571,7 @@ impl Validator {
             return;
         }
         *held += 1;
-        if *held >= needed {
+        if *held >= shards_needed(n) {
             *held = usize::MAX;
             self.on_proposal(view, batches);
         }
@@ -725,13 +730,11 @@ impl Validator {
             world.blocks.insert(view, chosen.clone());
             chosen
         };
-        let size = PROPOSAL_HEADER
-            + if self.shared.config.dissemination.carries_bodies() {
-                let world = self.shared.world.lock();
-                batches.iter().map(|id| world.batches[id].1).sum()
-            } else {
-                DIGEST * batches.len()
-            };
+        let size = if self.shared.config.dissemination.carries_bodies() {
+            self.full_block_bytes(&batches)
+        } else {
+            PROPOSAL_HEADER + DIGEST * batches.len()
+        };
         // The leader executes its block before sending it (the block carries its state root)
         // or, with deferred execution, sends it at once and executes it meanwhile.
         let done = self.execute(&batches, now);
