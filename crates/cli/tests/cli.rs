@@ -1159,12 +1159,14 @@ mod chain {
         assert_eq!(report["cross_vendor"]["compute_nodes"], 2, "{report}");
         assert!(report["ratio"].as_f64().unwrap() > 0.0, "{report}");
         // Two rounds: every mode's median run (the lower of two) and both rounds' ratios.
-        let ratios: Vec<f64> = report["ratios"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r.as_f64().unwrap())
-            .collect();
+        let floats = |v: &serde_json::Value| -> Vec<f64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_f64().unwrap())
+                .collect()
+        };
+        let ratios = floats(&report["ratios"]);
         assert_eq!(ratios.len(), 2, "{report}");
         assert_eq!(
             report["ratio"].as_f64().unwrap(),
@@ -1172,12 +1174,7 @@ mod chain {
             "{report}"
         );
         for mode in ["replicated", "single", "committee", "cross_vendor"] {
-            let rates: Vec<f64> = report[mode]["repeat_jobs_per_s"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r.as_f64().unwrap())
-                .collect();
+            let rates = floats(&report[mode]["repeat_jobs_per_s"]);
             assert_eq!(rates.len(), 2, "{report}");
             assert_eq!(
                 report[mode]["jobs_per_s"].as_f64().unwrap(),
