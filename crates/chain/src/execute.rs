@@ -445,9 +445,7 @@ impl Executor {
             // A receipt may make validators arbitrate, i.e. run the job themselves.
             let reserve = match &tx.tx.payload {
                 Payload::Call { fuel_limit, .. } => *fuel_limit,
-                Payload::Receipt(r) => {
-                    crate::lanes::job(&view, &r.receipt.job)?.map_or(0, |job| job.fuel_limit)
-                }
+                Payload::Receipt(r) => crate::lanes::receipt_reserve(&view, &r.receipt.job)?,
                 _ => 0,
             };
             if fuel_used_total

@@ -377,6 +377,7 @@ impl ChainSpec {
     /// ‖ u32 len ‖ polynomial encoding ‖ governance key (32)
     /// ‖ u32 m ‖ m × execution mode encoding
     /// ‖ u32 len ‖ attestation policy encoding
+    /// ‖ u64 job_deadline_ms ‖ u32 suspend_after_failures ‖ u32 pipeline_depth
     /// ```
     /// (integers big-endian; addresses are excluded).
     pub fn canonical_bytes(&self) -> Vec<u8> {
@@ -401,6 +402,7 @@ impl ChainSpec {
         out.extend(policy);
         out.extend(self.compute.job_deadline_ms.to_be_bytes());
         out.extend(self.compute.suspend_after_failures.to_be_bytes());
+        out.extend(self.compute.pipeline_depth.to_be_bytes());
         out
     }
 

@@ -245,6 +245,55 @@ pub fn run_job(
     )
 }
 
+/// A run's storage as a member sees it: the writes of the run's earlier jobs over the proven
+/// storage the run started from.
+struct RunStorage {
+    base: Arc<dyn StorageReader>,
+    writes: hyperchain_types::WriteSet,
+}
+
+impl StorageReader for RunStorage {
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, hyperchain_vm::StorageError> {
+        match self.writes.get(key) {
+            Some(value) => Ok(value.clone()),
+            None => self.base.read(key),
+        }
+    }
+}
+
+/// Executes a committee's run (the head, then its followers, in lane order) on `storage`
+/// (the contract's storage before the head) and returns each job's pre-state and outcome:
+/// the head's is `pre_state` (the lane's chain value), each follower's is [`chain_next`] of
+/// the one before, and each job reads the storage its predecessors left (a failed call
+/// leaves none). The same computation validators check receipts against.
+///
+/// [`chain_next`]: hyperchain_types::chain_next
+pub fn run_jobs(
+    engine: &Engine,
+    contract: &Contract,
+    jobs: &[Job],
+    storage: Arc<dyn StorageReader>,
+    pre_state: Digest,
+) -> Result<Vec<(Digest, CallOutcome)>, hyperchain_vm::VmError> {
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut writes = hyperchain_types::WriteSet::new();
+    let mut chain = pre_state;
+    for job in jobs {
+        let view = Arc::new(RunStorage {
+            base: storage.clone(),
+            writes: writes.clone(),
+        });
+        let outcome = run_job(engine, contract, job, view)?;
+        if outcome.status.is_ok() {
+            writes.extend(outcome.writes.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let next = hyperchain_types::chain_next(&chain, &outcome);
+        out.push((chain, outcome));
+        chain = next;
+    }
+    Ok(out)
+}
+
 /// The receipt a correct member signs for `job` given its outcome.
 pub fn expected_receipt(
     chain_id: Digest,
@@ -272,6 +321,17 @@ struct LaneView(ContractView);
 impl StorageReader for LaneView {
     fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, hyperchain_vm::StorageError> {
         self.0.read(key)
+    }
+}
+
+/// A follower leaves its committee: back to waiting, its receipts dropped, its next
+/// committee counted as a new attempt (so nodes tell it from the one they answered).
+fn unfollow(job: &mut Job) {
+    job.state = JobState::Waiting;
+    if let Some(a) = job.assignment.as_mut() {
+        a.attempt = a.attempt.saturating_add(1);
+        a.committee.clear();
+        a.receipts.clear();
     }
 }
 
@@ -375,7 +435,7 @@ impl Executor {
         for (key, value) in liveness_writes {
             put(batch, key, value);
         }
-        match drawn {
+        let assigned = match drawn {
             Ok(committee) => {
                 head.assignment = Some(Assignment {
                     attempt,
@@ -397,6 +457,7 @@ impl Executor {
                     excluded,
                 });
                 head.state = JobState::Assigned;
+                true
             }
             Err(e) => {
                 let reason = crate::execute::truncate(e.to_string());
@@ -411,9 +472,63 @@ impl Executor {
                     a.attempt = attempt;
                 }
                 head.state = JobState::Stalled(reason);
+                false
             }
-        }
+        };
         put(batch, job_key(&head.id), head.encode().to_vec());
+        let mut lane = lane;
+        if assigned {
+            // A committee drawn for the head executes on the proven storage commitment.
+            lane.chain = lane.state;
+            put(batch, lane_key(contract), lane.encode().to_vec());
+        }
+        self.set_followers(base, batch, &lane, &head)
+    }
+
+    /// Gives the jobs behind an assigned `head` its committee (pipelining): each job up to the
+    /// policy's depth that was ordered in a view before the committee's seed view, while the
+    /// run's fuel limits fit one block's budget (validators may have to arbitrate all of it in
+    /// the block that resolves the head). Followers of an earlier committee that no longer
+    /// follow go back to waiting, their receipts dropped.
+    fn set_followers(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        lane: &LaneRecord,
+        head: &Job,
+    ) -> Result<(), ExecError> {
+        let depth = u64::from(self.registry.compute.pipeline_depth.max(1));
+        let end = lane.next_seq.min(lane.head.saturating_add(depth));
+        let mut following = match (&head.state, &head.assignment) {
+            (JobState::Assigned, Some(a)) => Some(a),
+            _ => None,
+        };
+        let mut fuel = head.fuel_limit;
+        for seq in lane.head + 1..end {
+            let view = Overlay { base, own: batch };
+            let Some(mut job) = lane_job(&view, &head.contract, seq)? else {
+                return Err(corrupt(
+                    "lane",
+                    format!("{} has no job at {seq}", head.contract),
+                ));
+            };
+            fuel = fuel.saturating_add(job.fuel_limit);
+            following = following.filter(|a| {
+                job.view < a.seed_view && fuel <= hyperchain_types::block_limits::MAX_BLOCK_FUEL
+            });
+            match following {
+                Some(a) => {
+                    job.assignment = Some(Assignment {
+                        receipts: Vec::new(),
+                        ..a.clone()
+                    });
+                    job.state = JobState::Assigned;
+                }
+                None if job.state == JobState::Assigned => unfollow(&mut job),
+                None => break,
+            }
+            put(batch, job_key(&job.id), job.encode().to_vec());
+        }
         Ok(())
     }
 
@@ -441,6 +556,7 @@ impl Executor {
             next_seq: 0,
             head: 0,
             state,
+            chain: state,
         };
         put(batch, lane_key(contract), lane.encode().to_vec());
         Ok(())
@@ -506,7 +622,10 @@ impl Executor {
     }
 
     /// A `Receipt` transaction: checks the member's receipt and counts it; when all members
-    /// agree the result is applied, when they disagree validators arbitrate. Returns the
+    /// agree the result is applied, when they disagree validators arbitrate. A receipt for a
+    /// follower (a job behind the head, executed by the head's committee) is checked and kept:
+    /// its chained pre-state is checked when the job becomes the head, which the head's
+    /// resolution does at once for every follower whose receipts are all in. Returns the
     /// transaction's status and the fuel validators spent (0 unless they arbitrated).
     pub(crate) fn receive(
         &self,
@@ -531,12 +650,13 @@ impl Executor {
         let Some(lane) = lane(&view, &job.contract)? else {
             return Err(corrupt("job", format!("{job_id} has no lane")));
         };
-        if lane.head != job.lane_seq {
+        if job.lane_seq < lane.head {
             return Err(corrupt(
                 "lane",
-                format!("assigned job {job_id} is not the head"),
+                format!("assigned job {job_id} is behind the head"),
             ));
         }
+        let follower = job.lane_seq > lane.head;
         let record = self.contract_record(&view, &job.contract)?;
         let Some(assignment) = job.assignment.as_mut() else {
             return Err(corrupt(
@@ -551,7 +671,12 @@ impl Executor {
             lane_seq: job.lane_seq,
             job: job.id,
             code_hash: record.code_hash,
-            pre_state: lane.state,
+            // A follower's pre-state depends on the outcomes before it: checked later.
+            pre_state: if follower {
+                signed.receipt.pre_state
+            } else {
+                lane.chain
+            },
         };
         let signatures = self.signatures();
         if let Err(e) = committee::check_receipt_with(&ctx, &committee, signed, |r| {
@@ -567,39 +692,72 @@ impl Executor {
             return rejected(committee::ReceiptRejection::Duplicate(node).to_string());
         }
         assignment.receipts.push(signed.clone());
-        let verdict = committee::agreement(&committee, &assignment.receipts);
-        let agreed = match verdict {
-            Agreement::Waiting { .. } => {
-                put(batch, job_key(&job.id), job.encode().to_vec());
-                return Ok((ReceiptStatus::Accepted, 0));
-            }
-            Agreement::Agreed(receipt) => Some(receipt),
-            Agreement::Disagreed(_) => None,
-        };
-        if let Some(receipt) = agreed {
-            // No re-execution: apply the agreed write set and compute the new commitment.
-            let tree = TreeId(job.contract.0);
-            let writes = if receipt.outcome.status.is_ok() {
-                receipt.outcome.writes.clone()
-            } else {
-                Default::default()
-            };
-            let post = base.tree_root_after(&tree, batch, writes.iter())?;
-            self.resolve(
-                batch,
-                env,
-                &mut job,
-                lane,
-                receipt.outcome,
-                post,
-                Resolution::Agreed,
-                writes,
-            )?;
-            self.advance(base, batch, env, &job.contract)?;
+        if follower {
+            put(batch, job_key(&job.id), job.encode().to_vec());
             return Ok((ReceiptStatus::Accepted, 0));
         }
-        let fuel = self.arbitrate(base, batch, env, job, lane, &record)?;
+        let contract = job.contract;
+        let fuel = match self.conclude(base, batch, env, job, lane, &record)? {
+            None => 0,
+            Some(fuel) => fuel.saturating_add(self.advance(base, batch, env, &contract)?),
+        };
         Ok((ReceiptStatus::Accepted, fuel))
+    }
+
+    /// Resolves the head `job` if its receipts allow: all members signed the same receipt
+    /// naming the lane's pre-state (applied without re-execution), or two differ or name
+    /// another pre-state (arbitrated). Otherwise stores the job as it is and returns `None`;
+    /// else the fuel validators spent.
+    fn conclude(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        job: Job,
+        lane: LaneRecord,
+        record: &ContractRecord,
+    ) -> Result<Option<u64>, ExecError> {
+        let Some(assignment) = job.assignment.as_ref() else {
+            return Err(corrupt(
+                "job",
+                format!("assigned job {} has no committee", job.id),
+            ));
+        };
+        let chained = assignment
+            .receipts
+            .iter()
+            .all(|r| r.receipt.pre_state == lane.chain);
+        match committee::agreement(&members(assignment), &assignment.receipts) {
+            Agreement::Waiting { .. } => {
+                put(batch, job_key(&job.id), job.encode().to_vec());
+                Ok(None)
+            }
+            Agreement::Agreed(receipt) if chained => {
+                // No re-execution: apply the agreed write set and compute the new commitment.
+                let tree = TreeId(job.contract.0);
+                let writes = if receipt.outcome.status.is_ok() {
+                    receipt.outcome.writes.clone()
+                } else {
+                    Default::default()
+                };
+                let post = base.tree_root_after(&tree, batch, writes.iter())?;
+                let mut job = job;
+                self.resolve(
+                    batch,
+                    env,
+                    &mut job,
+                    lane,
+                    receipt.outcome,
+                    post,
+                    Resolution::Agreed,
+                    writes,
+                )?;
+                Ok(Some(0))
+            }
+            Agreement::Agreed(_) | Agreement::Disagreed(_) => {
+                Ok(Some(self.arbitrate(base, batch, env, job, lane, record)?))
+            }
+        }
     }
 
     /// Validators re-execute the job, apply the correct result and revoke every member whose
@@ -632,7 +790,7 @@ impl Executor {
         let correct = expected_receipt(
             self.chain_id,
             record.code_hash,
-            lane.state,
+            lane.chain,
             &job,
             outcome.clone(),
         );
@@ -670,11 +828,39 @@ impl Executor {
             lane,
             outcome,
             post,
-            Resolution::Arbitrated { revoked },
+            Resolution::Arbitrated {
+                revoked: revoked.clone(),
+            },
             writes,
         )?;
-        self.advance(base, batch, env, &job.contract)?;
+        if !revoked.is_empty() {
+            // The run's committee held a liar: the jobs that followed go back to waiting (their
+            // receipts dropped) and the next head gets a committee drawn afresh.
+            self.drop_followers(base, batch, &job.contract)?;
+        }
         Ok(fuel)
+    }
+
+    /// Sends the jobs following `contract`'s head back to waiting, their receipts dropped.
+    fn drop_followers(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        contract: &Address,
+    ) -> Result<(), ExecError> {
+        let view = Overlay { base, own: batch };
+        let lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
+        for seq in lane.head..lane.next_seq {
+            let view = Overlay { base, own: batch };
+            match lane_job(&view, contract, seq)? {
+                Some(mut job) if job.state == JobState::Assigned => {
+                    unfollow(&mut job);
+                    put(batch, job_key(&job.id), job.encode().to_vec());
+                }
+                _ => break,
+            }
+        }
+        Ok(())
     }
 
     /// Applies a job's result: the contract's storage, the job record and the lane.
@@ -698,6 +884,7 @@ impl Executor {
             // The agreed result is in the job record; the receipts' write sets are not kept.
             a.receipts.clear();
         }
+        lane.chain = hyperchain_types::chain_next(&lane.chain, &outcome);
         job.state = JobState::Done(JobResult {
             status: outcome.status,
             output: outcome.output,
@@ -714,27 +901,81 @@ impl Executor {
         Ok(())
     }
 
-    /// After a job resolves: drop an idle lane from the active list, or assign the next head
-    /// right away.
+    /// After a job resolves: drop an idle lane from the active list, resolve a follower that
+    /// has become the head (its deadline starts now) if its receipts are all in, and so on;
+    /// or assign the next head right away. Returns the fuel validators spent arbitrating
+    /// followers.
     fn advance(
         &self,
         base: &Arc<crate::execute::Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
         contract: &Address,
-    ) -> Result<(), ExecError> {
-        let view = Overlay { base, own: batch };
-        let lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
-        if lane.head < lane.next_seq {
-            return self.tick(base, batch, env, contract);
+    ) -> Result<u64, ExecError> {
+        let mut fuel = 0u64;
+        loop {
+            let view = Overlay { base, own: batch };
+            let lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
+            if lane.head >= lane.next_seq {
+                let mut active = active_lanes(&view)?;
+                active.retain(|a| a != contract);
+                put(
+                    batch,
+                    ACTIVE_LANES_KEY.to_vec(),
+                    active.iter().flat_map(|a| a.0).collect(),
+                );
+                return Ok(fuel);
+            }
+            let Some(mut head) = lane_job(&view, contract, lane.head)? else {
+                return Err(corrupt(
+                    "lane",
+                    format!("{contract} has no job at {}", lane.head),
+                ));
+            };
+            if head.state != JobState::Assigned {
+                self.tick(base, batch, env, contract)?;
+                return Ok(fuel);
+            }
+            let record = self.contract_record(&view, contract)?;
+            if let Some(a) = head.assignment.as_mut() {
+                a.deadline_ms = env
+                    .timestamp_ms
+                    .saturating_add(self.registry.compute.job_deadline_ms);
+            }
+            match self.conclude(base, batch, env, head, lane, &record)? {
+                None => return Ok(fuel),
+                Some(spent) => fuel = fuel.saturating_add(spent),
+            }
         }
-        let mut active = active_lanes(&view)?;
-        active.retain(|a| a != contract);
-        put(
-            batch,
-            ACTIVE_LANES_KEY.to_vec(),
-            active.iter().flat_map(|a| a.0).collect(),
-        );
-        Ok(())
     }
+}
+
+/// What a `Receipt` transaction for `job_id` must reserve of the block's fuel: validators
+/// may arbitrate the head it answers and every follower resolved with it, so a receipt
+/// for a head reserves the fuel limits of its whole run (bounded by the block's budget
+/// when the run was assigned); any other receipt resolves nothing.
+pub fn receipt_reserve(view: &impl StateView, job_id: &Digest) -> Result<u64, ExecError> {
+    let Some(first) = job(view, job_id)? else {
+        return Ok(0);
+    };
+    let Some(lane) = lane(view, &first.contract)? else {
+        return Ok(0);
+    };
+    if first.state != JobState::Assigned || first.lane_seq != lane.head {
+        return Ok(0);
+    }
+    let mut reserve = first.fuel_limit;
+    let end = lane.next_seq.min(
+        lane.head
+            .saturating_add(u64::from(registry::MAX_PIPELINE_DEPTH)),
+    );
+    for seq in lane.head + 1..end {
+        match lane_job(view, &first.contract, seq)? {
+            Some(job) if job.state == JobState::Assigned => {
+                reserve = reserve.saturating_add(job.fuel_limit)
+            }
+            _ => break,
+        }
+    }
+    Ok(reserve)
 }

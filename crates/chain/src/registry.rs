@@ -113,6 +113,18 @@ pub struct ComputeParams {
     /// Missed deadlines after which a node is suspended from committees (until it
     /// re-attests).
     pub suspend_after_failures: u32,
+    /// Jobs of one lane a committee is given at once: the head and up to `pipeline_depth − 1`
+    /// jobs behind it that were ordered before the committee's seed view. 1 turns pipelining
+    /// off (one job per lane per block).
+    #[serde(default = "default_pipeline_depth")]
+    pub pipeline_depth: u32,
+}
+
+/// Most jobs a committee is given at once.
+pub const MAX_PIPELINE_DEPTH: u32 = 64;
+
+fn default_pipeline_depth() -> u32 {
+    ComputeParams::default().pipeline_depth
 }
 
 impl Default for ComputeParams {
@@ -120,6 +132,7 @@ impl Default for ComputeParams {
         ComputeParams {
             job_deadline_ms: 20_000,
             suspend_after_failures: 3,
+            pipeline_depth: 8,
         }
     }
 }
@@ -132,6 +145,11 @@ impl ComputeParams {
         }
         if self.suspend_after_failures == 0 {
             return Err("suspend_after_failures must be at least 1".into());
+        }
+        if !(1..=MAX_PIPELINE_DEPTH).contains(&self.pipeline_depth) {
+            return Err(format!(
+                "pipeline_depth must be between 1 (off) and {MAX_PIPELINE_DEPTH}"
+            ));
         }
         Ok(())
     }

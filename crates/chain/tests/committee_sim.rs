@@ -72,6 +72,9 @@ fn registry_config() -> RegistryConfig {
         compute: ComputeParams {
             job_deadline_ms: 3_000,
             suspend_after_failures: 2,
+            // Runs of up to two jobs: pipelined, and committees drawn often enough that
+            // the liar is drawn.
+            pipeline_depth: 2,
         },
     }
 }
@@ -86,8 +89,8 @@ fn tx(seed: u64, nonce: u64, payload: Payload) -> SignedTransaction {
     .sign(&key(seed))
 }
 
-/// One step of a compute node: answer every job assigned to it on `ledger`'s finalized state
-/// that it has not answered yet. Returns the receipt transactions to submit.
+/// One step of a compute node: answer every run (a lane's head and its followers) assigned to
+/// it on `ledger`'s finalized state that it has not answered yet. Returns the receipt transactions to submit.
 fn answer(
     ledger: &Ledger,
     seed: u64,
@@ -103,15 +106,20 @@ fn answer(
     let mut out = Vec::new();
     for contract in lanes::active_lanes(&snapshot).unwrap() {
         let lane = lanes::lane(&snapshot, &contract).unwrap().unwrap();
-        let Some(job) = lanes::lane_job(&snapshot, &contract, lane.head).unwrap() else {
+        // The head and its followers (the same committee), executed in order as one run.
+        let mut run = Vec::new();
+        for seq in lane.head..lane.next_seq {
+            let job = lanes::lane_job(&snapshot, &contract, seq).unwrap().unwrap();
+            if job.state != JobState::Assigned {
+                break;
+            }
+            run.push(job);
+        }
+        let Some(assignment) = run.first().and_then(|j| j.assignment.clone()) else {
             continue;
         };
-        let Some(assignment) = &job.assignment else {
-            continue;
-        };
-        if job.state != JobState::Assigned
-            || !assignment.committee.iter().any(|m| m.id == me)
-            || !answered.insert((job.id, assignment.attempt))
+        if !assignment.committee.iter().any(|m| m.id == me)
+            || !answered.insert((run[0].id, assignment.attempt))
         {
             continue;
         }
@@ -122,20 +130,24 @@ fn answer(
             snapshot: ledger.snapshot().unwrap(),
             tree: TreeId(contract.0),
         };
-        let mut outcome = lanes::run_job(&engine(), &module, &job, Arc::new(reader)).unwrap();
-        if behaviour == Behaviour::Liar {
-            outcome.output = encode(&1_000_000u64);
-            outcome
-                .writes
-                .insert(b"count".to_vec(), Some(encode(&1_000_000u64)));
+        let outcomes =
+            lanes::run_jobs(&engine(), &module, &run, Arc::new(reader), lane.chain).unwrap();
+        for (job, (pre_state, mut outcome)) in run.iter().zip(outcomes) {
+            answered.insert((job.id, assignment.attempt));
+            if behaviour == Behaviour::Liar {
+                outcome.output = encode(&1_000_000u64);
+                outcome
+                    .writes
+                    .insert(b"count".to_vec(), Some(encode(&1_000_000u64)));
+            }
+            let receipt =
+                lanes::expected_receipt(chain_id(), record.code_hash, pre_state, job, outcome)
+                    .sign(&key(seed));
+            let account = SenderKey(identity(seed)).address();
+            let n = nonce.get_or_insert_with(|| ledger.next_nonce(&account).unwrap());
+            out.push(tx(seed, *n, Payload::Receipt(Box::new(receipt))));
+            *n += 1;
         }
-        let receipt =
-            lanes::expected_receipt(chain_id(), record.code_hash, lane.state, &job, outcome)
-                .sign(&key(seed));
-        let account = SenderKey(identity(seed)).address();
-        let n = nonce.get_or_insert_with(|| ledger.next_nonce(&account).unwrap());
-        out.push(tx(seed, *n, Payload::Receipt(Box::new(receipt))));
-        *n += 1;
     }
     out
 }
@@ -335,11 +347,17 @@ fn run(seed: u64, dir: &Path) -> Outcome {
         let silent = node_id(&identity(FLEET[3].0));
         let mut arbitrated = 0;
         let mut reassigned = 0;
+        let mut pipelined = 0;
+        let mut last_height = 0;
         for (i, id) in jobs.iter().enumerate() {
             let job = lanes::job(&snapshot, id).unwrap().unwrap();
             let JobState::Done(result) = &job.state else {
                 unreachable!()
             };
+            if result.height == last_height {
+                pipelined += 1;
+            }
+            last_height = result.height;
             assert_eq!(
                 decode_all::<u64>(&result.output).unwrap(),
                 (1..=i as u64 + 1).sum::<u64>(),
@@ -362,6 +380,7 @@ fn run(seed: u64, dir: &Path) -> Outcome {
             }
         }
         assert!(arbitrated >= 1, "the liar was drawn and caught");
+        assert!(pipelined >= 1, "a follower resolved in its head's block");
         let liar_record = registry::node(&snapshot, &liar).unwrap().unwrap();
         assert!(liar_record.revoked.is_some());
         assert!(

@@ -90,7 +90,13 @@ const GOVERNANCE: u64 = 100;
 const CARRIER: u64 = 200;
 
 impl Chain {
+    /// A chain whose committees take one job at a time (no pipelining).
     fn new() -> Chain {
+        Chain::with_depth(1)
+    }
+
+    /// A chain whose committees take up to `pipeline_depth` jobs of a lane at once.
+    fn with_depth(pipeline_depth: u32) -> Chain {
         let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {
             governance: Some(key(GOVERNANCE).public_key().into()),
             genesis_policy: AttestationPolicy {
@@ -106,6 +112,7 @@ impl Chain {
             compute: ComputeParams {
                 job_deadline_ms: DEADLINE_MS,
                 suspend_after_failures: SUSPEND_AFTER,
+                pipeline_depth,
             },
         });
         let mut chain = Chain {
@@ -239,8 +246,61 @@ impl Chain {
                 .writes
                 .insert(b"count".to_vec(), Some(encode(&42u64)));
         }
-        lanes::expected_receipt(chain_id(), record.code_hash, lane.state, &job, outcome)
+        lanes::expected_receipt(chain_id(), record.code_hash, lane.chain, &job, outcome)
             .sign(&self.member(id).key)
+    }
+
+    /// What member `id` signs for the run headed by `head` (the head and the jobs following
+    /// it, executed in order on its own results). A liar changes the result of the job at
+    /// `lie_at` and goes on from its lie (its later pre-states chain the wrong outcome).
+    fn run_receipts(
+        &self,
+        id: &Digest,
+        head: &Digest,
+        lie_at: Option<usize>,
+    ) -> Vec<SignedComputeReceipt> {
+        let head = self.job(head);
+        let lane = self.lane(&head.contract);
+        assert_eq!(head.lane_seq, lane.head, "a run starts at the head");
+        let attempt = head.assignment.as_ref().unwrap().attempt;
+        let run: Vec<Job> = (lane.head..lane.next_seq)
+            .map(|seq| {
+                lanes::lane_job(&StoreView(&self.store), &head.contract, seq)
+                    .unwrap()
+                    .unwrap()
+            })
+            .take_while(|j| {
+                j.state == JobState::Assigned
+                    && j.assignment.as_ref().is_some_and(|a| a.attempt == attempt)
+            })
+            .collect();
+        let record = self.record(&head.contract);
+        let code = read_code(|k| self.store.get(&TreeId::ROOT, k), &record.code_hash).unwrap();
+        let contract = engine().load(&code).unwrap();
+        let reader = ContractSnapshot {
+            snapshot: self.store.snapshot().unwrap(),
+            tree: TreeId(head.contract.0),
+        };
+        let outcomes =
+            lanes::run_jobs(&engine(), &contract, &run, Arc::new(reader), lane.chain).unwrap();
+        let mut chain = lane.chain;
+        run.iter()
+            .zip(outcomes)
+            .enumerate()
+            .map(|(i, (job, (pre_state, mut outcome)))| {
+                if lie_at == Some(i) {
+                    outcome.output = b"forty-two".to_vec();
+                }
+                let pre = if lie_at.is_some_and(|at| i > at) {
+                    chain
+                } else {
+                    pre_state
+                };
+                chain = hyperchain_types::chain_next(&pre, &outcome);
+                lanes::expected_receipt(chain_id(), record.code_hash, pre, job, outcome)
+                    .sign(&self.member(id).key)
+            })
+            .collect()
     }
 
     fn submit(&mut self, receipts: Vec<SignedComputeReceipt>) -> Vec<ReceiptStatus> {
@@ -452,6 +512,207 @@ fn jobs_of_a_lane_run_in_order_and_lanes_are_independent() {
     assert_eq!(chain.lane(&a).head, 2);
 }
 
+#[test]
+fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_them_in_one_block() {
+    let mut chain = Chain::with_depth(4);
+    chain.fleet(&["eu"], 1);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    let calls: Vec<SignedTransaction> = (1..=6u64)
+        .map(|i| chain.call_tx(1, counter, "increment", encode(&i)))
+        .collect();
+    let mut jobs: Vec<Digest> = chain.run(calls, false).iter().map(queued).collect();
+    // The block that reveals the seed also orders a seventh call: it knew the seed, so it
+    // may not follow this committee.
+    let late = chain.call_tx(1, counter, "increment", encode(&7u64));
+    jobs.extend(chain.block(vec![late]).iter().map(queued));
+
+    let head = chain.job(&jobs[0]).assignment.unwrap();
+    for id in &jobs[1..4] {
+        let job = chain.job(id);
+        assert_eq!(job.state, JobState::Assigned, "jobs 1–3 follow the head");
+        let follows = job.assignment.unwrap();
+        assert_eq!(
+            (&follows.committee, follows.seed_view, follows.attempt),
+            (&head.committee, head.seed_view, head.attempt)
+        );
+        assert!(job.view < head.seed_view);
+    }
+    for id in &jobs[4..] {
+        assert_eq!(
+            chain.job(id).state,
+            JobState::Waiting,
+            "beyond the depth or too late"
+        );
+    }
+    // A receipt for the head reserves the fuel of arbitrating the whole run.
+    assert_eq!(
+        lanes::receipt_reserve(&StoreView(&chain.store), &jobs[0]).unwrap(),
+        4 * FUEL
+    );
+    assert_eq!(
+        lanes::receipt_reserve(&StoreView(&chain.store), &jobs[1]).unwrap(),
+        0
+    );
+
+    // Followers' receipts are kept until their job becomes the head.
+    let committee = chain.committee(&jobs[0]);
+    let runs: Vec<Vec<SignedComputeReceipt>> = committee
+        .iter()
+        .map(|id| chain.run_receipts(id, &jobs[0], None))
+        .collect();
+    assert_eq!(
+        runs[0][1].receipt.pre_state,
+        hyperchain_types::chain_next(&chain.lane(&counter).chain, &runs[0][0].receipt.outcome)
+    );
+    let followers: Vec<SignedComputeReceipt> = runs.iter().flat_map(|r| r[1..].to_vec()).collect();
+    let statuses = chain.submit(followers);
+    assert_eq!(statuses, vec![ReceiptStatus::Accepted; 6]);
+    assert_eq!(chain.lane(&counter).head, 0);
+    assert_eq!(chain.job(&jobs[1]).assignment.unwrap().receipts.len(), 2);
+
+    // The head's receipts resolve the head and then each follower, in the same block.
+    let statuses = chain.submit(runs.iter().map(|r| r[0].clone()).collect());
+    assert_eq!(statuses, vec![ReceiptStatus::Accepted; 2]);
+    let mut total = 0;
+    for (i, id) in jobs[..4].iter().enumerate() {
+        let result = done(&chain.job(id)).clone();
+        total += i as u64 + 1;
+        assert_eq!(result.resolution, Resolution::Agreed);
+        assert_eq!(decode_all::<u64>(&result.output).unwrap(), total);
+        assert_eq!(result.height, chain.height, "all four in one block");
+    }
+    let lane = chain.lane(&counter);
+    assert_eq!(lane.head, 4);
+    assert_eq!(lane.state, chain.storage_root(&counter));
+    // The next run is drawn in the same block with a newer seed: the late call follows now.
+    let next = chain.job(&jobs[4]).assignment.unwrap();
+    assert!(next.seed_view > head.seed_view);
+    assert_eq!(chain.job(&jobs[6]).state, JobState::Assigned);
+    assert_eq!(
+        lane.chain, lane.state,
+        "a drawn committee starts from the storage commitment"
+    );
+    // Validators spent no fuel.
+    let statuses = {
+        let committee = chain.committee(&jobs[4]);
+        let receipts = committee
+            .iter()
+            .flat_map(|id| chain.run_receipts(id, &jobs[4], None))
+            .collect();
+        chain.submit(receipts)
+    };
+    assert_eq!(statuses, vec![ReceiptStatus::Accepted; 6]);
+    assert_eq!(
+        decode_all::<u64>(&done(&chain.job(&jobs[6])).output).unwrap(),
+        28
+    );
+    assert!(
+        lanes::active_lanes(&StoreView(&chain.store))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_lie_on_a_follower_is_arbitrated_when_it_becomes_the_head() {
+    let mut chain = Chain::with_depth(3);
+    chain.fleet(&["eu"], 1);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    let calls: Vec<SignedTransaction> = (1..=3u64)
+        .map(|i| chain.call_tx(1, counter, "increment", encode(&i)))
+        .collect();
+    let jobs: Vec<Digest> = chain.run(calls, false).iter().map(queued).collect();
+    chain.block(vec![]);
+    let committee = chain.committee(&jobs[0]);
+    let (honest, liar) = (committee[0], committee[1]);
+    // The liar is honest on the head, lies on the first follower and chains its lie into the
+    // second. Everything arrives before the head resolves.
+    let mut receipts = chain.run_receipts(&honest, &jobs[0], None);
+    let lies = chain.run_receipts(&liar, &jobs[0], Some(1));
+    assert_eq!(lies[0], chain.run_receipts(&liar, &jobs[0], None)[0]);
+    receipts.extend(lies[1..].iter().cloned());
+    receipts.push(lies[0].clone());
+    let statuses = chain.submit(receipts);
+    assert_eq!(statuses, vec![ReceiptStatus::Accepted; 6]);
+
+    // The head is agreed; the lie is arbitrated when its job becomes the head.
+    assert_eq!(done(&chain.job(&jobs[0])).resolution, Resolution::Agreed);
+    let result = done(&chain.job(&jobs[1])).clone();
+    assert_eq!(
+        result.resolution,
+        Resolution::Arbitrated {
+            revoked: vec![liar]
+        }
+    );
+    assert_eq!(decode_all::<u64>(&result.output).unwrap(), 3);
+    assert!(result.fuel_used > 0, "validators executed the job");
+    let kept = chain
+        .store
+        .get(&TreeId::ROOT, &evidence_key(&jobs[1], &liar))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        SignedComputeReceipt::decode(bytes::Bytes::from(kept)).unwrap(),
+        lies[1]
+    );
+    assert!(!chain.in_accumulator(&liar) && chain.in_accumulator(&honest));
+    // The job behind it leaves the liar's committee: drawn afresh, without the liar.
+    let next = chain.job(&jobs[2]).assignment.unwrap();
+    assert!(next.receipts.is_empty());
+    assert!(next.committee.iter().all(|m| m.id != liar));
+    let receipts = chain
+        .committee(&jobs[2])
+        .iter()
+        .flat_map(|id| chain.run_receipts(id, &jobs[2], None))
+        .collect();
+    chain.submit(receipts);
+    let result = done(&chain.job(&jobs[2])).clone();
+    assert_eq!(result.resolution, Resolution::Agreed);
+    assert_eq!(decode_all::<u64>(&result.output).unwrap(), 6);
+    assert_eq!(chain.lane(&counter).state, chain.storage_root(&counter));
+}
+
+#[test]
+fn a_replaced_committee_takes_the_followers_and_their_old_receipts_are_dropped() {
+    let mut chain = Chain::with_depth(3);
+    chain.fleet(&["eu"], 2);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    let calls: Vec<SignedTransaction> = (1..=3u64)
+        .map(|i| chain.call_tx(1, counter, "increment", encode(&i)))
+        .collect();
+    let jobs: Vec<Digest> = chain.run(calls, false).iter().map(queued).collect();
+    chain.block(vec![]);
+    let committee = chain.committee(&jobs[0]);
+    // One member answers the whole run; the other stays silent past the deadline.
+    let answered = chain.run_receipts(&committee[0], &jobs[0], None);
+    chain.submit(answered);
+    assert_eq!(chain.job(&jobs[2]).assignment.unwrap().receipts.len(), 1);
+    for _ in 0..(DEADLINE_MS / 1_000) {
+        chain.block(vec![]);
+    }
+    let head = chain.job(&jobs[0]).assignment.unwrap();
+    assert_eq!(head.attempt, 1);
+    assert!(head.excluded.contains(&committee[1]));
+    for id in &jobs[1..] {
+        let follows = chain.job(id).assignment.unwrap();
+        assert_eq!((follows.attempt, &follows.committee), (1, &head.committee));
+        assert!(
+            follows.receipts.is_empty(),
+            "the old committee's receipts are dropped"
+        );
+    }
+    let new_committee = chain.committee(&jobs[0]);
+    let receipts = new_committee
+        .iter()
+        .flat_map(|id| chain.run_receipts(id, &jobs[0], None))
+        .collect();
+    chain.submit(receipts);
+    assert_eq!(
+        decode_all::<u64>(&done(&chain.job(&jobs[2])).output).unwrap(),
+        6
+    );
+}
+
 /// Runs `calls` (sender, method, input) against a token contract deployed in `mode` and
 /// returns its final storage commitment and every call's status and output.
 fn run_token(
@@ -484,6 +745,50 @@ fn run_token(
     (chain.storage_root(&token), results)
 }
 
+/// [`run_token`] with every call ordered in one block and committees taking up to
+/// `depth` jobs at once: runs are served until every job is resolved.
+fn run_token_pipelined(
+    mode: ExecutionMode,
+    calls: &[(u64, &str, Vec<u8>)],
+    depth: u32,
+) -> (Digest, Vec<(CallStatus, Vec<u8>)>) {
+    let mut chain = Chain::with_depth(depth);
+    chain.fleet(&["eu", "us"], 1);
+    let regions: &[&str] = if mode == ExecutionMode::CrossVendor {
+        &["eu", "us"]
+    } else {
+        &[]
+    };
+    let token = chain.deploy(1, TOKEN, mode, regions);
+    let txs = calls
+        .iter()
+        .map(|(sender, method, input)| chain.call_tx(*sender, token, method, input.clone()))
+        .collect();
+    let jobs: Vec<Digest> = chain.run(txs, false).iter().map(queued).collect();
+    chain.block(vec![]);
+    let mut runs = 0;
+    while chain.lane(&token).head < jobs.len() as u64 {
+        let head = jobs[chain.lane(&token).head as usize];
+        let receipts = chain
+            .committee(&head)
+            .iter()
+            .flat_map(|id| chain.run_receipts(id, &head, None))
+            .collect();
+        chain.submit(receipts);
+        runs += 1;
+    }
+    assert_eq!(runs, jobs.len().div_ceil(depth as usize), "full runs");
+    let results = jobs
+        .iter()
+        .map(|id| {
+            let result = done(&chain.job(id)).clone();
+            assert_eq!(result.resolution, Resolution::Agreed);
+            (result.status, result.output)
+        })
+        .collect();
+    (chain.storage_root(&token), results)
+}
+
 #[test]
 fn every_mode_leaves_the_same_contract_state() {
     let owner = hyperchain_sdk::Address(address(&key(1)).0);
@@ -511,6 +816,18 @@ fn every_mode_leaves_the_same_contract_state() {
             run_token(mode, &calls),
             replicated,
             "{mode} differs from replicated"
+        );
+    }
+    // Pipelined: followers execute on their members' own results, failing calls included.
+    for (mode, depth) in [
+        (ExecutionMode::Single, 8),
+        (ExecutionMode::CrossVendor, 3),
+        (ExecutionMode::Committee(3), 2),
+    ] {
+        assert_eq!(
+            run_token_pipelined(mode, &calls, depth),
+            replicated,
+            "{mode} with pipeline depth {depth} differs from replicated"
         );
     }
 }
@@ -572,12 +889,13 @@ fn forged_replayed_and_foreign_receipts_are_refused_and_change_nothing() {
     let mut chain = Chain::new();
     chain.fleet(&["eu"], 1);
     let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
-    let calls = vec![
-        chain.call_tx(1, counter, "increment", encode(&1u64)),
-        chain.call_tx(1, counter, "increment", encode(&2u64)),
-    ];
-    let jobs: Vec<Digest> = chain.block(calls).iter().map(queued).collect();
+    let first = chain.call_tx(1, counter, "increment", encode(&1u64));
+    let mut jobs: Vec<Digest> = chain.block(vec![first]).iter().map(queued).collect();
     chain.block(vec![]);
+    // Ordered after the head's seed view: waits, it does not follow.
+    let second = chain.call_tx(1, counter, "increment", encode(&2u64));
+    jobs.extend(chain.block(vec![second]).iter().map(queued));
+    assert_eq!(chain.job(&jobs[1]).state, JobState::Waiting);
     let committee = chain.committee(&jobs[0]);
     let member = committee[0];
     let good = chain.receipt(&member, &jobs[0], Behaviour::Honest);
@@ -638,12 +956,12 @@ fn forged_replayed_and_foreign_receipts_are_refused_and_change_nothing() {
     assert!(chain.in_accumulator(&member) && chain.in_accumulator(&stranger));
 
     // A duplicate from a member that already answered is refused too.
-    assert_eq!(
-        chain.submit(vec![good.clone()]),
-        vec![ReceiptStatus::Accepted]
+    let statuses = chain.submit(vec![good.clone(), good]);
+    assert_eq!(statuses[0], ReceiptStatus::Accepted);
+    assert!(
+        rejected(&statuses[1]).contains("already sent"),
+        "{statuses:?}"
     );
-    let dup = chain.submit(vec![good]);
-    assert!(rejected(&dup[0]).contains("already sent"), "{dup:?}");
 }
 
 #[test]
@@ -699,6 +1017,7 @@ fn a_silent_committee_is_replaced_after_its_deadline_and_repeat_offenders_suspen
             compute: ComputeParams {
                 job_deadline_ms: DEADLINE_MS,
                 suspend_after_failures: SUSPEND_AFTER,
+                ..ComputeParams::default()
             },
             ..RegistryConfig::default()
         },

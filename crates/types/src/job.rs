@@ -4,12 +4,15 @@
 //! - A contract deployed in a TEE mode owns a **lane** ([`LaneRecord`]): its storage changes
 //!   only through jobs on that lane, one after another in finalization order.
 //! - A call to it becomes a [`Job`] (id = the call transaction's id) at the lane's next
-//!   sequence number. Only the lane's **head** (the oldest unresolved job) is executed: its
-//!   pre-state is the storage commitment the lane recorded after the previous job.
+//!   sequence number. Jobs resolve in lane order: the lane's **head** (the oldest unresolved
+//!   job) first.
 //! - The head is **assigned** a committee ([`Assignment`]) drawn from a consensus seed of a
 //!   view after the one that ordered it; the seed and the attempt number are recorded so
-//!   anyone can recompute the committee. Members' receipts are collected until they all agree
-//!   (the result is applied) or two differ (validators arbitrate).
+//!   anyone can recompute the committee. Jobs behind it that were ordered before that seed's
+//!   view (up to the policy's pipeline depth) **follow** it: the same committee executes them
+//!   in order on its own results, and their receipts name a chained pre-state
+//!   ([`chain_next`]). Members' receipts are collected until they all agree (the result is
+//!   applied) or two differ (validators arbitrate).
 
 use crate::{Address, CallStatus, Digest, Event, SignedComputeReceipt, limits, tx_limits};
 use bytes::BufMut;
@@ -37,8 +40,25 @@ pub struct LaneRecord {
     pub next_seq: u64,
     /// The sequence number of the oldest unresolved job (`next_seq` when idle).
     pub head: u64,
-    /// The contract's storage commitment after job `head − 1` (the head's pre-state).
+    /// The contract's storage commitment after job `head − 1`.
     pub state: Digest,
+    /// The pre-state the head's receipts must name: `state` when the head's committee was
+    /// drawn for it, or, for a head that followed an earlier job of the same committee,
+    /// [`chain_next`] of that job's pre-state and agreed outcome.
+    pub chain: Digest,
+}
+
+/// Domain of the chained pre-state.
+pub const PRE_STATE_CHAIN_DOMAIN: &[u8] = b"hyperchain/lane-chain/v1";
+
+/// The pre-state a follower's receipts name, from its predecessor's pre-state and outcome:
+/// `SHA-256(domain ‖ pre_state ‖ SHA-256(outcome))`. A member holds only the values it read,
+/// not the storage tree, so it cannot name the storage commitment after the job; this chain
+/// commits to the same thing (the head's proven storage and every outcome since).
+pub fn chain_next(pre_state: &Digest, outcome: &crate::CallOutcome) -> Digest {
+    use commonware_codec::Encode as _;
+    let outcome = crate::sha256(&outcome.encode());
+    crate::sha256_parts(&[PRE_STATE_CHAIN_DOMAIN, &pre_state.0, &outcome.0])
 }
 
 /// A committee member as recorded in a job.
@@ -185,10 +205,11 @@ impl Write for LaneRecord {
         self.next_seq.write(buf);
         self.head.write(buf);
         self.state.write(buf);
+        self.chain.write(buf);
     }
 }
 impl FixedSize for LaneRecord {
-    const SIZE: usize = 2 * u64::SIZE + Digest::SIZE;
+    const SIZE: usize = 2 * u64::SIZE + 2 * Digest::SIZE;
 }
 impl Read for LaneRecord {
     type Cfg = ();
@@ -197,6 +218,7 @@ impl Read for LaneRecord {
             next_seq: u64::read(buf)?,
             head: u64::read(buf)?,
             state: Digest::read(buf)?,
+            chain: Digest::read(buf)?,
         };
         if lane.head > lane.next_seq {
             return Err(Error::Invalid("LaneRecord", "head beyond the last job"));
@@ -580,6 +602,7 @@ mod tests {
             next_seq: 3,
             head: 1,
             state: Digest([1; 32]),
+            chain: Digest([2; 32]),
         };
         assert_eq!(LaneRecord::decode(lane.encode()).unwrap(), lane);
         let bad = LaneRecord {
@@ -588,6 +611,27 @@ mod tests {
             ..lane
         };
         assert!(LaneRecord::decode(bad.encode()).is_err());
+    }
+
+    #[test]
+    fn the_pre_state_chain_commits_to_each_outcome() {
+        let outcome = |output: &[u8]| crate::CallOutcome {
+            status: CallStatus::Ok,
+            output: output.to_vec(),
+            events: Vec::new(),
+            fuel_used: 7,
+            reads: Default::default(),
+            writes: Default::default(),
+        };
+        let start = Digest([1; 32]);
+        let a = chain_next(&start, &outcome(b"a"));
+        assert_eq!(a, chain_next(&start, &outcome(b"a")));
+        assert_ne!(a, chain_next(&start, &outcome(b"b")));
+        assert_ne!(a, chain_next(&Digest([2; 32]), &outcome(b"a")));
+        assert_ne!(
+            chain_next(&a, &outcome(b"b")),
+            chain_next(&a, &outcome(b"a"))
+        );
     }
 
     #[test]

@@ -20,8 +20,8 @@ pub use block::{
 pub use digest::{Address, Digest, sha256, sha256_parts};
 pub use exec::{CallOutcome, CallStatus, Event, TrapKind, WriteSet, limits};
 pub use job::{
-    Assignment, CommitteeMember, Job, JobResult, JobState, LaneRecord, Resolution, VENDOR_AMD,
-    VENDOR_INTEL, job_limits,
+    Assignment, CommitteeMember, Job, JobResult, JobState, LaneRecord, PRE_STATE_CHAIN_DOMAIN,
+    Resolution, VENDOR_AMD, VENDOR_INTEL, chain_next, job_limits,
 };
 pub use receipt::{ComputeReceipt, RECEIPT_NAMESPACE, SignedComputeReceipt};
 pub use registry::{

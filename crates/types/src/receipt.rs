@@ -2,8 +2,10 @@
 //! key after executing a job, and what validators check instead of re-executing.
 //!
 //! A receipt commits to the chain, the contract and its lane position, the job, the code, the
-//! storage commitment it read (after job n−1), and the whole outcome (status, output, events,
-//! fuel, read and write sets). Members agree when they signed the same receipt bytes; a replay
+//! pre-state it executed on, and the whole outcome (status, output, events, fuel, read and
+//! write sets). The pre-state is the storage commitment it read (after job n−1) for a job the
+//! committee was drawn for, and the chain [`crate::chain_next`] for a job that followed one
+//! of the same committee (executed on the member's own result of the one before). Members agree when they signed the same receipt bytes; a replay
 //! to another chain, lane position or job changes those bytes.
 //!
 //! The receipt does not carry the storage commitment *after* the job: a member holds only the
@@ -33,7 +35,8 @@ pub struct ComputeReceipt {
     pub job: Digest,
     /// SHA-256 of the contract's code.
     pub code_hash: Digest,
-    /// The contract's storage commitment the job read (after job n−1).
+    /// The pre-state executed on: the contract's storage commitment after job n−1, or, for a
+    /// follower, the chained pre-state ([`crate::chain_next`]).
     pub pre_state: Digest,
     /// What the call did.
     pub outcome: CallOutcome,
