@@ -268,17 +268,20 @@ impl StorageReader for RunStorage {
 /// leaves none). The same computation validators check receipts against.
 ///
 /// [`chain_next`]: hyperchain_types::chain_next
+///
+/// `on_job` is called after each job (with its index), e.g. to time it.
 pub fn run_jobs(
     engine: &Engine,
     contract: &Contract,
     jobs: &[Job],
     storage: Arc<dyn StorageReader>,
     pre_state: Digest,
+    mut on_job: impl FnMut(usize),
 ) -> Result<Vec<(Digest, CallOutcome)>, hyperchain_vm::VmError> {
     let mut out = Vec::with_capacity(jobs.len());
     let mut writes = hyperchain_types::WriteSet::new();
     let mut chain = pre_state;
-    for job in jobs {
+    for (i, job) in jobs.iter().enumerate() {
         let view = Arc::new(RunStorage {
             base: storage.clone(),
             writes: writes.clone(),
@@ -290,6 +293,7 @@ pub fn run_jobs(
         let next = hyperchain_types::chain_next(&chain, &outcome);
         out.push((chain, outcome));
         chain = next;
+        on_job(i);
     }
     Ok(out)
 }

@@ -130,8 +130,15 @@ fn answer(
             snapshot: ledger.snapshot().unwrap(),
             tree: TreeId(contract.0),
         };
-        let outcomes =
-            lanes::run_jobs(&engine(), &module, &run, Arc::new(reader), lane.chain).unwrap();
+        let outcomes = lanes::run_jobs(
+            &engine(),
+            &module,
+            &run,
+            Arc::new(reader),
+            lane.chain,
+            |_| {},
+        )
+        .unwrap();
         for (job, (pre_state, mut outcome)) in run.iter().zip(outcomes) {
             answered.insert((job.id, assignment.attempt));
             if behaviour == Behaviour::Liar {

@@ -281,8 +281,15 @@ impl Chain {
             snapshot: self.store.snapshot().unwrap(),
             tree: TreeId(head.contract.0),
         };
-        let outcomes =
-            lanes::run_jobs(&engine(), &contract, &run, Arc::new(reader), lane.chain).unwrap();
+        let outcomes = lanes::run_jobs(
+            &engine(),
+            &contract,
+            &run,
+            Arc::new(reader),
+            lane.chain,
+            |_| {},
+        )
+        .unwrap();
         let mut chain = lane.chain;
         run.iter()
             .zip(outcomes)

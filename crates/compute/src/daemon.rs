@@ -4,8 +4,9 @@
 //!    identity key and the latest finalized block, in a `Register` transaction signed by the
 //!    enclave; wait for its receipt (a refusal names the failed check).
 //! 2. **Serve**: poll validators for jobs assigned to this node (`GET /jobs?node=`), execute
-//!    each in the enclave on fetched and proven state, and send the signed receipt in a
-//!    `Receipt` transaction to every configured validator (there is no mempool gossip).
+//!    each lane's run (its head and the jobs following it on the same committee, in order) in
+//!    the enclave on fetched and proven state, and send the signed receipts in `Receipt`
+//!    transactions to every configured validator (there is no mempool gossip).
 //! 3. **Re-attest** halfway through the membership's validity, with fresh evidence for the
 //!    same identity key.
 //!
@@ -372,49 +373,81 @@ impl Shared {
         Ok(Some(Event::Reattested { height }))
     }
 
-    /// Executes one job and sends the receipt.
-    async fn serve(self: &Arc<Self>, job: Digest) -> Result<Event, DaemonError> {
+    /// Executes a run (a lane's head and the jobs following it on the same committee) and
+    /// sends the receipts, in lane order.
+    async fn serve(self: &Arc<Self>, run: Vec<Digest>) -> Result<Vec<Event>, DaemonError> {
         let host: Arc<dyn Host> = Arc::new(RpcHost {
             shared: self.clone(),
             runtime: tokio::runtime::Handle::current(),
         });
         let enclave = self.enclave.clone();
-        let executed = tokio::task::spawn_blocking(move || enclave.execute(host, &job))
+        let ids = run.clone();
+        let executed = tokio::task::spawn_blocking(move || enclave.execute_run(host, &ids))
             .await
             .map_err(|e| DaemonError::Config(format!("execution task failed: {e}")))?;
-        let mut executed = match executed {
+        let executed = match executed {
             Ok(executed) => executed,
             Err(e) => {
-                return Ok(Event::Skipped {
-                    job,
-                    reason: e.to_string(),
-                });
+                let reason = e.to_string();
+                return Ok(run
+                    .into_iter()
+                    .map(|job| Event::Skipped {
+                        job,
+                        reason: reason.clone(),
+                    })
+                    .collect());
             }
         };
-        if self.config.fault == Fault::WrongResult {
-            // A Byzantine node: claims another output, re-signed with its real key.
-            let mut receipt = executed.receipt.receipt.clone();
-            receipt.outcome.output = b"a wrong result".to_vec();
-            receipt.outcome.status = CallStatus::Ok;
-            executed.receipt = self.enclave.sign_receipt(receipt);
+        let mut events = Vec::with_capacity(executed.len());
+        for mut executed in executed {
+            if self.config.fault == Fault::WrongResult {
+                // A Byzantine node: claims another output, re-signed with its real key.
+                let mut receipt = executed.receipt.receipt.clone();
+                receipt.outcome.output = b"a wrong result".to_vec();
+                receipt.outcome.status = CallStatus::Ok;
+                executed.receipt = self.enclave.sign_receipt(receipt);
+            }
+            let outcome = &executed.receipt.receipt.outcome;
+            let (status, fuel_used) = (status_name(&outcome.status), outcome.fuel_used);
+            let tx = self
+                .send(Payload::Receipt(Box::new(executed.receipt.clone())))
+                .await?;
+            events.push(Event::Executed {
+                job: executed.job.id,
+                contract: executed.job.contract,
+                lane_seq: executed.job.lane_seq,
+                attempt: executed.job.assignment.as_ref().map_or(0, |a| a.attempt),
+                status,
+                fuel_used,
+                millis: executed.elapsed.as_millis() as u64,
+                reads: executed.reads,
+                tx,
+            });
         }
-        let outcome = &executed.receipt.receipt.outcome;
-        let (status, fuel_used) = (status_name(&outcome.status), outcome.fuel_used);
-        let tx = self
-            .send(Payload::Receipt(Box::new(executed.receipt.clone())))
-            .await?;
-        Ok(Event::Executed {
-            job,
-            contract: executed.job.contract,
-            lane_seq: executed.job.lane_seq,
-            attempt: executed.job.assignment.as_ref().map_or(0, |a| a.attempt),
-            status,
-            fuel_used,
-            millis: executed.elapsed.as_millis() as u64,
-            reads: executed.reads,
-            tx,
-        })
+        Ok(events)
     }
+}
+
+/// A lane's jobs listed for this node, as one run: (job, attempt) in lane order.
+type Run = Vec<(Digest, u32)>;
+
+/// Groups a listing into runs: consecutive lane positions of one contract on one attempt
+/// (the validator lists each lane's head, then the jobs following it).
+fn runs(jobs: &[hyperchain_rpc::api::JobView]) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    let mut last: Option<(hyperchain_types::Address, u64, u32)> = None;
+    for job in jobs {
+        let attempt = job.assignment.as_ref().map_or(0, |a| a.attempt);
+        let follows = last.is_some_and(|(contract, seq, a)| {
+            contract == job.contract && seq + 1 == job.lane_seq && a == attempt
+        });
+        match out.last_mut() {
+            Some(run) if follows => run.push((job.id, attempt)),
+            _ => out.push(vec![(job.id, attempt)]),
+        }
+        last = Some((job.contract, job.lane_seq, attempt));
+    }
+    out
 }
 
 impl ComputeNode {
@@ -436,14 +469,14 @@ impl ComputeNode {
         // Kept while the job is listed for this node (its receipt not yet finalized) or running.
         let mut taken: HashSet<(Digest, u32)> = HashSet::new();
         let mut in_flight: HashSet<(Digest, u32)> = HashSet::new();
-        let mut running: tokio::task::JoinSet<((Digest, u32), Result<Event, DaemonError>)> =
+        let mut running: tokio::task::JoinSet<(Run, Result<Vec<Event>, DaemonError>)> =
             tokio::task::JoinSet::new();
         let mut last_reattest_check = std::time::Instant::now();
-        // Jobs listed for this node and not yet started, in the validator's order. Refreshed
-        // once per finalized block (at most `poll` apart when blocks are slow); a finished job's
-        // slot goes to the next of them at once rather than at the next block, so execution
-        // does not idle between blocks.
-        let mut queue: VecDeque<(Digest, u32)> = VecDeque::new();
+        // Runs listed for this node and not yet started, in the validator's order. Refreshed
+        // once per finalized block (at most `poll` apart when blocks are slow); a finished
+        // run's slot goes to the next of them at once rather than at the next block, so
+        // execution does not idle between blocks.
+        let mut queue: VecDeque<Run> = VecDeque::new();
         let mut next_height = 0u64;
         let poll = shared.config.poll;
         tokio::pin!(shutdown);
@@ -451,20 +484,26 @@ impl ComputeNode {
             let new_block = tokio::select! {
                 _ = &mut shutdown => return Ok(()),
                 Some(done) = running.join_next(), if !running.is_empty() => {
-                    if let Ok((key, result)) = done {
-                        in_flight.remove(&key);
+                    if let Ok((run, result)) = done {
+                        for key in &run {
+                            in_flight.remove(key);
+                        }
                         match result {
-                            Ok(event) => {
-                                if matches!(event, Event::Skipped { .. }) {
-                                    // Try again later (e.g. a validator lagging behind).
-                                    taken.remove(&key);
+                            Ok(events) => {
+                                for event in events {
+                                    if let Event::Skipped { job, .. } = &event {
+                                        // Try again later (e.g. a validator lagging behind).
+                                        taken.retain(|key| key.0 != *job);
+                                    }
+                                    report(event);
                                 }
-                                report(event);
                             }
                             Err(e) => {
-                                taken.remove(&key);
+                                for key in &run {
+                                    taken.remove(key);
+                                }
                                 report(Event::Warning {
-                                    message: format!("job {}: {e}", key.0),
+                                    message: format!("job {}: {e}", run[0].0),
                                 });
                             }
                         }
@@ -503,18 +542,17 @@ impl ComputeNode {
                         .await;
                     match listing {
                         Ok(resp) => {
-                            let listed: Vec<(Digest, u32)> = resp
-                                .jobs
-                                .iter()
-                                .map(|job| {
-                                    (job.id, job.assignment.as_ref().map_or(0, |a| a.attempt))
-                                })
-                                .collect();
-                            let set: HashSet<&(Digest, u32)> = listed.iter().collect();
+                            let listed = runs(&resp.jobs);
+                            let set: HashSet<&(Digest, u32)> = listed.iter().flatten().collect();
                             taken.retain(|key| set.contains(key) || in_flight.contains(key));
                             queue = listed
                                 .into_iter()
-                                .filter(|key| !taken.contains(key))
+                                .map(|run| {
+                                    run.into_iter()
+                                        .filter(|key| !taken.contains(key))
+                                        .collect::<Run>()
+                                })
+                                .filter(|run| !run.is_empty())
                                 .collect();
                         }
                         Err(e) => report(Event::Warning {
@@ -524,13 +562,15 @@ impl ComputeNode {
                 }
             }
             while running.len() < parallel {
-                let Some(key) = queue.pop_front() else { break };
-                if !taken.insert(key) {
+                let Some(run) = queue.pop_front() else { break };
+                let run: Run = run.into_iter().filter(|key| taken.insert(*key)).collect();
+                if run.is_empty() {
                     continue;
                 }
-                in_flight.insert(key);
+                in_flight.extend(run.iter().copied());
                 let shared = shared.clone();
-                running.spawn(async move { (key, shared.serve(key.0).await) });
+                let ids = run.iter().map(|key| key.0).collect();
+                running.spawn(async move { (run, shared.serve(ids).await) });
             }
         }
     }

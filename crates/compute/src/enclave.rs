@@ -13,8 +13,10 @@
 //!   key the enclave asked for;
 //! - the job record must show this node on the job's current committee; the code must hash to
 //!   the contract's code hash; every storage value the call reads must be proven against the
-//!   lane's recorded pre-state (the contract's storage commitment after the previous job), so
-//!   the enclave executes on exactly the state its receipt names.
+//!   lane's recorded storage commitment (after the job before the head), so the enclave
+//!   executes on exactly the state its receipt names. Jobs following the head on the same
+//!   committee run on the head's proven state overlaid with the run's own earlier writes,
+//!   and their receipts name the chained pre-state ([`hyperchain_types::chain_next`]).
 //!
 //! If anything fails, the enclave signs nothing.
 
@@ -238,8 +240,26 @@ impl Enclave {
     }
 
     /// Reads a job's record, its lane and its contract from proven state, and checks that
-    /// this node is on its current committee and has a job to do.
+    /// this node is on its current committee and the job is its lane's head.
     pub fn fetch_job(
+        &self,
+        host: &dyn Host,
+        job_id: &Digest,
+    ) -> Result<(Job, LaneRecord, ContractRecord), EnclaveError> {
+        let (job, lane, record) = self.fetch_records(host, job_id)?;
+        if lane.head != job.lane_seq {
+            return Err(EnclaveError::NotAssigned(format!(
+                "job {job_id} follows the head of its lane (position {}, head {}): it runs \
+                 after the head, in the same run",
+                job.lane_seq, lane.head
+            )));
+        }
+        Ok((job, lane, record))
+    }
+
+    /// Reads a job's record, its lane and its contract from proven state, and checks that
+    /// the job is assigned and this node is on its current committee.
+    fn fetch_records(
         &self,
         host: &dyn Host,
         job_id: &Digest,
@@ -277,7 +297,7 @@ impl Enclave {
             "contract record",
         )?))
         .map_err(|e| decode_err("contract record", e))?;
-        if job.state != JobState::Assigned || lane.head != job.lane_seq {
+        if job.state != JobState::Assigned || job.lane_seq < lane.head {
             return Err(EnclaveError::NotAssigned(format!(
                 "job {job_id} is {} at lane position {} (head {})",
                 job.state_name(),
@@ -330,11 +350,48 @@ impl Enclave {
         Ok(code)
     }
 
-    /// Executes job `job_id` if this node is on its committee: fetch and verify the job, the
-    /// code and every value the call reads, run the call with the shared engine, and sign the
-    /// receipt.
+    /// Executes job `job_id` if this node is on its committee and it is its lane's head:
+    /// [`Enclave::execute_run`] of that one job.
     pub fn execute(&self, host: Arc<dyn Host>, job_id: &Digest) -> Result<Executed, EnclaveError> {
-        let (job, lane, record) = self.fetch_job(host.as_ref(), job_id)?;
+        let mut run = self.execute_run(host, std::slice::from_ref(job_id))?;
+        Ok(run.remove(0))
+    }
+
+    /// Executes a run: the lane's head `jobs[0]` and the jobs following it on the same
+    /// committee (`jobs[1..]`, consecutive lane positions). Fetches and verifies every job,
+    /// the code and every value the calls read (proven against the head's pre-state: the run
+    /// starts before the head resolves, and the head cannot resolve without this node's
+    /// receipt), runs the jobs in order, each on the storage the ones before it left, and
+    /// signs one receipt per job, each naming its chained pre-state.
+    pub fn execute_run(
+        &self,
+        host: Arc<dyn Host>,
+        jobs: &[Digest],
+    ) -> Result<Vec<Executed>, EnclaveError> {
+        let Some(head_id) = jobs.first() else {
+            return Ok(Vec::new());
+        };
+        let (head, lane, record) = self.fetch_job(host.as_ref(), head_id)?;
+        let attempt = |job: &Job| job.assignment.as_ref().map(|a| (a.attempt, a.seed_view));
+        let mut run = vec![head];
+        for (i, id) in jobs.iter().enumerate().skip(1) {
+            let (job, _, _) = self.fetch_records(host.as_ref(), id)?;
+            let head = &run[0];
+            if job.contract != head.contract || job.lane_seq != head.lane_seq + i as u64 {
+                return Err(EnclaveError::NotAssigned(format!(
+                    "job {id} is not at lane position {} of {}",
+                    head.lane_seq + i as u64,
+                    head.contract
+                )));
+            }
+            if attempt(&job) != attempt(head) {
+                return Err(EnclaveError::NotAssigned(format!(
+                    "job {id} does not follow job {}'s committee",
+                    head.id
+                )));
+            }
+            run.push(job);
+        }
         let contract = match self.engine.cached(&record.code_hash) {
             Some(contract) => contract,
             None => {
@@ -348,38 +405,55 @@ impl Enclave {
             identity: self.identity.clone(),
             light: self.light.clone(),
             host,
-            contract: job.contract,
+            contract: run[0].contract,
             pre_state: lane.state,
             cache: Mutex::new(HashMap::new()),
             failure: Mutex::new(None),
         });
-        let started = Instant::now();
-        let outcome =
-            lanes::run_job(&self.engine, &contract, &job, storage.clone()).map_err(|e| {
-                // A refused read surfaces as the engine's storage error; report what it was.
-                storage
-                    .failure
-                    .lock()
-                    .ok()
-                    .and_then(|mut f| f.take())
-                    .unwrap_or_else(|| EnclaveError::Engine(e.to_string()))
-            })?;
-        let elapsed = started.elapsed();
-        let reads = storage.cache.lock().map(|c| c.len()).unwrap_or(0);
-        let receipt = lanes::expected_receipt(
-            self.identity.chain_id,
-            record.code_hash,
-            lane.state,
-            &job,
-            outcome,
+        // Time and verified reads of each job.
+        let mut marks = Vec::with_capacity(run.len());
+        let mut started = Instant::now();
+        let mut fetched = 0;
+        let outcomes = lanes::run_jobs(
+            &self.engine,
+            &contract,
+            &run,
+            storage.clone(),
+            lane.chain,
+            |_| {
+                let reads = storage.cache.lock().map(|c| c.len()).unwrap_or(0);
+                marks.push((started.elapsed(), reads - fetched));
+                fetched = reads;
+                started = Instant::now();
+            },
         )
-        .sign(&self.identity.key);
-        Ok(Executed {
-            receipt,
-            job,
-            elapsed,
-            reads,
-        })
+        .map_err(|e| {
+            // A refused read surfaces as the engine's storage error; report what it was.
+            storage
+                .failure
+                .lock()
+                .ok()
+                .and_then(|mut f| f.take())
+                .unwrap_or_else(|| EnclaveError::Engine(e.to_string()))
+        })?;
+        Ok(run
+            .into_iter()
+            .zip(outcomes)
+            .zip(marks)
+            .map(|((job, (pre_state, outcome)), (elapsed, reads))| Executed {
+                receipt: lanes::expected_receipt(
+                    self.identity.chain_id,
+                    record.code_hash,
+                    pre_state,
+                    &job,
+                    outcome,
+                )
+                .sign(&self.identity.key),
+                job,
+                elapsed,
+                reads,
+            })
+            .collect())
     }
 }
 

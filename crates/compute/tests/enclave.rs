@@ -20,7 +20,7 @@ use commonware_codec::{DecodeExt as _, Encode as _};
 use fixture::*;
 use hyperchain_chain::execute::{code_key, contract_key};
 use hyperchain_chain::lanes::{self, job_key, lane_key};
-use hyperchain_compute::enclave::EnclaveError;
+use hyperchain_compute::enclave::{EnclaveError, Executed};
 use hyperchain_rpc::api::{ComputeFetchResponse, Hex};
 use hyperchain_sdk::{decode_all, encode};
 use hyperchain_state::TreeId;
@@ -171,6 +171,100 @@ mod honest {
             executed.receipt.receipt.outcome,
             chain.run_directly(&jobs[1])
         );
+    }
+}
+
+mod pipelined {
+    use super::*;
+
+    /// A committee given three jobs runs them in order: the followers read the head's proven
+    /// state through the run's own writes (one fetched value for the whole run), their
+    /// receipts chain the pre-state, and the chain resolves all three in one block.
+    #[test]
+    fn a_run_executes_followers_on_its_own_results_and_resolves_in_one_block() {
+        let Scenario {
+            mut chain,
+            counter,
+            jobs,
+            ..
+        } = Scenario::pipelined(&[5, 7, 9], 3);
+        let lane = chain.lane(&counter);
+        let record = chain.record(&counter);
+        for id in &jobs[1..] {
+            assert_eq!(
+                chain.job(id).state,
+                JobState::Assigned,
+                "the head's followers"
+            );
+        }
+        let mut receipts = Vec::new();
+        for member in chain.committee(&jobs[0]) {
+            let host = chain.host();
+            let run = chain
+                .enclave(&member)
+                .execute_run(host.clone(), &jobs)
+                .unwrap();
+            let outputs: Vec<u64> = run
+                .iter()
+                .map(|e| decode_all::<u64>(&e.receipt.receipt.outcome.output).unwrap())
+                .collect();
+            assert_eq!(outputs, vec![5, 12, 21]);
+            assert_eq!(
+                run.iter().map(|e| e.reads).collect::<Vec<_>>(),
+                vec![1, 0, 0],
+                "followers read the run's own write"
+            );
+            let mut pre_state = lane.chain;
+            for e in &run {
+                assert_eq!(e.receipt.receipt.pre_state, pre_state);
+                pre_state = hyperchain_types::chain_next(&pre_state, &e.receipt.receipt.outcome);
+            }
+            assert_eq!(run[0].receipt.receipt.pre_state, lane.state);
+            assert_eq!(
+                host.seen(),
+                vec![
+                    ComputeRequest::Job(jobs[0]),
+                    ComputeRequest::Job(jobs[1]),
+                    ComputeRequest::Job(jobs[2]),
+                    ComputeRequest::Code(record.code_hash),
+                    ComputeRequest::State {
+                        contract: counter,
+                        keys: vec![COUNT.to_vec()]
+                    },
+                ]
+            );
+            receipts.extend(run.into_iter().map(|e| e.receipt));
+        }
+        let height = chain.tip().height;
+        assert_eq!(chain.submit(receipts), vec![ReceiptStatus::Accepted; 6]);
+        for (id, total) in jobs.iter().zip([5u64, 12, 21]) {
+            let JobState::Done(result) = chain.job(id).state else {
+                panic!("job {id} resolved");
+            };
+            assert_eq!(result.resolution, Resolution::Agreed);
+            assert_eq!(result.height, height + 1);
+            assert_eq!(decode_all::<u64>(&result.output).unwrap(), total);
+        }
+        assert_eq!(chain.lane(&counter).state, chain.storage_root(&counter));
+    }
+
+    #[test]
+    fn a_run_must_start_at_the_head_and_follow_it_position_by_position() {
+        let scenario = Scenario::pipelined(&[5, 7, 9], 3);
+        let chain = &scenario.chain;
+        let jobs = &scenario.jobs;
+        let enclave = chain.enclave(&scenario.member());
+        let first = |r: Result<Vec<Executed>, EnclaveError>| match r {
+            Ok(run) => panic!("the enclave signed {} receipts", run.len()),
+            Err(EnclaveError::NotAssigned(message)) => message,
+            Err(other) => panic!("expected NotAssigned, got {other:?}"),
+        };
+        let message = first(enclave.execute_run(chain.host(), &jobs[1..]));
+        assert!(message.contains("follows the head"), "{message}");
+        let message = first(enclave.execute_run(chain.host(), &[jobs[0], jobs[2]]));
+        assert!(message.contains("is not at lane position 1"), "{message}");
+        let message = first(enclave.execute_run(chain.host(), &[jobs[0], jobs[0]]));
+        assert!(message.contains("is not at lane position 1"), "{message}");
     }
 }
 

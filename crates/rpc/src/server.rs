@@ -774,32 +774,41 @@ async fn list_jobs(
                 contract,
                 lane.next_seq.saturating_sub(limit as u64),
                 lane.next_seq,
+                false,
             ));
         }
         None => {
-            // Only a lane's head is ever assigned or stalled: a node's work, or those states,
-            // need one record per lane however long the queues behind the heads are.
-            let heads_only =
+            // Only a lane's head and the jobs following it on its committee are ever assigned
+            // or stalled: a node's work, or those states, need that run of each lane however
+            // long the queues behind it are.
+            let runs_only =
                 node.is_some() || matches!(filter.state.as_deref(), Some("assigned" | "stalled"));
             for contract in lanes::active_lanes(&snapshot).map_err(registry_error)? {
                 if let Some(lane) = lanes::lane(&snapshot, &contract).map_err(registry_error)? {
-                    let to = if heads_only {
-                        lane.next_seq.min(lane.head + 1)
+                    let to = if runs_only {
+                        lane.next_seq.min(
+                            lane.head
+                                .saturating_add(u64::from(registry::MAX_PIPELINE_DEPTH)),
+                        )
                     } else {
                         lane.next_seq
                     };
-                    ranges.push((contract, lane.head, to));
+                    ranges.push((contract, lane.head, to, runs_only));
                 }
             }
         }
     }
     let mut jobs = Vec::new();
-    'lanes: for (contract, from, to) in ranges {
+    'lanes: for (contract, from, to, runs_only) in ranges {
         for seq in from..to {
             let Some(job) = lanes::lane_job(&snapshot, &contract, seq).map_err(registry_error)?
             else {
                 continue;
             };
+            if runs_only && seq > from && job.state != hyperchain_types::JobState::Assigned {
+                // The end of the head's run.
+                break;
+            }
             if filter
                 .state
                 .as_deref()

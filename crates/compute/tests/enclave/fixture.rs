@@ -172,12 +172,15 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// A chain whose governance registered the runtime release.
-    pub fn new() -> Chain {
+    /// A chain whose governance registered the runtime release, whose committees take up to
+    /// `pipeline_depth` jobs of a lane at once.
+    pub fn new(pipeline_depth: u32) -> Chain {
         let validators = Arc::new(Validators::deal(7));
         let chain_id = validators.chain_id();
+        let mut registry = validators.devnet.spec.registry_config();
+        registry.compute.pipeline_depth = pipeline_depth;
         let executor = Executor::new(validator_engine(), chain_id)
-            .with_registry(validators.devnet.spec.registry_config())
+            .with_registry(registry)
             .with_seed_verifier(validators.light());
         let store = Store::in_memory().unwrap();
         let root = store.commit(&WriteBatch::new(), 0).unwrap();
@@ -625,7 +628,7 @@ impl Host for TestHost {
 /// A scenario: a fleet of two Intel and two AMD nodes in [`REGION`], the counter deployed
 /// cross-vendor (one Intel and one AMD member per job), a token deployed replicated (another
 /// module in state), and one job per `increments` amount, ordered in one block; the first
-/// is assigned.
+/// is assigned (alone: committees take one job at a time, unless [`Scenario::pipelined`]).
 pub struct Scenario {
     pub chain: Chain,
     pub counter: Address,
@@ -635,7 +638,13 @@ pub struct Scenario {
 
 impl Scenario {
     pub fn new(increments: &[u64]) -> Scenario {
-        let mut chain = Chain::new();
+        Scenario::pipelined(increments, 1)
+    }
+
+    /// The scenario with committees taking up to `depth` jobs at once: the first job's
+    /// committee also takes the ones behind it.
+    pub fn pipelined(increments: &[u64], depth: u32) -> Scenario {
+        let mut chain = Chain::new(depth);
         for (seed, flavour) in [
             (1_001, SimFlavour::Intel),
             (1_002, SimFlavour::Amd),
