@@ -812,4 +812,7 @@ pub struct LaneView {
     pub head: u64,
     /// The storage commitment after job `head − 1`.
     pub state: Digest,
+    /// The pre-state the head's receipts must name: `state` when the head's committee was
+    /// drawn for it, the chained pre-state when it followed the job before.
+    pub chain: Digest,
 }

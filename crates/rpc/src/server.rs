@@ -862,6 +862,7 @@ async fn lane_record(State(shared): Ctx, Segment(contract): Segment) -> ApiResul
         next_seq: lane.next_seq,
         head: lane.head,
         state: lane.state,
+        chain: lane.chain,
     }))
 }
 
