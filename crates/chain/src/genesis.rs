@@ -682,10 +682,27 @@ pub struct Devnet {
 /// attestation policy that accepts simulated platforms. The caller holds every secret, so it
 /// alone could forge any certificate of this chain.
 pub fn deal_devnet(
+    rng: impl CryptoRng,
+    name: &str,
+    timestamp_ms: u64,
+    addresses: &[SocketAddr],
+) -> Result<Devnet, GenesisError> {
+    deal_devnet_with(
+        rng,
+        name,
+        timestamp_ms,
+        addresses,
+        crate::registry::ComputeParams::default(),
+    )
+}
+
+/// [`deal_devnet`] with the given committee execution parameters (`policy.compute`).
+pub fn deal_devnet_with(
     mut rng: impl CryptoRng,
     name: &str,
     timestamp_ms: u64,
     addresses: &[SocketAddr],
+    compute: crate::registry::ComputeParams,
 ) -> Result<Devnet, GenesisError> {
     use commonware_math::algebra::Random as _;
     if addresses.is_empty() {
@@ -729,7 +746,7 @@ pub fn deal_devnet(
             .iter()
             .map(ExecutionMode::to_string)
             .collect(),
-            compute: crate::registry::ComputeParams::default(),
+            compute,
             // A devnet runs simulated compute nodes; governance still has to register the
             // runtime release whose measurements nodes may have.
             attestation: AttestationPolicy {

@@ -122,9 +122,11 @@ pub struct ComputeParams {
 
 /// Most jobs a committee is given at once.
 pub const MAX_PIPELINE_DEPTH: u32 = 64;
+/// The default `pipeline_depth`.
+pub const DEFAULT_PIPELINE_DEPTH: u32 = 32;
 
 fn default_pipeline_depth() -> u32 {
-    ComputeParams::default().pipeline_depth
+    DEFAULT_PIPELINE_DEPTH
 }
 
 impl Default for ComputeParams {
@@ -132,7 +134,7 @@ impl Default for ComputeParams {
         ComputeParams {
             job_deadline_ms: 20_000,
             suspend_after_failures: 3,
-            pipeline_depth: 8,
+            pipeline_depth: DEFAULT_PIPELINE_DEPTH,
         }
     }
 }

@@ -89,6 +89,10 @@ pub struct BenchArgs {
     /// Contracts the jobs are spread over (each TEE contract is a lane; lanes run in parallel).
     #[arg(long, default_value_t = 100)]
     lanes: usize,
+    /// Jobs of one lane a compute committee is given at once (`policy.compute.pipeline_depth`
+    /// of the bench network; 1 turns pipelining off).
+    #[arg(long, default_value_t = crate::genesis::DEFAULT_PIPELINE_DEPTH)]
+    pipeline_depth: u32,
     /// Run the job workload in every mode (replicated, single, committee(2), cross-vendor),
     /// one after the other on fresh networks, and report each and the ratio of cross-vendor
     /// to replicated throughput (`ratio` in the JSON).
@@ -166,7 +170,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
     };
     let outcome = (|| -> Result<serde_json::Value> {
-        let configs = create_network(&dir, args.validators[0], "bench", args.base_port, events)?;
+        let configs = create_network(
+            &dir,
+            args.validators[0],
+            "bench",
+            args.base_port,
+            args.pipeline_depth,
+            events,
+        )?;
         let mut running = start_network(&dir, &configs, events)?;
         let rpcs = running.rpcs.clone();
         let result = crate::remote::runtime()?.block_on(measure(&args, &rpcs, events));
@@ -236,6 +247,7 @@ fn run_jobs(args: BenchArgs) -> Result<()> {
                 .unwrap_or(Workload::Heavy(crate::jobbench::DEFAULT_HEAVY)),
             jobs: args.jobs,
             lanes: args.lanes,
+            pipeline_depth: args.pipeline_depth,
             base_port: args.base_port,
         };
         // runs[mode][round]

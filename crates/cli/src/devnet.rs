@@ -54,6 +54,10 @@ pub struct DevnetArgs {
     /// Simulated Intel nodes and AMD nodes to run in each region (0: no compute fleet).
     #[arg(long, default_value_t = 1)]
     compute_per_region: usize,
+    /// Jobs of one lane a compute committee is given at once, for a new devnet
+    /// (`policy.compute.pipeline_depth`; 1 turns pipelining off).
+    #[arg(long, default_value_t = crate::genesis::DEFAULT_PIPELINE_DEPTH)]
+    pipeline_depth: u32,
 }
 
 struct Validator {
@@ -112,6 +116,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
             args.validators,
             &args.chain,
             args.base_port,
+            args.pipeline_depth,
             Events::stdout(args.json),
         )?
     };
@@ -224,6 +229,7 @@ pub(crate) fn create_network(
     validators: usize,
     chain: &str,
     base_port: u16,
+    pipeline_depth: u32,
     events: Events,
 ) -> Result<Vec<PathBuf>> {
     let report = init(
@@ -232,6 +238,7 @@ pub(crate) fn create_network(
         chain,
         base_port,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
+        crate::genesis::compute_params(pipeline_depth)?,
     )?;
     if events.json {
         events.emit(json!({"event": "genesis", "report": report}), String::new);

@@ -4,7 +4,9 @@
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use hyperchain_chain::config::NodeConfig;
-use hyperchain_chain::genesis::{ChainSpec, deal_devnet};
+use hyperchain_chain::genesis::{ChainSpec, deal_devnet_with};
+use hyperchain_chain::registry::ComputeParams;
+pub use hyperchain_chain::registry::DEFAULT_PIPELINE_DEPTH;
 use serde::Serialize;
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -47,6 +49,10 @@ pub enum GenesisCommand {
         /// Address the validators listen on and dial each other at.
         #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
         host: IpAddr,
+        /// Jobs of one lane a compute committee is given at once (`policy.compute.pipeline_depth`:
+        /// the head and the jobs behind it ordered before its seed; 1 turns pipelining off).
+        #[arg(long, default_value_t = DEFAULT_PIPELINE_DEPTH)]
+        pipeline_depth: u32,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -87,12 +93,25 @@ pub fn validator_dir(dir: &Path, index: usize) -> PathBuf {
 }
 
 /// Creates a devnet in `dir` (see `GenesisCommand::Init`).
+/// `policy.compute` with `pipeline_depth` (checked) and the other defaults.
+pub fn compute_params(pipeline_depth: u32) -> Result<ComputeParams> {
+    let params = ComputeParams {
+        pipeline_depth,
+        ..ComputeParams::default()
+    };
+    params
+        .validate()
+        .map_err(|e| anyhow::anyhow!("--pipeline-depth: {e}"))?;
+    Ok(params)
+}
+
 pub fn init(
     dir: &Path,
     validators: usize,
     chain: &str,
     base_port: u16,
     host: IpAddr,
+    compute: ComputeParams,
 ) -> Result<InitReport> {
     if validators == 0 {
         bail!("--validators must be at least 1");
@@ -117,7 +136,13 @@ pub fn init(
         .duration_since(UNIX_EPOCH)
         .context("the clock is before 1970")?
         .as_millis() as u64;
-    let devnet = deal_devnet(commonware_utils::sys_rng(), chain, timestamp_ms, &p2p)?;
+    let devnet = deal_devnet_with(
+        commonware_utils::sys_rng(),
+        chain,
+        timestamp_ms,
+        &p2p,
+        compute,
+    )?;
 
     let mut report = InitReport {
         chain: devnet.spec.name.clone(),
@@ -185,9 +210,11 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
             chain,
             base_port,
             host,
+            pipeline_depth,
             json,
         } => {
-            let report = init(&dir, validators, &chain, base_port, host)?;
+            let compute = compute_params(pipeline_depth)?;
+            let report = init(&dir, validators, &chain, base_port, host, compute)?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {

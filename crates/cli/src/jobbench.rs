@@ -15,7 +15,7 @@ use crate::devnet::{Events, create_network, start_network};
 use crate::remote::{rpc_error, submit, wait_receipt};
 use anyhow::{Result, anyhow, bail};
 use hyperchain_chain::genesis::AccountKey;
-use hyperchain_rpc::api::ReceiptOutcome;
+use hyperchain_rpc::api::{QueryRequest, ReceiptOutcome};
 use hyperchain_sdk::encode;
 use hyperchain_types::{Address, Digest, ExecutionMode, Payload, SignedTransaction, Transaction};
 use serde_json::json;
@@ -27,8 +27,10 @@ use std::time::{Duration, Instant};
 pub const REGION_NAMES: [&str; 10] = ["eu", "us", "ap", "sa", "af", "me", "oc", "na", "as", "an"];
 /// How long the run may go without any job finishing.
 const STALL: Duration = Duration::from_secs(90);
-/// Fuel limit of each call.
+/// Fuel limit of each call when its need cannot be estimated.
 const CALL_FUEL: u64 = 10_000_000_000;
+/// Fuel of the read-only run that estimates a call's need (validators' default maximum).
+const QUERY_FUEL: u64 = 1_000_000_000;
 
 /// What each call does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +94,7 @@ pub struct JobBench {
     pub workload: Workload,
     pub jobs: usize,
     pub lanes: usize,
+    pub pipeline_depth: u32,
     pub base_port: u16,
 }
 
@@ -125,7 +128,14 @@ pub fn run_one(b: &JobBench, dir: &Path, events: Events) -> Result<serde_json::V
     if b.regions == 0 || b.regions > REGION_NAMES.len() {
         bail!("--regions must be between 1 and {}", REGION_NAMES.len());
     }
-    let configs = create_network(dir, b.validators, "bench", b.base_port, events)?;
+    let configs = create_network(
+        dir,
+        b.validators,
+        "bench",
+        b.base_port,
+        b.pipeline_depth,
+        events,
+    )?;
     let mut running = start_network(dir, &configs, events)?;
     let rpcs = running.rpcs.clone();
     let regions: Vec<String> = REGION_NAMES[..b.regions]
@@ -212,12 +222,33 @@ async fn measure(
         },
     );
 
+    // The calls' fuel limit, as a client sets it: twice what a read-only run of the call
+    // used (a run of jobs given to one committee is bounded by the sum of its fuel limits,
+    // so a generous limit shortens runs); the most a call may have if that run fails.
+    let (method, input) = b.workload.call();
+    let estimate = follow
+        .query(&QueryRequest {
+            fuel_limit: Some(QUERY_FUEL),
+            ..QueryRequest::new(lanes[0], method, input.clone())
+        })
+        .await
+        .ok()
+        .filter(|q| q.status.is_ok())
+        .map(|q| q.fuel_used);
+    let fuel_limit = estimate.map_or(CALL_FUEL, |used| (2 * used).clamp(1_000_000, CALL_FUEL));
+    events.emit(
+        json!({"event": "fuel_limit", "fuel_limit": fuel_limit, "estimated_fuel": estimate}),
+        || match estimate {
+            Some(used) => format!("fuel limit {fuel_limit} per call (a read-only run used {used})"),
+            None => format!("fuel limit {fuel_limit} per call (the read-only run did not finish)"),
+        },
+    );
+
     // Sign every call before the clock starts: call i goes to lane i % L, from the account
     // of validator i % V.
     let accounts: Vec<AccountKey> = (0..clients.len())
         .map(|_| AccountKey::generate(commonware_utils::sys_rng()))
         .collect();
-    let (method, input) = b.workload.call();
     let mut per_validator: Vec<Vec<SignedTransaction>> = vec![Vec::new(); clients.len()];
     let mut nonces = vec![0u64; accounts.len()];
     for i in 0..b.jobs {
@@ -230,7 +261,7 @@ async fn measure(
                 contract: lanes[i % lanes.len()],
                 method: method.into(),
                 input: input.clone(),
-                fuel_limit: CALL_FUEL,
+                fuel_limit,
             },
         }
         .sign(&accounts[a].0);
@@ -337,6 +368,8 @@ async fn measure(
 
     // Check every result: each call succeeded (and, for TEE modes, how it was resolved).
     let mut resolutions: HashMap<String, usize> = HashMap::new();
+    // Jobs resolved per (lane, block): more than one when committees take runs of jobs.
+    let mut per_lane_block: HashMap<(Address, u64), usize> = HashMap::new();
     let mut failed = 0;
     for id in &ids {
         if tee {
@@ -347,6 +380,9 @@ async fn measure(
                 .ok_or_else(|| anyhow!("job {id} vanished"))?;
             let result = job.result.ok_or_else(|| anyhow!("job {id} not done"))?;
             failed += usize::from(!result.status.is_ok());
+            *per_lane_block
+                .entry((job.contract, result.height))
+                .or_default() += 1;
             *resolutions.entry(result.resolution).or_default() += 1;
         } else {
             let r = follow
@@ -375,9 +411,12 @@ async fn measure(
         "regions": if tee { b.regions } else { 0 },
         "compute_nodes": compute_pids.len(),
         "lanes": b.lanes,
+        "pipeline_depth": if tee { b.pipeline_depth } else { 0 },
+        "fuel_limit": fuel_limit,
         "jobs": b.jobs,
         "failed": failed,
         "resolutions": resolutions,
+        "max_jobs_per_lane_block": per_lane_block.values().max().copied().unwrap_or(0),
         "wall_s": wall,
         "jobs_per_s": if wall > 0.0 { jobs / wall } else { 0.0 },
         "latency_ms": {"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)},
@@ -389,14 +428,18 @@ async fn measure(
 /// Prints one run's report as text.
 pub fn print_report(r: &serde_json::Value) {
     println!(
-        "{} × {} ({}): {} validators, {} compute nodes in {} region(s), {} lanes",
+        "{} × {} ({}): {} validators, {} compute nodes in {} region(s), {} lanes{}",
         r["jobs"],
         r["workload"].as_str().unwrap_or_default(),
         r["mode"].as_str().unwrap_or_default(),
         r["validators"],
         r["compute_nodes"],
         r["regions"],
-        r["lanes"]
+        r["lanes"],
+        match r["pipeline_depth"].as_u64() {
+            Some(d) if d > 0 => format!(", pipeline depth {d}"),
+            _ => String::new(),
+        }
     );
     println!(
         "  finalized jobs/s {:.2}  (wall {:.2} s; {} failed)",
@@ -417,6 +460,10 @@ pub fn print_report(r: &serde_json::Value) {
     if let Some(res) = r["resolutions"].as_object()
         && !res.is_empty()
     {
-        println!("  resolutions {}", serde_json::Value::Object(res.clone()));
+        println!(
+            "  resolutions {}  (most jobs of one lane resolved in one block: {})",
+            serde_json::Value::Object(res.clone()),
+            r["max_jobs_per_lane_block"]
+        );
     }
 }

@@ -1097,6 +1097,51 @@ mod chain {
         assert!(report["blocks"].as_u64().unwrap() >= 1, "{report}");
     }
 
+    /// One cross-vendor contract: with pipelining off its lane resolves one job per block; on,
+    /// its committees take runs of jobs and resolve several in one block.
+    #[test]
+    fn one_busy_contract_resolves_runs_of_jobs_per_block_when_pipelined() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = (free_ports(64) + 40).to_string();
+        for depth in ["1", "32"] {
+            let out = hyperchain(
+                dir.path(),
+                &[
+                    "bench",
+                    "--workload",
+                    "heavy:2000",
+                    "--mode",
+                    "cross-vendor",
+                    "--lanes",
+                    "1",
+                    "--jobs",
+                    "12",
+                    "--pipeline-depth",
+                    depth,
+                    "--base-port",
+                    &base,
+                    "--json",
+                ],
+            );
+            assert!(out.status.success(), "{}", stderr(&out));
+            let report = json(&out);
+            assert_eq!(report["failed"], 0, "{report}");
+            assert_eq!(report["resolutions"]["agreed"], 12, "{report}");
+            assert_eq!(report["pipeline_depth"].to_string(), depth, "{report}");
+            // The bench sets the calls' fuel limit from a read-only run, as a client would.
+            assert!(
+                report["fuel_limit"].as_u64().unwrap() < 1_000_000_000,
+                "{report}"
+            );
+            let most = report["max_jobs_per_lane_block"].as_u64().unwrap();
+            if depth == "1" {
+                assert_eq!(most, 1, "one job per lane per block: {report}");
+            } else {
+                assert!(most >= 2, "a run resolved in one block: {report}");
+            }
+        }
+    }
+
     /// `bench --compare`: the same jobs in every mode (replicated, single, committee(2),
     /// cross-vendor), each on a fresh network, with the throughputs and the cross-vendor ratio.
     #[test]
