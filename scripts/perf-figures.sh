@@ -2,7 +2,7 @@
 # Regenerates the figures and tables of docs/PERFORMANCE.md (see there for what each shows).
 #
 #   scripts/perf-figures.sh            # the scale simulation (about 30 minutes on 2 cores)
-#   scripts/perf-figures.sh --local    # also the local mode comparison (about 12 minutes more)
+#   scripts/perf-figures.sh --local    # also the local mode comparison (about 10 minutes more)
 #
 # Writes docs/img/*.svg and the JSON they are drawn from next to them.
 set -euo pipefail
@@ -21,5 +21,5 @@ mkdir -p docs/img
 
 if [[ "${1:-}" == "--local" ]]; then
   # Real validators and compute nodes on this machine: every execution mode, 4 and 7 validators.
-  "$hc" bench --compare --validators 4,7 --repeat 3 --json --svg docs/img/modes.svg > docs/img/modes.json
+  "$hc" bench --compare --validators 4,7 --repeat 5 --json --svg docs/img/modes.svg > docs/img/modes.json
 fi

@@ -276,6 +276,12 @@ impl Shared {
     /// Signs a transaction with the next nonce and sends it to every validator (fine if at
     /// least one accepted it); nonces leave in order.
     async fn send(&self, payload: Payload) -> Result<Digest, DaemonError> {
+        Ok(self.send_all(vec![payload]).await?.remove(0))
+    }
+
+    /// Signs transactions with consecutive nonces and sends them to every validator in one
+    /// request each (fine if one validator accepted them all); nonces leave in order.
+    async fn send_all(&self, payloads: Vec<Payload>) -> Result<Vec<Digest>, DaemonError> {
         let mut nonce = self.nonce.lock().await;
         let next = match *nonce {
             Some(n) => n,
@@ -285,19 +291,31 @@ impl Shared {
                     .await?
             }
         };
-        let tx = self.enclave.sign_tx(next, payload);
+        let txs: Vec<_> = payloads
+            .into_iter()
+            .zip(next..)
+            .map(|(payload, n)| self.enclave.sign_tx(n, payload))
+            .collect();
         let mut last_error = None;
         let mut accepted = false;
         for client in &self.clients {
-            match client.submit(&tx).await {
-                Ok(_) => accepted = true,
+            match client.submit_batch(&txs).await {
+                Ok(verdicts) => match verdicts.into_iter().find_map(Result::err) {
+                    None => accepted = true,
+                    Some(reason) => {
+                        last_error = Some(ClientError::Api {
+                            status: 400,
+                            message: format!("{}: {reason}", client.base_url()),
+                        })
+                    }
+                },
                 Err(e) => last_error = Some(e),
             }
         }
         match (accepted, last_error) {
             (true, _) => {
-                *nonce = Some(next + 1);
-                Ok(tx.id())
+                *nonce = Some(next + txs.len() as u64);
+                Ok(txs.iter().map(|tx| tx.id()).collect())
             }
             (false, Some(e)) => {
                 // Perhaps our nonce is stale (a restart, a dropped transaction): re-read it.
@@ -398,20 +416,29 @@ impl Shared {
                     .collect());
             }
         };
-        let mut events = Vec::with_capacity(executed.len());
-        for mut executed in executed {
-            if self.config.fault == Fault::WrongResult {
+        let mut executed = executed;
+        if self.config.fault == Fault::WrongResult {
+            for executed in &mut executed {
                 // A Byzantine node: claims another output, re-signed with its real key.
                 let mut receipt = executed.receipt.receipt.clone();
                 receipt.outcome.output = b"a wrong result".to_vec();
                 receipt.outcome.status = CallStatus::Ok;
                 executed.receipt = self.enclave.sign_receipt(receipt);
             }
+        }
+        // The run's receipts leave together, in lane order (one request per validator).
+        let txs = self
+            .send_all(
+                executed
+                    .iter()
+                    .map(|e| Payload::Receipt(Box::new(e.receipt.clone())))
+                    .collect(),
+            )
+            .await?;
+        let mut events = Vec::with_capacity(executed.len());
+        for (executed, tx) in executed.into_iter().zip(txs) {
             let outcome = &executed.receipt.receipt.outcome;
             let (status, fuel_used) = (status_name(&outcome.status), outcome.fuel_used);
-            let tx = self
-                .send(Payload::Receipt(Box::new(executed.receipt.clone())))
-                .await?;
             events.push(Event::Executed {
                 job: executed.job.id,
                 contract: executed.job.contract,
