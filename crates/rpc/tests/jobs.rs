@@ -241,6 +241,46 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
         vec![second_id],
         "only the second call is pending"
     );
+
+    // A third call, then a seed of a later view: the second call's committee also takes the
+    // third (ordered before that seed), and a member's listing shows the run in lane order.
+    let third = super::common::call(&alice, 4, counter, "increment", encode(&2u64));
+    let third_id = third.id();
+    node.finalize_txs(vec![third]).await;
+    node.produce_block().await;
+    let view = node
+        .ledger
+        .block(node.ledger.tip().0)
+        .unwrap()
+        .unwrap()
+        .header
+        .view;
+    node.ledger.record_seed(view, [10; 48]);
+    node.produce_block().await;
+    let run = node
+        .client
+        .jobs(&[("node", &intel.to_string())])
+        .await
+        .unwrap();
+    assert_eq!(ids(run), vec![second_id, third_id]);
+    assert_eq!(
+        ids(node.client.jobs(&[("state", "assigned")]).await.unwrap()),
+        vec![second_id, third_id]
+    );
+    let follower = node.client.job(&third_id).await.unwrap().unwrap();
+    assert_eq!(
+        follower.assignment.unwrap().seed_view,
+        node.client
+            .job(&second_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .assignment
+            .unwrap()
+            .seed_view
+    );
+    let lane = node.client.lane(&counter).await.unwrap().unwrap();
+    assert_eq!((lane.head, lane.chain), (1, lane.state));
     let done = node
         .client
         .jobs(&[("contract", &counter.to_string()), ("state", "done")])
