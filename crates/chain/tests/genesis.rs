@@ -77,9 +77,28 @@ fn chain_id_covers_the_genesis_but_not_addresses() {
     let mut later = moved.clone();
     later.timestamp_ms += 1;
     assert_ne!(id(&later), net.spec.chain_id);
+    let mut pipelined = moved.clone();
+    pipelined.policy.compute.pipeline_depth = 1;
+    assert_ne!(
+        id(&pipelined),
+        net.spec.chain_id,
+        "the compute policy is consensus"
+    );
     let mut governed = moved;
     governed.governance_key = devnet(4).spec.to_doc().governance_key;
     assert_ne!(id(&governed), net.spec.chain_id);
+
+    // A document written before `pipeline_depth` existed gets the default.
+    let mut json = serde_json::to_value(&doc).unwrap();
+    json["policy"]["compute"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pipeline_depth");
+    let older: GenesisDoc = serde_json::from_value(json).unwrap();
+    assert_eq!(
+        older.policy.compute.pipeline_depth,
+        hyperchain_chain::registry::DEFAULT_PIPELINE_DEPTH
+    );
 }
 
 #[test]
@@ -130,6 +149,11 @@ fn invalid_genesis_documents_are_refused_with_the_field() {
             "listed twice",
         ),
         (|d| d.policy.compute.job_deadline_ms = 10, "policy.compute"),
+        (
+            |d| d.policy.compute.pipeline_depth = 0,
+            "pipeline_depth must be between 1 (off) and 64",
+        ),
+        (|d| d.policy.compute.pipeline_depth = 65, "pipeline_depth"),
         (
             |d| d.policy.execution_modes = vec!["fast".into()],
             "unknown mode",

@@ -241,6 +241,7 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
                         "group_public_key": doc.group_public_key,
                         "governance_key": doc.governance_key,
                         "execution_modes": doc.policy.execution_modes,
+                        "compute": doc.policy.compute,
                     })
                 );
             } else {
@@ -258,6 +259,12 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
                 println!("group public key {}", spec.group_public_key_hex());
                 println!("governance key   {}", doc.governance_key);
                 println!("execution modes  {}", doc.policy.execution_modes.join(", "));
+                let c = &doc.policy.compute;
+                println!(
+                    "compute          job deadline {} ms, suspend after {} missed deadlines, \
+                     pipeline depth {}",
+                    c.job_deadline_ms, c.suspend_after_failures, c.pipeline_depth
+                );
             }
             Ok(())
         }

@@ -458,8 +458,21 @@ mod chain {
             "testnet",
             "--base-port",
             "41000",
+            "--pipeline-depth",
+            "4",
             "--json",
         ];
+        // A pipeline depth out of range is refused before anything is written.
+        let mut bad = args.to_vec();
+        bad[11] = "0";
+        let out = hyperchain(d, &bad);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("--pipeline-depth"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!d.join("net").exists());
         let report = json(&hyperchain(d, &args));
         assert_eq!(report["chain"], "testnet");
         let validators = report["validators"].as_array().unwrap();
@@ -478,6 +491,7 @@ mod chain {
         ));
         assert_eq!(shown["chain_id"], report["chain_id"]);
         assert_eq!(shown["threshold"], 3);
+        assert_eq!(shown["compute"]["pipeline_depth"], 4);
 
         let again = hyperchain(d, &args);
         assert!(!again.status.success());
