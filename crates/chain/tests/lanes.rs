@@ -310,6 +310,41 @@ impl Chain {
             .collect()
     }
 
+    /// A cross-vendor counter in `eu` (with `extra` more nodes of each vendor), `increments`
+    /// ordered in one block, and the next block's seed assigning the first job's run.
+    fn pipelined_counter(&mut self, extra: usize, increments: u64) -> (Address, Vec<Digest>) {
+        self.fleet(&["eu"], extra);
+        let counter = self.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+        let calls: Vec<SignedTransaction> = (1..=increments)
+            .map(|i| self.call_tx(1, counter, "increment", encode(&i)))
+            .collect();
+        let jobs = self.run(calls, false).iter().map(queued).collect();
+        self.block(vec![]);
+        (counter, jobs)
+    }
+
+    /// A fleet in `eu` and `us` (two nodes of each vendor per region) and a token deployed in
+    /// `mode` (cross-vendor in both regions).
+    fn token(&mut self, mode: ExecutionMode) -> Address {
+        self.fleet(&["eu", "us"], 1);
+        let regions: &[&str] = if mode == ExecutionMode::CrossVendor {
+            &["eu", "us"]
+        } else {
+            &[]
+        };
+        self.deploy(1, TOKEN, mode, regions)
+    }
+
+    /// Every member of `head`'s committee answers its whole run honestly.
+    fn serve_run(&mut self, head: &Digest) -> Vec<ReceiptStatus> {
+        let receipts = self
+            .committee(head)
+            .iter()
+            .flat_map(|id| self.run_receipts(id, head, None))
+            .collect();
+        self.submit(receipts)
+    }
+
     fn submit(&mut self, receipts: Vec<SignedComputeReceipt>) -> Vec<ReceiptStatus> {
         let txs = receipts
             .into_iter()
@@ -599,16 +634,8 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
         lane.chain, lane.state,
         "a drawn committee starts from the storage commitment"
     );
-    // Validators spent no fuel.
-    let statuses = {
-        let committee = chain.committee(&jobs[4]);
-        let receipts = committee
-            .iter()
-            .flat_map(|id| chain.run_receipts(id, &jobs[4], None))
-            .collect();
-        chain.submit(receipts)
-    };
-    assert_eq!(statuses, vec![ReceiptStatus::Accepted; 6]);
+    // The next run (jobs 4–6) resolves in one block too.
+    assert_eq!(chain.serve_run(&jobs[4]), vec![ReceiptStatus::Accepted; 6]);
     assert_eq!(
         decode_all::<u64>(&done(&chain.job(&jobs[6])).output).unwrap(),
         28
@@ -623,13 +650,7 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
 #[test]
 fn a_lie_on_a_follower_is_arbitrated_when_it_becomes_the_head() {
     let mut chain = Chain::with_depth(3);
-    chain.fleet(&["eu"], 1);
-    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
-    let calls: Vec<SignedTransaction> = (1..=3u64)
-        .map(|i| chain.call_tx(1, counter, "increment", encode(&i)))
-        .collect();
-    let jobs: Vec<Digest> = chain.run(calls, false).iter().map(queued).collect();
-    chain.block(vec![]);
+    let (counter, jobs) = chain.pipelined_counter(1, 3);
     let committee = chain.committee(&jobs[0]);
     let (honest, liar) = (committee[0], committee[1]);
     // The liar is honest on the head, lies on the first follower and chains its lie into the
@@ -667,12 +688,7 @@ fn a_lie_on_a_follower_is_arbitrated_when_it_becomes_the_head() {
     let next = chain.job(&jobs[2]).assignment.unwrap();
     assert!(next.receipts.is_empty());
     assert!(next.committee.iter().all(|m| m.id != liar));
-    let receipts = chain
-        .committee(&jobs[2])
-        .iter()
-        .flat_map(|id| chain.run_receipts(id, &jobs[2], None))
-        .collect();
-    chain.submit(receipts);
+    chain.serve_run(&jobs[2]);
     let result = done(&chain.job(&jobs[2])).clone();
     assert_eq!(result.resolution, Resolution::Agreed);
     assert_eq!(decode_all::<u64>(&result.output).unwrap(), 6);
@@ -682,13 +698,7 @@ fn a_lie_on_a_follower_is_arbitrated_when_it_becomes_the_head() {
 #[test]
 fn a_replaced_committee_takes_the_followers_and_their_old_receipts_are_dropped() {
     let mut chain = Chain::with_depth(3);
-    chain.fleet(&["eu"], 2);
-    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
-    let calls: Vec<SignedTransaction> = (1..=3u64)
-        .map(|i| chain.call_tx(1, counter, "increment", encode(&i)))
-        .collect();
-    let jobs: Vec<Digest> = chain.run(calls, false).iter().map(queued).collect();
-    chain.block(vec![]);
+    let (_, jobs) = chain.pipelined_counter(2, 3);
     let committee = chain.committee(&jobs[0]);
     // One member answers the whole run; the other stays silent past the deadline.
     let answered = chain.run_receipts(&committee[0], &jobs[0], None);
@@ -708,12 +718,7 @@ fn a_replaced_committee_takes_the_followers_and_their_old_receipts_are_dropped()
             "the old committee's receipts are dropped"
         );
     }
-    let new_committee = chain.committee(&jobs[0]);
-    let receipts = new_committee
-        .iter()
-        .flat_map(|id| chain.run_receipts(id, &jobs[0], None))
-        .collect();
-    chain.submit(receipts);
+    chain.serve_run(&jobs[0]);
     assert_eq!(
         decode_all::<u64>(&done(&chain.job(&jobs[2])).output).unwrap(),
         6
@@ -727,13 +732,7 @@ fn run_token(
     calls: &[(u64, &str, Vec<u8>)],
 ) -> (Digest, Vec<(CallStatus, Vec<u8>)>) {
     let mut chain = Chain::new();
-    chain.fleet(&["eu", "us"], 1);
-    let regions: &[&str] = if mode == ExecutionMode::CrossVendor {
-        &["eu", "us"]
-    } else {
-        &[]
-    };
-    let token = chain.deploy(1, TOKEN, mode, regions);
+    let token = chain.token(mode);
     let mut results = Vec::new();
     for (sender, method, input) in calls {
         let tx = chain.call_tx(*sender, token, method, input.clone());
@@ -760,13 +759,7 @@ fn run_token_pipelined(
     depth: u32,
 ) -> (Digest, Vec<(CallStatus, Vec<u8>)>) {
     let mut chain = Chain::with_depth(depth);
-    chain.fleet(&["eu", "us"], 1);
-    let regions: &[&str] = if mode == ExecutionMode::CrossVendor {
-        &["eu", "us"]
-    } else {
-        &[]
-    };
-    let token = chain.deploy(1, TOKEN, mode, regions);
+    let token = chain.token(mode);
     let txs = calls
         .iter()
         .map(|(sender, method, input)| chain.call_tx(*sender, token, method, input.clone()))
@@ -776,12 +769,7 @@ fn run_token_pipelined(
     let mut runs = 0;
     while chain.lane(&token).head < jobs.len() as u64 {
         let head = jobs[chain.lane(&token).head as usize];
-        let receipts = chain
-            .committee(&head)
-            .iter()
-            .flat_map(|id| chain.run_receipts(id, &head, None))
-            .collect();
-        chain.submit(receipts);
+        chain.serve_run(&head);
         runs += 1;
     }
     assert_eq!(runs, jobs.len().div_ceil(depth as usize), "full runs");

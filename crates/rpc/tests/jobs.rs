@@ -31,6 +31,22 @@ impl StorageReader for Reader {
     }
 }
 
+/// Produces a block, records a seed for its view and produces the block that reveals it:
+/// every job ordered so far may then be assigned. Returns the seed's view.
+async fn reveal_later_seed(node: &TestNode, signature: [u8; 48]) -> u64 {
+    node.produce_block().await;
+    let view = node
+        .ledger
+        .block(node.ledger.tip().0)
+        .unwrap()
+        .unwrap()
+        .header
+        .view;
+    node.ledger.record_seed(view, signature);
+    node.produce_block().await;
+    view
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_is_listed_fetched_answered_and_resolved() {
     let node = TestNode::start().await;
@@ -92,16 +108,7 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
     assert!(job.assignment.is_none());
 
     // A block later, the next block reveals the seed of a view after the job's: assigned.
-    node.produce_block().await;
-    let view = node
-        .ledger
-        .block(node.ledger.tip().0)
-        .unwrap()
-        .unwrap()
-        .header
-        .view;
-    node.ledger.record_seed(view, [9; 48]);
-    node.produce_block().await;
+    let view = reveal_later_seed(&node, [9; 48]).await;
     let job = node.client.job(&job_id).await.unwrap().unwrap();
     assert_eq!(job.state, "assigned");
     let assignment = job.assignment.clone().unwrap();
@@ -247,16 +254,7 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
     let third = super::common::call(&alice, 4, counter, "increment", encode(&2u64));
     let third_id = third.id();
     node.finalize_txs(vec![third]).await;
-    node.produce_block().await;
-    let view = node
-        .ledger
-        .block(node.ledger.tip().0)
-        .unwrap()
-        .unwrap()
-        .header
-        .view;
-    node.ledger.record_seed(view, [10; 48]);
-    node.produce_block().await;
+    reveal_later_seed(&node, [10; 48]).await;
     let run = node
         .client
         .jobs(&[("node", &intel.to_string())])
