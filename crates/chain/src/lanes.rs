@@ -955,9 +955,10 @@ impl Executor {
 }
 
 /// What a `Receipt` transaction for `job_id` must reserve of the block's fuel: validators
-/// may arbitrate the head it answers and every follower resolved with it, so a receipt
-/// for a head reserves the fuel limits of its whole run (bounded by the block's budget
-/// when the run was assigned); any other receipt resolves nothing.
+/// may arbitrate the head it answers and every follower resolved with it, i.e. the
+/// followers after it whose receipts are all in or already disagree (the cascade stops at
+/// the first still waiting); at most the run's fuel limits, which fit the block's budget by
+/// construction. Any other receipt resolves nothing.
 pub fn receipt_reserve(view: &impl StateView, job_id: &Digest) -> Result<u64, ExecError> {
     let Some(first) = job(view, job_id)? else {
         return Ok(0);
@@ -974,10 +975,19 @@ pub fn receipt_reserve(view: &impl StateView, job_id: &Digest) -> Result<u64, Ex
             .saturating_add(u64::from(registry::MAX_PIPELINE_DEPTH)),
     );
     for seq in lane.head + 1..end {
+        // Exactly the cascade's condition: the follower is resolved (agreed or arbitrated)
+        // unless its receipts are still waiting.
+        let decided = |job: &Job| {
+            job.state == JobState::Assigned
+                && job.assignment.as_ref().is_some_and(|a| {
+                    !matches!(
+                        committee::agreement(&members(a), &a.receipts),
+                        Agreement::Waiting { .. }
+                    )
+                })
+        };
         match lane_job(view, &first.contract, seq)? {
-            Some(job) if job.state == JobState::Assigned => {
-                reserve = reserve.saturating_add(job.fuel_limit)
-            }
+            Some(job) if decided(&job) => reserve = reserve.saturating_add(job.fuel_limit),
             _ => break,
         }
     }

@@ -586,14 +586,16 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
             "beyond the depth or too late"
         );
     }
-    // A receipt for the head reserves the fuel of arbitrating the whole run.
+    // A receipt for the head reserves the fuel of arbitrating what it may resolve: the head,
+    // and the followers whose receipts are all in (none yet).
+    let reserve = |chain: &Chain, job: &Digest| {
+        lanes::receipt_reserve(&StoreView(&chain.store), job).unwrap()
+    };
+    assert_eq!(reserve(&chain, &jobs[0]), FUEL);
     assert_eq!(
-        lanes::receipt_reserve(&StoreView(&chain.store), &jobs[0]).unwrap(),
-        4 * FUEL
-    );
-    assert_eq!(
-        lanes::receipt_reserve(&StoreView(&chain.store), &jobs[1]).unwrap(),
-        0
+        reserve(&chain, &jobs[1]),
+        0,
+        "a follower's receipt resolves nothing"
     );
 
     // Followers' receipts are kept until their job becomes the head.
@@ -611,6 +613,11 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
     assert_eq!(statuses, vec![ReceiptStatus::Accepted; 6]);
     assert_eq!(chain.lane(&counter).head, 0);
     assert_eq!(chain.job(&jobs[1]).assignment.unwrap().receipts.len(), 2);
+    assert_eq!(
+        reserve(&chain, &jobs[0]),
+        4 * FUEL,
+        "the whole run may now resolve"
+    );
 
     // The head's receipts resolve the head and then each follower, in the same block.
     let statuses = chain.submit(runs.iter().map(|r| r[0].clone()).collect());
@@ -654,14 +661,19 @@ fn a_lie_on_a_follower_is_arbitrated_when_it_becomes_the_head() {
     let committee = chain.committee(&jobs[0]);
     let (honest, liar) = (committee[0], committee[1]);
     // The liar is honest on the head, lies on the first follower and chains its lie into the
-    // second. Everything arrives before the head resolves.
-    let mut receipts = chain.run_receipts(&honest, &jobs[0], None);
+    // second. The followers' receipts arrive first.
+    let truth = chain.run_receipts(&honest, &jobs[0], None);
     let lies = chain.run_receipts(&liar, &jobs[0], Some(1));
     assert_eq!(lies[0], chain.run_receipts(&liar, &jobs[0], None)[0]);
-    receipts.extend(lies[1..].iter().cloned());
-    receipts.push(lies[0].clone());
-    let statuses = chain.submit(receipts);
-    assert_eq!(statuses, vec![ReceiptStatus::Accepted; 6]);
+    let followers = [&truth[1..], &lies[1..]].concat();
+    assert_eq!(chain.submit(followers), vec![ReceiptStatus::Accepted; 4]);
+    // Both followers already disagree: a head receipt reserves the fuel to arbitrate them.
+    assert_eq!(
+        lanes::receipt_reserve(&StoreView(&chain.store), &jobs[0]).unwrap(),
+        3 * FUEL
+    );
+    let statuses = chain.submit(vec![truth[0].clone(), lies[0].clone()]);
+    assert_eq!(statuses, vec![ReceiptStatus::Accepted; 2]);
 
     // The head is agreed; the lie is arbitrated when its job becomes the head.
     assert_eq!(done(&chain.job(&jobs[0])).resolution, Resolution::Agreed);
