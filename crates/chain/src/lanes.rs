@@ -524,6 +524,8 @@ impl Executor {
                 Some(a) => {
                     job.assignment = Some(Assignment {
                         receipts: Vec::new(),
+                        // Its deadline starts when it becomes the head.
+                        deadline_ms: u64::MAX,
                         ..a.clone()
                     });
                     job.state = JobState::Assigned;

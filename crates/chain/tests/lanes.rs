@@ -578,6 +578,11 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
             (&head.committee, head.seed_view, head.attempt)
         );
         assert!(job.view < head.seed_view);
+        assert_eq!(
+            follows.deadline_ms,
+            u64::MAX,
+            "no deadline until it is the head"
+        );
     }
     for id in &jobs[4..] {
         assert_eq!(
@@ -632,6 +637,8 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
     }
     let lane = chain.lane(&counter);
     assert_eq!(lane.head, 4);
+    let next_head = chain.job(&jobs[4]).assignment.unwrap();
+    assert_eq!(next_head.deadline_ms, chain.time_ms + DEADLINE_MS);
     assert_eq!(lane.state, chain.storage_root(&counter));
     // The next run is drawn in the same block with a newer seed: the late call follows now.
     let next = chain.job(&jobs[4]).assignment.unwrap();
@@ -730,7 +737,20 @@ fn a_replaced_committee_takes_the_followers_and_their_old_receipts_are_dropped()
             "the old committee's receipts are dropped"
         );
     }
-    chain.serve_run(&jobs[0]);
+    // The new committee: one member answers the whole run, the other only the head so far.
+    let members = chain.committee(&jobs[0]);
+    let first = chain.run_receipts(&members[0], &jobs[0], None);
+    let second = chain.run_receipts(&members[1], &jobs[0], None);
+    chain.submit([first, vec![second[0].clone()]].concat());
+    assert!(matches!(chain.job(&jobs[0]).state, JobState::Done(_)));
+    // The first follower is the head now, waiting for one receipt: its deadline has started.
+    let now_head = chain.job(&jobs[1]);
+    assert_eq!(now_head.state, JobState::Assigned);
+    assert_eq!(
+        now_head.assignment.unwrap().deadline_ms,
+        chain.time_ms + DEADLINE_MS
+    );
+    chain.submit(second[1..].to_vec());
     assert_eq!(
         decode_all::<u64>(&done(&chain.job(&jobs[2])).output).unwrap(),
         6

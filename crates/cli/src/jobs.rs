@@ -60,13 +60,17 @@ pub fn print_job(job: &JobView) {
         None => println!("state      {}", job.state),
     }
     if let Some(a) = &job.assignment {
+        let deadline = if a.deadline_ms == u64::MAX {
+            "none until it is the lane's head (it follows the head on the same committee)".into()
+        } else {
+            format!("{} ms", a.deadline_ms)
+        };
         println!(
-            "committee  attempt {}, drawn at height {} by the seed of view {} (randomness 0x{}), deadline {} ms",
+            "committee  attempt {}, drawn at height {} by the seed of view {} (randomness 0x{}), deadline {deadline}",
             a.attempt,
             a.assigned_height,
             a.seed_view,
             short(&a.seed),
-            a.deadline_ms
         );
         for m in &a.committee {
             let answered = if a.answered.contains(&m.id) {

@@ -84,7 +84,8 @@ pub struct Assignment {
     /// Height of the block that assigned it.
     pub assigned_height: u64,
     /// The job is reassigned by the first block whose timestamp (ms) is at or past this one
-    /// without agreement.
+    /// without agreement. `u64::MAX` for a job following the head: its deadline starts when
+    /// it becomes the head.
     pub deadline_ms: u64,
     /// The members, in selection order.
     pub committee: Vec<CommitteeMember>,
