@@ -134,6 +134,28 @@ pub fn lane_job(
     }
 }
 
+/// The assigned jobs at the front of `contract`'s lane, in lane order: the head and the jobs
+/// following it on its committee (empty if the head is not assigned). At most
+/// [`registry::MAX_PIPELINE_DEPTH`] jobs.
+pub fn assigned_run(
+    view: &impl StateView,
+    contract: &Address,
+    lane: &LaneRecord,
+) -> Result<Vec<Job>, ExecError> {
+    let end = lane.next_seq.min(
+        lane.head
+            .saturating_add(u64::from(registry::MAX_PIPELINE_DEPTH)),
+    );
+    let mut run = Vec::new();
+    for seq in lane.head..end {
+        match lane_job(view, contract, seq)? {
+            Some(job) if job.state == JobState::Assigned => run.push(job),
+            _ => break,
+        }
+    }
+    Ok(run)
+}
+
 /// Contracts whose lane has unresolved jobs.
 pub fn active_lanes(view: &impl StateView) -> Result<Vec<Address>, ExecError> {
     let raw = view
@@ -248,7 +270,7 @@ pub fn run_job(
 /// A run's storage as a member sees it: the writes of the run's earlier jobs over the proven
 /// storage the run started from.
 struct RunStorage {
-    base: Arc<dyn StorageReader>,
+    base: Arc<dyn StorageReader + Send + Sync>,
     writes: hyperchain_types::WriteSet,
 }
 
@@ -274,7 +296,7 @@ pub fn run_jobs(
     engine: &Engine,
     contract: &Contract,
     jobs: &[Job],
-    storage: Arc<dyn StorageReader>,
+    storage: Arc<dyn StorageReader + Send + Sync>,
     pre_state: Digest,
     mut on_job: impl FnMut(usize),
 ) -> Result<Vec<(Digest, CallOutcome)>, hyperchain_vm::VmError> {
@@ -856,15 +878,9 @@ impl Executor {
     ) -> Result<(), ExecError> {
         let view = Overlay { base, own: batch };
         let lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
-        for seq in lane.head..lane.next_seq {
-            let view = Overlay { base, own: batch };
-            match lane_job(&view, contract, seq)? {
-                Some(mut job) if job.state == JobState::Assigned => {
-                    unfollow(&mut job);
-                    put(batch, job_key(&job.id), job.encode().to_vec());
-                }
-                _ => break,
-            }
+        for mut job in assigned_run(&view, contract, &lane)? {
+            unfollow(&mut job);
+            put(batch, job_key(&job.id), job.encode().to_vec());
         }
         Ok(())
     }
@@ -971,27 +987,21 @@ pub fn receipt_reserve(view: &impl StateView, job_id: &Digest) -> Result<u64, Ex
     if first.state != JobState::Assigned || first.lane_seq != lane.head {
         return Ok(0);
     }
-    let mut reserve = first.fuel_limit;
-    let end = lane.next_seq.min(
-        lane.head
-            .saturating_add(u64::from(registry::MAX_PIPELINE_DEPTH)),
-    );
-    for seq in lane.head + 1..end {
-        // Exactly the cascade's condition: the follower is resolved (agreed or arbitrated)
-        // unless its receipts are still waiting.
-        let decided = |job: &Job| {
-            job.state == JobState::Assigned
-                && job.assignment.as_ref().is_some_and(|a| {
-                    !matches!(
-                        committee::agreement(&members(a), &a.receipts),
-                        Agreement::Waiting { .. }
-                    )
-                })
-        };
-        match lane_job(view, &first.contract, seq)? {
-            Some(job) if decided(&job) => reserve = reserve.saturating_add(job.fuel_limit),
-            _ => break,
-        }
-    }
-    Ok(reserve)
+    // Exactly the cascade's condition: a follower is resolved (agreed or arbitrated) unless
+    // its receipts are still waiting.
+    let decided = |job: &Job| {
+        job.assignment.as_ref().is_some_and(|a| {
+            !matches!(
+                committee::agreement(&members(a), &a.receipts),
+                Agreement::Waiting { .. }
+            )
+        })
+    };
+    Ok(assigned_run(view, &first.contract, &lane)?
+        .iter()
+        .skip(1)
+        .take_while(|job| decided(job))
+        .fold(first.fuel_limit, |reserve, job| {
+            reserve.saturating_add(job.fuel_limit)
+        }))
 }

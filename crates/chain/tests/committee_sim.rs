@@ -107,14 +107,7 @@ fn answer(
     for contract in lanes::active_lanes(&snapshot).unwrap() {
         let lane = lanes::lane(&snapshot, &contract).unwrap().unwrap();
         // The head and its followers (the same committee), executed in order as one run.
-        let mut run = Vec::new();
-        for seq in lane.head..lane.next_seq {
-            let job = lanes::lane_job(&snapshot, &contract, seq).unwrap().unwrap();
-            if job.state != JobState::Assigned {
-                break;
-            }
-            run.push(job);
-        }
+        let run = lanes::assigned_run(&snapshot, &contract, &lane).unwrap();
         let Some(assignment) = run.first().and_then(|j| j.assignment.clone()) else {
             continue;
         };

@@ -263,16 +263,10 @@ impl Chain {
         let lane = self.lane(&head.contract);
         assert_eq!(head.lane_seq, lane.head, "a run starts at the head");
         let attempt = head.assignment.as_ref().unwrap().attempt;
-        let run: Vec<Job> = (lane.head..lane.next_seq)
-            .map(|seq| {
-                lanes::lane_job(&StoreView(&self.store), &head.contract, seq)
-                    .unwrap()
-                    .unwrap()
-            })
-            .take_while(|j| {
-                j.state == JobState::Assigned
-                    && j.assignment.as_ref().is_some_and(|a| a.attempt == attempt)
-            })
+        let run: Vec<Job> = lanes::assigned_run(&StoreView(&self.store), &head.contract, &lane)
+            .unwrap()
+            .into_iter()
+            .take_while(|j| j.assignment.as_ref().is_some_and(|a| a.attempt == attempt))
             .collect();
         let record = self.record(&head.contract);
         let code = read_code(|k| self.store.get(&TreeId::ROOT, k), &record.code_hash).unwrap();

@@ -403,7 +403,7 @@ impl Shared {
         let executed = tokio::task::spawn_blocking(move || enclave.execute_run(host, &ids))
             .await
             .map_err(|e| DaemonError::Config(format!("execution task failed: {e}")))?;
-        let executed = match executed {
+        let mut executed = match executed {
             Ok(executed) => executed,
             Err(e) => {
                 let reason = e.to_string();
@@ -416,7 +416,6 @@ impl Shared {
                     .collect());
             }
         };
-        let mut executed = executed;
         if self.config.fault == Fault::WrongResult {
             for executed in &mut executed {
                 // A Byzantine node: claims another output, re-signed with its real key.
