@@ -8,6 +8,7 @@
 //! - [`ledger`]: committed state, executed-but-unfinalized blocks, and the index of finalized
 //!   blocks, receipts and seeds.
 //! - [`mempool`]: checked transactions waiting for a block.
+//! - [`relay`]: transaction gossip and compact blocks (marshal's dissemination buffer).
 //! - [`lanes`]: TEE contracts' lanes and jobs: committee assignment from revealed seeds,
 //!   receipts, agreement, deadlines, arbitration of disputes.
 //! - [`registry`]: compute-node registration, attestation policy, revocation, accumulator.
@@ -34,6 +35,7 @@ pub mod light;
 pub mod mempool;
 pub mod node;
 pub mod registry;
+pub mod relay;
 pub mod runner;
 pub mod signatures;
 #[cfg(feature = "testkit")]

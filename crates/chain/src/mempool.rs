@@ -8,12 +8,20 @@
 //! left out. Execution drops those that are not applicable on the parent (for instance already
 //! included in an unfinalized ancestor). Finalized transactions are removed
 //! with [`Mempool::remove_included`].
+//!
+//! For the block relay ([`crate::relay`]) the pool also keeps an index by **short id** (the
+//! first 8 bytes of a transaction id, [`short_id`]), so a compact block naming its
+//! transactions by short id is rebuilt from the pool, and, once gossip is enabled
+//! ([`Mempool::enable_gossip`]), an outbox of the transactions admitted from clients, which the
+//! relay forwards to the other validators. Transactions received by gossip
+//! ([`Mempool::submit_gossiped`]) are not forwarded again: every validator is connected to
+//! every other, so one hop reaches all.
 
 use crate::execute::{InvalidTx, check_form};
 use crate::signatures::SignatureCache;
 use commonware_codec::EncodeSize as _;
 use hyperchain_types::{Address, Digest, Payload, SignedTransaction};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::{Arc, Mutex};
 
@@ -50,9 +58,26 @@ pub enum MempoolError {
     Full(usize),
 }
 
+/// The first 8 bytes of a transaction id, big-endian: how compact blocks name transactions.
+pub fn short_id(id: &Digest) -> u64 {
+    u64::from_be_bytes(id.0[..8].try_into().expect("8 bytes"))
+}
+
+/// A queued transaction and its id (computed once).
+#[derive(Debug)]
+struct Entry {
+    id: Digest,
+    tx: SignedTransaction,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    senders: BTreeMap<Address, BTreeMap<u64, SignedTransaction>>,
+    senders: BTreeMap<Address, BTreeMap<u64, Entry>>,
+    /// (sender, nonce) of the queued transactions by short id; more than one when short ids
+    /// collide, and then the short id names none of them.
+    by_short: HashMap<u64, Vec<(Address, u64)>>,
+    /// Transactions admitted from clients and not yet gossiped (`None`: gossip disabled).
+    outbox: Option<Vec<SignedTransaction>>,
     len: usize,
     /// When the last candidates did not fit in a block: the last sender they took from.
     /// The next candidates start after it, so no sender waits behind the same others.
@@ -93,13 +118,31 @@ impl Mempool {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// From now on, transactions admitted by [`Self::submit`] and [`Self::submit_batch`] are
+    /// also kept for [`Self::take_outbox`] (the relay forwards them to the other validators).
+    pub fn enable_gossip(&self) {
+        let mut inner = self.lock();
+        if inner.outbox.is_none() {
+            inner.outbox = Some(Vec::new());
+        }
+    }
+
+    /// The transactions admitted from clients since the last call, in admission order (empty
+    /// when gossip is disabled).
+    pub fn take_outbox(&self) -> Vec<SignedTransaction> {
+        match self.lock().outbox.as_mut() {
+            Some(outbox) => std::mem::take(outbox),
+            None => Vec::new(),
+        }
+    }
+
     /// Queues `tx`, given its sender's committed next nonce; returns its id.
     pub fn submit(&self, tx: SignedTransaction, next_nonce: u64) -> Result<Digest, MempoolError> {
         check_form(&self.chain_id, &tx)?;
         if !self.signatures.verify(&tx) {
             return Err(InvalidTx::BadSignature.into());
         }
-        self.admit(tx, next_nonce)
+        self.admit(tx, next_nonce, true)
     }
 
     /// Queues each transaction (given its sender's committed next nonce) as [`Self::submit`]
@@ -108,9 +151,46 @@ impl Mempool {
         &self,
         txs: Vec<(SignedTransaction, u64)>,
     ) -> Vec<Result<Digest, MempoolError>> {
+        self.submit_all(txs, true)
+    }
+
+    /// [`Self::submit_batch`] for transactions another validator gossiped: they are not
+    /// gossiped again, and those already queued are skipped before their signatures are
+    /// checked.
+    pub fn submit_gossiped(
+        &self,
+        txs: Vec<(SignedTransaction, u64)>,
+    ) -> Vec<Result<Digest, MempoolError>> {
+        self.submit_all(txs, false)
+    }
+
+    fn submit_all(
+        &self,
+        txs: Vec<(SignedTransaction, u64)>,
+        from_client: bool,
+    ) -> Vec<Result<Digest, MempoolError>> {
+        let queued: Vec<bool> = if from_client {
+            vec![false; txs.len()]
+        } else {
+            let inner = self.lock();
+            txs.iter()
+                .map(|(tx, _)| {
+                    inner
+                        .senders
+                        .get(&tx.tx.sender_address())
+                        .is_some_and(|q| q.contains_key(&tx.tx.nonce))
+                })
+                .collect()
+        };
         let mut results: Vec<Result<(), MempoolError>> = txs
             .iter()
-            .map(|(tx, _)| check_form(&self.chain_id, tx).map_err(MempoolError::from))
+            .zip(&queued)
+            .map(|((tx, _), queued)| {
+                if *queued {
+                    return Err(MempoolError::Duplicate);
+                }
+                check_form(&self.chain_id, tx).map_err(MempoolError::from)
+            })
             .collect();
         let (positions, signed): (Vec<usize>, Vec<&SignedTransaction>) = txs
             .iter()
@@ -130,13 +210,18 @@ impl Mempool {
             .zip(results)
             .map(|((tx, next_nonce), checked)| {
                 checked?;
-                self.admit(tx, next_nonce)
+                self.admit(tx, next_nonce, from_client)
             })
             .collect()
     }
 
     /// Queues a transaction whose form and signature are checked.
-    fn admit(&self, tx: SignedTransaction, next_nonce: u64) -> Result<Digest, MempoolError> {
+    fn admit(
+        &self,
+        tx: SignedTransaction,
+        next_nonce: u64,
+        from_client: bool,
+    ) -> Result<Digest, MempoolError> {
         let nonce = tx.tx.nonce;
         if nonce < next_nonce {
             return Err(MempoolError::StaleNonce {
@@ -155,13 +240,48 @@ impl Mempool {
             return Err(MempoolError::Full(self.capacity));
         }
         let id = tx.id();
-        let queue = inner.senders.entry(tx.tx.sender_address()).or_default();
+        let sender = tx.tx.sender_address();
+        let queue = inner.senders.entry(sender).or_default();
         if queue.contains_key(&nonce) {
             return Err(MempoolError::Duplicate);
         }
-        queue.insert(nonce, tx);
+        let gossip = from_client && inner.outbox.is_some();
+        if gossip {
+            let capacity = self.capacity;
+            let outbox = inner.outbox.as_mut().expect("checked");
+            // Gossip is best effort: an outbox nobody drains stops growing at the pool's size.
+            if outbox.len() < capacity {
+                outbox.push(tx.clone());
+            }
+        }
+        inner
+            .senders
+            .entry(sender)
+            .or_default()
+            .insert(nonce, Entry { id, tx });
+        inner
+            .by_short
+            .entry(short_id(&id))
+            .or_default()
+            .push((sender, nonce));
         inner.len += 1;
         Ok(id)
+    }
+
+    /// For each short id, the queued transaction (and its id) it names, if exactly one does.
+    pub fn by_short_ids(&self, shorts: &[u64]) -> Vec<Option<(Digest, SignedTransaction)>> {
+        let inner = self.lock();
+        shorts
+            .iter()
+            .map(|short| match inner.by_short.get(short).map(Vec::as_slice) {
+                Some([(sender, nonce)]) => inner
+                    .senders
+                    .get(sender)
+                    .and_then(|q| q.get(nonce))
+                    .map(|e| (e.id, e.tx.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Number of queued transactions.
@@ -199,7 +319,7 @@ impl Mempool {
         let mut full = false;
         for receipts_only in [true, false] {
             'senders: for (i, sender) in order.iter().enumerate() {
-                for tx in inner.senders[sender].values().skip(taken[i]) {
+                for Entry { tx, .. } in inner.senders[sender].values().skip(taken[i]) {
                     if receipts_only && !matches!(tx.tx.payload, Payload::Receipt(_)) {
                         continue 'senders;
                     }
@@ -225,13 +345,22 @@ impl Mempool {
     /// Drops every queued transaction of the senders of `txs` up to their nonce in `txs`.
     pub fn remove_included(&self, txs: &[SignedTransaction]) {
         let mut inner = self.lock();
+        let inner = &mut *inner;
         let mut removed = 0;
         for tx in txs {
             let sender = tx.tx.sender_address();
             if let Some(queue) = inner.senders.get_mut(&sender) {
                 let keep = queue.split_off(&(tx.tx.nonce + 1));
-                removed += queue.len();
-                *queue = keep;
+                for (nonce, entry) in std::mem::replace(queue, keep) {
+                    let short = short_id(&entry.id);
+                    if let Some(named) = inner.by_short.get_mut(&short) {
+                        named.retain(|n| *n != (sender, nonce));
+                        if named.is_empty() {
+                            inner.by_short.remove(&short);
+                        }
+                    }
+                    removed += 1;
+                }
                 if queue.is_empty() {
                     inner.senders.remove(&sender);
                 }
@@ -328,6 +457,40 @@ mod tests {
         assert_ne!(senders[1], senders[2]);
         assert_ne!(senders[0], senders[2]);
         assert_eq!(senders[..3], senders[3..], "a full rotation, then again");
+    }
+
+    #[test]
+    fn gossip_outbox_holds_client_transactions_only() {
+        let pool = Mempool::new(sha256(b"c"), 10);
+        // Before gossip is enabled nothing is kept for it.
+        pool.submit(tx(b"c", 1, 0), 0).unwrap();
+        assert!(pool.take_outbox().is_empty());
+        pool.enable_gossip();
+        pool.submit(tx(b"c", 1, 1), 0).unwrap();
+        pool.submit_batch(vec![(tx(b"c", 2, 0), 0), (tx(b"c", 2, 0), 0)]);
+        // Gossiped transactions are not gossiped again; queued ones are skipped.
+        let verdicts = pool.submit_gossiped(vec![(tx(b"c", 3, 0), 0), (tx(b"c", 1, 1), 0)]);
+        assert_eq!(verdicts[0], Ok(tx(b"c", 3, 0).id()));
+        assert_eq!(verdicts[1], Err(MempoolError::Duplicate));
+        let outbox: Vec<Digest> = pool.take_outbox().iter().map(|t| t.id()).collect();
+        assert_eq!(outbox, vec![tx(b"c", 1, 1).id(), tx(b"c", 2, 0).id()]);
+        assert!(pool.take_outbox().is_empty(), "taken once");
+        assert_eq!(pool.len(), 4);
+    }
+
+    #[test]
+    fn short_ids_name_queued_transactions_until_removed() {
+        let pool = Mempool::new(sha256(b"c"), 10);
+        let (a, b) = (tx(b"c", 1, 0), tx(b"c", 2, 0));
+        pool.submit(a.clone(), 0).unwrap();
+        pool.submit(b.clone(), 0).unwrap();
+        let found = pool.by_short_ids(&[short_id(&b.id()), short_id(&a.id()), 7]);
+        assert_eq!(found[0], Some((b.id(), b.clone())));
+        assert_eq!(found[1], Some((a.id(), a.clone())));
+        assert_eq!(found[2], None);
+        pool.remove_included(std::slice::from_ref(&a));
+        assert_eq!(pool.by_short_ids(&[short_id(&a.id())]), vec![None]);
+        assert!(pool.by_short_ids(&[short_id(&b.id())])[0].is_some());
     }
 
     #[test]

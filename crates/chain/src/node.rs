@@ -1,5 +1,6 @@
 //! Wiring of one validator: simplex (threshold-BLS VRF) + marshal (`standard::Inline`) +
-//! buffered broadcast + marshal's backfill resolver + the applier task.
+//! the block relay (transaction gossip and compact blocks, [`crate::relay`]) + marshal's
+//! backfill resolver + the applier task.
 //!
 //! Network-agnostic: it takes p2p channels, a peer [`Provider`] and a [`Blocker`], so the same
 //! code runs on `commonware_p2p::simulated` (tests) and `authenticated` (real nodes), and it is
@@ -9,7 +10,7 @@ use crate::app::{App, Finalizer, PublicKey, Scheme, SeedRecorder, apply_finalize
 use crate::block::{Block, to_consensus};
 use crate::ledger::Ledger;
 use crate::mempool::Mempool;
-use commonware_broadcast::buffered;
+use crate::relay::{Relay, RelayConfig};
 use commonware_consensus::{
     Reporters,
     marshal::{
@@ -53,11 +54,11 @@ pub struct Channels<S, R> {
     pub resolver: (S, R),
     /// marshal block and finalization backfill.
     pub backfill: (S, R),
-    /// broadcast of proposed blocks.
-    pub broadcast: (S, R),
+    /// the block relay: transaction gossip and compact blocks.
+    pub relay: (S, R),
 }
 
-/// Channel numbers used by [`Channels`] (votes, certificates, resolver, backfill, broadcast).
+/// Channel numbers used by [`Channels`] (votes, certificates, resolver, backfill, relay).
 pub const CHANNELS: [u64; 5] = [0, 1, 2, 3, 4];
 
 /// marshal's mailbox (finalized blocks and certificates by height).
@@ -126,20 +127,14 @@ where
         channels.backfill,
     );
 
-    // Broadcast of full (not yet finalized) blocks.
-    let (broadcast_engine, buffer) = buffered::Engine::<_, PublicKey, Block, _, _>::new(
-        context.child("broadcast"),
-        buffered::Config {
-            public_key: me.clone(),
-            mailbox_size,
-            deque_size: 16,
-            priority: false,
-            codec_config: (),
-            peer_provider: peers.clone(),
-            strategy: Sequential,
-        },
+    // Proposed blocks travel as compact blocks over gossiped transactions.
+    let (relay, buffer) = Relay::new(
+        context.child("relay"),
+        RelayConfig::default(),
+        ledger.clone(),
+        mempool.clone(),
     );
-    let broadcast_handle = broadcast_engine.start(channels.broadcast);
+    let relay_handle = relay.start(channels.relay);
 
     // Durable archives: finalization certificates and finalized blocks by height.
     let archive_cfg = |name: &str, codec_config| immutable::Config {
@@ -254,11 +249,6 @@ where
         ledger,
         mempool,
         marshal: marshal_mailbox,
-        handles: vec![
-            broadcast_handle,
-            engine_handle,
-            marshal_handle,
-            apply_handle,
-        ],
+        handles: vec![relay_handle, engine_handle, marshal_handle, apply_handle],
     }
 }

@@ -299,7 +299,7 @@ where
             certificates: network.register(node::CHANNELS[1], quota),
             resolver: network.register(node::CHANNELS[2], quota),
             backfill: network.register(node::CHANNELS[3], quota),
-            broadcast: network.register(node::CHANNELS[4], quota),
+            relay: network.register(node::CHANNELS[4], quota),
         };
         let network_handle = network.start();
         info!(listen = %config.p2p_listen, peers = spec.validators.len(), "p2p started");

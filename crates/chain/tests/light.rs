@@ -77,7 +77,7 @@ fn simulate(seed: u64) -> Finalized {
                 certificates: control.register(1, quota).await.unwrap(),
                 resolver: control.register(2, quota).await.unwrap(),
                 backfill: control.register(3, quota).await.unwrap(),
-                broadcast: control.register(4, quota).await.unwrap(),
+                relay: control.register(4, quota).await.unwrap(),
             };
             nodes.push(
                 node::start(

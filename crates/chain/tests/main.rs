@@ -9,4 +9,5 @@ mod lanes;
 mod ledger;
 mod light;
 mod registry;
+mod relay;
 mod sim;

@@ -208,7 +208,7 @@ pub(crate) fn spawn_validator(
                 certificates: control.register(1, quota).await.unwrap(),
                 resolver: control.register(2, quota).await.unwrap(),
                 backfill: control.register(3, quota).await.unwrap(),
-                broadcast: control.register(4, quota).await.unwrap(),
+                relay: control.register(4, quota).await.unwrap(),
             };
             let node = node::start(
                 ctx,

@@ -112,7 +112,9 @@ pub(crate) fn start(
                     .arg("--poll-ms")
                     .arg(poll_ms.to_string())
                     .arg("--json");
-                for rpc in rpcs {
+                // Each node starts its list at a different validator, so their reads and
+                // receipts spread over the validators (which gossip the receipts on).
+                for rpc in rpcs.iter().cycle().skip(index).take(rpcs.len()) {
                     cmd.arg("--rpc").arg(rpc);
                 }
                 let child = cmd

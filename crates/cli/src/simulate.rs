@@ -34,12 +34,13 @@ pub struct SimulateArgs {
     /// Use this execution time per job (milliseconds) instead of measuring.
     #[arg(long)]
     exec_ms: Option<f64>,
-    /// How block contents reach validators, comma-separated (one series each): `digests`
-    /// (validators already hold the transactions; blocks name batches), `full-blocks` (the
-    /// leader sends every body to every validator, as the implementation does today), `coded`
-    /// (erasure-coded shards relayed by every validator, as commonware's coding marshal does),
-    /// `both` (digests and full blocks) or `all`.
-    #[arg(long, value_delimiter = ',', default_value = "digests")]
+    /// How block contents reach validators, comma-separated (one series each): `compact` (as
+    /// implemented: transactions gossiped once to every validator, blocks name them by 8-byte
+    /// short ids), `digests` (blocks name gossiped batches), `full-blocks` (the leader sends
+    /// every body to every validator, as before the block relay), `coded` (erasure-coded
+    /// shards relayed by every validator, as commonware's coding marshal does), `both`
+    /// (compact and full blocks) or `all`.
+    #[arg(long, value_delimiter = ',', default_value = "compact")]
     dissemination: Vec<DisseminationArg>,
     /// When validators execute a block: `before-vote` (as implemented: the block carries its
     /// own state root, so the leader executes before sending and voters before voting),
@@ -89,6 +90,7 @@ enum ExecutionArg {
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum DisseminationArg {
+    Compact,
     Digests,
     FullBlocks,
     Coded,
@@ -156,6 +158,7 @@ fn calibrate(engine: &Engine) -> Result<Calibration> {
 fn parts(c: &ScaleConfig) -> [String; 4] {
     let dissemination = match c.dissemination {
         Dissemination::Digests => "digests",
+        Dissemination::Compact => "compact blocks",
         Dissemination::FullBlocks => "full blocks",
         Dissemination::Coded => "coded blocks",
     };
@@ -306,11 +309,13 @@ fn simulate(args: &SimulateArgs) -> Result<Sweep> {
     let mut disseminations: Vec<Dissemination> = Vec::new();
     for arg in &args.dissemination {
         let named: &[Dissemination] = match arg {
+            DisseminationArg::Compact => &[Dissemination::Compact],
             DisseminationArg::Digests => &[Dissemination::Digests],
             DisseminationArg::FullBlocks => &[Dissemination::FullBlocks],
             DisseminationArg::Coded => &[Dissemination::Coded],
-            DisseminationArg::Both => &[Dissemination::Digests, Dissemination::FullBlocks],
+            DisseminationArg::Both => &[Dissemination::Compact, Dissemination::FullBlocks],
             DisseminationArg::All => &[
+                Dissemination::Compact,
                 Dissemination::Digests,
                 Dissemination::FullBlocks,
                 Dissemination::Coded,

@@ -54,7 +54,9 @@ impl std::str::FromStr for Fault {
 /// What the daemon needs.
 #[derive(Clone, Debug)]
 pub struct DaemonConfig {
-    /// Validators' RPC base URLs (the first answers queries; receipts go to all).
+    /// Validators' RPC base URLs, in order of preference: the first that answers serves
+    /// queries and takes receipts (validators gossip transactions to each other); the others
+    /// are fallbacks.
     pub rpc: Vec<String>,
     /// The region this node serves.
     pub region: String,
@@ -273,15 +275,15 @@ impl Shared {
         Err(last.expect("at least one validator"))
     }
 
-    /// Signs a transaction with the next nonce and sends it to every validator (fine if at
-    /// least one accepted it); nonces leave in order.
+    /// Signs a transaction with the next nonce and sends it to the first validator that
+    /// accepts it; nonces leave in order.
     async fn send(&self, payload: Payload) -> Result<Digest, DaemonError> {
-        Ok(self.send_all(vec![payload]).await?.remove(0))
+        Ok(self.send_batch(vec![payload]).await?.remove(0))
     }
 
-    /// Signs transactions with consecutive nonces and sends them to every validator in one
-    /// request each (fine if one validator accepted them all); nonces leave in order.
-    async fn send_all(&self, payloads: Vec<Payload>) -> Result<Vec<Digest>, DaemonError> {
+    /// Signs transactions with consecutive nonces and sends them, in one request, to the first
+    /// validator that accepts them all (it gossips them to the others); nonces leave in order.
+    async fn send_batch(&self, payloads: Vec<Payload>) -> Result<Vec<Digest>, DaemonError> {
         let mut nonce = self.nonce.lock().await;
         let next = match *nonce {
             Some(n) => n,
@@ -298,10 +300,15 @@ impl Shared {
             .collect();
         let mut last_error = None;
         let mut accepted = false;
+        // One validator takes them and gossips them to the others; the next is tried only if
+        // it refuses or cannot be reached.
         for client in &self.clients {
             match client.submit_batch(&txs).await {
                 Ok(verdicts) => match verdicts.into_iter().find_map(Result::err) {
-                    None => accepted = true,
+                    None => {
+                        accepted = true;
+                        break;
+                    }
                     Some(reason) => {
                         last_error = Some(ClientError::Api {
                             status: 400,
@@ -425,9 +432,9 @@ impl Shared {
                 executed.receipt = self.enclave.sign_receipt(receipt);
             }
         }
-        // The run's receipts leave together, in lane order (one request per validator).
+        // The run's receipts leave together, in lane order, in one request.
         let txs = self
-            .send_all(
+            .send_batch(
                 executed
                     .iter()
                     .map(|e| Payload::Receipt(Box::new(e.receipt.clone())))

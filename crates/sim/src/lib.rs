@@ -75,13 +75,17 @@ impl Default for Sizes {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Dissemination {
-    /// As implemented today: the leader sends the whole block, bodies included, to every
-    /// validator, so its uplink carries `validators - 1` copies of every transaction. Blocks
-    /// obey the implementation's limits (10,000 transactions, 8 MiB).
+    /// The leader sends the whole block, bodies included, to every validator, so its uplink
+    /// carries `validators - 1` copies of every transaction (the implementation before the
+    /// block relay). Blocks obey the implementation's limits (10,000 transactions, 8 MiB).
     FullBlocks,
     /// Validators already hold the transactions (each reaches every validator once, in
     /// batches); blocks name batches by digest.
     Digests,
+    /// As implemented (`hyperchain_chain::relay`): transactions reach every validator once,
+    /// in batches, as with digests, and a block names each of its transactions by an 8-byte
+    /// short id (9 bytes on the wire). Blocks obey the implementation's limits.
+    Compact,
     /// Erasure-coded blocks, as commonware's `marshal::coding` sends them: the leader
     /// Reed–Solomon-codes the block into one shard per validator (any `f + 1` rebuild it),
     /// sends each validator its shard, and every validator relays its own shard to all
@@ -95,6 +99,11 @@ impl Dissemination {
     /// Whether blocks carry the transactions themselves (checked when the block arrives).
     pub fn carries_bodies(self) -> bool {
         matches!(self, Dissemination::FullBlocks | Dissemination::Coded)
+    }
+
+    /// Whether blocks obey the implementation's limits on transactions and bytes.
+    pub fn obeys_block_limits(self) -> bool {
+        !matches!(self, Dissemination::Digests)
     }
 }
 

@@ -73,6 +73,8 @@ const MSG_SHARD_RELAYED: u8 = 9;
 /// A header and a digest per batch in a proposal.
 const PROPOSAL_HEADER: usize = 208;
 const DIGEST: usize = 32;
+/// A transaction in a compact block: a tag and its 8-byte short id.
+const SHORT_ID: usize = 9;
 /// Requests and replies between a compute node and its validator.
 const SMALL: usize = 200;
 /// The state a job fetch returns (proofs of a handful of keys, the job record).
@@ -706,7 +708,7 @@ impl Validator {
                 .map(|(id, _)| *id)
                 .collect();
             chosen.sort_unstable();
-            if self.shared.config.dissemination.carries_bodies() {
+            if self.shared.config.dissemination.obeys_block_limits() {
                 // Receipts first: they finish work in flight; calls start new work.
                 chosen.sort_by_key(|id| {
                     !matches!(world.batches[id].0.first(), Some(Item::Receipt { .. }))
@@ -730,10 +732,14 @@ impl Validator {
             world.blocks.insert(view, chosen.clone());
             chosen
         };
-        let size = if self.shared.config.dissemination.carries_bodies() {
-            self.full_block_bytes(&batches)
-        } else {
-            PROPOSAL_HEADER + DIGEST * batches.len()
+        let size = match self.shared.config.dissemination {
+            Dissemination::FullBlocks | Dissemination::Coded => self.full_block_bytes(&batches),
+            Dissemination::Compact => {
+                let world = self.shared.world.lock();
+                let txs: usize = batches.iter().map(|id| world.batches[id].0.len()).sum();
+                PROPOSAL_HEADER + SHORT_ID * txs
+            }
+            Dissemination::Digests => PROPOSAL_HEADER + DIGEST * batches.len(),
         };
         // The leader executes its block before sending it (the block carries its state root)
         // or, with deferred execution, sends it at once and executes it meanwhile.

@@ -93,7 +93,7 @@ fn throughput_scales_with_pairs_until_validators_bind() {
 }
 
 #[test]
-fn full_blocks_are_bound_by_the_leader_uplink_and_coded_blocks_less() {
+fn full_blocks_are_bound_by_the_leader_uplink_coded_blocks_less_and_compact_blocks_not() {
     // 8 MB/s uplinks: each validator's batches fit (about 1.7 MB/s of transactions in all),
     // but a leader sending every body to 6 peers (about 10 MB/s) does not. Coded, the leader
     // sends 7 shards of a third of the block and each validator relays its own shard to 6.
@@ -139,6 +139,19 @@ fn full_blocks_are_bound_by_the_leader_uplink_and_coded_blocks_less() {
     );
     // Every validator relays a shard of every block: it sends more than with digests.
     assert!(coded.validator_egress_bytes_per_sec > digests.validator_egress_bytes_per_sec);
+    // Compact blocks (as implemented) name each transaction in 9 bytes: the leader's uplink
+    // stays nearly idle and throughput matches digests.
+    let compact = run(&limited(Dissemination::Compact)).unwrap();
+    assert!(
+        compact.efficiency >= 0.9,
+        "compact: {:.2}",
+        compact.efficiency
+    );
+    assert!(
+        compact.leader_uplink_busy < 0.1,
+        "compact leader uplink busy {:.2}",
+        compact.leader_uplink_busy
+    );
 }
 
 #[test]

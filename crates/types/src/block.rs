@@ -124,6 +124,11 @@ impl Block {
 /// The commitment to a list of transactions: a hash over their ids, in order.
 pub fn tx_root(txs: &[SignedTransaction]) -> Digest {
     let ids: Vec<Digest> = txs.iter().map(SignedTransaction::id).collect();
+    tx_root_from_ids(&ids)
+}
+
+/// [`tx_root`] of transactions whose ids are already known.
+pub fn tx_root_from_ids(ids: &[Digest]) -> Digest {
     let count = (ids.len() as u32).to_be_bytes();
     let mut parts: Vec<&[u8]> = Vec::with_capacity(ids.len() + 2);
     parts.push(b"hyperchain/tx-root/v1");
