@@ -19,7 +19,10 @@
 //!   the header's `tx_root`, so the block it hands marshal is exactly the one whose digest was
 //!   proposed. A short id that names two queued transactions, or none, is just a missing
 //!   position; a rebuilt body that does not match the root (an 8-byte collision) is fetched
-//!   whole once, and a sender whose answers still do not match is ignored for that block.
+//!   whole once, and a body that still does not match is dropped. A peer that relays a
+//!   compact block it holds (marshal forwards blocks) becomes another source: a request that
+//!   goes unanswered for [`RelayConfig::request_timeout`] goes to the next source, and a source
+//!   whose answer does not match the short ids is dropped.
 //!
 //! Everything else marshal does is unchanged: blocks are stored and served to lagging
 //! validators (backfill) whole, and finalized blocks carry their transactions. A block the
@@ -73,7 +76,8 @@ pub struct RelayConfig {
     pub gossip_interval: Duration,
     /// Complete blocks kept to serve requests and marshal's lookups.
     pub cached_blocks: usize,
-    /// How long to wait for an answer before asking the sender again (once).
+    /// How long to wait for an answer before asking the block's next source (or the same
+    /// one again).
     pub request_timeout: Duration,
     /// How long an incomplete block is kept.
     pub assembly_timeout: Duration,
@@ -491,13 +495,25 @@ impl RelayMetrics {
     }
 }
 
+/// Most peers remembered as sources of one block (the first sender and those who sent the
+/// same compact block after it).
+const MAX_SOURCES: usize = 4;
+
 struct Assembling {
-    from: PublicKey,
+    /// Peers that sent this compact block, first sender first; answers are taken from any.
+    sources: Vec<PublicKey>,
+    /// The source asked last.
+    asking: usize,
     assembly: Assembly,
     started: SystemTime,
     requested: SystemTime,
-    asked_twice: bool,
     refetched: bool,
+}
+
+impl Assembling {
+    fn asked(&self) -> PublicKey {
+        self.sources[self.asking].clone()
+    }
 }
 
 /// The relay actor (see the module docs).
@@ -695,14 +711,21 @@ impl<E: Spawner + Clock + Metrics> Relay<E> {
         compact: CompactBlock,
     ) {
         let digest = compact.header.digest();
-        if self.cache.contains_key(&digest) || self.assembling.contains_key(&digest) {
+        if self.cache.contains_key(&digest) {
+            return;
+        }
+        if let Some(entry) = self.assembling.get_mut(&digest) {
+            // Another holder of the block: a source to ask if the first does not answer.
+            if entry.sources.len() < MAX_SOURCES && !entry.sources.contains(&peer) {
+                entry.sources.push(peer);
+            }
             return;
         }
         // Bound what one peer can make us hold.
         let mut theirs: Vec<(SystemTime, Digest)> = self
             .assembling
             .iter()
-            .filter(|(_, a)| a.from == peer)
+            .filter(|(_, a)| a.sources[0] == peer)
             .map(|(d, a)| (a.started, *d))
             .collect();
         if theirs.len() >= MAX_ASSEMBLING_PER_PEER {
@@ -725,11 +748,11 @@ impl<E: Spawner + Clock + Metrics> Relay<E> {
         self.assembling.insert(
             digest,
             Assembling {
-                from: peer,
+                sources: vec![peer],
+                asking: 0,
                 assembly,
                 started: now,
                 requested: now,
-                asked_twice: false,
                 refetched: false,
             },
         );
@@ -746,16 +769,21 @@ impl<E: Spawner + Clock + Metrics> Relay<E> {
         let Some(entry) = self.assembling.get_mut(&block) else {
             return;
         };
-        if entry.from != peer {
+        let Some(source) = entry.sources.iter().position(|p| *p == peer) else {
             return;
-        }
+        };
         let before = entry.assembly.missing().len();
         for (position, tx) in txs {
             if let Err(e) = entry.assembly.fill(position, tx) {
-                warn!(?peer, block = %block, error = %e, "bad relay response; block dropped");
-                self.assembling.remove(&block);
-                self.metrics.blocks_dropped.inc();
-                return;
+                warn!(?peer, block = %block, error = %e, "bad relay response; source dropped");
+                entry.sources.remove(source);
+                if entry.sources.is_empty() {
+                    self.assembling.remove(&block);
+                    self.metrics.blocks_dropped.inc();
+                    return;
+                }
+                entry.asking = 0;
+                break;
             }
         }
         let filled = before - entry.assembly.missing().len();
@@ -782,7 +810,7 @@ impl<E: Spawner + Clock + Metrics> Relay<E> {
                 entry.assembly.refetch_named()
             }
             Err(e) => {
-                warn!(from = ?entry.from, block = %digest, error = %e, "block dropped");
+                warn!(from = ?entry.sources, block = %digest, error = %e, "block dropped");
                 self.assembling.remove(&digest);
                 self.metrics.blocks_dropped.inc();
                 return;
@@ -790,7 +818,7 @@ impl<E: Spawner + Clock + Metrics> Relay<E> {
         };
         entry.requested = self.context.current();
         sender.send_to(
-            entry.from.clone(),
+            entry.asked(),
             RelayMessage::Request {
                 block: digest,
                 positions: ask,
@@ -798,7 +826,8 @@ impl<E: Spawner + Clock + Metrics> Relay<E> {
         );
     }
 
-    /// Asks once more for answers that are late, and forgets blocks that stay incomplete.
+    /// Asks the next source for answers that are late, and forgets blocks that stay
+    /// incomplete.
     fn retry_or_expire(&mut self, sender: &mut impl RelaySender, now: SystemTime) {
         let timeout = self.config.request_timeout;
         let expiry = self.config.assembly_timeout;
@@ -806,11 +835,11 @@ impl<E: Spawner + Clock + Metrics> Relay<E> {
         self.assembling
             .retain(|_, entry| elapsed(entry.started) < expiry);
         for (digest, entry) in self.assembling.iter_mut() {
-            if !entry.asked_twice && elapsed(entry.requested) >= timeout {
-                entry.asked_twice = true;
+            if elapsed(entry.requested) >= timeout {
+                entry.asking = (entry.asking + 1) % entry.sources.len();
                 entry.requested = now;
                 sender.send_to(
-                    entry.from.clone(),
+                    entry.asked(),
                     RelayMessage::Request {
                         block: *digest,
                         positions: entry.assembly.missing(),

@@ -8,10 +8,9 @@
 //! submits them concurrently to every validator's RPC in `POST /txs` batches of `--batch`,
 //! and follows finalized blocks on
 //! validator 0 to time each transaction from its submission to its block being observed
-//! finalized. Mempools are not gossiped, so each account's transactions all go to one
-//! validator (accounts are spread round-robin over the validators): a transaction is
-//! included when the validator it was sent to leads, and a later nonce never waits on
-//! another validator's turn.
+//! finalized. Each account's transactions all go to one validator (accounts are spread
+//! round-robin over the validators), which gossips them to the others, so any leader can
+//! include them and they arrive at every validator in nonce order.
 
 use crate::devnet::{Events, create_network, start_network};
 use crate::genesis::DEFAULT_BASE_PORT;

@@ -6,7 +6,7 @@
 //!
 //! Method: deploy `--lanes` contracts in the mode (each TEE contract is its own lane, so lanes
 //! run in parallel), pre-sign `--jobs` calls spread over the lanes and over one account per
-//! validator (mempools are not gossiped: each account's calls go to one validator), submit
+//! validator (each account's calls go to one validator, which gossips them on), submit
 //! them all at once, and follow validator 0: a replicated call is done when its block is
 //! finalized, a TEE call when its job leaves the set of unresolved jobs after its call was
 //! finalized. CPU is the processes' user + system time (`/proc/PID/stat`) over the run.
