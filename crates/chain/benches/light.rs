@@ -88,6 +88,8 @@ fn bench(c: &mut Criterion) {
         tx_root: tx_root(&[]),
         state_root: Digest(state_root),
         view: 1_200,
+        parent_view: 1_199,
+        leader: [3; 32],
         seed: None,
     };
     let certificate = finalize(&devnet, &header, 1_200);
@@ -162,6 +164,8 @@ fn bench_registry(c: &mut Criterion) {
         tx_root: tx_root(&[]),
         state_root: Digest(state_root),
         view: 1_200,
+        parent_view: 1_199,
+        leader: [3; 32],
         seed: None,
     };
     let token = AttestationToken {

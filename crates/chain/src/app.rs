@@ -182,6 +182,12 @@ fn check_header(
     if header.view <= parent.view {
         return Err("view not after the parent's".into());
     }
+    if header.parent_view != parent.view {
+        return Err(format!(
+            "header names parent view {}, the parent has view {}",
+            header.parent_view, parent.view
+        ));
+    }
     if header.chain_id != parent.chain_id {
         return Err("wrong chain id".into());
     }
@@ -252,8 +258,9 @@ where
             .mempool
             .candidates(block_limits::MAX_BLOCK_TXS, MAX_PROPOSAL_TX_BYTES);
         let view = context.round.view().get();
+        let leader = crate::block::leader_bytes(&context.leader);
         let block = Self::off_task(&runtime, &self.ledger, move |ledger| {
-            ledger.build(&parent_header, timestamp_ms, view, &candidates)
+            ledger.build(&parent_header, timestamp_ms, view, leader, &candidates)
         })
         .await?;
         debug!(
@@ -418,6 +425,8 @@ mod tests {
             tx_root: tx_root(&[]),
             state_root: Digest::ZERO,
             view: 3,
+            parent_view: 0,
+            leader: [1; 32],
             seed: None,
         };
         let now = 2_000;
@@ -427,7 +436,8 @@ mod tests {
                 .unwrap_err()
                 .contains("proposed in view 4")
         );
-        let cases: [(Tamper, &str); 6] = [
+        let cases: [(Tamper, &str); 7] = [
+            (|h| h.parent_view = 2, "parent view"),
             (|h| h.chain_id = Digest([1; 32]), "wrong chain id"),
             (|h| h.height = 2, "height"),
             (|h| h.parent = Digest([1; 32]), "parent digest"),

@@ -1,14 +1,24 @@
 //! The block as consensus sees it: [`hyperchain_types::Block`] with commonware's block traits.
 //!
 //! Its consensus digest is the SHA-256 of the header encoding ([`hyperchain_types::Header::digest`]),
-//! the same 32 bytes as the hyperchain block hash.
+//! the same 32 bytes as the hyperchain block hash. The header records the consensus context
+//! the block was proposed in (view, parent view and digest, leader), which makes it a
+//! [`CertifiableBlock`] for marshal's `Deferred` wrapper: validators compare that context with
+//! simplex's and vote to notarize before executing the block, and execute it (certify) before
+//! voting to finalize.
 
+use crate::app::{ConsensusContext, PublicKey};
 use bytes::BufMut;
+use commonware_codec::Encode as _;
 use commonware_codec::{Buf, EncodeSize, Error, Read, Write};
-use commonware_consensus::{Heightable, types::Height};
-use commonware_cryptography::{Digestible, sha256};
+use commonware_consensus::{
+    CertifiableBlock, Heightable,
+    types::{Epoch, Height, Round, View},
+};
+use commonware_cryptography::{Digestible, Signer as _, ed25519, sha256};
 use hyperchain_types::Digest;
 use std::ops::Deref;
+use std::sync::OnceLock;
 
 /// A hyperchain block carried by simplex and marshal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,5 +83,38 @@ impl Heightable for Block {
 impl commonware_consensus::Block for Block {
     fn parent(&self) -> sha256::Digest {
         to_consensus(self.0.header.parent)
+    }
+}
+
+/// The 32 bytes a header records for a consensus key.
+pub fn leader_bytes(leader: &PublicKey) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(&leader.encode());
+    bytes
+}
+
+/// The key standing in for header leader bytes that are not an ed25519 key (genesis, or a
+/// forged header): its context then matches no view's, so nobody votes for such a block.
+fn no_leader() -> PublicKey {
+    static KEY: OnceLock<PublicKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        ed25519::PrivateKey::from_seed(u64::from_be_bytes(*b"noleader")).public_key()
+    })
+    .clone()
+}
+
+impl CertifiableBlock for Block {
+    type Context = ConsensusContext;
+
+    fn context(&self) -> ConsensusContext {
+        let header = &self.0.header;
+        let leader = hyperchain_types::SenderKey(header.leader)
+            .public_key()
+            .unwrap_or_else(no_leader);
+        ConsensusContext {
+            round: Round::new(Epoch::zero(), View::new(header.view)),
+            leader,
+            parent: (View::new(header.parent_view), to_consensus(header.parent)),
+        }
     }
 }

@@ -275,12 +275,14 @@ impl Ledger {
     }
 
     /// The block reveals the newest consensus seed this node knows if it is newer than every
-    /// seed its ancestors revealed and older than `view`.
+    /// seed its ancestors revealed and older than `view`. `leader` is the proposer's consensus
+    /// key (the header records it with the parent's view: the block's consensus context).
     pub fn build(
         &self,
         parent: &Header,
         timestamp_ms: u64,
         view: u64,
+        leader: [u8; 32],
         candidates: &[SignedTransaction],
     ) -> Result<Block, LedgerError> {
         let parent_digest = parent.digest();
@@ -315,6 +317,8 @@ impl Ledger {
                 tx_root: tx_root(&txs),
                 state_root,
                 view,
+                parent_view: parent.view,
+                leader,
                 seed,
             },
             txs,

@@ -1,4 +1,6 @@
-//! Wiring of one validator: simplex (threshold-BLS VRF) + marshal (`standard::Inline`) +
+//! Wiring of one validator: simplex (threshold-BLS VRF) + marshal (`standard::Deferred`:
+//! notarize votes after checking a block's consensus context, execution before the finalize
+//! vote) +
 //! the block relay (transaction gossip and compact blocks, [`crate::relay`]) + marshal's
 //! backfill resolver + the applier task.
 //!
@@ -14,7 +16,7 @@ use crate::relay::{Relay, RelayConfig};
 use commonware_consensus::{
     Reporters,
     marshal::{
-        self, core::Actor as MarshalActor, resolver::p2p as marshal_resolver, standard::Inline,
+        self, core::Actor as MarshalActor, resolver::p2p as marshal_resolver, standard::Deferred,
     },
     simplex::{
         self,
@@ -35,7 +37,7 @@ use std::time::Duration;
 /// Namespace of all consensus signatures (light clients need it to verify certificates).
 pub const NAMESPACE: &[u8] = b"hyperchain/consensus/v1";
 
-/// One epoch for the whole chain (no reconfiguration yet). `Inline` re-proposes the last block
+/// One epoch for the whole chain (no reconfiguration yet). `Deferred` re-proposes the last block
 /// of an epoch, so the boundary is kept out of reach.
 pub const BLOCKS_PER_EPOCH: u64 = 1 << 40;
 
@@ -194,14 +196,18 @@ where
     )
     .await;
 
-    // The application, wrapped by marshal's Inline (automaton, relay and reporter for simplex).
-    let inline = Inline::new(
-        context.child("inline"),
+    // The application, wrapped by marshal's Deferred (automaton, relay and reporter for
+    // simplex): a validator votes to notarize a block once it is available and its header
+    // names the consensus context it was proposed in, executes it meanwhile, and votes to
+    // finalize only once the execution matched the header (certification). Execution thus
+    // leaves the notarization round's critical path.
+    let wrapped = Deferred::new(
+        context.child("deferred"),
         App::new(ledger.clone(), mempool.clone()),
         marshal_mailbox.clone(),
         epocher,
     );
-    let reporter = Reporters::from((inline.clone(), SeedRecorder::new(ledger.clone())));
+    let reporter = Reporters::from((wrapped.clone(), SeedRecorder::new(ledger.clone())));
 
     let engine = simplex::Engine::new(
         context.child("simplex"),
@@ -209,8 +215,8 @@ where
             scheme,
             elector: Random::<Sha256>::new(RandomVersion::V1),
             blocker,
-            automaton: inline.clone(),
-            relay: inline,
+            automaton: wrapped.clone(),
+            relay: wrapped,
             reporter,
             track_historical_votes: false,
             strategy: Sequential,

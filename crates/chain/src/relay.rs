@@ -949,6 +949,8 @@ mod tests {
                 tx_root: tx_root(&txs),
                 state_root: sha256(b"s"),
                 view: 4,
+                parent_view: 2,
+                leader: [5; 32],
                 seed: Some(SeedReveal {
                     view: 3,
                     signature: [7; 48],
@@ -993,14 +995,15 @@ mod tests {
             assert_eq!(bytes.len(), m.encode_size());
             assert_eq!(RelayMessage::decode(bytes).unwrap(), m);
         }
-        // A compact block is a small fraction of the block.
-        let only_short = CompactBlock::of(&b, &HashSet::new());
+        // A compact block is a small fraction of the block: 9 bytes per transaction.
+        let big = block((0..20).map(|i| tx(i, 0)).collect());
+        let only_short = CompactBlock::of(&big, &HashSet::new());
         let size = RelayMessage::Compact(only_short).encode_size();
-        assert_eq!(size, 1 + Header::SIZE + 1 + 3 * 9);
+        assert_eq!(size, 1 + Header::SIZE + 1 + 20 * 9);
         assert!(
-            size * 3 < b.encode().len(),
+            size * 5 < big.encode().len(),
             "{size} vs {}",
-            b.encode().len()
+            big.encode().len()
         );
     }
 

@@ -33,7 +33,7 @@ fn build_verify_finalize_and_reopen() {
         deploy(&alice, 0, COUNTER),
         call(&alice, 1, counter, "increment", encode(&4u64)),
     ];
-    let b1 = a.build(&g, 2_000, 1, &candidates).unwrap();
+    let b1 = a.build(&g, 2_000, 1, [1; 32], &candidates).unwrap();
     assert_eq!(b1.txs.len(), 2);
     assert_eq!(b1.header.height, 1);
     // Block 2 on the unfinalized block 1.
@@ -42,6 +42,7 @@ fn build_verify_finalize_and_reopen() {
             &b1.header,
             3_000,
             2,
+            [1; 32],
             &[call(&alice, 2, counter, "increment", encode(&6u64))],
         )
         .unwrap();

@@ -42,12 +42,14 @@ pub struct SimulateArgs {
     /// (compact and full blocks) or `all`.
     #[arg(long, value_delimiter = ',', default_value = "compact")]
     dissemination: Vec<DisseminationArg>,
-    /// When validators execute a block: `before-vote` (as implemented: the block carries its
-    /// own state root, so the leader executes before sending and voters before voting),
-    /// `deferred` (the block carries its parent's root: votes wait only for the parent's
-    /// execution), or `both`.
-    #[arg(long, default_value = "before-vote")]
-    execution: ExecutionArg,
+    /// When validators execute a block, comma-separated (one series each): `certify` (as
+    /// implemented: the block carries its own state root, the leader executes before sending,
+    /// validators vote to notarize once the block is here and to finalize once they executed
+    /// it), `before-vote` (validators execute before the notarize vote too, as before
+    /// marshal's Deferred wrapper), `deferred` (the block carries its parent's root: votes
+    /// wait only for the parent's execution), `both` (before-vote and deferred) or `all`.
+    #[arg(long, value_delimiter = ',', default_value = "certify")]
+    execution: Vec<ExecutionArg>,
     /// Threads a validator checks signatures on, comma-separated: one series each.
     #[arg(long, value_delimiter = ',', default_values_t = [1])]
     verify_threads: Vec<usize>,
@@ -83,9 +85,11 @@ pub struct SimulateArgs {
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum ExecutionArg {
+    Certify,
     BeforeVote,
     Deferred,
     Both,
+    All,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -164,6 +168,8 @@ fn parts(c: &ScaleConfig) -> [String; 4] {
     };
     let execution = if c.deferred_execution {
         "deferred execution"
+    } else if c.certify {
+        "execution before the finalize vote"
     } else {
         "execution before the vote"
     };
@@ -179,14 +185,10 @@ fn parts(c: &ScaleConfig) -> [String; 4] {
     ]
 }
 
-/// A series in full; execution before the vote (the implementation's) goes unsaid.
+/// A series in full.
 fn describe(c: &ScaleConfig) -> String {
     let [exec, dissemination, execution, threads] = parts(c);
-    if c.deferred_execution {
-        format!("{exec}, {dissemination}, {execution}, {threads}")
-    } else {
-        format!("{exec}, {dissemination}, {threads}")
-    }
+    format!("{exec}, {dissemination}, {execution}, {threads}")
 }
 
 /// What bounds a run that falls short of linear.
@@ -196,9 +198,12 @@ fn bound(r: &ScaleResult) -> &'static str {
     }
     if r.validator_exec_busy >= 0.9 {
         "validator block execution"
-    } else if !r.deferred_execution && r.validator_exec_busy >= 0.3 {
+    } else if !r.deferred_execution && !r.certify && r.validator_exec_busy >= 0.3 {
         // Leader, then voters: execution fills the view twice over.
         "block execution before the vote"
+    } else if !r.deferred_execution && r.validator_exec_busy >= 0.3 {
+        // The next leader executes the parent, then its own block, before sending.
+        "block execution by the leader"
     } else if r.validator_verify_busy >= 0.9 {
         "validator signature checks"
     } else if r.leader_uplink_busy >= 0.45 {
@@ -327,15 +332,26 @@ fn simulate(args: &SimulateArgs) -> Result<Sweep> {
             }
         }
     }
-    let executions = match args.execution {
-        ExecutionArg::BeforeVote => vec![false],
-        ExecutionArg::Deferred => vec![true],
-        ExecutionArg::Both => vec![false, true],
-    };
+    // (deferred execution, certify) per series.
+    let mut executions: Vec<(bool, bool)> = Vec::new();
+    for arg in &args.execution {
+        let named: &[(bool, bool)] = match arg {
+            ExecutionArg::Certify => &[(false, true)],
+            ExecutionArg::BeforeVote => &[(false, false)],
+            ExecutionArg::Deferred => &[(true, false)],
+            ExecutionArg::Both => &[(false, false), (true, false)],
+            ExecutionArg::All => &[(false, false), (false, true), (true, false)],
+        };
+        for e in named {
+            if !executions.contains(e) {
+                executions.push(*e);
+            }
+        }
+    }
     let egress = (args.egress_mbps > 0).then(|| args.egress_mbps * 1_000_000 / 8);
     let mut series: Vec<Vec<ScaleConfig>> = Vec::new();
     for &exec_ms in &exec_times {
-        for (&dissemination, &deferred_execution) in disseminations
+        for (&dissemination, &(deferred_execution, certify)) in disseminations
             .iter()
             .flat_map(|d| executions.iter().map(move |e| (d, e)))
         {
@@ -354,6 +370,7 @@ fn simulate(args: &SimulateArgs) -> Result<Sweep> {
                             egress_bytes_per_sec: egress,
                             dissemination,
                             deferred_execution,
+                            certify,
                             warmup_secs: args.warmup,
                             measure_secs: args.seconds,
                             ..Default::default()

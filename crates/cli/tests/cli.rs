@@ -47,7 +47,7 @@ mod simulate {
             "--seconds",
             "3",
             "--execution",
-            "both",
+            "certify,deferred",
             "--json",
             "--svg",
             "scale.svg",
@@ -59,6 +59,8 @@ mod simulate {
         let series = report["series"].as_array().unwrap();
         assert_eq!(series.len(), 2, "{report}");
         assert_eq!(series[0]["config"]["deferred_execution"], false);
+        assert_eq!(series[0]["config"]["certify"], true);
+        assert_eq!(series[0]["config"]["dissemination"], "compact");
         assert_eq!(series[1]["config"]["deferred_execution"], true);
         for s in series {
             let runs = s["runs"].as_array().unwrap();

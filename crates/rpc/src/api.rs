@@ -276,6 +276,10 @@ pub struct BlockView {
     pub state_root: Digest,
     /// The consensus view it was proposed in.
     pub view: u64,
+    /// Its parent's view.
+    pub parent_view: u64,
+    /// The proposer's consensus key (32 bytes; zeros for genesis).
+    pub leader: Hex,
     /// The consensus seed it reveals, if any.
     pub seed: Option<SeedView>,
     /// Ids of the block's transactions, in order.
@@ -298,6 +302,8 @@ impl BlockView {
             tx_root: h.tx_root,
             state_root: h.state_root,
             view: h.view,
+            parent_view: h.parent_view,
+            leader: Hex(h.leader.to_vec()),
             seed: h.seed.map(|s| SeedView {
                 view: s.view,
                 signature: Hex(s.signature.to_vec()),
@@ -309,7 +315,8 @@ impl BlockView {
     }
 
     /// The header these fields describe (its digest must equal [`BlockView::digest`]; a
-    /// seed signature that is not 48 bytes is dropped, which changes the digest).
+    /// seed signature that is not 48 bytes is dropped and a leader that is not 32 bytes
+    /// zeroed, which changes the digest).
     pub fn header(&self) -> Header {
         Header {
             chain_id: self.chain_id,
@@ -319,6 +326,8 @@ impl BlockView {
             tx_root: self.tx_root,
             state_root: self.state_root,
             view: self.view,
+            parent_view: self.parent_view,
+            leader: self.leader.0.as_slice().try_into().unwrap_or([0; 32]),
             seed: self.seed.as_ref().and_then(|s| {
                 Some(hyperchain_types::SeedReveal {
                     view: s.view,

@@ -260,6 +260,7 @@ fn finalize_block(
             &parent,
             parent.timestamp_ms + 1_000,
             parent.view + 1,
+            [1; 32],
             candidates,
         )
         .unwrap();

@@ -282,6 +282,8 @@ async fn a_node_lying_consistently_is_caught() {
         tx_root: tx_root(&[]),
         state_root: Digest::ZERO,
         view: 1,
+        parent_view: 0,
+        leader: [1; 32],
         seed: None,
     };
     let certificate = finalize(&scheme, &real);

@@ -131,12 +131,19 @@ pub struct ScaleConfig {
     /// How often a validator forwards the transactions it received, in milliseconds.
     pub batch_interval_ms: u64,
     pub dissemination: Dissemination,
-    /// `false` (as implemented): a block carries its own state root, so the leader executes
-    /// it before sending it and every validator before voting — execution sits on the
-    /// critical path twice per view. `true`: a block carries its parent's root; the leader
-    /// sends at once and a validator votes once it has executed the parent, executing the
-    /// new block meanwhile.
+    /// `false`: a block carries its own state root, so the leader executes it before sending
+    /// it; when validators execute it depends on [`Self::certify`]. `true`: a block carries
+    /// its parent's root; the leader sends at once and a validator votes once it has executed
+    /// the parent, executing the new block meanwhile.
     pub deferred_execution: bool,
+    /// With `deferred_execution` false: `true` (as implemented, marshal's `Deferred`
+    /// wrapper) — a validator votes to notarize as soon as the block is available and its
+    /// context checks, executes it meanwhile, and votes to finalize once executed; the next
+    /// leader still executes the parent and its own block before sending. `false` — every
+    /// validator executes the block before its notarize vote (the implementation before the
+    /// wrapper): execution sits on the critical path twice per view.
+    #[serde(default)]
+    pub certify: bool,
     /// Simulated seconds before measuring, and measured.
     pub warmup_secs: f64,
     pub measure_secs: f64,
@@ -159,6 +166,7 @@ impl Default for ScaleConfig {
             batch_interval_ms: 100,
             dissemination: Dissemination::Digests,
             deferred_execution: false,
+            certify: true,
             warmup_secs: 5.0,
             measure_secs: 15.0,
             costs: Costs::default(),
@@ -189,7 +197,11 @@ impl ScaleConfig {
     /// sustain (five signatures per job: the call's, and two per receipt transaction).
     pub fn cpu_bound_jobs_per_sec(&self) -> f64 {
         let c = &self.costs;
-        let on_path = if self.deferred_execution { 1.0 } else { 2.0 };
+        let on_path = if self.deferred_execution || self.certify {
+            1.0
+        } else {
+            2.0
+        };
         let executor = 1e6 / (on_path * (c.resolve_job_us + c.order_job_us));
         let signatures = 1e6 * self.verify_threads.max(1) as f64 / (5.0 * c.signature_us);
         executor.min(signatures)
@@ -236,6 +248,8 @@ pub struct ScaleResult {
     pub exec_ms: f64,
     pub dissemination: Dissemination,
     pub deferred_execution: bool,
+    #[serde(default)]
+    pub certify: bool,
     pub verify_threads: usize,
     /// Jobs resolved by finalized blocks per simulated second, over the measured window.
     pub jobs_per_sec: f64,

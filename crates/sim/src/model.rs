@@ -71,7 +71,7 @@ const MSG_SHARD: u8 = 8;
 const MSG_SHARD_RELAYED: u8 = 9;
 
 /// A header and a digest per batch in a proposal.
-const PROPOSAL_HEADER: usize = 208;
+const PROPOSAL_HEADER: usize = 248;
 const DIGEST: usize = 32;
 /// A transaction in a compact block: a tag and its 8-byte short id.
 const SHORT_ID: usize = 9;
@@ -324,6 +324,8 @@ struct Validator {
     finalized_upto: u64,
     /// As leader of `view + 1`, waiting to have executed `view` before proposing.
     propose_after: Option<u64>,
+    /// Notarized views whose finalize vote waits for this validator's execution (certify).
+    finalize_after_execution: HashSet<u64>,
     /// Votes whose previous view is not notarized here yet.
     deferred_votes: Vec<u64>,
     /// Coded blocks: shards held per view until the block can be rebuilt (`f + 1`), then
@@ -541,6 +543,9 @@ impl Validator {
         self.schedule(done, Event::Executed(view));
         if self.shared.config.deferred_execution {
             self.vote_after_parent(view, checked);
+        } else if self.shared.config.certify {
+            // Notarize once the block is here; finalize once it is executed.
+            self.schedule(checked, Event::Vote(view));
         } else {
             self.schedule(done, Event::Vote(view));
         }
@@ -592,14 +597,46 @@ impl Validator {
     }
 
     fn on_vote(&mut self, view: u64) {
-        if view > 1 && !self.notarized.contains(&(view - 1)) {
+        if view > 1 && !self.entered(view) {
             self.deferred_votes.push(view);
         } else {
             self.vote_notarize(view);
         }
     }
 
+    /// Whether this validator is in `view` (or past it): the previous view is notarized and,
+    /// with certification, executed here (simplex enters the next view only once the
+    /// application certifies the notarized block).
+    fn entered(&self, view: u64) -> bool {
+        let previous = view - 1;
+        if !self.notarized.contains(&previous) {
+            return false;
+        }
+        let certifies = self.shared.config.certify && !self.shared.config.deferred_execution;
+        !certifies
+            || self
+                .exec_done
+                .get(&previous)
+                .is_some_and(|&done| done <= self.now())
+    }
+
+    /// Casts the notarize votes that waited for their view to be entered.
+    fn release_votes(&mut self) {
+        let waiting = std::mem::take(&mut self.deferred_votes);
+        for v in waiting {
+            if self.entered(v) {
+                self.vote_notarize(v);
+            } else {
+                self.deferred_votes.push(v);
+            }
+        }
+    }
+
     fn on_executed(&mut self, view: u64) {
+        if self.finalize_after_execution.remove(&view) {
+            self.vote_finalize(view);
+            self.release_votes();
+        }
         if self.propose_after == Some(view) {
             self.propose_after = None;
             self.propose(view + 1);
@@ -619,18 +656,18 @@ impl Validator {
             return;
         }
         self.notarized.insert(view);
-        let size = self.shared.config.sizes.vote;
-        self.broadcast(encode(MSG_FINALIZE, &[view]), size, 0.0);
-        self.on_finalize(view);
-        // Enter view + 1.
-        let deferred = std::mem::take(&mut self.deferred_votes);
-        for v in deferred {
-            if v == view + 1 {
-                self.vote_notarize(v);
-            } else {
-                self.deferred_votes.push(v);
-            }
+        let executed = self
+            .exec_done
+            .get(&view)
+            .is_some_and(|&done| done <= self.now());
+        if self.shared.config.certify && !self.shared.config.deferred_execution && !executed {
+            // Certification: the finalize vote waits for this validator's execution.
+            self.finalize_after_execution.insert(view);
+        } else {
+            self.vote_finalize(view);
         }
+        // Enter view + 1 (with certification, once executed).
+        self.release_votes();
         if self.shared.leader(view + 1) == self.me {
             if self
                 .exec_done
@@ -642,6 +679,12 @@ impl Validator {
                 self.propose_after = Some(view);
             }
         }
+    }
+
+    fn vote_finalize(&mut self, view: u64) {
+        let size = self.shared.config.sizes.vote;
+        self.broadcast(encode(MSG_FINALIZE, &[view]), size, 0.0);
+        self.on_finalize(view);
     }
 
     fn on_finalize(&mut self, view: u64) {
@@ -1054,6 +1097,7 @@ async fn simulate(context: Ctx, config: ScaleConfig) -> ScaleResult {
                 finalized: HashSet::new(),
                 finalized_upto: 0,
                 propose_after: None,
+                finalize_after_execution: HashSet::new(),
                 deferred_votes: Vec::new(),
                 shards: HashMap::new(),
             };
@@ -1131,6 +1175,7 @@ async fn simulate(context: Ctx, config: ScaleConfig) -> ScaleResult {
         exec_ms: config.exec_ms,
         dissemination: config.dissemination,
         deferred_execution: config.deferred_execution,
+        certify: config.certify,
         verify_threads: config.verify_threads,
         jobs_per_sec,
         ideal_jobs_per_sec: ideal,

@@ -9,7 +9,7 @@
 //!
 //! | item | encoding |
 //! |---|---|
-//! | `Header` | `chain_id (32) ‖ height (u64) ‖ parent (32) ‖ timestamp_ms (u64) ‖ tx_root (32) ‖ state_root (32) ‖ view (u64) ‖ seed_view (u64) ‖ seed_signature (48)` — 208 bytes; `seed_view = 0` and a zero signature when the block reveals no seed |
+//! | `Header` | `chain_id (32) ‖ height (u64) ‖ parent (32) ‖ timestamp_ms (u64) ‖ tx_root (32) ‖ state_root (32) ‖ view (u64) ‖ parent_view (u64) ‖ leader (32) ‖ seed_view (u64) ‖ seed_signature (48)` — 248 bytes; `seed_view = 0` and a zero signature when the block reveals no seed |
 //! | `Block` | `Header ‖ len ‖ SignedTransaction*`, at most [`block_limits::MAX_BLOCK_TXS`] transactions and [`block_limits::MAX_BLOCK_BYTES`] bytes |
 //! | `tx_root` | `sha256("hyperchain/tx-root/v1" ‖ n (u32 BE) ‖ id_1 ‖ … ‖ id_n)` |
 //! | `Receipt` | `tx_id (32) ‖ height (u64) ‖ index (u32) ‖ ReceiptStatus ‖ fuel_used (u64)` |
@@ -53,6 +53,12 @@ pub struct Header {
     /// The consensus view the block was proposed in (0 for genesis); greater than the
     /// parent's.
     pub view: u64,
+    /// The parent's view (0 for genesis and its children). With `view` and `leader` it is the
+    /// consensus context the block was proposed in, which validators check before voting to
+    /// notarize it without executing it first.
+    pub parent_view: u64,
+    /// The proposer's ed25519 consensus key (zeros for genesis).
+    pub leader: [u8; 32],
     /// A consensus seed revealed by this block (committee randomness, DESIGN.md §5): the
     /// threshold-BLS VRF signature of an earlier view, newer than every seed its ancestors
     /// revealed.
@@ -109,6 +115,8 @@ impl Block {
                 tx_root: tx_root(&[]),
                 state_root,
                 view: 0,
+                parent_view: 0,
+                leader: [0; 32],
                 seed: None,
             },
             txs: Vec::new(),
@@ -223,6 +231,8 @@ impl Write for Header {
         self.tx_root.write(buf);
         self.state_root.write(buf);
         self.view.write(buf);
+        self.parent_view.write(buf);
+        self.leader.write(buf);
         match &self.seed {
             Some(seed) => {
                 seed.view.write(buf);
@@ -236,7 +246,7 @@ impl Write for Header {
     }
 }
 impl FixedSize for Header {
-    const SIZE: usize = 4 * Digest::SIZE + 4 * u64::SIZE + 48;
+    const SIZE: usize = 5 * Digest::SIZE + 5 * u64::SIZE + 48;
 }
 impl Read for Header {
     type Cfg = ();
@@ -249,6 +259,8 @@ impl Read for Header {
             tx_root: Digest::read(buf)?,
             state_root: Digest::read(buf)?,
             view: u64::read(buf)?,
+            parent_view: u64::read(buf)?,
+            leader: <[u8; 32]>::read(buf)?,
             seed: {
                 let view = u64::read(buf)?;
                 let signature = <[u8; 48]>::read(buf)?;
@@ -483,6 +495,8 @@ mod tests {
                 tx_root: tx_root(&txs),
                 state_root: sha256(b"s"),
                 view: 4,
+                parent_view: 2,
+                leader: [5; 32],
                 seed: Some(SeedReveal {
                     view: 3,
                     signature: [7; 48],
@@ -509,7 +523,7 @@ mod tests {
         unseeded.header.seed = None;
         assert_eq!(Block::decode(unseeded.encode()).unwrap(), unseeded);
         let mut bytes = unseeded.header.encode().to_vec();
-        bytes[160] = 1;
+        bytes[200] = 1;
         assert!(Header::decode(bytes::Bytes::from(bytes)).is_err());
     }
 

@@ -262,6 +262,8 @@ impl Chain {
             tx_root: tx_root(&included),
             state_root,
             view: env.view,
+            parent_view: parent.view,
+            leader: [1; 32],
             seed: env.seed,
         };
         self.executor
