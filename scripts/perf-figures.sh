@@ -18,10 +18,12 @@ mkdir -p docs/img
 # The same network with ten times heavier jobs (about 100 ms).
 "$hc" simulate --workload heavy:300000 --dissemination digests,full-blocks \
   --json --svg docs/img/scale-heavier.svg > docs/img/scale-heavier.json
-# As implemented: compact blocks over gossiped transactions, both job sizes, execution before
-# the vote and deferred.
-"$hc" simulate --workload heavy,heavy:300000 --dissemination compact --execution both \
+# As implemented: compact blocks over gossiped transactions, validators executing before the
+# finalize vote (certify), next to executing before the notarize vote and deferred execution.
+"$hc" simulate --workload heavy --dissemination compact --execution all \
   --json --svg docs/img/scale-compact.svg > docs/img/scale-compact.json
+"$hc" simulate --workload heavy:300000 --dissemination compact --execution certify \
+  --json --svg docs/img/scale-compact-heavier.svg > docs/img/scale-compact-heavier.json
 
 if [[ "${1:-}" == "--local" ]]; then
   # Real validators and compute nodes on this machine: every execution mode, 4 and 7 validators.

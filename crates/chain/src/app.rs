@@ -1,4 +1,4 @@
-//! The consensus application (propose and verify, run by marshal's `Inline` wrapper), the
+//! The consensus application (propose and verify, run by marshal's `Deferred` wrapper), the
 //! finalized-block reporter and the seed reporter.
 
 use crate::block::{Block, to_consensus};

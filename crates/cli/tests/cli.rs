@@ -105,7 +105,8 @@ mod simulate {
         assert_eq!(json(&replot)["series"], first["series"]);
         let again = std::fs::read_to_string(dir.path().join("again.svg")).unwrap();
         assert!(
-            again.contains("execution before the vote") && again.contains("deferred execution")
+            again.contains("execution before the finalize vote")
+                && again.contains("deferred execution")
         );
         std::fs::write(dir.path().join("bad.json"), "{\"series\": 3}").unwrap();
         let bad = hyperchain(dir.path(), &["simulate", "--from-json", "bad.json"]);
@@ -138,8 +139,8 @@ mod simulate {
         assert!(text.status.success(), "{}", stderr(&text));
         let stdout = String::from_utf8_lossy(&text.stdout);
         for series in [
-            "20.0 ms jobs, digests, 1 verify thread",
-            "20.0 ms jobs, coded blocks, 1 verify thread",
+            "20.0 ms jobs, digests, execution before the finalize vote, 1 verify thread",
+            "20.0 ms jobs, coded blocks, execution before the finalize vote, 1 verify thread",
         ] {
             assert!(stdout.contains(series), "{stdout}");
         }
