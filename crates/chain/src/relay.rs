@@ -102,7 +102,7 @@ pub enum CompactEntry {
     /// Named by its short id ([`short_id`]); the receiver has it from gossip.
     Short(u64),
     /// Sent whole (the proposer had not gossiped it yet).
-    Full(SignedTransaction),
+    Full(Box<SignedTransaction>),
 }
 
 /// A block as its proposer relays it.
@@ -124,7 +124,7 @@ impl CompactBlock {
             .map(|tx| {
                 let id = tx.id();
                 if send_whole.contains(&id) {
-                    CompactEntry::Full(tx.clone())
+                    CompactEntry::Full(Box::new(tx.clone()))
                 } else {
                     CompactEntry::Short(short_id(&id))
                 }
@@ -143,7 +143,7 @@ pub enum RelayMessage {
     /// Transactions admitted from clients, forwarded once to every other validator.
     Txs(Vec<SignedTransaction>),
     /// A block, by short ids.
-    Compact(CompactBlock),
+    Compact(Box<CompactBlock>),
     /// Positions of a block's transactions the requester could not fill.
     Request {
         /// The block digest.
@@ -187,7 +187,7 @@ impl Read for CompactEntry {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         match u8::read(buf)? {
             0 => Ok(CompactEntry::Short(u64::read(buf)?)),
-            1 => Ok(CompactEntry::Full(SignedTransaction::read(buf)?)),
+            1 => Ok(CompactEntry::Full(Box::new(SignedTransaction::read(buf)?))),
             t => Err(CodecError::InvalidEnum(t)),
         }
     }
@@ -237,10 +237,10 @@ impl Read for RelayMessage {
                 buf,
                 &hyperchain_types::tx_list_cfg(MAX_GOSSIP_TXS),
             )?)),
-            1 => Ok(RelayMessage::Compact(CompactBlock {
+            1 => Ok(RelayMessage::Compact(Box::new(CompactBlock {
                 header: Header::read(buf)?,
                 entries: Vec::read_cfg(buf, &((0..=max_txs).into(), ()))?,
-            })),
+            }))),
             2 => {
                 let block = Digest::read(buf)?;
                 let positions = Vec::<u32>::read_range(buf, 0..=max_txs)?;
@@ -305,7 +305,7 @@ impl Assembly {
             .into_iter()
             .map(|e| match e {
                 CompactEntry::Short(_) => found.next().flatten(),
-                CompactEntry::Full(tx) => Some((tx.id(), tx)),
+                CompactEntry::Full(tx) => Some((tx.id(), *tx)),
             })
             .collect();
         Assembly {
@@ -619,7 +619,7 @@ impl<E: Spawner + Clock + Metrics> Relay<E> {
                         let fresh = self.mempool.take_outbox();
                         let whole: HashSet<Digest> = fresh.iter().map(|tx| tx.id()).collect();
                         let compact = CompactBlock::of(&block.inner().0, &whole);
-                        let _ = sender.send(recipients, RelayMessage::Compact(compact), true);
+                        let _ = sender.send(recipients, RelayMessage::Compact(Box::new(compact)), true);
                         self.metrics.blocks_sent.inc();
                         self.metrics.txs_gossiped.inc_by(fresh.len() as u64);
                         gossip(&mut sender, fresh);
@@ -649,7 +649,7 @@ impl<E: Spawner + Clock + Metrics> Relay<E> {
                         }
                     }
                     RelayMessage::Compact(compact) => {
-                        self.on_compact(&mut sender, peer, compact);
+                        self.on_compact(&mut sender, peer, *compact);
                     }
                     RelayMessage::Request { block, positions } => {
                         if let Some(full) = self.cache.get(&block) {
@@ -980,7 +980,7 @@ mod tests {
         );
         let messages = [
             RelayMessage::Txs(b.txs.clone()),
-            RelayMessage::Compact(compact),
+            RelayMessage::Compact(Box::new(compact)),
             RelayMessage::Request {
                 block: b.digest(),
                 positions: vec![0, 2],
@@ -998,7 +998,7 @@ mod tests {
         // A compact block is a small fraction of the block: 9 bytes per transaction.
         let big = block((0..20).map(|i| tx(i, 0)).collect());
         let only_short = CompactBlock::of(&big, &HashSet::new());
-        let size = RelayMessage::Compact(only_short).encode_size();
+        let size = RelayMessage::Compact(Box::new(only_short)).encode_size();
         assert_eq!(size, 1 + Header::SIZE + 1 + 20 * 9);
         assert!(
             size * 5 < big.encode().len(),
@@ -1028,7 +1028,10 @@ mod tests {
         assert!(RelayMessage::decode(too_many.encode()).is_err());
         let gossip = RelayMessage::Txs(vec![tx(1, 0); MAX_GOSSIP_TXS + 1]);
         assert!(RelayMessage::decode(gossip.encode()).is_err());
-        let good = RelayMessage::Compact(CompactBlock::of(&block(vec![tx(1, 0)]), &HashSet::new()));
+        let good = RelayMessage::Compact(Box::new(CompactBlock::of(
+            &block(vec![tx(1, 0)]),
+            &HashSet::new(),
+        )));
         let bytes = good.encode();
         assert!(RelayMessage::decode(bytes.slice(..bytes.len() - 1)).is_err());
     }
