@@ -200,16 +200,16 @@ fn bound(r: &ScaleResult) -> &'static str {
     let txs_per_block = 3.0 * r.jobs_per_sec / r.views_per_sec.max(f64::MIN_POSITIVE);
     if r.validator_exec_busy >= 0.9 {
         "validator block execution"
-    } else if r.dissemination.obeys_block_limits()
-        && txs_per_block >= 0.9 * hyperchain_types::block_limits::MAX_BLOCK_TXS as f64
-    {
-        "block transaction limit"
     } else if !r.deferred_execution && !r.certify && r.validator_exec_busy >= 0.3 {
         // Leader, then voters: execution fills the view twice over.
         "block execution before the vote"
     } else if !r.deferred_execution && r.validator_exec_busy >= 0.3 {
         // The next leader executes the parent, then its own block, before sending.
         "block execution by the leader"
+    } else if r.dissemination.obeys_block_limits()
+        && txs_per_block >= 0.9 * hyperchain_types::block_limits::MAX_BLOCK_TXS as f64
+    {
+        "block transaction limit"
     } else if r.validator_verify_busy >= 0.9 {
         "validator signature checks"
     } else if r.leader_uplink_busy >= 0.45 {
