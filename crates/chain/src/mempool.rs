@@ -235,30 +235,25 @@ impl Mempool {
                 found: nonce,
             });
         }
-        let mut inner = self.lock();
+        let id = tx.id();
+        let sender = tx.tx.sender_address();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         if inner.len >= self.capacity {
             return Err(MempoolError::Full(self.capacity));
         }
-        let id = tx.id();
-        let sender = tx.tx.sender_address();
         let queue = inner.senders.entry(sender).or_default();
         if queue.contains_key(&nonce) {
             return Err(MempoolError::Duplicate);
         }
-        let gossip = from_client && inner.outbox.is_some();
-        if gossip {
-            let capacity = self.capacity;
-            let outbox = inner.outbox.as_mut().expect("checked");
-            // Gossip is best effort: an outbox nobody drains stops growing at the pool's size.
-            if outbox.len() < capacity {
-                outbox.push(tx.clone());
-            }
+        // Gossip is best effort: an outbox nobody drains stops growing at the pool's size.
+        if from_client
+            && let Some(outbox) = inner.outbox.as_mut()
+            && outbox.len() < self.capacity
+        {
+            outbox.push(tx.clone());
         }
-        inner
-            .senders
-            .entry(sender)
-            .or_default()
-            .insert(nonce, Entry { id, tx });
+        queue.insert(nonce, Entry { id, tx });
         inner
             .by_short
             .entry(short_id(&id))
