@@ -12,6 +12,8 @@
 //! | `big_value` | `size: u32` | stores a `size`-byte value (`storage limit` above 64 KiB) |
 //! | `big_key` | `size: u32` | stores under a `size`-byte key (`storage limit` above 256 bytes) |
 //! | `storage_spam` | `n: u32` | writes `n` distinct 32-byte values |
+//! | `write_set_bomb` | `n: u32, size: u32` | writes `n` distinct values of `size` bytes (`storage limit` once the call's write set passes its byte budget) |
+//! | `read_spam` | `n: u32` | reads `n` distinct absent keys; `u32`: how many were present |
 //! | `event_spam` | `n: u32` | emits `n` events (`event limit` above 64) |
 //! | `panic_msg` | — | reverts `panicked: adversarial panic 42` |
 //! | `trap_unreachable` | — | traps `unreachable` |
@@ -118,6 +120,27 @@ entry! {
             key[5..].copy_from_slice(&i.to_le_bytes());
             storage::set(&key, &[i as u8; 32]);
         }
+    }
+
+    /// Write `n` distinct keys (`"bomb/" ‖ i as u32 LE`), each with a `size`-byte value.
+    fn write_set_bomb(n: u32, size: u32) {
+        let mut key = *b"bomb/\0\0\0\0";
+        let value = alloc::vec![0xee; size as usize];
+        for i in 0..n {
+            key[5..].copy_from_slice(&i.to_le_bytes());
+            storage::set(&key, &value);
+        }
+    }
+
+    /// Read `n` distinct keys nobody wrote (`"absent/" ‖ i as u32 LE`).
+    fn read_spam(n: u32) -> u32 {
+        let mut key = *b"absent/\0\0\0\0";
+        let mut present = 0;
+        for i in 0..n {
+            key[7..].copy_from_slice(&i.to_le_bytes());
+            present += u32::from(storage::has(&key));
+        }
+        present
     }
 
     /// Emit `n` events.

@@ -39,6 +39,10 @@ pub type FinalizationCert = Finalization<Scheme, ConsensusDigest>;
 /// A block's timestamp may be at most this far ahead of the verifier's clock.
 pub const MAX_CLOCK_DRIFT: Duration = Duration::from_secs(5);
 
+/// How long a leader waits for the seed of its parent's view (its notarization's) before
+/// giving up the view.
+const PARENT_SEED_WAIT: Duration = Duration::from_secs(2);
+
 /// How long a leader with nothing to propose (empty mempool, no job waiting for a seed) waits
 /// for transactions before proposing an empty block. Well inside simplex's leader timeout
 /// (1 s); without it, idle validators finalize empty blocks back to back, which costs a
@@ -250,6 +254,22 @@ where
             let busy = waiting > 0 || awaits_seed;
             if (busy && now_ms(&runtime) >= earliest_ms) || runtime.current() >= idle_until {
                 break;
+            }
+            runtime.sleep(Duration::from_millis(5)).await;
+        }
+        // The block reveals the seed of its parent's view, carried by the parent's
+        // notarization: wait for it briefly if the recorder has not seen it yet.
+        let seed_until = runtime.current() + PARENT_SEED_WAIT;
+        while matches!(
+            self.ledger.parent_seed(parent_header.view),
+            Err(crate::ledger::LedgerError::SeedUnknown(_))
+        ) {
+            if runtime.current() >= seed_until {
+                warn!(
+                    view = parent_header.view,
+                    "not proposing: the parent's seed is unknown"
+                );
+                return None;
             }
             runtime.sleep(Duration::from_millis(5)).await;
         }

@@ -1,4 +1,4 @@
-//! Committee selection (DESIGN.md §5): a pure function from a consensus seed, a job and the
+//! Committee selection (docs/DESIGN.md §5): a pure function from a consensus seed, a job and the
 //! active compute nodes to the nodes that execute the job.
 //!
 //! - The randomness is the threshold-BLS VRF seed of a view **after** the job was finalized
@@ -17,7 +17,7 @@
 //! does not matter.
 
 use hyperchain_attest::Vendor;
-use hyperchain_types::{Digest, sha256_parts};
+use hyperchain_types::{Digest, ReceiptVote, RunId, StallReason, sha256_parts};
 use std::collections::BTreeSet;
 
 /// Domain of committee randomness.
@@ -65,6 +65,28 @@ pub enum SelectionError {
     /// A cross-vendor contract with no region.
     #[error("a cross-vendor committee needs at least one region")]
     NoRegion,
+}
+
+impl SelectionError {
+    /// The typed reason a stalled job records.
+    pub fn stall_reason(&self) -> StallReason {
+        match self {
+            SelectionError::RegionLacksVendor { region, vendor } => {
+                StallReason::RegionLacksVendor {
+                    region: region.clone(),
+                    vendor: match vendor {
+                        Vendor::Intel => hyperchain_types::VENDOR_INTEL,
+                        Vendor::Amd => hyperchain_types::VENDOR_AMD,
+                    },
+                }
+            }
+            SelectionError::NotEnoughNodes { needed, available } => StallReason::NotEnoughNodes {
+                needed: u32::try_from(*needed).unwrap_or(u32::MAX),
+                available: u32::try_from(*available).unwrap_or(u32::MAX),
+            },
+            SelectionError::NoRegion => StallReason::NoRegion,
+        }
+    }
 }
 
 /// A member and why it was chosen.
@@ -202,6 +224,8 @@ pub struct JobContext {
     pub lane_seq: u64,
     /// The job id.
     pub job: Digest,
+    /// The committee draw the job is assigned to.
+    pub run: RunId,
     /// The contract's code hash.
     pub code_hash: Digest,
     /// The lane's storage commitment after job `lane_seq − 1`.
@@ -217,7 +241,7 @@ pub enum ReceiptRejection {
     /// The signer is not on this job's committee.
     #[error("node {0} is not a member of this job's committee")]
     NotAMember(Digest),
-    /// The receipt is for another chain, contract, lane position, job, code or state.
+    /// The receipt is for another chain, contract, lane position, job, run, code or state.
     #[error("receipt does not apply to this job: {0} differs")]
     Mismatch(&'static str),
     /// The member already answered.
@@ -253,6 +277,7 @@ pub fn check_receipt_with(
         (r.contract != ctx.contract, "contract"),
         (r.lane_seq != ctx.lane_seq, "lane position"),
         (r.job != ctx.job, "job"),
+        (r.run != ctx.run, "run"),
         (r.code_hash != ctx.code_hash, "code hash"),
         (r.pre_state != ctx.pre_state, "pre-state"),
     ] {
@@ -266,7 +291,7 @@ pub fn check_receipt_with(
     Ok(())
 }
 
-/// Where a job stands given its members' checked receipts.
+/// Where a job stands given its members' votes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Agreement {
     /// Some members have not answered.
@@ -274,44 +299,39 @@ pub enum Agreement {
         /// Their ids.
         missing: Vec<Digest>,
     },
-    /// Every member signed the same receipt.
-    Agreed(Box<hyperchain_types::ComputeReceipt>),
-    /// Members signed different receipts: validators arbitrate by re-executing. Every
-    /// receipt is kept as evidence, grouped by receipt digest.
-    Disagreed(Vec<(Digest, Vec<hyperchain_types::SignedComputeReceipt>)>),
+    /// Every member signed the same pre-state and outcome.
+    Agreed {
+        /// The pre-state they name.
+        pre_state: Digest,
+        /// The digest of the outcome they signed.
+        outcome: Digest,
+    },
+    /// Members signed different pre-states or outcomes: validators arbitrate by re-executing.
+    Disagreed,
 }
 
-/// The agreement of `receipts` (each already passed [`check_receipt`]; later duplicates of a
-/// member are ignored). Disagreement is reported as soon as two members differ.
-pub fn agreement(
-    committee: &[Member],
-    receipts: &[hyperchain_types::SignedComputeReceipt],
-) -> Agreement {
-    let mut by_member: std::collections::BTreeMap<Digest, &hyperchain_types::SignedComputeReceipt> =
-        Default::default();
-    for r in receipts {
-        by_member.entry(r.node_id()).or_insert(r);
+/// The agreement of `votes` (each from a receipt that passed [`check_receipt`] for the same
+/// run; later duplicates of a member are ignored). Disagreement is reported as soon as two
+/// members differ.
+pub fn agreement(committee: &[Member], votes: &[ReceiptVote]) -> Agreement {
+    let mut by_member: std::collections::BTreeMap<Digest, &ReceiptVote> = Default::default();
+    for v in votes {
+        by_member.entry(v.node_id()).or_insert(v);
     }
-    let mut groups: std::collections::BTreeMap<
-        Digest,
-        Vec<hyperchain_types::SignedComputeReceipt>,
-    > = Default::default();
-    for r in by_member.values() {
-        groups
-            .entry(r.receipt.digest())
-            .or_default()
-            .push((*r).clone());
-    }
-    if groups.len() > 1 {
-        return Agreement::Disagreed(groups.into_iter().collect());
+    let mut answers = by_member.values().map(|v| (v.pre_state, v.outcome));
+    let first = answers.next();
+    if answers.any(|a| Some(a) != first) {
+        return Agreement::Disagreed;
     }
     let missing: Vec<Digest> = committee
         .iter()
         .map(|m| m.id)
         .filter(|id| !by_member.contains_key(id))
         .collect();
-    match groups.into_values().next() {
-        Some(group) if missing.is_empty() => Agreement::Agreed(Box::new(group[0].receipt.clone())),
+    match first {
+        Some((pre_state, outcome)) if missing.is_empty() => {
+            Agreement::Agreed { pre_state, outcome }
+        }
         _ => Agreement::Waiting { missing },
     }
 }
@@ -485,6 +505,10 @@ mod tests {
                 contract: Address([2; 32]),
                 lane_seq: 3,
                 job: Digest([4; 32]),
+                run: RunId {
+                    head: 3,
+                    attempt: 0,
+                },
                 code_hash: Digest([5; 32]),
                 pre_state: Digest([6; 32]),
             }
@@ -497,6 +521,7 @@ mod tests {
                 contract: c.contract,
                 lane_seq: c.lane_seq,
                 job: c.job,
+                run: c.run,
                 code_hash: c.code_hash,
                 pre_state: c.pre_state,
                 outcome: CallOutcome {
@@ -514,26 +539,41 @@ mod tests {
             for r in [&intel, &amd] {
                 check_receipt(&ctx(), &committee, r).unwrap();
             }
+            let vote = ReceiptVote::of;
             assert_eq!(
-                agreement(&committee, std::slice::from_ref(&intel)),
+                agreement(&committee, &[vote(&intel)]),
                 Agreement::Waiting {
                     missing: vec![committee[1].id]
                 }
             );
             assert_eq!(
-                agreement(&committee, &[intel.clone(), amd.clone()]),
-                Agreement::Agreed(Box::new(receipt(7)))
+                agreement(&committee, &[vote(&intel), vote(&amd)]),
+                Agreement::Agreed {
+                    pre_state: ctx().pre_state,
+                    outcome: receipt(7).outcome_digest(),
+                }
+            );
+            // A repeated vote of a member counts once.
+            assert_eq!(
+                agreement(&committee, &[vote(&intel), vote(&intel)]),
+                Agreement::Waiting {
+                    missing: vec![committee[1].id]
+                }
             );
 
-            // A liar: both receipts are kept as evidence, grouped.
+            // A liar, or a member naming another pre-state, disagrees.
             let liar = receipt(8).sign(&identity(2));
-            match agreement(&committee, &[intel.clone(), liar.clone()]) {
-                Agreement::Disagreed(groups) => {
-                    assert_eq!(groups.len(), 2);
-                    assert!(groups.iter().any(|(_, rs)| rs == &vec![liar.clone()]));
-                }
-                other => panic!("{other:?}"),
-            }
+            assert_eq!(
+                agreement(&committee, &[vote(&intel), vote(&liar)]),
+                Agreement::Disagreed
+            );
+            let mut elsewhere = receipt(7);
+            elsewhere.pre_state = Digest([61; 32]);
+            let elsewhere = elsewhere.sign(&identity(2));
+            assert_eq!(
+                agreement(&committee, &[vote(&intel), vote(&elsewhere)]),
+                Agreement::Disagreed
+            );
 
             // A non-member, a forgery, and replays onto another job, lane position or chain.
             let stranger = receipt(7).sign(&identity(3));
@@ -551,12 +591,14 @@ mod tests {
                 ("job", ctx()),
                 ("lane position", ctx()),
                 ("chain id", ctx()),
+                ("run", ctx()),
                 ("pre-state", ctx()),
             ] {
                 match field {
                     "job" => other.job = Digest([40; 32]),
                     "lane position" => other.lane_seq += 1,
                     "chain id" => other.chain_id = Digest([10; 32]),
+                    "run" => other.run.attempt += 1,
                     _ => other.pre_state = Digest([60; 32]),
                 }
                 assert_eq!(

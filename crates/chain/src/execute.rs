@@ -352,28 +352,32 @@ impl Executor {
         self
     }
 
-    /// Checks the seed `header` reveals, if any: a valid threshold signature of an earlier
-    /// view than the block's, newer than every seed revealed before (`latest_view`).
-    pub fn check_seed(
-        &self,
-        header: &hyperchain_types::Header,
-        latest_view: u64,
-    ) -> Result<(), String> {
-        let Some(seed) = &header.seed else {
-            return Ok(());
+    /// Checks the seed `header` reveals: exactly that of its parent's view (a valid threshold
+    /// signature of that view), or none when the parent is the genesis. The seed is
+    /// determined by the chain, so a proposer can neither withhold it (veto a draw) nor pick
+    /// an older one (choose among draws).
+    pub fn check_seed(&self, header: &hyperchain_types::Header) -> Result<(), String> {
+        let seed = match (&header.seed, header.parent_view) {
+            (None, 0) => return Ok(()),
+            (Some(seed), 0) => {
+                return Err(format!(
+                    "reveals the seed of view {} on the genesis, which has none",
+                    seed.view
+                ));
+            }
+            (None, parent_view) => {
+                return Err(format!(
+                    "reveals no seed; it must reveal its parent's (view {parent_view})"
+                ));
+            }
+            (Some(seed), parent_view) if seed.view != parent_view => {
+                return Err(format!(
+                    "reveals the seed of view {}, not its parent's (view {parent_view})",
+                    seed.view
+                ));
+            }
+            (Some(seed), _) => seed,
         };
-        if seed.view <= latest_view {
-            return Err(format!(
-                "seed of view {} is not newer than the last revealed ({latest_view})",
-                seed.view
-            ));
-        }
-        if seed.view >= header.view {
-            return Err(format!(
-                "seed of view {} is not from before the block's view {}",
-                seed.view, header.view
-            ));
-        }
         match &self.seeds {
             None => Err("this node has no group key to verify seeds".into()),
             Some(light) if light.verify_seed(seed) => Ok(()),

@@ -1,4 +1,4 @@
-//! Lanes, jobs and committee execution in block execution (DESIGN.md §4, §5).
+//! Lanes, jobs and committee execution in block execution (docs/DESIGN.md §4, §5).
 //!
 //! A contract deployed in a TEE mode (`single`, `committee(k)`, `cross-vendor`) owns a lane.
 //! A call to it does not run on validators: it becomes a [`Job`] at the lane's next sequence
@@ -21,10 +21,11 @@
 //! | `lane/ ‖ contract` | [`LaneRecord`] |
 //! | `lanejob/ ‖ contract ‖ seq (u64 BE)` | the job id at that lane position |
 //! | `job/ ‖ job id` | [`Job`] |
+//! | `jobout/ ‖ job id` | the [`CallOutcome`] of the first counted receipt of the job's current run, until the job resolves or the run is dropped |
 //! | `lanes-active` | contracts whose lane has unresolved jobs (32 bytes each) |
 //! | `seed/latest` | `view (u64 BE) ‖ randomness (32)` of the newest revealed seed |
 //! | `liveness/ ‖ node id` | missed deadlines (u32 BE) since the node last attested |
-//! | `evidence/ ‖ job id ‖ node id` | the conflicting [`SignedComputeReceipt`] of a revoked node |
+//! | `evidence/ ‖ job id ‖ node id` | the conflicting [`SignedCommitment`] of a revoked node |
 
 use crate::committee::{self, Agreement, Candidate, CommitteeSpec, JobContext, Member};
 use crate::execute::{BlockEnv, ContractView, ExecError, Executor, Overlay, contract_key};
@@ -34,8 +35,9 @@ use hyperchain_attest::{Platform, Vendor};
 use hyperchain_state::{TreeId, WriteBatch};
 use hyperchain_types::{
     Address, Assignment, CallOutcome, CommitteeMember, ComputeReceipt, ContractRecord, Digest,
-    ExecutionMode, Job, JobResult, JobState, LaneRecord, ReceiptStatus, Resolution,
-    SignedComputeReceipt, VENDOR_AMD, VENDOR_INTEL,
+    ExecutionMode, Job, JobResult, JobState, LaneRecord, ReceiptCommitment, ReceiptStatus,
+    ReceiptVote, Resolution, RevokeReason, SignedCommitment, SignedComputeReceipt, VENDOR_AMD,
+    VENDOR_INTEL,
 };
 use hyperchain_vm::{Call, CallContext, Contract, Engine, StorageReader};
 use std::sync::Arc;
@@ -46,6 +48,8 @@ pub const LANE_PREFIX: &[u8] = b"lane/";
 pub const LANE_JOB_PREFIX: &[u8] = b"lanejob/";
 /// Prefix of job records.
 pub const JOB_PREFIX: &[u8] = b"job/";
+/// Prefix of the outcome of a job's first counted receipt.
+pub const OUTCOME_PREFIX: &[u8] = b"jobout/";
 /// The list of lanes with unresolved jobs.
 pub const ACTIVE_LANES_KEY: &[u8] = b"lanes-active";
 /// The newest revealed seed.
@@ -70,6 +74,23 @@ pub fn lane_job_key(contract: &Address, seq: u64) -> Vec<u8> {
 /// The key of job `id`'s record.
 pub fn job_key(id: &Digest) -> Vec<u8> {
     [JOB_PREFIX, id.as_ref()].concat()
+}
+
+/// The key of the outcome of job `id`'s first counted receipt.
+pub fn outcome_key(id: &Digest) -> Vec<u8> {
+    [OUTCOME_PREFIX, id.as_ref()].concat()
+}
+
+/// The outcome of job `id`'s first counted receipt in its current run.
+pub fn pending_outcome(
+    view: &impl StateView,
+    id: &Digest,
+) -> Result<Option<CallOutcome>, ExecError> {
+    view.read(&TreeId::ROOT, &outcome_key(id))?
+        .map(|raw| {
+            CallOutcome::decode(bytes::Bytes::from(raw)).map_err(|e| corrupt("job outcome", e))
+        })
+        .transpose()
 }
 
 /// The key of node `id`'s liveness failure counter.
@@ -320,7 +341,8 @@ pub fn run_jobs(
     Ok(out)
 }
 
-/// The receipt a correct member signs for `job` given its outcome.
+/// The receipt a correct member signs for `job` (in the run of its current assignment)
+/// given its outcome.
 pub fn expected_receipt(
     chain_id: Digest,
     code_hash: Digest,
@@ -333,6 +355,11 @@ pub fn expected_receipt(
         contract: job.contract,
         lane_seq: job.lane_seq,
         job: job.id,
+        run: job
+            .assignment
+            .as_ref()
+            .map(Assignment::run)
+            .unwrap_or_default(),
         code_hash,
         pre_state,
         outcome,
@@ -350,14 +377,45 @@ impl StorageReader for LaneView {
     }
 }
 
-/// A follower leaves its committee: back to waiting, its receipts dropped, its next
-/// committee counted as a new attempt (so nodes tell it from the one they answered).
-fn unfollow(job: &mut Job) {
+/// Drops the votes of `job`'s current run and the outcome kept beside them.
+fn drop_votes(batch: &mut WriteBatch, job: &mut Job) {
+    if let Some(a) = job.assignment.as_mut()
+        && !a.votes.is_empty()
+    {
+        a.votes.clear();
+        batch.delete(TreeId::ROOT, outcome_key(&job.id));
+    }
+}
+
+/// A follower leaves its committee: back to waiting, its votes dropped, its next committee
+/// counted as a new attempt.
+fn unfollow(batch: &mut WriteBatch, job: &mut Job) {
+    drop_votes(batch, job);
     job.state = JobState::Waiting;
     if let Some(a) = job.assignment.as_mut() {
         a.attempt = a.attempt.saturating_add(1);
         a.committee.clear();
-        a.receipts.clear();
+    }
+}
+
+/// The pool a block draws committees from: the candidates of its parent's state, fixed
+/// before the seed the block reveals (the parent's view's) was known, so neither the block's
+/// proposer nor its transactions (registrations, revocations) can change whom a known seed
+/// picks. Computed at most once per block, and only if a lane draws.
+pub(crate) struct BlockPool<'a> {
+    base: &'a crate::execute::Base,
+    registry: &'a registry::RegistryConfig,
+    now_ms: u64,
+    nodes: std::cell::OnceCell<Vec<Candidate>>,
+}
+
+impl BlockPool<'_> {
+    fn nodes(&self) -> Result<&[Candidate], ExecError> {
+        if let Some(nodes) = self.nodes.get() {
+            return Ok(nodes);
+        }
+        let nodes = candidates(self.base, self.registry, self.now_ms)?;
+        Ok(self.nodes.get_or_init(|| nodes))
     }
 }
 
@@ -366,8 +424,10 @@ fn put(batch: &mut WriteBatch, key: Vec<u8>, value: Vec<u8>) {
 }
 
 impl Executor {
-    /// Start of a block: record a newly revealed seed, then move every active lane along
-    /// (assign waiting heads, replace committees past their deadline).
+    /// Start of a block: record the seed it reveals, then move every active lane along:
+    /// replace committees past their deadline, and draw committees for heads waiting for a
+    /// seed this block's is newer than. Draws happen only here, before any transaction of the
+    /// block, over the pool of the parent's state ([`BlockPool`]).
     pub(crate) fn begin_block(
         &self,
         base: &Arc<crate::execute::Base>,
@@ -379,21 +439,29 @@ impl Executor {
             value.extend_from_slice(&seed.randomness().0);
             put(batch, SEED_KEY.to_vec(), value);
         }
+        let pool = BlockPool {
+            base,
+            registry: &self.registry,
+            now_ms: env.timestamp_ms,
+            nodes: std::cell::OnceCell::new(),
+        };
         let lanes = active_lanes(&Overlay { base, own: batch })?;
         for contract in lanes {
-            self.tick(base, batch, env, &contract)?;
+            self.tick(base, batch, env, &contract, &pool)?;
         }
         Ok(())
     }
 
-    /// Assigns the head of `contract`'s lane if it can be, or replaces a committee past its
-    /// deadline.
+    /// Moves `contract`'s lane along at the start of a block: a head past its deadline goes
+    /// back to be drawn again (its silent members charged and excluded); a waiting or
+    /// stalled head is drawn a committee if the block's seed is newer than it may use.
     fn tick(
         &self,
         base: &Arc<crate::execute::Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
         contract: &Address,
+        pool: &BlockPool<'_>,
     ) -> Result<(), ExecError> {
         let view = Overlay { base, own: batch };
         let Some(lane) = lane(&view, contract)? else {
@@ -408,8 +476,6 @@ impl Executor {
                 format!("{contract} has no job at {}", lane.head),
             ));
         };
-        let (seed_view, seed) = latest_seed(&view)?;
-        let mut liveness_writes = Vec::new();
         match &head.state {
             JobState::Done(_) => return Ok(()),
             JobState::Assigned => {
@@ -423,48 +489,62 @@ impl Executor {
                     return Ok(());
                 }
                 // Deadline passed: every member that did not answer is charged a miss and
-                // excluded from this job's next committees.
-                let answered: Vec<Digest> =
-                    assignment.receipts.iter().map(|r| r.node_id()).collect();
+                // excluded from this job's next committees. The job is drawn again by a
+                // seed this block's proposer could not know.
+                let answered: Vec<Digest> = assignment.votes.iter().map(|v| v.node_id()).collect();
+                let mut misses = Vec::new();
                 for member in &assignment.committee {
                     if answered.contains(&member.id) {
                         continue;
                     }
-                    let misses = liveness_failures(&view, &member.id)?.saturating_add(1);
-                    liveness_writes.push((liveness_key(&member.id), misses.to_be_bytes().to_vec()));
+                    misses.push((
+                        member.id,
+                        liveness_failures(&view, &member.id)?.saturating_add(1),
+                    ));
                     if !assignment.excluded.contains(&member.id)
                         && assignment.excluded.len() < hyperchain_types::job_limits::MAX_EXCLUDED
                     {
                         assignment.excluded.push(member.id);
                     }
                 }
-            }
-            JobState::Waiting | JobState::Stalled(_) => {
-                if seed_view <= head.view {
-                    // Only a seed nobody knew when the job was ordered may pick its committee.
-                    return Ok(());
+                assignment.attempt = assignment.attempt.saturating_add(1);
+                assignment.committee.clear();
+                for (id, count) in misses {
+                    put(batch, liveness_key(&id), count.to_be_bytes().to_vec());
                 }
+                drop_votes(batch, &mut head);
+                head.state = JobState::Waiting;
+                head.drawable_after = env.view;
+                put(batch, job_key(&head.id), head.encode().to_vec());
+                // Its followers leave the dropped run.
+                return self.set_followers(base, batch, &lane, &head);
             }
+            JobState::Waiting | JobState::Stalled(_) => {}
         }
-        let record = self.contract_record(&view, contract)?;
+        let (seed_view, seed) = latest_seed(&Overlay { base, own: batch })?;
+        if seed_view <= head.drawable_after {
+            // Only a seed nobody knew when the job became drawable may pick its committee.
+            return Ok(());
+        }
+        let record = self.contract_record(&Overlay { base, own: batch }, contract)?;
         let spec = spec_of(&record).ok_or_else(|| corrupt("lane", "replicated contract"))?;
-        let pool = candidates(&view, &self.registry, env.timestamp_ms)?;
-        let (attempt, excluded) = match &head.assignment {
-            Some(a) if matches!(head.state, JobState::Assigned) => {
-                (a.attempt + 1, a.excluded.clone())
-            }
-            Some(a) => (a.attempt, a.excluded.clone()),
-            None => (0, Vec::new()),
-        };
-        let drawn =
-            committee::select_committee(&seed.0, &head.id, attempt, &pool, &excluded, &spec);
-        for (key, value) in liveness_writes {
-            put(batch, key, value);
-        }
+        let (attempt, excluded) = head
+            .assignment
+            .as_ref()
+            .map_or((0, Vec::new()), |a| (a.attempt, a.excluded.clone()));
+        let drawn = committee::select_committee(
+            &seed.0,
+            &head.id,
+            attempt,
+            pool.nodes()?,
+            &excluded,
+            &spec,
+        );
         let assigned = match drawn {
             Ok(committee) => {
                 head.assignment = Some(Assignment {
                     attempt,
+                    run_head: head.lane_seq,
                     seed_view,
                     seed,
                     assigned_height: env.height,
@@ -479,23 +559,16 @@ impl Executor {
                             vendor: vendor_tag(m.vendor),
                         })
                         .collect(),
-                    receipts: Vec::new(),
+                    votes: Vec::new(),
                     excluded,
                 });
                 head.state = JobState::Assigned;
                 true
             }
             Err(e) => {
-                let reason = crate::execute::truncate(e.to_string());
-                if head.state == JobState::Stalled(reason.clone()) && head.assignment.is_none() {
+                let reason = e.stall_reason();
+                if head.state == JobState::Stalled(reason.clone()) {
                     return Ok(());
-                }
-                if let Some(a) = head.assignment.as_mut() {
-                    // Keep the exclusions (and the attempt count) for the next try.
-                    a.receipts.clear();
-                    a.committee.clear();
-                    a.excluded = excluded;
-                    a.attempt = attempt;
                 }
                 head.state = JobState::Stalled(reason);
                 false
@@ -544,15 +617,16 @@ impl Executor {
             });
             match following {
                 Some(a) => {
+                    drop_votes(batch, &mut job);
                     job.assignment = Some(Assignment {
-                        receipts: Vec::new(),
+                        votes: Vec::new(),
                         // Its deadline starts when it becomes the head.
                         deadline_ms: u64::MAX,
                         ..a.clone()
                     });
                     job.state = JobState::Assigned;
                 }
-                None if job.state == JobState::Assigned => unfollow(&mut job),
+                None if job.state == JobState::Assigned => unfollow(batch, &mut job),
                 None => break,
             }
             put(batch, job_key(&job.id), job.encode().to_vec());
@@ -635,6 +709,7 @@ impl Executor {
             fuel_limit,
             height: env.height,
             view: env.view,
+            drawable_after: env.view,
             time_ms: env.timestamp_ms,
             assignment: None,
             state: JobState::Waiting,
@@ -698,6 +773,7 @@ impl Executor {
             contract: job.contract,
             lane_seq: job.lane_seq,
             job: job.id,
+            run: assignment.run(),
             code_hash: record.code_hash,
             // A follower's pre-state depends on the outcomes before it: checked later.
             pre_state: if follower {
@@ -716,10 +792,19 @@ impl Executor {
         if let Err(reason) = registry::membership(&view, &node, env.timestamp_ms)? {
             return rejected(reason);
         }
-        if assignment.receipts.iter().any(|r| r.node_id() == node) {
+        if assignment.votes.iter().any(|v| v.node_id() == node) {
             return rejected(committee::ReceiptRejection::Duplicate(node).to_string());
         }
-        assignment.receipts.push(signed.clone());
+        if assignment.votes.is_empty() {
+            // The first answer's outcome is kept (bounded by the host API's limits); later
+            // answers are compared by digest.
+            put(
+                batch,
+                outcome_key(&job.id),
+                signed.receipt.outcome.encode().to_vec(),
+            );
+        }
+        assignment.votes.push(ReceiptVote::of(signed));
         if follower {
             put(batch, job_key(&job.id), job.encode().to_vec());
             return Ok((ReceiptStatus::Accepted, 0));
@@ -751,20 +836,20 @@ impl Executor {
                 format!("assigned job {} has no committee", job.id),
             ));
         };
-        let chained = assignment
-            .receipts
-            .iter()
-            .all(|r| r.receipt.pre_state == lane.chain);
-        match committee::agreement(&members(assignment), &assignment.receipts) {
+        match committee::agreement(&members(assignment), &assignment.votes) {
             Agreement::Waiting { .. } => {
                 put(batch, job_key(&job.id), job.encode().to_vec());
                 Ok(None)
             }
-            Agreement::Agreed(receipt) if chained => {
+            Agreement::Agreed { pre_state, outcome } if pre_state == lane.chain => {
                 // No re-execution: apply the agreed write set and compute the new commitment.
+                let view = Overlay { base, own: batch };
+                let agreed = pending_outcome(&view, &job.id)?
+                    .filter(|kept| hyperchain_types::sha256(&kept.encode()) == outcome)
+                    .ok_or_else(|| corrupt("job", format!("{} lost its agreed outcome", job.id)))?;
                 let tree = TreeId(job.contract.0);
-                let writes = if receipt.outcome.status.is_ok() {
-                    receipt.outcome.writes.clone()
+                let writes = if agreed.status.is_ok() {
+                    agreed.writes.clone()
                 } else {
                     Default::default()
                 };
@@ -775,14 +860,14 @@ impl Executor {
                     env,
                     &mut job,
                     lane,
-                    receipt.outcome,
+                    agreed,
                     post,
                     Resolution::Agreed,
                     writes,
                 )?;
                 Ok(Some(0))
             }
-            Agreement::Agreed(_) | Agreement::Disagreed(_) => {
+            Agreement::Agreed { .. } | Agreement::Disagreed => {
                 Ok(Some(self.arbitrate(base, batch, env, job, lane, record)?))
             }
         }
@@ -815,38 +900,49 @@ impl Executor {
         };
         let post = base.tree_root_after(&tree, batch, writes.iter())?;
         let fuel = outcome.fuel_used;
-        let correct = expected_receipt(
-            self.chain_id,
-            record.code_hash,
-            lane.chain,
-            &job,
-            outcome.clone(),
-        );
-        let receipts = job
+        let correct = hyperchain_types::sha256(&outcome.encode());
+        let (votes, run) = job
             .assignment
             .as_ref()
-            .map(|a| a.receipts.clone())
+            .map(|a| (a.votes.clone(), a.run()))
             .unwrap_or_default();
         let mut revoked = Vec::new();
-        for r in receipts {
-            if r.receipt == correct {
+        for vote in votes {
+            // Every vote was cast for this job and run; one naming another pre-state or
+            // outcome than the arbiters' is a wrong result its signer signed.
+            if vote.pre_state == lane.chain && vote.outcome == correct {
                 continue;
             }
-            let node = r.node_id();
+            let node = vote.node_id();
+            let evidence = SignedCommitment {
+                commitment: ReceiptCommitment {
+                    chain_id: self.chain_id,
+                    contract: job.contract,
+                    lane_seq: job.lane_seq,
+                    job: job.id,
+                    run,
+                    code_hash: record.code_hash,
+                    pre_state: vote.pre_state,
+                    outcome: vote.outcome,
+                },
+                node_key: vote.node_key,
+                signature: vote.signature,
+            };
             let view = Overlay { base, own: batch };
             let Some(mut node_record) = registry::node(&view, &node)? else {
                 continue;
             };
             if node_record.revoked.is_none() {
-                node_record.revoked = Some(crate::execute::truncate(format!(
-                    "signed a wrong result for job {}",
-                    job.id
-                )));
+                node_record.revoked = Some(RevokeReason::WrongResult { job: job.id });
                 for (tree, key, value) in registry::membership_writes(&node_record) {
                     batch.set(tree, key, value);
                 }
             }
-            put(batch, evidence_key(&job.id, &node), r.encode().to_vec());
+            put(
+                batch,
+                evidence_key(&job.id, &node),
+                evidence.encode().to_vec(),
+            );
             revoked.push(node);
         }
         self.resolve(
@@ -879,7 +975,7 @@ impl Executor {
         let view = Overlay { base, own: batch };
         let lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
         for mut job in assigned_run(&view, contract, &lane)? {
-            unfollow(&mut job);
+            unfollow(batch, &mut job);
             put(batch, job_key(&job.id), job.encode().to_vec());
         }
         Ok(())
@@ -902,10 +998,8 @@ impl Executor {
         for (key, value) in writes {
             batch.set(tree, key, value);
         }
-        if let Some(a) = job.assignment.as_mut() {
-            // The agreed result is in the job record; the receipts' write sets are not kept.
-            a.receipts.clear();
-        }
+        // The result is in the job record; the votes and the kept outcome are not.
+        drop_votes(batch, job);
         lane.chain = hyperchain_types::chain_next(&lane.chain, &outcome);
         job.state = JobState::Done(JobResult {
             status: outcome.status,
@@ -925,8 +1019,9 @@ impl Executor {
 
     /// After a job resolves: drop an idle lane from the active list, resolve a follower that
     /// has become the head (its deadline starts now) if its receipts are all in, and so on;
-    /// or assign the next head right away. Returns the fuel validators spent arbitrating
-    /// followers.
+    /// a waiting job that becomes the head is drawn by a later block's seed (one this
+    /// block's proposer, who chose to include the resolving receipt, could not know).
+    /// Returns the fuel validators spent arbitrating followers.
     fn advance(
         &self,
         base: &Arc<crate::execute::Base>,
@@ -955,7 +1050,8 @@ impl Executor {
                 ));
             };
             if head.state != JobState::Assigned {
-                self.tick(base, batch, env, contract)?;
+                head.drawable_after = head.drawable_after.max(env.view);
+                put(batch, job_key(&head.id), head.encode().to_vec());
                 return Ok(fuel);
             }
             let record = self.contract_record(&view, contract)?;
@@ -992,7 +1088,7 @@ pub fn receipt_reserve(view: &impl StateView, job_id: &Digest) -> Result<u64, Ex
     let decided = |job: &Job| {
         job.assignment.as_ref().is_some_and(|a| {
             !matches!(
-                committee::agreement(&members(a), &a.receipts),
+                committee::agreement(&members(a), &a.votes),
                 Agreement::Waiting { .. }
             )
         })

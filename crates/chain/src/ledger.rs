@@ -73,6 +73,10 @@ pub enum LedgerError {
     /// A block's parent is neither the committed tip nor an executed unfinalized block.
     #[error("parent {0} of the block is not known")]
     UnknownParent(Digest),
+    /// A block on this parent must reveal the seed of the parent's view, which this node has
+    /// not seen yet (its notarization is on its way).
+    #[error("the seed of view {0} (the parent's) is not known yet")]
+    SeedUnknown(u64),
     /// This node's execution of a finalized block disagrees with the block (the node or a
     /// quorum of validators is faulty); the node stops applying blocks.
     #[error("finalized block {height} does not execute to its header: {reason}")]
@@ -110,9 +114,14 @@ struct Inner {
     tip: Digest,
     pending: HashMap<Digest, Pending>,
     seeds: BTreeMap<u64, Vec<u8>>,
-    latest_seed: Option<SeedReveal>,
+    /// Seeds seen lately, by view (the newest [`RECENT_SEEDS`]): what blocks reveal.
+    recent_seeds: BTreeMap<u64, [u8; 48]>,
     last_header: Option<(u64, Header)>,
 }
+
+/// How many recent seeds a ledger keeps in memory (views far behind the tip are read from the
+/// index).
+pub const RECENT_SEEDS: usize = 4096;
 
 /// Committed state, unfinalized executions and the index of one node.
 #[derive(Debug)]
@@ -172,7 +181,7 @@ impl Ledger {
                 tip: tip_block.digest(),
                 pending: HashMap::new(),
                 seeds: BTreeMap::new(),
-                latest_seed: None,
+                recent_seeds: BTreeMap::new(),
                 last_header: None,
             }),
         })
@@ -289,11 +298,7 @@ impl Ledger {
         let base = self
             .base_for(&parent_digest)?
             .ok_or(LedgerError::UnknownParent(parent_digest))?;
-        let revealed = crate::lanes::latest_seed(&*base)?.0;
-        let seed = self
-            .lock()
-            .latest_seed
-            .filter(|s| s.view > revealed && s.view < view);
+        let seed = self.parent_seed(parent.view)?;
         let env = BlockEnv {
             height: parent.height + 1,
             parent: parent_digest,
@@ -349,8 +354,7 @@ impl Ledger {
 
     fn check(&self, base: &Arc<Base>, block: &Block) -> Result<(Verdict, Execution), LedgerError> {
         let env = BlockEnv::of(&block.header);
-        let revealed = crate::lanes::latest_seed(&**base)?.0;
-        if let Err(reason) = self.executor.check_seed(&block.header, revealed) {
+        if let Err(reason) = self.executor.check_seed(&block.header) {
             return Ok((Verdict::Invalid(reason), Execution::default()));
         }
         let execution = self.executor.execute(base, env, &block.txs)?;
@@ -374,12 +378,44 @@ impl Ledger {
     }
 
     /// Records the consensus seed of `view` (its 48-byte threshold signature; persisted with
-    /// the next finalized block, and revealed by the next block this node proposes).
+    /// the next finalized block, and revealed by a block whose parent has that view).
     pub fn record_seed(&self, view: u64, signature: [u8; 48]) {
         let mut inner = self.lock();
         inner.seeds.insert(view, signature.to_vec());
-        if inner.latest_seed.is_none_or(|s| s.view < view) {
-            inner.latest_seed = Some(SeedReveal { view, signature });
+        inner.recent_seeds.insert(view, signature);
+        while inner.recent_seeds.len() > RECENT_SEEDS {
+            inner.recent_seeds.pop_first();
+        }
+    }
+
+    /// The seed a block on a parent of view `parent_view` reveals: none on the genesis
+    /// (view 0), else exactly the parent view's ([`Executor::check_seed`]), from the seeds
+    /// seen lately or the persisted ones.
+    pub fn parent_seed(&self, parent_view: u64) -> Result<Option<SeedReveal>, LedgerError> {
+        if parent_view == 0 {
+            return Ok(None);
+        }
+        if let Some(signature) = self.lock().recent_seeds.get(&parent_view) {
+            return Ok(Some(SeedReveal {
+                view: parent_view,
+                signature: *signature,
+            }));
+        }
+        let txn = self.index.begin_read().map_err(db)?;
+        let stored = match txn.open_table(SEEDS) {
+            Ok(table) => table
+                .get(parent_view)
+                .map_err(db)?
+                .and_then(|raw| <[u8; 48]>::try_from(raw.value()).ok()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(db(e)),
+        };
+        match stored {
+            Some(signature) => Ok(Some(SeedReveal {
+                view: parent_view,
+                signature,
+            })),
+            None => Err(LedgerError::SeedUnknown(parent_view)),
         }
     }
 

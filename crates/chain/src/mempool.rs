@@ -394,6 +394,7 @@ mod tests {
             contract: Address([1; 32]),
             lane_seq: nonce,
             job: sha256(&nonce.to_be_bytes()),
+            run: Default::default(),
             code_hash: sha256(b"code"),
             pre_state: sha256(b"pre"),
             outcome: CallOutcome {

@@ -1,4 +1,4 @@
-//! The compute-node registry in chain state (DESIGN.md §6): registration and re-attestation
+//! The compute-node registry in chain state (docs/DESIGN.md §6): registration and re-attestation
 //! verified deterministically during block execution, the attestation policy changed only by
 //! governance, revocation, and the identity accumulator.
 //!
@@ -28,7 +28,7 @@ use hyperchain_attest::{AttestationPolicy, Endorsements, Measurement, Platform};
 use hyperchain_state::{TreeId, WriteBatch};
 use hyperchain_types::{
     Address, Digest, ExecutionMode, GovernanceAction, NodeRecord, ReceiptStatus, Registration,
-    Revocation, SenderKey, node_id, sha256,
+    Revocation, RevokeReason, SenderKey, node_id, sha256,
 };
 
 /// The accumulator's sub-tree: `SHA-256("hyperchain/accumulator/v1")`.
@@ -521,7 +521,7 @@ pub(crate) fn govern(
 
 fn revoke(view: &impl StateView, revocation: &Revocation) -> Result<Effect, ExecError> {
     let mut writes = Vec::new();
-    let mut revoke_one = |mut record: NodeRecord, reason: String| {
+    let mut revoke_one = |mut record: NodeRecord, reason: RevokeReason| {
         if record.revoked.is_none() {
             record.revoked = Some(reason);
             writes.extend(membership_writes(&record));
@@ -532,17 +532,14 @@ fn revoke(view: &impl StateView, revocation: &Revocation) -> Result<Effect, Exec
             let Some(record) = node(view, id)? else {
                 return Ok(rejected(format!("node {id} is not registered")));
             };
-            revoke_one(record, "revoked by governance".into());
+            revoke_one(record, RevokeReason::Governance);
         }
         Revocation::Measurement(m) => {
             for id in node_ids(view)? {
                 if let Some(record) = node(view, &id)?
                     && record.measurement == *m
                 {
-                    revoke_one(
-                        record,
-                        format!("measurement {} revoked by governance", hex::encode(m)),
-                    );
+                    revoke_one(record, RevokeReason::Measurement);
                 }
             }
         }
@@ -553,7 +550,7 @@ fn revoke(view: &impl StateView, revocation: &Revocation) -> Result<Effect, Exec
                     && record.tcb.len() == min.len()
                     && record.tcb.iter().zip(min).any(|(have, need)| have < need)
                 {
-                    revoke_one(record, format!("TCB below {min:?} recalled by governance"));
+                    revoke_one(record, RevokeReason::TcbRecall);
                 }
             }
         }

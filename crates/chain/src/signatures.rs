@@ -146,7 +146,7 @@ impl SignatureCache {
 
     /// Whether `receipt`'s signature is its member's (checked at most once per cache lifetime).
     pub fn verify_receipt(&self, receipt: &SignedComputeReceipt) -> bool {
-        let message = receipt.receipt.encode().to_vec();
+        let message = receipt.receipt.digest().0.to_vec();
         let key = receipt_key(receipt, &message);
         if self.contains(&key) {
             return true;
@@ -186,7 +186,7 @@ impl SignatureCache {
                 }
             }
             if let Payload::Receipt(r) = &tx.tx.payload {
-                let message = r.receipt.encode().to_vec();
+                let message = r.receipt.digest().0.to_vec();
                 let key = receipt_key(r, &message);
                 if !self.contains(&key)
                     && let Some(public_key) = self.public_key(&SenderKey(r.node_key))
@@ -286,6 +286,7 @@ mod tests {
             contract: hyperchain_types::Address([1; 32]),
             lane_seq: seed,
             job: Digest([2; 32]),
+            run: Default::default(),
             code_hash: Digest([3; 32]),
             pre_state: Digest([4; 32]),
             outcome: hyperchain_types::CallOutcome::failed(

@@ -1,5 +1,5 @@
 //! Attestation tokens: a node record with a state proof and the finality certificate of the
-//! block whose state holds it (DESIGN.md §6). Anyone holding only the network's group public
+//! block whose state holds it (docs/DESIGN.md §6). Anyone holding only the network's group public
 //! key verifies a token offline with [`verify_token`]: no node, no vendor service.
 
 use crate::light::{LightClient, LightError};
@@ -82,7 +82,7 @@ pub fn verify_token(
         Some(&record.encode()),
     )?;
     if let Some(reason) = &record.revoked {
-        return Err(TokenError::Revoked(reason.clone()));
+        return Err(TokenError::Revoked(reason.to_string()));
     }
     for at_ms in std::iter::once(token.header.timestamp_ms).chain(now_ms) {
         if at_ms >= record.expires_ms {

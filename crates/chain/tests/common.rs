@@ -1,8 +1,9 @@
 //! Helpers shared by the test modules.
 
 use commonware_cryptography::{Signer as _, ed25519};
+use hyperchain_chain::genesis::Devnet;
 use hyperchain_types::{
-    Address, Digest, ExecutionMode, Payload, SignedTransaction, Transaction, sha256,
+    Address, Digest, ExecutionMode, Payload, SeedReveal, SignedTransaction, Transaction, sha256,
 };
 use hyperchain_vm::{Engine, EngineConfig};
 use std::sync::OnceLock;
@@ -76,4 +77,57 @@ pub fn call(
 /// The counter's address when `key` deploys it with `nonce`.
 pub fn counter_address(key: &ed25519::PrivateKey, nonce: u64) -> Address {
     hyperchain_types::contract_address(&address(key), nonce)
+}
+
+/// A devnet of `n` validators dealt from `seed`.
+pub fn devnet(seed: u64, n: u16) -> Devnet {
+    let addresses: Vec<std::net::SocketAddr> = (0..n)
+        .map(|i| std::net::SocketAddr::from(([127, 0, 0, 1], 9000 + i)))
+        .collect();
+    hyperchain_chain::genesis::deal_devnet(
+        commonware_utils::TestRng::new(seed),
+        "light",
+        1_000,
+        &addresses,
+    )
+    .unwrap()
+}
+
+/// The seed of `view`, as the notarization of a proposal in that view carries it.
+pub fn seed_of(devnet: &Devnet, view: u64) -> SeedReveal {
+    use commonware_codec::Encode as _;
+    use commonware_consensus::simplex::scheme::bls12381_threshold::vrf::Seedable as _;
+    use commonware_consensus::simplex::types::{Notarization, Notarize, Proposal};
+    use commonware_consensus::types::{Epoch, Round, View};
+    let round = Round::new(Epoch::zero(), View::new(view));
+    let proposal = Proposal::new(
+        round,
+        View::new(view - 1),
+        hyperchain_chain::block::to_consensus(Digest([view as u8; 32])),
+    );
+    let schemes: Vec<hyperchain_chain::app::Scheme> = devnet
+        .validator_keys
+        .iter()
+        .map(|key| devnet.spec.signer(key).unwrap())
+        .collect();
+    let votes: Vec<_> = schemes
+        .iter()
+        .map(|s| Notarize::sign(s, proposal.clone()).unwrap())
+        .collect();
+    let notarization = Notarization::from_notarizes(
+        &schemes[0],
+        commonware_utils::non_empty![@votes.iter()],
+        &commonware_parallel::Sequential,
+    )
+    .unwrap();
+    SeedReveal {
+        view,
+        signature: notarization
+            .seed()
+            .signature
+            .encode()
+            .as_ref()
+            .try_into()
+            .unwrap(),
+    }
 }

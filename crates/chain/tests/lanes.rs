@@ -22,8 +22,8 @@ use hyperchain_sdk::{decode_all, encode};
 use hyperchain_state::{Store, TreeId, WriteBatch};
 use hyperchain_types::{
     Address, CallStatus, ContractRecord, Digest, ExecutionMode, GovernanceAction, Job, JobState,
-    LaneRecord, Payload, ReceiptStatus, Resolution, SignedComputeReceipt, SignedTransaction,
-    node_id,
+    LaneRecord, Payload, ReceiptStatus, Resolution, SignedCommitment, SignedComputeReceipt,
+    SignedTransaction, node_id,
 };
 use std::sync::Arc;
 
@@ -262,11 +262,11 @@ impl Chain {
         let head = self.job(head);
         let lane = self.lane(&head.contract);
         assert_eq!(head.lane_seq, lane.head, "a run starts at the head");
-        let attempt = head.assignment.as_ref().unwrap().attempt;
+        let drawn = head.assignment.as_ref().unwrap().run();
         let run: Vec<Job> = lanes::assigned_run(&StoreView(&self.store), &head.contract, &lane)
             .unwrap()
             .into_iter()
-            .take_while(|j| j.assignment.as_ref().is_some_and(|a| a.attempt == attempt))
+            .take_while(|j| j.assignment.as_ref().is_some_and(|a| a.run() == drawn))
             .collect();
         let record = self.record(&head.contract);
         let code = read_code(|k| self.store.get(&TreeId::ROOT, k), &record.code_hash).unwrap();
@@ -483,7 +483,7 @@ fn a_cross_vendor_job_runs_on_one_intel_and_one_amd_node_per_region() {
         if i == 0 {
             let job = chain.job(&job_id);
             assert_eq!(job.state, JobState::Assigned);
-            assert_eq!(job.assignment.unwrap().receipts.len(), 2);
+            assert_eq!(job.assignment.unwrap().votes.len(), 2);
         }
     }
     let job = chain.job(&job_id);
@@ -493,8 +493,13 @@ fn a_cross_vendor_job_runs_on_one_intel_and_one_amd_node_per_region() {
     assert_eq!(decode_all::<u64>(&result.output).unwrap(), 5);
     assert_eq!(result.post_state, chain.storage_root(&counter));
     assert!(
-        job.assignment.unwrap().receipts.is_empty(),
-        "write sets are not kept"
+        job.assignment.unwrap().votes.is_empty(),
+        "votes are not kept"
+    );
+    assert_eq!(
+        lanes::pending_outcome(&StoreView(&chain.store), &job_id).unwrap(),
+        None,
+        "nor the outcome they voted for"
     );
     let lane = chain.lane(&counter);
     assert_eq!((lane.next_seq, lane.head), (1, 1));
@@ -538,8 +543,14 @@ fn jobs_of_a_lane_run_in_order_and_lanes_are_independent() {
         10
     );
     chain.serve(&jobs[0]);
-    // Resolving a head assigns the next job in the same block.
+    // The next job is drawn by the next block's seed, which the block that resolved the
+    // head could not know.
+    let next = chain.job(&jobs[1]);
+    assert_eq!(next.state, JobState::Waiting);
+    assert_eq!(next.drawable_after, chain.view);
+    chain.block(vec![]);
     assert_eq!(chain.job(&jobs[1]).state, JobState::Assigned);
+    assert!(chain.job(&jobs[1]).assignment.unwrap().seed_view > next.drawable_after);
     chain.serve(&jobs[1]);
     assert_eq!(
         decode_all::<u64>(&done(&chain.job(&jobs[1])).output).unwrap(),
@@ -611,7 +622,7 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
     let statuses = chain.submit(followers);
     assert_eq!(statuses, vec![ReceiptStatus::Accepted; 6]);
     assert_eq!(chain.lane(&counter).head, 0);
-    assert_eq!(chain.job(&jobs[1]).assignment.unwrap().receipts.len(), 2);
+    assert_eq!(chain.job(&jobs[1]).assignment.unwrap().votes.len(), 2);
     assert_eq!(
         reserve(&chain, &jobs[0]),
         4 * FUEL,
@@ -631,11 +642,14 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
     }
     let lane = chain.lane(&counter);
     assert_eq!(lane.head, 4);
-    let next_head = chain.job(&jobs[4]).assignment.unwrap();
-    assert_eq!(next_head.deadline_ms, chain.time_ms + DEADLINE_MS);
     assert_eq!(lane.state, chain.storage_root(&counter));
-    // The next run is drawn in the same block with a newer seed: the late call follows now.
+    // The next run is drawn by the next block's seed (one the resolving block's proposer
+    // could not know): the late call follows it.
+    assert_eq!(chain.job(&jobs[4]).state, JobState::Waiting);
+    chain.block(vec![]);
+    let lane = chain.lane(&counter);
     let next = chain.job(&jobs[4]).assignment.unwrap();
+    assert_eq!(next.deadline_ms, chain.time_ms + DEADLINE_MS);
     assert!(next.seed_view > head.seed_view);
     assert_eq!(chain.job(&jobs[6]).state, JobState::Assigned);
     assert_eq!(
@@ -693,13 +707,16 @@ fn a_lie_on_a_follower_is_arbitrated_when_it_becomes_the_head() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        SignedComputeReceipt::decode(bytes::Bytes::from(kept)).unwrap(),
-        lies[1]
+        SignedCommitment::decode(bytes::Bytes::from(kept)).unwrap(),
+        lies[1].signed_commitment()
     );
     assert!(!chain.in_accumulator(&liar) && chain.in_accumulator(&honest));
-    // The job behind it leaves the liar's committee: drawn afresh, without the liar.
+    // The job behind it leaves the liar's committee: drawn afresh by the next block's
+    // seed, without the liar.
+    assert_eq!(chain.job(&jobs[2]).state, JobState::Waiting);
+    chain.block(vec![]);
     let next = chain.job(&jobs[2]).assignment.unwrap();
-    assert!(next.receipts.is_empty());
+    assert!(next.votes.is_empty());
     assert!(next.committee.iter().all(|m| m.id != liar));
     chain.serve_run(&jobs[2]);
     let result = done(&chain.job(&jobs[2])).clone();
@@ -716,7 +733,7 @@ fn a_replaced_committee_takes_the_followers_and_their_old_receipts_are_dropped()
     // One member answers the whole run; the other stays silent past the deadline.
     let answered = chain.run_receipts(&committee[0], &jobs[0], None);
     chain.submit(answered);
-    assert_eq!(chain.job(&jobs[2]).assignment.unwrap().receipts.len(), 1);
+    assert_eq!(chain.job(&jobs[2]).assignment.unwrap().votes.len(), 1);
     for _ in 0..(DEADLINE_MS / 1_000) {
         chain.block(vec![]);
     }
@@ -727,8 +744,8 @@ fn a_replaced_committee_takes_the_followers_and_their_old_receipts_are_dropped()
         let follows = chain.job(id).assignment.unwrap();
         assert_eq!((follows.attempt, &follows.committee), (1, &head.committee));
         assert!(
-            follows.receipts.is_empty(),
-            "the old committee's receipts are dropped"
+            follows.votes.is_empty(),
+            "the old committee's votes are dropped"
         );
     }
     // The new committee: one member answers the whole run, the other only the head so far.
@@ -795,6 +812,9 @@ fn run_token_pipelined(
     let mut runs = 0;
     while chain.lane(&token).head < jobs.len() as u64 {
         let head = jobs[chain.lane(&token).head as usize];
+        if chain.job(&head).state == JobState::Waiting {
+            chain.block(vec![]);
+        }
         chain.serve_run(&head);
         runs += 1;
     }
@@ -891,14 +911,17 @@ fn a_liar_is_outvoted_by_arbitration_revoked_and_its_receipt_kept() {
     let record = hyperchain_chain::registry::node(&StoreView(&chain.store), &liar)
         .unwrap()
         .unwrap();
-    assert!(record.revoked.unwrap().contains("wrong result"));
+    assert_eq!(
+        record.revoked,
+        Some(hyperchain_types::RevokeReason::WrongResult { job })
+    );
     let evidence = chain
         .store
         .get(&TreeId::ROOT, &evidence_key(&job, &liar))
         .unwrap()
         .unwrap();
-    let kept = SignedComputeReceipt::decode(bytes::Bytes::from(evidence)).unwrap();
-    assert_eq!(kept, lie);
+    let kept = SignedCommitment::decode(bytes::Bytes::from(evidence)).unwrap();
+    assert_eq!(kept, lie.signed_commitment());
     assert!(
         kept.verify_signature(),
         "the evidence is the liar's own signature"
@@ -1000,6 +1023,9 @@ fn a_silent_committee_is_replaced_after_its_deadline_and_repeat_offenders_suspen
     while chain.time_ms < first.deadline_ms {
         chain.block(vec![]);
     }
+    // The block past the deadline sends the job back; the next block's seed draws it.
+    assert_eq!(chain.job(&job).state, JobState::Waiting);
+    chain.block(vec![]);
     let second = chain.job(&job).assignment.unwrap();
     assert_eq!(second.attempt, 1);
     assert_eq!(second.excluded, vec![first.committee[1].id]);
@@ -1009,7 +1035,7 @@ fn a_silent_committee_is_replaced_after_its_deadline_and_repeat_offenders_suspen
             .iter()
             .any(|m| m.id == first.committee[1].id)
     );
-    assert!(second.receipts.is_empty());
+    assert!(second.votes.is_empty());
     let silent = first.committee[1].id;
     assert_eq!(
         lanes::liveness_failures(&StoreView(&chain.store), &silent).unwrap(),
@@ -1061,7 +1087,10 @@ fn a_region_without_a_vendor_stalls_the_job_with_a_reason_until_one_joins() {
     let stalled = chain.job(&job);
     assert_eq!(
         stalled.state,
-        JobState::Stalled("region ap has no active amd compute node".into())
+        JobState::Stalled(hyperchain_types::StallReason::RegionLacksVendor {
+            region: "ap".into(),
+            vendor: hyperchain_types::VENDOR_AMD
+        })
     );
     // Never a silent downgrade: nobody is assigned.
     assert!(stalled.assignment.is_none());
@@ -1158,4 +1187,184 @@ fn job_records_are_stored_where_documented() {
     );
     let (view, _) = lanes::latest_seed(&StoreView(&chain.store)).unwrap();
     assert_eq!(view, chain.view - 1);
+}
+
+/// Found by trying: a call whose write set (20 values of 60 KiB) does not fit one state value
+/// made every validator fail the block that took its first receipt (the receipt was kept in
+/// the job record), so nothing finalized until the job's honest members were charged as
+/// silent. Whatever a call writes, its receipts fit a transaction and its job record fits
+/// state; the call ends the same way in every mode.
+#[test]
+fn a_call_with_a_huge_write_set_never_fails_a_block_and_ends_alike_in_every_mode() {
+    let args = encode(&(20u32, 60 * 1024u32));
+    let mut results = Vec::new();
+    for mode in [ExecutionMode::Replicated, ExecutionMode::CrossVendor] {
+        let mut chain = Chain::new();
+        chain.fleet(&["eu"], 0);
+        let regions: &[&str] = if mode == ExecutionMode::CrossVendor {
+            &["eu"]
+        } else {
+            &[]
+        };
+        let contract = chain.deploy(1, hyperchain_contracts::ADVERSARIAL, mode, regions);
+        let call = chain.call_tx(1, contract, "write_set_bomb", args.clone());
+        let status = chain.block(vec![call]).remove(0);
+        let (status, root) = match status {
+            ReceiptStatus::Queued { job, .. } => {
+                chain.block(vec![]);
+                chain.serve(&job);
+                let result = done(&chain.job(&job)).clone();
+                assert_eq!(result.resolution, Resolution::Agreed);
+                (result.status, result.post_state)
+            }
+            ReceiptStatus::Called { status, .. } => (status, chain.storage_root(&contract)),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(root, chain.storage_root(&contract));
+        results.push((status, root));
+    }
+    assert_eq!(
+        results[0].0,
+        CallStatus::Trap(hyperchain_types::TrapKind::StorageLimit)
+    );
+    assert_eq!(results[0], results[1], "the same end in every mode");
+}
+
+/// Found in the code: a follower's signed receipt named no run, so after its run was dropped
+/// (a liar arbitrated on the head) anyone could replay it into the job's next run. It was
+/// counted for the honest signer, its real answer was then refused as a duplicate, and the
+/// old receipt's stale pre-state got the honest signer revoked with its own signature.
+#[test]
+fn an_old_follower_receipt_replayed_into_a_new_run_is_refused_and_its_signer_stays_honest() {
+    let mut chain = Chain::with_depth(3);
+    // One AMD node: it is on every committee.
+    chain.add_member(1001, SimFlavour::Intel, "eu");
+    chain.add_member(1002, SimFlavour::Intel, "eu");
+    chain.add_member(1003, SimFlavour::Amd, "eu");
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    let calls: Vec<SignedTransaction> = (1..=3u64)
+        .map(|i| chain.call_tx(1, counter, "increment", encode(&i)))
+        .collect();
+    let jobs: Vec<Digest> = chain.run(calls, false).iter().map(queued).collect();
+    chain.block(vec![]);
+    let committee = chain.committee(&jobs[0]);
+    let (liar, honest) = (committee[0], committee[1]);
+    assert_eq!(chain.job(&jobs[2]).state, JobState::Assigned, "a follower");
+    let honest_run = chain.run_receipts(&honest, &jobs[0], None);
+    let lie = chain.run_receipts(&liar, &jobs[0], Some(0)).remove(0);
+    let statuses = chain.submit([honest_run.clone(), vec![lie]].concat());
+    assert!(statuses.iter().all(|s| *s == ReceiptStatus::Accepted));
+    assert!(!chain.in_accumulator(&liar));
+    // The run was dropped; the next head gets a fresh committee with the honest node on it.
+    chain.block(vec![]);
+    assert!(chain.committee(&jobs[1]).contains(&honest));
+    assert_eq!(chain.job(&jobs[2]).state, JobState::Assigned);
+
+    // Anyone replays the honest node's receipt for the last job from the dropped run.
+    let replay = chain.submit(vec![honest_run[2].clone()]).remove(0);
+    assert!(rejected(&replay).contains("run"), "{replay:?}");
+    let statuses = chain.serve_run(&jobs[1]);
+    assert!(
+        statuses.iter().all(|s| *s == ReceiptStatus::Accepted),
+        "{statuses:?}"
+    );
+    assert_eq!(done(&chain.job(&jobs[2])).resolution, Resolution::Agreed);
+    assert_eq!(
+        decode_all::<u64>(&done(&chain.job(&jobs[2])).output).unwrap(),
+        6
+    );
+    assert!(chain.in_accumulator(&honest), "the honest signer stays");
+}
+
+/// Found in the code: the block that resolved a head drew the next one at once, with a seed
+/// its proposer already knew, over the pool as it stood mid-block — so the proposer could put
+/// its own registrations before the resolving receipt and steer the draw. A job that becomes
+/// drawable in a block is drawn by a later block's seed, over that block's parent's pool:
+/// registrations in the drawing block itself do not count.
+#[test]
+fn registrations_in_the_block_that_resolves_a_head_do_not_steer_the_next_draw() {
+    let mut chain = Chain::new();
+    chain.fleet(&["eu"], 0);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    let first = chain.call_tx(1, counter, "increment", encode(&1u64));
+    let first = queued(&chain.block(vec![first])[0]);
+    chain.block(vec![]);
+    // Ordered after the head's seed: it cannot follow, it waits for the head.
+    let second = chain.call_tx(1, counter, "increment", encode(&2u64));
+    let second = queued(&chain.block(vec![second])[0]);
+
+    // The proposer registers its own nodes ahead of the receipts that resolve the head.
+    let mut txs = Vec::new();
+    for (seed, flavour) in [(700, SimFlavour::Intel), (701, SimFlavour::Amd)] {
+        let registration = chain.registration(
+            flavour,
+            hyperchain_chain::testkit::identity(seed),
+            "eu",
+            TEST_IMAGE,
+        );
+        txs.push(chain.tx(seed, Payload::Register(registration)));
+    }
+    for id in chain.committee(&first) {
+        let receipt = chain.receipt(&id, &first, Behaviour::Honest);
+        txs.push(chain.tx(CARRIER, Payload::Receipt(Box::new(receipt))));
+    }
+    let statuses = chain.block(txs);
+    assert!(
+        statuses.iter().all(|s| *s == ReceiptStatus::Accepted),
+        "{statuses:?}"
+    );
+    assert!(matches!(chain.job(&first).state, JobState::Done(_)));
+    let waiting = chain.job(&second);
+    assert_eq!(
+        waiting.state,
+        JobState::Waiting,
+        "not drawn with a known seed"
+    );
+    assert_eq!(waiting.drawable_after, chain.view);
+
+    // The next block draws it, over its parent's pool, with a seed of a later view; more
+    // registrations in that block do not count.
+    let pool = lanes::candidates(
+        &StoreView(&chain.store),
+        &RegistryConfig::default(),
+        chain.time_ms + 1_000,
+    )
+    .unwrap();
+    let mut late = Vec::new();
+    for (seed, flavour) in [(702, SimFlavour::Intel), (703, SimFlavour::Amd)] {
+        let registration = chain.registration(
+            flavour,
+            hyperchain_chain::testkit::identity(seed),
+            "eu",
+            TEST_IMAGE,
+        );
+        late.push(chain.tx(seed, Payload::Register(registration)));
+    }
+    chain.block(late);
+    let assignment = chain.job(&second).assignment.unwrap();
+    assert!(assignment.seed_view > waiting.drawable_after);
+    let recomputed = select_committee(
+        &assignment.seed.0,
+        &second,
+        assignment.attempt,
+        &pool,
+        &[],
+        &CommitteeSpec::CrossVendor(vec!["eu".into()]),
+    )
+    .unwrap();
+    assert_eq!(
+        recomputed.iter().map(|m| m.id).collect::<Vec<_>>(),
+        chain.committee(&second)
+    );
+    let now = lanes::candidates(
+        &StoreView(&chain.store),
+        &RegistryConfig::default(),
+        chain.time_ms,
+    )
+    .unwrap();
+    assert_eq!(
+        now.len(),
+        pool.len() + 2,
+        "the late nodes joined, for later draws"
+    );
 }

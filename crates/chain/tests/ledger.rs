@@ -14,8 +14,20 @@ fn genesis() -> Genesis {
     }
 }
 
+/// The validators whose seeds the test blocks reveal.
+fn validators() -> &'static hyperchain_chain::genesis::Devnet {
+    static DEVNET: std::sync::OnceLock<hyperchain_chain::genesis::Devnet> =
+        std::sync::OnceLock::new();
+    DEVNET.get_or_init(|| devnet(3, 4))
+}
+
 fn open(dir: &std::path::Path) -> Ledger {
-    Ledger::open(dir, genesis(), Executor::new(engine(), chain_id())).unwrap()
+    let seeds = hyperchain_chain::light::LightClient::new(
+        chain_id(),
+        *validators().spec.group_public_key(),
+    );
+    let executor = Executor::new(engine(), chain_id()).with_seed_verifier(seeds);
+    Ledger::open(dir, genesis(), executor).unwrap()
 }
 
 #[test]
@@ -36,7 +48,13 @@ fn build_verify_finalize_and_reopen() {
     let b1 = a.build(&g, 2_000, 1, [1; 32], &candidates).unwrap();
     assert_eq!(b1.txs.len(), 2);
     assert_eq!(b1.header.height, 1);
-    // Block 2 on the unfinalized block 1.
+    // Block 2 on the unfinalized block 1 reveals the seed of block 1's view; A cannot build
+    // it before it has seen that seed.
+    assert!(matches!(
+        a.build(&b1.header, 3_000, 2, [1; 32], &[]),
+        Err(LedgerError::SeedUnknown(1))
+    ));
+    a.record_seed(1, seed_of(validators(), 1).signature);
     let b2 = a
         .build(
             &b1.header,
@@ -47,10 +65,17 @@ fn build_verify_finalize_and_reopen() {
         )
         .unwrap();
 
+    assert_eq!(b2.header.seed, Some(seed_of(validators(), 1)));
     // B verifies both (block 2 before block 1 is finalized).
     let mut tampered = b2.clone();
     tampered.header.state_root = sha256(b"wrong");
     assert_eq!(b.execute(&b1).unwrap(), Verdict::Valid);
+    let mut unseeded = b2.clone();
+    unseeded.header.seed = None;
+    match b.execute(&unseeded).unwrap() {
+        Verdict::Invalid(reason) => assert!(reason.contains("reveals no seed"), "{reason}"),
+        Verdict::Valid => panic!("a block withholding its parent's seed is valid"),
+    }
     assert!(matches!(b.execute(&tampered).unwrap(), Verdict::Invalid(_)));
     assert_eq!(b.execute(&b2).unwrap(), Verdict::Valid);
 

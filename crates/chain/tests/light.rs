@@ -13,11 +13,11 @@ use commonware_consensus::{
 use commonware_cryptography::sha256;
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock as _, Quota, Runner as _, Supervisor as _, deterministic};
-use commonware_utils::{NZU32, TestRng, non_empty};
+use commonware_utils::{NZU32, non_empty};
 use hyperchain_chain::{
     app::Scheme,
     block::to_consensus,
-    genesis::{Devnet, GroupPublicKey, deal_devnet},
+    genesis::{Devnet, GroupPublicKey},
     ledger::Ledger,
     light::{LightClient, LightError},
     mempool::Mempool,
@@ -28,7 +28,6 @@ use hyperchain_merkle::{StateProof, TreeId};
 use hyperchain_sdk::encode;
 use hyperchain_types::{Block, Digest, Header};
 use proptest::prelude::*;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -142,14 +141,6 @@ fn simulate(seed: u64) -> Finalized {
             proof_height,
         }
     })
-}
-
-/// A devnet of `n` validators dealt from `seed`.
-fn devnet(seed: u64, n: u16) -> Devnet {
-    let addresses: Vec<SocketAddr> = (0..n)
-        .map(|i| SocketAddr::from(([127, 0, 0, 1], 9000 + i)))
-        .collect();
-    deal_devnet(TestRng::new(seed), "light", 1_000, &addresses).unwrap()
 }
 
 /// Which certificate to sign.
@@ -494,4 +485,52 @@ fn fixture() -> &'static (Devnet, Header, Vec<u8>) {
         let certificate = certify(&devnet, &header, Kind::Finalization);
         (devnet, header, certificate)
     })
+}
+
+/// Found in the code: a proposer could reveal no seed (vetoing every draw it did not like) or
+/// any unrevealed seed of an earlier view (choosing among draws). A block reveals exactly the
+/// seed of its parent's view, and none on the genesis.
+#[test]
+fn a_block_reveals_exactly_its_parents_seed() {
+    let devnet = devnet(7, 4);
+    let executor = hyperchain_chain::execute::Executor::new(engine(), devnet.spec.chain_id)
+        .with_seed_verifier(LightClient::from_spec(&devnet.spec));
+    let mut header = header_of(&devnet);
+    header.height = 2;
+    header.view = 12;
+    header.parent_view = 9;
+
+    header.seed = Some(seed_of(&devnet, 9));
+    assert_eq!(executor.check_seed(&header), Ok(()));
+    for (seed, complaint) in [
+        (None, "reveals no seed"),
+        (Some(seed_of(&devnet, 8)), "not its parent's"),
+        (Some(seed_of(&devnet, 10)), "not its parent's"),
+        (
+            Some(hyperchain_types::SeedReveal {
+                view: 9,
+                ..seed_of(&devnet, 8)
+            }),
+            "does not verify",
+        ),
+        (
+            Some(seed_of(&devnet_with_chain(&devnet, 8), 9)),
+            "does not verify",
+        ),
+    ] {
+        header.seed = seed;
+        let reason = executor.check_seed(&header).unwrap_err();
+        assert!(reason.contains(complaint), "{reason}");
+    }
+    // On the genesis (view 0) there is no seed to reveal.
+    header.parent_view = 0;
+    header.seed = None;
+    assert_eq!(executor.check_seed(&header), Ok(()));
+    header.seed = Some(seed_of(&devnet, 9));
+    assert!(
+        executor
+            .check_seed(&header)
+            .unwrap_err()
+            .contains("genesis")
+    );
 }

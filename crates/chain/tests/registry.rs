@@ -312,13 +312,9 @@ fn governance_revokes_by_node_measurement_and_tcb() {
     chain.block(1000, vec![tx]);
     for id in [[3u8; 32], [4; 32]] {
         assert!(chain.in_accumulator(&id).is_none());
-        assert!(
-            chain
-                .record(&id)
-                .unwrap()
-                .revoked
-                .unwrap()
-                .contains("measurement")
+        assert_eq!(
+            chain.record(&id).unwrap().revoked,
+            Some(hyperchain_types::RevokeReason::Measurement)
         );
     }
     assert!(chain.in_accumulator(&[2; 32]).is_some());

@@ -298,7 +298,7 @@ async fn committee_demo(
     let mut total_fuel = 0u64;
     let mut last_height = 0;
     for (job, ordered_at, validator_fuel) in jobs {
-        let view = crate::jobs::wait_done(client, &job, 3 * WAIT).await?;
+        let view = crate::jobs::wait_done(client, &job, 3 * WAIT, |_| {}).await?;
         let result = view
             .result
             .as_ref()

@@ -59,6 +59,12 @@ pub fn print_job(job: &JobView) {
         Some(reason) => println!("state      {} ({reason})", job.state),
         None => println!("state      {}", job.state),
     }
+    if job.state == "waiting" || job.state == "stalled" {
+        println!(
+            "next draw  by the seed of a view after {}",
+            job.drawable_after
+        );
+    }
     if let Some(a) = &job.assignment {
         let deadline = if a.deadline_ms == u64::MAX {
             "none until it is the lane's head (it follows the head on the same committee)".into()
@@ -102,18 +108,120 @@ pub fn print_job(job: &JobView) {
     }
 }
 
-/// Waits until job `id` is resolved (at most `timeout`); a stall is named.
+/// One step of a job as a waiting caller sees it: `hyperchain call` prints each step and its
+/// `--json` output lists them all.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct JobProgress {
+    /// Milliseconds since the caller started waiting for the job.
+    pub elapsed_ms: u64,
+    /// `waiting`, `assigned`, `stalled` or `done`.
+    pub state: String,
+    /// Why it is stalled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Its committee's attempt number, once it has had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// The view whose seed drew its committee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed_view: Option<u64>,
+    /// The committee, as `region/vendor 0xid`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub committee: Vec<String>,
+    /// How many members have answered.
+    pub answered: usize,
+    /// A seed of a view after this one draws its next committee.
+    pub drawable_after: u64,
+}
+
+impl JobProgress {
+    fn of(job: &JobView, elapsed_ms: u64) -> JobProgress {
+        let assigned = job.assignment.as_ref().filter(|a| !a.committee.is_empty());
+        JobProgress {
+            elapsed_ms,
+            state: job.state.clone(),
+            reason: job.reason.clone(),
+            attempt: job.assignment.as_ref().map(|a| a.attempt),
+            seed_view: assigned.map(|a| a.seed_view),
+            committee: assigned
+                .map(|a| {
+                    a.committee
+                        .iter()
+                        .map(|m| format!("{}/{} 0x{}", m.region, m.vendor, m.id))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            answered: job.assignment.as_ref().map_or(0, |a| a.answered.len()),
+            drawable_after: job.drawable_after,
+        }
+    }
+
+    /// Whether `other` is the same step (only the time differs).
+    fn same_step(&self, other: &JobProgress) -> bool {
+        JobProgress {
+            elapsed_ms: other.elapsed_ms,
+            ..self.clone()
+        } == *other
+    }
+
+    /// One line for a person.
+    pub fn describe(&self) -> String {
+        let at = format!("[{:>5.1}s]", self.elapsed_ms as f64 / 1000.0);
+        match self.state.as_str() {
+            "waiting" => format!(
+                "{at} waiting    for its turn in the lane and a committee drawn by the seed of a view after {}",
+                self.drawable_after
+            ),
+            "stalled" => format!(
+                "{at} stalled    {} (it is drawn as soon as that changes)",
+                self.reason
+                    .as_deref()
+                    .unwrap_or("no committee can be formed")
+            ),
+            "assigned" if self.committee.is_empty() => format!("{at} assigned"),
+            "assigned" => format!(
+                "{at} assigned   attempt {} by the seed of view {}: {} ({}/{} answered)",
+                self.attempt.unwrap_or(0),
+                self.seed_view.unwrap_or(0),
+                self.committee
+                    .iter()
+                    .map(|m| match m.split_once(" 0x") {
+                        Some((who, id)) => format!("{who} 0x{}…", &id[..id.len().min(12)]),
+                        None => m.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.answered,
+                self.committee.len()
+            ),
+            state => format!("{at} {state}"),
+        }
+    }
+}
+
+/// Waits until job `id` is resolved (at most `timeout`); a stall is named. Each change of the
+/// job's step (state, committee, answers, stall reason) is passed to `on_progress`.
 pub async fn wait_done(
     client: &Client,
     id: &Digest,
     timeout: std::time::Duration,
+    mut on_progress: impl FnMut(&JobProgress),
 ) -> Result<JobView> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
+    let mut last: Option<JobProgress> = None;
     loop {
         let view = client
             .job(id)
             .await
             .map_err(|e| crate::remote::rpc_error(client.base_url(), e))?;
+        if let Some(v) = &view {
+            let step = JobProgress::of(v, started.elapsed().as_millis() as u64);
+            if last.as_ref().is_none_or(|l| !l.same_step(&step)) {
+                on_progress(&step);
+                last = Some(step);
+            }
+        }
         match &view {
             Some(v) if v.state == "done" => return Ok(v.clone()),
             _ if tokio::time::Instant::now() >= deadline => {

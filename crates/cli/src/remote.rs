@@ -354,7 +354,15 @@ pub fn call(a: CallArgs) -> Result<()> {
                 eprintln!("waiting for the committee's result…");
             }
             let left = timeout.saturating_sub(started.elapsed());
-            let view = crate::jobs::wait_done(&client, job, left).await?;
+            let json = a.conn.json;
+            let mut progress = Vec::new();
+            let view = crate::jobs::wait_done(&client, job, left, |step| {
+                if !json && step.state != "done" {
+                    eprintln!("{}", step.describe());
+                }
+                progress.push(step.clone());
+            })
+            .await?;
             let result = view
                 .result
                 .as_ref()
@@ -365,6 +373,7 @@ pub fn call(a: CallArgs) -> Result<()> {
             };
             if a.conn.json {
                 v["job"] = serde_json::to_value(&view)?;
+                v["progress"] = serde_json::to_value(&progress)?;
                 if let Some(d) = &decoded {
                     v["decoded"] = d.clone();
                 }

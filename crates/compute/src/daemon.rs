@@ -17,7 +17,7 @@ use crate::enclave::{Enclave, Host};
 use crate::providers::EvidenceProvider;
 use hyperchain_rpc::api::{ComputeFetchRequest, ComputeFetchResponse, ReceiptOutcome};
 use hyperchain_rpc::{Client, ClientError};
-use hyperchain_types::{CallStatus, Digest, Payload, Registration};
+use hyperchain_types::{CallStatus, Digest, Payload, Registration, RunId};
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
@@ -461,16 +461,20 @@ impl Shared {
     }
 }
 
-/// A lane's jobs listed for this node, as one run: (job, attempt) in lane order.
-type Run = Vec<(Digest, u32)>;
+/// A lane's jobs listed for this node, as one run: (job, the run it is assigned to) in lane
+/// order.
+type Run = Vec<(Digest, RunId)>;
 
-/// Groups a listing into runs: consecutive lane positions of one contract on one attempt
-/// (the validator lists each lane's head, then the jobs following it).
+/// Groups a listing into runs: consecutive lane positions of one contract assigned to one
+/// committee draw (the validator lists each lane's head, then the jobs following it).
 fn runs(jobs: &[hyperchain_rpc::api::JobView]) -> Vec<Run> {
     let mut out: Vec<Run> = Vec::new();
-    let mut last: Option<(hyperchain_types::Address, u64, u32)> = None;
+    let mut last: Option<(hyperchain_types::Address, u64, RunId)> = None;
     for job in jobs {
-        let attempt = job.assignment.as_ref().map_or(0, |a| a.attempt);
+        let attempt = job.assignment.as_ref().map_or(RunId::default(), |a| RunId {
+            head: a.run_head,
+            attempt: a.attempt,
+        });
         let follows = last.is_some_and(|(contract, seq, a)| {
             contract == job.contract && seq + 1 == job.lane_seq && a == attempt
         });
@@ -498,10 +502,10 @@ impl ComputeNode {
         }
         let me = shared.enclave.node_id().to_string();
         let parallel = shared.config.parallel.max(1);
-        // Jobs taken, per (job, attempt); a job whose execution failed is taken again later.
+        // Jobs taken, per (job, run); a job whose execution failed is taken again later.
         // Kept while the job is listed for this node (its receipt not yet finalized) or running.
-        let mut taken: HashSet<(Digest, u32)> = HashSet::new();
-        let mut in_flight: HashSet<(Digest, u32)> = HashSet::new();
+        let mut taken: HashSet<(Digest, RunId)> = HashSet::new();
+        let mut in_flight: HashSet<(Digest, RunId)> = HashSet::new();
         let mut running: tokio::task::JoinSet<(Run, Result<Vec<Event>, DaemonError>)> =
             tokio::task::JoinSet::new();
         let mut last_reattest_check = std::time::Instant::now();
@@ -576,7 +580,7 @@ impl ComputeNode {
                     match listing {
                         Ok(resp) => {
                             let listed = runs(&resp.jobs);
-                            let set: HashSet<&(Digest, u32)> = listed.iter().flatten().collect();
+                            let set: HashSet<&(Digest, RunId)> = listed.iter().flatten().collect();
                             taken.retain(|key| set.contains(key) || in_flight.contains(key));
                             queue = listed
                                 .into_iter()

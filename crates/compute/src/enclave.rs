@@ -1,4 +1,4 @@
-//! The enclave boundary (DESIGN.md §2, §6): what runs inside the TEE.
+//! The enclave boundary (docs/DESIGN.md §2, §6): what runs inside the TEE.
 //!
 //! The enclave generates its ed25519 **identity key** and never lets it out: it signs the
 //! node's transactions (registration, re-attestation, receipts — the node's account is the
@@ -372,7 +372,7 @@ impl Enclave {
             return Ok(Vec::new());
         };
         let (head, lane, record) = self.fetch_job(host.as_ref(), head_id)?;
-        let attempt = |job: &Job| job.assignment.as_ref().map(|a| (a.attempt, a.seed_view));
+        let attempt = |job: &Job| job.assignment.as_ref().map(|a| (a.run(), a.seed_view));
         let mut run = vec![head];
         for (i, id) in jobs.iter().enumerate().skip(1) {
             let (job, _, _) = self.fetch_records(host.as_ref(), id)?;

@@ -99,7 +99,7 @@ mod honest {
         assert_eq!(chain.submit(receipts), vec![ReceiptStatus::Accepted]);
         let waiting = chain.job(&job_id);
         assert_eq!(waiting.state, JobState::Assigned);
-        assert_eq!(waiting.assignment.unwrap().receipts.len(), 1);
+        assert_eq!(waiting.assignment.unwrap().votes.len(), 1);
         // ...and applies the agreed result once both answered.
         assert_eq!(chain.submit(vec![second]), vec![ReceiptStatus::Accepted]);
         let JobState::Done(result) = chain.job(&job_id).state else {
@@ -144,8 +144,8 @@ mod honest {
             ..
         } = Scenario::new(&[5, 7]);
         chain.serve(&jobs[0]);
-        // The block that resolved the first job assigned the second; two more blocks change
-        // nothing in the counter's storage.
+        // The second job is assigned (by the block after the one that resolved the first);
+        // two more blocks change nothing in the counter's storage.
         assert_eq!(chain.job(&jobs[1]).state, JobState::Assigned);
         let resolved_at = chain.tip().height;
         chain.block(vec![]);

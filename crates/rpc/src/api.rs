@@ -541,7 +541,7 @@ impl NodeView {
             attested_ms: record.attested_ms,
             expires_ms: record.expires_ms,
             status: record.status(now_ms).to_string(),
-            revoked: record.revoked.clone(),
+            revoked: record.revoked.as_ref().map(ToString::to_string),
             missed_deadlines: 0,
         }
     }
@@ -656,6 +656,10 @@ pub struct MemberView {
 pub struct AssignmentView {
     /// 0 for the first committee, +1 per reassignment.
     pub attempt: u32,
+    /// Lane position of the job the committee was drawn for (the run's head); receipts name
+    /// `run_head` and `attempt`.
+    #[serde(default)]
+    pub run_head: u64,
     /// The view whose seed drew it (its header reveals the seed).
     pub seed_view: u64,
     /// The randomness derived from that seed.
@@ -715,6 +719,10 @@ pub struct JobView {
     pub height: u64,
     /// That block's view.
     pub view: u64,
+    /// Its committee is drawn by a seed of a later view than this (the view of the block that
+    /// ordered it, made it the lane's head or sent it back to be drawn again).
+    #[serde(default)]
+    pub drawable_after: u64,
     /// `waiting`, `assigned`, `stalled` or `done`.
     pub state: String,
     /// Why it is stalled.
@@ -740,7 +748,7 @@ impl From<&hyperchain_types::Job> for JobView {
     fn from(job: &hyperchain_types::Job) -> Self {
         use hyperchain_types::{JobState, Resolution};
         let (reason, result) = match &job.state {
-            JobState::Stalled(reason) => (Some(reason.clone()), None),
+            JobState::Stalled(reason) => (Some(reason.to_string()), None),
             JobState::Done(r) => (
                 None,
                 Some(JobResultView {
@@ -772,10 +780,12 @@ impl From<&hyperchain_types::Job> for JobView {
             fuel_limit: job.fuel_limit,
             height: job.height,
             view: job.view,
+            drawable_after: job.drawable_after,
             state: job.state_name().into(),
             reason,
             assignment: job.assignment.as_ref().map(|a| AssignmentView {
                 attempt: a.attempt,
+                run_head: a.run_head,
                 seed_view: a.seed_view,
                 seed: a.seed,
                 assigned_height: a.assigned_height,
@@ -789,7 +799,7 @@ impl From<&hyperchain_types::Job> for JobView {
                         vendor: vendor_name(m.vendor),
                     })
                     .collect(),
-                answered: a.receipts.iter().map(|r| r.node_id()).collect(),
+                answered: a.votes.iter().map(|v| v.node_id()).collect(),
                 excluded: a.excluded.clone(),
             }),
             result,

@@ -820,7 +820,7 @@ async fn list_jobs(
                 let awaits = job.state == hyperchain_types::JobState::Assigned
                     && job.assignment.as_ref().is_some_and(|a| {
                         a.committee.iter().any(|m| m.id == *node)
-                            && !a.receipts.iter().any(|r| r.node_id() == *node)
+                            && !a.votes.iter().any(|v| v.node_id() == *node)
                     });
                 if !awaits {
                     continue;

@@ -232,6 +232,10 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
             .await
             .unwrap();
     }
+    // A third call, in the block that resolves the first.
+    let third = super::common::call(&alice, 4, counter, "increment", encode(&2u64));
+    let third_id = third.id();
+    node.client.submit(&third).await.unwrap();
     node.produce_block().await;
     let job = node.client.job(&job_id).await.unwrap().unwrap();
     assert_eq!(job.state, "done");
@@ -245,15 +249,19 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
     );
     assert_eq!(
         ids(node.client.jobs(&[]).await.unwrap()),
-        vec![second_id],
-        "only the second call is pending"
+        vec![second_id, third_id],
+        "the later calls are pending"
     );
+    let second = node.client.job(&second_id).await.unwrap().unwrap();
+    assert_eq!(
+        second.state, "waiting",
+        "not drawn by a seed the block knew"
+    );
+    let resolved_in = node.ledger.block(node.ledger.tip().0).unwrap().unwrap();
+    assert_eq!(second.drawable_after, resolved_in.header.view);
 
-    // A third call, then a seed of a later view: the second call's committee also takes the
-    // third (ordered before that seed), and a member's listing shows the run in lane order.
-    let third = super::common::call(&alice, 4, counter, "increment", encode(&2u64));
-    let third_id = third.id();
-    node.finalize_txs(vec![third]).await;
+    // A seed of a later view draws the second call's committee, which also takes the third
+    // (ordered before that seed), and a member's listing shows the run in lane order.
     reveal_later_seed(&node, [10; 48]).await;
     let run = node
         .client

@@ -59,7 +59,7 @@ pub struct Header {
     pub parent_view: u64,
     /// The proposer's ed25519 consensus key (zeros for genesis).
     pub leader: [u8; 32],
-    /// A consensus seed revealed by this block (committee randomness, DESIGN.md §5): the
+    /// A consensus seed revealed by this block (committee randomness, docs/DESIGN.md §5): the
     /// threshold-BLS VRF signature of an earlier view, newer than every seed its ancestors
     /// revealed.
     pub seed: Option<SeedReveal>,

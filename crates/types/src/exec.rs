@@ -25,6 +25,16 @@ pub mod limits {
     pub const MAX_WRITES: usize = 4096;
     /// Most distinct keys one call may read.
     pub const MAX_READS: usize = 16_384;
+    /// Most bytes one call's write set may hold, each entry counted as its key, its value and
+    /// [`ENTRY_OVERHEAD`] bytes. With [`MAX_READ_BYTES`] and the output and event limits, every
+    /// outcome encodes in well under one state value (1 MiB) and every receipt fits one
+    /// transaction, so a receipt a block cannot take, or a job record state cannot hold, does
+    /// not exist.
+    pub const MAX_WRITE_BYTES: usize = 384 * 1024;
+    /// Most bytes one call's read set may hold, each key counted with [`ENTRY_OVERHEAD`].
+    pub const MAX_READ_BYTES: usize = 128 * 1024;
+    /// What each read or write entry counts beyond its bytes (its encoded lengths).
+    pub const ENTRY_OVERHEAD: usize = 8;
     /// Most events one call may emit.
     pub const MAX_EVENTS: usize = 64;
     /// Longest event topic, in bytes.
@@ -325,6 +335,18 @@ impl Read for CallOutcome {
             buf,
             &((0..=limits::MAX_WRITES).into(), (key_cfg(), value_cfg)),
         )?;
+        if read_set_bytes(&reads) > limits::MAX_READ_BYTES {
+            return Err(Error::Invalid(
+                "CallOutcome",
+                "read set over its byte budget",
+            ));
+        }
+        if write_set_bytes(&writes) > limits::MAX_WRITE_BYTES {
+            return Err(Error::Invalid(
+                "CallOutcome",
+                "write set over its byte budget",
+            ));
+        }
         if !status.is_ok() && (!output.is_empty() || !events.is_empty() || !writes.is_empty()) {
             return Err(Error::Invalid(
                 "CallOutcome",
@@ -340,6 +362,24 @@ impl Read for CallOutcome {
             writes,
         })
     }
+}
+
+/// What a read set counts against [`limits::MAX_READ_BYTES`].
+pub fn read_set_bytes(reads: &BTreeSet<Vec<u8>>) -> usize {
+    reads.iter().map(|k| k.len() + limits::ENTRY_OVERHEAD).sum()
+}
+
+/// What a write set counts against [`limits::MAX_WRITE_BYTES`].
+pub fn write_set_bytes(writes: &WriteSet) -> usize {
+    writes
+        .iter()
+        .map(|(k, v)| write_entry_bytes(k, v.as_deref()))
+        .sum()
+}
+
+/// What one write-set entry counts against [`limits::MAX_WRITE_BYTES`].
+pub fn write_entry_bytes(key: &[u8], value: Option<&[u8]>) -> usize {
+    key.len() + value.map_or(0, <[u8]>::len) + limits::ENTRY_OVERHEAD
 }
 
 // ---- JSON helpers (for --json output and RPC) ----

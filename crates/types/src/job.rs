@@ -1,4 +1,4 @@
-//! Lanes and jobs (DESIGN.md §4, §5): how calls to contracts that run on compute nodes are
+//! Lanes and jobs (docs/DESIGN.md §4, §5): how calls to contracts that run on compute nodes are
 //! ordered, assigned to committees and resolved. All of it lives in chain state.
 //!
 //! - A contract deployed in a TEE mode owns a **lane** ([`LaneRecord`]): its storage changes
@@ -14,7 +14,7 @@
 //!   ([`chain_next`]). Members' receipts are collected until they all agree (the result is
 //!   applied) or two differ (validators arbitrate).
 
-use crate::{Address, CallStatus, Digest, Event, SignedComputeReceipt, limits, tx_limits};
+use crate::{Address, CallStatus, Digest, Event, RunId, SignedComputeReceipt, limits, tx_limits};
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, FixedSize, Read, ReadExt, ReadRangeExt, Write};
 
@@ -24,8 +24,6 @@ pub mod job_limits {
     pub const MAX_COMMITTEE: usize = 255;
     /// Most nodes excluded from a job's later assignments.
     pub const MAX_EXCLUDED: usize = 1024;
-    /// Longest status reason kept in a job record.
-    pub const MAX_JOB_REASON: usize = 512;
 }
 
 /// Vendor tag of an Intel node (SGX, TDX, `sim-intel`).
@@ -72,11 +70,46 @@ pub struct CommitteeMember {
     pub vendor: u8,
 }
 
+/// A member's counted answer, as a job record keeps it: what it signed, without the outcome
+/// (whose digest it names). Fixed size, whatever the call did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptVote {
+    /// The member's identity key.
+    pub node_key: [u8; 32],
+    /// The pre-state its receipt names.
+    pub pre_state: Digest,
+    /// SHA-256 of the outcome it signed.
+    pub outcome: Digest,
+    /// Its signature over the receipt's commitment.
+    pub signature: commonware_cryptography::ed25519::Signature,
+}
+
+impl ReceiptVote {
+    /// The vote a checked receipt casts.
+    pub fn of(receipt: &SignedComputeReceipt) -> ReceiptVote {
+        ReceiptVote {
+            node_key: receipt.node_key,
+            pre_state: receipt.receipt.pre_state,
+            outcome: receipt.receipt.outcome_digest(),
+            signature: receipt.signature.clone(),
+        }
+    }
+
+    /// The member's node id.
+    pub fn node_id(&self) -> Digest {
+        crate::node_id(&self.node_key)
+    }
+}
+
 /// The committee currently responsible for a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assignment {
-    /// 0 for the first committee, +1 for each reassignment after a deadline.
+    /// 0 for the first committee, +1 for each reassignment after a deadline (a follower
+    /// carries its run's attempt).
     pub attempt: u32,
+    /// The lane position of the job this committee was drawn for (the run's head; the job
+    /// itself unless it follows). With `attempt`, the [`RunId`] its receipts must name.
+    pub run_head: u64,
     /// The view whose seed drew the committee.
     pub seed_view: u64,
     /// The randomness derived from that seed (`SeedReveal::randomness`).
@@ -89,10 +122,66 @@ pub struct Assignment {
     pub deadline_ms: u64,
     /// The members, in selection order.
     pub committee: Vec<CommitteeMember>,
-    /// Receipts counted so far (checked, one per member).
-    pub receipts: Vec<SignedComputeReceipt>,
+    /// Votes counted so far (checked receipts, one per member, in arrival order). The first
+    /// receipt's outcome is kept beside the job record until the job resolves.
+    pub votes: Vec<ReceiptVote>,
     /// Nodes that may not serve this job (silent members of earlier attempts).
     pub excluded: Vec<Digest>,
+}
+
+impl Assignment {
+    /// The run its receipts must name.
+    pub fn run(&self) -> RunId {
+        RunId {
+            head: self.run_head,
+            attempt: self.attempt,
+        }
+    }
+}
+
+/// Why no committee can be formed for a job (typed: consensus state never holds text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StallReason {
+    /// A required region has no active node of a vendor.
+    RegionLacksVendor {
+        /// The region.
+        region: String,
+        /// [`VENDOR_INTEL`] or [`VENDOR_AMD`].
+        vendor: u8,
+    },
+    /// Fewer active, non-excluded nodes than the committee size.
+    NotEnoughNodes {
+        /// The committee size.
+        needed: u32,
+        /// The nodes available.
+        available: u32,
+    },
+    /// A cross-vendor contract with no region.
+    NoRegion,
+}
+
+impl std::fmt::Display for StallReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StallReason::RegionLacksVendor { region, vendor } => write!(
+                f,
+                "region {region} has no active {} compute node",
+                vendor_name(*vendor)
+            ),
+            StallReason::NotEnoughNodes { needed, available } => write!(
+                f,
+                "a committee of {needed} needs {needed} active compute nodes, {available} available"
+            ),
+            StallReason::NoRegion => {
+                f.write_str("a cross-vendor committee needs at least one region")
+            }
+        }
+    }
+}
+
+/// `intel` or `amd`.
+pub fn vendor_name(vendor: u8) -> &'static str {
+    if vendor == VENDOR_AMD { "amd" } else { "intel" }
 }
 
 /// How a job's result was decided.
@@ -135,7 +224,7 @@ pub enum JobState {
     /// A committee is executing it.
     Assigned,
     /// No committee can be formed (e.g. a required region lacks a vendor); retried every block.
-    Stalled(String),
+    Stalled(StallReason),
     /// Resolved.
     Done(JobResult),
 }
@@ -159,8 +248,13 @@ pub struct Job {
     pub fuel_limit: u64,
     /// Height of the block that ordered it (the call sees this height).
     pub height: u64,
-    /// View of that block (the committee's seed must be from a later view).
+    /// View of that block.
     pub view: u64,
+    /// The committee's seed must be of a later view than this: the view of the block that
+    /// ordered the job, made it the lane's head, or sent it back to be drawn again (past a
+    /// deadline, or its run dropped). That block's proposer could not know such a seed, so
+    /// it cannot pick a committee by choosing what the block contains.
+    pub drawable_after: u64,
     /// Timestamp of that block (the call sees this time).
     pub time_ms: u64,
     /// The latest committee (`None` until first assigned).
@@ -256,6 +350,7 @@ impl Read for CommitteeMember {
 impl Write for Assignment {
     fn write(&self, buf: &mut impl BufMut) {
         self.attempt.write(buf);
+        self.run_head.write(buf);
         self.seed_view.write(buf);
         self.seed.write(buf);
         self.assigned_height.write(buf);
@@ -264,9 +359,9 @@ impl Write for Assignment {
         for m in &self.committee {
             m.write(buf);
         }
-        (self.receipts.len() as u32).write(buf);
-        for r in &self.receipts {
-            r.write(buf);
+        (self.votes.len() as u32).write(buf);
+        for v in &self.votes {
+            v.write(buf);
         }
         (self.excluded.len() as u32).write(buf);
         for d in &self.excluded {
@@ -277,7 +372,7 @@ impl Write for Assignment {
 impl EncodeSize for Assignment {
     fn encode_size(&self) -> usize {
         u32::SIZE
-            + 3 * u64::SIZE
+            + 4 * u64::SIZE
             + Digest::SIZE
             + 4
             + self
@@ -286,7 +381,7 @@ impl EncodeSize for Assignment {
                 .map(|m| m.encode_size())
                 .sum::<usize>()
             + 4
-            + self.receipts.iter().map(|r| r.encode_size()).sum::<usize>()
+            + self.votes.len() * ReceiptVote::SIZE
             + 4
             + self.excluded.len() * Digest::SIZE
     }
@@ -295,6 +390,7 @@ impl Read for Assignment {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
         let attempt = u32::read(buf)?;
+        let run_head = u64::read(buf)?;
         let seed_view = u64::read(buf)?;
         let seed = Digest::read(buf)?;
         let assigned_height = u64::read(buf)?;
@@ -303,9 +399,9 @@ impl Read for Assignment {
         let committee = (0..n)
             .map(|_| CommitteeMember::read(buf))
             .collect::<Result<_, _>>()?;
-        let n = read_count(buf, job_limits::MAX_COMMITTEE, "receipts")?;
-        let receipts = (0..n)
-            .map(|_| SignedComputeReceipt::read(buf))
+        let n = read_count(buf, job_limits::MAX_COMMITTEE, "votes")?;
+        let votes = (0..n)
+            .map(|_| ReceiptVote::read(buf))
             .collect::<Result<_, _>>()?;
         let n = read_count(buf, job_limits::MAX_EXCLUDED, "excluded")?;
         let excluded = (0..n)
@@ -313,14 +409,86 @@ impl Read for Assignment {
             .collect::<Result<_, _>>()?;
         Ok(Assignment {
             attempt,
+            run_head,
             seed_view,
             seed,
             assigned_height,
             deadline_ms,
             committee,
-            receipts,
+            votes,
             excluded,
         })
+    }
+}
+
+impl Write for ReceiptVote {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.node_key.write(buf);
+        self.pre_state.write(buf);
+        self.outcome.write(buf);
+        self.signature.write(buf);
+    }
+}
+impl FixedSize for ReceiptVote {
+    const SIZE: usize = 32 + 2 * Digest::SIZE + commonware_cryptography::ed25519::Signature::SIZE;
+}
+impl Read for ReceiptVote {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(ReceiptVote {
+            node_key: <[u8; 32]>::read(buf)?,
+            pre_state: Digest::read(buf)?,
+            outcome: Digest::read(buf)?,
+            signature: commonware_cryptography::ed25519::Signature::read(buf)?,
+        })
+    }
+}
+
+impl Write for StallReason {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            StallReason::RegionLacksVendor { region, vendor } => {
+                0u8.write(buf);
+                write_bytes(region.as_bytes(), buf);
+                vendor.write(buf);
+            }
+            StallReason::NotEnoughNodes { needed, available } => {
+                1u8.write(buf);
+                needed.write(buf);
+                available.write(buf);
+            }
+            StallReason::NoRegion => 2u8.write(buf),
+        }
+    }
+}
+impl EncodeSize for StallReason {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            StallReason::RegionLacksVendor { region, .. } => 4 + region.len() + 1,
+            StallReason::NotEnoughNodes { .. } => 8,
+            StallReason::NoRegion => 0,
+        }
+    }
+}
+impl Read for StallReason {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read(buf)? {
+            0 => {
+                let region = read_string(buf, tx_limits::MAX_REGION, "region")?;
+                let vendor = u8::read(buf)?;
+                if vendor > VENDOR_AMD {
+                    return Err(Error::InvalidEnum(vendor));
+                }
+                Ok(StallReason::RegionLacksVendor { region, vendor })
+            }
+            1 => Ok(StallReason::NotEnoughNodes {
+                needed: u32::read(buf)?,
+                available: u32::read(buf)?,
+            }),
+            2 => Ok(StallReason::NoRegion),
+            t => Err(Error::InvalidEnum(t)),
+        }
     }
 }
 
@@ -408,7 +576,7 @@ impl Write for JobState {
             JobState::Assigned => 1u8.write(buf),
             JobState::Stalled(reason) => {
                 2u8.write(buf);
-                write_bytes(reason.as_bytes(), buf);
+                reason.write(buf);
             }
             JobState::Done(result) => {
                 3u8.write(buf);
@@ -421,7 +589,7 @@ impl EncodeSize for JobState {
     fn encode_size(&self) -> usize {
         1 + match self {
             JobState::Waiting | JobState::Assigned => 0,
-            JobState::Stalled(reason) => 4 + reason.len(),
+            JobState::Stalled(reason) => reason.encode_size(),
             JobState::Done(result) => result.encode_size(),
         }
     }
@@ -432,11 +600,7 @@ impl Read for JobState {
         match u8::read(buf)? {
             0 => Ok(JobState::Waiting),
             1 => Ok(JobState::Assigned),
-            2 => Ok(JobState::Stalled(read_string(
-                buf,
-                job_limits::MAX_JOB_REASON,
-                "reason",
-            )?)),
+            2 => Ok(JobState::Stalled(StallReason::read(buf)?)),
             3 => Ok(JobState::Done(JobResult::read(buf)?)),
             t => Err(Error::InvalidEnum(t)),
         }
@@ -454,6 +618,7 @@ impl Write for Job {
         self.fuel_limit.write(buf);
         self.height.write(buf);
         self.view.write(buf);
+        self.drawable_after.write(buf);
         self.time_ms.write(buf);
         match &self.assignment {
             None => 0u8.write(buf),
@@ -475,7 +640,7 @@ impl EncodeSize for Job {
             + self.method.len()
             + 4
             + self.input.len()
-            + 4 * u64::SIZE
+            + 5 * u64::SIZE
             + 1
             + self.assignment.as_ref().map_or(0, |a| a.encode_size())
             + self.state.encode_size()
@@ -494,6 +659,7 @@ impl Read for Job {
             fuel_limit: u64::read(buf)?,
             height: u64::read(buf)?,
             view: u64::read(buf)?,
+            drawable_after: u64::read(buf)?,
             time_ms: u64::read(buf)?,
             assignment: match u8::read(buf)? {
                 0 => None,
@@ -530,6 +696,10 @@ mod tests {
             contract: Address([2; 32]),
             lane_seq: 0,
             job: Digest([3; 32]),
+            run: RunId {
+                head: 0,
+                attempt: 1,
+            },
             code_hash: Digest([4; 32]),
             pre_state: Digest([5; 32]),
             outcome: CallOutcome::failed(CallStatus::Ok, 1, Default::default()),
@@ -545,9 +715,11 @@ mod tests {
             fuel_limit: 1_000,
             height: 5,
             view: 6,
+            drawable_after: 6,
             time_ms: 7,
             assignment: Some(Assignment {
                 attempt: 1,
+                run_head: 0,
                 seed_view: 8,
                 seed: Digest([9; 32]),
                 assigned_height: 9,
@@ -564,7 +736,7 @@ mod tests {
                         vendor: VENDOR_AMD,
                     },
                 ],
-                receipts: vec![receipt],
+                votes: vec![ReceiptVote::of(&receipt)],
                 excluded: vec![Digest([12; 32])],
             }),
             state: JobState::Done(JobResult {
@@ -590,7 +762,15 @@ mod tests {
         for state in [
             JobState::Waiting,
             JobState::Assigned,
-            JobState::Stalled("region eu has no active amd compute node".into()),
+            JobState::Stalled(StallReason::RegionLacksVendor {
+                region: "eu".into(),
+                vendor: VENDOR_AMD,
+            }),
+            JobState::Stalled(StallReason::NotEnoughNodes {
+                needed: 3,
+                available: 1,
+            }),
+            JobState::Stalled(StallReason::NoRegion),
         ] {
             let j = Job {
                 state,

@@ -18,15 +18,22 @@ pub use block::{
     tx_root, tx_root_from_ids,
 };
 pub use digest::{Address, Digest, sha256, sha256_parts};
-pub use exec::{CallOutcome, CallStatus, Event, TrapKind, WriteSet, limits};
+pub use exec::{
+    CallOutcome, CallStatus, Event, TrapKind, WriteSet, limits, read_set_bytes, write_entry_bytes,
+    write_set_bytes,
+};
 pub use job::{
     Assignment, CommitteeMember, Job, JobResult, JobState, LaneRecord, PRE_STATE_CHAIN_DOMAIN,
-    Resolution, VENDOR_AMD, VENDOR_INTEL, chain_next, job_limits,
+    ReceiptVote, Resolution, StallReason, VENDOR_AMD, VENDOR_INTEL, chain_next, job_limits,
+    vendor_name,
 };
-pub use receipt::{ComputeReceipt, RECEIPT_NAMESPACE, SignedComputeReceipt};
+pub use receipt::{
+    ComputeReceipt, RECEIPT_NAMESPACE, ReceiptCommitment, RunId, SignedCommitment,
+    SignedComputeReceipt, verify_commitment_signature,
+};
 pub use registry::{
     COMPUTE_REQUEST_NAMESPACE, ComputeRequest, GovernanceAction, NodeRecord, Registration,
-    Revocation, compute_request_message, node_id,
+    Revocation, RevokeReason, compute_request_message, node_id,
 };
 pub use tx::{
     ExecutionMode, Payload, SenderKey, SignedTransaction, TX_NAMESPACE, Transaction,

@@ -1,4 +1,4 @@
-//! Compute-node registry transactions (DESIGN.md §6): registration and re-attestation of
+//! Compute-node registry transactions (docs/DESIGN.md §6): registration and re-attestation of
 //! TEE compute nodes, and the governance actions that set the attestation policy, register
 //! compute-runtime releases and revoke nodes.
 //!
@@ -9,7 +9,7 @@
 
 use crate::{Digest, sha256};
 use bytes::BufMut;
-use commonware_codec::{Buf, EncodeSize, Error, Read, ReadExt, ReadRangeExt, Write};
+use commonware_codec::{Buf, EncodeSize, Error, FixedSize, Read, ReadExt, ReadRangeExt, Write};
 
 /// Limits on registry transactions. Changing them is a protocol change.
 pub mod registry_limits {
@@ -111,12 +111,73 @@ pub struct NodeRecord {
     pub attested_ms: u64,
     /// Membership ends at this block time (ms) unless the node re-attests.
     pub expires_ms: u64,
-    /// Why governance revoked it, if it did.
-    pub revoked: Option<String>,
+    /// Why it was revoked, if it was.
+    pub revoked: Option<RevokeReason>,
 }
 
-/// Longest revocation reason kept in a node record.
-pub const MAX_REVOCATION_REASON: usize = 256;
+/// Why a node was revoked (typed: consensus state never holds text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RevokeReason {
+    /// Governance revoked this node.
+    Governance,
+    /// Governance revoked its measurement (a bad runtime release).
+    Measurement,
+    /// Governance recalled TCBs below a minimum and its TCB was one.
+    TcbRecall,
+    /// Arbitration found it signed a wrong result for this job (its signed commitment is kept
+    /// as evidence).
+    WrongResult {
+        /// The job.
+        job: Digest,
+    },
+}
+
+impl std::fmt::Display for RevokeReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RevokeReason::Governance => f.write_str("revoked by governance"),
+            RevokeReason::Measurement => f.write_str("its measurement was revoked by governance"),
+            RevokeReason::TcbRecall => f.write_str("its TCB was recalled by governance"),
+            RevokeReason::WrongResult { job } => write!(f, "signed a wrong result for job {job}"),
+        }
+    }
+}
+
+impl Write for RevokeReason {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            RevokeReason::Governance => 0u8.write(buf),
+            RevokeReason::Measurement => 1u8.write(buf),
+            RevokeReason::TcbRecall => 2u8.write(buf),
+            RevokeReason::WrongResult { job } => {
+                3u8.write(buf);
+                job.write(buf);
+            }
+        }
+    }
+}
+impl EncodeSize for RevokeReason {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            RevokeReason::WrongResult { .. } => Digest::SIZE,
+            _ => 0,
+        }
+    }
+}
+impl Read for RevokeReason {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read(buf)? {
+            0 => Ok(RevokeReason::Governance),
+            1 => Ok(RevokeReason::Measurement),
+            2 => Ok(RevokeReason::TcbRecall),
+            3 => Ok(RevokeReason::WrongResult {
+                job: Digest::read(buf)?,
+            }),
+            t => Err(Error::InvalidEnum(t)),
+        }
+    }
+}
 
 impl NodeRecord {
     /// The node's id.
@@ -159,7 +220,7 @@ impl Write for NodeRecord {
             None => 0u8.write(buf),
             Some(reason) => {
                 1u8.write(buf);
-                reason.as_bytes().to_vec().write(buf);
+                reason.write(buf);
             }
         }
     }
@@ -174,7 +235,7 @@ impl EncodeSize for NodeRecord {
             + 32
             + 8 * 3
             + 1
-            + self.revoked.as_ref().map_or(0, |r| bytes_size(r.len()))
+            + self.revoked.as_ref().map_or(0, |r| r.encode_size())
     }
 }
 impl Read for NodeRecord {
@@ -195,11 +256,7 @@ impl Read for NodeRecord {
         let expires_ms = u64::read(buf)?;
         let revoked = match u8::read(buf)? {
             0 => None,
-            1 => Some(read_string(
-                buf,
-                MAX_REVOCATION_REASON,
-                "revocation reason",
-            )?),
+            1 => Some(RevokeReason::read(buf)?),
             t => return Err(Error::InvalidEnum(t)),
         };
         Ok(NodeRecord {
@@ -217,7 +274,7 @@ impl Read for NodeRecord {
     }
 }
 
-/// What a compute node asks a validator for (DESIGN.md §6, authentication on the round trip).
+/// What a compute node asks a validator for (docs/DESIGN.md §6, authentication on the round trip).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ComputeRequest {
     /// A contract's code, by code hash.
@@ -545,7 +602,13 @@ mod tests {
             assert_eq!(enc.len(), request.encode_size());
             assert_eq!(ComputeRequest::decode(enc).unwrap(), request);
         }
-        for revoked in [None, Some("bad".to_string())] {
+        for revoked in [
+            None,
+            Some(RevokeReason::Governance),
+            Some(RevokeReason::WrongResult {
+                job: Digest([4; 32]),
+            }),
+        ] {
             let record = NodeRecord {
                 identity_key: [1; 32],
                 platform: 4,

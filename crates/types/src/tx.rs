@@ -31,7 +31,7 @@ pub mod tx_limits {
     pub const MAX_TX_SIZE: usize = MAX_CODE + 64 * 1024;
 }
 
-/// Who executes a contract's calls (DESIGN.md §1). Chosen at deploy, bounded by chain policy.
+/// Who executes a contract's calls (docs/DESIGN.md §1). Chosen at deploy, bounded by chain policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "mode", content = "k", rename_all = "kebab-case")]
 pub enum ExecutionMode {

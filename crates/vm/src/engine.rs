@@ -337,7 +337,9 @@ impl Engine {
             output: Vec::new(),
             reader,
             reads: BTreeSet::new(),
+            read_bytes: 0,
             writes: Default::default(),
+            write_bytes: 0,
             events: Vec::new(),
         };
         let mut store = Store::new(&self.inner.engine, state);

@@ -96,7 +96,11 @@ pub(crate) struct HostState {
     pub output: Vec<u8>,
     pub reader: Arc<dyn StorageReader>,
     pub reads: BTreeSet<Vec<u8>>,
+    /// What `reads` counts against [`limits::MAX_READ_BYTES`].
+    pub read_bytes: usize,
     pub writes: WriteSet,
+    /// What `writes` counts against [`limits::MAX_WRITE_BYTES`].
+    pub write_bytes: usize,
     pub events: Vec<Event>,
 }
 
@@ -160,10 +164,12 @@ fn read_limited(
 fn storage_value(caller: &mut Caller<'_, HostState>, key: &[u8]) -> HostResult<Option<Vec<u8>>> {
     let state = caller.data_mut();
     if !state.reads.contains(key) {
-        if state.reads.len() >= limits::MAX_READS {
+        let read_bytes = state.read_bytes + key.len() + limits::ENTRY_OVERHEAD;
+        if state.reads.len() >= limits::MAX_READS || read_bytes > limits::MAX_READ_BYTES {
             return exit(HostExit::Trap(TrapKind::StorageLimit));
         }
         state.reads.insert(key.to_vec());
+        state.read_bytes = read_bytes;
     }
     if let Some(v) = state.writes.get(key) {
         return Ok(v.clone());
@@ -179,11 +185,21 @@ fn record_write(
     key: Vec<u8>,
     value: Option<Vec<u8>>,
 ) -> HostResult<()> {
-    let writes = &mut caller.data_mut().writes;
-    if !writes.contains_key(&key) && writes.len() >= limits::MAX_WRITES {
+    let state = caller.data_mut();
+    let added = hyperchain_types::write_entry_bytes(&key, value.as_deref());
+    let replaced = match state.writes.get(&key) {
+        Some(old) => hyperchain_types::write_entry_bytes(&key, old.as_deref()),
+        None if state.writes.len() >= limits::MAX_WRITES => {
+            return exit(HostExit::Trap(TrapKind::StorageLimit));
+        }
+        None => 0,
+    };
+    let write_bytes = state.write_bytes - replaced + added;
+    if write_bytes > limits::MAX_WRITE_BYTES {
         return exit(HostExit::Trap(TrapKind::StorageLimit));
     }
-    writes.insert(key, value);
+    state.writes.insert(key, value);
+    state.write_bytes = write_bytes;
     Ok(())
 }
 
@@ -457,7 +473,9 @@ mod tests {
             output: Vec::new(),
             reader: Arc::new(std::collections::BTreeMap::new()),
             reads: BTreeSet::new(),
+            read_bytes: 0,
             writes: WriteSet::new(),
+            write_bytes: 0,
             events: Vec::new(),
         };
         let mut store = wasmtime::Store::new(&engine, state);

@@ -247,7 +247,6 @@ impl Chain {
             seed: self.unrevealed.take(),
         };
         let snapshot = self.store.snapshot().unwrap();
-        let (revealed, _) = lanes::latest_seed(&snapshot).unwrap();
         let base = Arc::new(Base::new(snapshot, Arc::new(WriteBatch::new())));
         let execution = self.executor.execute(&base, env, &txs).unwrap();
         assert!(execution.invalid.is_empty(), "{:?}", execution.invalid);
@@ -267,7 +266,7 @@ impl Chain {
             seed: env.seed,
         };
         self.executor
-            .check_seed(&header, revealed)
+            .check_seed(&header)
             .expect("the revealed seed is the network's");
         let finalization = self.validators.finalize(&header, parent.view);
         let seed = finalization.seed();
@@ -446,7 +445,8 @@ impl Chain {
     }
 
     /// Every member of `job`'s committee executes it through an honest host and the chain
-    /// receives their receipts.
+    /// receives their receipts; if that leaves the lane's next job waiting, the blocks that
+    /// follow draw its committee (with a seed the resolving block's proposer could not know).
     pub fn serve(&mut self, job: &Digest) {
         let receipts: Vec<SignedComputeReceipt> = self
             .committee(job)
@@ -463,6 +463,20 @@ impl Chain {
             statuses.iter().all(|s| *s == ReceiptStatus::Accepted),
             "{statuses:?}"
         );
+        // The resolving block's child reveals the seed of the resolving block's own view,
+        // which may not draw; the grandchild's may.
+        let contract = self.job(job).contract;
+        for _ in 0..2 {
+            let snapshot = self.store.snapshot().unwrap();
+            let lane = lanes::lane(&snapshot, &contract).unwrap().unwrap();
+            if !lanes::lane_job(&snapshot, &contract, lane.head)
+                .unwrap()
+                .is_some_and(|next| next.state == hyperchain_types::JobState::Waiting)
+            {
+                break;
+            }
+            self.block(vec![]);
+        }
     }
 
     /// What the chain has finalized, as a host sees it.

@@ -128,6 +128,8 @@ fn expected_methods(contract: &str) -> &'static [&'static str] {
             "big_value",
             "big_key",
             "storage_spam",
+            "write_set_bomb",
+            "read_spam",
             "event_spam",
             "panic_msg",
             "trap_unreachable",
