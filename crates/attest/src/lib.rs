@@ -22,7 +22,7 @@ mod policy;
 pub mod sim;
 mod snp;
 
-pub use binding::{IDENTITY_DOMAIN, identity_binding, report_data};
+pub use binding::{IDENTITY_DOMAIN, NodeBinding};
 pub use claims::{Claims, DcapTcbStatus, Platform, PlatformDetails, Tcb, Vendor, claim_limits};
 pub use dcap::INTEL_SGX_ROOT_CA_DER;
 pub use dcap_qvl::QuoteCollateralV3;
@@ -30,7 +30,7 @@ pub use endorsements::{Endorsements, SimEndorsements, SnpEndorsements};
 pub use error::VerifyError;
 pub use policy::{
     AttestationPolicy, MAX_FUTURE_SKEW_SECS, Measurement, POLICY_CHECKS, PolicyCheck, PolicyError,
-    evaluate, policy_checks, policy_limits,
+    TcbMinimums, evaluate, policy_checks, policy_limits,
 };
 pub use snp::{
     AMD_ARKS, SNP_REPORT_LEN, SnpTcb, check_chip_id, check_vcek_tcb,

@@ -17,12 +17,131 @@ pub mod policy_limits {
     pub const MAX_MEASUREMENTS: usize = 256;
     /// Most allowed advisory ids.
     pub const MAX_ALLOWED_ADVISORIES: usize = 256;
+    /// Most TCB shapes (component counts) one platform's minimum covers.
+    pub const MAX_TCB_SHAPES: usize = 8;
 }
 use policy_limits::*;
 
 /// How far in the future an evidence timestamp may be (clock skew between the attester and the
 /// block proposer), in seconds.
 pub const MAX_FUTURE_SKEW_SECS: u64 = 60;
+
+/// A platform's minimum TCB, one per TCB **shape** (number of components): one platform's TCBs
+/// need not share a layout (SEV-SNP on Milan and Genoa has 4 components, on Turin 5, with an
+/// FMC component first), and comparing components of different layouts would compare
+/// unrelated numbers. A TCB meets the minimum of its own shape; a TCB of a shape with no
+/// minimum does not meet it (a policy that sets minimums names every shape it accepts).
+///
+/// In JSON, a list of minimums (`[[3,0,8,115],[1,3,0,8,115]]`), or one (`[3,0,8,115]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcbMinimums(Vec<Vec<u16>>);
+
+impl TcbMinimums {
+    /// Minimums of distinct shapes, at most [`MAX_TCB_SHAPES`] of at most
+    /// `MAX_TCB_COMPONENTS` components.
+    pub fn new(minimums: Vec<Vec<u16>>) -> Result<TcbMinimums, String> {
+        if minimums.len() > MAX_TCB_SHAPES {
+            return Err(format!("more than {MAX_TCB_SHAPES} TCB shapes"));
+        }
+        let mut lengths = BTreeSet::new();
+        for min in &minimums {
+            if min.is_empty() || min.len() > crate::claims::claim_limits::MAX_TCB_COMPONENTS {
+                return Err(format!("a minimum TCB has {} components", min.len()));
+            }
+            if !lengths.insert(min.len()) {
+                return Err(format!(
+                    "two minimum TCBs of {} components (one per shape)",
+                    min.len()
+                ));
+            }
+        }
+        Ok(TcbMinimums(minimums))
+    }
+
+    /// One minimum (a single shape).
+    pub fn single(min: Vec<u16>) -> TcbMinimums {
+        TcbMinimums(vec![min])
+    }
+
+    /// The minimums, one per shape.
+    pub fn minimums(&self) -> &[Vec<u16>] {
+        &self.0
+    }
+
+    /// The minimum of `n` components, if any.
+    pub fn for_shape(&self, n: usize) -> Option<&[u16]> {
+        self.0.iter().find(|m| m.len() == n).map(Vec::as_slice)
+    }
+
+    /// Whether `tcb` meets the minimum of its shape; on failure, says why.
+    pub fn check(&self, tcb: &crate::Tcb) -> Result<(), String> {
+        match self.for_shape(tcb.svns.len()) {
+            Some(min) => tcb.meets(min),
+            None => Err(format!(
+                "no minimum for a TCB of {} components (the policy sets minimums of {:?} \
+                 components)",
+                tcb.svns.len(),
+                self.0.iter().map(Vec::len).collect::<Vec<_>>()
+            )),
+        }
+    }
+}
+
+impl Serialize for TcbMinimums {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for TcbMinimums {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(Vec<u16>),
+            Many(Vec<Vec<u16>>),
+        }
+        let minimums = match Form::deserialize(d)? {
+            Form::One(min) => vec![min],
+            Form::Many(minimums) => minimums,
+        };
+        TcbMinimums::new(minimums).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Write for TcbMinimums {
+    fn write(&self, buf: &mut impl BufMut) {
+        (self.0.len() as u8).write(buf);
+        for min in &self.0 {
+            (min.len() as u8).write(buf);
+            for c in min {
+                c.write(buf);
+            }
+        }
+    }
+}
+
+impl EncodeSize for TcbMinimums {
+    fn encode_size(&self) -> usize {
+        1 + self.0.iter().map(|m| 1 + 2 * m.len()).sum::<usize>()
+    }
+}
+
+impl Read for TcbMinimums {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        let n = u8::read(buf)? as usize;
+        if n > MAX_TCB_SHAPES {
+            return Err(Error::Invalid("TcbMinimums", "too many shapes"));
+        }
+        let mut minimums = Vec::with_capacity(n);
+        for _ in 0..n {
+            let k = u8::read(buf)? as usize;
+            minimums.push((0..k).map(|_| u16::read(buf)).collect::<Result<_, _>>()?);
+        }
+        TcbMinimums::new(minimums).map_err(|_| Error::Invalid("TcbMinimums", "malformed"))
+    }
+}
 
 /// A measurement (hex in JSON).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,8 +174,9 @@ pub struct AttestationPolicy {
     /// Accepted measurements per platform. A platform with no entry (or an empty list) is not
     /// accepted at all.
     pub measurements: BTreeMap<Platform, Vec<Measurement>>,
-    /// Minimum TCB per platform, in the layout of [`crate::Tcb`]. No entry: no minimum.
-    pub min_tcb: BTreeMap<Platform, Vec<u16>>,
+    /// Minimum TCB per platform, one per TCB shape ([`TcbMinimums`]), in the layout of
+    /// [`crate::Tcb`]. No entry: no minimum.
+    pub min_tcb: BTreeMap<Platform, TcbMinimums>,
     /// DCAP TCB statuses accepted (default: `UpToDate` only).
     pub allowed_tcb_statuses: BTreeSet<DcapTcbStatus>,
     /// Advisory ids accepted; evidence with any other advisory is rejected (default: none).
@@ -124,12 +244,9 @@ impl AttestationPolicy {
                 return Err(format!("a measurement for {p} is empty or too long"));
             }
         }
-        if self
-            .min_tcb
-            .values()
-            .any(|t| t.len() > crate::claims::claim_limits::MAX_TCB_COMPONENTS)
-        {
-            return Err("a minimum TCB has too many components".into());
+        for (platform, minimums) in &self.min_tcb {
+            TcbMinimums::new(minimums.0.clone())
+                .map_err(|e| format!("min_tcb of {platform}: {e}"))?;
         }
         if self.allowed_advisories.len() > MAX_ALLOWED_ADVISORIES
             || self
@@ -307,8 +424,12 @@ pub fn policy_checks(
         "min-tcb",
         match policy.min_tcb.get(&platform) {
             None => NotApplicable(format!("no minimum TCB for {platform}")),
-            Some(min) => match claims.tcb.meets(min) {
-                Ok(()) => Passed(format!("{:?} meets {:?}", claims.tcb.svns, min)),
+            Some(min) => match min.check(&claims.tcb) {
+                Ok(()) => Passed(format!(
+                    "{:?} meets {:?}",
+                    claims.tcb.svns,
+                    min.for_shape(claims.tcb.svns.len()).unwrap_or_default()
+                )),
                 Err(detail) => Failed(PolicyError::TcbBelowMinimum { platform, detail }),
             },
         },
@@ -472,7 +593,7 @@ impl EncodeSize for AttestationPolicy {
 impl Read for AttestationPolicy {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
-        use crate::claims::claim_limits::{MAX_ADVISORY_LEN, MAX_TCB_COMPONENTS};
+        use crate::claims::claim_limits::MAX_ADVISORY_LEN;
         let n = u32::read(buf)? as usize;
         if n > Platform::ALL.len() {
             return Err(Error::Invalid("AttestationPolicy", "too many platforms"));
@@ -500,12 +621,9 @@ impl Read for AttestationPolicy {
                 .collect::<Result<_, _>>()?;
             measurements.insert(p, ms);
         }
-        let min_tcb = BTreeMap::<Platform, Vec<u16>>::read_cfg(
+        let min_tcb = BTreeMap::<Platform, TcbMinimums>::read_cfg(
             buf,
-            &(
-                RangeCfg::new(0..=Platform::ALL.len()),
-                ((), (RangeCfg::new(0..=MAX_TCB_COMPONENTS), ())),
-            ),
+            &(RangeCfg::new(0..=Platform::ALL.len()), ((), ())),
         )?;
         let allowed_tcb_statuses = BTreeSet::<DcapTcbStatus>::read_cfg(
             buf,
@@ -555,7 +673,11 @@ mod tests {
             Platform::Sgx,
             vec![Measurement(vec![1; 32]), Measurement(vec![2; 32])],
         );
-        p.min_tcb.insert(Platform::SevSnp, vec![3, 0, 8, 115]);
+        // SEV-SNP TCBs of Milan/Genoa (4 components) and Turin (5, FMC first).
+        p.min_tcb.insert(
+            Platform::SevSnp,
+            TcbMinimums::new(vec![vec![3, 0, 8, 115], vec![1, 3, 0, 8, 115]]).unwrap(),
+        );
         p.allowed_advisories.insert("INTEL-SA-00615".into());
         p.allowed_advisories.insert("INTEL-SA-00289".into());
         p
@@ -594,6 +716,30 @@ mod tests {
             .is_err()
         );
         assert!(AttestationPolicy::from_json(r#"{"measurements": {"sgx": ["zz"]}}"#).is_err());
+        // Two minimums of one shape, or an empty one.
+        assert!(
+            AttestationPolicy::from_json(r#"{"min_tcb": {"sev-snp": [[1,2,3,4],[5,6,7,8]]}}"#)
+                .is_err()
+        );
+        assert!(AttestationPolicy::from_json(r#"{"min_tcb": {"sev-snp": [[]]}}"#).is_err());
+    }
+
+    #[test]
+    fn a_minimum_tcb_is_one_list_or_one_per_shape() {
+        let one = AttestationPolicy::from_json(r#"{"min_tcb": {"sev-snp": [3,0,8,115]}}"#).unwrap();
+        assert_eq!(
+            one.min_tcb[&Platform::SevSnp],
+            TcbMinimums::single(vec![3, 0, 8, 115])
+        );
+        let both = AttestationPolicy::from_json(
+            r#"{"min_tcb": {"sev-snp": [[3,0,8,115],[1,3,0,8,115]]}}"#,
+        )
+        .unwrap();
+        let minimums = &both.min_tcb[&Platform::SevSnp];
+        assert_eq!(minimums.for_shape(5), Some(&[1, 3, 0, 8, 115][..]));
+        assert_eq!(minimums.for_shape(4), Some(&[3, 0, 8, 115][..]));
+        assert_eq!(minimums.for_shape(3), None);
+        assert_eq!(AttestationPolicy::decode(both.encode()).unwrap(), both);
     }
 
     #[test]
@@ -615,6 +761,20 @@ mod tests {
         let mut bad = c.clone();
         bad.tcb.svns = vec![3, 0, 7, 115];
         assert_eq!(evaluate(&p, &bad, &rd, 0).unwrap_err().check(), "min-tcb");
+        // Found in the code: one minimum could not fit both Milan's 4 components and Turin's
+        // 5. Each shape meets its own minimum; a shape with none does not pass.
+        let mut turin = c.clone();
+        turin.tcb.svns = vec![1, 3, 0, 8, 115];
+        assert_eq!(evaluate(&p, &turin, &rd, 0), Ok(()));
+        turin.tcb.svns = vec![0, 3, 0, 8, 115];
+        assert_eq!(evaluate(&p, &turin, &rd, 0).unwrap_err().check(), "min-tcb");
+        let mut odd = c.clone();
+        odd.tcb.svns = vec![9, 9, 9];
+        let err = evaluate(&p, &odd, &rd, 0).unwrap_err();
+        assert!(
+            err.to_string().contains("no minimum for a TCB of 3"),
+            "{err}"
+        );
 
         let mut bad = c.clone();
         bad.debug = true;

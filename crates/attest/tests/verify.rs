@@ -437,10 +437,11 @@ fn dcap_tcb_status_and_advisories_are_policy_decisions() {
     assert_eq!(evaluate(&p, &c, &rd, NOW), Ok(()));
     // Minimum TCB: PCE SVN 13 is enough for 13, not for 14.
     let mut min = c.tcb.svns.clone();
-    p.min_tcb.insert(Platform::Sgx, min.clone());
+    p.min_tcb
+        .insert(Platform::Sgx, TcbMinimums::single(min.clone()));
     assert_eq!(evaluate(&p, &c, &rd, NOW), Ok(()));
     *min.last_mut().unwrap() = 14;
-    p.min_tcb.insert(Platform::Sgx, min);
+    p.min_tcb.insert(Platform::Sgx, TcbMinimums::single(min));
     assert_eq!(evaluate(&p, &c, &rd, NOW).unwrap_err().check(), "min-tcb");
 
     // TDX sample is UpToDate: the default policy's status check passes.
@@ -455,7 +456,13 @@ fn wrong_report_data_is_rejected() {
     let c = verify(Platform::SevSnp, &r, &e, NOW).unwrap();
     let p = policy_for(&c);
     assert_eq!(evaluate(&p, &c, &c.report_data, NOW), Ok(()));
-    let expected = report_data(&[1; 32], &[2; 32], &[3; 32]);
+    let expected = NodeBinding {
+        chain_id: &[1; 32],
+        identity_pk: &[2; 32],
+        owner: &[4; 32],
+        region: "eu",
+    }
+    .report_data(&[3; 32]);
     let err = evaluate(&p, &c, &expected, NOW).unwrap_err();
     assert!(
         matches!(err, PolicyError::ReportDataMismatch { .. }),
@@ -516,7 +523,13 @@ fn debug_tee_is_rejected_by_default() {
 fn simulated_round_trip() {
     for flavour in [SimFlavour::Intel, SimFlavour::Amd] {
         let platform = SimPlatform::from_seed(flavour, b"node-7");
-        let rd = report_data(&[1; 32], &[2; 32], &[3; 32]);
+        let rd = NodeBinding {
+            chain_id: &[1; 32],
+            identity_pk: &[2; 32],
+            owner: &[4; 32],
+            region: "eu",
+        }
+        .report_data(&[3; 32]);
         let image = b"compute runtime v1";
         let ev = sim::generate_evidence(&platform, image, false, rd, NOW);
         let c = verify(flavour.platform(), &ev.evidence, &ev.endorsements, NOW + 5).unwrap();

@@ -504,7 +504,7 @@ impl Executor {
                 }
                 Payload::Reattest(r) => {
                     self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
-                        registry::reattest(view, cfg, &self.chain_id, r, now)
+                        registry::reattest(view, cfg, &self.chain_id, &tx.tx.sender, r, now)
                     })?
                 }
                 Payload::Govern(action) => {

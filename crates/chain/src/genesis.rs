@@ -378,6 +378,7 @@ impl ChainSpec {
     /// ‖ u32 m ‖ m × execution mode encoding
     /// ‖ u32 len ‖ attestation policy encoding
     /// ‖ u64 job_deadline_ms ‖ u32 suspend_after_failures ‖ u32 pipeline_depth
+    /// ‖ u64 suspension_ms
     /// ```
     /// (integers big-endian; addresses are excluded).
     pub fn canonical_bytes(&self) -> Vec<u8> {
@@ -403,6 +404,7 @@ impl ChainSpec {
         out.extend(self.compute.job_deadline_ms.to_be_bytes());
         out.extend(self.compute.suspend_after_failures.to_be_bytes());
         out.extend(self.compute.pipeline_depth.to_be_bytes());
+        out.extend(self.compute.suspension_ms.to_be_bytes());
         out
     }
 

@@ -24,7 +24,7 @@
 //! | `jobout/ ‖ job id` | the [`CallOutcome`] of the first counted receipt of the job's current run, until the job resolves or the run is dropped |
 //! | `lanes-active` | contracts whose lane has unresolved jobs (32 bytes each) |
 //! | `seed/latest` | `view (u64 BE) ‖ randomness (32)` of the newest revealed seed |
-//! | `liveness/ ‖ node id` | missed deadlines (u32 BE) since the node last attested |
+//! | `liveness/ ‖ node id` | [`Liveness`]: missed deadlines (u32 BE) since its last suspension ‖ suspended until (block time, ms, u64 BE) |
 //! | `evidence/ ‖ job id ‖ node id` | the conflicting [`SignedCommitment`] of a revoked node |
 
 use crate::committee::{self, Agreement, Candidate, CommitteeSpec, JobContext, Member};
@@ -191,13 +191,65 @@ pub fn active_lanes(view: &impl StateView) -> Result<Vec<Address>, ExecError> {
         .collect())
 }
 
-/// Missed deadlines of node `id` since it last attested.
+/// A node's record of missed deadlines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Liveness {
+    /// Deadlines missed since its last suspension.
+    pub misses: u32,
+    /// It is not drawn before this block time (ms); 0 if never suspended.
+    pub suspended_until_ms: u64,
+}
+
+impl Liveness {
+    /// One more missed deadline at block time `now_ms`: the `params.suspend_after_failures`-th
+    /// suspends the node for `params.suspension_ms` and starts the count again.
+    pub fn charge(self, params: &registry::ComputeParams, now_ms: u64) -> Liveness {
+        let misses = self.misses.saturating_add(1);
+        if misses >= params.suspend_after_failures {
+            Liveness {
+                misses: 0,
+                suspended_until_ms: now_ms.saturating_add(params.suspension_ms),
+            }
+        } else {
+            Liveness { misses, ..self }
+        }
+    }
+
+    /// Whether it is suspended at block time `now_ms`.
+    pub fn suspended(&self, now_ms: u64) -> bool {
+        now_ms < self.suspended_until_ms
+    }
+
+    /// Its stored form (under [`liveness_key`]).
+    pub fn encode(&self) -> Vec<u8> {
+        [
+            &self.misses.to_be_bytes()[..],
+            &self.suspended_until_ms.to_be_bytes(),
+        ]
+        .concat()
+    }
+}
+
+/// Node `id`'s record of missed deadlines.
+pub fn liveness(view: &impl StateView, id: &Digest) -> Result<Liveness, ExecError> {
+    let Some(raw) = view.read(&TreeId::ROOT, &liveness_key(id))? else {
+        return Ok(Liveness::default());
+    };
+    let (Ok(misses), Ok(until)) = (
+        <[u8; 4]>::try_from(raw.get(..4).unwrap_or_default()),
+        <[u8; 8]>::try_from(raw.get(4..).unwrap_or_default()),
+    ) else {
+        return Err(corrupt("liveness", "not 12 bytes"));
+    };
+    Ok(Liveness {
+        misses: u32::from_be_bytes(misses),
+        suspended_until_ms: u64::from_be_bytes(until),
+    })
+}
+
+/// Missed deadlines of node `id` since its last suspension.
 pub fn liveness_failures(view: &impl StateView, id: &Digest) -> Result<u32, ExecError> {
-    Ok(view
-        .read(&TreeId::ROOT, &liveness_key(id))?
-        .and_then(|raw| <[u8; 4]>::try_from(raw.as_slice()).ok())
-        .map(u32::from_be_bytes)
-        .unwrap_or(0))
+    Ok(liveness(view, id)?.misses)
 }
 
 /// The committee a contract's mode calls for.
@@ -236,18 +288,14 @@ pub fn members(assignment: &Assignment) -> Vec<Member> {
 
 /// The nodes committees may be drawn from at block time `now_ms`: registered, not revoked,
 /// in the accumulator and unexpired, and not suspended for missed deadlines.
-pub fn candidates(
-    view: &impl StateView,
-    cfg: &registry::RegistryConfig,
-    now_ms: u64,
-) -> Result<Vec<Candidate>, ExecError> {
+pub fn candidates(view: &impl StateView, now_ms: u64) -> Result<Vec<Candidate>, ExecError> {
     let mut out = Vec::new();
     for record in registry::nodes(view)? {
         let id = record.id();
         if !record.is_active(now_ms) || view.read(&registry::ACCUMULATOR, &id.0)?.is_none() {
             continue;
         }
-        if liveness_failures(view, &id)? >= cfg.compute.suspend_after_failures {
+        if liveness(view, &id)?.suspended(now_ms) {
             continue;
         }
         let Some(platform) = Platform::from_tag(record.platform) else {
@@ -404,7 +452,6 @@ fn unfollow(batch: &mut WriteBatch, job: &mut Job) {
 /// picks. Computed at most once per block, and only if a lane draws.
 pub(crate) struct BlockPool<'a> {
     base: &'a crate::execute::Base,
-    registry: &'a registry::RegistryConfig,
     now_ms: u64,
     nodes: std::cell::OnceCell<Vec<Candidate>>,
 }
@@ -414,7 +461,7 @@ impl BlockPool<'_> {
         if let Some(nodes) = self.nodes.get() {
             return Ok(nodes);
         }
-        let nodes = candidates(self.base, self.registry, self.now_ms)?;
+        let nodes = candidates(self.base, self.now_ms)?;
         Ok(self.nodes.get_or_init(|| nodes))
     }
 }
@@ -441,7 +488,6 @@ impl Executor {
         }
         let pool = BlockPool {
             base,
-            registry: &self.registry,
             now_ms: env.timestamp_ms,
             nodes: std::cell::OnceCell::new(),
         };
@@ -499,7 +545,8 @@ impl Executor {
                     }
                     misses.push((
                         member.id,
-                        liveness_failures(&view, &member.id)?.saturating_add(1),
+                        liveness(&view, &member.id)?
+                            .charge(&self.registry.compute, env.timestamp_ms),
                     ));
                     if !assignment.excluded.contains(&member.id)
                         && assignment.excluded.len() < hyperchain_types::job_limits::MAX_EXCLUDED
@@ -509,8 +556,8 @@ impl Executor {
                 }
                 assignment.attempt = assignment.attempt.saturating_add(1);
                 assignment.committee.clear();
-                for (id, count) in misses {
-                    put(batch, liveness_key(&id), count.to_be_bytes().to_vec());
+                for (id, liveness) in misses {
+                    put(batch, liveness_key(&id), liveness.encode());
                 }
                 drop_votes(batch, &mut head);
                 head.state = JobState::Waiting;

@@ -110,9 +110,13 @@ pub struct ComputeParams {
     /// Time (block time, ms) a committee has to agree on a job before it is reassigned to a
     /// fresh one. In time rather than blocks: block intervals vary with load.
     pub job_deadline_ms: u64,
-    /// Missed deadlines after which a node is suspended from committees (until it
-    /// re-attests).
+    /// Missed deadlines after which a node is suspended from committees.
     pub suspend_after_failures: u32,
+    /// How long (block time, ms) a suspension lasts; the count of missed deadlines starts
+    /// again from zero. Re-attesting does not lift it: fresh evidence says nothing about
+    /// liveness.
+    #[serde(default = "default_suspension_ms")]
+    pub suspension_ms: u64,
     /// Jobs of one lane a committee is given at once: the head and up to `pipeline_depth − 1`
     /// jobs behind it that were ordered before the committee's seed view. 1 turns pipelining
     /// off (one job per lane per block).
@@ -129,11 +133,19 @@ fn default_pipeline_depth() -> u32 {
     DEFAULT_PIPELINE_DEPTH
 }
 
+/// The default `suspension_ms` (10 minutes).
+pub const DEFAULT_SUSPENSION_MS: u64 = 600_000;
+
+fn default_suspension_ms() -> u64 {
+    DEFAULT_SUSPENSION_MS
+}
+
 impl Default for ComputeParams {
     fn default() -> Self {
         ComputeParams {
             job_deadline_ms: 20_000,
             suspend_after_failures: 3,
+            suspension_ms: DEFAULT_SUSPENSION_MS,
             pipeline_depth: DEFAULT_PIPELINE_DEPTH,
         }
     }
@@ -147,6 +159,9 @@ impl ComputeParams {
         }
         if self.suspend_after_failures == 0 {
             return Err("suspend_after_failures must be at least 1".into());
+        }
+        if !(1_000..=30 * 86_400_000).contains(&self.suspension_ms) {
+            return Err("suspension_ms must be between 1000 (1 s) and 2592000000 (30 days)".into());
         }
         if !(1..=MAX_PIPELINE_DEPTH).contains(&self.pipeline_depth) {
             return Err(format!(
@@ -291,11 +306,13 @@ fn accepted(writes: Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>) -> Effect {
     (ReceiptStatus::Accepted, writes)
 }
 
-/// Verifies a registration's evidence against `policy` at `now`; `Err` is the receipt's reason.
+/// Verifies a registration's evidence against `policy` at `now`, bound to `owner` (the account
+/// that registered the node) and the registration's region; `Err` is the receipt's reason.
 fn verify_evidence(
     view: &impl StateView,
     chain_id: &Digest,
     policy: &AttestationPolicy,
+    owner: &Address,
     r: &Registration,
     now: Now,
 ) -> Result<Result<hyperchain_attest::Claims, String>, ExecError> {
@@ -317,7 +334,13 @@ fn verify_evidence(
         Ok(claims) => claims,
         Err(e) => return Ok(Err(format!("evidence rejected ({}): {e}", e.check()))),
     };
-    let expected = hyperchain_attest::report_data(&chain_id.0, &r.identity_key, &r.recent_block.0);
+    let expected = hyperchain_attest::NodeBinding {
+        chain_id: &chain_id.0,
+        identity_pk: &r.identity_key,
+        owner: &owner.0,
+        region: &r.region,
+    }
+    .report_data(&r.recent_block.0);
     if let Err(e) = hyperchain_attest::evaluate(policy, &claims, &expected, now_secs) {
         return Ok(Err(format!("policy rejected ({}): {e}", e.check())));
     }
@@ -368,7 +391,7 @@ pub(crate) fn register(
         )));
     }
     let policy = policy(view, cfg)?;
-    let claims = match verify_evidence(view, chain_id, &policy, r, now)? {
+    let claims = match verify_evidence(view, chain_id, &policy, &owner, r, now)? {
         Ok(claims) => claims,
         Err(reason) => return Ok(rejected(reason)),
     };
@@ -396,18 +419,32 @@ pub(crate) fn register(
     Ok(accepted(writes))
 }
 
-/// `Reattest`: fresh evidence for the same identity key and measurement extends membership.
+/// `Reattest`: fresh evidence for the same identity key, measurement, owner and region,
+/// sent by the node itself, extends membership. It does not clear missed deadlines: replaying
+/// recent evidence must not buy a silent node its place back.
 pub(crate) fn reattest(
     view: &impl StateView,
     cfg: &RegistryConfig,
     chain_id: &Digest,
+    sender: &SenderKey,
     r: &Registration,
     now: Now,
 ) -> Result<Effect, ExecError> {
     let id = node_id(&r.identity_key);
+    if sender.0 != r.identity_key {
+        return Ok(rejected(format!(
+            "only node {id} itself (its identity key's account) may re-attest it"
+        )));
+    }
     let Some(mut record) = node(view, &id)? else {
         return Ok(rejected(format!("node {id} is not registered")));
     };
+    if r.region != record.region {
+        return Ok(rejected(format!(
+            "region {} differs from the registered one ({})",
+            r.region, record.region
+        )));
+    }
     if let Some(reason) = &record.revoked {
         return Ok(rejected(format!("node {id} was revoked: {reason}")));
     }
@@ -421,7 +458,7 @@ pub(crate) fn reattest(
         return Ok(rejected("platform differs from the registered one"));
     }
     let policy = policy(view, cfg)?;
-    let claims = match verify_evidence(view, chain_id, &policy, r, now)? {
+    let claims = match verify_evidence(view, chain_id, &policy, &record.owner, r, now)? {
         Ok(claims) => claims,
         Err(reason) => return Ok(rejected(reason)),
     };
@@ -437,10 +474,7 @@ pub(crate) fn reattest(
     record.expires_ms = now
         .ms
         .saturating_add(policy.token_validity_secs.saturating_mul(1000));
-    let mut writes = membership_writes(&record);
-    // Fresh evidence lifts a liveness suspension.
-    writes.push((TreeId::ROOT, crate::lanes::liveness_key(&id), None));
-    Ok(accepted(writes))
+    Ok(accepted(membership_writes(&record)))
 }
 
 /// A governance action (the sender must be the governance key).
@@ -515,12 +549,32 @@ pub(crate) fn govern(
                 Some(policy.encode().to_vec()),
             )]))
         }
-        GovernanceAction::Revoke(revocation) => revoke(view, revocation),
+        GovernanceAction::Revoke(revocation) => revoke(view, cfg, revocation),
     }
 }
 
-fn revoke(view: &impl StateView, revocation: &Revocation) -> Result<Effect, ExecError> {
+fn revoke(
+    view: &impl StateView,
+    cfg: &RegistryConfig,
+    revocation: &Revocation,
+) -> Result<Effect, ExecError> {
     let mut writes = Vec::new();
+    if let Revocation::Measurement(m) = revocation {
+        // The measurement leaves the policy too, so its machines cannot return with new
+        // identity keys. (Governance may accept it again with a new release.)
+        let mut policy = policy(view, cfg)?;
+        for accepted in policy.measurements.values_mut() {
+            accepted.retain(|have| have.0 != *m);
+        }
+        policy
+            .measurements
+            .retain(|_, accepted| !accepted.is_empty());
+        writes.push((
+            TreeId::ROOT,
+            POLICY_KEY.to_vec(),
+            Some(policy.encode().to_vec()),
+        ));
+    }
     let mut revoke_one = |mut record: NodeRecord, reason: RevokeReason| {
         if record.revoked.is_none() {
             record.revoked = Some(reason);
@@ -543,15 +597,35 @@ fn revoke(view: &impl StateView, revocation: &Revocation) -> Result<Effect, Exec
                 }
             }
         }
-        Revocation::TcbBelow { platform, min } => {
+        Revocation::TcbBelow { platform, mins } => {
+            // Components of different shapes mean different things: each TCB is compared
+            // with the minimum of its own shape, and a recall that leaves a current node's
+            // shape out is refused rather than silently skipping it.
+            let mut recalled = Vec::new();
+            let mut uncovered: std::collections::BTreeMap<usize, usize> = Default::default();
             for id in node_ids(view)? {
-                if let Some(record) = node(view, &id)?
-                    && record.platform == *platform
-                    && record.tcb.len() == min.len()
-                    && record.tcb.iter().zip(min).any(|(have, need)| have < need)
-                {
-                    revoke_one(record, RevokeReason::TcbRecall);
+                let Some(record) = node(view, &id)? else {
+                    continue;
+                };
+                if record.platform != *platform || record.revoked.is_some() {
+                    continue;
                 }
+                match mins.iter().find(|m| m.len() == record.tcb.len()) {
+                    None => *uncovered.entry(record.tcb.len()).or_default() += 1,
+                    Some(min) if record.tcb.iter().zip(min).any(|(have, need)| have < need) => {
+                        recalled.push(record)
+                    }
+                    Some(_) => {}
+                }
+            }
+            if let Some((shape, count)) = uncovered.first_key_value() {
+                return Ok(rejected(format!(
+                    "the recall gives no minimum for TCBs of {shape} components, which {count} \
+                     registered node(s) of this platform have: give one minimum per shape"
+                )));
+            }
+            for record in recalled {
+                revoke_one(record, RevokeReason::TcbRecall);
             }
         }
     }

@@ -152,7 +152,8 @@ impl MemoryChain {
     }
 
     /// A registration of `identity` on a simulated platform measuring `image`, in `region`,
-    /// bound to the last block.
+    /// bound to the last block and to the identity key's own account as its owner (the
+    /// account that must send it).
     pub fn registration(
         &self,
         flavour: SimFlavour,
@@ -160,9 +161,32 @@ impl MemoryChain {
         region: &str,
         image: &[u8],
     ) -> Registration {
+        self.registration_owned_by(
+            SenderKey(identity).address(),
+            flavour,
+            identity,
+            region,
+            image,
+        )
+    }
+
+    /// [`MemoryChain::registration`] bound to `owner` (the account that must send it).
+    pub fn registration_owned_by(
+        &self,
+        owner: hyperchain_types::Address,
+        flavour: SimFlavour,
+        identity: [u8; 32],
+        region: &str,
+        image: &[u8],
+    ) -> Registration {
         let platform = SimPlatform::from_seed(flavour, &identity);
-        let report_data =
-            hyperchain_attest::report_data(&self.chain_id.0, &identity, &self.parent.0);
+        let report_data = hyperchain_attest::NodeBinding {
+            chain_id: &self.chain_id.0,
+            identity_pk: &identity,
+            owner: &owner.0,
+            region,
+        }
+        .report_data(&self.parent.0);
         let evidence = generate_evidence(&platform, image, false, report_data, self.time_ms / 1000);
         Registration {
             identity_key: identity,

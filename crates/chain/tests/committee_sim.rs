@@ -75,6 +75,7 @@ fn registry_config() -> RegistryConfig {
             // Runs of up to two jobs: pipelined, and committees drawn often enough that
             // the liar is drawn.
             pipeline_depth: 2,
+            ..ComputeParams::default()
         },
     }
 }
@@ -173,7 +174,13 @@ fn registration(ledger: &Ledger, seed: u64, flavour: SimFlavour) -> Registration
     let time_ms = ledger.block(height).unwrap().unwrap().header.timestamp_ms;
     let id = identity(seed);
     let platform = SimPlatform::from_seed(flavour, &id);
-    let report_data = hyperchain_attest::report_data(&chain_id().0, &id, &digest.0);
+    let report_data = hyperchain_attest::NodeBinding {
+        chain_id: &chain_id().0,
+        identity_pk: &id,
+        owner: &hyperchain_types::SenderKey(id).address().0,
+        region: "eu",
+    }
+    .report_data(&digest.0);
     let evidence = generate_evidence(&platform, IMAGE, false, report_data, time_ms / 1000);
     Registration {
         identity_key: id,
@@ -391,7 +398,11 @@ fn run(seed: u64, dir: &Path) -> Outcome {
             "the liar left the accumulator"
         );
         assert!(reassigned >= 1, "the silent node's jobs were reassigned");
-        assert!(lanes::liveness_failures(&snapshot, &silent).unwrap() >= 1);
+        let silent_liveness = lanes::liveness(&snapshot, &silent).unwrap();
+        assert!(
+            silent_liveness.misses >= 1 || silent_liveness.suspended_until_ms > 0,
+            "the silent node was charged: {silent_liveness:?}"
+        );
 
         // Every live validator finalized the same chain.
         let state_root = ledgers[0].block(target).unwrap().unwrap().header.state_root;

@@ -30,6 +30,8 @@ use std::sync::Arc;
 /// Four blocks (blocks are 1 s apart here).
 const DEADLINE_MS: u64 = 4_000;
 const SUSPEND_AFTER: u32 = 2;
+/// A minute.
+const SUSPENSION_MS: u64 = 60_000;
 
 /// Reads a committed store as the test's view of state.
 struct StoreView<'a>(&'a Store);
@@ -112,6 +114,7 @@ impl Chain {
             compute: ComputeParams {
                 job_deadline_ms: DEADLINE_MS,
                 suspend_after_failures: SUSPEND_AFTER,
+                suspension_ms: SUSPENSION_MS,
                 pipeline_depth,
             },
         });
@@ -451,12 +454,7 @@ fn a_cross_vendor_job_runs_on_one_intel_and_one_amd_node_per_region() {
         ]
     );
     // Anyone recomputes the committee from the recorded seed and the node list.
-    let pool: Vec<Candidate> = lanes::candidates(
-        &StoreView(&chain.store),
-        &RegistryConfig::default(),
-        chain.time_ms,
-    )
-    .unwrap();
+    let pool: Vec<Candidate> = lanes::candidates(&StoreView(&chain.store), chain.time_ms).unwrap();
     let recomputed = select_committee(
         &assignment.seed.0,
         &job_id,
@@ -1050,29 +1048,37 @@ fn a_silent_committee_is_replaced_after_its_deadline_and_repeat_offenders_suspen
     chain.serve(&job);
     assert_eq!(done(&chain.job(&job)).resolution, Resolution::Agreed);
 
-    // A node that misses SUSPEND_AFTER deadlines is no longer drawn.
+    // A node that misses SUSPEND_AFTER deadlines is not drawn for SUSPENSION_MS, then is
+    // again, its count started afresh.
+    let params = ComputeParams {
+        job_deadline_ms: DEADLINE_MS,
+        suspend_after_failures: SUSPEND_AFTER,
+        suspension_ms: SUSPENSION_MS,
+        ..ComputeParams::default()
+    };
+    let suspended = lanes::liveness(&StoreView(&chain.store), &silent)
+        .unwrap()
+        .charge(&params, chain.time_ms);
+    assert_eq!(
+        suspended,
+        lanes::Liveness {
+            misses: 0,
+            suspended_until_ms: chain.time_ms + SUSPENSION_MS
+        }
+    );
     let mut batch = WriteBatch::new();
     batch.put(
         TreeId::ROOT,
         lanes::liveness_key(&silent),
-        SUSPEND_AFTER.to_be_bytes().to_vec(),
+        suspended.encode(),
     );
     chain.store.commit(&batch, chain.height).unwrap();
-    let pool = lanes::candidates(
-        &StoreView(&chain.store),
-        &RegistryConfig {
-            compute: ComputeParams {
-                job_deadline_ms: DEADLINE_MS,
-                suspend_after_failures: SUSPEND_AFTER,
-                ..ComputeParams::default()
-            },
-            ..RegistryConfig::default()
-        },
-        chain.time_ms,
-    )
-    .unwrap();
+    let pool = lanes::candidates(&StoreView(&chain.store), chain.time_ms).unwrap();
     assert!(!pool.iter().any(|c| c.id == silent));
     assert_eq!(pool.len(), chain.members.len() - 1);
+    let later = chain.time_ms + SUSPENSION_MS;
+    let pool = lanes::candidates(&StoreView(&chain.store), later).unwrap();
+    assert!(pool.iter().any(|c| c.id == silent), "the suspension ends");
 }
 
 #[test]
@@ -1324,12 +1330,7 @@ fn registrations_in_the_block_that_resolves_a_head_do_not_steer_the_next_draw() 
 
     // The next block draws it, over its parent's pool, with a seed of a later view; more
     // registrations in that block do not count.
-    let pool = lanes::candidates(
-        &StoreView(&chain.store),
-        &RegistryConfig::default(),
-        chain.time_ms + 1_000,
-    )
-    .unwrap();
+    let pool = lanes::candidates(&StoreView(&chain.store), chain.time_ms + 1_000).unwrap();
     let mut late = Vec::new();
     for (seed, flavour) in [(702, SimFlavour::Intel), (703, SimFlavour::Amd)] {
         let registration = chain.registration(
@@ -1356,12 +1357,7 @@ fn registrations_in_the_block_that_resolves_a_head_do_not_steer_the_next_draw() 
         recomputed.iter().map(|m| m.id).collect::<Vec<_>>(),
         chain.committee(&second)
     );
-    let now = lanes::candidates(
-        &StoreView(&chain.store),
-        &RegistryConfig::default(),
-        chain.time_ms,
-    )
-    .unwrap();
+    let now = lanes::candidates(&StoreView(&chain.store), chain.time_ms).unwrap();
     assert_eq!(
         now.len(),
         pool.len() + 2,

@@ -63,9 +63,11 @@ impl Chain {
             .map(|raw| u64::from_be_bytes(raw.try_into().unwrap()))
     }
 
-    /// A registration of `identity` on a simulated platform, fresh as of the last block.
+    /// A registration of `identity` on a simulated platform, fresh as of the last block,
+    /// owned by (to be sent from) account 1.
     fn registration(&self, flavour: SimFlavour, identity: [u8; 32], image: &[u8]) -> Registration {
-        self.0.registration(flavour, identity, "eu", image)
+        self.0
+            .registration_owned_by(address(&key(1)), flavour, identity, "eu", image)
     }
 }
 
@@ -120,7 +122,7 @@ fn registration_needs_a_release_then_joins_the_accumulator() {
     let rb = chain.registration(SimFlavour::Amd, bob, IMAGE);
     let txs = vec![
         chain.tx(1, Payload::Register(ra)),
-        chain.tx(2, Payload::Register(rb)),
+        chain.tx(1, Payload::Register(rb)),
     ];
     assert_eq!(
         chain.block(1000, txs),
@@ -213,16 +215,17 @@ fn reattestation_extends_expiry_and_expiry_ends_membership() {
     chain.block(1000, vec![]);
     let tx = chain.tx(100, release());
     chain.block(1000, vec![tx]);
-    let id = [9u8; 32];
-    let r = chain.registration(SimFlavour::Amd, id, IMAGE);
-    let tx = chain.tx(1, Payload::Register(r));
+    // A node that registers itself (its identity key's account owns it).
+    let id = hyperchain_chain::testkit::identity(9);
+    let r = chain.0.registration(SimFlavour::Amd, id, "eu", IMAGE);
+    let tx = chain.tx(9, Payload::Register(r));
     chain.block(1000, vec![tx]);
     let first = chain.record(&id).unwrap();
 
     // Fresh evidence an hour later extends membership.
     chain.block(3_600_000, vec![]);
-    let r = chain.registration(SimFlavour::Amd, id, IMAGE);
-    let tx = chain.tx(1, Payload::Reattest(r));
+    let r = chain.0.registration(SimFlavour::Amd, id, "eu", IMAGE);
+    let tx = chain.tx(9, Payload::Reattest(r));
     assert_eq!(chain.block(1000, vec![tx]), vec![ReceiptStatus::Accepted]);
     let second = chain.record(&id).unwrap();
     assert_eq!(second.expires_ms, first.expires_ms + 3_601_000);
@@ -239,8 +242,8 @@ fn reattestation_extends_expiry_and_expiry_ends_membership() {
         }),
     );
     chain.block(1000, vec![tx]);
-    let r = chain.registration(SimFlavour::Amd, id, b"v2 image");
-    let tx = chain.tx(1, Payload::Reattest(r));
+    let r = chain.0.registration(SimFlavour::Amd, id, "eu", b"v2 image");
+    let tx = chain.tx(9, Payload::Reattest(r));
     assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("differs from the one registered"));
 
     // Past its expiry the node is no longer active and cannot re-attest.
@@ -249,8 +252,8 @@ fn reattestation_extends_expiry_and_expiry_ends_membership() {
     let record = chain.record(&id).unwrap();
     assert!(!record.is_active(chain.time_ms));
     assert_eq!(record.status(chain.time_ms), "expired");
-    let r = chain.registration(SimFlavour::Amd, id, IMAGE);
-    let tx = chain.tx(1, Payload::Reattest(r));
+    let r = chain.0.registration(SimFlavour::Amd, id, "eu", IMAGE);
+    let tx = chain.tx(9, Payload::Reattest(r));
     assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("expired"));
 }
 
@@ -275,7 +278,13 @@ fn governance_revokes_by_node_measurement_and_tcb() {
         .iter()
         .enumerate()
         .map(|(i, (id, image))| {
-            let r = chain.registration(SimFlavour::Intel, *id, image);
+            let r = chain.0.registration_owned_by(
+                address(&key(i as u64 + 1)),
+                SimFlavour::Intel,
+                *id,
+                "eu",
+                image,
+            );
             chain.tx(i as u64 + 1, Payload::Register(r))
         })
         .collect();
@@ -318,20 +327,42 @@ fn governance_revokes_by_node_measurement_and_tcb() {
         );
     }
     assert!(chain.in_accumulator(&[2; 32]).is_some());
+    // Found in the code: the measurement stayed in the policy, so the revoked machines came
+    // back with new identity keys. It leaves the policy with its nodes.
+    let returning = chain.registration(SimFlavour::Intel, [6; 32], b"v2 image");
+    let tx = chain.tx(1, Payload::Register(returning));
+    let status = chain.block(1000, vec![tx]).remove(0);
+    assert!(rejected(&status).contains("measurement"), "{status:?}");
 
-    // A TCB recall above node 2's TCB removes it.
+    // Found in the code: a recall skipped TCBs of another shape (SEV-SNP Turin has 5
+    // components, Milan 4). A recall that gives no minimum for a current node's shape is
+    // refused and changes nothing.
     let tcb = chain.record(&[2; 32]).unwrap().tcb;
-    let mut min = tcb.clone();
-    min[0] += 1;
-    let tx = chain.tx(
-        100,
+    let recall = |mins: Vec<Vec<u16>>| {
         Payload::Govern(GovernanceAction::Revoke(Revocation::TcbBelow {
             platform: platform_tag(Platform::SimIntel),
-            min,
-        })),
+            mins,
+        }))
+    };
+    let other_shape = vec![u16::MAX; tcb.len() + 1];
+    let tx = chain.tx(100, recall(vec![other_shape.clone()]));
+    let status = chain.block(1000, vec![tx]).remove(0);
+    assert!(
+        rejected(&status).contains(&format!("no minimum for TCBs of {} components", tcb.len())),
+        "{status:?}"
     );
-    chain.block(1000, vec![tx]);
+    assert!(chain.in_accumulator(&[2; 32]).is_some());
+
+    // A TCB recall above node 2's TCB (with a minimum for each shape) removes it.
+    let mut min = tcb.clone();
+    min[0] += 1;
+    let tx = chain.tx(100, recall(vec![other_shape, min]));
+    assert_eq!(chain.block(1000, vec![tx]), vec![ReceiptStatus::Accepted]);
     assert!(chain.in_accumulator(&[2; 32]).is_none());
+    assert_eq!(
+        chain.record(&[2; 32]).unwrap().revoked,
+        Some(hyperchain_types::RevokeReason::TcbRecall)
+    );
 
     // A revoked identity key cannot come back.
     let r = chain.registration(SimFlavour::Intel, [1; 32], IMAGE);
@@ -501,4 +532,85 @@ fn recorded_hardware_evidence_is_verified_on_chain() {
             status[0]
         );
     }
+}
+
+/// Found in the code: region and owner were not bound in the evidence, so anyone who copied a
+/// node's registration from the mempool could submit it first, from their own account (taking
+/// the node) or for another region (stranding it), and the node's own registration was then
+/// refused as a duplicate.
+#[test]
+fn a_copied_registration_cannot_be_submitted_from_another_account_or_for_another_region() {
+    let mut chain = Chain::new(dev_policy());
+    chain.block(1000, vec![]);
+    let tx = chain.tx(100, release());
+    chain.block(1000, vec![tx]);
+    let id = hyperchain_chain::testkit::identity(9);
+    let genuine = chain.0.registration(SimFlavour::Intel, id, "eu", IMAGE);
+    let elsewhere = Registration {
+        region: "zz".into(),
+        ..genuine.clone()
+    };
+    let copies = vec![
+        chain.tx(66, Payload::Register(genuine.clone())),
+        chain.tx(9, Payload::Register(elsewhere)),
+        chain.tx(9, Payload::Register(genuine)),
+    ];
+    let statuses = chain.block(1000, copies);
+    for status in &statuses[..2] {
+        assert!(rejected(status).contains("report-data"), "{status:?}");
+    }
+    assert_eq!(statuses[2], ReceiptStatus::Accepted);
+    let record = chain.record(&id).unwrap();
+    assert_eq!(
+        (record.owner, record.region.as_str()),
+        (address(&key(9)), "eu")
+    );
+}
+
+/// Found in the code: any account could send a `Reattest` (a replay of the node's recent
+/// evidence), and re-attesting cleared the node's missed deadlines, so a silent node's
+/// suspension could be lifted by anyone for free.
+#[test]
+fn only_the_node_itself_reattests_and_reattesting_keeps_its_missed_deadlines() {
+    let mut chain = Chain::new(dev_policy());
+    chain.block(1000, vec![]);
+    let tx = chain.tx(100, release());
+    chain.block(1000, vec![tx]);
+    let id = hyperchain_chain::testkit::identity(9);
+    let r = chain.0.registration(SimFlavour::Intel, id, "eu", IMAGE);
+    let tx = chain.tx(9, Payload::Register(r));
+    assert_eq!(chain.block(1000, vec![tx]), vec![ReceiptStatus::Accepted]);
+    // The node has a suspension on record.
+    let suspended = hyperchain_chain::lanes::Liveness {
+        misses: 1,
+        suspended_until_ms: chain.time_ms + 3_600_000,
+    };
+    let mut batch = hyperchain_state::WriteBatch::new();
+    batch.put(
+        TreeId::ROOT,
+        hyperchain_chain::lanes::liveness_key(&node_id(&id)),
+        suspended.encode(),
+    );
+    chain.store.commit(&batch, chain.height).unwrap();
+
+    let fresh = chain.0.registration(SimFlavour::Intel, id, "eu", IMAGE);
+    let stranger = chain.tx(66, Payload::Reattest(fresh.clone()));
+    let moved = chain.tx(
+        9,
+        Payload::Reattest(Registration {
+            region: "us".into(),
+            ..fresh.clone()
+        }),
+    );
+    let own = chain.tx(9, Payload::Reattest(fresh));
+    let statuses = chain.block(1000, vec![stranger, moved, own]);
+    assert!(rejected(&statuses[0]).contains("itself"), "{statuses:?}");
+    assert!(rejected(&statuses[1]).contains("region"), "{statuses:?}");
+    assert_eq!(statuses[2], ReceiptStatus::Accepted);
+    let view = chain.store.snapshot().unwrap();
+    assert_eq!(
+        hyperchain_chain::lanes::liveness(&view, &node_id(&id)).unwrap(),
+        suspended,
+        "fresh evidence says nothing about liveness"
+    );
 }

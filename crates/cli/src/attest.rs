@@ -58,6 +58,13 @@ pub struct SimEvidenceArgs {
     /// The node's identity public key (64 hex digits), bound into the report data.
     #[arg(long)]
     pub identity_key: String,
+    /// The owner account (64 hex digits) that will register the node, bound into the report
+    /// data (default: the identity key's own account).
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// The region the node will serve, bound into the report data.
+    #[arg(long)]
+    pub region: String,
     /// The chain id (64 hex digits), bound into the report data.
     #[arg(
         long,
@@ -223,7 +230,17 @@ fn sim_evidence(args: SimEvidenceArgs) -> Result<()> {
     let identity = hex_array::<32>(&args.identity_key, "--identity-key")?;
     let chain_id = hex_array::<32>(&args.chain_id, "--chain-id")?;
     let recent = hex_array::<32>(&args.recent_block, "--recent-block")?;
-    let report_data = hyperchain_attest::report_data(&chain_id, &identity, &recent);
+    let owner = match &args.owner {
+        Some(owner) => hex_array::<32>(owner, "--owner")?,
+        None => hyperchain_types::SenderKey(identity).address().0,
+    };
+    let report_data = hyperchain_attest::NodeBinding {
+        chain_id: &chain_id,
+        identity_pk: &identity,
+        owner: &owner,
+        region: &args.region,
+    }
+    .report_data(&recent);
     let timestamp = match args.timestamp {
         Some(t) => t,
         None => system_now()?,

@@ -261,9 +261,9 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
                 println!("execution modes  {}", doc.policy.execution_modes.join(", "));
                 let c = &doc.policy.compute;
                 println!(
-                    "compute          job deadline {} ms, suspend after {} missed deadlines, \
-                     pipeline depth {}",
-                    c.job_deadline_ms, c.suspend_after_failures, c.pipeline_depth
+                    "compute          job deadline {} ms, suspend for {} ms after {} missed \
+                     deadlines, pipeline depth {}",
+                    c.job_deadline_ms, c.suspension_ms, c.suspend_after_failures, c.pipeline_depth
                 );
             }
             Ok(())

@@ -33,10 +33,13 @@ pub enum NodeAction {
     ///
     /// Only simulated platforms can be driven from this command (`sim-intel`, `sim-amd`):
     /// real SGX and SEV-SNP evidence is produced inside the TEE by the compute node itself.
-    /// The evidence binds H(domain ‖ chain id ‖ identity key) and the latest finalized block.
+    /// The evidence binds H(domain ‖ chain id ‖ identity key ‖ owner ‖ region) and the latest
+    /// finalized block, so nobody can submit a copy from another account or for another region.
     Register(RegisterArgs),
-    /// Re-attest a registered node with fresh evidence (same identity key and measurement).
-    Reattest(RegisterArgs),
+    /// Re-attest a registered node with fresh evidence (same identity key, measurement, owner
+    /// and region), signed by the node's own identity key. It does not lift a suspension for
+    /// missed deadlines.
+    Reattest(ReattestArgs),
     /// List registered compute nodes (filters combine).
     List {
         /// Only nodes of this region.
@@ -83,8 +86,8 @@ pub struct RegisterArgs {
     /// The node's identity key file (an ed25519 key, `hyperchain keys generate --out FILE`).
     #[arg(long)]
     identity: PathBuf,
-    /// The region the node serves (ignored by reattest).
-    #[arg(long, default_value = "")]
+    /// The region the node serves.
+    #[arg(long)]
     region: String,
     /// The runtime image the simulated platform measures (default: the devnet runtime).
     #[arg(long)]
@@ -92,6 +95,24 @@ pub struct RegisterArgs {
     /// The account paying for and owning the registration.
     #[arg(long)]
     key: PathBuf,
+    #[command(flatten)]
+    conn: Conn,
+    #[command(flatten)]
+    wait: Wait,
+}
+
+#[derive(Args, Debug)]
+pub struct ReattestArgs {
+    /// The evidence platform: sim-intel or sim-amd.
+    #[arg(long)]
+    platform: String,
+    /// The node's identity key file; it signs the transaction (only the node re-attests
+    /// itself).
+    #[arg(long)]
+    identity: PathBuf,
+    /// The runtime image the simulated platform measures (default: the devnet runtime).
+    #[arg(long)]
+    image: Option<PathBuf>,
     #[command(flatten)]
     conn: Conn,
     #[command(flatten)]
@@ -132,9 +153,11 @@ pub enum GovernanceCommand {
         /// A measurement (hex).
         #[arg(long, group = "target")]
         measurement: Option<String>,
-        /// `PLATFORM:SVN,SVN,...`: nodes of PLATFORM with a TCB below this.
+        /// `PLATFORM:SVN,SVN,...`: nodes of PLATFORM with a TCB below this. Repeat it for each
+        /// TCB shape the platform's nodes have (e.g. SEV-SNP Milan/Genoa with 4 components and
+        /// Turin with 5), all for one platform.
         #[arg(long, group = "target")]
-        tcb_below: Option<String>,
+        tcb_below: Vec<String>,
         #[command(flatten)]
         gov: GovArgs,
     },
@@ -197,6 +220,41 @@ fn flavour(platform: &str) -> Result<SimFlavour> {
     }
 }
 
+/// `--tcb-below PLATFORM:SVN,...` (repeated once per TCB shape, one platform).
+fn tcb_recall(args: &[String]) -> Result<Revocation> {
+    let mut platform = None;
+    let mut mins: Vec<Vec<u16>> = Vec::new();
+    for t in args {
+        let (name, svns) = t
+            .split_once(':')
+            .ok_or_else(|| anyhow!("--tcb-below `{t}`: expected PLATFORM:SVN,SVN,..."))?;
+        let p = platform_by_name(name)?;
+        if platform.is_some_and(|q| q != p) {
+            bail!(
+                "--tcb-below: one platform per recall ({} and {p})",
+                platform.unwrap()
+            );
+        }
+        platform = Some(p);
+        let min = svns
+            .split(',')
+            .map(|s| s.trim().parse::<u16>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow!("--tcb-below `{t}`: {e}"))?;
+        if mins.iter().any(|m| m.len() == min.len()) {
+            bail!(
+                "--tcb-below: two minimums of {} components (one per TCB shape)",
+                min.len()
+            );
+        }
+        mins.push(min);
+    }
+    Ok(Revocation::TcbBelow {
+        platform: platform.expect("at least one --tcb-below").tag(),
+        mins,
+    })
+}
+
 fn platform_by_name(name: &str) -> Result<Platform> {
     Platform::ALL
         .into_iter()
@@ -247,21 +305,35 @@ fn send(key: &AccountKey, payload: Payload, conn: &Conn, wait: &Wait) -> Result<
     })
 }
 
-fn registration(a: &RegisterArgs) -> Result<Registration> {
-    let flavour = flavour(&a.platform)?;
-    let identity = load_key(&a.identity)?;
+/// Simulated evidence for the node whose identity key is in `identity`, owned by `owner` and
+/// serving `region`, fresh as of the latest finalized block.
+fn registration(
+    platform: &str,
+    identity: &std::path::Path,
+    image: &Option<PathBuf>,
+    owner: &hyperchain_types::Address,
+    region: &str,
+    conn: &Conn,
+) -> Result<Registration> {
+    let flavour = flavour(platform)?;
+    let identity = load_key(identity)?;
     let identity_key: [u8; 32] = commonware_cryptography::Signer::public_key(&identity.0)
         .encode()
         .as_ref()
         .try_into()
         .context("an ed25519 public key is 32 bytes")?;
-    let image = read_image(&a.image)?;
-    let client = client(&a.conn.rpc)?;
+    let image = read_image(image)?;
+    let client = client(&conn.rpc)?;
     let status = runtime()?
         .block_on(client.status())
-        .map_err(|e| rpc_error(&a.conn.rpc, e))?;
-    let report_data =
-        hyperchain_attest::report_data(&status.chain_id.0, &identity_key, &status.digest.0);
+        .map_err(|e| rpc_error(&conn.rpc, e))?;
+    let report_data = hyperchain_attest::NodeBinding {
+        chain_id: &status.chain_id.0,
+        identity_pk: &identity_key,
+        owner: &owner.0,
+        region,
+    }
+    .report_data(&status.digest.0);
     // The simulated platform's key derives from the identity key, so that a node keeps its
     // platform across restarts.
     let platform = SimPlatform::from_seed(flavour, &identity_key);
@@ -269,7 +341,7 @@ fn registration(a: &RegisterArgs) -> Result<Registration> {
     Ok(Registration {
         identity_key,
         platform: flavour.platform().tag(),
-        region: a.region.clone(),
+        region: region.to_string(),
         evidence: evidence.evidence,
         endorsements: evidence.endorsements.encode().to_vec(),
         recent_block: status.digest,
@@ -286,8 +358,14 @@ fn print_node(n: &NodeView) {
     }
     if n.missed_deadlines > 0 {
         println!(
-            "  missed     {} job deadline(s) since it last attested",
+            "  missed     {} job deadline(s) since its last suspension",
             n.missed_deadlines
+        );
+    }
+    if n.suspended_until_ms > 0 {
+        println!(
+            "  suspended  from committees until block time {} ms",
+            n.suspended_until_ms
         );
     }
     println!("  measurement {}", hex::encode(&n.measurement.0));
@@ -302,8 +380,16 @@ pub fn node(action: NodeAction) -> Result<()> {
             if a.region.is_empty() {
                 bail!("--region is required to register a node");
             }
-            let r = registration(&a)?;
             let key = load_key(&a.key)?;
+            let owner = key.address();
+            let r = registration(
+                &a.platform,
+                &a.identity,
+                &a.image,
+                &owner,
+                &a.region,
+                &a.conn,
+            )?;
             if !a.conn.json {
                 eprintln!(
                     "registering node 0x{} ({}, region {})",
@@ -315,8 +401,27 @@ pub fn node(action: NodeAction) -> Result<()> {
             send(&key, Payload::Register(r), &a.conn, &a.wait)
         }
         NodeAction::Reattest(a) => {
-            let r = registration(&a)?;
-            let key = load_key(&a.key)?;
+            // The evidence binds the owner and region on record.
+            let key = load_key(&a.identity)?;
+            let id = node_id(
+                &hyperchain_types::SenderKey::from(commonware_cryptography::Signer::public_key(
+                    &key.0,
+                ))
+                .0,
+            );
+            let client = client(&a.conn.rpc)?;
+            let record = runtime()?
+                .block_on(client.node(&id))
+                .map_err(|e| rpc_error(&a.conn.rpc, e))?
+                .ok_or_else(|| anyhow!("node 0x{id} is not registered (register it first)"))?;
+            let r = registration(
+                &a.platform,
+                &a.identity,
+                &a.image,
+                &record.owner,
+                &record.region,
+                &a.conn,
+            )?;
             send(&key, Payload::Reattest(r), &a.conn, &a.wait)
         }
         NodeAction::List {
@@ -466,26 +571,13 @@ pub fn governance(action: GovernanceCommand) -> Result<()> {
             tcb_below,
             gov,
         } => {
-            let revocation = match (node, measurement, tcb_below) {
-                (Some(id), None, None) => Revocation::Node(id),
-                (None, Some(m), None) => Revocation::Measurement(
+            let revocation = match (node, measurement, tcb_below.is_empty()) {
+                (Some(id), None, true) => Revocation::Node(id),
+                (None, Some(m), true) => Revocation::Measurement(
                     hex::decode(m.trim_start_matches("0x"))
                         .map_err(|e| anyhow!("--measurement: {e}"))?,
                 ),
-                (None, None, Some(t)) => {
-                    let (platform, svns) = t.split_once(':').ok_or_else(|| {
-                        anyhow!("--tcb-below `{t}`: expected PLATFORM:SVN,SVN,...")
-                    })?;
-                    let min = svns
-                        .split(',')
-                        .map(|s| s.trim().parse::<u16>())
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| anyhow!("--tcb-below `{t}`: {e}"))?;
-                    Revocation::TcbBelow {
-                        platform: platform_by_name(platform)?.tag(),
-                        min,
-                    }
-                }
+                (None, None, false) => tcb_recall(&tcb_below)?,
                 _ => bail!("give exactly one of --node, --measurement, --tcb-below"),
             };
             (GovernanceAction::Revoke(revocation), gov)

@@ -343,7 +343,7 @@ impl Shared {
                 self.enclave.chain_id()
             )));
         }
-        let report_data = self.enclave.report_data(&tip.digest);
+        let report_data = self.enclave.report_data(&self.config.region, &tip.digest);
         let provided = self.provider.evidence(report_data, now_ms() / 1000)?;
         use commonware_codec::Encode as _;
         Ok(Registration {

@@ -193,13 +193,16 @@ impl Enclave {
         SenderKey(self.identity.public).address()
     }
 
-    /// The `report_data` its evidence must carry: the identity binding and `recent_block`.
-    pub fn report_data(&self, recent_block: &Digest) -> [u8; 64] {
-        hyperchain_attest::report_data(
-            &self.identity.chain_id.0,
-            &self.identity.public,
-            &recent_block.0,
-        )
+    /// The `report_data` its evidence must carry: the binding of its identity key, its
+    /// owner (the node's own account: it registers itself) and `region`, and `recent_block`.
+    pub fn report_data(&self, region: &str, recent_block: &Digest) -> [u8; 64] {
+        hyperchain_attest::NodeBinding {
+            chain_id: &self.identity.chain_id.0,
+            identity_pk: &self.identity.public,
+            owner: &self.account().0,
+            region,
+        }
+        .report_data(&recent_block.0)
     }
 
     /// A transaction from the node's account, signed inside the enclave.

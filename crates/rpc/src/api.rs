@@ -509,16 +509,20 @@ pub struct NodeView {
     /// Why governance revoked it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked: Option<String>,
-    /// Job deadlines it missed since it last attested (enough of them suspend it from
-    /// committees until it re-attests).
+    /// Job deadlines it missed since its last suspension (enough of them suspend it from
+    /// committees for the policy's `suspension_ms`).
     #[serde(default)]
     pub missed_deadlines: u32,
+    /// It is not drawn into committees before this block time (ms); 0 if never suspended.
+    #[serde(default)]
+    pub suspended_until_ms: u64,
 }
 
 impl NodeView {
-    /// This view with the node's missed deadlines.
-    pub fn with_missed_deadlines(mut self, missed: u32) -> NodeView {
+    /// This view with the node's missed deadlines and suspension.
+    pub fn with_liveness(mut self, missed: u32, suspended_until_ms: u64) -> NodeView {
         self.missed_deadlines = missed;
+        self.suspended_until_ms = suspended_until_ms;
         self
     }
 
@@ -543,6 +547,7 @@ impl NodeView {
             status: record.status(now_ms).to_string(),
             revoked: record.revoked.as_ref().map(ToString::to_string),
             missed_deadlines: 0,
+            suspended_until_ms: 0,
         }
     }
 }

@@ -902,8 +902,8 @@ async fn list_nodes(
         .map_err(registry_error)?
         .iter()
         .map(|r| {
-            let missed = lanes::liveness_failures(&snapshot, &r.id()).unwrap_or(0);
-            NodeView::new(r, now).with_missed_deadlines(missed)
+            let l = lanes::liveness(&snapshot, &r.id()).unwrap_or_default();
+            NodeView::new(r, now).with_liveness(l.misses, l.suspended_until_ms)
         })
         .filter(|n| {
             filter.region.as_ref().is_none_or(|r| *r == n.region)
@@ -925,9 +925,10 @@ async fn node_record(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json
     let record = registry::node(&snapshot, &id)
         .map_err(registry_error)?
         .ok_or_else(|| ApiError::not_found(format!("no node {id}")))?;
-    let missed = lanes::liveness_failures(&snapshot, &id).map_err(registry_error)?;
+    let l = lanes::liveness(&snapshot, &id).map_err(registry_error)?;
     Ok(Json(
-        NodeView::new(&record, block.header.timestamp_ms).with_missed_deadlines(missed),
+        NodeView::new(&record, block.header.timestamp_ms)
+            .with_liveness(l.misses, l.suspended_until_ms),
     ))
 }
 

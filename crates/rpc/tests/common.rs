@@ -87,7 +87,13 @@ pub fn sim_registration(
         &platform,
         image,
         false,
-        hyperchain_attest::report_data(&chain_id().0, &identity_key, &tip.digest.0),
+        hyperchain_attest::NodeBinding {
+            chain_id: &chain_id().0,
+            identity_pk: &identity_key,
+            owner: &hyperchain_types::SenderKey(identity_key).address().0,
+            region: "eu",
+        }
+        .report_data(&tip.digest.0),
         (tip.timestamp_ms + 1_000) / 1000,
     );
     hyperchain_types::Registration {

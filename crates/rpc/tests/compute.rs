@@ -41,7 +41,7 @@ async fn members_fetch_proven_code_and_state_and_no_one_else_does() {
     let registration = sim_registration(7, SimFlavour::Amd, b"seed", &image, &tip);
     let registration_key = registration.identity_key;
     let b = node
-        .finalize_txs(vec![tx(2, 0, Payload::Register(registration))])
+        .finalize_txs(vec![tx(7, 0, Payload::Register(registration))])
         .await;
     assert_eq!(
         node.ledger.receipt(&b.txs[0].id()).unwrap().unwrap().status,

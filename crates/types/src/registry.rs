@@ -30,6 +30,8 @@ pub mod registry_limits {
     pub const MAX_VERSION: usize = 64;
     /// Most TCB components in a recall.
     pub const MAX_TCB_COMPONENTS: usize = 32;
+    /// Most TCB shapes (component counts) one recall covers.
+    pub const MAX_TCB_SHAPES: usize = 8;
 }
 use registry_limits::*;
 
@@ -62,12 +64,14 @@ pub enum Revocation {
     Node(Digest),
     /// Every node with this measurement (a bad runtime release).
     Measurement(Vec<u8>),
-    /// Every node of `platform` whose TCB is below `min` (a TCB recall).
+    /// Every node of `platform` whose TCB is below the minimum of its shape (a TCB recall).
     TcbBelow {
         /// The platform tag.
         platform: u8,
-        /// The minimum TCB, in the platform's layout.
-        min: Vec<u16>,
+        /// One minimum per TCB shape (number of components), in the platform's layout; at
+        /// most [`MAX_TCB_SHAPES`], of distinct lengths. The recall is refused if a current
+        /// node of the platform has a shape with no minimum here.
+        mins: Vec<Vec<u16>>,
     },
 }
 
@@ -424,12 +428,15 @@ impl Write for Revocation {
                 1u8.write(buf);
                 m.write(buf);
             }
-            Revocation::TcbBelow { platform, min } => {
+            Revocation::TcbBelow { platform, mins } => {
                 2u8.write(buf);
                 platform.write(buf);
-                (min.len() as u8).write(buf);
-                for c in min {
-                    c.write(buf);
+                (mins.len() as u8).write(buf);
+                for min in mins {
+                    (min.len() as u8).write(buf);
+                    for c in min {
+                        c.write(buf);
+                    }
                 }
             }
         }
@@ -440,7 +447,9 @@ impl EncodeSize for Revocation {
         1 + match self {
             Revocation::Node(_) => 32,
             Revocation::Measurement(m) => bytes_size(m.len()),
-            Revocation::TcbBelow { min, .. } => 1 + 1 + 2 * min.len(),
+            Revocation::TcbBelow { mins, .. } => {
+                1 + 1 + mins.iter().map(|m| 1 + 2 * m.len()).sum::<usize>()
+            }
         }
     }
 }
@@ -455,12 +464,22 @@ impl Read for Revocation {
             )?)),
             2 => {
                 let platform = u8::read(buf)?;
-                let n = u8::read(buf)? as usize;
-                if n > MAX_TCB_COMPONENTS {
-                    return Err(Error::Invalid("Revocation", "too many TCB components"));
+                let shapes = u8::read(buf)? as usize;
+                if shapes == 0 || shapes > MAX_TCB_SHAPES {
+                    return Err(Error::Invalid("Revocation", "bad number of TCB shapes"));
                 }
-                let min = (0..n).map(|_| u16::read(buf)).collect::<Result<_, _>>()?;
-                Ok(Revocation::TcbBelow { platform, min })
+                let mut mins: Vec<Vec<u16>> = Vec::with_capacity(shapes);
+                for _ in 0..shapes {
+                    let n = u8::read(buf)? as usize;
+                    if n == 0 || n > MAX_TCB_COMPONENTS {
+                        return Err(Error::Invalid("Revocation", "bad number of TCB components"));
+                    }
+                    if mins.iter().any(|m| m.len() == n) {
+                        return Err(Error::Invalid("Revocation", "two minimums of one shape"));
+                    }
+                    mins.push((0..n).map(|_| u16::read(buf)).collect::<Result<_, _>>()?);
+                }
+                Ok(Revocation::TcbBelow { platform, mins })
             }
             t => Err(Error::InvalidEnum(t)),
         }
@@ -568,7 +587,7 @@ mod tests {
             GovernanceAction::Revoke(Revocation::Measurement(vec![9; 48])),
             GovernanceAction::Revoke(Revocation::TcbBelow {
                 platform: 2,
-                min: vec![3, 0, 8, 115],
+                mins: vec![vec![3, 0, 8, 115], vec![1, 3, 0, 8, 115]],
             }),
         ]
     }

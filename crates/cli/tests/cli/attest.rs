@@ -62,6 +62,8 @@ fn simulated_evidence_round_trip_and_policy() {
             "image.bin",
             "--identity-key",
             &identity,
+            "--region",
+            "eu",
             "--timestamp",
             "1000",
             "--out-dir",

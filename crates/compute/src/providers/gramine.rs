@@ -191,7 +191,13 @@ mod tests {
     #[test]
     fn recorded_quote_passes_through_and_verifies() {
         let fake = fake_gramine("dcap");
-        let rd = hyperchain_attest::report_data(&[1; 32], &[2; 32], &[3; 32]);
+        let rd = hyperchain_attest::NodeBinding {
+            chain_id: &[1; 32],
+            identity_pk: &[2; 32],
+            owner: &[4; 32],
+            region: "eu",
+        }
+        .report_data(&[3; 32]);
         let out = fake.provider().evidence(rd, 0).expect("evidence");
         assert_eq!(out.platform, Platform::Sgx);
         assert_eq!(out.evidence, fixtures::SGX_QUOTE);

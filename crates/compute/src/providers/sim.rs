@@ -87,7 +87,13 @@ mod tests {
 
     #[test]
     fn evidence_verifies_and_binds_the_report_data() {
-        let rd = hyperchain_attest::report_data(&[1; 32], &[2; 32], &[3; 32]);
+        let rd = hyperchain_attest::NodeBinding {
+            chain_id: &[1; 32],
+            identity_pk: &[2; 32],
+            owner: &[4; 32],
+            region: "eu",
+        }
+        .report_data(&[3; 32]);
         for (flavour, platform) in [
             (SimFlavour::Intel, Platform::SimIntel),
             (SimFlavour::Amd, Platform::SimAmd),

@@ -554,7 +554,13 @@ mod tests {
     }
 
     fn rd() -> [u8; 64] {
-        hyperchain_attest::report_data(&[7; 32], &[8; 32], &[9; 32])
+        hyperchain_attest::NodeBinding {
+            chain_id: &[7; 32],
+            identity_pk: &[8; 32],
+            owner: &[10; 32],
+            region: "eu",
+        }
+        .report_data(&[9; 32])
     }
 
     #[test]

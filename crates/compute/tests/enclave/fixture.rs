@@ -288,8 +288,13 @@ impl Chain {
         let identity = node.identity();
         let tip = self.tip().clone();
         let platform = SimPlatform::from_seed(flavour, &identity);
-        let report_data =
-            hyperchain_attest::report_data(&self.chain_id().0, &identity, &tip.digest().0);
+        let report_data = hyperchain_attest::NodeBinding {
+            chain_id: &self.chain_id().0,
+            identity_pk: &identity,
+            owner: &SenderKey(identity).address().0,
+            region: REGION,
+        }
+        .report_data(&tip.digest().0);
         let evidence = generate_evidence(
             &platform,
             IMAGE,
