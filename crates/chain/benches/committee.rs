@@ -85,6 +85,7 @@ fn registry() -> RegistryConfig {
         },
         execution_modes: vec![ExecutionMode::Replicated, ExecutionMode::CrossVendor],
         compute: ComputeParams::default(),
+        ..RegistryConfig::default()
     }
 }
 

@@ -592,7 +592,11 @@ impl Executor {
                 "mode not enabled by chain policy: {mode}"
             )));
         }
-        if let Err(reason) = check_regions(mode, regions) {
+        if let Err(reason) = check_regions(mode, regions).and_then(|()| {
+            regions
+                .iter()
+                .try_for_each(|r| self.registry.knows_region(r))
+        }) {
             return Ok(ReceiptStatus::Rejected(reason));
         }
         let contract = match self.engine.load(code) {

@@ -150,6 +150,10 @@ pub struct PolicyDoc {
     /// Committee execution parameters (deadlines, liveness).
     #[serde(default)]
     pub compute: crate::registry::ComputeParams,
+    /// The regions compute nodes may serve and cross-vendor contracts may name (default:
+    /// `eu, us, ap, sa, af, me, oc, na, as, an`).
+    #[serde(default = "crate::registry::default_regions")]
+    pub regions: Vec<String>,
     /// The attestation policy (reference values) in force until governance changes it; see
     /// `docs/ATTESTATION.md`. Absent: the default policy (no measurements, so no node can
     /// register until governance registers a runtime release; simulated platforms refused).
@@ -213,6 +217,8 @@ pub struct ChainSpec {
     pub execution_modes: Vec<ExecutionMode>,
     /// Committee execution parameters.
     pub compute: crate::registry::ComputeParams,
+    /// The regions compute nodes may serve.
+    pub regions: Vec<String>,
 }
 
 impl ChainSpec {
@@ -324,6 +330,8 @@ impl ChainSpec {
             .compute
             .validate()
             .map_err(|e| invalid("policy.compute", e))?;
+        crate::registry::check_region_list(&doc.policy.regions)
+            .map_err(|e| invalid("policy.regions", e))?;
         if !execution_modes.contains(&ExecutionMode::Replicated) {
             return Err(invalid(
                 "policy.execution_modes",
@@ -342,6 +350,7 @@ impl ChainSpec {
             attestation_policy: doc.policy.attestation.clone(),
             execution_modes,
             compute: doc.policy.compute,
+            regions: doc.policy.regions.clone(),
         };
         spec.chain_id = sha256(&spec.canonical_bytes());
         if let Some(stated) = &doc.chain_id {
@@ -378,7 +387,8 @@ impl ChainSpec {
     /// ‖ u32 m ‖ m × execution mode encoding
     /// ‖ u32 len ‖ attestation policy encoding
     /// ‖ u64 job_deadline_ms ‖ u32 suspend_after_failures ‖ u32 pipeline_depth
-    /// ‖ u64 suspension_ms
+    /// ‖ u64 suspension_ms ‖ u64 max_stall_ms
+    /// ‖ u32 r ‖ r × (u8 len ‖ region)
     /// ```
     /// (integers big-endian; addresses are excluded).
     pub fn canonical_bytes(&self) -> Vec<u8> {
@@ -405,6 +415,12 @@ impl ChainSpec {
         out.extend(self.compute.suspend_after_failures.to_be_bytes());
         out.extend(self.compute.pipeline_depth.to_be_bytes());
         out.extend(self.compute.suspension_ms.to_be_bytes());
+        out.extend(self.compute.max_stall_ms.to_be_bytes());
+        out.extend((self.regions.len() as u32).to_be_bytes());
+        for region in &self.regions {
+            out.push(region.len() as u8);
+            out.extend(region.as_bytes());
+        }
         out
     }
 
@@ -415,6 +431,7 @@ impl ChainSpec {
             genesis_policy: self.attestation_policy.clone(),
             execution_modes: self.execution_modes.clone(),
             compute: self.compute,
+            regions: self.regions.clone(),
         }
     }
 
@@ -438,6 +455,7 @@ impl ChainSpec {
             policy: PolicyDoc {
                 execution_modes: self.execution_modes.iter().map(|m| m.to_string()).collect(),
                 compute: self.compute,
+                regions: self.regions.clone(),
                 attestation: self.attestation_policy.clone(),
             },
         }
@@ -749,6 +767,7 @@ pub fn deal_devnet_with(
             .map(ExecutionMode::to_string)
             .collect(),
             compute,
+            regions: crate::registry::default_regions(),
             // A devnet runs simulated compute nodes; governance still has to register the
             // runtime release whose measurements nodes may have.
             attestation: AttestationPolicy {

@@ -523,7 +523,7 @@ impl Executor {
             ));
         };
         match &head.state {
-            JobState::Done(_) => return Ok(()),
+            JobState::Done(_) | JobState::Failed(_) => return Ok(()),
             JobState::Assigned => {
                 let Some(assignment) = head.assignment.as_mut() else {
                     return Err(corrupt(
@@ -566,7 +566,7 @@ impl Executor {
                 // Its followers leave the dropped run.
                 return self.set_followers(base, batch, &lane, &head);
             }
-            JobState::Waiting | JobState::Stalled(_) => {}
+            JobState::Waiting | JobState::Stalled { .. } => {}
         }
         let (seed_view, seed) = latest_seed(&Overlay { base, own: batch })?;
         if seed_view <= head.drawable_after {
@@ -614,10 +614,18 @@ impl Executor {
             }
             Err(e) => {
                 let reason = e.stall_reason();
-                if head.state == JobState::Stalled(reason.clone()) {
+                let since_ms = match &head.state {
+                    JobState::Stalled { since_ms, .. } => *since_ms,
+                    _ => env.timestamp_ms,
+                };
+                if env.timestamp_ms.saturating_sub(since_ms) >= self.registry.compute.max_stall_ms {
+                    return self.fail_head(base, batch, env, head, lane, reason);
+                }
+                let stalled = JobState::Stalled { reason, since_ms };
+                if head.state == stalled {
                     return Ok(());
                 }
-                head.state = JobState::Stalled(reason);
+                head.state = stalled;
                 false
             }
         };
@@ -629,6 +637,29 @@ impl Executor {
             put(batch, lane_key(contract), lane.encode().to_vec());
         }
         self.set_followers(base, batch, &lane, &head)
+    }
+
+    /// Ends a head that has been stalled for the policy's `max_stall_ms`: it fails with the
+    /// reason (its call changes nothing) and the lane goes on to the next job.
+    fn fail_head(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        mut head: Job,
+        mut lane: LaneRecord,
+        reason: hyperchain_types::StallReason,
+    ) -> Result<(), ExecError> {
+        drop_votes(batch, &mut head);
+        head.state = JobState::Failed(hyperchain_types::JobFailure {
+            reason,
+            height: env.height,
+        });
+        put(batch, job_key(&head.id), head.encode().to_vec());
+        lane.head += 1;
+        put(batch, lane_key(&head.contract), lane.encode().to_vec());
+        self.advance(base, batch, env, &head.contract)?;
+        Ok(())
     }
 
     /// Gives the jobs behind an assigned `head` its committee (pipelining): each job up to the

@@ -77,6 +77,42 @@ pub struct RegistryConfig {
     pub execution_modes: Vec<ExecutionMode>,
     /// Committee execution parameters.
     pub compute: ComputeParams,
+    /// The regions compute nodes may serve and cross-vendor contracts may name.
+    pub regions: Vec<String>,
+}
+
+/// The regions a chain knows unless its genesis lists others.
+pub const DEFAULT_REGIONS: [&str; 10] =
+    ["eu", "us", "ap", "sa", "af", "me", "oc", "na", "as", "an"];
+
+/// Most regions a chain knows.
+pub const MAX_CHAIN_REGIONS: usize = 64;
+
+/// [`DEFAULT_REGIONS`] as owned strings.
+pub fn default_regions() -> Vec<String> {
+    DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect()
+}
+
+/// Checks a chain's region list: 1..=[`MAX_CHAIN_REGIONS`] distinct names of 1..=32 bytes.
+pub fn check_region_list(regions: &[String]) -> Result<(), String> {
+    if regions.is_empty() || regions.len() > MAX_CHAIN_REGIONS {
+        return Err(format!(
+            "between 1 and {MAX_CHAIN_REGIONS} regions, not {}",
+            regions.len()
+        ));
+    }
+    for (i, r) in regions.iter().enumerate() {
+        if r.is_empty() || r.len() > hyperchain_types::tx_limits::MAX_REGION {
+            return Err(format!(
+                "region `{r}`: names are 1 to {} bytes",
+                hyperchain_types::tx_limits::MAX_REGION
+            ));
+        }
+        if regions[..i].contains(r) {
+            return Err(format!("region `{r}` is listed twice"));
+        }
+    }
+    Ok(())
 }
 
 impl Default for RegistryConfig {
@@ -87,11 +123,24 @@ impl Default for RegistryConfig {
             genesis_policy: AttestationPolicy::default(),
             execution_modes: vec![ExecutionMode::Replicated],
             compute: ComputeParams::default(),
+            regions: default_regions(),
         }
     }
 }
 
 impl RegistryConfig {
+    /// Whether `region` is one of the chain's regions; `Err` says which are.
+    pub fn knows_region(&self, region: &str) -> Result<(), String> {
+        if self.regions.iter().any(|r| r == region) {
+            Ok(())
+        } else {
+            Err(format!(
+                "region `{region}` is not one of the chain's regions ({})",
+                self.regions.join(", ")
+            ))
+        }
+    }
+
     /// Whether the chain policy allows deploying a contract in `mode`.
     pub fn allows(&self, mode: ExecutionMode) -> bool {
         self.execution_modes
@@ -117,6 +166,10 @@ pub struct ComputeParams {
     /// liveness.
     #[serde(default = "default_suspension_ms")]
     pub suspension_ms: u64,
+    /// How long (block time, ms) a job may stay stalled (no committee can be formed) before
+    /// it fails with the reason and its lane goes on.
+    #[serde(default = "default_max_stall_ms")]
+    pub max_stall_ms: u64,
     /// Jobs of one lane a committee is given at once: the head and up to `pipeline_depth − 1`
     /// jobs behind it that were ordered before the committee's seed view. 1 turns pipelining
     /// off (one job per lane per block).
@@ -140,12 +193,20 @@ fn default_suspension_ms() -> u64 {
     DEFAULT_SUSPENSION_MS
 }
 
+/// The default `max_stall_ms` (10 minutes).
+pub const DEFAULT_MAX_STALL_MS: u64 = 600_000;
+
+fn default_max_stall_ms() -> u64 {
+    DEFAULT_MAX_STALL_MS
+}
+
 impl Default for ComputeParams {
     fn default() -> Self {
         ComputeParams {
             job_deadline_ms: 20_000,
             suspend_after_failures: 3,
             suspension_ms: DEFAULT_SUSPENSION_MS,
+            max_stall_ms: DEFAULT_MAX_STALL_MS,
             pipeline_depth: DEFAULT_PIPELINE_DEPTH,
         }
     }
@@ -162,6 +223,9 @@ impl ComputeParams {
         }
         if !(1_000..=30 * 86_400_000).contains(&self.suspension_ms) {
             return Err("suspension_ms must be between 1000 (1 s) and 2592000000 (30 days)".into());
+        }
+        if !(1_000..=30 * 86_400_000).contains(&self.max_stall_ms) {
+            return Err("max_stall_ms must be between 1000 (1 s) and 2592000000 (30 days)".into());
         }
         if !(1..=MAX_PIPELINE_DEPTH).contains(&self.pipeline_depth) {
             return Err(format!(
@@ -376,6 +440,9 @@ pub(crate) fn register(
     let id = node_id(&r.identity_key);
     if r.region.is_empty() {
         return Ok(rejected("region: a node must name the region it serves"));
+    }
+    if let Err(reason) = cfg.knows_region(&r.region) {
+        return Ok(rejected(reason));
     }
     if let Some(existing) = node(view, &id)? {
         return Ok(rejected(if existing.revoked.is_some() {

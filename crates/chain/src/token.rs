@@ -1,6 +1,13 @@
 //! Attestation tokens: a node record with a state proof and the finality certificate of the
 //! block whose state holds it (docs/DESIGN.md §6). Anyone holding only the network's group public
 //! key verifies a token offline with [`verify_token`]: no node, no vendor service.
+//!
+//! **What a token proves**: that at the token's block (its header's time) the network had
+//! finalized this node record — an attested node of this platform, measurement, TCB, region
+//! and owner, not revoked, its membership unexpired. It proves nothing about later blocks: a
+//! node revoked after the header still holds a token that verifies. So a verifier bounds how
+//! old a header it accepts ([`TokenFreshness::max_age_ms`]); within that bound it accepts a
+//! revocation it cannot see, and a node must fetch fresh tokens as often as verifiers demand.
 
 use crate::light::{LightClient, LightError};
 use crate::registry::node_key;
@@ -42,7 +49,41 @@ pub enum TokenError {
         /// The time checked.
         at_ms: u64,
     },
+    /// The token's header is older than the verifier accepts (the node may have been revoked
+    /// since); fetch a fresh token.
+    #[error(
+        "the token's block is from {header_ms} ms, more than {max_age_ms} ms before {now_ms} ms: \
+         fetch a fresh token (the node may have been revoked since)"
+    )]
+    Stale {
+        /// The header's time.
+        header_ms: u64,
+        /// The time checked.
+        now_ms: u64,
+        /// The oldest header age accepted.
+        max_age_ms: u64,
+    },
+    /// The token's header is later than the verifier's clock allows.
+    #[error("the token's block is from {header_ms} ms, after {now_ms} ms (clock skew?)")]
+    FromTheFuture {
+        /// The header's time.
+        header_ms: u64,
+        /// The time checked.
+        now_ms: u64,
+    },
 }
+
+/// When a token is checked and how old a header the verifier accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenFreshness {
+    /// The verifier's time (unix ms).
+    pub now_ms: u64,
+    /// The oldest header accepted, as an age at `now_ms`.
+    pub max_age_ms: u64,
+}
+
+/// How far ahead of the verifier's clock a token's header may be (clock skew).
+pub const MAX_TOKEN_CLOCK_SKEW_MS: u64 = 60_000;
 
 impl AttestationToken {
     /// Decodes the parts of a token (as `GET /node/{id}/token` serves them, hex-decoded).
@@ -66,11 +107,12 @@ impl AttestationToken {
 
 /// Verifies `token` with only the network's group key (in `light`): the header is finalized,
 /// the record is in its state, the node was not revoked and was a member at that block, and,
-/// if `now_ms` is given, is still within its validity then. Returns the verified record.
+/// if `at` is given, the header is at most `max_age_ms` old and the node's membership has not
+/// ended by `now_ms`. Returns the verified record.
 pub fn verify_token(
     token: &AttestationToken,
     light: &LightClient,
-    now_ms: Option<u64>,
+    at: Option<TokenFreshness>,
 ) -> Result<NodeRecord, TokenError> {
     let record = &token.record;
     light.verify_state(
@@ -84,7 +126,20 @@ pub fn verify_token(
     if let Some(reason) = &record.revoked {
         return Err(TokenError::Revoked(reason.to_string()));
     }
-    for at_ms in std::iter::once(token.header.timestamp_ms).chain(now_ms) {
+    let header_ms = token.header.timestamp_ms;
+    if let Some(TokenFreshness { now_ms, max_age_ms }) = at {
+        if header_ms > now_ms.saturating_add(MAX_TOKEN_CLOCK_SKEW_MS) {
+            return Err(TokenError::FromTheFuture { header_ms, now_ms });
+        }
+        if now_ms.saturating_sub(header_ms) > max_age_ms {
+            return Err(TokenError::Stale {
+                header_ms,
+                now_ms,
+                max_age_ms,
+            });
+        }
+    }
+    for at_ms in std::iter::once(header_ms).chain(at.map(|a| a.now_ms)) {
         if at_ms >= record.expires_ms {
             return Err(TokenError::Expired {
                 expires_ms: record.expires_ms,

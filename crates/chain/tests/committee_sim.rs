@@ -77,6 +77,7 @@ fn registry_config() -> RegistryConfig {
             pipeline_depth: 2,
             ..ComputeParams::default()
         },
+        ..RegistryConfig::default()
     }
 }
 

@@ -32,6 +32,8 @@ const DEADLINE_MS: u64 = 4_000;
 const SUSPEND_AFTER: u32 = 2;
 /// A minute.
 const SUSPENSION_MS: u64 = 60_000;
+/// Ten blocks.
+const MAX_STALL_MS: u64 = 10_000;
 
 /// Reads a committed store as the test's view of state.
 struct StoreView<'a>(&'a Store);
@@ -115,8 +117,10 @@ impl Chain {
                 job_deadline_ms: DEADLINE_MS,
                 suspend_after_failures: SUSPEND_AFTER,
                 suspension_ms: SUSPENSION_MS,
+                max_stall_ms: MAX_STALL_MS,
                 pipeline_depth,
             },
+            ..RegistryConfig::default()
         });
         let mut chain = Chain {
             chain: MemoryChain::new(chain_id(), executor),
@@ -1093,10 +1097,13 @@ fn a_region_without_a_vendor_stalls_the_job_with_a_reason_until_one_joins() {
     let stalled = chain.job(&job);
     assert_eq!(
         stalled.state,
-        JobState::Stalled(hyperchain_types::StallReason::RegionLacksVendor {
-            region: "ap".into(),
-            vendor: hyperchain_types::VENDOR_AMD
-        })
+        JobState::Stalled {
+            reason: hyperchain_types::StallReason::RegionLacksVendor {
+                region: "ap".into(),
+                vendor: hyperchain_types::VENDOR_AMD
+            },
+            since_ms: chain.time_ms
+        }
     );
     // Never a silent downgrade: nobody is assigned.
     assert!(stalled.assignment.is_none());
@@ -1362,5 +1369,77 @@ fn registrations_in_the_block_that_resolves_a_head_do_not_steer_the_next_draw() 
         now.len(),
         pool.len() + 2,
         "the late nodes joined, for later draws"
+    );
+}
+
+/// Found by trying: a fresh account deployed a cross-vendor contract naming region `zz`, where
+/// no node can ever be, and its calls stalled forever. Deploys and registrations must name the
+/// chain's regions; a job that cannot get a committee for `max_stall_ms` fails with the typed
+/// reason, its call changes nothing, and the lane goes on.
+#[test]
+fn unknown_regions_are_refused_and_a_job_stalled_too_long_fails_and_its_lane_goes_on() {
+    let mut chain = Chain::new();
+    chain.fleet(&["eu"], 0);
+    let tx = chain.tx(
+        1,
+        Payload::Deploy {
+            code: COUNTER.to_vec(),
+            mode: ExecutionMode::CrossVendor,
+            regions: vec!["eu".into(), "zz".into()],
+        },
+    );
+    let status = chain.block(vec![tx]).remove(0);
+    assert!(
+        rejected(&status).contains("region `zz` is not one of the chain's regions"),
+        "{status:?}"
+    );
+    let registration = chain.registration(
+        SimFlavour::Amd,
+        hyperchain_chain::testkit::identity(77),
+        "zz",
+        TEST_IMAGE,
+    );
+    let tx = chain.tx(77, Payload::Register(registration));
+    let status = chain.block(vec![tx]).remove(0);
+    assert!(rejected(&status).contains("region `zz`"), "{status:?}");
+
+    // A known region without an AMD node: the job stalls, then fails; the next job runs once
+    // the region has its node.
+    let contract = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu", "ap"]);
+    chain.add_member(50, SimFlavour::Intel, "ap");
+    let calls = vec![
+        chain.call_tx(1, contract, "increment", encode(&1u64)),
+        chain.call_tx(1, contract, "increment", encode(&2u64)),
+    ];
+    let jobs: Vec<Digest> = chain.block(calls).iter().map(queued).collect();
+    chain.block(vec![]);
+    let JobState::Stalled { since_ms, .. } = chain.job(&jobs[0]).state else {
+        panic!("{:?}", chain.job(&jobs[0]).state);
+    };
+    while chain.time_ms < since_ms + MAX_STALL_MS {
+        assert_eq!(chain.job(&jobs[0]).state_name(), "stalled");
+        chain.block(vec![]);
+    }
+    let failed = chain.job(&jobs[0]);
+    assert_eq!(
+        failed.state,
+        JobState::Failed(hyperchain_types::JobFailure {
+            reason: hyperchain_types::StallReason::RegionLacksVendor {
+                region: "ap".into(),
+                vendor: hyperchain_types::VENDOR_AMD
+            },
+            height: chain.height
+        })
+    );
+    let lane = chain.lane(&contract);
+    assert_eq!(lane.head, 1, "the lane went on");
+    assert_eq!(lane.state, chain.storage_root(&contract), "nothing changed");
+    chain.add_member(51, SimFlavour::Amd, "ap");
+    chain.block(vec![]);
+    chain.serve(&jobs[1]);
+    assert_eq!(
+        decode_all::<u64>(&done(&chain.job(&jobs[1])).output).unwrap(),
+        2,
+        "the failed call left no trace"
     );
 }

@@ -534,3 +534,64 @@ fn a_block_reveals_exactly_its_parents_seed() {
             .contains("genesis")
     );
 }
+
+/// Found in the code: a token stayed valid after its node was revoked, with no bound on the
+/// age of its header. A token shows the node as it was at its block; a verifier bounds the
+/// header's age (and a header from the future is refused).
+#[test]
+fn a_token_verifies_only_while_its_block_is_recent_enough() {
+    use hyperchain_chain::registry::node_key;
+    use hyperchain_chain::token::{AttestationToken, TokenError, TokenFreshness, verify_token};
+    use hyperchain_merkle::MemoryNodeStore;
+    use hyperchain_types::{Address, NodeRecord};
+    let devnet = devnet(11, 4);
+    let light = LightClient::from_spec(&devnet.spec);
+    let record = NodeRecord {
+        identity_key: [7; 32],
+        platform: 3,
+        region: "eu".into(),
+        measurement: vec![9; 32],
+        tcb: vec![1, 1, 1, 1],
+        owner: Address([1; 32]),
+        registered_ms: 1,
+        attested_ms: 1,
+        expires_ms: u64::MAX,
+        revoked: None,
+    };
+    let mut root = MemoryNodeStore::new();
+    let state_root = root.update([(node_key(&record.id()), Some(record.encode().to_vec()))]);
+    let mut header = header_of(&devnet);
+    header.height = 5;
+    header.view = 10;
+    header.parent_view = 9;
+    header.timestamp_ms = 1_000_000;
+    header.state_root = Digest(state_root);
+    let token = AttestationToken {
+        record: record.clone(),
+        header: header.clone(),
+        certificate: certify(&devnet, &header, Kind::Finalization),
+        proof: hyperchain_merkle::StateProof {
+            subtree: None,
+            link: root.prove(&node_key(&record.id())),
+        },
+    };
+    let at = |now_ms: u64| {
+        Some(TokenFreshness {
+            now_ms,
+            max_age_ms: 60_000,
+        })
+    };
+    assert_eq!(verify_token(&token, &light, None).unwrap(), record);
+    assert_eq!(verify_token(&token, &light, at(1_060_000)).unwrap(), record);
+    assert!(matches!(
+        verify_token(&token, &light, at(1_060_001)),
+        Err(TokenError::Stale {
+            header_ms: 1_000_000,
+            ..
+        })
+    ));
+    assert!(matches!(
+        verify_token(&token, &light, at(900_000)),
+        Err(TokenError::FromTheFuture { .. })
+    ));
+}

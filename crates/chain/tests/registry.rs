@@ -547,7 +547,7 @@ fn a_copied_registration_cannot_be_submitted_from_another_account_or_for_another
     let id = hyperchain_chain::testkit::identity(9);
     let genuine = chain.0.registration(SimFlavour::Intel, id, "eu", IMAGE);
     let elsewhere = Registration {
-        region: "zz".into(),
+        region: "us".into(),
         ..genuine.clone()
     };
     let copies = vec![

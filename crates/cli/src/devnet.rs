@@ -85,6 +85,14 @@ fn existing_configs(dir: &Path) -> Vec<PathBuf> {
 
 pub fn run(args: DevnetArgs) -> Result<()> {
     let dir = &args.dir;
+    // A devnet's genesis knows the default regions; its fleet must serve some of them.
+    let known = hyperchain_chain::registry::default_regions();
+    if let Some(unknown) = args.regions.iter().find(|r| !known.contains(r)) {
+        bail!(
+            "--regions: `{unknown}` is not one of a devnet chain's regions ({})",
+            known.join(", ")
+        );
+    }
     let fresh = !dir.join(GENESIS_FILE).exists();
     let configs = if !fresh {
         let spec = ChainSpec::load(&dir.join(GENESIS_FILE))?;

@@ -259,11 +259,16 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
                 println!("group public key {}", spec.group_public_key_hex());
                 println!("governance key   {}", doc.governance_key);
                 println!("execution modes  {}", doc.policy.execution_modes.join(", "));
+                println!("regions          {}", doc.policy.regions.join(", "));
                 let c = &doc.policy.compute;
                 println!(
                     "compute          job deadline {} ms, suspend for {} ms after {} missed \
-                     deadlines, pipeline depth {}",
-                    c.job_deadline_ms, c.suspension_ms, c.suspend_after_failures, c.pipeline_depth
+                     deadlines, fail a job stalled for {} ms, pipeline depth {}",
+                    c.job_deadline_ms,
+                    c.suspension_ms,
+                    c.suspend_after_failures,
+                    c.max_stall_ms,
+                    c.pipeline_depth
                 );
             }
             Ok(())

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Region names of bench fleets, in order.
-pub const REGION_NAMES: [&str; 10] = ["eu", "us", "ap", "sa", "af", "me", "oc", "na", "as", "an"];
+pub const REGION_NAMES: [&str; 10] = hyperchain_chain::registry::DEFAULT_REGIONS;
 /// How long the run may go without any job finishing.
 const STALL: Duration = Duration::from_secs(90);
 /// Fuel limit of each call when its need cannot be estimated.

@@ -24,7 +24,7 @@ pub enum JobCommand {
         /// Only jobs assigned to this node that it has not answered.
         #[arg(long)]
         node: Option<Digest>,
-        /// Only jobs in this state: waiting, assigned, stalled or done.
+        /// Only jobs in this state: waiting, assigned, stalled, done or failed.
         #[arg(long)]
         state: Option<String>,
         /// At most this many.
@@ -172,6 +172,12 @@ impl JobProgress {
                 "{at} waiting    for its turn in the lane and a committee drawn by the seed of a view after {}",
                 self.drawable_after
             ),
+            "failed" => format!(
+                "{at} failed     {}",
+                self.reason
+                    .as_deref()
+                    .unwrap_or("no committee could be formed")
+            ),
             "stalled" => format!(
                 "{at} stalled    {} (it is drawn as soon as that changes)",
                 self.reason
@@ -199,7 +205,7 @@ impl JobProgress {
     }
 }
 
-/// Waits until job `id` is resolved (at most `timeout`); a stall is named. Each change of the
+/// Waits until job `id` is resolved or failed (at most `timeout`); a stall is named. Each change of the
 /// job's step (state, committee, answers, stall reason) is passed to `on_progress`.
 pub async fn wait_done(
     client: &Client,
@@ -223,7 +229,7 @@ pub async fn wait_done(
             }
         }
         match &view {
-            Some(v) if v.state == "done" => return Ok(v.clone()),
+            Some(v) if v.state == "done" || v.state == "failed" => return Ok(v.clone()),
             _ if tokio::time::Instant::now() >= deadline => {
                 let state = view.as_ref().map_or("unknown".into(), |v| {
                     let reason = v

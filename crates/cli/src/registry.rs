@@ -202,6 +202,11 @@ pub enum TokenAction {
         /// Also require the node to be valid at this time (unix ms; default: now).
         #[arg(long)]
         now_ms: Option<u64>,
+        /// The oldest token block accepted, in seconds before `--now-ms`. A token shows the
+        /// node as it was at its block; a revocation since then is invisible to it, so a
+        /// verifier bounds its age.
+        #[arg(long, default_value_t = 3600)]
+        max_age_secs: u64,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -623,6 +628,7 @@ pub fn token(action: TokenAction) -> Result<()> {
             network_key,
             genesis,
             now_ms: at,
+            max_age_secs,
             json,
         } => {
             let text = std::fs::read_to_string(&file)
@@ -645,7 +651,13 @@ pub fn token(action: TokenAction) -> Result<()> {
                 view.certificate.0.clone(),
                 &view.proof.0,
             )
-            .and_then(|token| verify_token(&token, &light, Some(at)));
+            .and_then(|token| {
+                let freshness = hyperchain_chain::token::TokenFreshness {
+                    now_ms: at,
+                    max_age_ms: max_age_secs.saturating_mul(1000),
+                };
+                verify_token(&token, &light, Some(freshness))
+            });
             match verdict {
                 Ok(record) => {
                     let node = NodeView::new(&record, at);

@@ -363,6 +363,17 @@ pub fn call(a: CallArgs) -> Result<()> {
                 progress.push(step.clone());
             })
             .await?;
+            if view.state == "failed" {
+                // No committee could be formed for too long: the call changed nothing.
+                if a.conn.json {
+                    v["job"] = serde_json::to_value(&view)?;
+                    v["progress"] = serde_json::to_value(&progress)?;
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                } else {
+                    crate::jobs::print_job(&view);
+                }
+                std::process::exit(2);
+            }
             let result = view
                 .result
                 .as_ref()

@@ -1681,5 +1681,25 @@ mod chain {
         );
         assert_eq!(refused.status.code(), Some(2));
         assert!(stderr(&refused).contains("revoked"), "{}", stderr(&refused));
+        // The token fetched before the revocation shows the node as it was at its block; a
+        // verifier bounds how old that block may be.
+        let stale = hyperchain(
+            d,
+            &[
+                "token",
+                "verify",
+                "intel.token",
+                "--network-key",
+                &group_key,
+                "--max-age-secs",
+                "0",
+            ],
+        );
+        assert_eq!(stale.status.code(), Some(2));
+        assert!(
+            stderr(&stale).contains("fetch a fresh token"),
+            "{}",
+            stderr(&stale)
+        );
     }
 }

@@ -728,9 +728,9 @@ pub struct JobView {
     /// ordered it, made it the lane's head or sent it back to be drawn again).
     #[serde(default)]
     pub drawable_after: u64,
-    /// `waiting`, `assigned`, `stalled` or `done`.
+    /// `waiting`, `assigned`, `stalled`, `done` or `failed`.
     pub state: String,
-    /// Why it is stalled.
+    /// Why it is stalled, or why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The latest committee.
@@ -753,7 +753,14 @@ impl From<&hyperchain_types::Job> for JobView {
     fn from(job: &hyperchain_types::Job) -> Self {
         use hyperchain_types::{JobState, Resolution};
         let (reason, result) = match &job.state {
-            JobState::Stalled(reason) => (Some(reason.to_string()), None),
+            JobState::Stalled { reason, .. } => (Some(reason.to_string()), None),
+            JobState::Failed(failure) => (
+                Some(format!(
+                    "failed at height {}: no committee could be formed ({})",
+                    failure.height, failure.reason
+                )),
+                None,
+            ),
             JobState::Done(r) => (
                 None,
                 Some(JobResultView {

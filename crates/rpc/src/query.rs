@@ -1,13 +1,16 @@
 //! Read-only contract calls against one finalized state snapshot.
 //!
-//! The call runs exactly as in a block (same engine, same host API, same fuel accounting) on
-//! the contract's committed storage; its writes and events are reported and discarded.
+//! The call runs exactly as in a block (same engine configuration, host API and fuel
+//! accounting) on the contract's committed storage; its writes and events are reported and
+//! discarded. Queries run on the RPC server's own engine (its own instance pool and
+//! concurrency limit), never on the block executor's: no query load can make block execution
+//! find its engine busy.
 
 use commonware_codec::DecodeExt as _;
-use hyperchain_chain::execute::{Executor, contract_key, read_code};
+use hyperchain_chain::execute::{contract_key, read_code};
 use hyperchain_state::{Snapshot, TreeId};
 use hyperchain_types::{Address, CallOutcome, ContractRecord, ExecutionMode};
-use hyperchain_vm::{Call, CallContext, StorageError, StorageReader, VmError};
+use hyperchain_vm::{Call, CallContext, Engine, StorageError, StorageReader, VmError};
 use std::sync::Arc;
 
 /// Why a query has no outcome.
@@ -66,7 +69,7 @@ impl StorageReader for SnapshotStorage {
 /// finalized state (capped by the server's fuel limit), not part of consensus.
 #[allow(clippy::too_many_arguments)]
 pub fn query(
-    executor: &Executor,
+    engine: &Engine,
     snapshot: Arc<Snapshot>,
     at: QueryContext,
     caller: Address,
@@ -82,7 +85,6 @@ pub fn query(
         .ok_or(QueryError::NoContract(contract))?;
     let record = ContractRecord::decode(bytes::Bytes::from(record))
         .map_err(|e| QueryError::Node(format!("corrupt contract record of {contract}: {e}")))?;
-    let engine = executor.engine();
     let compiled = match engine.cached(&record.code_hash) {
         Some(compiled) => compiled,
         None => {

@@ -56,6 +56,9 @@ pub struct RpcConfig {
     pub max_wait: Duration,
     /// Most blocks one `GET /blocks/subscribe` response carries.
     pub max_blocks: usize,
+    /// Most queries running at once (the size of the query engine's instance pool); more are
+    /// answered 503 at once.
+    pub max_concurrent_queries: u32,
 }
 
 impl Default for RpcConfig {
@@ -67,6 +70,7 @@ impl Default for RpcConfig {
             default_wait: Duration::from_secs(30),
             max_wait: Duration::from_secs(60),
             max_blocks: 100,
+            max_concurrent_queries: 4,
         }
     }
 }
@@ -117,6 +121,10 @@ struct Shared {
     submitted: Mutex<HashMap<Digest, (Address, u64)>>,
     /// Set when the server shuts down, so that long polls return at once.
     shutdown: watch::Receiver<bool>,
+    /// The engine queries run on (its own instance pool; created on the first query).
+    query_engine: std::sync::OnceLock<Result<hyperchain_vm::Engine, String>>,
+    /// Permits of queries running at once.
+    query_permits: Arc<tokio::sync::Semaphore>,
     /// Without a shutdown signal, the sender lives as long as the routes.
     _never_shut_down: Option<watch::Sender<bool>>,
 }
@@ -134,9 +142,14 @@ fn routes(
     shutdown: watch::Receiver<bool>,
     never_shut_down: Option<watch::Sender<bool>>,
 ) -> Router {
+    let query_permits = Arc::new(tokio::sync::Semaphore::new(
+        ctx.config.max_concurrent_queries.max(1) as usize,
+    ));
     let shared = Arc::new(Shared {
         ctx,
         submitted: Mutex::new(HashMap::new()),
+        query_engine: std::sync::OnceLock::new(),
+        query_permits,
         shutdown,
         _never_shut_down: never_shut_down,
     });
@@ -620,11 +633,31 @@ async fn query_contract(
         height: block.header.height,
         timestamp_ms: block.header.timestamp_ms,
     };
-    let ledger = shared.ctx.ledger.clone();
+    let Ok(permit) = shared.query_permits.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "this node runs at most {} queries at once; retry later",
+                config.max_concurrent_queries
+            ),
+        ));
+    };
+    let engine = shared
+        .query_engine
+        .get_or_init(|| {
+            hyperchain_vm::Engine::new(hyperchain_vm::EngineConfig {
+                max_concurrent_calls: config.max_concurrent_queries.max(1),
+                ..hyperchain_vm::EngineConfig::default()
+            })
+            .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| ApiError::internal(format!("query engine: {e}")))?;
     // WASM is CPU work: keep it off the async workers.
     let outcome = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         query(
-            ledger.executor(),
+            &engine,
             Arc::new(snapshot),
             at,
             req.caller.unwrap_or(Address::ZERO),
@@ -750,10 +783,10 @@ async fn list_jobs(
     Params(filter): Params<JobFilter>,
 ) -> ApiResult<Json<JobsResponse>> {
     if let Some(state) = &filter.state
-        && !["waiting", "assigned", "stalled", "done"].contains(&state.as_str())
+        && !["waiting", "assigned", "stalled", "done", "failed"].contains(&state.as_str())
     {
         return Err(ApiError::bad_request(format!(
-            "bad state `{state}`: expected waiting, assigned, stalled or done"
+            "bad state `{state}`: expected waiting, assigned, stalled, done or failed"
         )));
     }
     let node: Option<Digest> = filter

@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use hyperchain_chain::execute::Executor;
 use hyperchain_chain::ledger::{Genesis, Ledger};
 use hyperchain_chain::mempool::Mempool;
-use hyperchain_rpc::{Client, FinalityCertificates, RpcContext, serve_with_shutdown};
+use hyperchain_rpc::{Client, FinalityCertificates, RpcConfig, RpcContext, serve_with_shutdown};
 use hyperchain_types::{
     Address, Block, Digest, ExecutionMode, Payload, SignedTransaction, Transaction, block_limits,
     sha256,
@@ -179,6 +179,11 @@ pub struct TestNode {
 
 impl TestNode {
     pub async fn start() -> TestNode {
+        TestNode::start_with(engine(), RpcConfig::default()).await
+    }
+
+    /// A node whose block executor runs on `engine` and whose API has `config`.
+    pub async fn start_with(engine: Engine, config: RpcConfig) -> TestNode {
         let dir = tempfile::tempdir().unwrap();
         let genesis = Genesis {
             chain_id: chain_id(),
@@ -188,13 +193,14 @@ impl TestNode {
             Ledger::open(
                 dir.path(),
                 genesis,
-                Executor::new(engine(), chain_id()).with_registry(registry_config()),
+                Executor::new(engine, chain_id()).with_registry(registry_config()),
             )
             .unwrap(),
         );
         let mempool = Arc::new(Mempool::new(chain_id(), 1_000));
         let certificates = Arc::new(TestCertificates::default());
-        let ctx = RpcContext::new(ledger.clone(), mempool.clone(), certificates.clone());
+        let mut ctx = RpcContext::new(ledger.clone(), mempool.clone(), certificates.clone());
+        ctx.config = config;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -4,6 +4,7 @@ use crate::common::*;
 use commonware_codec::Encode as _;
 use hyperchain_contracts::COUNTER;
 use hyperchain_rpc::ClientError;
+use hyperchain_rpc::RpcConfig;
 use hyperchain_rpc::api::{QueryRequest, TxStatus};
 use hyperchain_rpc::server::MAX_BODY;
 use hyperchain_sdk::encode;
@@ -435,4 +436,77 @@ async fn a_batch_submission_gets_one_verdict_per_transaction() {
         .await
         .unwrap();
     assert_eq!(answer.output, hyperchain_rpc::api::Hex(encode(&3u64)));
+}
+
+/// Found in the code: RPC queries ran on the block executor's engine, so enough concurrent
+/// queries made block execution find every instance slot taken and fail with `Busy`. Queries
+/// run on the server's own engine, at most `max_concurrent_queries` at once (more are refused
+/// at once), and blocks execute whatever the query load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_load_never_takes_the_block_executors_engine() {
+    // A block executor with a single instance slot: one stolen slot would fail its block.
+    let executor_engine = hyperchain_vm::Engine::new(hyperchain_vm::EngineConfig {
+        max_concurrent_calls: 1,
+        ..hyperchain_vm::EngineConfig::default()
+    })
+    .unwrap();
+    let config = RpcConfig {
+        max_concurrent_queries: 2,
+        max_query_fuel: 3_000_000_000,
+        ..RpcConfig::default()
+    };
+    let node = TestNode::start_with(executor_engine, config).await;
+    let alice = key(1);
+    let counter = contract_address(&address(&alice), 0);
+    let spinner = contract_address(&address(&alice), 1);
+    node.finalize_txs(vec![
+        deploy(&alice, 0, COUNTER),
+        deploy(&alice, 1, hyperchain_contracts::ADVERSARIAL),
+    ])
+    .await;
+
+    // Two long queries hold every query slot; a third is refused at once.
+    let long = {
+        let mut q = QueryRequest::new(spinner, "infinite_loop", vec![]);
+        q.fuel_limit = Some(3_000_000_000);
+        q
+    };
+    let running: Vec<_> = (0..2)
+        .map(|_| {
+            let client = node.client.clone();
+            let q = long.clone();
+            tokio::spawn(async move { client.query(&q).await })
+        })
+        .collect();
+    let mut refused = None;
+    for _ in 0..200 {
+        match node.client.query(&long).await {
+            Err(ClientError::Api {
+                status: 503,
+                message,
+            }) => {
+                refused = Some(message);
+                break;
+            }
+            // A slot was still free: that query spun to the end; try again.
+            _ => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
+    let refused = refused.expect("a third concurrent query is refused");
+    assert!(refused.contains("at most 2 queries at once"), "{refused}");
+
+    // Meanwhile a block with a call executes on the executor's own slot.
+    let block = node
+        .finalize_txs(vec![call(&alice, 2, counter, "increment", encode(&3u64))])
+        .await;
+    let receipt = node.ledger.receipt(&block.txs[0].id()).unwrap().unwrap();
+    assert!(
+        matches!(&receipt.status, hyperchain_types::ReceiptStatus::Called { status, .. } if status.is_ok()),
+        "{receipt:?}"
+    );
+    for query in running {
+        let outcome = query.await.unwrap().unwrap();
+        assert_eq!(outcome.status.status, "out_of_fuel");
+    }
+    node.stop().await;
 }

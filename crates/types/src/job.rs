@@ -216,6 +216,16 @@ pub struct JobResult {
     pub resolution: Resolution,
 }
 
+/// Why a job ended without a result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobFailure {
+    /// No committee could be formed for longer than the policy's `max_stall_ms`, for this
+    /// reason (the last one seen).
+    pub reason: StallReason,
+    /// Height of the block that failed it.
+    pub height: u64,
+}
+
 /// Where a job stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobState {
@@ -223,10 +233,18 @@ pub enum JobState {
     Waiting,
     /// A committee is executing it.
     Assigned,
-    /// No committee can be formed (e.g. a required region lacks a vendor); retried every block.
-    Stalled(StallReason),
+    /// No committee can be formed (e.g. a required region lacks a vendor); retried with each
+    /// new seed, and failed once it has been stalled for the policy's `max_stall_ms`.
+    Stalled {
+        /// Why.
+        reason: StallReason,
+        /// Block time (ms) it first stalled.
+        since_ms: u64,
+    },
     /// Resolved.
     Done(JobResult),
+    /// Ended without a result (its call changed nothing); the lane went on.
+    Failed(JobFailure),
 }
 
 /// A call to a TEE contract, stored under `job/ ‖ id`.
@@ -574,13 +592,19 @@ impl Write for JobState {
         match self {
             JobState::Waiting => 0u8.write(buf),
             JobState::Assigned => 1u8.write(buf),
-            JobState::Stalled(reason) => {
+            JobState::Stalled { reason, since_ms } => {
                 2u8.write(buf);
                 reason.write(buf);
+                since_ms.write(buf);
             }
             JobState::Done(result) => {
                 3u8.write(buf);
                 result.write(buf);
+            }
+            JobState::Failed(failure) => {
+                4u8.write(buf);
+                failure.reason.write(buf);
+                failure.height.write(buf);
             }
         }
     }
@@ -589,8 +613,9 @@ impl EncodeSize for JobState {
     fn encode_size(&self) -> usize {
         1 + match self {
             JobState::Waiting | JobState::Assigned => 0,
-            JobState::Stalled(reason) => reason.encode_size(),
+            JobState::Stalled { reason, .. } => reason.encode_size() + u64::SIZE,
             JobState::Done(result) => result.encode_size(),
+            JobState::Failed(failure) => failure.reason.encode_size() + u64::SIZE,
         }
     }
 }
@@ -600,8 +625,15 @@ impl Read for JobState {
         match u8::read(buf)? {
             0 => Ok(JobState::Waiting),
             1 => Ok(JobState::Assigned),
-            2 => Ok(JobState::Stalled(StallReason::read(buf)?)),
+            2 => Ok(JobState::Stalled {
+                reason: StallReason::read(buf)?,
+                since_ms: u64::read(buf)?,
+            }),
             3 => Ok(JobState::Done(JobResult::read(buf)?)),
+            4 => Ok(JobState::Failed(JobFailure {
+                reason: StallReason::read(buf)?,
+                height: u64::read(buf)?,
+            })),
             t => Err(Error::InvalidEnum(t)),
         }
     }
@@ -672,14 +704,20 @@ impl Read for Job {
 }
 
 impl Job {
-    /// `waiting`, `assigned`, `stalled` or `done`.
+    /// `waiting`, `assigned`, `stalled`, `done` or `failed`.
     pub fn state_name(&self) -> &'static str {
         match self.state {
             JobState::Waiting => "waiting",
             JobState::Assigned => "assigned",
-            JobState::Stalled(_) => "stalled",
+            JobState::Stalled { .. } => "stalled",
             JobState::Done(_) => "done",
+            JobState::Failed(_) => "failed",
         }
+    }
+
+    /// Whether the job has ended (done or failed).
+    pub fn is_final(&self) -> bool {
+        matches!(self.state, JobState::Done(_) | JobState::Failed(_))
     }
 }
 
@@ -762,15 +800,24 @@ mod tests {
         for state in [
             JobState::Waiting,
             JobState::Assigned,
-            JobState::Stalled(StallReason::RegionLacksVendor {
-                region: "eu".into(),
-                vendor: VENDOR_AMD,
+            JobState::Stalled {
+                reason: StallReason::RegionLacksVendor {
+                    region: "eu".into(),
+                    vendor: VENDOR_AMD,
+                },
+                since_ms: 9,
+            },
+            JobState::Stalled {
+                reason: StallReason::NotEnoughNodes {
+                    needed: 3,
+                    available: 1,
+                },
+                since_ms: 10,
+            },
+            JobState::Failed(JobFailure {
+                reason: StallReason::NoRegion,
+                height: 11,
             }),
-            JobState::Stalled(StallReason::NotEnoughNodes {
-                needed: 3,
-                available: 1,
-            }),
-            JobState::Stalled(StallReason::NoRegion),
         ] {
             let j = Job {
                 state,

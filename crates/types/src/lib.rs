@@ -23,9 +23,9 @@ pub use exec::{
     write_set_bytes,
 };
 pub use job::{
-    Assignment, CommitteeMember, Job, JobResult, JobState, LaneRecord, PRE_STATE_CHAIN_DOMAIN,
-    ReceiptVote, Resolution, StallReason, VENDOR_AMD, VENDOR_INTEL, chain_next, job_limits,
-    vendor_name,
+    Assignment, CommitteeMember, Job, JobFailure, JobResult, JobState, LaneRecord,
+    PRE_STATE_CHAIN_DOMAIN, ReceiptVote, Resolution, StallReason, VENDOR_AMD, VENDOR_INTEL,
+    chain_next, job_limits, vendor_name,
 };
 pub use receipt::{
     ComputeReceipt, RECEIPT_NAMESPACE, ReceiptCommitment, RunId, SignedCommitment,
