@@ -19,6 +19,8 @@ pub mod policy_limits {
     pub const MAX_ALLOWED_ADVISORIES: usize = 256;
     /// Most TCB shapes (component counts) one platform's minimum covers.
     pub const MAX_TCB_SHAPES: usize = 8;
+    /// Most accepted sets of TDX registers.
+    pub const MAX_TDX_REGISTER_SETS: usize = 16;
 }
 use policy_limits::*;
 
@@ -143,6 +145,113 @@ impl Read for TcbMinimums {
     }
 }
 
+/// One accepted set of a TDX trust domain's registers beyond MRTD (the `measurement`): its
+/// run-time measurement registers, MRCONFIGID and MROWNER. A register left out (`null`) is
+/// not pinned. A policy lists one set per accepted VM configuration: RTMR0 measures the
+/// virtual firmware's configuration, which varies with the VM's shape (memory size, CPU
+/// count), RTMR1 the kernel and RTMR2 its command line and initrd, so a release pins those per
+/// shape; RTMR3 is extended at run time by the guest itself and is normally left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TdxRegisters {
+    /// RTMR0 (virtual firmware configuration).
+    pub rtmr0: Option<Measurement>,
+    /// RTMR1 (kernel).
+    pub rtmr1: Option<Measurement>,
+    /// RTMR2 (kernel command line, initrd).
+    pub rtmr2: Option<Measurement>,
+    /// RTMR3 (extended at run time).
+    pub rtmr3: Option<Measurement>,
+    /// MRCONFIGID (software-defined configuration id).
+    pub mr_config_id: Option<Measurement>,
+    /// MROWNER (software-defined owner id).
+    pub mr_owner: Option<Measurement>,
+}
+
+impl TdxRegisters {
+    fn pinned(&self) -> [(&'static str, &Option<Measurement>); 6] {
+        [
+            ("RTMR0", &self.rtmr0),
+            ("RTMR1", &self.rtmr1),
+            ("RTMR2", &self.rtmr2),
+            ("RTMR3", &self.rtmr3),
+            ("MRCONFIGID", &self.mr_config_id),
+            ("MROWNER", &self.mr_owner),
+        ]
+    }
+
+    /// Whether the quote's registers match every register this set pins; on failure, the
+    /// first that differs.
+    pub fn check(
+        &self,
+        rtmr: &[[u8; 48]; 4],
+        mr_config_id: &[u8; 48],
+        mr_owner: &[u8; 48],
+    ) -> Result<(), &'static str> {
+        let have: [&[u8]; 6] = [
+            &rtmr[0],
+            &rtmr[1],
+            &rtmr[2],
+            &rtmr[3],
+            mr_config_id,
+            mr_owner,
+        ];
+        for ((name, want), have) in self.pinned().into_iter().zip(have) {
+            if want.as_ref().is_some_and(|w| w.0 != have) {
+                return Err(name);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Write for TdxRegisters {
+    fn write(&self, buf: &mut impl BufMut) {
+        for (_, m) in self.pinned() {
+            match m {
+                None => 0u8.write(buf),
+                Some(m) => {
+                    1u8.write(buf);
+                    m.0.write(buf);
+                }
+            }
+        }
+    }
+}
+
+impl EncodeSize for TdxRegisters {
+    fn encode_size(&self) -> usize {
+        self.pinned()
+            .iter()
+            .map(|(_, m)| 1 + m.as_ref().map_or(0, |m| m.0.encode_size()))
+            .sum()
+    }
+}
+
+impl Read for TdxRegisters {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        let mut read = || -> Result<Option<Measurement>, Error> {
+            match u8::read(buf)? {
+                0 => Ok(None),
+                1 => Ok(Some(Measurement(Vec::<u8>::read_cfg(
+                    buf,
+                    &(RangeCfg::new(1..=MAX_MEASUREMENT), ()),
+                )?))),
+                t => Err(Error::InvalidEnum(t)),
+            }
+        };
+        Ok(TdxRegisters {
+            rtmr0: read()?,
+            rtmr1: read()?,
+            rtmr2: read()?,
+            rtmr3: read()?,
+            mr_config_id: read()?,
+            mr_owner: read()?,
+        })
+    }
+}
+
 /// A measurement (hex in JSON).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Measurement(pub Vec<u8>);
@@ -177,6 +286,9 @@ pub struct AttestationPolicy {
     /// Minimum TCB per platform, one per TCB shape ([`TcbMinimums`]), in the layout of
     /// [`crate::Tcb`]. No entry: no minimum.
     pub min_tcb: BTreeMap<Platform, TcbMinimums>,
+    /// Accepted sets of TDX registers beyond MRTD ([`TdxRegisters`]); a TDX quote must match
+    /// one. A policy that accepts TDX measurements must list at least one set.
+    pub tdx_registers: Vec<TdxRegisters>,
     /// DCAP TCB statuses accepted (default: `UpToDate` only).
     pub allowed_tcb_statuses: BTreeSet<DcapTcbStatus>,
     /// Advisory ids accepted; evidence with any other advisory is rejected (default: none).
@@ -200,6 +312,7 @@ impl Default for AttestationPolicy {
         AttestationPolicy {
             measurements: BTreeMap::new(),
             min_tcb: BTreeMap::new(),
+            tdx_registers: Vec::new(),
             allowed_tcb_statuses: [DcapTcbStatus::UpToDate].into_iter().collect(),
             allowed_advisories: BTreeSet::new(),
             allow_debug: false,
@@ -243,6 +356,30 @@ impl AttestationPolicy {
             {
                 return Err(format!("a measurement for {p} is empty or too long"));
             }
+        }
+        if self.tdx_registers.len() > MAX_TDX_REGISTER_SETS {
+            return Err(format!(
+                "more than {MAX_TDX_REGISTER_SETS} sets of TDX registers"
+            ));
+        }
+        if self
+            .tdx_registers
+            .iter()
+            .any(|set| set.pinned().iter().all(|(_, m)| m.is_none()))
+        {
+            return Err("a set of TDX registers pins none of them".into());
+        }
+        if self
+            .measurements
+            .get(&Platform::Tdx)
+            .is_some_and(|m| !m.is_empty())
+            && self.tdx_registers.is_empty()
+        {
+            return Err(
+                "a policy accepting TDX measurements must pin its registers: list at least one \
+                 set in tdx_registers (RTMR0-2, MRCONFIGID, MROWNER)"
+                    .into(),
+            );
         }
         for (platform, minimums) in &self.min_tcb {
             TcbMinimums::new(minimums.0.clone())
@@ -305,6 +442,14 @@ pub enum PolicyError {
     /// The TEE runs in debug mode.
     #[error("the TEE runs in debug mode")]
     DebugNotAllowed,
+    /// The TDX quote's registers match none of the accepted sets.
+    #[error("TDX registers match none of the policy's {sets} accepted set(s): {detail}")]
+    TdxRegistersNotAllowed {
+        /// How many sets the policy accepts.
+        sets: usize,
+        /// Which register differed from each set.
+        detail: String,
+    },
     /// The SEV-SNP report came from a less privileged VMPL than allowed.
     #[error("VMPL {vmpl} is above the maximum {max}")]
     VmplTooHigh {
@@ -351,6 +496,7 @@ impl PolicyError {
             AdvisoryNotAllowed(_) => "advisories",
             DebugNotAllowed => "debug",
             VmplTooHigh { .. } => "vmpl",
+            TdxRegistersNotAllowed { .. } => "tdx-registers",
             ReportDataMismatch { .. } => "report-data",
             EvidenceTooOld { .. } | EvidenceFromFuture { .. } => "evidence-age",
         }
@@ -358,7 +504,7 @@ impl PolicyError {
 }
 
 /// The policy checks, in evaluation order.
-pub const POLICY_CHECKS: [&str; 9] = [
+pub const POLICY_CHECKS: [&str; 10] = [
     "simulated",
     "measurement",
     "min-tcb",
@@ -366,6 +512,7 @@ pub const POLICY_CHECKS: [&str; 9] = [
     "advisories",
     "debug",
     "vmpl",
+    "tdx-registers",
     "report-data",
     "evidence-age",
 ];
@@ -489,6 +636,42 @@ pub fn policy_checks(
     ));
 
     out.push((
+        "tdx-registers",
+        match &claims.details {
+            PlatformDetails::Tdx {
+                rtmr,
+                mr_config_id,
+                mr_owner,
+                ..
+            } => {
+                let misses: Vec<String> = policy
+                    .tdx_registers
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, set)| {
+                        set.check(rtmr, mr_config_id, mr_owner)
+                            .err()
+                            .map(|name| format!("set {i}: {name} differs"))
+                    })
+                    .collect();
+                if misses.len() < policy.tdx_registers.len() {
+                    Passed("the registers match an accepted set".into())
+                } else {
+                    Failed(PolicyError::TdxRegistersNotAllowed {
+                        sets: policy.tdx_registers.len(),
+                        detail: if misses.is_empty() {
+                            "the policy accepts none".into()
+                        } else {
+                            misses.join("; ")
+                        },
+                    })
+                }
+            }
+            _ => NotApplicable(format!("{platform} is not TDX")),
+        },
+    ));
+
+    out.push((
         "report-data",
         match expected_report_data {
             None => NotApplicable("no expected report data given".into()),
@@ -554,6 +737,7 @@ impl Write for AttestationPolicy {
             }
         }
         self.min_tcb.write(buf);
+        self.tdx_registers.write(buf);
         self.allowed_tcb_statuses.write(buf);
         (self.allowed_advisories.len() as u32).write(buf);
         for a in &self.allowed_advisories {
@@ -576,6 +760,7 @@ impl EncodeSize for AttestationPolicy {
             .map(|ms| 1 + 4 + ms.iter().map(|m| m.0.encode_size()).sum::<usize>())
             .sum::<usize>()
             + self.min_tcb.encode_size()
+            + self.tdx_registers.encode_size()
             + self.allowed_tcb_statuses.encode_size()
             + 4
             + self
@@ -625,6 +810,8 @@ impl Read for AttestationPolicy {
             buf,
             &(RangeCfg::new(0..=Platform::ALL.len()), ((), ())),
         )?;
+        let tdx_registers =
+            Vec::<TdxRegisters>::read_cfg(buf, &(RangeCfg::new(0..=MAX_TDX_REGISTER_SETS), ()))?;
         let allowed_tcb_statuses = BTreeSet::<DcapTcbStatus>::read_cfg(
             buf,
             &(RangeCfg::new(0..=DcapTcbStatus::ALL.len()), ()),
@@ -647,6 +834,7 @@ impl Read for AttestationPolicy {
         Ok(AttestationPolicy {
             measurements,
             min_tcb,
+            tdx_registers,
             allowed_tcb_statuses,
             allowed_advisories,
             allow_debug: bool::read(buf)?,

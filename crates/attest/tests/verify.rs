@@ -444,10 +444,20 @@ fn dcap_tcb_status_and_advisories_are_policy_decisions() {
     p.min_tcb.insert(Platform::Sgx, TcbMinimums::single(min));
     assert_eq!(evaluate(&p, &c, &rd, NOW).unwrap_err().check(), "min-tcb");
 
-    // TDX sample is UpToDate: the default policy's status check passes.
+    // TDX sample is UpToDate: the default policy's status check passes (its registers
+    // pinned as the quote has them).
     let (q, e) = tdx();
     let c = verify(Platform::Tdx, &q, &e, NOW).unwrap();
-    assert_eq!(evaluate(&policy_for(&c), &c, &c.report_data, NOW), Ok(()));
+    let mut p = policy_for(&c);
+    let PlatformDetails::Tdx { rtmr, .. } = &c.details else {
+        panic!("TDX details");
+    };
+    p.tdx_registers = vec![TdxRegisters {
+        rtmr0: Some(Measurement(rtmr[0].to_vec())),
+        ..TdxRegisters::default()
+    }];
+    assert!(p.validate().is_ok());
+    assert_eq!(evaluate(&p, &c, &c.report_data, NOW), Ok(()));
 }
 
 #[test]
@@ -674,4 +684,51 @@ fn appraisal_reports_every_check() {
         .map(|c| c.name)
         .collect();
     assert_eq!(failed, ["measurement", "tcb-status", "advisories"]);
+}
+
+/// Found in the code: a TDX quote was judged by MRTD alone, so a TD running the accepted
+/// firmware with any kernel, command line or owner passed. The policy pins RTMR0–3,
+/// MRCONFIGID and MROWNER, with several accepted sets (one per VM shape: RTMR0 varies with it).
+#[test]
+fn tdx_registers_are_pinned_with_several_accepted_sets() {
+    let (quote, endorsements) = tdx();
+    let c = verify(Platform::Tdx, &quote, &endorsements, NOW).unwrap();
+    let rd = c.report_data;
+    let PlatformDetails::Tdx {
+        rtmr,
+        mr_config_id,
+        mr_owner,
+        ..
+    } = c.details.clone()
+    else {
+        panic!("TDX details");
+    };
+    let mut p = policy_for(&c);
+    // Accepting a TDX measurement without pinning the registers is refused.
+    assert!(p.validate().unwrap_err().contains("tdx_registers"));
+
+    let pin = |rtmr1: [u8; 48]| TdxRegisters {
+        rtmr0: Some(Measurement(rtmr[0].to_vec())),
+        rtmr1: Some(Measurement(rtmr1.to_vec())),
+        rtmr2: Some(Measurement(rtmr[2].to_vec())),
+        rtmr3: None,
+        mr_config_id: Some(Measurement(mr_config_id.to_vec())),
+        mr_owner: Some(Measurement(mr_owner.to_vec())),
+    };
+    let mut other_kernel = rtmr[1];
+    other_kernel[0] ^= 1;
+    p.allowed_tcb_statuses = DcapTcbStatus::ALL.into_iter().collect();
+    p.allowed_advisories = c.advisories.iter().cloned().collect();
+    p.tdx_registers = vec![pin(other_kernel)];
+    assert!(p.validate().is_ok());
+    let err = evaluate(&p, &c, &rd, NOW).unwrap_err();
+    assert_eq!(err.check(), "tdx-registers");
+    assert!(err.to_string().contains("RTMR1 differs"), "{err}");
+    // A second accepted set (another VM shape or kernel) matches.
+    p.tdx_registers.push(pin(rtmr[1]));
+    assert_eq!(evaluate(&p, &c, &rd, NOW), Ok(()));
+    // The policy round-trips with its register sets.
+    assert_eq!(AttestationPolicy::from_json(&p.to_json()).unwrap(), p);
+    use commonware_codec::{DecodeExt as _, Encode as _};
+    assert_eq!(AttestationPolicy::decode(p.encode()).unwrap(), p);
 }

@@ -564,7 +564,8 @@ impl Executor {
                 head.drawable_after = env.view;
                 put(batch, job_key(&head.id), head.encode().to_vec());
                 // Its followers leave the dropped run.
-                return self.set_followers(base, batch, &lane, &head);
+                self.set_followers(base, batch, &lane, &head)?;
+                return Ok(());
             }
             JobState::Waiting | JobState::Stalled { .. } => {}
         }
@@ -595,9 +596,8 @@ impl Executor {
                     seed_view,
                     seed,
                     assigned_height: env.height,
-                    deadline_ms: env
-                        .timestamp_ms
-                        .saturating_add(self.registry.compute.job_deadline_ms),
+                    // Set below, once the run's fuel is known.
+                    deadline_ms: u64::MAX,
                     committee: committee
                         .into_iter()
                         .map(|m| CommitteeMember {
@@ -629,14 +629,21 @@ impl Executor {
                 false
             }
         };
-        put(batch, job_key(&head.id), head.encode().to_vec());
         let mut lane = lane;
         if assigned {
             // A committee drawn for the head executes on the proven storage commitment.
             lane.chain = lane.state;
             put(batch, lane_key(contract), lane.encode().to_vec());
         }
-        self.set_followers(base, batch, &lane, &head)
+        let run_fuel = self.set_followers(base, batch, &lane, &head)?;
+        if assigned && let Some(a) = head.assignment.as_mut() {
+            // Members send the head's receipt once they have executed the whole run.
+            a.deadline_ms = env
+                .timestamp_ms
+                .saturating_add(self.registry.compute.deadline_for(run_fuel));
+        }
+        put(batch, job_key(&head.id), head.encode().to_vec());
+        Ok(())
     }
 
     /// Ends a head that has been stalled for the policy's `max_stall_ms`: it fails with the
@@ -666,14 +673,15 @@ impl Executor {
     /// policy's depth that was ordered in a view before the committee's seed view, while the
     /// run's fuel limits fit one block's budget (validators may have to arbitrate all of it in
     /// the block that resolves the head). Followers of an earlier committee that no longer
-    /// follow go back to waiting, their receipts dropped.
+    /// follow go back to waiting, their receipts dropped. Returns the run's fuel limits (the
+    /// head's and its followers').
     fn set_followers(
         &self,
         base: &Arc<crate::execute::Base>,
         batch: &mut WriteBatch,
         lane: &LaneRecord,
         head: &Job,
-    ) -> Result<(), ExecError> {
+    ) -> Result<u64, ExecError> {
         let depth = u64::from(self.registry.compute.pipeline_depth.max(1));
         let end = lane.next_seq.min(lane.head.saturating_add(depth));
         let mut following = match (&head.state, &head.assignment) {
@@ -681,6 +689,7 @@ impl Executor {
             _ => None,
         };
         let mut fuel = head.fuel_limit;
+        let mut run_fuel = fuel;
         for seq in lane.head + 1..end {
             let view = Overlay { base, own: batch };
             let Some(mut job) = lane_job(&view, &head.contract, seq)? else {
@@ -695,6 +704,7 @@ impl Executor {
             });
             match following {
                 Some(a) => {
+                    run_fuel = fuel;
                     drop_votes(batch, &mut job);
                     job.assignment = Some(Assignment {
                         votes: Vec::new(),
@@ -709,7 +719,7 @@ impl Executor {
             }
             put(batch, job_key(&job.id), job.encode().to_vec());
         }
-        Ok(())
+        Ok(run_fuel)
     }
 
     fn contract_record(
@@ -1133,10 +1143,11 @@ impl Executor {
                 return Ok(fuel);
             }
             let record = self.contract_record(&view, contract)?;
+            let fuel_limit = head.fuel_limit;
             if let Some(a) = head.assignment.as_mut() {
                 a.deadline_ms = env
                     .timestamp_ms
-                    .saturating_add(self.registry.compute.job_deadline_ms);
+                    .saturating_add(self.registry.compute.deadline_for(fuel_limit));
             }
             match self.conclude(base, batch, env, head, lane, &record)? {
                 None => return Ok(fuel),

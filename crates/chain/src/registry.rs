@@ -166,6 +166,12 @@ pub struct ComputeParams {
     /// liveness.
     #[serde(default = "default_suspension_ms")]
     pub suspension_ms: u64,
+    /// Fuel per millisecond a deadline allows for: a run's deadline is `job_deadline_ms` plus
+    /// its fuel limits divided by this, so an honest node can meet the deadline of a heavy
+    /// run (measured: about 25 million fuel per ms on one core; the default leaves a wide
+    /// margin for slower machines and enclaves).
+    #[serde(default = "default_deadline_fuel_per_ms")]
+    pub deadline_fuel_per_ms: u64,
     /// How long (block time, ms) a job may stay stalled (no committee can be formed) before
     /// it fails with the reason and its lane goes on.
     #[serde(default = "default_max_stall_ms")]
@@ -193,6 +199,13 @@ fn default_suspension_ms() -> u64 {
     DEFAULT_SUSPENSION_MS
 }
 
+/// The default `deadline_fuel_per_ms`.
+pub const DEFAULT_DEADLINE_FUEL_PER_MS: u64 = 2_000_000;
+
+fn default_deadline_fuel_per_ms() -> u64 {
+    DEFAULT_DEADLINE_FUEL_PER_MS
+}
+
 /// The default `max_stall_ms` (10 minutes).
 pub const DEFAULT_MAX_STALL_MS: u64 = 600_000;
 
@@ -207,12 +220,19 @@ impl Default for ComputeParams {
             suspend_after_failures: 3,
             suspension_ms: DEFAULT_SUSPENSION_MS,
             max_stall_ms: DEFAULT_MAX_STALL_MS,
+            deadline_fuel_per_ms: DEFAULT_DEADLINE_FUEL_PER_MS,
             pipeline_depth: DEFAULT_PIPELINE_DEPTH,
         }
     }
 }
 
 impl ComputeParams {
+    /// The time a committee has for a run whose fuel limits add up to `fuel`.
+    pub fn deadline_for(&self, fuel: u64) -> u64 {
+        self.job_deadline_ms
+            .saturating_add(fuel / self.deadline_fuel_per_ms.max(1))
+    }
+
     /// Checks the parameters are usable.
     pub fn validate(&self) -> Result<(), String> {
         if !(1_000..=86_400_000).contains(&self.job_deadline_ms) {
@@ -223,6 +243,9 @@ impl ComputeParams {
         }
         if !(1_000..=30 * 86_400_000).contains(&self.suspension_ms) {
             return Err("suspension_ms must be between 1000 (1 s) and 2592000000 (30 days)".into());
+        }
+        if self.deadline_fuel_per_ms == 0 {
+            return Err("deadline_fuel_per_ms must be at least 1".into());
         }
         if !(1_000..=30 * 86_400_000).contains(&self.max_stall_ms) {
             return Err("max_stall_ms must be between 1000 (1 s) and 2592000000 (30 days)".into());

@@ -29,6 +29,8 @@ use std::sync::Arc;
 
 /// Four blocks (blocks are 1 s apart here).
 const DEADLINE_MS: u64 = 4_000;
+/// A run's deadline grows by 1 ms per million fuel of its jobs' limits.
+const DEADLINE_FUEL_PER_MS: u64 = 1_000_000;
 const SUSPEND_AFTER: u32 = 2;
 /// A minute.
 const SUSPENSION_MS: u64 = 60_000;
@@ -118,6 +120,7 @@ impl Chain {
                 suspend_after_failures: SUSPEND_AFTER,
                 suspension_ms: SUSPENSION_MS,
                 max_stall_ms: MAX_STALL_MS,
+                deadline_fuel_per_ms: DEADLINE_FUEL_PER_MS,
                 pipeline_depth,
             },
             ..RegistryConfig::default()
@@ -651,7 +654,11 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
     chain.block(vec![]);
     let lane = chain.lane(&counter);
     let next = chain.job(&jobs[4]).assignment.unwrap();
-    assert_eq!(next.deadline_ms, chain.time_ms + DEADLINE_MS);
+    // Its deadline covers the whole run (jobs 4–6), which members execute before answering.
+    assert_eq!(
+        next.deadline_ms,
+        chain.time_ms + DEADLINE_MS + 3 * FUEL / DEADLINE_FUEL_PER_MS
+    );
     assert!(next.seed_view > head.seed_view);
     assert_eq!(chain.job(&jobs[6]).state, JobState::Assigned);
     assert_eq!(
@@ -736,9 +743,12 @@ fn a_replaced_committee_takes_the_followers_and_their_old_receipts_are_dropped()
     let answered = chain.run_receipts(&committee[0], &jobs[0], None);
     chain.submit(answered);
     assert_eq!(chain.job(&jobs[2]).assignment.unwrap().votes.len(), 1);
-    for _ in 0..(DEADLINE_MS / 1_000) {
+    let deadline = chain.job(&jobs[0]).assignment.unwrap().deadline_ms;
+    while chain.time_ms < deadline {
         chain.block(vec![]);
     }
+    // The next block's seed draws the run again.
+    chain.block(vec![]);
     let head = chain.job(&jobs[0]).assignment.unwrap();
     assert_eq!(head.attempt, 1);
     assert!(head.excluded.contains(&committee[1]));
@@ -761,7 +771,7 @@ fn a_replaced_committee_takes_the_followers_and_their_old_receipts_are_dropped()
     assert_eq!(now_head.state, JobState::Assigned);
     assert_eq!(
         now_head.assignment.unwrap().deadline_ms,
-        chain.time_ms + DEADLINE_MS
+        chain.time_ms + DEADLINE_MS + FUEL / DEADLINE_FUEL_PER_MS
     );
     chain.submit(second[1..].to_vec());
     assert_eq!(

@@ -137,7 +137,7 @@ pub struct Executed {
     pub job: Job,
     /// Time spent executing the call (fetches of the values it read included).
     pub elapsed: Duration,
-    /// Storage values fetched and verified.
+    /// Storage values it read that were proven (not written by the run's earlier jobs).
     pub reads: usize,
 }
 
@@ -411,39 +411,72 @@ impl Enclave {
             contract: run[0].contract,
             pre_state: lane.state,
             cache: Mutex::new(HashMap::new()),
+            speculative: std::sync::atomic::AtomicBool::new(true),
+            guessed: Mutex::new(Default::default()),
             failure: Mutex::new(None),
         });
-        // Time and verified reads of each job.
-        let mut marks = Vec::with_capacity(run.len());
-        let mut started = Instant::now();
-        let mut fetched = 0;
-        let outcomes = lanes::run_jobs(
-            &self.engine,
-            &contract,
-            &run,
-            storage.clone(),
-            lane.chain,
-            |_| {
-                let reads = storage.cache.lock().map(|c| c.len()).unwrap_or(0);
-                marks.push((started.elapsed(), reads - fetched));
-                fetched = reads;
-                started = Instant::now();
-            },
-        )
-        .map_err(|e| {
-            // A refused read surfaces as the engine's storage error; report what it was.
+        // Speculative rounds: a value not yet fetched is taken as absent and its key noted;
+        // the noted keys are then fetched in batches. If every guess was right the outcomes
+        // stand (each read saw its proven value); otherwise the run is repeated with what was
+        // learnt. After SPECULATIVE_ROUNDS the run reads one proven value at a time. A run
+        // reading thousands of independent keys costs a few round trips, not thousands.
+        let mut round = 0;
+        let (outcomes, marks) = loop {
+            let speculative = round < SPECULATIVE_ROUNDS;
             storage
-                .failure
-                .lock()
-                .ok()
-                .and_then(|mut f| f.take())
-                .unwrap_or_else(|| EnclaveError::Engine(e.to_string()))
-        })?;
+                .speculative
+                .store(speculative, std::sync::atomic::Ordering::SeqCst);
+            // Time of each job (the last round's).
+            let mut marks = Vec::with_capacity(run.len());
+            let mut started = Instant::now();
+            let outcomes = lanes::run_jobs(
+                &self.engine,
+                &contract,
+                &run,
+                storage.clone(),
+                lane.chain,
+                |_| {
+                    marks.push(started.elapsed());
+                    started = Instant::now();
+                },
+            )
+            .map_err(|e| {
+                // A refused read surfaces as the engine's storage error; report what it was.
+                storage
+                    .failure
+                    .lock()
+                    .ok()
+                    .and_then(|mut f| f.take())
+                    .unwrap_or_else(|| EnclaveError::Engine(e.to_string()))
+            })?;
+            let guessed = storage.take_guesses();
+            if guessed.is_empty() || storage.fetch_many(&guessed)? {
+                break (outcomes, marks);
+            }
+            round += 1;
+        };
+        // Values each job read from the proven storage (not from the run's earlier writes).
+        let mut written = std::collections::HashSet::new();
+        let fetched: Vec<usize> = outcomes
+            .iter()
+            .map(|(_, outcome)| {
+                let proven = outcome
+                    .reads
+                    .iter()
+                    .filter(|k| !written.contains(*k))
+                    .count();
+                if outcome.status.is_ok() {
+                    written.extend(outcome.writes.keys().cloned());
+                }
+                proven
+            })
+            .collect();
         Ok(run
             .into_iter()
             .zip(outcomes)
-            .zip(marks)
+            .zip(marks.into_iter().zip(fetched))
             .map(|((job, (pre_state, outcome)), (elapsed, reads))| Executed {
+                reads,
                 receipt: lanes::expected_receipt(
                     self.identity.chain_id,
                     record.code_hash,
@@ -454,11 +487,21 @@ impl Enclave {
                 .sign(&self.identity.key),
                 job,
                 elapsed,
-                reads,
             })
             .collect())
     }
 }
+
+/// Keys guessed absent in a speculative round: in the order first read, and as a set.
+#[derive(Default)]
+struct Guesses {
+    order: Vec<Vec<u8>>,
+    seen: std::collections::HashSet<Vec<u8>>,
+}
+
+/// Runs of a job in which the enclave guesses that values it has not fetched are absent,
+/// before it falls back to fetching each value as the call reads it.
+const SPECULATIVE_ROUNDS: usize = 4;
 
 /// A contract's storage as the enclave reads it: each value fetched through the host and
 /// proven against a finalized header **and** against the lane's pre-state commitment.
@@ -468,26 +511,82 @@ struct ProvenStorage {
     host: Arc<dyn Host>,
     contract: hyperchain_types::Address,
     pre_state: Digest,
+    /// Proven values (`None`: proven absent).
     cache: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
+    /// Whether a value not in the cache is guessed absent (and its key noted) rather than
+    /// fetched at once.
+    speculative: std::sync::atomic::AtomicBool,
+    /// Keys guessed absent in this round.
+    guessed: Mutex<Guesses>,
     /// Why the first refused read was refused (the engine only sees a storage error).
     failure: Mutex<Option<EnclaveError>>,
 }
 
 impl ProvenStorage {
+    /// The keys guessed absent since the last call.
+    fn take_guesses(&self) -> Vec<Vec<u8>> {
+        self.guessed
+            .lock()
+            .map(|mut g| std::mem::take(&mut *g).order)
+            .unwrap_or_default()
+    }
+
+    /// Fetches and proves `keys` in batches of up to `MAX_REQUEST_KEYS`, caching
+    /// each value; whether every one of them is absent.
+    fn fetch_many(&self, keys: &[Vec<u8>]) -> Result<bool, EnclaveError> {
+        let mut all_absent = true;
+        for batch in keys.chunks(hyperchain_types::registry::MAX_REQUEST_KEYS) {
+            let values = self.fetch_batch(batch)?;
+            let mut cache = self
+                .cache
+                .lock()
+                .map_err(|_| EnclaveError::Engine("storage cache poisoned".into()))?;
+            for (key, value) in batch.iter().zip(values) {
+                all_absent &= value.is_none();
+                cache.insert(key.clone(), value);
+            }
+        }
+        Ok(all_absent)
+    }
+
     fn fetch(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EnclaveError> {
+        let mut values = self.fetch_batch(std::slice::from_ref(&key.to_vec()))?;
+        Ok(values.pop().flatten())
+    }
+
+    /// One request for `keys`: each value proven against a finalized header and against the
+    /// lane's pre-state, in the order asked.
+    fn fetch_batch(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, EnclaveError> {
         let unverified = |e: String| EnclaveError::Unverified(e);
         let request = ComputeRequest::State {
             contract: self.contract,
-            keys: vec![key.to_vec()],
+            keys: keys.to_vec(),
         };
         let resp = self
             .host
             .fetch(&self.identity.request(&request, now_ms()))
             .map_err(EnclaveError::Host)?;
         self.light.verify(&resp).map_err(unverified)?;
-        let [entry] = resp.entries.as_slice() else {
-            return Err(unverified("expected exactly one proven value".into()));
-        };
+        if resp.entries.len() != keys.len() {
+            return Err(unverified(format!(
+                "expected exactly {} proven value(s), got {}",
+                keys.len(),
+                resp.entries.len()
+            )));
+        }
+        resp.entries
+            .iter()
+            .zip(keys)
+            .map(|(entry, key)| self.check_entry(entry, key))
+            .collect()
+    }
+
+    fn check_entry(
+        &self,
+        entry: &ProvenEntry,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, EnclaveError> {
+        let unverified = |e: String| EnclaveError::Unverified(e);
         if entry.tree.0 != self.contract.0 || entry.key.0 != key {
             return Err(unverified("the answer proves another key".into()));
         }
@@ -516,6 +615,14 @@ impl StorageReader for ProvenStorage {
     fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(key).cloned()) {
             return Ok(hit);
+        }
+        if self.speculative.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Ok(mut guessed) = self.guessed.lock()
+                && guessed.seen.insert(key.to_vec())
+            {
+                guessed.order.push(key.to_vec());
+            }
+            return Ok(None);
         }
         let value = match self.fetch(key) {
             Ok(value) => value,

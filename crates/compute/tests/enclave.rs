@@ -25,7 +25,8 @@ use hyperchain_rpc::api::{ComputeFetchResponse, Hex};
 use hyperchain_sdk::{decode_all, encode};
 use hyperchain_state::TreeId;
 use hyperchain_types::{
-    ComputeRequest, Header, Job, JobState, LaneRecord, ReceiptStatus, Resolution, sha256,
+    ComputeRequest, ExecutionMode, Header, Job, JobState, LaneRecord, ReceiptStatus, Resolution,
+    sha256,
 };
 use std::sync::Arc;
 
@@ -170,6 +171,84 @@ mod honest {
         assert_eq!(
             executed.receipt.receipt.outcome,
             chain.run_directly(&jobs[1])
+        );
+    }
+}
+
+mod reads {
+    use super::*;
+
+    /// Found in the code: the enclave fetched storage one key per round trip, so a job reading
+    /// thousands of keys (here 1,500 absent ones) took one request each and its honest members
+    /// missed their deadline. The enclave reads speculatively: a value it lacks is taken as
+    /// absent, every such key is fetched afterwards in batches of up to 256, and the run is
+    /// repeated only when a guess was wrong.
+    #[test]
+    fn thousands_of_reads_take_a_few_batched_fetches_and_give_the_right_receipt() {
+        let Scenario { mut chain, .. } = Scenario::new(&[]);
+        let spammer = chain.deploy(
+            hyperchain_contracts::ADVERSARIAL,
+            ExecutionMode::CrossVendor,
+            &[REGION],
+        );
+        let call = chain.call_tx(spammer, "read_spam", encode(&1_500u32));
+        let job = match chain.block(vec![call]).remove(0) {
+            ReceiptStatus::Queued { job, .. } => job,
+            other => panic!("{other:?}"),
+        };
+        while chain.job(&job).state != JobState::Assigned {
+            chain.block(vec![]);
+        }
+        let mut receipts = Vec::new();
+        for member in chain.committee(&job) {
+            let host = chain.host();
+            let executed = chain.enclave(&member).execute(host.clone(), &job).unwrap();
+            let states = host
+                .seen()
+                .iter()
+                .filter(|r| matches!(r, ComputeRequest::State { .. }))
+                .count();
+            assert!(
+                states <= 1_500_usize.div_ceil(256) + 1,
+                "{states} state fetches"
+            );
+            assert_eq!(executed.receipt.receipt.outcome, chain.run_directly(&job));
+            receipts.push(executed.receipt);
+        }
+        assert_eq!(
+            chain.submit(receipts),
+            vec![ReceiptStatus::Accepted, ReceiptStatus::Accepted]
+        );
+        assert!(matches!(chain.job(&job).state, JobState::Done(_)));
+    }
+
+    /// Guesses that a value is absent are checked: a run that read present values is
+    /// repeated with them, and its receipt matches direct execution.
+    #[test]
+    fn a_speculative_guess_that_was_wrong_is_corrected_before_signing() {
+        let Scenario {
+            mut chain,
+            counter,
+            jobs,
+            ..
+        } = Scenario::new(&[5, 7]);
+        chain.serve(&jobs[0]);
+        let member = chain.committee(&jobs[1])[0];
+        let executed = chain
+            .enclave(&member)
+            .execute(chain.host(), &jobs[1])
+            .unwrap();
+        assert_eq!(
+            decode_all::<u64>(&executed.receipt.receipt.outcome.output).unwrap(),
+            12
+        );
+        assert_eq!(
+            executed.receipt.receipt.outcome,
+            chain.run_directly(&jobs[1])
+        );
+        assert_eq!(
+            executed.receipt.receipt.pre_state,
+            chain.storage_root(&counter)
         );
     }
 }
@@ -554,12 +633,12 @@ mod other_keys {
                     let copy = resp.entries[0].clone();
                     resp.entries.push(copy);
                 }),
-                "expected exactly one proven value",
+                "expected exactly 1 proven value",
             ),
             // No value at all.
             (
                 Box::new(|resp, _| resp.entries.clear()),
-                "expected exactly one proven value",
+                "expected exactly 1 proven value",
             ),
         ];
         for (lie, expected) in cases {
