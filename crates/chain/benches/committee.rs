@@ -34,7 +34,7 @@
 //! After the criterion runs, a summary re-measures the medians of the main figures and prints
 //! the per-job cost and its ratio to the job's execution.
 
-use commonware_codec::{DecodeExt as _, Encode as _};
+use commonware_codec::DecodeExt as _;
 use commonware_cryptography::{BatchEntry, BatchVerifier as _, Signer as _, ed25519};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hyperchain_attest::AttestationPolicy;
@@ -399,7 +399,7 @@ fn bench(c: &mut Criterion) {
         .collect();
     let messages: Vec<Vec<u8>> = receipts
         .iter()
-        .map(|r| r.receipt.encode().to_vec())
+        .map(|r| r.receipt.digest().0.to_vec())
         .collect();
     let items: Vec<usize> = (0..receipts.len()).collect();
     g.bench_function(

@@ -426,24 +426,41 @@ impl StorageReader for LaneView {
 }
 
 /// Drops the votes of `job`'s current run and the outcome kept beside them.
-fn drop_votes(batch: &mut WriteBatch, job: &mut Job) {
+fn drop_votes(
+    base: &crate::execute::Base,
+    batch: &mut WriteBatch,
+    job: &mut Job,
+) -> Result<(), ExecError> {
     if let Some(a) = job.assignment.as_mut()
         && !a.votes.is_empty()
     {
         a.votes.clear();
-        batch.delete(TreeId::ROOT, outcome_key(&job.id));
+        let key = outcome_key(&job.id);
+        // A kept outcome usually lives within one block (all members answer together): one
+        // the parent state does not hold is forgotten, at no cost to the state root.
+        if base.get(&TreeId::ROOT, &key)?.is_some() {
+            batch.delete(TreeId::ROOT, key);
+        } else {
+            batch.discard(&TreeId::ROOT, &key);
+        }
     }
+    Ok(())
 }
 
 /// A follower leaves its committee: back to waiting, its votes dropped, its next committee
 /// counted as a new attempt.
-fn unfollow(batch: &mut WriteBatch, job: &mut Job) {
-    drop_votes(batch, job);
+fn unfollow(
+    base: &crate::execute::Base,
+    batch: &mut WriteBatch,
+    job: &mut Job,
+) -> Result<(), ExecError> {
+    drop_votes(base, batch, job)?;
     job.state = JobState::Waiting;
     if let Some(a) = job.assignment.as_mut() {
         a.attempt = a.attempt.saturating_add(1);
         a.committee.clear();
     }
+    Ok(())
 }
 
 /// The pool a block draws committees from: the candidates of its parent's state, fixed
@@ -559,7 +576,7 @@ impl Executor {
                 for (id, liveness) in misses {
                     put(batch, liveness_key(&id), liveness.encode());
                 }
-                drop_votes(batch, &mut head);
+                drop_votes(base, batch, &mut head)?;
                 head.state = JobState::Waiting;
                 head.drawable_after = env.view;
                 put(batch, job_key(&head.id), head.encode().to_vec());
@@ -657,7 +674,7 @@ impl Executor {
         mut lane: LaneRecord,
         reason: hyperchain_types::StallReason,
     ) -> Result<(), ExecError> {
-        drop_votes(batch, &mut head);
+        drop_votes(base, batch, &mut head)?;
         head.state = JobState::Failed(hyperchain_types::JobFailure {
             reason,
             height: env.height,
@@ -705,7 +722,7 @@ impl Executor {
             match following {
                 Some(a) => {
                     run_fuel = fuel;
-                    drop_votes(batch, &mut job);
+                    drop_votes(base, batch, &mut job)?;
                     job.assignment = Some(Assignment {
                         votes: Vec::new(),
                         // Its deadline starts when it becomes the head.
@@ -714,7 +731,7 @@ impl Executor {
                     });
                     job.state = JobState::Assigned;
                 }
-                None if job.state == JobState::Assigned => unfollow(batch, &mut job),
+                None if job.state == JobState::Assigned => unfollow(base, batch, &mut job)?,
                 None => break,
             }
             put(batch, job_key(&job.id), job.encode().to_vec());
@@ -944,6 +961,7 @@ impl Executor {
                 let post = base.tree_root_after(&tree, batch, writes.iter())?;
                 let mut job = job;
                 self.resolve(
+                    base,
                     batch,
                     env,
                     &mut job,
@@ -1034,6 +1052,7 @@ impl Executor {
             revoked.push(node);
         }
         self.resolve(
+            base,
             batch,
             env,
             &mut job,
@@ -1063,7 +1082,7 @@ impl Executor {
         let view = Overlay { base, own: batch };
         let lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
         for mut job in assigned_run(&view, contract, &lane)? {
-            unfollow(batch, &mut job);
+            unfollow(base, batch, &mut job)?;
             put(batch, job_key(&job.id), job.encode().to_vec());
         }
         Ok(())
@@ -1073,6 +1092,7 @@ impl Executor {
     #[allow(clippy::too_many_arguments)]
     fn resolve(
         &self,
+        base: &crate::execute::Base,
         batch: &mut WriteBatch,
         env: BlockEnv,
         job: &mut Job,
@@ -1087,7 +1107,7 @@ impl Executor {
             batch.set(tree, key, value);
         }
         // The result is in the job record; the votes and the kept outcome are not.
-        drop_votes(batch, job);
+        drop_votes(base, batch, job)?;
         lane.chain = hyperchain_types::chain_next(&lane.chain, &outcome);
         job.state = JobState::Done(JobResult {
             status: outcome.status,

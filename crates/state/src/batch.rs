@@ -41,6 +41,15 @@ impl WriteBatch {
         self.set(tree, key, None);
     }
 
+    /// Forgets any pending write of `key` of `tree`: the value the batch is applied to
+    /// stands. (To undo a write of a key that batch's base does not hold, at no cost to the
+    /// state root.)
+    pub fn discard(&mut self, tree: &TreeId, key: &[u8]) {
+        if let Some(writes) = self.trees.get_mut(tree) {
+            writes.remove(key);
+        }
+    }
+
     /// Number of writes.
     pub fn len(&self) -> usize {
         self.trees.values().map(BTreeMap::len).sum()
