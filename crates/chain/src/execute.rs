@@ -524,6 +524,7 @@ impl Executor {
             });
             out.included.push(position);
         }
+        self.end_block(base, &mut out.batch, env)?;
         Ok(out)
     }
 

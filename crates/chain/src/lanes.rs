@@ -488,10 +488,9 @@ fn put(batch: &mut WriteBatch, key: Vec<u8>, value: Vec<u8>) {
 }
 
 impl Executor {
-    /// Start of a block: record the seed it reveals, then move every active lane along:
-    /// replace committees past their deadline, and draw committees for heads waiting for a
-    /// seed this block's is newer than. Draws happen only here, before any transaction of the
-    /// block, over the pool of the parent's state ([`BlockPool`]).
+    /// Start of a block: record the seed it reveals, then draw committees for heads waiting
+    /// for a seed this block's is newer than. Draws happen only here, before any transaction
+    /// of the block, over the pool of the parent's state ([`BlockPool`]).
     pub(crate) fn begin_block(
         &self,
         base: &Arc<crate::execute::Base>,
@@ -510,21 +509,38 @@ impl Executor {
         };
         let lanes = active_lanes(&Overlay { base, own: batch })?;
         for contract in lanes {
-            self.tick(base, batch, env, &contract, &pool)?;
+            self.tick(base, batch, env, &contract, Some(&pool))?;
         }
         Ok(())
     }
 
-    /// Moves `contract`'s lane along at the start of a block: a head past its deadline goes
-    /// back to be drawn again (its silent members charged and excluded); a waiting or
-    /// stalled head is drawn a committee if the block's seed is newer than it may use.
+    /// End of a block: replace the committees past their deadline that the block's receipts
+    /// did not resolve. After the transactions, so that receipts a member sent in time count
+    /// even when this is the first block in a while.
+    pub(crate) fn end_block(
+        &self,
+        base: &Arc<crate::execute::Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+    ) -> Result<(), ExecError> {
+        let lanes = active_lanes(&Overlay { base, own: batch })?;
+        for contract in lanes {
+            self.tick(base, batch, env, &contract, None)?;
+        }
+        Ok(())
+    }
+
+    /// Moves `contract`'s lane along: at the start of a block (with the block's `pool`), a
+    /// waiting or stalled head is drawn a committee if the block's seed is newer than it may
+    /// use; at its end (no pool), a head past its deadline goes back to be drawn again (its
+    /// silent members charged and excluded).
     fn tick(
         &self,
         base: &Arc<crate::execute::Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
         contract: &Address,
-        pool: &BlockPool<'_>,
+        pool: Option<&BlockPool<'_>>,
     ) -> Result<(), ExecError> {
         let view = Overlay { base, own: batch };
         let Some(lane) = lane(&view, contract)? else {
@@ -539,9 +555,13 @@ impl Executor {
                 format!("{contract} has no job at {}", lane.head),
             ));
         };
-        match &head.state {
-            JobState::Done(_) | JobState::Failed(_) => return Ok(()),
-            JobState::Assigned => {
+        match (&head.state, pool) {
+            (JobState::Done(_) | JobState::Failed(_), _) => return Ok(()),
+            (JobState::Assigned, Some(_))
+            | (JobState::Waiting | JobState::Stalled { .. }, None) => {
+                return Ok(());
+            }
+            (JobState::Assigned, None) => {
                 let Some(assignment) = head.assignment.as_mut() else {
                     return Err(corrupt(
                         "job",
@@ -584,8 +604,11 @@ impl Executor {
                 self.set_followers(base, batch, &lane, &head)?;
                 return Ok(());
             }
-            JobState::Waiting | JobState::Stalled { .. } => {}
+            (JobState::Waiting | JobState::Stalled { .. }, Some(_)) => {}
         }
+        let Some(pool) = pool else {
+            return Ok(());
+        };
         let (seed_view, seed) = latest_seed(&Overlay { base, own: batch })?;
         if seed_view <= head.drawable_after {
             // Only a seed nobody knew when the job became drawable may pick its committee.

@@ -1453,3 +1453,233 @@ fn unknown_regions_are_refused_and_a_job_stalled_too_long_fails_and_its_lane_goe
         "the failed call left no trace"
     );
 }
+
+/// How a member of the property test's fleet behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Conduct {
+    /// Answers every run it is on, in the block after it is assigned.
+    Honest,
+    /// Answers every run with a lie on its head.
+    Liar,
+    /// Never answers.
+    Silent,
+}
+
+/// One step of an adversarial schedule.
+#[derive(Clone, Debug)]
+enum Step {
+    /// A call incrementing the counter by this much.
+    Call(u8),
+    /// A block: the pending transactions, and the answers of the members of every assigned run.
+    Block,
+    /// Anyone replays a receipt signed earlier (any member, any job, any run).
+    Replay(usize),
+    /// A new honest node of this vendor registers.
+    Join(bool),
+    /// Time passes without a block (the next block comes this many seconds later).
+    Pause(u8),
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => (1u8..5).prop_map(Step::Call),
+        5 => Just(Step::Block),
+        2 => any::<usize>().prop_map(Step::Replay),
+        1 => any::<bool>().prop_map(Step::Join),
+        1 => (1u8..6).prop_map(Step::Pause),
+    ]
+}
+
+/// Checks the invariants of docs/THREATS.md after a block: no honest node revoked, charged
+/// or suspended; job records bounded; the jobs done so far, in lane order, returned the sums
+/// a reference counter gives (failed jobs change nothing).
+fn check_invariants(
+    chain: &Chain,
+    counter: &Address,
+    conduct: &std::collections::HashMap<Digest, Conduct>,
+    increments: &std::collections::HashMap<Digest, u64>,
+    jobs: &[Digest],
+) {
+    let view = StoreView(&chain.store);
+    for (id, c) in conduct {
+        if *c != Conduct::Honest {
+            continue;
+        }
+        let record = hyperchain_chain::registry::node(&view, id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.revoked, None, "honest node {id} revoked");
+        assert_eq!(
+            lanes::liveness(&view, id).unwrap(),
+            lanes::Liveness::default(),
+            "honest node {id} charged"
+        );
+    }
+    let mut total = 0u64;
+    for id in jobs {
+        let job = chain.job(id);
+        assert!(
+            commonware_codec::EncodeSize::encode_size(&job) < 256 * 1024,
+            "job record bounded"
+        );
+        match &job.state {
+            JobState::Done(result) => {
+                if result.status == CallStatus::Ok {
+                    total += increments[id];
+                }
+                assert_eq!(
+                    decode_all::<u64>(&result.output).unwrap(),
+                    total,
+                    "job {} returned what the reference counter holds",
+                    job.lane_seq
+                );
+            }
+            JobState::Failed(_) => {}
+            _ => break,
+        }
+    }
+    let lane = chain.lane(counter);
+    assert!(lane.head <= lane.next_seq);
+}
+
+/// Random adversarial schedules (calls, blocks, replays of any receipt ever signed, new
+/// nodes, pauses past deadlines) against a fleet with honest, lying and silent members:
+/// block execution never fails, honest nodes are never revoked or charged, and the results
+/// match a reference counter, checked after every block; at the end every job has ended.
+#[test]
+fn adversarial_schedules_keep_the_invariants() {
+    use proptest::prelude::*;
+    let config = ProptestConfig {
+        cases: 128,
+        ..ProptestConfig::default()
+    };
+    proptest::test_runner::TestRunner::new(config)
+        .run(&proptest::collection::vec(step(), 1..48), |steps| {
+            run_schedule(&steps);
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn run_schedule(steps: &[Step]) {
+    use std::collections::{HashMap, HashSet};
+    let mut chain = Chain::with_depth(2);
+    let mut conduct: HashMap<Digest, Conduct> = HashMap::new();
+    for (seed, flavour, c) in [
+        (2_001, SimFlavour::Intel, Conduct::Honest),
+        (2_002, SimFlavour::Intel, Conduct::Honest),
+        (2_003, SimFlavour::Intel, Conduct::Liar),
+        (2_004, SimFlavour::Amd, Conduct::Honest),
+        (2_005, SimFlavour::Amd, Conduct::Honest),
+        (2_006, SimFlavour::Amd, Conduct::Silent),
+    ] {
+        let i = chain.add_member(seed, flavour, "eu");
+        conduct.insert(chain.members[i].id(), c);
+    }
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    let mut increments: HashMap<Digest, u64> = HashMap::new();
+    let mut jobs: Vec<Digest> = Vec::new();
+    let mut pending: Vec<SignedTransaction> = Vec::new();
+    let mut signed: Vec<SignedComputeReceipt> = Vec::new();
+    let mut answered: HashSet<(Digest, hyperchain_types::RunId, Digest)> = HashSet::new();
+    let mut next_seed = 3_000u64;
+    let mut pause_ms = 0u64;
+
+    // The members' answers to every assigned run of the counter's lane, as they stand.
+    let answers = |chain: &Chain,
+                   conduct: &HashMap<Digest, Conduct>,
+                   answered: &mut HashSet<(Digest, hyperchain_types::RunId, Digest)>,
+                   signed: &mut Vec<SignedComputeReceipt>|
+     -> Vec<SignedComputeReceipt> {
+        let lane = chain.lane(&counter);
+        if lane.head >= lane.next_seq {
+            return Vec::new();
+        }
+        let head = lanes::lane_job(&StoreView(&chain.store), &counter, lane.head)
+            .unwrap()
+            .unwrap();
+        let Some(a) = head
+            .assignment
+            .clone()
+            .filter(|_| head.state == JobState::Assigned)
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for member in &a.committee {
+            let behaviour = conduct.get(&member.id).copied().unwrap_or(Conduct::Honest);
+            if behaviour == Conduct::Silent || !answered.insert((head.id, a.run(), member.id)) {
+                continue;
+            }
+            let lie = (behaviour == Conduct::Liar).then_some(0);
+            let run = chain.run_receipts(&member.id, &head.id, lie);
+            signed.extend(run.iter().cloned());
+            out.extend(run);
+        }
+        out
+    };
+
+    let block = |chain: &mut Chain, txs: Vec<SignedTransaction>, pause_ms: u64| {
+        let env = chain.next_env(1_000 + pause_ms, true);
+        chain.execute(env, &txs)
+    };
+
+    for step in steps {
+        match step {
+            Step::Call(by) => {
+                let tx = chain.call_tx(1, counter, "increment", encode(&u64::from(*by)));
+                increments.insert(tx.id(), u64::from(*by));
+                jobs.push(tx.id());
+                pending.push(tx);
+            }
+            Step::Replay(i) if !signed.is_empty() => {
+                let receipt = signed[i % signed.len()].clone();
+                pending.push(chain.tx(CARRIER, Payload::Receipt(Box::new(receipt))));
+            }
+            Step::Replay(_) => {}
+            Step::Join(intel) => {
+                next_seed += 1;
+                let flavour = if *intel {
+                    SimFlavour::Intel
+                } else {
+                    SimFlavour::Amd
+                };
+                let identity = hyperchain_chain::testkit::identity(next_seed);
+                let registration = chain.registration(flavour, identity, "eu", TEST_IMAGE);
+                pending.push(chain.tx(next_seed, Payload::Register(registration)));
+                chain.members.push(Member {
+                    key: key(next_seed),
+                });
+                conduct.insert(node_id(&identity), Conduct::Honest);
+            }
+            Step::Pause(secs) => pause_ms += u64::from(*secs) * 1_000,
+            Step::Block => {
+                let mut txs = std::mem::take(&mut pending);
+                for r in answers(&chain, &conduct, &mut answered, &mut signed) {
+                    txs.push(chain.tx(CARRIER, Payload::Receipt(Box::new(r))));
+                }
+                block(&mut chain, txs, std::mem::take(&mut pause_ms));
+                check_invariants(&chain, &counter, &conduct, &increments, &jobs);
+            }
+        }
+    }
+    // Then blocks with only the members' answers, until every job has ended.
+    let mut txs = std::mem::take(&mut pending);
+    for _ in 0..200 {
+        for r in answers(&chain, &conduct, &mut answered, &mut signed) {
+            txs.push(chain.tx(CARRIER, Payload::Receipt(Box::new(r))));
+        }
+        block(&mut chain, std::mem::take(&mut txs), 0);
+        check_invariants(&chain, &counter, &conduct, &increments, &jobs);
+        let lane = chain.lane(&counter);
+        if lane.head == lane.next_seq {
+            break;
+        }
+    }
+    let lane = chain.lane(&counter);
+    assert_eq!(lane.head, lane.next_seq, "every job ended");
+    for id in &jobs {
+        assert!(chain.job(id).is_final(), "job {id} ended");
+    }
+}

@@ -78,11 +78,14 @@ pub fn print_job(job: &JobView) {
             a.seed_view,
             short(&a.seed),
         );
+        let revoked = job.result.as_ref().map(|r| r.revoked.as_slice());
         for m in &a.committee {
-            let answered = if a.answered.contains(&m.id) {
-                "answered"
-            } else {
-                "waiting"
+            let answered = match revoked {
+                // Votes are not kept once a job is resolved.
+                Some(revoked) if revoked.contains(&m.id) => "revoked (signed a wrong result)",
+                Some(_) => "answered",
+                None if a.answered.contains(&m.id) => "answered",
+                None => "waiting",
             };
             println!("  {:<6} {:<5} 0x{}  {answered}", m.region, m.vendor, m.id);
         }

@@ -452,7 +452,7 @@ async fn query_load_never_takes_the_block_executors_engine() {
     .unwrap();
     let config = RpcConfig {
         max_concurrent_queries: 2,
-        max_query_fuel: 3_000_000_000,
+        max_query_fuel: 10_000_000_000,
         ..RpcConfig::default()
     };
     let node = TestNode::start_with(executor_engine, config).await;
@@ -465,35 +465,19 @@ async fn query_load_never_takes_the_block_executors_engine() {
     ])
     .await;
 
-    // Two long queries hold every query slot; a third is refused at once.
+    // Eight long queries at once: two run, the others are refused at once.
     let long = {
         let mut q = QueryRequest::new(spinner, "infinite_loop", vec![]);
-        q.fuel_limit = Some(3_000_000_000);
+        q.fuel_limit = Some(10_000_000_000);
         q
     };
-    let running: Vec<_> = (0..2)
+    let queries: Vec<_> = (0..8)
         .map(|_| {
             let client = node.client.clone();
             let q = long.clone();
             tokio::spawn(async move { client.query(&q).await })
         })
         .collect();
-    let mut refused = None;
-    for _ in 0..200 {
-        match node.client.query(&long).await {
-            Err(ClientError::Api {
-                status: 503,
-                message,
-            }) => {
-                refused = Some(message);
-                break;
-            }
-            // A slot was still free: that query spun to the end; try again.
-            _ => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-        }
-    }
-    let refused = refused.expect("a third concurrent query is refused");
-    assert!(refused.contains("at most 2 queries at once"), "{refused}");
 
     // Meanwhile a block with a call executes on the executor's own slot.
     let block = node
@@ -504,9 +488,23 @@ async fn query_load_never_takes_the_block_executors_engine() {
         matches!(&receipt.status, hyperchain_types::ReceiptStatus::Called { status, .. } if status.is_ok()),
         "{receipt:?}"
     );
-    for query in running {
-        let outcome = query.await.unwrap().unwrap();
-        assert_eq!(outcome.status.status, "out_of_fuel");
+    let (mut ran, mut refused) = (0, 0);
+    for query in queries {
+        match query.await.unwrap() {
+            Ok(outcome) => {
+                assert_eq!(outcome.status.status, "out_of_fuel");
+                ran += 1;
+            }
+            Err(ClientError::Api {
+                status: 503,
+                message,
+            }) => {
+                assert!(message.contains("at most 2 queries at once"), "{message}");
+                refused += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
+    assert!(ran >= 1 && refused >= 1, "{ran} ran, {refused} refused");
     node.stop().await;
 }
