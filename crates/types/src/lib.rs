@@ -28,7 +28,7 @@ pub use job::{
     chain_next, job_limits, vendor_name,
 };
 pub use receipt::{
-    ComputeReceipt, RECEIPT_NAMESPACE, ReceiptCommitment, RunId, SignedCommitment,
+    ComputeReceipt, RECEIPT_NAMESPACE, ReceiptBody, ReceiptCommitment, RunId, SignedCommitment,
     SignedComputeReceipt, verify_commitment_signature,
 };
 pub use registry::{

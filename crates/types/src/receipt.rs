@@ -65,9 +65,10 @@ impl std::fmt::Display for RunId {
     }
 }
 
-/// The result of one job, as a member computed it.
+/// A receipt's fields, with the outcome as `O`: the whole [`CallOutcome`] in a
+/// [`ComputeReceipt`], its SHA-256 in the [`ReceiptCommitment`] a member signs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ComputeReceipt {
+pub struct ReceiptBody<O> {
     /// The chain.
     pub chain_id: Digest,
     /// The contract whose lane ran the job.
@@ -83,31 +84,16 @@ pub struct ComputeReceipt {
     /// The pre-state executed on: the contract's storage commitment after job n−1, or, for a
     /// follower, the chained pre-state ([`crate::chain_next`]).
     pub pre_state: Digest,
-    /// What the call did.
-    pub outcome: CallOutcome,
+    /// What the call did (or its SHA-256).
+    pub outcome: O,
 }
 
-/// What a member signs: a receipt with its outcome replaced by the outcome's SHA-256
-/// (fixed size).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReceiptCommitment {
-    /// See [`ComputeReceipt`].
-    pub chain_id: Digest,
-    /// See [`ComputeReceipt`].
-    pub contract: Address,
-    /// See [`ComputeReceipt`].
-    pub lane_seq: u64,
-    /// See [`ComputeReceipt`].
-    pub job: Digest,
-    /// See [`ComputeReceipt`].
-    pub run: RunId,
-    /// See [`ComputeReceipt`].
-    pub code_hash: Digest,
-    /// See [`ComputeReceipt`].
-    pub pre_state: Digest,
-    /// SHA-256 of the outcome's encoding.
-    pub outcome: Digest,
-}
+/// The result of one job, as a member computed it.
+pub type ComputeReceipt = ReceiptBody<CallOutcome>;
+
+/// What a member signs: a receipt with its outcome replaced by the outcome's SHA-256 (fixed
+/// size).
+pub type ReceiptCommitment = ReceiptBody<Digest>;
 
 impl ReceiptCommitment {
     /// The digest members agree on and sign (SHA-256 of the encoding).
@@ -221,37 +207,6 @@ impl SignedCommitment {
     }
 }
 
-impl Write for ReceiptCommitment {
-    fn write(&self, buf: &mut impl BufMut) {
-        self.chain_id.write(buf);
-        self.contract.write(buf);
-        self.lane_seq.write(buf);
-        self.job.write(buf);
-        self.run.write(buf);
-        self.code_hash.write(buf);
-        self.pre_state.write(buf);
-        self.outcome.write(buf);
-    }
-}
-impl FixedSize for ReceiptCommitment {
-    const SIZE: usize = 32 * 6 + u64::SIZE + RunId::SIZE;
-}
-impl Read for ReceiptCommitment {
-    type Cfg = ();
-    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
-        Ok(ReceiptCommitment {
-            chain_id: Digest::read(buf)?,
-            contract: Address::read(buf)?,
-            lane_seq: u64::read(buf)?,
-            job: Digest::read(buf)?,
-            run: RunId::read(buf)?,
-            code_hash: Digest::read(buf)?,
-            pre_state: Digest::read(buf)?,
-            outcome: Digest::read(buf)?,
-        })
-    }
-}
-
 impl Write for SignedCommitment {
     fn write(&self, buf: &mut impl BufMut) {
         self.commitment.write(buf);
@@ -259,8 +214,10 @@ impl Write for SignedCommitment {
         self.signature.write(buf);
     }
 }
-impl FixedSize for SignedCommitment {
-    const SIZE: usize = ReceiptCommitment::SIZE + 32 + ed25519::Signature::SIZE;
+impl EncodeSize for SignedCommitment {
+    fn encode_size(&self) -> usize {
+        self.commitment.encode_size() + 32 + self.signature.encode_size()
+    }
 }
 impl Read for SignedCommitment {
     type Cfg = ();
@@ -273,7 +230,7 @@ impl Read for SignedCommitment {
     }
 }
 
-impl Write for ComputeReceipt {
+impl<O: Write> Write for ReceiptBody<O> {
     fn write(&self, buf: &mut impl BufMut) {
         self.chain_id.write(buf);
         self.contract.write(buf);
@@ -285,15 +242,15 @@ impl Write for ComputeReceipt {
         self.outcome.write(buf);
     }
 }
-impl EncodeSize for ComputeReceipt {
+impl<O: EncodeSize> EncodeSize for ReceiptBody<O> {
     fn encode_size(&self) -> usize {
-        32 * 5 + 8 + RunId::SIZE + self.outcome.encode_size()
+        32 * 5 + u64::SIZE + RunId::SIZE + self.outcome.encode_size()
     }
 }
-impl Read for ComputeReceipt {
+impl<O: Read<Cfg = ()>> Read for ReceiptBody<O> {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
-        Ok(ComputeReceipt {
+        Ok(ReceiptBody {
             chain_id: Digest::read(buf)?,
             contract: Address::read(buf)?,
             lane_seq: u64::read(buf)?,
@@ -301,7 +258,7 @@ impl Read for ComputeReceipt {
             run: RunId::read(buf)?,
             code_hash: Digest::read(buf)?,
             pre_state: Digest::read(buf)?,
-            outcome: CallOutcome::read(buf)?,
+            outcome: O::read(buf)?,
         })
     }
 }
@@ -414,7 +371,8 @@ mod tests {
         assert_eq!(evidence.node_id(), signed.node_id());
         assert_eq!(evidence.commitment.outcome, signed.receipt.outcome_digest());
         let enc = evidence.encode();
-        assert_eq!(enc.len(), SignedCommitment::SIZE);
+        assert_eq!(enc.len(), evidence.encode_size());
+        assert_eq!(enc.len(), 308, "fixed size");
         assert_eq!(SignedCommitment::decode(enc).unwrap(), evidence);
         let mut tampered = evidence.clone();
         tampered.commitment.pre_state = Digest([0; 32]);
