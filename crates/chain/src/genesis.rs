@@ -433,6 +433,7 @@ impl ChainSpec {
             execution_modes: self.execution_modes.clone(),
             compute: self.compute,
             regions: self.regions.clone(),
+            max_nodes: crate::registry::MAX_NODES,
         }
     }
 

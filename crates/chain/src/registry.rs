@@ -79,6 +79,8 @@ pub struct RegistryConfig {
     pub compute: ComputeParams,
     /// The regions compute nodes may serve and cross-vendor contracts may name.
     pub regions: Vec<String>,
+    /// How many nodes the registry's index holds ([`MAX_NODES`]; tests use less).
+    pub max_nodes: usize,
 }
 
 /// The regions a chain knows unless its genesis lists others.
@@ -124,6 +126,7 @@ impl Default for RegistryConfig {
             execution_modes: vec![ExecutionMode::Replicated],
             compute: ComputeParams::default(),
             regions: default_regions(),
+            max_nodes: MAX_NODES,
         }
     }
 }
@@ -470,14 +473,28 @@ pub(crate) fn register(
     if let Some(existing) = node(view, &id)? {
         return Ok(rejected(if existing.revoked.is_some() {
             format!("node {id} was revoked; a revoked identity key cannot register again")
+        } else if !existing.is_active(now.ms) {
+            format!("node {id} expired; an expired identity key cannot register again")
         } else {
             format!("node {id} is already registered (use reattest)")
         }));
     }
     let mut ids = node_ids(view)?;
-    if ids.len() >= MAX_NODES {
+    if ids.len() >= cfg.max_nodes {
+        // Make room: revoked and expired nodes leave the index. Their records stay, so their
+        // identity keys can never register again, and `node/` lookups still answer.
+        let mut live = Vec::with_capacity(ids.len());
+        for id in ids {
+            if node(view, &id)?.is_some_and(|r| r.is_active(now.ms)) {
+                live.push(id);
+            }
+        }
+        ids = live;
+    }
+    if ids.len() >= cfg.max_nodes {
         return Ok(rejected(format!(
-            "the registry is full ({MAX_NODES} nodes)"
+            "the registry is full ({} active nodes)",
+            cfg.max_nodes
         )));
     }
     let policy = policy(view, cfg)?;

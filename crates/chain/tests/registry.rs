@@ -614,3 +614,56 @@ fn only_the_node_itself_reattests_and_reattesting_keeps_its_missed_deadlines() {
         "fresh evidence says nothing about liveness"
     );
 }
+
+/// Found in the code: expired and revoked nodes stayed in the registry's index forever, so
+/// after enough churn (4,096 registrations ever) nobody could register again. A full index
+/// makes room by dropping revoked and expired nodes; their records stay, so their keys can
+/// never return.
+#[test]
+fn a_full_registry_makes_room_by_dropping_revoked_and_expired_nodes() {
+    let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {
+        governance: Some(key(100).public_key().into()),
+        genesis_policy: dev_policy(),
+        max_nodes: 2,
+        ..RegistryConfig::default()
+    });
+    let mut chain = Chain(MemoryChain::new(chain_id(), executor));
+    chain.block(1000, vec![]);
+    let tx = chain.tx(100, release());
+    chain.block(1000, vec![tx]);
+    let register = |chain: &mut Chain, seed: u64| {
+        let identity = hyperchain_chain::testkit::identity(seed);
+        let r = chain
+            .0
+            .registration(SimFlavour::Intel, identity, "eu", IMAGE);
+        let tx = chain.tx(seed, Payload::Register(r));
+        (identity, chain.block(1000, vec![tx]).remove(0))
+    };
+    let (first, status) = register(&mut chain, 11);
+    assert_eq!(status, ReceiptStatus::Accepted);
+    let (_, status) = register(&mut chain, 12);
+    assert_eq!(status, ReceiptStatus::Accepted);
+    let (_, status) = register(&mut chain, 13);
+    assert!(rejected(&status).contains("full"), "{status:?}");
+
+    // Governance revokes the first: the next registration takes its place.
+    let tx = chain.tx(
+        100,
+        Payload::Govern(GovernanceAction::Revoke(Revocation::Node(node_id(&first)))),
+    );
+    chain.block(1000, vec![tx]);
+    let (_, status) = register(&mut chain, 13);
+    assert_eq!(status, ReceiptStatus::Accepted);
+    // The revoked key still cannot come back.
+    let (_, status) = register(&mut chain, 11);
+    assert!(rejected(&status).contains("revoked"), "{status:?}");
+    assert!(chain.record(&first).is_some(), "its record stays");
+
+    // Once every member has expired, new nodes take their places.
+    let validity = AttestationPolicy::default().token_validity_secs * 1000;
+    chain.block(validity, vec![]);
+    let (_, status) = register(&mut chain, 14);
+    assert_eq!(status, ReceiptStatus::Accepted);
+    let (_, status) = register(&mut chain, 12);
+    assert!(rejected(&status).contains("expired"), "{status:?}");
+}
