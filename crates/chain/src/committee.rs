@@ -67,6 +67,15 @@ pub enum SelectionError {
     NoRegion,
 }
 
+/// The vendor tag job records use for `vendor` ([`hyperchain_types::VENDOR_INTEL`] or
+/// [`hyperchain_types::VENDOR_AMD`]).
+pub fn vendor_tag(vendor: Vendor) -> u8 {
+    match vendor {
+        Vendor::Intel => hyperchain_types::VENDOR_INTEL,
+        Vendor::Amd => hyperchain_types::VENDOR_AMD,
+    }
+}
+
 impl SelectionError {
     /// The typed reason a stalled job records.
     pub fn stall_reason(&self) -> StallReason {
@@ -74,10 +83,7 @@ impl SelectionError {
             SelectionError::RegionLacksVendor { region, vendor } => {
                 StallReason::RegionLacksVendor {
                     region: region.clone(),
-                    vendor: match vendor {
-                        Vendor::Intel => hyperchain_types::VENDOR_INTEL,
-                        Vendor::Amd => hyperchain_types::VENDOR_AMD,
-                    },
+                    vendor: vendor_tag(*vendor),
                 }
             }
             SelectionError::NotEnoughNodes { needed, available } => StallReason::NotEnoughNodes {

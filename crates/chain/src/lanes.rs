@@ -27,7 +27,7 @@
 //! | `liveness/ ‖ node id` | [`Liveness`]: missed deadlines (u32 BE) since its last suspension ‖ suspended until (block time, ms, u64 BE) |
 //! | `evidence/ ‖ job id ‖ node id` | the conflicting [`SignedCommitment`] of a revoked node |
 
-use crate::committee::{self, Agreement, Candidate, CommitteeSpec, JobContext, Member};
+use crate::committee::{self, Agreement, Candidate, CommitteeSpec, JobContext, Member, vendor_tag};
 use crate::execute::{BlockEnv, ContractView, ExecError, Executor, Overlay, contract_key};
 use crate::registry::{self, StateView};
 use commonware_codec::{DecodeExt as _, Encode as _};
@@ -37,7 +37,6 @@ use hyperchain_types::{
     Address, Assignment, CallOutcome, CommitteeMember, ComputeReceipt, ContractRecord, Digest,
     ExecutionMode, Job, JobResult, JobState, LaneRecord, ReceiptCommitment, ReceiptStatus,
     ReceiptVote, Resolution, RevokeReason, SignedCommitment, SignedComputeReceipt, VENDOR_AMD,
-    VENDOR_INTEL,
 };
 use hyperchain_vm::{Call, CallContext, Contract, Engine, StorageReader};
 use std::sync::Arc;
@@ -259,13 +258,6 @@ pub fn spec_of(record: &ContractRecord) -> Option<CommitteeSpec> {
         ExecutionMode::Single => Some(CommitteeSpec::AnyOf(1)),
         ExecutionMode::Committee(k) => Some(CommitteeSpec::AnyOf(k as usize)),
         ExecutionMode::CrossVendor => Some(CommitteeSpec::CrossVendor(record.regions.clone())),
-    }
-}
-
-fn vendor_tag(vendor: Vendor) -> u8 {
-    match vendor {
-        Vendor::Intel => VENDOR_INTEL,
-        Vendor::Amd => VENDOR_AMD,
     }
 }
 

@@ -741,14 +741,6 @@ pub struct JobView {
     pub result: Option<JobResultView>,
 }
 
-fn vendor_name(tag: u8) -> String {
-    if tag == hyperchain_types::VENDOR_AMD {
-        "amd".into()
-    } else {
-        "intel".into()
-    }
-}
-
 impl From<&hyperchain_types::Job> for JobView {
     fn from(job: &hyperchain_types::Job) -> Self {
         use hyperchain_types::{JobState, Resolution};
@@ -808,7 +800,7 @@ impl From<&hyperchain_types::Job> for JobView {
                     .map(|m| MemberView {
                         id: m.id,
                         region: m.region.clone(),
-                        vendor: vendor_name(m.vendor),
+                        vendor: hyperchain_types::vendor_name(m.vendor).into(),
                     })
                     .collect(),
                 answered: a.votes.iter().map(|v| v.node_id()).collect(),
