@@ -9,14 +9,9 @@ use commonware_codec::Encode as _;
 use commonware_consensus::{
     Application, Reporter,
     marshal::{Update, ancestry::Ancestry},
-    simplex::{
-        scheme::bls12381_threshold::vrf::{self, Seedable as _},
-        types::{Activity, Context, Finalization},
-    },
+    simplex::{scheme::bls12381_threshold::vrf::Seedable as _, types::Activity},
 };
-use commonware_cryptography::{
-    Digested, bls12381::primitives::variant::MinSig, ed25519, sha256::Digest as ConsensusDigest,
-};
+use commonware_cryptography::{Digested, sha256::Digest as ConsensusDigest};
 use commonware_runtime::{Clock, Metrics, Spawner};
 use commonware_utils::{Acknowledgement as _, acknowledgement::Exact};
 use futures::{StreamExt as _, channel::mpsc};
@@ -25,16 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 use tracing::{debug, error, warn};
 
-/// BLS variant: 48-byte (G1) signatures, 96-byte (G2) group public key.
-pub type Variant = MinSig;
-/// Validator identity keys.
-pub type PublicKey = ed25519::PublicKey;
-/// The threshold-VRF simplex signing scheme.
-pub type Scheme = vrf::Scheme<PublicKey, Variant>;
-/// What consensus tells the application about a proposal.
-pub type ConsensusContext = Context<ConsensusDigest, PublicKey>;
-/// A finalization certificate.
-pub type FinalizationCert = Finalization<Scheme, ConsensusDigest>;
+pub use hyperchain_types::consensus::{
+    ConsensusContext, FinalizationCert, PublicKey, Scheme, Variant,
+};
 
 /// A block's timestamp may be at most this far ahead of the verifier's clock.
 pub const MAX_CLOCK_DRIFT: Duration = Duration::from_secs(5);

@@ -7,7 +7,6 @@
 //! simplex's and vote to notarize before executing the block, and execute it (certify) before
 //! voting to finalize.
 
-use crate::app::{ConsensusContext, PublicKey};
 use bytes::BufMut;
 use commonware_codec::Encode as _;
 use commonware_codec::{Buf, EncodeSize, Error, Read, Write};
@@ -17,6 +16,7 @@ use commonware_consensus::{
 };
 use commonware_cryptography::{Digestible, Signer as _, ed25519, sha256};
 use hyperchain_types::Digest;
+use hyperchain_types::consensus::{ConsensusContext, PublicKey};
 use std::ops::Deref;
 use std::sync::OnceLock;
 
@@ -38,15 +38,7 @@ impl Deref for Block {
     }
 }
 
-/// The consensus digest of a hyperchain digest (same bytes).
-pub fn to_consensus(digest: Digest) -> sha256::Digest {
-    sha256::Digest(digest.0)
-}
-
-/// The hyperchain digest of a consensus digest (same bytes).
-pub fn from_consensus(digest: &sha256::Digest) -> Digest {
-    Digest(digest.0)
-}
+pub use hyperchain_types::consensus::{from_consensus, to_consensus};
 
 impl Write for Block {
     fn write(&self, buf: &mut impl BufMut) {

@@ -38,14 +38,7 @@ pub const INDEX_FILE: &str = "index.redb";
 /// Directory of the state store inside the node's directory.
 pub const STATE_DIR: &str = "state";
 
-/// What every validator of a chain starts from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Genesis {
-    /// The chain id (transactions name it; it is the genesis block's `chain_id`).
-    pub chain_id: Digest,
-    /// The genesis block's timestamp.
-    pub timestamp_ms: u64,
-}
+pub use hyperchain_stf::genesis::Genesis;
 
 /// Failures of the ledger.
 #[derive(Debug, thiserror::Error)]

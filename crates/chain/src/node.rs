@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Namespace of all consensus signatures (light clients need it to verify certificates).
-pub const NAMESPACE: &[u8] = b"hyperchain/consensus/v1";
+pub use hyperchain_types::consensus::NAMESPACE;
 
 /// One epoch for the whole chain (no reconfiguration yet). `Deferred` re-proposes the last block
 /// of an epoch, so the boundary is kept out of reach.

@@ -9,7 +9,8 @@
 //!
 //! Endpoints, bodies and error codes are documented in `docs/RPC.md`.
 
-pub mod api;
+/// The JSON bodies of the API (the `hyperchain-api` crate, shared with clients and enclaves).
+pub use hyperchain_api as api;
 pub mod certificates;
 pub mod client;
 pub mod query;

@@ -50,25 +50,32 @@ pub enum StateError {
     #[error("cannot create state directory: {0}")]
     Io(#[from] std::io::Error),
     /// Opening the database failed.
+    #[cfg(feature = "store")]
     #[error("cannot open state database: {0}")]
     Open(#[from] Box<redb::DatabaseError>),
     /// Starting a transaction failed.
+    #[cfg(feature = "store")]
     #[error("state transaction: {0}")]
     Transaction(#[from] Box<redb::TransactionError>),
     /// Opening a table failed.
+    #[cfg(feature = "store")]
     #[error("state table: {0}")]
     Table(#[from] Box<redb::TableError>),
     /// Reading or writing failed.
+    #[cfg(feature = "store")]
     #[error("state storage: {0}")]
     Storage(#[from] Box<redb::StorageError>),
     /// Committing failed; nothing of the batch was written.
+    #[cfg(feature = "store")]
     #[error("state commit: {0}")]
     Commit(#[from] Box<redb::CommitError>),
     /// Setting the commit durability failed.
+    #[cfg(feature = "store")]
     #[error("state durability: {0}")]
     Durability(#[from] Box<redb::SetDurabilityError>),
 }
 
+#[cfg(feature = "store")]
 macro_rules! boxed_from {
     ($($error:ty),*) => {$(
         impl From<$error> for StateError {
@@ -79,6 +86,7 @@ macro_rules! boxed_from {
     )*};
 }
 
+#[cfg(feature = "store")]
 boxed_from!(
     redb::DatabaseError,
     redb::TransactionError,

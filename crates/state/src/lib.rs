@@ -32,12 +32,16 @@
 
 mod batch;
 mod error;
+mod reader;
+#[cfg(feature = "store")]
 mod store;
 
 pub use batch::{TreeWrites, WriteBatch};
 pub use error::StateError;
 pub use hyperchain_merkle::{EMPTY, Hash, Proof, StateProof, TreeId};
-pub use store::{BatchRoots, DATABASE_FILE, FORMAT_VERSION, KeyValue, Snapshot, Store};
+pub use reader::{BatchRoots, StateReader};
+#[cfg(feature = "store")]
+pub use store::{DATABASE_FILE, FORMAT_VERSION, KeyValue, Snapshot, Store};
 
 /// Largest key a batch may write, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;

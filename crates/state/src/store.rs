@@ -16,6 +16,7 @@ use redb::{
 
 use crate::batch::{TreeWrites, WriteBatch};
 use crate::error::StateError;
+use crate::reader::{BatchRoots, StateReader};
 
 /// Version of the on-disk layout written by this build.
 pub const FORMAT_VERSION: u8 = 1;
@@ -124,16 +125,6 @@ fn hash_updates(writes: &TreeWrites) -> Vec<Update> {
         .iter()
         .map(|(key, value)| (key_path(key), value.as_deref().map(value_hash)))
         .collect()
-}
-
-/// Roots after applying a batch, as computed by a dry run or a commit.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BatchRoots {
-    /// The new state root.
-    pub state_root: Hash,
-    /// The new root of every tree the batch writes (`EMPTY` for a tree left empty). For
-    /// [`TreeId::ROOT`] this is the state root.
-    pub tree_roots: BTreeMap<TreeId, Hash>,
 }
 
 /// Everything a commit writes, computed from one consistent read of the store.
@@ -500,5 +491,19 @@ impl Snapshot {
     /// The state root `batch` would produce if committed on top of this snapshot.
     pub fn compute_root(&self, batch: &WriteBatch) -> Result<Hash, StateError> {
         Ok(self.compute_roots(batch)?.state_root)
+    }
+}
+
+impl StateReader for Snapshot {
+    fn get(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Snapshot::get(self, tree, key)
+    }
+
+    fn tree_root(&self, tree: &TreeId) -> Result<Hash, StateError> {
+        Snapshot::tree_root(self, tree)
+    }
+
+    fn compute_roots(&self, batch: &WriteBatch) -> Result<BatchRoots, StateError> {
+        Snapshot::compute_roots(self, batch)
     }
 }

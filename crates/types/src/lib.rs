@@ -6,6 +6,7 @@
 //! is one the encoder could have produced, and arbitrary bytes yield an error, never a panic.
 
 mod block;
+pub mod consensus;
 mod digest;
 mod exec;
 pub mod job;

@@ -839,3 +839,47 @@ pub struct LaneView {
     /// drawn for it, the chained pre-state when it followed the job before.
     pub chain: Digest,
 }
+
+/// Verifies a `POST /compute/fetch` answer with only the group key (in `light`): the header
+/// is finalized and every entry's proof holds against its state root. Returns the header.
+pub fn verify_compute_fetch(
+    light: &hyperchain_stf::light::LightClient,
+    resp: &ComputeFetchResponse,
+) -> Result<hyperchain_types::Header, String> {
+    use commonware_codec::DecodeExt as _;
+    let header = hyperchain_types::Header::decode(bytes::Bytes::copy_from_slice(&resp.header.0))
+        .map_err(|e| format!("malformed header: {e}"))?;
+    light
+        .verify_finalized(&header, &resp.certificate.0)
+        .map_err(|e| e.to_string())?;
+    verify_compute_fetch_proofs(resp)
+}
+
+/// The proofs of [`verify_compute_fetch`] alone: every entry against the answer's header,
+/// whose finality the caller has already verified (e.g. the same header and certificate as a
+/// verified earlier answer). Returns the header.
+pub fn verify_compute_fetch_proofs(
+    resp: &ComputeFetchResponse,
+) -> Result<hyperchain_types::Header, String> {
+    use commonware_codec::DecodeExt as _;
+    let header = hyperchain_types::Header::decode(bytes::Bytes::copy_from_slice(&resp.header.0))
+        .map_err(|e| format!("malformed header: {e}"))?;
+    for entry in &resp.entries {
+        let proof = hyperchain_merkle::StateProof::decode(&entry.proof.0)
+            .map_err(|e| format!("malformed proof: {e}"))?;
+        hyperchain_merkle::verify_state_proof(
+            &header.state_root.0,
+            &hyperchain_merkle::TreeId(entry.tree.0),
+            &entry.key.0,
+            entry.value.as_ref().map(|v| v.0.as_slice()),
+            &proof,
+        )
+        .map_err(|e| {
+            format!(
+                "proof of key {} does not verify: {e}",
+                hex::encode(&entry.key.0)
+            )
+        })?;
+    }
+    Ok(header)
+}

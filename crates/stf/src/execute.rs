@@ -20,7 +20,7 @@
 use crate::registry::{self, RegistryConfig};
 use crate::signatures::SignatureCache;
 use commonware_codec::{DecodeExt as _, Encode as _, EncodeSize as _};
-use hyperchain_state::{Snapshot, StateError, TreeId, TreeWrites, WriteBatch};
+use hyperchain_state::{StateError, StateReader, TreeId, TreeWrites, WriteBatch};
 use hyperchain_types::{
     Address, ContractRecord, Digest, ExecutionMode, Payload, Receipt, ReceiptStatus,
     SignedTransaction, block_limits, contract_address, tx_limits,
@@ -135,14 +135,17 @@ pub enum ExecError {
 /// block's unfinalized ancestors.
 #[derive(Debug)]
 pub struct Base {
-    snapshot: Snapshot,
+    snapshot: Box<dyn StateReader>,
     pending: Arc<WriteBatch>,
 }
 
 impl Base {
     /// `snapshot` overlaid with `pending` (later writes of unfinalized ancestors).
-    pub fn new(snapshot: Snapshot, pending: Arc<WriteBatch>) -> Self {
-        Base { snapshot, pending }
+    pub fn new(snapshot: impl StateReader + 'static, pending: Arc<WriteBatch>) -> Self {
+        Base {
+            snapshot: Box::new(snapshot),
+            pending,
+        }
     }
 
     /// The value of `key` in `tree`.
@@ -251,12 +254,14 @@ impl crate::registry::StateView for Base {
 
 /// One contract's committed storage, as a compute node (or a local tool) reads it.
 #[derive(Debug)]
-pub struct ContractSnapshot {
-    pub snapshot: Snapshot,
+pub struct ContractSnapshot<S> {
+    /// Committed state.
+    pub snapshot: S,
+    /// The contract's storage tree.
     pub tree: TreeId,
 }
 
-impl StorageReader for ContractSnapshot {
+impl<S: StateReader> StorageReader for ContractSnapshot<S> {
     fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         self.snapshot
             .get(&self.tree, key)

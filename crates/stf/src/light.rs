@@ -10,10 +10,7 @@
 //! Pure: no I/O, no runtime. Every input is treated as adversarial: decoding is bounded, nothing
 //! panics, and errors say which check failed.
 
-use crate::app::{FinalizationCert, Scheme};
-use crate::block::{from_consensus, to_consensus};
 use crate::genesis::{ChainSpec, GroupPublicKey};
-use crate::node::NAMESPACE;
 use commonware_codec::{Copying, Decode as _, DecodeExt as _};
 use commonware_consensus::simplex::types::{Nullification, Subject};
 use commonware_cryptography::{
@@ -23,6 +20,9 @@ use commonware_cryptography::{
 };
 use commonware_parallel::Sequential;
 use hyperchain_merkle::{ProofError, StateProof, TreeId, verify_state_proof};
+use hyperchain_types::consensus::{
+    FinalizationCert, NAMESPACE, Scheme, from_consensus, to_consensus,
+};
 use hyperchain_types::{Digest, Header};
 use rand_core::CryptoRng;
 
@@ -155,12 +155,15 @@ impl LightClient {
         use commonware_consensus::simplex::scheme::bls12381_threshold::vrf::Seed;
         use commonware_consensus::types::{Epoch, Round, View};
         type Signature =
-            <crate::app::Variant as commonware_cryptography::bls12381::primitives::variant::Variant>::Signature;
+            <hyperchain_types::consensus::Variant as commonware_cryptography::bls12381::primitives::variant::Variant>::Signature;
         let Ok(signature) = Signature::decode(Copying(&seed.signature[..])) else {
             return false;
         };
-        Seed::<crate::app::Variant>::new(Round::new(Epoch::zero(), View::new(seed.view)), signature)
-            .verify(&self.verifier)
+        Seed::<hyperchain_types::consensus::Variant>::new(
+            Round::new(Epoch::zero(), View::new(seed.view)),
+            signature,
+        )
+        .verify(&self.verifier)
     }
 
     /// Checks that `header` is finalized ([`LightClient::verify_finalized`]), then that `proof`

@@ -13,9 +13,6 @@
 //! sign for the whole chain. A production chain runs a DKG instead and publishes only the
 //! resulting polynomial.
 
-use crate::app::{PublicKey, Scheme, Variant};
-use crate::ledger;
-use crate::node::NAMESPACE;
 use commonware_codec::{Decode as _, DecodeExt as _, Encode as _};
 use commonware_cryptography::{
     Signer as _,
@@ -24,7 +21,6 @@ use commonware_cryptography::{
         primitives::{
             group::Share,
             sharing::{Mode, ModeVersion, Sharing},
-            variant::Variant as BlsVariant,
         },
     },
     ed25519,
@@ -34,6 +30,7 @@ use commonware_utils::{
     ordered::{Quorum as _, Set},
 };
 use hyperchain_attest::AttestationPolicy;
+use hyperchain_types::consensus::{NAMESPACE, PublicKey, Scheme, Variant};
 use hyperchain_types::{Address, Digest, ExecutionMode, account_address, sha256};
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
@@ -480,8 +477,8 @@ impl ChainSpec {
     }
 
     /// What the ledger needs to create the genesis block.
-    pub fn ledger_genesis(&self) -> ledger::Genesis {
-        ledger::Genesis {
+    pub fn ledger_genesis(&self) -> Genesis {
+        Genesis {
             chain_id: self.chain_id,
             timestamp_ms: self.timestamp_ms,
         }
@@ -796,5 +793,13 @@ pub fn deal_devnet_with(
     })
 }
 
-/// The group public key type (certificates verify against it).
-pub type GroupPublicKey = <Variant as BlsVariant>::Public;
+pub use hyperchain_types::consensus::GroupPublicKey;
+
+/// What every validator of a chain starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Genesis {
+    /// The chain id (transactions name it; it is the genesis block's `chain_id`).
+    pub chain_id: Digest,
+    /// The genesis block's timestamp.
+    pub timestamp_ms: u64,
+}

@@ -22,11 +22,11 @@
 
 use commonware_codec::{DecodeExt as _, Encode as _};
 use commonware_cryptography::{Signer as _, ed25519};
-use hyperchain_chain::execute::{CODE_CHUNK, code_key, contract_key};
-use hyperchain_chain::lanes::{self, job_key, lane_key};
-use hyperchain_chain::light::LightClient;
+use hyperchain_api::{ComputeFetchRequest, ComputeFetchResponse, Hex, ProvenEntry};
 use hyperchain_merkle::{EMPTY, StateProof, TreeId, key_path, value_hash};
-use hyperchain_rpc::api::{ComputeFetchRequest, ComputeFetchResponse, Hex, ProvenEntry};
+use hyperchain_stf::execute::{CODE_CHUNK, code_key, contract_key};
+use hyperchain_stf::lanes::{self, job_key, lane_key};
+use hyperchain_stf::light::LightClient;
 use hyperchain_types::{
     COMPUTE_REQUEST_NAMESPACE, ComputeRequest, ContractRecord, Digest, Header, Job, JobState,
     LaneRecord, Payload, SenderKey, SignedComputeReceipt, SignedTransaction, Transaction,
@@ -97,7 +97,7 @@ struct VerifiedHeaders {
 }
 
 impl VerifiedHeaders {
-    /// [`hyperchain_rpc::client::verify_compute_fetch`] with the certificate check skipped
+    /// [`hyperchain_api::verify_compute_fetch`] with the certificate check skipped
     /// for a (header, certificate) pair verified before.
     fn verify(&self, resp: &ComputeFetchResponse) -> Result<Header, String> {
         let digest = hyperchain_types::sha256(&resp.header.0);
@@ -106,7 +106,7 @@ impl VerifiedHeaders {
                 .any(|(d, c)| *d == digest && c.as_slice() == resp.certificate.0.as_slice())
         });
         if !known {
-            let header = hyperchain_rpc::client::verify_compute_fetch(&self.light, resp)?;
+            let header = hyperchain_api::verify_compute_fetch(&self.light, resp)?;
             if let Ok(mut recent) = self.recent.lock() {
                 if recent.len() >= 8 {
                     recent.pop_front();
@@ -116,7 +116,7 @@ impl VerifiedHeaders {
             return Ok(header);
         }
         // Same header and certificate as verified before: only the entries' proofs are new.
-        hyperchain_rpc::client::verify_compute_fetch_proofs(resp)
+        hyperchain_api::verify_compute_fetch_proofs(resp)
     }
 }
 
@@ -152,7 +152,7 @@ impl Enclave {
     /// A new enclave for the chain `light` verifies, with a fresh identity key generated
     /// inside it.
     pub fn new(light: LightClient, engine: Engine) -> Enclave {
-        let key = hyperchain_chain::genesis::AccountKey::generate(commonware_utils::sys_rng()).0;
+        let key = hyperchain_stf::genesis::AccountKey::generate(commonware_utils::sys_rng()).0;
         Enclave::with_key(light, engine, key)
     }
 

@@ -268,7 +268,7 @@ pub trait StateView {
     fn read(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError>;
 }
 
-impl StateView for hyperchain_state::Snapshot {
+impl<S: hyperchain_state::StateReader> StateView for S {
     fn read(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, ExecError> {
         Ok(self.get(tree, key)?)
     }
