@@ -262,18 +262,7 @@ impl Ledger {
         let Some(base) = self.base_for(parent)? else {
             return Ok(false);
         };
-        let view: &Base = &base;
-        for contract in crate::lanes::active_lanes(view)? {
-            let Some(lane) = crate::lanes::lane(view, &contract)? else {
-                continue;
-            };
-            if let Some(job) = crate::lanes::lane_job(view, &contract, lane.head)?
-                && job.state == hyperchain_types::JobState::Waiting
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(crate::lanes::awaits_draw(&*base)?)
     }
 
     /// The block reveals the newest consensus seed this node knows if it is newer than every

@@ -30,7 +30,9 @@ pub mod runner;
 // an enclave can link it); the node re-exports it under the paths it always had.
 #[cfg(feature = "testkit")]
 pub use hyperchain_stf::testkit;
-pub use hyperchain_stf::{committee, genesis, lanes, light, registry, signatures, token};
+pub use hyperchain_stf::{
+    committee, genesis, lanes, lifecycle, light, registry, signatures, token,
+};
 
 /// Block execution ([`hyperchain_stf::execute`]).
 pub mod execute {

@@ -14,7 +14,7 @@ use hyperchain_attest::sim::SimFlavour;
 use hyperchain_chain::committee::{Candidate, CommitteeSpec, select_committee};
 use hyperchain_chain::execute::ContractSnapshot;
 use hyperchain_chain::execute::{CODE_CHUNK, Executor, contract_key, read_code};
-use hyperchain_chain::lanes::{self, evidence_key, job_key, lane_key};
+use hyperchain_chain::lanes::{self, DUE_BUCKET_MS, evidence_key, job_key, lane_key};
 use hyperchain_chain::registry::{ACCUMULATOR, ComputeParams, RegistryConfig, StateView};
 use hyperchain_chain::testkit::{MemoryChain, TEST_IMAGE};
 use hyperchain_contracts::{COUNTER, TOKEN};
@@ -22,7 +22,7 @@ use hyperchain_sdk::{decode_all, encode};
 use hyperchain_state::{Store, TreeId, WriteBatch};
 use hyperchain_types::{
     Address, CallStatus, ContractRecord, Digest, ExecutionMode, GovernanceAction, Job, JobState,
-    LaneRecord, Payload, ReceiptStatus, Resolution, SignedCommitment, SignedComputeReceipt,
+    LaneRecord, Payload, ReceiptStatus, Resolution, Sched, SignedCommitment, SignedComputeReceipt,
     SignedTransaction, node_id,
 };
 use std::sync::Arc;
@@ -36,6 +36,8 @@ const SUSPEND_AFTER: u32 = 2;
 const SUSPENSION_MS: u64 = 60_000;
 /// Ten blocks.
 const MAX_STALL_MS: u64 = 10_000;
+/// A stalled job is tried again this long after its last try.
+const STALL_RETRY_MS: u64 = 1_000;
 
 /// Reads a committed store as the test's view of state.
 struct StoreView<'a>(&'a Store);
@@ -103,6 +105,11 @@ impl Chain {
 
     /// A chain whose committees take up to `pipeline_depth` jobs of a lane at once.
     fn with_depth(pipeline_depth: u32) -> Chain {
+        Chain::with_params(pipeline_depth, 1)
+    }
+
+    /// ... and whose runs are dropped after `grace` blocks past their deadline.
+    fn with_params(pipeline_depth: u32, grace: u32) -> Chain {
         let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {
             governance: Some(key(GOVERNANCE).public_key().into()),
             genesis_policy: AttestationPolicy {
@@ -122,6 +129,9 @@ impl Chain {
                 max_stall_ms: MAX_STALL_MS,
                 deadline_fuel_per_ms: DEADLINE_FUEL_PER_MS,
                 pipeline_depth,
+                // Most tests here look at one deadline at a time; the grace has its own.
+                deadline_grace_blocks: grace,
+                stall_retry_ms: STALL_RETRY_MS,
             },
             ..RegistryConfig::default()
         });
@@ -1118,8 +1128,15 @@ fn a_region_without_a_vendor_stalls_the_job_with_a_reason_until_one_joins() {
     // Never a silent downgrade: nobody is assigned.
     assert!(stalled.assignment.is_none());
     chain.add_member(51, SimFlavour::Amd, "ap");
-    chain.block(vec![]);
-    assert_eq!(chain.job(&job).state, JobState::Assigned);
+    // A stalled lane is looked at again when its retry is due (STALL_RETRY_MS after the
+    // failed draw, acted on by the first block ending after that second), then drawn by the
+    // next block: not re-scanned by every block in between.
+    let mut blocks = 0;
+    while chain.job(&job).state != JobState::Assigned {
+        assert!(blocks < 3, "drawn once the retry is due");
+        chain.block(vec![]);
+        blocks += 1;
+    }
     chain.serve(&job);
     assert_eq!(done(&chain.job(&job)).resolution, Resolution::Agreed);
 }
@@ -1426,10 +1443,16 @@ fn unknown_regions_are_refused_and_a_job_stalled_too_long_fails_and_its_lane_goe
     let JobState::Stalled { since_ms, .. } = chain.job(&jobs[0]).state else {
         panic!("{:?}", chain.job(&jobs[0]).state);
     };
-    while chain.time_ms < since_ms + MAX_STALL_MS {
-        assert_eq!(chain.job(&jobs[0]).state_name(), "stalled");
+    while chain.job(&jobs[0]).state_name() == "stalled" {
+        // Its last try is due at `since + MAX_STALL_MS` (acted on by the first block ending
+        // after that second, drawn by the next).
+        assert!(chain.time_ms < since_ms + MAX_STALL_MS + 2 * DUE_BUCKET_MS);
         chain.block(vec![]);
     }
+    assert!(
+        chain.time_ms >= since_ms + MAX_STALL_MS,
+        "not failed before its time"
+    );
     let failed = chain.job(&jobs[0]);
     assert_eq!(
         failed.state,
@@ -1445,12 +1468,113 @@ fn unknown_regions_are_refused_and_a_job_stalled_too_long_fails_and_its_lane_goe
     assert_eq!(lane.head, 1, "the lane went on");
     assert_eq!(lane.state, chain.storage_root(&contract), "nothing changed");
     chain.add_member(51, SimFlavour::Amd, "ap");
-    chain.block(vec![]);
+    // The next job stalled too; it is drawn once its retry is due.
+    let mut blocks = 0;
+    while chain.job(&jobs[1]).state != JobState::Assigned {
+        assert!(blocks < 3, "{:?}", chain.job(&jobs[1]).state);
+        chain.block(vec![]);
+        blocks += 1;
+    }
     chain.serve(&jobs[1]);
     assert_eq!(
         decode_all::<u64>(&done(&chain.job(&jobs[1])).output).unwrap(),
         2,
         "the failed call left no trace"
+    );
+}
+
+/// A lane whose head waits (stalled: its region has no AMD node) and lanes that are idle are
+/// not looked at by the blocks between the stalled head's tries: a block's reads of state do
+/// not grow with their number. (Before the time-bucketed queues, every block read each active
+/// lane's record and head job: two values per stalled lane.)
+#[test]
+fn idle_and_stalled_lanes_cost_a_block_nothing() {
+    let reads_with = |lanes: usize| {
+        let mut chain = Chain::new();
+        chain.fleet(&["eu"], 0);
+        chain.add_member(50, SimFlavour::Intel, "ap");
+        let mut stalled = Vec::new();
+        for _ in 0..lanes {
+            stalled.push(chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu", "ap"]));
+            chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+        }
+        let calls = stalled
+            .iter()
+            .map(|c| chain.call_tx(1, *c, "increment", encode(&1u64)))
+            .collect();
+        let jobs: Vec<Digest> = chain.block(calls).iter().map(queued).collect();
+        chain.block(vec![]);
+        for job in &jobs {
+            assert_eq!(chain.job(job).state_name(), "stalled");
+        }
+        assert_eq!(
+            lanes::active_lanes(&StoreView(&chain.store)).unwrap().len(),
+            lanes
+        );
+        // A block between the tries (the next is due STALL_RETRY_MS after the last).
+        chain.run(vec![], true);
+        let between = chain.last_block_reads;
+        for job in &jobs {
+            assert_eq!(chain.job(job).state_name(), "stalled");
+        }
+        between
+    };
+    let few = reads_with(2);
+    let many = reads_with(40);
+    assert_eq!(
+        few, many,
+        "a block's reads do not depend on how many lanes wait"
+    );
+}
+
+/// A Byzantine proposer of the block at a run's deadline leaves an honest member's receipt out.
+/// With no grace the member is charged a miss it did nothing to deserve (the attack); with the
+/// default grace the next proposer includes the receipt and nobody is charged.
+#[test]
+fn a_proposer_leaving_a_receipt_out_at_the_deadline_cannot_get_its_signer_charged() {
+    let charged_with_grace = |grace: u32| {
+        let mut chain = Chain::with_params(1, grace);
+        chain.fleet(&["eu"], 0);
+        let contract = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+        let call = chain.call_tx(1, contract, "increment", encode(&1u64));
+        let job = queued(&chain.block(vec![call])[0]);
+        chain.block(vec![]);
+        let committee = chain.committee(&job);
+        let receipts: Vec<SignedComputeReceipt> = committee
+            .iter()
+            .map(|id| chain.receipt(id, &job, Behaviour::Honest))
+            .collect();
+        // The members answered in time, but the proposers of the blocks up to the deadline
+        // leave their receipts out; the block at the deadline is the last to do so.
+        let deadline = chain.job(&job).assignment.unwrap().deadline_ms;
+        while chain.time_ms < deadline {
+            chain.block(vec![]);
+        }
+        let txs = receipts
+            .into_iter()
+            .map(|r| chain.tx(CARRIER, Payload::Receipt(Box::new(r))))
+            .collect();
+        chain.block(txs);
+        let charged = committee
+            .iter()
+            .filter(|id| {
+                lanes::liveness(&StoreView(&chain.store), id)
+                    .unwrap()
+                    .misses
+                    > 0
+            })
+            .count();
+        (charged, chain.job(&job).is_final())
+    };
+    assert_eq!(
+        charged_with_grace(1),
+        (2, false),
+        "the attack, without a grace"
+    );
+    assert_eq!(
+        charged_with_grace(hyperchain_chain::registry::DEFAULT_DEADLINE_GRACE_BLOCKS),
+        (0, true),
+        "the next proposer's block took the receipts"
     );
 }
 
@@ -1478,6 +1602,9 @@ enum Step {
     Join(bool),
     /// Time passes without a block (the next block comes this many seconds later).
     Pause(u8),
+    /// The next block's proposer leaves every receipt out (they reach the block after it);
+    /// never more than the grace allows in a row.
+    Censor,
 }
 
 fn step() -> impl proptest::strategy::Strategy<Value = Step> {
@@ -1488,6 +1615,7 @@ fn step() -> impl proptest::strategy::Strategy<Value = Step> {
         2 => any::<usize>().prop_map(Step::Replay),
         1 => any::<bool>().prop_map(Step::Join),
         1 => (1u8..6).prop_map(Step::Pause),
+        1 => Just(Step::Censor),
     ]
 }
 
@@ -1541,6 +1669,26 @@ fn check_invariants(
     }
     let lane = chain.lane(counter);
     assert!(lane.head <= lane.next_seq);
+    // No lane is forgotten: an active lane is in the active set at its slot and in the queue
+    // its head's state calls for; an idle one is in neither.
+    let active = lanes::active_lanes(&view).unwrap();
+    if lane.head < lane.next_seq {
+        assert_eq!(
+            active.get(lane.slot as usize),
+            Some(counter),
+            "in the active set"
+        );
+        let head = lanes::lane_job(&view, counter, lane.head).unwrap().unwrap();
+        match (&head.state, lane.sched) {
+            (JobState::Waiting, Sched::Draw)
+            | (JobState::Stalled { .. }, Sched::Due(_))
+            | (JobState::Assigned, Sched::Due(_) | Sched::Late) => {}
+            (state, sched) => panic!("head {state:?} queued as {sched:?}"),
+        }
+    } else {
+        assert!(!active.contains(counter), "an idle lane is not active");
+        assert_eq!(lane.sched, Sched::None);
+    }
 }
 
 /// Random adversarial schedules (calls, blocks, replays of any receipt ever signed, new
@@ -1564,7 +1712,8 @@ fn adversarial_schedules_keep_the_invariants() {
 
 fn run_schedule(steps: &[Step]) {
     use std::collections::{HashMap, HashSet};
-    let mut chain = Chain::with_depth(2);
+    let grace = hyperchain_chain::registry::DEFAULT_DEADLINE_GRACE_BLOCKS;
+    let mut chain = Chain::with_params(2, grace);
     let mut conduct: HashMap<Digest, Conduct> = HashMap::new();
     for (seed, flavour, c) in [
         (2_001, SimFlavour::Intel, Conduct::Honest),
@@ -1585,6 +1734,10 @@ fn run_schedule(steps: &[Step]) {
     let mut answered: HashSet<(Digest, hyperchain_types::RunId, Digest)> = HashSet::new();
     let mut next_seed = 3_000u64;
     let mut pause_ms = 0u64;
+    // Receipts left out by censoring proposers, and how many blocks in a row censored.
+    let mut held: Vec<SignedTransaction> = Vec::new();
+    let mut censor_next = false;
+    let mut censored_in_a_row = 0u32;
 
     // The members' answers to every assigned run of the counter's lane, as they stand.
     let answers = |chain: &Chain,
@@ -1654,10 +1807,28 @@ fn run_schedule(steps: &[Step]) {
                 conduct.insert(node_id(&identity), Conduct::Honest);
             }
             Step::Pause(secs) => pause_ms += u64::from(*secs) * 1_000,
+            Step::Censor => censor_next = true,
             Step::Block => {
                 let mut txs = std::mem::take(&mut pending);
                 for r in answers(&chain, &conduct, &mut answered, &mut signed) {
-                    txs.push(chain.tx(CARRIER, Payload::Receipt(Box::new(r))));
+                    held.push(chain.tx(CARRIER, Payload::Receipt(Box::new(r))));
+                }
+                // A proposer may leave receipts out, but within consensus rules at most
+                // `grace − 1` proposers in a row are assumed to (docs/THREATS.md).
+                if std::mem::take(&mut censor_next) && censored_in_a_row + 1 < grace {
+                    censored_in_a_row += 1;
+                    // Replayed receipts are transactions like any other: keep them only if
+                    // their carrier's nonce order allows, i.e. hold every carrier tx.
+                    let (carried, rest): (Vec<_>, Vec<_>) = txs
+                        .into_iter()
+                        .partition(|tx| matches!(tx.tx.payload, Payload::Receipt(_)));
+                    held.extend(carried);
+                    held.sort_by_key(|tx| tx.tx.nonce);
+                    txs = rest;
+                } else {
+                    censored_in_a_row = 0;
+                    txs.append(&mut held);
+                    txs.sort_by_key(|tx| (tx.tx.sender.0, tx.tx.nonce));
                 }
                 block(&mut chain, txs, std::mem::take(&mut pause_ms));
                 check_invariants(&chain, &counter, &conduct, &increments, &jobs);
@@ -1666,6 +1837,8 @@ fn run_schedule(steps: &[Step]) {
     }
     // Then blocks with only the members' answers, until every job has ended.
     let mut txs = std::mem::take(&mut pending);
+    txs.append(&mut held);
+    txs.sort_by_key(|tx| (tx.tx.sender.0, tx.tx.nonce));
     for _ in 0..200 {
         for r in answers(&chain, &conduct, &mut answered, &mut signed) {
             txs.push(chain.tx(CARRIER, Payload::Receipt(Box::new(r))));

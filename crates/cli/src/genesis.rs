@@ -263,10 +263,13 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
                 let c = &doc.policy.compute;
                 println!(
                     "compute          job deadline {} ms, suspend for {} ms after {} missed \
-                     deadlines, fail a job stalled for {} ms, pipeline depth {}",
+                     deadlines ({} blocks of grace), retry a stalled job every {} ms, fail it \
+                     after {} ms, pipeline depth {}",
                     c.job_deadline_ms,
                     c.suspension_ms,
                     c.suspend_after_failures,
+                    c.deadline_grace_blocks,
+                    c.stall_retry_ms,
                     c.max_stall_ms,
                     c.pipeline_depth
                 );

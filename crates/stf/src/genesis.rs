@@ -385,6 +385,7 @@ impl ChainSpec {
     /// ‖ u32 len ‖ attestation policy encoding
     /// ‖ u64 job_deadline_ms ‖ u32 suspend_after_failures ‖ u32 pipeline_depth
     /// ‖ u64 suspension_ms ‖ u64 max_stall_ms ‖ u64 deadline_fuel_per_ms
+    /// ‖ u32 deadline_grace_blocks ‖ u64 stall_retry_ms
     /// ‖ u32 r ‖ r × (u8 len ‖ region)
     /// ```
     /// (integers big-endian; addresses are excluded).
@@ -414,6 +415,8 @@ impl ChainSpec {
         out.extend(self.compute.suspension_ms.to_be_bytes());
         out.extend(self.compute.max_stall_ms.to_be_bytes());
         out.extend(self.compute.deadline_fuel_per_ms.to_be_bytes());
+        out.extend(self.compute.deadline_grace_blocks.to_be_bytes());
+        out.extend(self.compute.stall_retry_ms.to_be_bytes());
         out.extend((self.regions.len() as u32).to_be_bytes());
         for region in &self.regions {
             out.push(region.len() as u8);

@@ -9,10 +9,16 @@
 //! membership, assignment, chain / contract / lane position / job / code / pre-state), and
 //! once all members agree they apply the write set and compute the resulting storage
 //! commitment (the lane's new state; the header's state root commits to it). Disagreement is
-//! arbitrated: validators execute the job themselves, apply the correct result and revoke every member whose signed
-//! receipt differs, keeping it as evidence. A committee that misses its deadline is replaced;
-//! its silent members' misses are counted and repeated misses suspend a node until it
-//! re-attests.
+//! arbitrated: validators execute the job themselves, apply the correct result and revoke every
+//! member whose signed receipt differs, keeping it as evidence. A committee that misses its
+//! deadline (and the grace of `deadline_grace_blocks` blocks after it) is replaced; its silent
+//! members' misses are counted and repeated misses suspend a node.
+//!
+//! What happens to a job is decided by the pure state machine of [`crate::lifecycle`]; this
+//! module is its shell: it reads the records, feeds the machine and carries out the effects.
+//! A block looks only at the lanes in its queues ([`Sched`]): the draw list at its start, the
+//! late list and the time buckets its time has passed at its end. Idle, waiting and stalled
+//! lanes cost a block nothing.
 //!
 //! Root-tree keys (values in brackets):
 //!
@@ -22,21 +28,27 @@
 //! | `lanejob/ ‖ contract ‖ seq (u64 BE)` | the job id at that lane position |
 //! | `job/ ‖ job id` | [`Job`] |
 //! | `jobout/ ‖ job id` | the [`CallOutcome`] of the first counted receipt of the job's current run, until the job resolves or the run is dropped |
-//! | `lanes-active` | contracts whose lane has unresolved jobs (32 bytes each) |
+//! | `lanes-active/` | the number of lanes with unresolved jobs (u64 BE); `lanes-active/ ‖ i (u64 BE)`: the i-th (32 bytes; its lane record holds `i`) |
+//! | `sched/draw/`, `sched/late/` | lists (as above) of lanes whose head is drawn at the start of the next block / is past its deadline within the grace |
+//! | `sched/due/ ‖ bucket (u64 BE)` | a list (as above) of lanes looked at by the first block ending after that second (deadlines, stalled heads' next tries) |
+//! | `sched/due-cursor` | the first bucket (u64 BE) the end of the next block reads |
 //! | `seed/latest` | `view (u64 BE) ‖ randomness (32)` of the newest revealed seed |
 //! | `liveness/ ‖ node id` | [`Liveness`]: missed deadlines (u32 BE) since its last suspension ‖ suspended until (block time, ms, u64 BE) |
 //! | `evidence/ ‖ job id ‖ node id` | the conflicting [`SignedCommitment`] of a revoked node |
 
-use crate::committee::{self, Agreement, Candidate, CommitteeSpec, JobContext, Member, vendor_tag};
-use crate::execute::{BlockEnv, ContractView, ExecError, Executor, Overlay, contract_key};
+use crate::committee::{self, Agreement, Candidate, CommitteeSpec, JobContext};
+use crate::execute::{Base, BlockEnv, ContractView, ExecError, Executor, Overlay, contract_key};
+use crate::lifecycle::{
+    self, BlockClock, Effect, Input, LifecycleError, Params, Refusal, Transition,
+};
 use crate::registry::{self, StateView};
 use commonware_codec::{DecodeExt as _, Encode as _};
-use hyperchain_attest::{Platform, Vendor};
+use hyperchain_attest::Platform;
 use hyperchain_state::{TreeId, WriteBatch};
 use hyperchain_types::{
-    Address, Assignment, CallOutcome, CommitteeMember, ComputeReceipt, ContractRecord, Digest,
-    ExecutionMode, Job, JobResult, JobState, LaneRecord, ReceiptCommitment, ReceiptStatus,
-    ReceiptVote, Resolution, RevokeReason, SignedCommitment, SignedComputeReceipt, VENDOR_AMD,
+    Address, Assignment, CallOutcome, ComputeReceipt, ContractRecord, Digest, ExecutionMode, Job,
+    JobResult, JobState, LaneRecord, ReceiptCommitment, ReceiptStatus, ReceiptVote, Resolution,
+    RevokeReason, Sched, SignedCommitment, SignedComputeReceipt,
 };
 use hyperchain_vm::{Call, CallContext, Contract, Engine, StorageReader};
 use std::sync::Arc;
@@ -49,8 +61,23 @@ pub const LANE_JOB_PREFIX: &[u8] = b"lanejob/";
 pub const JOB_PREFIX: &[u8] = b"job/";
 /// Prefix of the outcome of a job's first counted receipt.
 pub const OUTCOME_PREFIX: &[u8] = b"jobout/";
-/// The list of lanes with unresolved jobs.
-pub const ACTIVE_LANES_KEY: &[u8] = b"lanes-active";
+/// The set of lanes with unresolved jobs (a [`List`]: count, then entries).
+pub const ACTIVE_PREFIX: &[u8] = b"lanes-active/";
+/// The lanes whose head is drawn at the start of the next block.
+pub const DRAW_LIST: &[u8] = b"sched/draw/";
+/// The lanes whose head's deadline has passed, within the grace.
+pub const LATE_LIST: &[u8] = b"sched/late/";
+/// Prefix of the time buckets: `sched/due/ ‖ bucket (u64 BE)` lists the lanes looked at by
+/// the first block ending after the bucket.
+pub const DUE_PREFIX: &[u8] = b"sched/due/";
+/// The first time bucket the end of the next block reads.
+pub const DUE_CURSOR_KEY: &[u8] = b"sched/due-cursor";
+/// Width of a time bucket (ms): a deadline or a retry is acted on within this much of its
+/// time.
+pub const DUE_BUCKET_MS: u64 = 1_000;
+/// Most time buckets one block reads: after a long pause the buckets are caught up over
+/// several blocks, so no block's cost grows with the pause.
+pub const MAX_DUE_BUCKETS_PER_BLOCK: u64 = 600;
 /// The newest revealed seed.
 pub const SEED_KEY: &[u8] = b"seed/latest";
 /// Prefix of liveness failure counters.
@@ -176,18 +203,11 @@ pub fn assigned_run(
     Ok(run)
 }
 
-/// Contracts whose lane has unresolved jobs.
+/// Contracts whose lane has unresolved jobs, in the active set's order (for queries: block
+/// execution never walks it).
 pub fn active_lanes(view: &impl StateView) -> Result<Vec<Address>, ExecError> {
-    let raw = view
-        .read(&TreeId::ROOT, ACTIVE_LANES_KEY)?
-        .unwrap_or_default();
-    if raw.len() % 32 != 0 {
-        return Err(corrupt("active lanes", "length not a multiple of 32"));
-    }
-    Ok(raw
-        .chunks_exact(32)
-        .map(|c| Address(c.try_into().expect("32-byte chunk")))
-        .collect())
+    let list = active_list();
+    (0..list.len(view)?).map(|i| list.get(view, i)).collect()
 }
 
 /// A node's record of missed deadlines.
@@ -261,22 +281,7 @@ pub fn spec_of(record: &ContractRecord) -> Option<CommitteeSpec> {
     }
 }
 
-/// The committee members of an assignment as selection describes them.
-pub fn members(assignment: &Assignment) -> Vec<Member> {
-    assignment
-        .committee
-        .iter()
-        .map(|m| Member {
-            id: m.id,
-            region: m.region.clone(),
-            vendor: if m.vendor == VENDOR_AMD {
-                Vendor::Amd
-            } else {
-                Vendor::Intel
-            },
-        })
-        .collect()
-}
+pub use crate::lifecycle::members;
 
 /// The nodes committees may be drawn from at block time `now_ms`: registered, not revoked,
 /// in the accumulator and unexpired, and not suspended for missed deadlines.
@@ -417,42 +422,148 @@ impl StorageReader for LaneView {
     }
 }
 
-/// Drops the votes of `job`'s current run and the outcome kept beside them.
-fn drop_votes(
-    base: &crate::execute::Base,
-    batch: &mut WriteBatch,
-    job: &mut Job,
-) -> Result<(), ExecError> {
-    if let Some(a) = job.assignment.as_mut()
-        && !a.votes.is_empty()
-    {
-        a.votes.clear();
-        let key = outcome_key(&job.id);
-        // A kept outcome usually lives within one block (all members answer together): one
-        // the parent state does not hold is forgotten, at no cost to the state root.
-        if base.get(&TreeId::ROOT, &key)?.is_some() {
-            batch.delete(TreeId::ROOT, key);
-        } else {
-            batch.discard(&TreeId::ROOT, &key);
-        }
+/// Reads a `u64` count or cursor (absent: `None`).
+fn read_u64(view: &impl StateView, key: &[u8]) -> Result<Option<u64>, ExecError> {
+    view.read(&TreeId::ROOT, key)?
+        .map(|raw| {
+            <[u8; 8]>::try_from(raw.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt("counter", "not 8 bytes"))
+        })
+        .transpose()
+}
+
+/// Removes `key`: deleted if the parent state holds it, else forgotten (a value put and
+/// removed within one block costs the state root nothing).
+fn remove(base: &Base, batch: &mut WriteBatch, key: Vec<u8>) -> Result<(), ExecError> {
+    if base.get(&TreeId::ROOT, &key)?.is_some() {
+        batch.delete(TreeId::ROOT, key);
+    } else {
+        batch.discard(&TreeId::ROOT, &key);
     }
     Ok(())
 }
 
-/// A follower leaves its committee: back to waiting, its votes dropped, its next committee
-/// counted as a new attempt.
-fn unfollow(
-    base: &crate::execute::Base,
-    batch: &mut WriteBatch,
-    job: &mut Job,
-) -> Result<(), ExecError> {
-    drop_votes(base, batch, job)?;
-    job.state = JobState::Waiting;
-    if let Some(a) = job.assignment.as_mut() {
-        a.attempt = a.attempt.saturating_add(1);
-        a.committee.clear();
+/// A list of contracts in state: its length under `prefix`, entry `i` under
+/// `prefix ‖ i (u64 BE)`. Appending, reading one entry and removing one (by moving the last
+/// into its place) each touch O(1) values, whatever the length.
+struct List(Vec<u8>);
+
+impl List {
+    fn entry(&self, i: u64) -> Vec<u8> {
+        [&self.0[..], &i.to_be_bytes()].concat()
     }
-    Ok(())
+
+    fn len(&self, view: &impl StateView) -> Result<u64, ExecError> {
+        Ok(read_u64(view, &self.0)?.unwrap_or(0))
+    }
+
+    fn get(&self, view: &impl StateView, i: u64) -> Result<Address, ExecError> {
+        let raw = view
+            .read(&TreeId::ROOT, &self.entry(i))?
+            .ok_or_else(|| corrupt("lane list", format!("entry {i} missing")))?;
+        Ok(Address(
+            raw.as_slice()
+                .try_into()
+                .map_err(|_| corrupt("lane list", "entry not 32 bytes"))?,
+        ))
+    }
+
+    fn set_len(&self, base: &Base, batch: &mut WriteBatch, n: u64) -> Result<(), ExecError> {
+        if n == 0 {
+            remove(base, batch, self.0.clone())
+        } else {
+            put(batch, self.0.clone(), n.to_be_bytes().to_vec());
+            Ok(())
+        }
+    }
+
+    /// Appends `contract`; returns its index.
+    fn push(
+        &self,
+        base: &Base,
+        batch: &mut WriteBatch,
+        contract: &Address,
+    ) -> Result<u64, ExecError> {
+        let n = self.len(&Overlay { base, own: batch })?;
+        put(batch, self.entry(n), contract.0.to_vec());
+        self.set_len(base, batch, n + 1)?;
+        Ok(n)
+    }
+
+    /// Removes entry `i` by moving the last entry into its place; returns the moved entry
+    /// (now at `i`), if any.
+    fn swap_remove(
+        &self,
+        base: &Base,
+        batch: &mut WriteBatch,
+        i: u64,
+    ) -> Result<Option<Address>, ExecError> {
+        let view = Overlay { base, own: batch };
+        let n = self.len(&view)?;
+        if i >= n {
+            return Err(corrupt("lane list", format!("index {i} beyond {n}")));
+        }
+        let last = n - 1;
+        let moved = if i < last {
+            let moved = self.get(&view, last)?;
+            put(batch, self.entry(i), moved.0.to_vec());
+            Some(moved)
+        } else {
+            None
+        };
+        remove(base, batch, self.entry(last))?;
+        self.set_len(base, batch, last)?;
+        Ok(moved)
+    }
+
+    /// Every entry, emptying the list.
+    fn take_all(&self, base: &Base, batch: &mut WriteBatch) -> Result<Vec<Address>, ExecError> {
+        let view = Overlay { base, own: batch };
+        let n = self.len(&view)?;
+        let all = (0..n)
+            .map(|i| self.get(&view, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        for i in 0..n {
+            remove(base, batch, self.entry(i))?;
+        }
+        self.set_len(base, batch, 0)?;
+        Ok(all)
+    }
+}
+
+fn active_list() -> List {
+    List(ACTIVE_PREFIX.to_vec())
+}
+
+fn draw_list() -> List {
+    List(DRAW_LIST.to_vec())
+}
+
+fn late_list() -> List {
+    List(LATE_LIST.to_vec())
+}
+
+fn due_list(bucket: u64) -> List {
+    List([DUE_PREFIX, &bucket.to_be_bytes()].concat())
+}
+
+/// Whether a lane's head waits to be drawn a committee at the start of the block after the
+/// state `view` (the proposer then waits for the seed it must reveal).
+pub fn awaits_draw(view: &impl StateView) -> Result<bool, ExecError> {
+    Ok(draw_list().len(view)? > 0)
+}
+
+fn put(batch: &mut WriteBatch, key: Vec<u8>, value: Vec<u8>) {
+    batch.put(TreeId::ROOT, key, value);
+}
+
+fn write_job(batch: &mut WriteBatch, job: &Job) {
+    put(batch, job_key(&job.id), job.encode().to_vec());
+}
+
+fn write_lane(batch: &mut WriteBatch, contract: &Address, lane: &LaneRecord) {
+    put(batch, lane_key(contract), lane.encode().to_vec());
 }
 
 /// The pool a block draws committees from: the candidates of its parent's state, fixed
@@ -460,7 +571,7 @@ fn unfollow(
 /// proposer nor its transactions (registrations, revocations) can change whom a known seed
 /// picks. Computed at most once per block, and only if a lane draws.
 pub(crate) struct BlockPool<'a> {
-    base: &'a crate::execute::Base,
+    base: &'a Base,
     now_ms: u64,
     nodes: std::cell::OnceCell<Vec<Candidate>>,
 }
@@ -475,17 +586,90 @@ impl BlockPool<'_> {
     }
 }
 
-fn put(batch: &mut WriteBatch, key: Vec<u8>, value: Vec<u8>) {
-    batch.put(TreeId::ROOT, key, value);
+/// What executing a lifecycle transition's effects needs besides the state.
+#[derive(Default)]
+struct Carry<'a> {
+    /// The receipt whose vote was counted (its outcome is kept if it is the first).
+    receipt: Option<&'a SignedComputeReceipt>,
+    /// Fuel validators spent arbitrating.
+    fuel: u64,
 }
 
 impl Executor {
-    /// Start of a block: record the seed it reveals, then draw committees for heads waiting
-    /// for a seed this block's is newer than. Draws happen only here, before any transaction
-    /// of the block, over the pool of the parent's state ([`BlockPool`]).
+    fn clock(env: BlockEnv) -> BlockClock {
+        BlockClock {
+            height: env.height,
+            view: env.view,
+            now_ms: env.timestamp_ms,
+        }
+    }
+
+    fn params(&self) -> Params {
+        Params::from(&self.registry.compute)
+    }
+
+    /// The lifecycle's transition of `job` on `input` (a refused receipt is `Ok(Err(_))`).
+    fn transition(
+        &self,
+        job: &Job,
+        input: Input<'_>,
+        env: BlockEnv,
+    ) -> Result<Result<Transition, Refusal>, ExecError> {
+        match lifecycle::apply(job, input, Self::clock(env), self.params()) {
+            Ok(t) => Ok(Ok(t)),
+            Err(LifecycleError::Refused(r)) => Ok(Err(r)),
+            Err(e @ LifecycleError::Corrupt { .. }) => Err(corrupt("job", e)),
+        }
+    }
+
+    /// Puts `contract`'s lane in `sched`'s queue (taking it out of the one it was in: an
+    /// entry left behind there is skipped when its queue is read).
+    fn schedule(
+        &self,
+        base: &Base,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        contract: &Address,
+        sched: Sched,
+    ) -> Result<(), ExecError> {
+        let view = Overlay { base, own: batch };
+        let mut lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
+        let sched = match sched {
+            // A bucket the cursor has passed is never read again: the next one is.
+            Sched::Due(bucket) => Sched::Due(bucket.max(self.due_cursor(&view, env)?)),
+            other => other,
+        };
+        if lane.sched == sched {
+            return Ok(());
+        }
+        lane.sched = sched;
+        write_lane(batch, contract, &lane);
+        match sched {
+            Sched::None => {}
+            Sched::Draw => {
+                draw_list().push(base, batch, contract)?;
+            }
+            Sched::Late => {
+                late_list().push(base, batch, contract)?;
+            }
+            Sched::Due(bucket) => {
+                due_list(bucket).push(base, batch, contract)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The first time bucket the end of the next block reads.
+    fn due_cursor(&self, view: &impl StateView, env: BlockEnv) -> Result<u64, ExecError> {
+        Ok(read_u64(view, DUE_CURSOR_KEY)?.unwrap_or(env.timestamp_ms / DUE_BUCKET_MS))
+    }
+
+    /// Start of a block: record the seed it reveals, then draw committees for the heads in
+    /// the draw queue. Draws happen only here, before any transaction of the block, over the
+    /// pool of the parent's state ([`BlockPool`]).
     pub(crate) fn begin_block(
         &self,
-        base: &Arc<crate::execute::Base>,
+        base: &Arc<Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
     ) -> Result<(), ExecError> {
@@ -499,205 +683,272 @@ impl Executor {
             now_ms: env.timestamp_ms,
             nodes: std::cell::OnceCell::new(),
         };
-        let lanes = active_lanes(&Overlay { base, own: batch })?;
-        for contract in lanes {
-            self.tick(base, batch, env, &contract, Some(&pool))?;
+        for contract in draw_list().take_all(base, batch)? {
+            let Some(head) = self.take_turn(base, batch, &contract, Sched::Draw)? else {
+                continue;
+            };
+            self.draw(base, batch, env, &contract, head, &pool)?;
         }
         Ok(())
     }
 
-    /// End of a block: replace the committees past their deadline that the block's receipts
-    /// did not resolve. After the transactions, so that receipts a member sent in time count
-    /// even when this is the first block in a while.
+    /// End of a block, after its transactions (so receipts a member sent in time count even
+    /// when this is the first block in a while): one more late block for heads past their
+    /// deadline, then the time buckets the block's time has passed (deadlines, stalled heads'
+    /// next tries), at most [`MAX_DUE_BUCKETS_PER_BLOCK`] of them.
     pub(crate) fn end_block(
         &self,
-        base: &Arc<crate::execute::Base>,
+        base: &Arc<Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
     ) -> Result<(), ExecError> {
-        let lanes = active_lanes(&Overlay { base, own: batch })?;
-        for contract in lanes {
-            self.tick(base, batch, env, &contract, None)?;
+        for contract in late_list().take_all(base, batch)? {
+            if let Some(head) = self.take_turn(base, batch, &contract, Sched::Late)? {
+                self.step(
+                    base,
+                    batch,
+                    env,
+                    &contract,
+                    head,
+                    Input::Late,
+                    &mut Carry::default(),
+                )?;
+            }
+        }
+        let view = Overlay { base, own: batch };
+        let stored = read_u64(&view, DUE_CURSOR_KEY)?;
+        let now_bucket = env.timestamp_ms / DUE_BUCKET_MS;
+        let cursor = stored.unwrap_or(now_bucket);
+        let end = now_bucket.min(cursor.saturating_add(MAX_DUE_BUCKETS_PER_BLOCK));
+        for bucket in cursor..end {
+            for contract in due_list(bucket).take_all(base, batch)? {
+                let Some(head) = self.take_turn(base, batch, &contract, Sched::Due(bucket))? else {
+                    continue;
+                };
+                let input = match head.state {
+                    JobState::Assigned => Input::Late,
+                    _ => Input::Retry,
+                };
+                self.step(
+                    base,
+                    batch,
+                    env,
+                    &contract,
+                    head,
+                    input,
+                    &mut Carry::default(),
+                )?;
+            }
+        }
+        if stored != Some(end.max(cursor)) {
+            put(
+                batch,
+                DUE_CURSOR_KEY.to_vec(),
+                end.max(cursor).to_be_bytes().to_vec(),
+            );
         }
         Ok(())
     }
 
-    /// Moves `contract`'s lane along: at the start of a block (with the block's `pool`), a
-    /// waiting or stalled head is drawn a committee if the block's seed is newer than it may
-    /// use; at its end (no pool), a head past its deadline goes back to be drawn again (its
-    /// silent members charged and excluded).
-    fn tick(
+    /// A queue entry's turn: `None` if the lane has left that queue since (a stale entry) or
+    /// has no head; else the lane leaves the queue and its head is returned.
+    fn take_turn(
         &self,
-        base: &Arc<crate::execute::Base>,
+        base: &Base,
+        batch: &mut WriteBatch,
+        contract: &Address,
+        queue: Sched,
+    ) -> Result<Option<Job>, ExecError> {
+        let view = Overlay { base, own: batch };
+        let mut lane =
+            lane(&view, contract)?.ok_or_else(|| corrupt("lane", "queued lane vanished"))?;
+        if lane.sched != queue {
+            return Ok(None);
+        }
+        lane.sched = Sched::None;
+        let head = if lane.head < lane.next_seq {
+            Some(self.head(&view, contract, &lane)?)
+        } else {
+            None
+        };
+        write_lane(batch, contract, &lane);
+        Ok(head)
+    }
+
+    fn head(
+        &self,
+        view: &impl StateView,
+        contract: &Address,
+        lane: &LaneRecord,
+    ) -> Result<Job, ExecError> {
+        lane_job(view, contract, lane.head)?
+            .ok_or_else(|| corrupt("lane", format!("{contract} has no job at {}", lane.head)))
+    }
+
+    /// A waiting or stalled head's draw, over the block's pool.
+    fn draw(
+        &self,
+        base: &Arc<Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
         contract: &Address,
-        pool: Option<&BlockPool<'_>>,
+        head: Job,
+        pool: &BlockPool<'_>,
     ) -> Result<(), ExecError> {
+        if !matches!(head.state, JobState::Waiting | JobState::Stalled { .. }) {
+            return Ok(());
+        }
         let view = Overlay { base, own: batch };
-        let Some(lane) = lane(&view, contract)? else {
-            return Err(corrupt("active lanes", format!("{contract} has no lane")));
-        };
-        if lane.head >= lane.next_seq {
-            return Ok(());
-        }
-        let Some(mut head) = lane_job(&view, contract, lane.head)? else {
-            return Err(corrupt(
-                "lane",
-                format!("{contract} has no job at {}", lane.head),
-            ));
-        };
-        match (&head.state, pool) {
-            (JobState::Done(_) | JobState::Failed(_), _) => return Ok(()),
-            (JobState::Assigned, Some(_))
-            | (JobState::Waiting | JobState::Stalled { .. }, None) => {
-                return Ok(());
-            }
-            (JobState::Assigned, None) => {
-                let Some(assignment) = head.assignment.as_mut() else {
-                    return Err(corrupt(
-                        "job",
-                        format!("assigned job {} has no committee", head.id),
-                    ));
-                };
-                if env.timestamp_ms < assignment.deadline_ms {
-                    return Ok(());
-                }
-                // Deadline passed: every member that did not answer is charged a miss and
-                // excluded from this job's next committees. The job is drawn again by a
-                // seed this block's proposer could not know.
-                let answered: Vec<Digest> = assignment.votes.iter().map(|v| v.node_id()).collect();
-                let mut misses = Vec::new();
-                for member in &assignment.committee {
-                    if answered.contains(&member.id) {
-                        continue;
-                    }
-                    misses.push((
-                        member.id,
-                        liveness(&view, &member.id)?
-                            .charge(&self.registry.compute, env.timestamp_ms),
-                    ));
-                    if !assignment.excluded.contains(&member.id)
-                        && assignment.excluded.len() < hyperchain_types::job_limits::MAX_EXCLUDED
-                    {
-                        assignment.excluded.push(member.id);
-                    }
-                }
-                assignment.attempt = assignment.attempt.saturating_add(1);
-                assignment.committee.clear();
-                for (id, liveness) in misses {
-                    put(batch, liveness_key(&id), liveness.encode());
-                }
-                drop_votes(base, batch, &mut head)?;
-                head.state = JobState::Waiting;
-                head.drawable_after = env.view;
-                put(batch, job_key(&head.id), head.encode().to_vec());
-                // Its followers leave the dropped run.
-                self.set_followers(base, batch, &lane, &head)?;
-                return Ok(());
-            }
-            (JobState::Waiting | JobState::Stalled { .. }, Some(_)) => {}
-        }
-        let Some(pool) = pool else {
-            return Ok(());
-        };
-        let (seed_view, seed) = latest_seed(&Overlay { base, own: batch })?;
+        let (seed_view, seed) = latest_seed(&view)?;
         if seed_view <= head.drawable_after {
-            // Only a seed nobody knew when the job became drawable may pick its committee.
-            return Ok(());
+            // Not this block's seed: no need to build the pool.
+            return self.schedule(base, batch, env, contract, Sched::Draw);
         }
-        let record = self.contract_record(&Overlay { base, own: batch }, contract)?;
+        let record = self.contract_record(&view, contract)?;
         let spec = spec_of(&record).ok_or_else(|| corrupt("lane", "replicated contract"))?;
-        let (attempt, excluded) = head
-            .assignment
-            .as_ref()
-            .map_or((0, Vec::new()), |a| (a.attempt, a.excluded.clone()));
-        let drawn = committee::select_committee(
-            &seed.0,
-            &head.id,
-            attempt,
-            pool.nodes()?,
-            &excluded,
-            &spec,
-        );
-        let assigned = match drawn {
-            Ok(committee) => {
-                head.assignment = Some(Assignment {
-                    attempt,
-                    run_head: head.lane_seq,
-                    seed_view,
-                    seed,
-                    assigned_height: env.height,
-                    // Set below, once the run's fuel is known.
-                    deadline_ms: u64::MAX,
-                    committee: committee
-                        .into_iter()
-                        .map(|m| CommitteeMember {
-                            id: m.id,
-                            region: m.region,
-                            vendor: vendor_tag(m.vendor),
-                        })
-                        .collect(),
-                    votes: Vec::new(),
-                    excluded,
-                });
-                head.state = JobState::Assigned;
-                true
-            }
-            Err(e) => {
-                let reason = e.stall_reason();
-                let since_ms = match &head.state {
-                    JobState::Stalled { since_ms, .. } => *since_ms,
-                    _ => env.timestamp_ms,
-                };
-                if env.timestamp_ms.saturating_sub(since_ms) >= self.registry.compute.max_stall_ms {
-                    return self.fail_head(base, batch, env, head, lane, reason);
-                }
-                let stalled = JobState::Stalled { reason, since_ms };
-                if head.state == stalled {
-                    return Ok(());
-                }
-                head.state = stalled;
-                false
-            }
+        let input = Input::Draw {
+            seed_view,
+            seed,
+            pool: pool.nodes()?,
+            spec: &spec,
         };
-        let mut lane = lane;
-        if assigned {
-            // A committee drawn for the head executes on the proven storage commitment.
-            lane.chain = lane.state;
-            put(batch, lane_key(contract), lane.encode().to_vec());
-        }
-        let run_fuel = self.set_followers(base, batch, &lane, &head)?;
-        if assigned && let Some(a) = head.assignment.as_mut() {
-            // Members send the head's receipt once they have executed the whole run.
-            a.deadline_ms = env
-                .timestamp_ms
-                .saturating_add(self.registry.compute.deadline_for(run_fuel));
-        }
-        put(batch, job_key(&head.id), head.encode().to_vec());
-        Ok(())
+        self.step(
+            base,
+            batch,
+            env,
+            contract,
+            head,
+            input,
+            &mut Carry::default(),
+        )
     }
 
-    /// Ends a head that has been stalled for the policy's `max_stall_ms`: it fails with the
-    /// reason (its call changes nothing) and the lane goes on to the next job.
-    fn fail_head(
+    /// Applies `input` to `job` (of `contract`'s lane) and carries out the effects.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
         &self,
-        base: &Arc<crate::execute::Base>,
+        base: &Arc<Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
-        mut head: Job,
-        mut lane: LaneRecord,
-        reason: hyperchain_types::StallReason,
+        contract: &Address,
+        job: Job,
+        input: Input<'_>,
+        carry: &mut Carry<'_>,
     ) -> Result<(), ExecError> {
-        drop_votes(base, batch, &mut head)?;
-        head.state = JobState::Failed(hyperchain_types::JobFailure {
-            reason,
-            height: env.height,
-        });
-        put(batch, job_key(&head.id), head.encode().to_vec());
-        lane.head += 1;
-        put(batch, lane_key(&head.contract), lane.encode().to_vec());
-        self.advance(base, batch, env, &head.contract)?;
+        let t = match self.transition(&job, input, env)? {
+            Ok(t) => t,
+            Err(refusal) => return Err(corrupt("lifecycle", refusal)),
+        };
+        self.carry_out(base, batch, env, contract, t, carry)
+    }
+
+    /// Writes the transition's job and carries out its effects in order.
+    fn carry_out(
+        &self,
+        base: &Arc<Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        contract: &Address,
+        t: Transition,
+        carry: &mut Carry<'_>,
+    ) -> Result<(), ExecError> {
+        let Transition { next: job, effects } = t;
+        write_job(batch, &job);
+        for effect in effects {
+            match effect {
+                Effect::Assigned => {
+                    // A committee drawn for the head executes on the proven storage
+                    // commitment; the jobs behind it join its run.
+                    let view = Overlay { base, own: batch };
+                    let mut lane =
+                        lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
+                    lane.chain = lane.state;
+                    write_lane(batch, contract, &lane);
+                    let run_fuel = self.set_followers(base, batch, env, &lane, &job)?;
+                    let deadline_ms = env
+                        .timestamp_ms
+                        .saturating_add(self.registry.compute.deadline_for(run_fuel));
+                    let input = Input::Promoted {
+                        deadline_ms,
+                        chain: lane.chain,
+                    };
+                    return self.step(base, batch, env, contract, job, input, carry);
+                }
+                Effect::Stalled { retry_at_ms } => {
+                    self.schedule(
+                        base,
+                        batch,
+                        env,
+                        contract,
+                        Sched::Due(retry_at_ms / DUE_BUCKET_MS),
+                    )?;
+                }
+                Effect::Failed => {
+                    self.next_head(base, batch, env, contract, &job, carry)?;
+                }
+                Effect::AwaitSeed => {
+                    self.schedule(base, batch, env, contract, Sched::Draw)?;
+                }
+                Effect::Due { deadline_ms } => {
+                    self.schedule(
+                        base,
+                        batch,
+                        env,
+                        contract,
+                        Sched::Due(deadline_ms / DUE_BUCKET_MS),
+                    )?;
+                }
+                Effect::StillLate => {
+                    self.schedule(base, batch, env, contract, Sched::Late)?;
+                }
+                Effect::Dropped { charged } => {
+                    for id in charged {
+                        let liveness = liveness(&Overlay { base, own: batch }, &id)?
+                            .charge(&self.registry.compute, env.timestamp_ms);
+                        put(batch, liveness_key(&id), liveness.encode());
+                    }
+                    // The jobs that followed leave the dropped run; the head is drawn again.
+                    let view = Overlay { base, own: batch };
+                    let lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
+                    self.set_followers(base, batch, env, &lane, &job)?;
+                    self.schedule(base, batch, env, contract, Sched::Draw)?;
+                }
+                Effect::KeepOutcome => {
+                    let receipt = carry.receipt.ok_or_else(|| {
+                        corrupt("lifecycle", "an outcome to keep without a receipt")
+                    })?;
+                    // The first answer's outcome is kept (bounded by the host API's limits);
+                    // later answers are compared by digest.
+                    put(
+                        batch,
+                        outcome_key(&job.id),
+                        receipt.receipt.outcome.encode().to_vec(),
+                    );
+                }
+                Effect::ForgetOutcome => {
+                    remove(base, batch, outcome_key(&job.id))?;
+                }
+                Effect::Apply { outcome } => {
+                    // No re-execution: apply the agreed write set and compute the new
+                    // commitment.
+                    let view = Overlay { base, own: batch };
+                    let agreed = pending_outcome(&view, &job.id)?
+                        .filter(|kept| hyperchain_types::sha256(&kept.encode()) == outcome)
+                        .ok_or_else(|| {
+                            corrupt("job", format!("{} lost its agreed outcome", job.id))
+                        })?;
+                    self.resolve(base, batch, env, contract, job, agreed, Resolution::Agreed)?;
+                    return self.advance(base, batch, env, contract, carry);
+                }
+                Effect::Arbitrate => {
+                    return self.arbitrate(base, batch, env, contract, job, carry);
+                }
+                Effect::Revoke(vote) => self.revoke(base, batch, contract, &job, vote)?,
+                Effect::Done => {
+                    // Handled by `resolve`, which knows the outcome.
+                }
+            }
+        }
         Ok(())
     }
 
@@ -709,8 +960,9 @@ impl Executor {
     /// head's and its followers').
     fn set_followers(
         &self,
-        base: &Arc<crate::execute::Base>,
+        base: &Arc<Base>,
         batch: &mut WriteBatch,
+        env: BlockEnv,
         lane: &LaneRecord,
         head: &Job,
     ) -> Result<u64, ExecError> {
@@ -724,32 +976,24 @@ impl Executor {
         let mut run_fuel = fuel;
         for seq in lane.head + 1..end {
             let view = Overlay { base, own: batch };
-            let Some(mut job) = lane_job(&view, &head.contract, seq)? else {
-                return Err(corrupt(
-                    "lane",
-                    format!("{} has no job at {seq}", head.contract),
-                ));
-            };
+            let job = lane_job(&view, &head.contract, seq)?
+                .ok_or_else(|| corrupt("lane", format!("{} has no job at {seq}", head.contract)))?;
             fuel = fuel.saturating_add(job.fuel_limit);
             following = following.filter(|a| {
                 job.view < a.seed_view && fuel <= hyperchain_types::block_limits::MAX_BLOCK_FUEL
             });
-            match following {
+            let input = match following {
                 Some(a) => {
                     run_fuel = fuel;
-                    drop_votes(base, batch, &mut job)?;
-                    job.assignment = Some(Assignment {
-                        votes: Vec::new(),
-                        // Its deadline starts when it becomes the head.
-                        deadline_ms: u64::MAX,
-                        ..a.clone()
-                    });
-                    job.state = JobState::Assigned;
+                    Input::Follow(a)
                 }
-                None if job.state == JobState::Assigned => unfollow(base, batch, &mut job)?,
+                None if job.state == JobState::Assigned => Input::Unfollow,
                 None => break,
-            }
-            put(batch, job_key(&job.id), job.encode().to_vec());
+            };
+            let t = self
+                .transition(&job, input, env)?
+                .map_err(|r| corrupt("lifecycle", r))?;
+            self.carry_out(base, batch, env, &head.contract, t, &mut Carry::default())?;
         }
         Ok(run_fuel)
     }
@@ -769,7 +1013,7 @@ impl Executor {
     /// Creates `contract`'s lane at deploy (its storage commitment is that of empty storage).
     pub(crate) fn open_lane(
         &self,
-        base: &Arc<crate::execute::Base>,
+        base: &Arc<Base>,
         batch: &mut WriteBatch,
         contract: &Address,
     ) -> Result<(), ExecError> {
@@ -779,16 +1023,19 @@ impl Executor {
             head: 0,
             state,
             chain: state,
+            slot: 0,
+            sched: Sched::None,
         };
-        put(batch, lane_key(contract), lane.encode().to_vec());
+        write_lane(batch, contract, &lane);
         Ok(())
     }
 
-    /// A call to a TEE contract: the job joins the end of the lane.
+    /// A call to a TEE contract: the job joins the end of the lane; a job that is its lane's
+    /// head waits for the next block's draw.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn enqueue(
         &self,
-        base: &Arc<crate::execute::Base>,
+        base: &Arc<Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
         id: Digest,
@@ -805,39 +1052,32 @@ impl Executor {
                 format!("TEE contract {contract} has no lane"),
             ));
         };
-        let mut active = active_lanes(&view)?;
-        if lane.head == lane.next_seq {
-            if active.len() >= MAX_ACTIVE_LANES {
+        let first = lane.head == lane.next_seq;
+        if first {
+            if active_list().len(&view)? >= MAX_ACTIVE_LANES as u64 {
                 return Ok(ReceiptStatus::Rejected(format!(
                     "too many lanes with pending jobs ({MAX_ACTIVE_LANES}); retry later"
                 )));
             }
-            active.push(contract);
-            put(
-                batch,
-                ACTIVE_LANES_KEY.to_vec(),
-                active.iter().flat_map(|a| a.0).collect(),
-            );
+            lane.slot = active_list().push(base, batch, &contract)?;
         }
-        let job = Job {
+        let job = lifecycle::order(
             id,
             contract,
-            lane_seq: lane.next_seq,
+            lane.next_seq,
             caller,
-            method: method.to_string(),
-            input: input.to_vec(),
+            method,
+            input,
             fuel_limit,
-            height: env.height,
-            view: env.view,
-            drawable_after: env.view,
-            time_ms: env.timestamp_ms,
-            assignment: None,
-            state: JobState::Waiting,
-        };
+            Self::clock(env),
+        );
         put(batch, lane_job_key(&contract, job.lane_seq), id.0.to_vec());
-        put(batch, job_key(&id), job.encode().to_vec());
+        write_job(batch, &job);
         lane.next_seq += 1;
-        put(batch, lane_key(&contract), lane.encode().to_vec());
+        write_lane(batch, &contract, &lane);
+        if first {
+            self.schedule(base, batch, env, &contract, Sched::Draw)?;
+        }
         Ok(ReceiptStatus::Queued {
             job: id,
             lane_seq: job.lane_seq,
@@ -852,7 +1092,7 @@ impl Executor {
     /// transaction's status and the fuel validators spent (0 unless they arbitrated).
     pub(crate) fn receive(
         &self,
-        base: &Arc<crate::execute::Base>,
+        base: &Arc<Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
         signed: &SignedComputeReceipt,
@@ -861,15 +1101,22 @@ impl Executor {
             |reason: String| Ok((ReceiptStatus::Rejected(crate::execute::truncate(reason)), 0));
         let view = Overlay { base, own: batch };
         let job_id = signed.receipt.job;
-        let Some(mut job) = job(&view, &job_id)? else {
+        let Some(job) = job(&view, &job_id)? else {
             return rejected(format!("unknown job {job_id}"));
         };
-        if job.state != JobState::Assigned {
-            return rejected(format!(
-                "job {job_id} is {}, not awaiting receipts",
-                job.state_name()
-            ));
-        }
+        let Some(assignment) = job
+            .assignment
+            .as_ref()
+            .filter(|_| job.state == JobState::Assigned)
+        else {
+            return rejected(
+                Refusal::NotAwaiting {
+                    job: job_id,
+                    state: job.state_name(),
+                }
+                .to_string(),
+            );
+        };
         let Some(lane) = lane(&view, &job.contract)? else {
             return Err(corrupt("job", format!("{job_id} has no lane")));
         };
@@ -881,13 +1128,6 @@ impl Executor {
         }
         let follower = job.lane_seq > lane.head;
         let record = self.contract_record(&view, &job.contract)?;
-        let Some(assignment) = job.assignment.as_mut() else {
-            return Err(corrupt(
-                "job",
-                format!("assigned job {job_id} has no committee"),
-            ));
-        };
-        let committee = members(assignment);
         let ctx = JobContext {
             chain_id: self.chain_id,
             contract: job.contract,
@@ -903,228 +1143,177 @@ impl Executor {
             },
         };
         let signatures = self.signatures();
-        if let Err(e) = committee::check_receipt_with(&ctx, &committee, signed, |r| {
+        if let Err(e) = committee::check_receipt_with(&ctx, &members(assignment), signed, |r| {
             signatures.verify_receipt(r)
         }) {
             return rejected(e.to_string());
         }
-        let node = signed.node_id();
-        if let Err(reason) = registry::membership(&view, &node, env.timestamp_ms)? {
+        if let Err(reason) = registry::membership(&view, &signed.node_id(), env.timestamp_ms)? {
             return rejected(reason);
         }
-        if assignment.votes.iter().any(|v| v.node_id() == node) {
-            return rejected(committee::ReceiptRejection::Duplicate(node).to_string());
-        }
-        if assignment.votes.is_empty() {
-            // The first answer's outcome is kept (bounded by the host API's limits); later
-            // answers are compared by digest.
-            put(
-                batch,
-                outcome_key(&job.id),
-                signed.receipt.outcome.encode().to_vec(),
-            );
-        }
-        assignment.votes.push(ReceiptVote::of(signed));
-        if follower {
-            put(batch, job_key(&job.id), job.encode().to_vec());
-            return Ok((ReceiptStatus::Accepted, 0));
-        }
+        let input = Input::Vote {
+            vote: ReceiptVote::of(signed),
+            head: (!follower).then_some(lane.chain),
+        };
+        let t = match self.transition(&job, input, env)? {
+            Ok(t) => t,
+            Err(refusal) => return rejected(refusal.to_string()),
+        };
+        let mut carry = Carry {
+            receipt: Some(signed),
+            fuel: 0,
+        };
         let contract = job.contract;
-        let fuel = match self.conclude(base, batch, env, job, lane, &record)? {
-            None => 0,
-            Some(fuel) => fuel.saturating_add(self.advance(base, batch, env, &contract)?),
-        };
-        Ok((ReceiptStatus::Accepted, fuel))
+        self.carry_out(base, batch, env, &contract, t, &mut carry)?;
+        Ok((ReceiptStatus::Accepted, carry.fuel))
     }
 
-    /// Resolves the head `job` if its receipts allow: all members signed the same receipt
-    /// naming the lane's pre-state (applied without re-execution), or two differ or name
-    /// another pre-state (arbitrated). Otherwise stores the job as it is and returns `None`;
-    /// else the fuel validators spent.
-    fn conclude(
-        &self,
-        base: &Arc<crate::execute::Base>,
-        batch: &mut WriteBatch,
-        env: BlockEnv,
-        job: Job,
-        lane: LaneRecord,
-        record: &ContractRecord,
-    ) -> Result<Option<u64>, ExecError> {
-        let Some(assignment) = job.assignment.as_ref() else {
-            return Err(corrupt(
-                "job",
-                format!("assigned job {} has no committee", job.id),
-            ));
-        };
-        match committee::agreement(&members(assignment), &assignment.votes) {
-            Agreement::Waiting { .. } => {
-                put(batch, job_key(&job.id), job.encode().to_vec());
-                Ok(None)
-            }
-            Agreement::Agreed { pre_state, outcome } if pre_state == lane.chain => {
-                // No re-execution: apply the agreed write set and compute the new commitment.
-                let view = Overlay { base, own: batch };
-                let agreed = pending_outcome(&view, &job.id)?
-                    .filter(|kept| hyperchain_types::sha256(&kept.encode()) == outcome)
-                    .ok_or_else(|| corrupt("job", format!("{} lost its agreed outcome", job.id)))?;
-                let tree = TreeId(job.contract.0);
-                let writes = if agreed.status.is_ok() {
-                    agreed.writes.clone()
-                } else {
-                    Default::default()
-                };
-                let post = base.tree_root_after(&tree, batch, writes.iter())?;
-                let mut job = job;
-                self.resolve(
-                    base,
-                    batch,
-                    env,
-                    &mut job,
-                    lane,
-                    agreed,
-                    post,
-                    Resolution::Agreed,
-                    writes,
-                )?;
-                Ok(Some(0))
-            }
-            Agreement::Agreed { .. } | Agreement::Disagreed => {
-                Ok(Some(self.arbitrate(base, batch, env, job, lane, record)?))
-            }
-        }
-    }
-
-    /// Validators re-execute the job, apply the correct result and revoke every member whose
-    /// receipt differs from it. Returns the fuel used.
+    /// Validators re-execute the head `job`, revoke every member whose receipt differs from
+    /// their result (keeping it as evidence) and apply it.
     fn arbitrate(
         &self,
-        base: &Arc<crate::execute::Base>,
+        base: &Arc<Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
-        mut job: Job,
-        lane: LaneRecord,
-        record: &ContractRecord,
-    ) -> Result<u64, ExecError> {
-        let tree = TreeId(job.contract.0);
-        let contract = self.load(&Overlay { base, own: batch }, &record.code_hash)?;
+        contract: &Address,
+        job: Job,
+        carry: &mut Carry<'_>,
+    ) -> Result<(), ExecError> {
+        let tree = TreeId(contract.0);
+        let view = Overlay { base, own: batch };
+        let record = self.contract_record(&view, contract)?;
+        let code = self.load(&view, &record.code_hash)?;
+        let chain = lane(&view, contract)?
+            .ok_or_else(|| corrupt("lane", "vanished"))?
+            .chain;
         let reader = LaneView(ContractView {
             base: base.clone(),
             tree,
             own: batch.tree(&tree).cloned().unwrap_or_default(),
             accumulator: Default::default(),
         });
-        let outcome = run_job(&self.engine, &contract, &job, Arc::new(reader))?;
+        let outcome = run_job(&self.engine, &code, &job, Arc::new(reader))?;
+        carry.fuel = carry.fuel.saturating_add(outcome.fuel_used);
+        let input = Input::Arbitrated {
+            pre_state: chain,
+            outcome: hyperchain_types::sha256(&outcome.encode()),
+        };
+        let t = self
+            .transition(&job, input, env)?
+            .map_err(|r| corrupt("lifecycle", r))?;
+        let revoked: Vec<Digest> = t
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Revoke(vote) => Some(vote.node_id()),
+                _ => None,
+            })
+            .collect();
+        let job = t.next.clone();
+        self.carry_out(base, batch, env, contract, t, carry)?;
+        self.resolve(
+            base,
+            batch,
+            env,
+            contract,
+            job,
+            outcome,
+            Resolution::Arbitrated {
+                revoked: revoked.clone(),
+            },
+        )?;
+        if !revoked.is_empty() {
+            // The run's committee held a liar: the jobs that followed go back to waiting
+            // (their receipts dropped) and the next head gets a committee drawn afresh.
+            let view = Overlay { base, own: batch };
+            let lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
+            for job in assigned_run(&view, contract, &lane)? {
+                self.step(
+                    base,
+                    batch,
+                    env,
+                    contract,
+                    job,
+                    Input::Unfollow,
+                    &mut Carry::default(),
+                )?;
+            }
+        }
+        self.advance(base, batch, env, contract, carry)
+    }
+
+    /// Revokes the member that signed `vote` for `job` (a result other than the arbiters'),
+    /// keeping its signed commitment as evidence.
+    fn revoke(
+        &self,
+        base: &Base,
+        batch: &mut WriteBatch,
+        contract: &Address,
+        job: &Job,
+        vote: ReceiptVote,
+    ) -> Result<(), ExecError> {
+        let view = Overlay { base, own: batch };
+        let node = vote.node_id();
+        let Some(mut node_record) = registry::node(&view, &node)? else {
+            return Ok(());
+        };
+        let record = self.contract_record(&view, contract)?;
+        let run = job.assignment.as_ref().map(|a| a.run()).unwrap_or_default();
+        let evidence = SignedCommitment {
+            commitment: ReceiptCommitment {
+                chain_id: self.chain_id,
+                contract: job.contract,
+                lane_seq: job.lane_seq,
+                job: job.id,
+                run,
+                code_hash: record.code_hash,
+                pre_state: vote.pre_state,
+                outcome: vote.outcome,
+            },
+            node_key: vote.node_key,
+            signature: vote.signature,
+        };
+        if node_record.revoked.is_none() {
+            node_record.revoked = Some(RevokeReason::WrongResult { job: job.id });
+            for (tree, key, value) in registry::membership_writes(&node_record) {
+                batch.set(tree, key, value);
+            }
+        }
+        put(
+            batch,
+            evidence_key(&job.id, &node),
+            evidence.encode().to_vec(),
+        );
+        Ok(())
+    }
+
+    /// Applies the head `job`'s result: the contract's storage, the job record and the lane
+    /// (its head moves on; [`Executor::advance`] takes the next one).
+    #[allow(clippy::too_many_arguments)]
+    fn resolve(
+        &self,
+        base: &Arc<Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        contract: &Address,
+        job: Job,
+        outcome: CallOutcome,
+        resolution: Resolution,
+    ) -> Result<(), ExecError> {
+        let tree = TreeId(contract.0);
         let writes = if outcome.status.is_ok() {
             outcome.writes.clone()
         } else {
             Default::default()
         };
-        let post = base.tree_root_after(&tree, batch, writes.iter())?;
-        let fuel = outcome.fuel_used;
-        let correct = hyperchain_types::sha256(&outcome.encode());
-        let (votes, run) = job
-            .assignment
-            .as_ref()
-            .map(|a| (a.votes.clone(), a.run()))
-            .unwrap_or_default();
-        let mut revoked = Vec::new();
-        for vote in votes {
-            // Every vote was cast for this job and run; one naming another pre-state or
-            // outcome than the arbiters' is a wrong result its signer signed.
-            if vote.pre_state == lane.chain && vote.outcome == correct {
-                continue;
-            }
-            let node = vote.node_id();
-            let evidence = SignedCommitment {
-                commitment: ReceiptCommitment {
-                    chain_id: self.chain_id,
-                    contract: job.contract,
-                    lane_seq: job.lane_seq,
-                    job: job.id,
-                    run,
-                    code_hash: record.code_hash,
-                    pre_state: vote.pre_state,
-                    outcome: vote.outcome,
-                },
-                node_key: vote.node_key,
-                signature: vote.signature,
-            };
-            let view = Overlay { base, own: batch };
-            let Some(mut node_record) = registry::node(&view, &node)? else {
-                continue;
-            };
-            if node_record.revoked.is_none() {
-                node_record.revoked = Some(RevokeReason::WrongResult { job: job.id });
-                for (tree, key, value) in registry::membership_writes(&node_record) {
-                    batch.set(tree, key, value);
-                }
-            }
-            put(
-                batch,
-                evidence_key(&job.id, &node),
-                evidence.encode().to_vec(),
-            );
-            revoked.push(node);
-        }
-        self.resolve(
-            base,
-            batch,
-            env,
-            &mut job,
-            lane,
-            outcome,
-            post,
-            Resolution::Arbitrated {
-                revoked: revoked.clone(),
-            },
-            writes,
-        )?;
-        if !revoked.is_empty() {
-            // The run's committee held a liar: the jobs that followed go back to waiting (their
-            // receipts dropped) and the next head gets a committee drawn afresh.
-            self.drop_followers(base, batch, &job.contract)?;
-        }
-        Ok(fuel)
-    }
-
-    /// Sends the jobs following `contract`'s head back to waiting, their receipts dropped.
-    fn drop_followers(
-        &self,
-        base: &Arc<crate::execute::Base>,
-        batch: &mut WriteBatch,
-        contract: &Address,
-    ) -> Result<(), ExecError> {
-        let view = Overlay { base, own: batch };
-        let lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
-        for mut job in assigned_run(&view, contract, &lane)? {
-            unfollow(base, batch, &mut job)?;
-            put(batch, job_key(&job.id), job.encode().to_vec());
-        }
-        Ok(())
-    }
-
-    /// Applies a job's result: the contract's storage, the job record and the lane.
-    #[allow(clippy::too_many_arguments)]
-    fn resolve(
-        &self,
-        base: &crate::execute::Base,
-        batch: &mut WriteBatch,
-        env: BlockEnv,
-        job: &mut Job,
-        mut lane: LaneRecord,
-        outcome: CallOutcome,
-        post_state: Digest,
-        resolution: Resolution,
-        writes: hyperchain_types::WriteSet,
-    ) -> Result<(), ExecError> {
-        let tree = TreeId(job.contract.0);
+        let post_state = base.tree_root_after(&tree, batch, writes.iter())?;
         for (key, value) in writes {
             batch.set(tree, key, value);
         }
-        // The result is in the job record; the votes and the kept outcome are not.
-        drop_votes(base, batch, job)?;
+        let view = Overlay { base, own: batch };
+        let mut lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
         lane.chain = hyperchain_types::chain_next(&lane.chain, &outcome);
-        job.state = JobState::Done(JobResult {
+        let result = JobResult {
             status: outcome.status,
             output: outcome.output,
             events: outcome.events,
@@ -1132,63 +1321,73 @@ impl Executor {
             post_state,
             height: env.height,
             resolution,
-        });
-        put(batch, job_key(&job.id), job.encode().to_vec());
+        };
+        let t = self
+            .transition(&job, Input::Resolve(result), env)?
+            .map_err(|r| corrupt("lifecycle", r))?;
+        self.carry_out(base, batch, env, contract, t, &mut Carry::default())?;
         lane.head += 1;
         lane.state = post_state;
-        put(batch, lane_key(&job.contract), lane.encode().to_vec());
+        write_lane(batch, contract, &lane);
         Ok(())
     }
 
-    /// After a job resolves: drop an idle lane from the active list, resolve a follower that
-    /// has become the head (its deadline starts now) if its receipts are all in, and so on;
-    /// a waiting job that becomes the head is drawn by a later block's seed (one this
-    /// block's proposer, who chose to include the resolving receipt, could not know).
-    /// Returns the fuel validators spent arbitrating followers.
-    fn advance(
+    /// The lane moves past its failed head `job`.
+    fn next_head(
         &self,
-        base: &Arc<crate::execute::Base>,
+        base: &Arc<Base>,
         batch: &mut WriteBatch,
         env: BlockEnv,
         contract: &Address,
-    ) -> Result<u64, ExecError> {
-        let mut fuel = 0u64;
-        loop {
-            let view = Overlay { base, own: batch };
-            let lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
-            if lane.head >= lane.next_seq {
-                let mut active = active_lanes(&view)?;
-                active.retain(|a| a != contract);
-                put(
-                    batch,
-                    ACTIVE_LANES_KEY.to_vec(),
-                    active.iter().flat_map(|a| a.0).collect(),
-                );
-                return Ok(fuel);
-            }
-            let Some(mut head) = lane_job(&view, contract, lane.head)? else {
-                return Err(corrupt(
-                    "lane",
-                    format!("{contract} has no job at {}", lane.head),
-                ));
-            };
-            if head.state != JobState::Assigned {
-                head.drawable_after = head.drawable_after.max(env.view);
-                put(batch, job_key(&head.id), head.encode().to_vec());
-                return Ok(fuel);
-            }
-            let record = self.contract_record(&view, contract)?;
-            let fuel_limit = head.fuel_limit;
-            if let Some(a) = head.assignment.as_mut() {
-                a.deadline_ms = env
-                    .timestamp_ms
-                    .saturating_add(self.registry.compute.deadline_for(fuel_limit));
-            }
-            match self.conclude(base, batch, env, head, lane, &record)? {
-                None => return Ok(fuel),
-                Some(spent) => fuel = fuel.saturating_add(spent),
-            }
+        job: &Job,
+        carry: &mut Carry<'_>,
+    ) -> Result<(), ExecError> {
+        let view = Overlay { base, own: batch };
+        let mut lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
+        if lane.head != job.lane_seq {
+            return Err(corrupt("lane", "a job other than the head ended"));
         }
+        lane.head += 1;
+        write_lane(batch, contract, &lane);
+        self.advance(base, batch, env, contract, carry)
+    }
+
+    /// After the head ended: an idle lane leaves the active set; a new head that was
+    /// following is promoted (its deadline starts now, and it resolves at once if its
+    /// receipts are all in, and so on); a waiting one is drawn by a later block's seed (one
+    /// this block's proposer, who chose to include what ended the head, could not know).
+    fn advance(
+        &self,
+        base: &Arc<Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        contract: &Address,
+        carry: &mut Carry<'_>,
+    ) -> Result<(), ExecError> {
+        let view = Overlay { base, own: batch };
+        let mut lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
+        if lane.head >= lane.next_seq {
+            if let Some(moved) = active_list().swap_remove(base, batch, lane.slot)? {
+                let view = Overlay { base, own: batch };
+                let mut other = self::lane(&view, &moved)?
+                    .ok_or_else(|| corrupt("lane", "active lane vanished"))?;
+                other.slot = lane.slot;
+                write_lane(batch, &moved, &other);
+            }
+            if lane.sched != Sched::None {
+                lane.sched = Sched::None;
+                write_lane(batch, contract, &lane);
+            }
+            return Ok(());
+        }
+        let head = self.head(&view, contract, &lane)?;
+        let input = Input::Promoted {
+            deadline_ms: env
+                .timestamp_ms
+                .saturating_add(self.registry.compute.deadline_for(head.fuel_limit)),
+            chain: lane.chain,
+        };
+        self.step(base, batch, env, contract, head, input, carry)
     }
 }
 

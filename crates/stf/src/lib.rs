@@ -4,6 +4,7 @@
 //! - [`execute`]: pure, deterministic block execution with the contract engine.
 //! - [`lanes`]: TEE contracts' lanes and jobs: committee assignment from revealed seeds,
 //!   receipts, agreement, deadlines, arbitration of disputes.
+//! - [`lifecycle`]: the job lifecycle as a pure state machine (the lanes are its shell).
 //! - [`committee`]: committee selection from the consensus seed.
 //! - [`registry`]: compute-node registration, attestation policy, revocation, accumulator.
 //! - [`signatures`]: batched transaction signature checks and the cache of verified ones.
@@ -20,6 +21,7 @@ pub mod committee;
 pub mod execute;
 pub mod genesis;
 pub mod lanes;
+pub mod lifecycle;
 pub mod light;
 pub mod registry;
 pub mod signatures;

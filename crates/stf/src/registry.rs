@@ -184,6 +184,32 @@ pub struct ComputeParams {
     /// off (one job per lane per block).
     #[serde(default = "default_pipeline_depth")]
     pub pipeline_depth: u32,
+    /// Blocks that must end past a run's deadline before the run is dropped and its silent
+    /// members charged. More than one, so that a proposer leaving an honest member's receipt
+    /// out of the block at the deadline cannot get it charged: every one of these blocks'
+    /// proposers would have to (docs/THREATS.md).
+    #[serde(default = "default_deadline_grace_blocks")]
+    pub deadline_grace_blocks: u32,
+    /// How long (block time, ms) after a failed draw a stalled job is tried again. A stalled
+    /// lane costs blocks nothing in between (docs/DESIGN.md §5).
+    #[serde(default = "default_stall_retry_ms")]
+    pub stall_retry_ms: u64,
+}
+
+/// The default `deadline_grace_blocks`.
+pub const DEFAULT_DEADLINE_GRACE_BLOCKS: u32 = 3;
+/// Most `deadline_grace_blocks`.
+pub const MAX_DEADLINE_GRACE_BLOCKS: u32 = 64;
+
+fn default_deadline_grace_blocks() -> u32 {
+    DEFAULT_DEADLINE_GRACE_BLOCKS
+}
+
+/// The default `stall_retry_ms` (5 s).
+pub const DEFAULT_STALL_RETRY_MS: u64 = 5_000;
+
+fn default_stall_retry_ms() -> u64 {
+    DEFAULT_STALL_RETRY_MS
 }
 
 /// Most jobs a committee is given at once.
@@ -225,6 +251,8 @@ impl Default for ComputeParams {
             max_stall_ms: DEFAULT_MAX_STALL_MS,
             deadline_fuel_per_ms: DEFAULT_DEADLINE_FUEL_PER_MS,
             pipeline_depth: DEFAULT_PIPELINE_DEPTH,
+            deadline_grace_blocks: DEFAULT_DEADLINE_GRACE_BLOCKS,
+            stall_retry_ms: DEFAULT_STALL_RETRY_MS,
         }
     }
 }
@@ -257,6 +285,14 @@ impl ComputeParams {
             return Err(format!(
                 "pipeline_depth must be between 1 (off) and {MAX_PIPELINE_DEPTH}"
             ));
+        }
+        if !(1..=MAX_DEADLINE_GRACE_BLOCKS).contains(&self.deadline_grace_blocks) {
+            return Err(format!(
+                "deadline_grace_blocks must be between 1 and {MAX_DEADLINE_GRACE_BLOCKS}"
+            ));
+        }
+        if !(1_000..=self.max_stall_ms).contains(&self.stall_retry_ms) {
+            return Err("stall_retry_ms must be between 1000 (1 s) and max_stall_ms".into());
         }
         Ok(())
     }

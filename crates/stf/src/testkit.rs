@@ -6,13 +6,16 @@ use crate::execute::{Base, BlockEnv, Executor};
 use commonware_codec::Encode as _;
 use commonware_cryptography::{Signer as _, ed25519};
 use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
-use hyperchain_state::{Store, WriteBatch};
+use hyperchain_state::{
+    BatchRoots, Hash, Snapshot, StateError, StateReader, Store, TreeId, WriteBatch,
+};
 use hyperchain_types::{
     Digest, Payload, ReceiptStatus, Registration, SeedReveal, SenderKey, SignedTransaction,
     Transaction,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The runtime image test nodes' simulated evidence measures.
 pub const TEST_IMAGE: &[u8] = b"hyperchain compute runtime v1";
@@ -28,6 +31,29 @@ pub fn key(seed: u64) -> ed25519::PrivateKey {
 /// The identity key bytes of `key(seed)`.
 pub fn identity(seed: u64) -> [u8; 32] {
     SenderKey::from(key(seed).public_key()).0
+}
+
+/// Committed state that counts the values read from it: what a block costs in state reads,
+/// measured without a clock.
+#[derive(Debug)]
+struct Counted {
+    snapshot: Snapshot,
+    reads: Arc<AtomicU64>,
+}
+
+impl StateReader for Counted {
+    fn get(&self, tree: &TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.snapshot.get(tree, key)
+    }
+
+    fn tree_root(&self, tree: &TreeId) -> Result<Hash, StateError> {
+        self.snapshot.tree_root(tree)
+    }
+
+    fn compute_roots(&self, batch: &WriteBatch) -> Result<BatchRoots, StateError> {
+        self.snapshot.compute_roots(batch)
+    }
 }
 
 /// A chain on one store, executed block by block with [`Executor::execute`] and committed.
@@ -46,6 +72,9 @@ pub struct MemoryChain {
     pub parent: Digest,
     /// See `height`.
     pub time_ms: u64,
+    /// Values the last executed block read from committed state.
+    pub last_block_reads: u64,
+    reads: Arc<AtomicU64>,
     nonces: HashMap<u64, u64>,
 }
 
@@ -80,6 +109,8 @@ impl MemoryChain {
             height: 0,
             view: 0,
             time_ms: START_MS,
+            last_block_reads: 0,
+            reads: Arc::new(AtomicU64::new(0)),
             nonces: HashMap::new(),
         }
     }
@@ -122,17 +153,23 @@ impl MemoryChain {
     /// A fresh base on the committed state.
     pub fn base(&self) -> Arc<Base> {
         Arc::new(Base::new(
-            self.store.snapshot().expect("snapshot"),
+            Counted {
+                snapshot: self.store.snapshot().expect("snapshot"),
+                reads: self.reads.clone(),
+            },
             Arc::new(WriteBatch::new()),
         ))
     }
 
     /// Executes `txs` as the block of `env` and commits it; every transaction must be valid.
     pub fn execute(&mut self, env: BlockEnv, txs: &[SignedTransaction]) -> Vec<ReceiptStatus> {
+        let base = self.base();
+        self.reads.store(0, Ordering::Relaxed);
         let execution = self
             .executor
-            .execute(&self.base(), env, txs)
+            .execute(&base, env, txs)
             .expect("block execution");
+        self.last_block_reads = self.reads.load(Ordering::Relaxed);
         assert!(execution.invalid.is_empty(), "{:?}", execution.invalid);
         self.store
             .commit(&execution.batch, env.height)

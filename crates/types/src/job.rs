@@ -44,6 +44,57 @@ pub struct LaneRecord {
     /// drawn for it, or, for a head that followed an earlier job of the same committee,
     /// [`chain_next`] of that job's pre-state and agreed outcome.
     pub chain: Digest,
+    /// Its position in the set of active lanes (meaningful while `head < next_seq`).
+    pub slot: u64,
+    /// When block execution looks at the lane next (docs/DESIGN.md §5): a lane is in at most
+    /// one queue, so idle and waiting lanes cost a block nothing.
+    pub sched: Sched,
+}
+
+/// The queue a lane is in: when a block next looks at its head.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sched {
+    /// In none: idle, or its head waits for receipts with no deadline yet (a follower).
+    #[default]
+    None,
+    /// Its head is drawn a committee at the start of the next block.
+    Draw,
+    /// Its head's deadline has passed: the end of every block counts one more late block
+    /// until the grace is over.
+    Late,
+    /// Looked at by the first block that ends after this time bucket (a deadline, or a
+    /// stalled head's next try).
+    Due(u64),
+}
+
+impl Write for Sched {
+    fn write(&self, buf: &mut impl BufMut) {
+        let (tag, bucket) = match self {
+            Sched::None => (0u8, 0),
+            Sched::Draw => (1, 0),
+            Sched::Late => (2, 0),
+            Sched::Due(b) => (3, *b),
+        };
+        tag.write(buf);
+        bucket.write(buf);
+    }
+}
+impl FixedSize for Sched {
+    const SIZE: usize = 1 + u64::SIZE;
+}
+impl Read for Sched {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        let tag = u8::read(buf)?;
+        let bucket = u64::read(buf)?;
+        match (tag, bucket) {
+            (0, 0) => Ok(Sched::None),
+            (1, 0) => Ok(Sched::Draw),
+            (2, 0) => Ok(Sched::Late),
+            (3, b) => Ok(Sched::Due(b)),
+            _ => Err(Error::Invalid("Sched", "unknown queue")),
+        }
+    }
 }
 
 /// Domain of the chained pre-state.
@@ -120,6 +171,10 @@ pub struct Assignment {
     /// without agreement. `u64::MAX` for a job following the head: its deadline starts when
     /// it becomes the head.
     pub deadline_ms: u64,
+    /// Blocks that ended at or past the deadline without the run resolving. The run is dropped
+    /// (its silent members charged) once this reaches the policy's `deadline_grace_blocks`,
+    /// so one proposer leaving a receipt out cannot get its signer charged.
+    pub late_blocks: u32,
     /// The members, in selection order.
     pub committee: Vec<CommitteeMember>,
     /// Votes counted so far (checked receipts, one per member, in arrival order). The first
@@ -319,10 +374,12 @@ impl Write for LaneRecord {
         self.head.write(buf);
         self.state.write(buf);
         self.chain.write(buf);
+        self.slot.write(buf);
+        self.sched.write(buf);
     }
 }
 impl FixedSize for LaneRecord {
-    const SIZE: usize = 2 * u64::SIZE + 2 * Digest::SIZE;
+    const SIZE: usize = 3 * u64::SIZE + 2 * Digest::SIZE + Sched::SIZE;
 }
 impl Read for LaneRecord {
     type Cfg = ();
@@ -332,6 +389,8 @@ impl Read for LaneRecord {
             head: u64::read(buf)?,
             state: Digest::read(buf)?,
             chain: Digest::read(buf)?,
+            slot: u64::read(buf)?,
+            sched: Sched::read(buf)?,
         };
         if lane.head > lane.next_seq {
             return Err(Error::Invalid("LaneRecord", "head beyond the last job"));
@@ -373,6 +432,7 @@ impl Write for Assignment {
         self.seed.write(buf);
         self.assigned_height.write(buf);
         self.deadline_ms.write(buf);
+        self.late_blocks.write(buf);
         (self.committee.len() as u32).write(buf);
         for m in &self.committee {
             m.write(buf);
@@ -389,7 +449,7 @@ impl Write for Assignment {
 }
 impl EncodeSize for Assignment {
     fn encode_size(&self) -> usize {
-        u32::SIZE
+        2 * u32::SIZE
             + 4 * u64::SIZE
             + Digest::SIZE
             + 4
@@ -413,6 +473,7 @@ impl Read for Assignment {
         let seed = Digest::read(buf)?;
         let assigned_height = u64::read(buf)?;
         let deadline_ms = u64::read(buf)?;
+        let late_blocks = u32::read(buf)?;
         let n = read_count(buf, job_limits::MAX_COMMITTEE, "committee")?;
         let committee = (0..n)
             .map(|_| CommitteeMember::read(buf))
@@ -432,6 +493,7 @@ impl Read for Assignment {
             seed,
             assigned_height,
             deadline_ms,
+            late_blocks,
             committee,
             votes,
             excluded,
@@ -762,6 +824,7 @@ mod tests {
                 seed: Digest([9; 32]),
                 assigned_height: 9,
                 deadline_ms: 29,
+                late_blocks: 2,
                 committee: vec![
                     CommitteeMember {
                         id: Digest([10; 32]),
@@ -831,8 +894,21 @@ mod tests {
             head: 1,
             state: Digest([1; 32]),
             chain: Digest([2; 32]),
+            slot: 7,
+            sched: Sched::Due(12),
         };
         assert_eq!(LaneRecord::decode(lane.encode()).unwrap(), lane);
+        for sched in [Sched::None, Sched::Draw, Sched::Late, Sched::Due(0)] {
+            let lane = LaneRecord {
+                sched,
+                ..lane.clone()
+            };
+            assert_eq!(LaneRecord::decode(lane.encode()).unwrap(), lane);
+        }
+        let mut junk = lane.encode().to_vec();
+        let tag = junk.len() - Sched::SIZE;
+        junk[tag] = 9;
+        assert!(LaneRecord::decode(bytes::Bytes::from(junk)).is_err());
         let bad = LaneRecord {
             next_seq: 1,
             head: 2,

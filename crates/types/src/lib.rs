@@ -25,7 +25,7 @@ pub use exec::{
 };
 pub use job::{
     Assignment, CommitteeMember, Job, JobFailure, JobResult, JobState, LaneRecord,
-    PRE_STATE_CHAIN_DOMAIN, ReceiptVote, Resolution, StallReason, VENDOR_AMD, VENDOR_INTEL,
+    PRE_STATE_CHAIN_DOMAIN, ReceiptVote, Resolution, Sched, StallReason, VENDOR_AMD, VENDOR_INTEL,
     chain_next, job_limits, vendor_name,
 };
 pub use receipt::{

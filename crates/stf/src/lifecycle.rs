@@ -1,0 +1,494 @@
+//! The job lifecycle as a pure state machine (docs/DESIGN.md §5).
+//!
+//! [`apply`] takes a job record and one [`Input`] and returns the next record and the
+//! [`Effect`]s the shell ([`crate::lanes`]) carries out on state: charging members, revoking
+//! liars, applying a result, moving the lane on, and putting the lane in the queue a block
+//! looks at next. It reads nothing, writes nothing and has no clock; everything it decides on
+//! is in its arguments, so tests drive it directly against a reference model
+//! (`lifecycle_matches_the_reference_model`).
+//!
+//! ```text
+//!            Draw (committee formed)            Vote … (all in, agreeing)
+//!  Waiting ───────────────────────────▶ Assigned ─────────────────────▶ Done
+//!    ▲  │ Draw (none can be formed)      │   │  Vote … (disagreeing) ──▶ Arbitrated ─▶ Done
+//!    │  ▼                                │   │
+//!  Stalled ── stalled too long ─▶ Failed │   └─ Late × grace (deadline passed) ─▶ Waiting
+//!    └──── Retry ─▶ (drawn again) ◀──────┘         (silent members charged)
+//! ```
+//!
+//! Reasons in state are typed ([`StallReason`]); refusals are typed ([`Refusal`]) and become
+//! text only in a transaction's receipt, which is not part of consensus state.
+
+use crate::committee::{self, Agreement, Candidate, CommitteeSpec, Member, vendor_tag};
+use hyperchain_attest::Vendor;
+use hyperchain_types::{
+    Assignment, CommitteeMember, Digest, Job, JobFailure, JobResult, JobState, ReceiptVote,
+    VENDOR_AMD, job_limits,
+};
+
+/// The block an input arrives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockClock {
+    /// Its height.
+    pub height: u64,
+    /// Its consensus view.
+    pub view: u64,
+    /// Its timestamp (ms).
+    pub now_ms: u64,
+}
+
+/// The policy parameters the lifecycle decides with (`policy.compute`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// A job stalled this long fails.
+    pub max_stall_ms: u64,
+    /// A stalled job is drawn again this long after its last try.
+    pub stall_retry_ms: u64,
+    /// Blocks ending past the deadline before the run is dropped.
+    pub deadline_grace_blocks: u32,
+}
+
+impl From<&crate::registry::ComputeParams> for Params {
+    fn from(p: &crate::registry::ComputeParams) -> Params {
+        Params {
+            max_stall_ms: p.max_stall_ms,
+            stall_retry_ms: p.stall_retry_ms,
+            deadline_grace_blocks: p.deadline_grace_blocks,
+        }
+    }
+}
+
+/// What happens to a job.
+#[derive(Clone, Debug)]
+pub enum Input<'a> {
+    /// The start of a block that reveals `seed` (of `seed_view`): draw a committee for a
+    /// waiting or stalled head from `pool`, the candidates of the parent state.
+    Draw {
+        /// The view whose seed the block reveals.
+        seed_view: u64,
+        /// Its randomness.
+        seed: Digest,
+        /// The parent state's candidates.
+        pool: &'a [Candidate],
+        /// What the contract's mode calls for.
+        spec: &'a CommitteeSpec,
+    },
+    /// The job became its lane's head (or was just drawn): its run's time runs out at
+    /// `deadline_ms`; `chain` is the pre-state its receipts must name.
+    Promoted {
+        /// The run's deadline.
+        deadline_ms: u64,
+        /// The lane's chained pre-state.
+        chain: Digest,
+    },
+    /// The end of a block at or past the run's deadline.
+    Late,
+    /// A stalled head's time to be drawn again came.
+    Retry,
+    /// A member's receipt that passed the shell's checks (signature, run, membership, and
+    /// for a follower nothing about its pre-state yet). `head` carries the lane's chained
+    /// pre-state when the job is the head, which lets the votes be concluded.
+    Vote {
+        /// The counted answer.
+        vote: ReceiptVote,
+        /// `Some(lane.chain)` for the head.
+        head: Option<Digest>,
+    },
+    /// The validators' own result of the job they arbitrate: the pre-state and outcome digest
+    /// a correct member signs.
+    Arbitrated {
+        /// The lane's chained pre-state.
+        pre_state: Digest,
+        /// SHA-256 of the correct outcome's encoding.
+        outcome: Digest,
+    },
+    /// The job's result, agreed or arbitrated.
+    Resolve(JobResult),
+    /// The job follows the head's run (pipelining): it takes the run's assignment.
+    Follow(&'a Assignment),
+    /// The job leaves the run it followed (the run was dropped or its committee lied).
+    Unfollow,
+}
+
+/// What the shell does after a transition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// A committee was drawn for the head: the lane's chain restarts at its proven state, the
+    /// jobs behind it follow, and the run's deadline is set ([`Input::Promoted`]).
+    Assigned,
+    /// No committee could be formed: the head is tried again at `retry_at_ms`.
+    Stalled {
+        /// When to try again.
+        retry_at_ms: u64,
+    },
+    /// The head failed (stalled for `max_stall_ms`): the lane goes on to the next job.
+    Failed,
+    /// The head is drawn by the next block whose seed is newer than it may use.
+    AwaitSeed,
+    /// The head waits for receipts until `deadline_ms`.
+    Due {
+        /// Its run's deadline.
+        deadline_ms: u64,
+    },
+    /// The deadline passed within the grace: looked at again at the end of the next block.
+    StillLate,
+    /// The run was dropped at the end of its grace: each of `charged` (members that never
+    /// answered) is charged a missed deadline and excluded from the job; the jobs that
+    /// followed leave the run; the head is drawn again by a later seed.
+    Dropped {
+        /// Members charged.
+        charged: Vec<Digest>,
+    },
+    /// Keep this receipt's outcome beside the job (the first vote).
+    KeepOutcome,
+    /// Forget the outcome kept beside the job (its votes were dropped).
+    ForgetOutcome,
+    /// Every member signed `outcome` over the lane's chain: apply the kept outcome.
+    Apply {
+        /// The agreed outcome's digest.
+        outcome: Digest,
+    },
+    /// The members disagree, or agree on another pre-state: validators re-execute the job.
+    Arbitrate,
+    /// This member signed another result than the arbiters': revoke it, its vote kept as
+    /// evidence.
+    Revoke(ReceiptVote),
+    /// The job is done; the lane goes on.
+    Done,
+}
+
+/// Why a receipt is not counted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The job does not wait for receipts.
+    #[error("job {job} is {state}, not awaiting receipts")]
+    NotAwaiting {
+        /// The job.
+        job: Digest,
+        /// Its state's name.
+        state: &'static str,
+    },
+    /// The member already answered.
+    #[error("{0}")]
+    Duplicate(committee::ReceiptRejection),
+}
+
+/// A transition that cannot happen: the job record contradicts itself.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    /// A receipt is refused (the transaction is rejected; nothing changes).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The record is inconsistent (an assigned job without a committee).
+    #[error("corrupt job {job}: {what}")]
+    Corrupt {
+        /// The job.
+        job: Digest,
+        /// What is wrong.
+        what: &'static str,
+    },
+}
+
+/// The next job record and what the shell must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// The job after the input.
+    pub next: Job,
+    /// In order.
+    pub effects: Vec<Effect>,
+}
+
+impl Transition {
+    fn unchanged(job: &Job) -> Transition {
+        Transition {
+            next: job.clone(),
+            effects: Vec::new(),
+        }
+    }
+}
+
+/// The members of an assignment as selection describes them.
+pub fn members(assignment: &Assignment) -> Vec<Member> {
+    assignment
+        .committee
+        .iter()
+        .map(|m| Member {
+            id: m.id,
+            region: m.region.clone(),
+            vendor: if m.vendor == VENDOR_AMD {
+                Vendor::Amd
+            } else {
+                Vendor::Intel
+            },
+        })
+        .collect()
+}
+
+/// The job after `input` in block `at`, with the effects.
+pub fn apply(
+    job: &Job,
+    input: Input<'_>,
+    at: BlockClock,
+    params: Params,
+) -> Result<Transition, LifecycleError> {
+    let corrupt = |what| LifecycleError::Corrupt { job: job.id, what };
+    let mut next = job.clone();
+    let mut effects = Vec::new();
+    match input {
+        Input::Draw {
+            seed_view,
+            seed,
+            pool,
+            spec,
+        } => {
+            if !matches!(job.state, JobState::Waiting | JobState::Stalled { .. }) {
+                return Ok(Transition::unchanged(job));
+            }
+            if seed_view <= job.drawable_after {
+                // Only a seed nobody knew when the job became drawable may pick its committee.
+                effects.push(Effect::AwaitSeed);
+                return Ok(Transition { next, effects });
+            }
+            let (attempt, excluded) = job
+                .assignment
+                .as_ref()
+                .map_or((0, Vec::new()), |a| (a.attempt, a.excluded.clone()));
+            match committee::select_committee(&seed.0, &job.id, attempt, pool, &excluded, spec) {
+                Ok(committee) => {
+                    next.assignment = Some(Assignment {
+                        attempt,
+                        run_head: job.lane_seq,
+                        seed_view,
+                        seed,
+                        assigned_height: at.height,
+                        // Set by `Promoted` once the run's fuel is known.
+                        deadline_ms: u64::MAX,
+                        late_blocks: 0,
+                        committee: committee
+                            .into_iter()
+                            .map(|m| CommitteeMember {
+                                id: m.id,
+                                region: m.region,
+                                vendor: vendor_tag(m.vendor),
+                            })
+                            .collect(),
+                        votes: Vec::new(),
+                        excluded,
+                    });
+                    next.state = JobState::Assigned;
+                    effects.push(Effect::Assigned);
+                }
+                Err(e) => {
+                    let reason = e.stall_reason();
+                    let since_ms = match &job.state {
+                        JobState::Stalled { since_ms, .. } => *since_ms,
+                        _ => at.now_ms,
+                    };
+                    let fail_at = since_ms.saturating_add(params.max_stall_ms);
+                    if at.now_ms >= fail_at {
+                        drop_votes(&mut next, &mut effects);
+                        next.state = JobState::Failed(JobFailure {
+                            reason,
+                            height: at.height,
+                        });
+                        effects.push(Effect::Failed);
+                    } else {
+                        next.state = JobState::Stalled { reason, since_ms };
+                        effects.push(Effect::Stalled {
+                            retry_at_ms: at
+                                .now_ms
+                                .saturating_add(params.stall_retry_ms)
+                                .min(fail_at),
+                        });
+                    }
+                }
+            }
+        }
+        Input::Promoted { deadline_ms, chain } => match job.state {
+            JobState::Assigned => {
+                let a = next
+                    .assignment
+                    .as_mut()
+                    .ok_or_else(|| corrupt("assigned without a committee"))?;
+                a.deadline_ms = deadline_ms;
+                a.late_blocks = 0;
+                effects.push(conclusion(a, chain).unwrap_or(Effect::Due { deadline_ms }));
+            }
+            JobState::Waiting | JobState::Stalled { .. } => {
+                // A head drawn by a seed this block's proposer, who chose to include what
+                // resolved the job before it, could not know.
+                next.drawable_after = next.drawable_after.max(at.view);
+                effects.push(Effect::AwaitSeed);
+            }
+            JobState::Done(_) | JobState::Failed(_) => {}
+        },
+        Input::Late => {
+            if job.state != JobState::Assigned {
+                return Ok(Transition::unchanged(job));
+            }
+            let a = next
+                .assignment
+                .as_mut()
+                .ok_or_else(|| corrupt("assigned without a committee"))?;
+            if at.now_ms < a.deadline_ms {
+                effects.push(Effect::Due {
+                    deadline_ms: a.deadline_ms,
+                });
+                return Ok(Transition { next, effects });
+            }
+            a.late_blocks = a.late_blocks.saturating_add(1);
+            if a.late_blocks < params.deadline_grace_blocks {
+                effects.push(Effect::StillLate);
+                return Ok(Transition { next, effects });
+            }
+            // The grace is over: every member that did not answer is charged a miss and
+            // excluded from this job's next committees, and the job is drawn again by a seed
+            // this block's proposer could not know.
+            let answered: Vec<Digest> = a.votes.iter().map(|v| v.node_id()).collect();
+            let mut charged = Vec::new();
+            for member in &a.committee {
+                if answered.contains(&member.id) {
+                    continue;
+                }
+                charged.push(member.id);
+                if !a.excluded.contains(&member.id) && a.excluded.len() < job_limits::MAX_EXCLUDED {
+                    a.excluded.push(member.id);
+                }
+            }
+            a.attempt = a.attempt.saturating_add(1);
+            a.committee.clear();
+            a.late_blocks = 0;
+            drop_votes(&mut next, &mut effects);
+            next.state = JobState::Waiting;
+            next.drawable_after = at.view;
+            effects.push(Effect::Dropped { charged });
+        }
+        Input::Retry => {
+            if matches!(job.state, JobState::Stalled { .. }) {
+                effects.push(Effect::AwaitSeed);
+            }
+        }
+        Input::Vote { vote, head } => {
+            if job.state != JobState::Assigned {
+                return Err(Refusal::NotAwaiting {
+                    job: job.id,
+                    state: job.state_name(),
+                }
+                .into());
+            }
+            let a = next
+                .assignment
+                .as_mut()
+                .ok_or_else(|| corrupt("assigned without a committee"))?;
+            let node = vote.node_id();
+            if a.votes.iter().any(|v| v.node_id() == node) {
+                return Err(
+                    Refusal::Duplicate(committee::ReceiptRejection::Duplicate(node)).into(),
+                );
+            }
+            if a.votes.is_empty() {
+                effects.push(Effect::KeepOutcome);
+            }
+            a.votes.push(vote);
+            if let Some(chain) = head
+                && let Some(effect) = conclusion(a, chain)
+            {
+                effects.push(effect);
+            }
+        }
+        Input::Arbitrated { pre_state, outcome } => {
+            let a = job
+                .assignment
+                .as_ref()
+                .ok_or_else(|| corrupt("arbitrated without a committee"))?;
+            for vote in &a.votes {
+                // Every vote was cast for this job and run; one naming another pre-state or
+                // outcome than the arbiters' is a wrong result its signer signed.
+                if vote.pre_state != pre_state || vote.outcome != outcome {
+                    effects.push(Effect::Revoke(vote.clone()));
+                }
+            }
+        }
+        Input::Resolve(result) => {
+            // The result is in the job record; the votes and the kept outcome are not.
+            drop_votes(&mut next, &mut effects);
+            next.state = JobState::Done(result);
+            effects.push(Effect::Done);
+        }
+        Input::Follow(run) => {
+            drop_votes(&mut next, &mut effects);
+            next.assignment = Some(Assignment {
+                votes: Vec::new(),
+                // Its deadline starts when it becomes the head.
+                deadline_ms: u64::MAX,
+                late_blocks: 0,
+                ..run.clone()
+            });
+            next.state = JobState::Assigned;
+        }
+        Input::Unfollow => {
+            if job.state != JobState::Assigned {
+                return Ok(Transition::unchanged(job));
+            }
+            drop_votes(&mut next, &mut effects);
+            next.state = JobState::Waiting;
+            if let Some(a) = next.assignment.as_mut() {
+                a.attempt = a.attempt.saturating_add(1);
+                a.committee.clear();
+            }
+        }
+    }
+    Ok(Transition { next, effects })
+}
+
+/// Drops the votes of the job's current run (and, through the effect, the outcome kept
+/// beside them).
+fn drop_votes(job: &mut Job, effects: &mut Vec<Effect>) {
+    if let Some(a) = job.assignment.as_mut()
+        && !a.votes.is_empty()
+    {
+        a.votes.clear();
+        effects.push(Effect::ForgetOutcome);
+    }
+}
+
+/// What a head's votes call for, if they are all in: apply the agreed result when every member
+/// signed it over the lane's chain, arbitrate otherwise.
+fn conclusion(a: &Assignment, chain: Digest) -> Option<Effect> {
+    match committee::agreement(&members(a), &a.votes) {
+        Agreement::Waiting { .. } => None,
+        Agreement::Agreed { pre_state, outcome } if pre_state == chain => {
+            Some(Effect::Apply { outcome })
+        }
+        Agreement::Agreed { .. } | Agreement::Disagreed => Some(Effect::Arbitrate),
+    }
+}
+
+/// A call to a TEE contract, as the job it becomes at the end of its lane.
+#[allow(clippy::too_many_arguments)]
+pub fn order(
+    id: Digest,
+    contract: hyperchain_types::Address,
+    lane_seq: u64,
+    caller: hyperchain_types::Address,
+    method: &str,
+    input: &[u8],
+    fuel_limit: u64,
+    at: BlockClock,
+) -> Job {
+    Job {
+        id,
+        contract,
+        lane_seq,
+        caller,
+        method: method.to_string(),
+        input: input.to_vec(),
+        fuel_limit,
+        height: at.height,
+        view: at.view,
+        drawable_after: at.view,
+        time_ms: at.now_ms,
+        assignment: None,
+        state: JobState::Waiting,
+    }
+}
