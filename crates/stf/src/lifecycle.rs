@@ -492,3 +492,530 @@ pub fn order(
         state: JobState::Waiting,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The lifecycle against a reference model: random schedules of draws (over random pools,
+    //! with fresh and stale seeds), votes (honest, lying, duplicated), time passing past
+    //! deadlines, retries and promotions, with the shell's reactions to the effects emulated.
+    //! After every step the machine and the model agree on the state, the committee's
+    //! constraints and the votes, and the invariants of docs/THREATS.md hold: an honest
+    //! member is never charged or revoked, a run is dropped only after its grace, a job fails
+    //! only after `max_stall_ms`, and records stay bounded.
+
+    use super::*;
+    use commonware_cryptography::{Signer as _, ed25519};
+    use hyperchain_types::{CallStatus, Resolution, node_id};
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    const DEADLINE_MS: u64 = 4_000;
+    const PARAMS: Params = Params {
+        max_stall_ms: 10_000,
+        stall_retry_ms: 2_000,
+        deadline_grace_blocks: 3,
+    };
+    /// Right and wrong outcome digests; the lane's chained pre-state.
+    const CORRECT: Digest = Digest([0xc0; 32]);
+    const WRONG: Digest = Digest([0xee; 32]);
+    const CHAIN: Digest = Digest([0xab; 32]);
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Conduct {
+        Honest,
+        Liar,
+        Silent,
+    }
+
+    /// Six nodes: keys [1; 32] … [6; 32]; 1–3 Intel, 4–6 AMD; 3 lies, 6 never answers.
+    fn fleet() -> Vec<(Candidate, [u8; 32], Conduct)> {
+        (1u8..=6)
+            .map(|i| {
+                let key = [i; 32];
+                let vendor = if i <= 3 { Vendor::Intel } else { Vendor::Amd };
+                let conduct = match i {
+                    3 => Conduct::Liar,
+                    6 => Conduct::Silent,
+                    _ => Conduct::Honest,
+                };
+                let candidate = Candidate {
+                    id: node_id(&key),
+                    vendor,
+                    region: "eu".into(),
+                };
+                (candidate, key, conduct)
+            })
+            .collect()
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// The start of a block: draw over the nodes in `pool` (a bit mask), with a seed newer
+        /// than the job may use, or not.
+        Draw { pool: u8, fresh: bool },
+        /// A block `secs` seconds later: its end processes a due deadline or retry.
+        Block { secs: u8 },
+        /// The `i`-th member (mod the committee) answers by its conduct; `again` sends the
+        /// answer twice.
+        Vote { i: u8, again: bool },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (any::<u8>(), any::<bool>()).prop_map(|(pool, fresh)| Op::Draw { pool, fresh }),
+            3 => (0u8..6).prop_map(|secs| Op::Block { secs }),
+            4 => (any::<u8>(), any::<bool>()).prop_map(|(i, again)| Op::Vote { i, again }),
+        ]
+    }
+
+    /// What the model expects of the job.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Expected {
+        Waiting,
+        Stalled { since_ms: u64 },
+        Assigned,
+        Done,
+        Failed,
+    }
+
+    struct Model {
+        state: Expected,
+        committee: Vec<Digest>,
+        voters: BTreeSet<Digest>,
+        excluded: BTreeSet<Digest>,
+        late: u32,
+        deadline_ms: u64,
+        retry_at_ms: Option<u64>,
+        attempt: u32,
+    }
+
+    struct Driver {
+        job: Job,
+        at: BlockClock,
+        model: Model,
+        fleet: Vec<(Candidate, [u8; 32], Conduct)>,
+        signature: ed25519::Signature,
+        spec: CommitteeSpec,
+        /// Members whose votes were counted in some run (honest ones must never be charged
+        /// for a run they answered).
+        honest_answered: BTreeSet<(u32, Digest)>,
+    }
+
+    impl Driver {
+        fn new(cross_vendor: bool) -> Driver {
+            let at = BlockClock {
+                height: 1,
+                view: 2,
+                now_ms: 1_000_000,
+            };
+            Driver {
+                job: order(
+                    Digest([9; 32]),
+                    hyperchain_types::Address([7; 32]),
+                    0,
+                    hyperchain_types::Address([8; 32]),
+                    "increment",
+                    &[],
+                    1_000,
+                    at,
+                ),
+                at,
+                model: Model {
+                    state: Expected::Waiting,
+                    committee: Vec::new(),
+                    voters: BTreeSet::new(),
+                    excluded: BTreeSet::new(),
+                    late: 0,
+                    deadline_ms: u64::MAX,
+                    retry_at_ms: None,
+                    attempt: 0,
+                },
+                fleet: fleet(),
+                signature: ed25519::PrivateKey::from_seed(1).sign(b"test", b"vote"),
+                spec: if cross_vendor {
+                    CommitteeSpec::CrossVendor(vec!["eu".into()])
+                } else {
+                    CommitteeSpec::AnyOf(2)
+                },
+                honest_answered: BTreeSet::new(),
+            }
+        }
+
+        fn conduct(&self, id: &Digest) -> Conduct {
+            self.fleet
+                .iter()
+                .find(|(c, _, _)| c.id == *id)
+                .map(|(_, _, conduct)| *conduct)
+                .expect("a fleet member")
+        }
+
+        fn apply(&mut self, input: Input<'_>) -> Result<Vec<Effect>, LifecycleError> {
+            let t = apply(&self.job, input, self.at, PARAMS)?;
+            self.job = t.next;
+            Ok(t.effects)
+        }
+
+        /// The shell's reactions to `effects`, checked against the model.
+        fn react(&mut self, effects: Vec<Effect>) {
+            for effect in effects {
+                match effect {
+                    Effect::Assigned => {
+                        let a = self.job.assignment.clone().expect("assigned");
+                        assert!(matches!(
+                            self.model.state,
+                            Expected::Waiting | Expected::Stalled { .. }
+                        ));
+                        self.check_committee(&a);
+                        self.model.state = Expected::Assigned;
+                        self.model.committee = a.committee.iter().map(|m| m.id).collect();
+                        self.model.voters.clear();
+                        self.model.late = 0;
+                        self.model.retry_at_ms = None;
+                        let deadline_ms = self.at.now_ms + DEADLINE_MS;
+                        self.model.deadline_ms = deadline_ms;
+                        let effects = self
+                            .apply(Input::Promoted {
+                                deadline_ms,
+                                chain: CHAIN,
+                            })
+                            .expect("promoted");
+                        assert_eq!(effects, vec![Effect::Due { deadline_ms }]);
+                    }
+                    Effect::Stalled { retry_at_ms } => {
+                        let since_ms = match self.model.state {
+                            Expected::Stalled { since_ms } => since_ms,
+                            Expected::Waiting => self.at.now_ms,
+                            ref other => panic!("stalled from {other:?}"),
+                        };
+                        assert!(self.at.now_ms < since_ms + PARAMS.max_stall_ms);
+                        assert!(retry_at_ms <= since_ms + PARAMS.max_stall_ms);
+                        assert!(retry_at_ms > self.at.now_ms);
+                        self.model.state = Expected::Stalled { since_ms };
+                        self.model.retry_at_ms = Some(retry_at_ms);
+                    }
+                    Effect::Failed => {
+                        let Expected::Stalled { since_ms } = self.model.state else {
+                            panic!("failed without stalling first: {:?}", self.model.state);
+                        };
+                        assert!(
+                            self.at.now_ms >= since_ms + PARAMS.max_stall_ms,
+                            "failed early"
+                        );
+                        self.model.state = Expected::Failed;
+                    }
+                    Effect::Dropped { charged } => {
+                        assert_eq!(self.model.state, Expected::Assigned);
+                        assert!(self.at.now_ms >= self.model.deadline_ms, "dropped early");
+                        assert_eq!(self.model.late + 1, PARAMS.deadline_grace_blocks);
+                        let expected: Vec<Digest> = self
+                            .model
+                            .committee
+                            .iter()
+                            .filter(|id| !self.model.voters.contains(id))
+                            .copied()
+                            .collect();
+                        assert_eq!(charged, expected, "exactly the members that never answered");
+                        for id in &charged {
+                            assert_ne!(self.conduct(id), Conduct::Honest, "honest {id} charged");
+                            self.model.excluded.insert(*id);
+                        }
+                        self.model.state = Expected::Waiting;
+                        self.model.attempt += 1;
+                        self.model.voters.clear();
+                    }
+                    Effect::StillLate => {
+                        assert_eq!(self.model.state, Expected::Assigned);
+                        self.model.late += 1;
+                        assert!(self.model.late < PARAMS.deadline_grace_blocks);
+                    }
+                    Effect::Revoke(vote) => {
+                        assert_eq!(
+                            self.conduct(&vote.node_id()),
+                            Conduct::Liar,
+                            "only a liar is revoked"
+                        );
+                    }
+                    Effect::Apply { outcome } => {
+                        assert_eq!(
+                            outcome, CORRECT,
+                            "only a correct result is applied as agreed"
+                        );
+                        self.resolve(Resolution::Agreed);
+                    }
+                    Effect::Arbitrate => {
+                        let effects = self
+                            .apply(Input::Arbitrated {
+                                pre_state: CHAIN,
+                                outcome: CORRECT,
+                            })
+                            .expect("arbitrated");
+                        let revoked = effects
+                            .iter()
+                            .filter_map(|e| match e {
+                                Effect::Revoke(v) => Some(v.node_id()),
+                                _ => None,
+                            })
+                            .collect();
+                        self.react(effects);
+                        self.resolve(Resolution::Arbitrated { revoked });
+                    }
+                    Effect::Done => {
+                        assert_eq!(self.model.state, Expected::Assigned);
+                        assert_eq!(
+                            self.model.voters.len(),
+                            self.model.committee.len(),
+                            "done only once every member answered"
+                        );
+                        self.model.state = Expected::Done;
+                    }
+                    Effect::AwaitSeed
+                    | Effect::Due { .. }
+                    | Effect::KeepOutcome
+                    | Effect::ForgetOutcome => {}
+                }
+            }
+        }
+
+        fn resolve(&mut self, resolution: Resolution) {
+            let result = JobResult {
+                status: CallStatus::Ok,
+                output: Vec::new(),
+                events: Vec::new(),
+                fuel_used: 1,
+                post_state: CORRECT,
+                height: self.at.height,
+                resolution,
+            };
+            let effects = self.apply(Input::Resolve(result)).expect("resolved");
+            self.react(effects);
+        }
+
+        /// A drawn committee meets the spec, avoids excluded nodes and comes from the pool.
+        fn check_committee(&self, a: &Assignment) {
+            let ids: BTreeSet<Digest> = a.committee.iter().map(|m| m.id).collect();
+            assert_eq!(ids.len(), a.committee.len(), "distinct members");
+            assert!(ids.is_disjoint(&self.model.excluded), "no excluded member");
+            assert_eq!(a.attempt, self.model.attempt);
+            match &self.spec {
+                CommitteeSpec::AnyOf(k) => assert_eq!(a.committee.len(), *k),
+                CommitteeSpec::CrossVendor(_) => {
+                    let vendors: BTreeSet<u8> = a.committee.iter().map(|m| m.vendor).collect();
+                    assert_eq!(a.committee.len(), 2);
+                    assert_eq!(vendors.len(), 2, "one Intel and one AMD");
+                }
+            }
+        }
+
+        fn step(&mut self, op: &Op) {
+            match op {
+                Op::Draw { pool, fresh } => {
+                    self.at.height += 1;
+                    self.at.view += 2;
+                    let pool: Vec<Candidate> = self
+                        .fleet
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| pool & (1 << i) != 0)
+                        .map(|(_, (c, _, _))| c.clone())
+                        .collect();
+                    let drawable = matches!(
+                        self.model.state,
+                        Expected::Waiting | Expected::Stalled { .. }
+                    );
+                    let seed_view = if *fresh {
+                        self.at.view - 1
+                    } else {
+                        self.job.drawable_after
+                    };
+                    let spec = self.spec.clone();
+                    let effects = self
+                        .apply(Input::Draw {
+                            seed_view,
+                            seed: Digest([self.at.height as u8; 32]),
+                            pool: &pool,
+                            spec: &spec,
+                        })
+                        .expect("a draw never fails");
+                    if !drawable {
+                        assert!(effects.is_empty(), "a draw changes only a drawable head");
+                    } else if !fresh {
+                        assert_eq!(effects, vec![Effect::AwaitSeed], "only a newer seed draws");
+                    } else {
+                        // Whether the model thinks a committee can be formed.
+                        let usable: Vec<&Candidate> = pool
+                            .iter()
+                            .filter(|c| !self.model.excluded.contains(&c.id))
+                            .collect();
+                        let formable = match &self.spec {
+                            CommitteeSpec::AnyOf(k) => usable.len() >= *k,
+                            CommitteeSpec::CrossVendor(_) => {
+                                usable.iter().any(|c| c.vendor == Vendor::Intel)
+                                    && usable.iter().any(|c| c.vendor == Vendor::Amd)
+                            }
+                        };
+                        assert_eq!(
+                            effects.first() == Some(&Effect::Assigned),
+                            formable,
+                            "{effects:?}"
+                        );
+                    }
+                    self.react(effects);
+                }
+                Op::Block { secs } => {
+                    self.at.height += 1;
+                    self.at.view += 2;
+                    self.at.now_ms += u64::from(*secs) * 1_000;
+                    // Honest members get their receipts into the first block after they were
+                    // assigned (its transactions come before its end).
+                    if self.model.state == Expected::Assigned {
+                        for i in 0..self.model.committee.len() {
+                            let member = self.model.committee[i];
+                            if self.conduct(&member) == Conduct::Honest
+                                && !self.model.voters.contains(&member)
+                            {
+                                self.step(&Op::Vote {
+                                    i: i as u8,
+                                    again: false,
+                                });
+                            }
+                        }
+                    }
+                    match self.model.state {
+                        Expected::Assigned if self.at.now_ms >= self.model.deadline_ms => {
+                            let effects = self.apply(Input::Late).expect("late");
+                            self.react(effects);
+                        }
+                        Expected::Stalled { .. }
+                            if self.model.retry_at_ms.is_some_and(|t| self.at.now_ms >= t) =>
+                        {
+                            let effects = self.apply(Input::Retry).expect("retry");
+                            assert_eq!(effects, vec![Effect::AwaitSeed]);
+                        }
+                        _ => {}
+                    }
+                }
+                Op::Vote { i, again } => {
+                    let Some(a) = self.job.assignment.clone() else {
+                        return;
+                    };
+                    if self.model.state != Expected::Assigned {
+                        // A receipt for a job that does not wait for one is refused.
+                        let vote = self.vote(&self.fleet[0].1.clone(), Conduct::Honest);
+                        let refused = self.apply(Input::Vote {
+                            vote,
+                            head: Some(CHAIN),
+                        });
+                        assert!(matches!(
+                            refused,
+                            Err(LifecycleError::Refused(Refusal::NotAwaiting { .. }))
+                        ));
+                        return;
+                    }
+                    let member = a.committee[*i as usize % a.committee.len()].id;
+                    let (_, key, conduct) = self
+                        .fleet
+                        .iter()
+                        .find(|(c, _, _)| c.id == member)
+                        .cloned()
+                        .expect("a fleet member");
+                    if conduct == Conduct::Silent {
+                        return;
+                    }
+                    for round in 0..if *again { 2 } else { 1 } {
+                        if self.model.state != Expected::Assigned {
+                            break;
+                        }
+                        let vote = self.vote(&key, conduct);
+                        let first = self.model.voters.is_empty();
+                        let result = self.apply(Input::Vote {
+                            vote,
+                            head: Some(CHAIN),
+                        });
+                        if self.model.voters.contains(&member) {
+                            assert!(
+                                matches!(
+                                    result,
+                                    Err(LifecycleError::Refused(Refusal::Duplicate(_)))
+                                ),
+                                "a second answer is refused (round {round})"
+                            );
+                            continue;
+                        }
+                        let effects = result.expect("counted");
+                        assert_eq!(effects.first() == Some(&Effect::KeepOutcome), first);
+                        self.model.voters.insert(member);
+                        if conduct == Conduct::Honest {
+                            self.honest_answered.insert((self.model.attempt, member));
+                        }
+                        self.react(effects);
+                    }
+                }
+            }
+        }
+
+        fn vote(&self, key: &[u8; 32], conduct: Conduct) -> ReceiptVote {
+            ReceiptVote {
+                node_key: *key,
+                pre_state: CHAIN,
+                outcome: if conduct == Conduct::Liar {
+                    WRONG
+                } else {
+                    CORRECT
+                },
+                signature: self.signature.clone(),
+            }
+        }
+
+        /// The machine's record agrees with the model, and stays bounded.
+        fn check(&self) {
+            let state = match &self.job.state {
+                JobState::Waiting => Expected::Waiting,
+                JobState::Stalled { since_ms, .. } => Expected::Stalled {
+                    since_ms: *since_ms,
+                },
+                JobState::Assigned => Expected::Assigned,
+                JobState::Done(_) => Expected::Done,
+                JobState::Failed(_) => Expected::Failed,
+            };
+            assert_eq!(state, self.model.state);
+            if let Some(a) = &self.job.assignment {
+                let voters: BTreeSet<Digest> = a.votes.iter().map(|v| v.node_id()).collect();
+                assert_eq!(voters.len(), a.votes.len(), "one vote per member");
+                if state == Expected::Assigned {
+                    assert_eq!(voters, self.model.voters);
+                    assert!(a.votes.len() <= a.committee.len());
+                    assert!(a.late_blocks < PARAMS.deadline_grace_blocks);
+                } else {
+                    assert!(a.votes.is_empty(), "votes live only while assigned");
+                }
+                let excluded: BTreeSet<Digest> = a.excluded.iter().copied().collect();
+                assert_eq!(excluded, self.model.excluded);
+                assert!(a.excluded.len() <= job_limits::MAX_EXCLUDED);
+            }
+        }
+    }
+
+    fn run(ops: &[Op], cross_vendor: bool) {
+        let mut d = Driver::new(cross_vendor);
+        for op in ops {
+            let before = d.model.state.clone();
+            d.step(op);
+            d.check();
+            if matches!(before, Expected::Done | Expected::Failed) {
+                assert_eq!(d.model.state, before, "an ended job stays ended");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn lifecycle_matches_the_reference_model(
+            ops in proptest::collection::vec(op(), 1..80),
+            cross_vendor in any::<bool>(),
+        ) {
+            run(&ops, cross_vendor);
+        }
+    }
+}
