@@ -12,7 +12,7 @@ use hyperchain_chain::testkit::{MemoryChain, TEST_IMAGE};
 use hyperchain_state::TreeId;
 use hyperchain_types::{
     Digest, GovernanceAction, NodeRecord, Payload, ReceiptStatus, Registration, Revocation,
-    SignedTransaction, node_id,
+    RevokeReason, SignedTransaction, node_id,
 };
 
 const IMAGE: &[u8] = TEST_IMAGE;
@@ -617,8 +617,8 @@ fn only_the_node_itself_reattests_and_reattesting_keeps_its_missed_deadlines() {
 
 /// Found in the code: expired and revoked nodes stayed in the registry's index forever, so
 /// after enough churn (4,096 registrations ever) nobody could register again. A full index
-/// makes room by dropping revoked and expired nodes; their records stay, so their keys can
-/// never return.
+/// makes room by dropping revoked and expired nodes; their records are pruned to compact
+/// tombstones, so their keys can never return.
 #[test]
 fn a_full_registry_makes_room_by_dropping_revoked_and_expired_nodes() {
     let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {
@@ -657,7 +657,22 @@ fn a_full_registry_makes_room_by_dropping_revoked_and_expired_nodes() {
     // The revoked key still cannot come back.
     let (_, status) = register(&mut chain, 11);
     assert!(rejected(&status).contains("revoked"), "{status:?}");
-    assert!(chain.record(&first).is_some(), "its record stays");
+    // Its record was pruned to a compact tombstone (the record is about 200 bytes).
+    assert!(chain.record(&first).is_none(), "its record was pruned");
+    let view = chain.store.snapshot().unwrap();
+    let tomb = hyperchain_chain::registry::tombstone(&view, &node_id(&first))
+        .unwrap()
+        .expect("a tombstone");
+    assert_eq!(tomb.revoked, Some(RevokeReason::Governance));
+    let raw = view
+        .get(
+            &TreeId::ROOT,
+            &hyperchain_chain::registry::tomb_key(&node_id(&first)),
+        )
+        .unwrap()
+        .unwrap();
+    assert!(raw.len() <= 75, "{} bytes", raw.len());
+    assert_eq!(chain.in_accumulator(&first), None);
 
     // Once every member has expired, new nodes take their places.
     let validity = AttestationPolicy::default().token_validity_secs * 1000;

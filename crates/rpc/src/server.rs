@@ -955,9 +955,13 @@ async fn list_nodes(
 async fn node_record(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<NodeView>> {
     let id: Digest = parse("node id", &id)?;
     let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
-    let record = registry::node(&snapshot, &id)
-        .map_err(registry_error)?
-        .ok_or_else(|| ApiError::not_found(format!("no node {id}")))?;
+    let Some(record) = registry::node(&snapshot, &id).map_err(registry_error)? else {
+        // A pruned node answers with why it left.
+        let reason = registry::pruned(&snapshot, &id).map_err(registry_error)?;
+        return Err(ApiError::not_found(
+            reason.unwrap_or_else(|| format!("no node {id}")),
+        ));
+    };
     let l = lanes::liveness(&snapshot, &id).map_err(registry_error)?;
     Ok(Json(
         NodeView::new(&record, block.header.timestamp_ms)

@@ -12,7 +12,8 @@
 //! | key | value |
 //! |---|---|
 //! | `node/ ‖ node id` | [`NodeRecord`] |
-//! | `node-index` | the ids of every registered node, in registration order (32 bytes each) |
+//! | `node-index` | the ids of the registered nodes, in registration order (32 bytes each) |
+//! | `tomb/ ‖ node id` | [`NodeTombstone`] of a node pruned from the index (revoked or expired): its key never registers again |
 //! | `policy/attestation` | the encoded [`AttestationPolicy`] (absent: the genesis policy) |
 //! | `recent/ ‖ height mod 256 (u16 BE)` | `height (u64 BE) ‖ digest` of recent blocks (evidence freshness) |
 //! | tree [`ACCUMULATOR`], key node id | `expires_ms (u64 BE)`: the identity accumulator |
@@ -27,8 +28,8 @@ use commonware_codec::{DecodeExt as _, Encode as _};
 use hyperchain_attest::{AttestationPolicy, Endorsements, Measurement, Platform};
 use hyperchain_state::{TreeId, WriteBatch};
 use hyperchain_types::{
-    Address, Digest, ExecutionMode, GovernanceAction, NodeRecord, ReceiptStatus, Registration,
-    Revocation, RevokeReason, SenderKey, node_id, sha256,
+    Address, Digest, ExecutionMode, GovernanceAction, NodeRecord, NodeTombstone, ReceiptStatus,
+    Registration, Revocation, RevokeReason, SenderKey, node_id, sha256,
 };
 
 /// The accumulator's sub-tree: `SHA-256("hyperchain/accumulator/v1")`.
@@ -330,7 +331,39 @@ pub fn decode_expiry(raw: Option<&[u8]>) -> Option<u64> {
         .map(u64::from_be_bytes)
 }
 
-/// Node `id`'s record, if registered.
+/// Prefix of pruned nodes' tombstones.
+pub const TOMB_PREFIX: &[u8] = b"tomb/";
+
+/// The key of node `id`'s tombstone.
+pub fn tomb_key(id: &Digest) -> Vec<u8> {
+    [TOMB_PREFIX, id.as_ref()].concat()
+}
+
+/// Node `id`'s tombstone, if it was pruned from the registry.
+pub fn tombstone(view: &impl StateView, id: &Digest) -> Result<Option<NodeTombstone>, ExecError> {
+    view.read(&TreeId::ROOT, &tomb_key(id))?
+        .map(|raw| {
+            NodeTombstone::decode(bytes::Bytes::from(raw)).map_err(|e| corrupt("tombstone", e))
+        })
+        .transpose()
+}
+
+/// Why node `id` cannot act, if it was pruned from the registry.
+pub fn pruned(view: &impl StateView, id: &Digest) -> Result<Option<String>, ExecError> {
+    Ok(tombstone(view, id)?.map(|t| match &t.revoked {
+        Some(reason) => format!(
+            "node {id} was revoked ({reason}) and pruned from the registry; a revoked identity \
+             key cannot register again"
+        ),
+        None => format!(
+            "node {id} expired at {} ms and was pruned from the registry; an expired identity \
+             key cannot register again",
+            t.ended_ms
+        ),
+    }))
+}
+
+/// Node `id`'s record, if registered (and not pruned: see [`tombstone`]).
 pub fn node(view: &impl StateView, id: &Digest) -> Result<Option<NodeRecord>, ExecError> {
     view.read(&TreeId::ROOT, &node_key(id))?
         .map(|raw| NodeRecord::decode(bytes::Bytes::from(raw)).map_err(|e| corrupt("node", e)))
@@ -363,7 +396,8 @@ pub fn membership(
     now_ms: u64,
 ) -> Result<Result<NodeRecord, String>, ExecError> {
     let Some(record) = node(view, id)? else {
-        return Ok(Err(format!("node {id} is not registered")));
+        return Ok(Err(pruned(view, id)?
+            .unwrap_or_else(|| format!("node {id} is not registered"))));
     };
     if let Some(reason) = &record.revoked {
         return Ok(Err(format!("node {id} was revoked: {reason}")));
@@ -515,15 +549,32 @@ pub(crate) fn register(
             format!("node {id} is already registered (use reattest)")
         }));
     }
+    if let Some(reason) = pruned(view, &id)? {
+        return Ok(rejected(reason));
+    }
     let mut ids = node_ids(view)?;
+    let mut pruning = Vec::new();
     if ids.len() >= cfg.max_nodes {
-        // Make room: revoked and expired nodes leave the index. Their records stay, so their
-        // identity keys can never register again, and `node/` lookups still answer.
+        // Make room: revoked and expired nodes leave the index, their records pruned to
+        // tombstones (so their identity keys can never register again) and their liveness
+        // counters and accumulator entries removed.
         let mut live = Vec::with_capacity(ids.len());
         for id in ids {
-            if node(view, &id)?.is_some_and(|r| r.is_active(now.ms)) {
+            let Some(record) = node(view, &id)? else {
+                return Err(corrupt("node index", format!("{id} has no record")));
+            };
+            if record.is_active(now.ms) {
                 live.push(id);
+                continue;
             }
+            pruning.push((
+                TreeId::ROOT,
+                tomb_key(&id),
+                Some(NodeTombstone::of(&record, now.ms).encode().to_vec()),
+            ));
+            pruning.push((TreeId::ROOT, node_key(&id), None));
+            pruning.push((TreeId::ROOT, crate::lanes::liveness_key(&id), None));
+            pruning.push((*ACCUMULATOR, id.0.to_vec(), None));
         }
         ids = live;
     }
@@ -553,7 +604,8 @@ pub(crate) fn register(
         revoked: None,
     };
     ids.push(id);
-    let mut writes = membership_writes(&record);
+    let mut writes = pruning;
+    writes.extend(membership_writes(&record));
     writes.push((
         TreeId::ROOT,
         NODE_INDEX_KEY.to_vec(),
@@ -580,7 +632,9 @@ pub(crate) fn reattest(
         )));
     }
     let Some(mut record) = node(view, &id)? else {
-        return Ok(rejected(format!("node {id} is not registered")));
+        return Ok(rejected(
+            pruned(view, &id)?.unwrap_or_else(|| format!("node {id} is not registered")),
+        ));
     };
     if r.region != record.region {
         return Ok(rejected(format!(
@@ -727,7 +781,9 @@ fn revoke(
     match revocation {
         Revocation::Node(id) => {
             let Some(record) = node(view, id)? else {
-                return Ok(rejected(format!("node {id} is not registered")));
+                return Ok(rejected(
+                    pruned(view, id)?.unwrap_or_else(|| format!("node {id} is not registered")),
+                ));
             };
             revoke_one(record, RevokeReason::Governance);
         }

@@ -33,7 +33,8 @@ pub use receipt::{
     SignedComputeReceipt, verify_commitment_signature,
 };
 pub use registry::{
-    COMPUTE_REQUEST_NAMESPACE, ComputeRequest, GovernanceAction, NodeRecord, Registration,
+    COMPUTE_REQUEST_NAMESPACE, ComputeRequest, GovernanceAction, NodeRecord, NodeTombstone,
+    Registration,
     Revocation, RevokeReason, compute_request_message, node_id,
 };
 pub use tx::{
