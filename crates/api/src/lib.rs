@@ -671,8 +671,12 @@ pub struct AssignmentView {
     pub seed: Digest,
     /// Height of the block that assigned it.
     pub assigned_height: u64,
-    /// The job is reassigned by the first block at or past this time (ms) without agreement.
+    /// The run's deadline (ms): once `deadline_grace_blocks` blocks have ended past it without
+    /// agreement, the job is drawn again.
     pub deadline_ms: u64,
+    /// Blocks that have ended past the deadline so far.
+    #[serde(default)]
+    pub late_blocks: u32,
     /// The members, in selection order.
     pub committee: Vec<MemberView>,
     /// Members whose receipt was counted.
@@ -794,6 +798,7 @@ impl From<&hyperchain_types::Job> for JobView {
                 seed: a.seed,
                 assigned_height: a.assigned_height,
                 deadline_ms: a.deadline_ms,
+                late_blocks: a.late_blocks,
                 committee: a
                     .committee
                     .iter()
@@ -838,6 +843,14 @@ pub struct LaneView {
     /// The pre-state the head's receipts must name: `state` when the head's committee was
     /// drawn for it, the chained pre-state when it followed the job before.
     pub chain: Digest,
+    /// When a block looks at the lane next: `none` (idle, or nothing due), `draw` (its head
+    /// is drawn at the start of the next block), `late` (its run is past its deadline, within
+    /// the grace) or `due` (at the end of the first block after `due_ms`).
+    #[serde(default)]
+    pub queue: String,
+    /// With `queue = due`: the start of the second it is due in (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_ms: Option<u64>,
 }
 
 /// Verifies a `POST /compute/fetch` answer with only the group key (in `light`): the header

@@ -69,7 +69,13 @@ pub fn print_job(job: &JobView) {
         let deadline = if a.deadline_ms == u64::MAX {
             "none until it is the lane's head (it follows the head on the same committee)".into()
         } else {
-            format!("{} ms", a.deadline_ms)
+            match a.late_blocks {
+                0 => format!("{} ms", a.deadline_ms),
+                late => format!(
+                    "{} ms, passed ({late} block(s) of the grace gone)",
+                    a.deadline_ms
+                ),
+            }
         };
         println!(
             "committee  attempt {}, drawn at height {} by the seed of view {} (randomness 0x{}), deadline {deadline}",
@@ -182,7 +188,7 @@ impl JobProgress {
                     .unwrap_or("no committee could be formed")
             ),
             "stalled" => format!(
-                "{at} stalled    {} (it is drawn as soon as that changes)",
+                "{at} stalled    {} (tried again every few seconds; it fails if that lasts the policy's max_stall_ms)",
                 self.reason
                     .as_deref()
                     .unwrap_or("no committee can be formed")
@@ -262,6 +268,13 @@ fn print_lane(lane: &LaneView) {
         lane.next_seq, lane.head
     );
     println!("storage    0x{}", lane.state);
+    let queue = match (lane.queue.as_str(), lane.due_ms) {
+        ("draw", _) => "its head is drawn a committee at the start of the next block".to_string(),
+        ("late", _) => "its run is past its deadline; blocks are counting the grace".to_string(),
+        ("due", Some(ms)) => format!("looked at by the first block ending after {ms} ms"),
+        _ => "nothing due".to_string(),
+    };
+    println!("next       {queue}");
 }
 
 fn json(value: &impl serde::Serialize) -> Result<()> {

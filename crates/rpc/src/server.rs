@@ -24,7 +24,7 @@ use hyperchain_chain::ledger::Ledger;
 use hyperchain_chain::mempool::{Mempool, MempoolError};
 use hyperchain_chain::{lanes, registry};
 use hyperchain_state::{Snapshot, TreeId};
-use hyperchain_types::{Address, Block, Digest, SignedTransaction, tx_limits};
+use hyperchain_types::{Address, Block, Digest, Sched, SignedTransaction, tx_limits};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -896,6 +896,17 @@ async fn lane_record(State(shared): Ctx, Segment(contract): Segment) -> ApiResul
         head: lane.head,
         state: lane.state,
         chain: lane.chain,
+        queue: match lane.sched {
+            Sched::None => "none",
+            Sched::Draw => "draw",
+            Sched::Late => "late",
+            Sched::Due(_) => "due",
+        }
+        .into(),
+        due_ms: match lane.sched {
+            Sched::Due(bucket) => Some(bucket.saturating_mul(lanes::DUE_BUCKET_MS)),
+            _ => None,
+        },
     }))
 }
 
