@@ -169,6 +169,18 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
         ("cross-vendor", 2, 0)
     );
     assert_eq!(lane.regions, vec!["eu".to_string()]);
+    // Its head is assigned: the lane waits for the head's deadline.
+    assert_eq!(lane.queue, "due");
+    let deadline = node
+        .client
+        .job(&job_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .assignment
+        .unwrap()
+        .deadline_ms;
+    assert_eq!(lane.due_ms, Some(deadline / 1000 * 1000));
 
     // The authenticated fetch of a job proves its record, lane and contract record.
     let resp = node
