@@ -652,8 +652,17 @@ fn a_full_registry_makes_room_by_dropping_revoked_and_expired_nodes() {
         Payload::Govern(GovernanceAction::Revoke(Revocation::Node(node_id(&first)))),
     );
     chain.block(1000, vec![tx]);
-    let (_, status) = register(&mut chain, 13);
+    let (third, status) = register(&mut chain, 13);
     assert_eq!(status, ReceiptStatus::Accepted);
+    // The index kept the rest in order and appended the newcomer.
+    let view = chain.store.snapshot().unwrap();
+    assert_eq!(
+        hyperchain_chain::registry::node_ids(&view).unwrap(),
+        vec![
+            node_id(&hyperchain_chain::testkit::identity(12)),
+            node_id(&third)
+        ]
+    );
     // The revoked key still cannot come back.
     let (_, status) = register(&mut chain, 11);
     assert!(rejected(&status).contains("revoked"), "{status:?}");

@@ -12,7 +12,7 @@
 //! | key | value |
 //! |---|---|
 //! | `node/ ‖ node id` | [`NodeRecord`] |
-//! | `node-index` | the ids of the registered nodes, in registration order (32 bytes each) |
+//! | `node-index` | how many nodes the index holds (u64 BE); `node-index/ ‖ i (u64 BE)`: the i-th id, in registration order (pruning keeps the order of the rest) |
 //! | `tomb/ ‖ node id` | [`NodeTombstone`] of a node pruned from the index (revoked or expired): its key never registers again |
 //! | `policy/attestation` | the encoded [`AttestationPolicy`] (absent: the genesis policy) |
 //! | `recent/ ‖ height mod 256 (u16 BE)` | `height (u64 BE) ‖ digest` of recent blocks (evidence freshness) |
@@ -370,22 +370,33 @@ pub fn node(view: &impl StateView, id: &Digest) -> Result<Option<NodeRecord>, Ex
         .transpose()
 }
 
-/// The ids of every registered node, in registration order.
-pub fn node_ids(view: &impl StateView) -> Result<Vec<Digest>, ExecError> {
-    let raw = view
-        .read(&TreeId::ROOT, NODE_INDEX_KEY)?
-        .unwrap_or_default();
-    if raw.len() % 32 != 0 {
-        return Err(corrupt("node index", "length not a multiple of 32"));
+/// The key of the `i`-th entry of the node index.
+fn index_key(i: u64) -> Vec<u8> {
+    [NODE_INDEX_KEY, b"/", &i.to_be_bytes()].concat()
+}
+
+/// How many nodes the index holds.
+pub fn index_len(view: &impl StateView) -> Result<u64, ExecError> {
+    match view.read(&TreeId::ROOT, NODE_INDEX_KEY)? {
+        None => Ok(0),
+        Some(raw) => <[u8; 8]>::try_from(raw.as_slice())
+            .map(u64::from_be_bytes)
+            .map_err(|_| corrupt("node index", "count not 8 bytes")),
     }
-    Ok(raw
-        .chunks_exact(32)
-        .map(|c| {
-            let mut d = [0u8; 32];
-            d.copy_from_slice(c);
-            Digest(d)
+}
+
+/// The ids of the indexed nodes, in registration order.
+pub fn node_ids(view: &impl StateView) -> Result<Vec<Digest>, ExecError> {
+    (0..index_len(view)?)
+        .map(|i| {
+            let raw = view
+                .read(&TreeId::ROOT, &index_key(i))?
+                .ok_or_else(|| corrupt("node index", format!("entry {i} missing")))?;
+            <[u8; 32]>::try_from(raw.as_slice())
+                .map(Digest)
+                .map_err(|_| corrupt("node index", "entry not 32 bytes"))
         })
-        .collect())
+        .collect()
 }
 
 /// Whether node `id` is a current member at block time `now_ms` (in the accumulator with a
@@ -396,8 +407,9 @@ pub fn membership(
     now_ms: u64,
 ) -> Result<Result<NodeRecord, String>, ExecError> {
     let Some(record) = node(view, id)? else {
-        return Ok(Err(pruned(view, id)?
-            .unwrap_or_else(|| format!("node {id} is not registered"))));
+        return Ok(Err(
+            pruned(view, id)?.unwrap_or_else(|| format!("node {id} is not registered"))
+        ));
     };
     if let Some(reason) = &record.revoked {
         return Ok(Err(format!("node {id} was revoked: {reason}")));
@@ -552,33 +564,44 @@ pub(crate) fn register(
     if let Some(reason) = pruned(view, &id)? {
         return Ok(rejected(reason));
     }
-    let mut ids = node_ids(view)?;
+    // Appending costs two writes; only a full index is read whole, to make room.
+    let len = index_len(view)?;
     let mut pruning = Vec::new();
-    if ids.len() >= cfg.max_nodes {
-        // Make room: revoked and expired nodes leave the index, their records pruned to
-        // tombstones (so their identity keys can never register again) and their liveness
-        // counters and accumulator entries removed.
+    let mut live_len = len;
+    if len >= cfg.max_nodes as u64 {
+        // Make room: revoked and expired nodes leave the index (the rest keep their order),
+        // their records pruned to tombstones (so their identity keys can never register
+        // again) and their liveness counters and accumulator entries removed.
+        let ids = node_ids(view)?;
         let mut live = Vec::with_capacity(ids.len());
-        for id in ids {
-            let Some(record) = node(view, &id)? else {
+        for id in &ids {
+            let Some(record) = node(view, id)? else {
                 return Err(corrupt("node index", format!("{id} has no record")));
             };
             if record.is_active(now.ms) {
-                live.push(id);
+                live.push(*id);
                 continue;
             }
             pruning.push((
                 TreeId::ROOT,
-                tomb_key(&id),
+                tomb_key(id),
                 Some(NodeTombstone::of(&record, now.ms).encode().to_vec()),
             ));
-            pruning.push((TreeId::ROOT, node_key(&id), None));
-            pruning.push((TreeId::ROOT, crate::lanes::liveness_key(&id), None));
+            pruning.push((TreeId::ROOT, node_key(id), None));
+            pruning.push((TreeId::ROOT, crate::lanes::liveness_key(id), None));
             pruning.push((*ACCUMULATOR, id.0.to_vec(), None));
         }
-        ids = live;
+        for (i, id) in live.iter().enumerate() {
+            if ids[i] != *id {
+                pruning.push((TreeId::ROOT, index_key(i as u64), Some(id.0.to_vec())));
+            }
+        }
+        for i in live.len()..ids.len() {
+            pruning.push((TreeId::ROOT, index_key(i as u64), None));
+        }
+        live_len = live.len() as u64;
     }
-    if ids.len() >= cfg.max_nodes {
+    if live_len >= cfg.max_nodes as u64 {
         return Ok(rejected(format!(
             "the registry is full ({} active nodes)",
             cfg.max_nodes
@@ -603,13 +626,13 @@ pub(crate) fn register(
             .saturating_add(policy.token_validity_secs.saturating_mul(1000)),
         revoked: None,
     };
-    ids.push(id);
     let mut writes = pruning;
     writes.extend(membership_writes(&record));
+    writes.push((TreeId::ROOT, index_key(live_len), Some(id.0.to_vec())));
     writes.push((
         TreeId::ROOT,
         NODE_INDEX_KEY.to_vec(),
-        Some(ids.iter().flat_map(|d| d.0).collect()),
+        Some((live_len + 1).to_be_bytes().to_vec()),
     ));
     Ok(accepted(writes))
 }
