@@ -358,6 +358,15 @@ pub struct BlocksResponse {
     pub tip: u64,
 }
 
+/// `GET /block/{height}/txs` response: a finalized block and its transactions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockTxsResponse {
+    /// The block (its `txs` are the ids of `txs` below, in order).
+    pub block: BlockView,
+    /// The encoded signed transactions, in block order.
+    pub txs: Vec<Hex>,
+}
+
 /// `POST /query` request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -7,10 +7,10 @@
 //! finality certificate, so nothing the node says is trusted.
 
 use crate::api::{
-    BlockView, BlocksResponse, ComputeFetchRequest, ComputeFetchResponse, ErrorBody, Hex, JobView,
-    JobsResponse, LaneView, MembershipResponse, NodeView, NodesResponse, NonceResponse,
-    ProofResponse, QueryRequest, QueryResponse, ReceiptView, StatusResponse, SubmitBatchRequest,
-    SubmitBatchResponse, SubmitRequest, SubmitResponse, TokenView, TxStatus,
+    BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest, ComputeFetchResponse,
+    ErrorBody, Hex, JobView, JobsResponse, LaneView, MembershipResponse, NodeView, NodesResponse,
+    NonceResponse, ProofResponse, QueryRequest, QueryResponse, ReceiptView, StatusResponse,
+    SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse, TokenView, TxStatus,
 };
 use commonware_codec::Encode as _;
 use hyperchain_chain::light::{LightClient, LightError};
@@ -287,6 +287,47 @@ impl Client {
             self.check_block(b, Some(height), None)?;
         }
         Ok(block)
+    }
+
+    /// The finalized block at `height` with its transactions, if any: the block is checked
+    /// as by [`Client::block`], each transaction decoded within the protocol's bounds, and
+    /// their ids against the block's ids and its header's tx root.
+    pub async fn block_transactions(
+        &self,
+        height: u64,
+    ) -> Result<Option<(BlockView, Vec<SignedTransaction>)>, ClientError> {
+        use commonware_codec::DecodeExt as _;
+        let path = format!("/block/{height}/txs");
+        let Some(resp): Option<BlockTxsResponse> = self.get_opt(&path).await? else {
+            return Ok(None);
+        };
+        self.check_block(&resp.block, Some(height), None)?;
+        let invalid = |reason: String| ClientError::Invalid {
+            url: format!("{}{path}", self.base),
+            reason,
+        };
+        if resp.txs.len() > hyperchain_types::block_limits::MAX_BLOCK_TXS {
+            return Err(invalid(format!("{} transactions", resp.txs.len())));
+        }
+        let txs = resp
+            .txs
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                if raw.0.len() > hyperchain_types::tx_limits::MAX_TX_SIZE {
+                    return Err(invalid(format!("transaction {i} is too large")));
+                }
+                SignedTransaction::decode(bytes::Bytes::from(raw.0.clone()))
+                    .map_err(|e| invalid(format!("transaction {i} does not decode: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<Digest> = txs.iter().map(SignedTransaction::id).collect();
+        if ids != resp.block.txs || hyperchain_types::tx_root_from_ids(&ids) != resp.block.tx_root {
+            return Err(invalid(
+                "the transactions are not the block's (ids or tx root differ)".into(),
+            ));
+        }
+        Ok(Some((resp.block, txs)))
     }
 
     /// The finalized block with `digest`, if any.

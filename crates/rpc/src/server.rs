@@ -4,12 +4,13 @@
 //! hex and transactions are decoded with bounds, and a request that fails any check is answered
 //! `400` (or `404`/`413`/`503`) with `{"error": "..."}` and changes nothing.
 
+use crate::answer::{self, AnswerError, JobsQuery};
 use crate::api::{
-    BlockView, BlocksResponse, COMPUTE_REQUEST_WINDOW_MS, ComputeFetchRequest,
-    ComputeFetchResponse, ErrorBody, Hex, JobView, JobsResponse, LaneView, MAX_SUBMIT_BATCH,
-    MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse, ProvenEntry,
-    QueryRequest, QueryResponse, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
-    SubmitRequest, SubmitResponse, SubmitResult, TokenView, TxStatus, parse_hex,
+    BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest, ComputeFetchResponse,
+    ErrorBody, Hex, JobView, JobsResponse, LaneView, MAX_SUBMIT_BATCH, MembershipResponse,
+    NodeView, NodesResponse, NonceResponse, ProofResponse, QueryRequest, QueryResponse,
+    StatusResponse, SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse,
+    SubmitResult, TokenView, TxStatus, parse_hex,
 };
 use crate::certificates::FinalityCertificates;
 use crate::query::{QueryContext, QueryError, query};
@@ -159,6 +160,7 @@ fn routes(
         .route("/tx/{id}", get(tx_status))
         .route("/block/{height}", get(block_by_height))
         .route("/block/hash/{digest}", get(block_by_digest))
+        .route("/block/{height}/txs", get(block_txs))
         .route("/blocks/subscribe", get(subscribe))
         .route("/query", post(query_contract))
         .route("/state/proof", get(state_proof))
@@ -247,6 +249,20 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult<T> = Result<T, ApiError>;
+
+impl From<AnswerError> for ApiError {
+    fn from(e: AnswerError) -> Self {
+        let status = match &e {
+            AnswerError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AnswerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AnswerError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AnswerError::NotFound(_) => StatusCode::NOT_FOUND,
+            AnswerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AnswerError::Node(_) => return ApiError::internal(e),
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
 
 /// A JSON body, parsed whatever its content type, with JSON errors.
 struct JsonBody<T>(T);
@@ -497,6 +513,27 @@ async fn block_by_height(
     Ok(Json(block_view(&shared, block).await))
 }
 
+/// A finalized block with its transactions, encoded (`GET /block/{height}/txs`).
+async fn block_txs(
+    State(shared): Ctx,
+    Segment(height): Segment,
+) -> ApiResult<Json<BlockTxsResponse>> {
+    let height: u64 = height
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("bad height `{}`", clip(&height))))?;
+    let block = answer::block(&shared.ctx.ledger, height)?
+        .ok_or_else(|| ApiError::not_found(format!("no finalized block at height {height}")))?;
+    let txs = block
+        .txs
+        .iter()
+        .map(|tx| Hex(tx.encode().to_vec()))
+        .collect();
+    Ok(Json(BlockTxsResponse {
+        block: block_view(&shared, block).await,
+        txs,
+    }))
+}
+
 async fn block_by_digest(
     State(shared): Ctx,
     Segment(digest): Segment,
@@ -593,13 +630,7 @@ impl Finalized {
 /// The finalized state and the header of the block it is the post-state of, from one
 /// snapshot.
 fn finalized_state(ledger: &Ledger) -> ApiResult<(Snapshot, Finalized)> {
-    let snapshot = ledger.snapshot().map_err(ApiError::internal)?;
-    let height = snapshot.height().map_err(ApiError::internal)?;
-    // The index is written before the state commit, so the block is there.
-    let header = ledger
-        .header(height)
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::internal(format!("finalized block {height} missing")))?;
+    let (snapshot, header) = answer::finalized_state(ledger)?;
     Ok((snapshot, Finalized { header }))
 }
 
@@ -763,7 +794,7 @@ struct JobFilter {
 }
 
 /// Most jobs one `GET /jobs` answer lists.
-pub const MAX_JOBS_LISTED: usize = 1_000;
+pub use crate::answer::MAX_JOBS_LISTED;
 
 async fn job_record(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<JobView>> {
     let id: Digest = parse("job id", &id)?;
@@ -782,93 +813,21 @@ async fn list_jobs(
     State(shared): Ctx,
     Params(filter): Params<JobFilter>,
 ) -> ApiResult<Json<JobsResponse>> {
-    if let Some(state) = &filter.state
-        && !["waiting", "assigned", "stalled", "done", "failed"].contains(&state.as_str())
-    {
-        return Err(ApiError::bad_request(format!(
-            "bad state `{state}`: expected waiting, assigned, stalled, done or failed"
-        )));
-    }
-    let node: Option<Digest> = filter
-        .node
-        .as_deref()
-        .map(|n| parse("node id", n))
-        .transpose()?;
-    let limit = filter.limit.unwrap_or(MAX_JOBS_LISTED).min(MAX_JOBS_LISTED);
-    let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
-    let mut ranges = Vec::new();
-    match filter.contract.as_deref() {
-        Some(c) => {
-            let contract: Address = parse("contract", c)?;
-            let lane = lanes::lane(&snapshot, &contract)
-                .map_err(registry_error)?
-                .ok_or_else(|| ApiError::not_found(format!("{contract} is not a TEE contract")))?;
-            ranges.push((
-                contract,
-                lane.next_seq.saturating_sub(limit as u64),
-                lane.next_seq,
-                false,
-            ));
-        }
-        None => {
-            // Only a lane's head and the jobs following it on its committee are ever assigned
-            // or stalled: a node's work, or those states, need that run of each lane however
-            // long the queues behind it are.
-            let runs_only =
-                node.is_some() || matches!(filter.state.as_deref(), Some("assigned" | "stalled"));
-            for contract in lanes::active_lanes(&snapshot).map_err(registry_error)? {
-                if let Some(lane) = lanes::lane(&snapshot, &contract).map_err(registry_error)? {
-                    let to = if runs_only {
-                        lane.next_seq.min(
-                            lane.head
-                                .saturating_add(u64::from(registry::MAX_PIPELINE_DEPTH)),
-                        )
-                    } else {
-                        lane.next_seq
-                    };
-                    ranges.push((contract, lane.head, to, runs_only));
-                }
-            }
-        }
-    }
-    let mut jobs = Vec::new();
-    'lanes: for (contract, from, to, runs_only) in ranges {
-        for seq in from..to {
-            let Some(job) = lanes::lane_job(&snapshot, &contract, seq).map_err(registry_error)?
-            else {
-                continue;
-            };
-            if runs_only && seq > from && job.state != hyperchain_types::JobState::Assigned {
-                // The end of the head's run.
-                break;
-            }
-            if filter
-                .state
-                .as_deref()
-                .is_some_and(|s| s != job.state_name())
-            {
-                continue;
-            }
-            if let Some(node) = &node {
-                let awaits = job.state == hyperchain_types::JobState::Assigned
-                    && job.assignment.as_ref().is_some_and(|a| {
-                        a.committee.iter().any(|m| m.id == *node)
-                            && !a.votes.iter().any(|v| v.node_id() == *node)
-                    });
-                if !awaits {
-                    continue;
-                }
-            }
-            jobs.push(JobView::from(&job));
-            if jobs.len() >= limit {
-                break 'lanes;
-            }
-        }
-    }
-    Ok(Json(JobsResponse {
-        height: block.header.height,
-        jobs,
-    }))
+    let query = JobsQuery {
+        contract: filter
+            .contract
+            .as_deref()
+            .map(|c| parse("contract", c))
+            .transpose()?,
+        node: filter
+            .node
+            .as_deref()
+            .map(|n| parse("node id", n))
+            .transpose()?,
+        state: filter.state,
+        limit: filter.limit,
+    };
+    Ok(Json(answer::jobs(&shared.ctx.ledger, &query)?))
 }
 
 async fn lane_record(State(shared): Ctx, Segment(contract): Segment) -> ApiResult<Json<LaneView>> {
@@ -965,19 +924,7 @@ async fn list_nodes(
 
 async fn node_record(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<NodeView>> {
     let id: Digest = parse("node id", &id)?;
-    let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
-    let Some(record) = registry::node(&snapshot, &id).map_err(registry_error)? else {
-        // A pruned node answers with why it left.
-        let reason = registry::pruned(&snapshot, &id).map_err(registry_error)?;
-        return Err(ApiError::not_found(
-            reason.unwrap_or_else(|| format!("no node {id}")),
-        ));
-    };
-    let l = lanes::liveness(&snapshot, &id).map_err(registry_error)?;
-    Ok(Json(
-        NodeView::new(&record, block.header.timestamp_ms)
-            .with_liveness(l.misses, l.suspended_until_ms),
-    ))
+    Ok(Json(answer::node(&shared.ctx.ledger, &id)?))
 }
 
 async fn node_token(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<TokenView>> {
@@ -1032,103 +979,21 @@ async fn membership(
     }))
 }
 
-/// Serves code and state to current members only, each value with its proof.
+/// Serves code and state to current members only, each value with its proof
+/// ([`answer::compute_fetch`], with this machine's clock), and the header's certificate.
 async fn compute_fetch(
     State(shared): Ctx,
     JsonBody(req): JsonBody<ComputeFetchRequest>,
 ) -> ApiResult<Json<ComputeFetchResponse>> {
-    use commonware_cryptography::Verifier as _;
-    use hyperchain_types::{COMPUTE_REQUEST_NAMESPACE, ComputeRequest, compute_request_message};
-    let unauthorized = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, m);
-    let identity_key: [u8; 32] = req
-        .identity_key
-        .0
-        .as_slice()
-        .try_into()
-        .map_err(|_| ApiError::bad_request("identity_key must be 32 bytes"))?;
-    let request = ComputeRequest::decode(bytes::Bytes::from(req.request.0))
-        .map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))?;
-    let signature =
-        commonware_cryptography::ed25519::Signature::decode(bytes::Bytes::from(req.signature.0))
-            .map_err(|_| unauthorized("malformed signature".into()))?;
-    let public_key = hyperchain_types::SenderKey(identity_key)
-        .public_key()
-        .ok_or_else(|| unauthorized("identity_key is not an ed25519 public key".into()))?;
-    let chain_id = shared.ctx.ledger.genesis().header.chain_id;
-    let message = compute_request_message(&chain_id, &identity_key, req.timestamp_ms, &request);
-    if !public_key.verify(COMPUTE_REQUEST_NAMESPACE, &message, &signature) {
-        return Err(unauthorized(
-            "bad signature: the request is not signed by this identity key".into(),
-        ));
-    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    if now.abs_diff(req.timestamp_ms) > COMPUTE_REQUEST_WINDOW_MS {
-        return Err(unauthorized(format!(
-            "stale request: timestamp {} ms is more than {COMPUTE_REQUEST_WINDOW_MS} ms from \
-             this node's clock ({now} ms)",
-            req.timestamp_ms
-        )));
-    }
-    let (snapshot, block) = finalized_state(&shared.ctx.ledger)?;
-    let id = hyperchain_types::node_id(&identity_key);
-    if let Err(reason) =
-        registry::membership(&snapshot, &id, block.header.timestamp_ms).map_err(registry_error)?
-    {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("not a current compute node: {reason}"),
-        ));
-    }
-    let prove = |tree: TreeId, key: Vec<u8>| -> ApiResult<ProvenEntry> {
-        let value = snapshot.get(&tree, &key).map_err(ApiError::internal)?;
-        let proof = snapshot.prove(&tree, &key).map_err(ApiError::internal)?;
-        Ok(ProvenEntry {
-            tree: Digest(tree.0),
-            key: Hex(key),
-            value: value.map(Hex),
-            proof: Hex(proof.encode()),
-        })
-    };
-    let mut entries = Vec::new();
-    match request {
-        ComputeRequest::Code(hash) => {
-            for index in 0u16.. {
-                let entry = prove(
-                    TreeId::ROOT,
-                    hyperchain_chain::execute::code_key(&hash, index),
-                )?;
-                let done = entry.value.is_none();
-                entries.push(entry);
-                if done {
-                    break;
-                }
-            }
-        }
-        ComputeRequest::State { contract, keys } => {
-            for key in keys {
-                entries.push(prove(TreeId(contract.0), key)?);
-            }
-        }
-        ComputeRequest::Job(id) => {
-            let job = lanes::job(&snapshot, &id)
-                .map_err(registry_error)?
-                .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
-            entries.push(prove(TreeId::ROOT, lanes::job_key(&id))?);
-            entries.push(prove(TreeId::ROOT, lanes::lane_key(&job.contract))?);
-            entries.push(prove(
-                TreeId::ROOT,
-                hyperchain_chain::execute::contract_key(&job.contract),
-            )?);
-        }
-    }
-    let height = block.header.height;
-    let certificate = required_certificate(&shared, height).await?;
+    let answer = answer::compute_fetch(&shared.ctx.ledger, &req, now)?;
+    let certificate = required_certificate(&shared, answer.header.height).await?;
     Ok(Json(ComputeFetchResponse {
-        header: Hex(block.header.encode().to_vec()),
+        header: Hex(answer.header.encode().to_vec()),
         certificate: Hex(certificate),
-        entries,
+        entries: answer.entries,
     }))
 }

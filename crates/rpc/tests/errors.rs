@@ -192,6 +192,24 @@ async fn bad_requests_are_refused_and_change_nothing() {
     expect(
         &node,
         get.clone(),
+        "/block/abc/txs",
+        None,
+        400,
+        "bad height",
+    )
+    .await;
+    expect(
+        &node,
+        get.clone(),
+        "/block/7/txs",
+        None,
+        404,
+        "no finalized block at height 7",
+    )
+    .await;
+    expect(
+        &node,
+        get.clone(),
         "/block/hash/12",
         None,
         400,

@@ -77,6 +77,11 @@ async fn deploy_call_query_prove_and_follow() {
     let genesis = client.block(0).await.unwrap().unwrap();
     assert_eq!(genesis.finalization, None);
     assert_eq!(client.block(2).await.unwrap(), None);
+    // And with their transactions, checked against the block's ids and tx root.
+    let (with_txs, txs) = client.block_transactions(1).await.unwrap().unwrap();
+    assert_eq!(Some(with_txs), client.block(1).await.unwrap());
+    assert_eq!(txs, b1.txs);
+    assert_eq!(client.block_transactions(2).await.unwrap(), None);
 
     let status = client.status().await.unwrap();
     assert_eq!((status.height, status.mempool), (1, 0));
