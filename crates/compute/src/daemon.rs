@@ -160,6 +160,10 @@ impl Host for RpcHost {
             }))
             .map_err(|e| e.to_string())
     }
+
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
 }
 
 /// A compute node: enclave, evidence provider and validator clients.

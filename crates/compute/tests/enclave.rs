@@ -113,6 +113,45 @@ mod honest {
         assert_eq!((lane.head, lane.state), (1, result.post_state));
     }
 
+    /// The enclave has no clock: every request carries the host's time, so a host whose
+    /// clock is off (beyond the validators' window) only gets its own requests refused, and
+    /// the enclave signs nothing.
+    #[test]
+    fn the_enclave_takes_its_time_from_the_host() {
+        let scenario = Scenario::new(&[5]);
+        let chain = &scenario.chain;
+        let member = scenario.member();
+        let skew = 30_000;
+        let host = chain.host_with_skew(skew);
+        let before = TestHost::validator_now_ms();
+        chain
+            .enclave(&member)
+            .execute(host.clone(), &scenario.jobs[0])
+            .unwrap();
+        let after = TestHost::validator_now_ms();
+        let stamps = host.stamps();
+        assert_eq!(stamps.len(), 3, "job, code and one value");
+        for stamp in stamps {
+            assert!(
+                (before + skew as u64..=after + skew as u64).contains(&stamp),
+                "stamped {stamp}, host time {}..={}",
+                before + skew as u64,
+                after + skew as u64
+            );
+        }
+
+        let late = chain.host_with_skew(-10 * 60_000);
+        match refused(
+            chain
+                .enclave(&member)
+                .execute(late.clone(), &scenario.jobs[0]),
+        ) {
+            EnclaveError::Host(message) => assert!(message.contains("stale request"), "{message}"),
+            other => panic!("expected the validator's refusal, got {other:?}"),
+        }
+        assert!(late.seen().is_empty(), "nothing was answered");
+    }
+
     #[test]
     fn a_cached_module_is_not_fetched_again() {
         let scenario = Scenario::new(&[5]);

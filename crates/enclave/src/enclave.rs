@@ -35,13 +35,21 @@ use hyperchain_types::{
 use hyperchain_vm::{Engine, StorageError, StorageReader};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The untrusted host's side of the boundary: it carries a signed request to a validator and
-/// returns the answer, which the enclave then verifies.
+/// returns the answer, which the enclave then verifies, and it tells the time.
 pub trait Host: Send + Sync {
     /// Sends `request` to a validator's `POST /compute/fetch`.
     fn fetch(&self, request: &ComputeFetchRequest) -> Result<ComputeFetchResponse, String>;
+
+    /// The time now, in milliseconds since the Unix epoch, by the host's clock. The enclave
+    /// has no clock of its own (a TEE's time comes from its host anyway, and the daemon's
+    /// comes from its runtime, simulated or not): it stamps its fetch requests with this time
+    /// and times each job with it. A host that lies about the time only gets its own requests
+    /// refused (validators answer requests within `COMPUTE_REQUEST_WINDOW_MS` of their clock)
+    /// and its own timings wrong; nothing the enclave signs depends on it.
+    fn now_ms(&self) -> u64;
 }
 
 /// Why the enclave signed nothing.
@@ -141,13 +149,6 @@ pub struct Executed {
     pub reads: usize,
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 impl Enclave {
     /// A new enclave for the chain `light` verifies, with a fresh identity key generated
     /// inside it.
@@ -222,9 +223,9 @@ impl Enclave {
         receipt.sign(&self.identity.key)
     }
 
-    /// A signed fetch request made now.
-    pub fn request(&self, request: &ComputeRequest) -> ComputeFetchRequest {
-        self.identity.request(request, now_ms())
+    /// A signed fetch request stamped `timestamp_ms` (the host's time, [`Host::now_ms`]).
+    pub fn request(&self, request: &ComputeRequest, timestamp_ms: u64) -> ComputeFetchRequest {
+        self.identity.request(request, timestamp_ms)
     }
 
     /// Fetches `request` through `host` and verifies the answer: finality certificate, then
@@ -236,7 +237,7 @@ impl Enclave {
         request: &ComputeRequest,
     ) -> Result<(Header, Vec<ProvenEntry>), EnclaveError> {
         let resp = host
-            .fetch(&self.request(request))
+            .fetch(&self.request(request, host.now_ms()))
             .map_err(EnclaveError::Host)?;
         let header = self.light.verify(&resp).map_err(EnclaveError::Unverified)?;
         Ok((header, resp.entries))
@@ -426,9 +427,9 @@ impl Enclave {
             storage
                 .speculative
                 .store(speculative, std::sync::atomic::Ordering::SeqCst);
-            // Time of each job (the last round's).
+            // Time of each job (the last round's), by the host's clock.
             let mut marks = Vec::with_capacity(run.len());
-            let mut started = Instant::now();
+            let mut started = storage.host.now_ms();
             let outcomes = lanes::run_jobs(
                 &self.engine,
                 &contract,
@@ -436,8 +437,9 @@ impl Enclave {
                 storage.clone(),
                 lane.chain,
                 |_| {
-                    marks.push(started.elapsed());
-                    started = Instant::now();
+                    let now = storage.host.now_ms();
+                    marks.push(Duration::from_millis(now.saturating_sub(started)));
+                    started = now;
                 },
             )
             .map_err(|e| {
@@ -564,7 +566,7 @@ impl ProvenStorage {
         };
         let resp = self
             .host
-            .fetch(&self.identity.request(&request, now_ms()))
+            .fetch(&self.identity.request(&request, self.host.now_ms()))
             .map_err(EnclaveError::Host)?;
         self.light.verify(&resp).map_err(unverified)?;
         if resp.entries.len() != keys.len() {

@@ -497,6 +497,17 @@ impl Chain {
         self.lying_host(|served, request| Ok(served.answer(request)))
     }
 
+    /// An honest host whose clock is `skew_ms` off this machine's (the validator's).
+    pub fn host_with_skew(&self, skew_ms: i64) -> Arc<TestHost> {
+        Arc::new(TestHost {
+            served: self.served(),
+            answer: Box::new(|served, request| Ok(served.answer(request))),
+            seen: Mutex::new(Vec::new()),
+            skew_ms,
+            stamps: Mutex::new(Vec::new()),
+        })
+    }
+
     /// A host that answers with `answer`.
     pub fn lying_host(
         &self,
@@ -509,6 +520,8 @@ impl Chain {
             served: self.served(),
             answer: Box::new(answer),
             seen: Mutex::new(Vec::new()),
+            skew_ms: 0,
+            stamps: Mutex::new(Vec::new()),
         })
     }
 }
@@ -596,6 +609,10 @@ pub struct TestHost {
     served: Served,
     answer: Box<Answer>,
     seen: Mutex<Vec<ComputeRequest>>,
+    /// How far the host's clock is from this machine's (the validator's).
+    skew_ms: i64,
+    /// The timestamps of the requests the enclave made, in order.
+    stamps: Mutex<Vec<u64>>,
 }
 
 impl TestHost {
@@ -604,8 +621,22 @@ impl TestHost {
         self.seen.lock().unwrap().clone()
     }
 
+    /// The timestamps of the requests the enclave made, in order.
+    pub fn stamps(&self) -> Vec<u64> {
+        self.stamps.lock().unwrap().clone()
+    }
+
+    /// This machine's clock (the validator's), ms since the Unix epoch.
+    pub fn validator_now_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    }
+
     /// The validator's authentication of a fetch request: identity key, signature over
-    /// the chain id, key, timestamp and request, and the replay window.
+    /// the chain id, key, timestamp and request (the enclave always signs well, so those
+    /// failures are errors of the test), and the replay window against this machine's clock.
     fn authenticate(&self, req: &ComputeFetchRequest) -> Result<ComputeRequest, String> {
         let identity: [u8; 32] = req
             .identity_key
@@ -622,15 +653,17 @@ impl TestHost {
             .ok_or("identity_key is not an ed25519 public key")?;
         let message =
             compute_request_message(&self.served.chain_id, &identity, req.timestamp_ms, &request);
-        if !public_key.verify(COMPUTE_REQUEST_NAMESPACE, &message, &signature) {
-            return Err("bad signature".into());
-        }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
+        assert!(
+            public_key.verify(COMPUTE_REQUEST_NAMESPACE, &message, &signature),
+            "the enclave signs its requests"
+        );
+        let now = TestHost::validator_now_ms();
         if now.abs_diff(req.timestamp_ms) > COMPUTE_REQUEST_WINDOW_MS {
-            return Err("stale request".into());
+            return Err(format!(
+                "stale request: timestamp {} ms is more than {COMPUTE_REQUEST_WINDOW_MS} ms \
+                 from this node's clock ({now} ms)",
+                req.timestamp_ms
+            ));
         }
         Ok(request)
     }
@@ -638,11 +671,16 @@ impl TestHost {
 
 impl Host for TestHost {
     fn fetch(&self, req: &ComputeFetchRequest) -> Result<ComputeFetchResponse, String> {
+        self.stamps.lock().unwrap().push(req.timestamp_ms);
         let request = self
             .authenticate(req)
-            .expect("the enclave signs its requests");
+            .map_err(|e| format!("validator answered 401: {e}"))?;
         self.seen.lock().unwrap().push(request.clone());
         (self.answer)(&self.served, &request)
+    }
+
+    fn now_ms(&self) -> u64 {
+        TestHost::validator_now_ms().saturating_add_signed(self.skew_ms)
     }
 }
 
