@@ -26,7 +26,15 @@ for runtime in tokio axum hyper reqwest; do
         fail=1
     fi
 done
+# The compute daemon runs on commonware's runtime traits: it may not use tokio directly (the
+# binary picks the runtime; simulations run the daemon on the deterministic one).
+daemon=hyperchain-compute
+direct=$(cargo tree -p "$daemon" -e normal --depth 1 --prefix none --offline 2>/dev/null || cargo tree -p "$daemon" -e normal --depth 1 --prefix none)
+if grep -q '^tokio ' <<<"$direct"; then
+    echo "error: tokio is a direct dependency of $daemon (use commonware_runtime's traits)" >&2
+    fail=1
+fi
 if [ "$fail" -ne 0 ]; then
     exit 1
 fi
-echo "enclave dependency check: no node, database or direct runtime/HTTP crate in $crate's tree"
+echo "enclave dependency check: no node, database or direct runtime/HTTP crate in $crate's tree; no direct tokio in $daemon"

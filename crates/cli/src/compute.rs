@@ -3,9 +3,11 @@
 use crate::registry::DEVNET_RUNTIME_IMAGE;
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
+use commonware_runtime::Runner as _;
 use hyperchain_attest::sim::SimFlavour;
 use hyperchain_chain::genesis::ChainSpec;
 use hyperchain_chain::light::LightClient;
+use hyperchain_compute::client::HttpClient;
 use hyperchain_compute::daemon::{ComputeNode, DaemonConfig, Event, Fault};
 use hyperchain_compute::enclave::Enclave;
 use hyperchain_compute::providers::{self, EvidenceProvider, ProviderOptions, SimProvider};
@@ -33,8 +35,8 @@ pub struct ComputeArgs {
     /// The genesis file: the chain id and the group public key every answer is verified with.
     #[arg(long)]
     genesis: PathBuf,
-    /// A validator's RPC URL; repeat for several: receipts go to all of them, reads to the
-    /// first that can be reached.
+    /// A validator's RPC URL; repeat for several: reads go to the first that can be reached,
+    /// receipts to the first that accepts them (it gossips them to the others).
     #[arg(long, required = true)]
     rpc: Vec<String>,
     /// sim-*: the runtime image whose simulated measurement goes in the evidence (default:
@@ -162,22 +164,24 @@ pub fn run(args: ComputeArgs) -> Result<()> {
         Engine::new(EngineConfig::default()).map_err(|e| anyhow!("contract engine: {e}"))?;
     let enclave = Enclave::new(LightClient::from_spec(&spec), engine);
     let config = DaemonConfig {
-        rpc: args.rpc.clone(),
         region: args.region.clone(),
         poll: Duration::from_millis(args.poll_ms.max(10)),
         register_timeout: Duration::from_secs(args.register_timeout),
         fault: args.fault,
         parallel: args.parallel,
     };
-    let node = ComputeNode::new(enclave, provider, config)?;
+    let client = HttpClient::new(&args.rpc).map_err(|e| anyhow!("--rpc: {e}"))?;
     let json = args.json;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
+    // The daemon runs on commonware's runtime traits; a process runs it on the tokio runtime.
+    // It stores nothing: the runtime's storage directory is a temporary one.
+    let storage = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let runtime = commonware_runtime::tokio::Config::new()
+        .with_worker_threads(2)
+        .with_storage_directory(storage.path());
+    commonware_runtime::tokio::Runner::new(runtime).start(|context| async move {
         let mut signals = crate::devnet::Signals::new()?;
         let shutdown = async move { signals.stopped().await };
+        let node = ComputeNode::new(context, enclave, provider, client, config)?;
         node.run(true, move |event| print(&event, json), shutdown)
             .await
             .map_err(|e| anyhow!("{e}"))

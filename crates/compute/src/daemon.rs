@@ -3,25 +3,37 @@
 //! 1. **Register**: evidence from the platform's [`EvidenceProvider`] binding the enclave's
 //!    identity key and the latest finalized block, in a `Register` transaction signed by the
 //!    enclave; wait for its receipt (a refusal names the failed check).
-//! 2. **Serve**: poll validators for jobs assigned to this node (`GET /jobs?node=`), execute
-//!    each lane's run (its head and the jobs following it on the same committee, in order) in
-//!    the enclave on fetched and proven state, and send the signed receipts in `Receipt`
-//!    transactions to every configured validator (there is no mempool gossip).
+//! 2. **Serve**: once per finalized block (at most `poll` apart), list the jobs assigned to
+//!    this node, execute each lane's run (its head and the jobs following it on the same
+//!    committee, in order) in the enclave on fetched and proven state, on a blocking task,
+//!    and send the run's signed receipts in one submission.
 //! 3. **Re-attest** halfway through the membership's validity, with fresh evidence for the
 //!    same identity key.
+//!
+//! The daemon is generic over commonware's runtime traits ([`Spawner`], [`Clock`]: tokio in
+//! `hyperchain compute`, the deterministic runtime in simulations) and over how it reaches
+//! validators ([`ChainClient`]: HTTP, or in process). Time is the runtime's clock, and the
+//! enclave gets it through its [`Host`].
 //!
 //! A restart generates a new identity key (the old one never left the old enclave) and
 //! registers again; the old identity expires.
 
+use crate::client::{ChainClient, ChainError};
 use crate::enclave::{Enclave, Host};
 use crate::providers::EvidenceProvider;
-use hyperchain_rpc::api::{ComputeFetchRequest, ComputeFetchResponse, ReceiptOutcome};
-use hyperchain_rpc::{Client, ClientError};
+use crate::unix_ms;
+use commonware_macros::select;
+use commonware_runtime::{Clock, Spawner};
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use hyperchain_rpc::api::{
+    ComputeFetchRequest, ComputeFetchResponse, JobView, ReceiptOutcome, ReceiptView, TxStatus,
+};
 use hyperchain_types::{CallStatus, Digest, Payload, Registration, RunId};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// How a node misbehaves (to exercise the chain's defences on devnets and in tests; a correct
@@ -31,9 +43,9 @@ pub enum Fault {
     /// Correct.
     #[default]
     None,
-    /// Signs a wrong result (its output is replaced).
+    /// Signs a wrong result for every job it executes (its output is replaced).
     WrongResult,
-    /// Never answers.
+    /// Registers and re-attests, but never executes or answers.
     Silent,
 }
 
@@ -51,22 +63,18 @@ impl std::str::FromStr for Fault {
     }
 }
 
-/// What the daemon needs.
+/// What the daemon needs (the validators it talks to are its [`ChainClient`]'s).
 #[derive(Clone, Debug)]
 pub struct DaemonConfig {
-    /// Validators' RPC base URLs, in order of preference: the first that answers serves
-    /// queries and takes receipts (validators gossip transactions to each other); the others
-    /// are fallbacks.
-    pub rpc: Vec<String>,
     /// The region this node serves.
     pub region: String,
-    /// How often to look for new jobs.
+    /// How often to look for new jobs when no block comes.
     pub poll: Duration,
     /// How long to wait for the registration's receipt.
     pub register_timeout: Duration,
     /// Misbehaviour, for tests and demos.
     pub fault: Fault,
-    /// Jobs executed at once (jobs of different lanes are independent; fetch round trips
+    /// Runs executed at once (runs of different lanes are independent; fetch round trips
     /// overlap with execution).
     pub parallel: usize,
 }
@@ -129,76 +137,78 @@ pub enum Event {
 /// Why the daemon stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// No validator could be reached.
-    #[error("rpc: {0}")]
-    Rpc(#[from] ClientError),
+    /// Validators gave no usable answer.
+    #[error("validators: {0}")]
+    Chain(#[from] ChainError),
     /// The evidence provider failed.
     #[error("evidence: {0}")]
     Evidence(#[from] crate::providers::ProviderError),
-    /// The chain refused the registration.
+    /// The chain refused the registration (or dropped its transaction).
     #[error("registration refused: {0}")]
     Refused(String),
+    /// A transaction was not finalized in time.
+    #[error("transaction {tx} not finalized within {waited:?}")]
+    Timeout {
+        /// The transaction.
+        tx: Digest,
+        /// How long the daemon waited.
+        waited: Duration,
+    },
+    /// A task of the daemon ended without its result (it panicked or was aborted).
+    #[error("task ended without a result: {0}")]
+    Task(String),
     /// The configuration is unusable.
     #[error("configuration: {0}")]
     Config(String),
 }
 
-/// The host's transport: blocking calls into the async RPC client, for the enclave's
-/// synchronous storage reads (run on a blocking thread), through [`Shared::read`] (the enclave
-/// checks every answer against the chain's finality whichever validator gives it).
-struct RpcHost {
-    shared: Arc<Shared>,
-    runtime: tokio::runtime::Handle,
+/// The enclave's host: fetches through the [`ChainClient`] (the enclave checks every answer
+/// against the chain's finality whichever validator gives it) and the runtime's clock.
+///
+/// The enclave reads storage synchronously while a call runs, on a blocking task; a fetch
+/// waits there for the client's future, which completes without that thread's help
+/// ([`ChainClient`]).
+struct ChainHost<E, C> {
+    shared: Arc<Shared<E, C>>,
 }
 
-impl Host for RpcHost {
+impl<E: Clock, C: ChainClient> Host for ChainHost<E, C> {
     fn fetch(&self, request: &ComputeFetchRequest) -> Result<ComputeFetchResponse, String> {
-        self.runtime
-            .block_on(self.shared.read(|c| {
-                let request = request.clone();
-                async move { c.compute_fetch_signed(&request).await }
-            }))
+        futures::executor::block_on(self.shared.client.compute_fetch(request))
             .map_err(|e| e.to_string())
     }
 
     fn now_ms(&self) -> u64 {
-        now_ms()
+        unix_ms(self.shared.clock.current())
     }
 }
 
-/// A compute node: enclave, evidence provider and validator clients.
-pub struct ComputeNode {
-    shared: Arc<Shared>,
+/// A compute node: enclave, evidence provider and validator client, on runtime `E`.
+pub struct ComputeNode<E, C> {
+    context: E,
+    shared: Arc<Shared<E, C>>,
 }
 
 /// What the node's concurrent tasks share.
-struct Shared {
+struct Shared<E, C> {
+    /// The runtime's clock.
+    clock: E,
     enclave: Arc<Enclave>,
     provider: Arc<dyn EvidenceProvider>,
-    clients: Vec<Client>,
+    client: C,
     config: DaemonConfig,
     /// The account's next nonce (`None`: read it from a validator). Held while a transaction
     /// is signed and sent, so nonces leave in order.
-    nonce: tokio::sync::Mutex<Option<u64>>,
-    /// The validator reads go to first (an index into `clients`): the first that answered
-    /// when the one before could not be reached.
-    preferred: AtomicUsize,
+    nonce: futures::lock::Mutex<Option<u64>>,
 }
 
-impl std::fmt::Debug for ComputeNode {
+impl<E, C> std::fmt::Debug for ComputeNode<E, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ComputeNode")
             .field("node", &self.shared.enclave.node_id())
             .field("region", &self.shared.config.region)
             .finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn status_name(status: &CallStatus) -> String {
@@ -210,32 +220,34 @@ fn status_name(status: &CallStatus) -> String {
     }
 }
 
-impl ComputeNode {
-    /// A node around `enclave` producing evidence with `provider`.
+/// Longest single wait for a block while waiting for a receipt.
+const RECEIPT_POLL: Duration = Duration::from_secs(5);
+/// How often the node checks whether it is time to re-attest.
+const REATTEST_CHECK: Duration = Duration::from_secs(5);
+
+impl<E: Spawner + Clock, C: ChainClient> ComputeNode<E, C> {
+    /// A node around `enclave` producing evidence with `provider`, reaching validators with
+    /// `client`, running its tasks on `context`.
     pub fn new(
+        context: E,
         enclave: Enclave,
         provider: Arc<dyn EvidenceProvider>,
+        client: C,
         config: DaemonConfig,
-    ) -> Result<ComputeNode, DaemonError> {
-        if config.rpc.is_empty() {
-            return Err(DaemonError::Config("no validator RPC URL".into()));
-        }
+    ) -> Result<ComputeNode<E, C>, DaemonError> {
         if config.region.is_empty() {
             return Err(DaemonError::Config("the region must not be empty".into()));
         }
-        let clients = config
-            .rpc
-            .iter()
-            .map(|url| Client::new(url))
-            .collect::<Result<_, _>>()?;
+        let clock = context.child("clock");
         Ok(ComputeNode {
+            context,
             shared: Arc::new(Shared {
+                clock,
                 enclave: Arc::new(enclave),
                 provider,
-                clients,
+                client,
                 config,
-                nonce: tokio::sync::Mutex::new(None),
-                preferred: AtomicUsize::new(0),
+                nonce: futures::lock::Mutex::new(None),
             }),
         })
     }
@@ -246,100 +258,46 @@ impl ComputeNode {
     }
 
     /// Registers the node (evidence verified by the validators at block time).
-    pub async fn register(&mut self) -> Result<Event, DaemonError> {
+    pub async fn register(&self) -> Result<Event, DaemonError> {
         self.shared.register().await
     }
 }
 
-impl Shared {
-    /// Runs the read `op` on the preferred validator or, while validators cannot be reached,
-    /// on the next ones in turn; the first that answers becomes the preferred one. Errors
-    /// other than an unreachable validator (an API refusal, a bad answer) are returned as
-    /// they are.
-    async fn read<T, F, Fut>(&self, op: F) -> Result<T, ClientError>
-    where
-        F: Fn(Client) -> Fut,
-        Fut: Future<Output = Result<T, ClientError>>,
-    {
-        let n = self.clients.len();
-        let first = self.preferred.load(Ordering::Relaxed) % n;
-        let mut last = None;
-        for i in 0..n {
-            let index = (first + i) % n;
-            match op(self.clients[index].clone()).await {
-                Err(e @ ClientError::Transport { .. }) => last = Some(e),
-                answer => {
-                    if i > 0 {
-                        self.preferred.store(index, Ordering::Relaxed);
-                    }
-                    return answer;
-                }
-            }
-        }
-        Err(last.expect("at least one validator"))
-    }
-
-    /// Signs a transaction with the next nonce and sends it to the first validator that
-    /// accepts it; nonces leave in order.
+impl<E: Clock, C: ChainClient> Shared<E, C> {
+    /// Signs a transaction with the next nonce and sends it; nonces leave in order.
     async fn send(&self, payload: Payload) -> Result<Digest, DaemonError> {
         Ok(self.send_batch(vec![payload]).await?.remove(0))
     }
 
-    /// Signs transactions with consecutive nonces and sends them, in one request, to the first
-    /// validator that accepts them all (it gossips them to the others); nonces leave in order.
+    /// Signs transactions with consecutive nonces and submits them together (one validator
+    /// takes them and gossips them to the others); nonces leave in order.
     async fn send_batch(&self, payloads: Vec<Payload>) -> Result<Vec<Digest>, DaemonError> {
         let mut nonce = self.nonce.lock().await;
         let next = match *nonce {
             Some(n) => n,
-            None => {
-                let account = self.enclave.account();
-                self.read(|c| async move { c.nonce(&account).await })
-                    .await?
-            }
+            None => self.client.nonce(&self.enclave.account()).await?,
         };
         let txs: Vec<_> = payloads
             .into_iter()
             .zip(next..)
             .map(|(payload, n)| self.enclave.sign_tx(n, payload))
             .collect();
-        let mut last_error = None;
-        let mut accepted = false;
-        // One validator takes them and gossips them to the others; the next is tried only if
-        // it refuses or cannot be reached.
-        for client in &self.clients {
-            match client.submit_batch(&txs).await {
-                Ok(verdicts) => match verdicts.into_iter().find_map(Result::err) {
-                    None => {
-                        accepted = true;
-                        break;
-                    }
-                    Some(reason) => {
-                        last_error = Some(ClientError::Api {
-                            status: 400,
-                            message: format!("{}: {reason}", client.base_url()),
-                        })
-                    }
-                },
-                Err(e) => last_error = Some(e),
-            }
-        }
-        match (accepted, last_error) {
-            (true, _) => {
+        match self.client.submit(&txs).await {
+            Ok(()) => {
                 *nonce = Some(next + txs.len() as u64);
                 Ok(txs.iter().map(|tx| tx.id()).collect())
             }
-            (false, Some(e)) => {
+            Err(e) => {
                 // Perhaps our nonce is stale (a restart, a dropped transaction): re-read it.
                 *nonce = None;
                 Err(e.into())
             }
-            (false, None) => unreachable!("at least one client"),
         }
     }
 
     /// Fresh evidence bound to the latest finalized block.
     async fn registration(&self) -> Result<Registration, DaemonError> {
-        let tip = self.read(|c| async move { c.status().await }).await?;
+        let tip = self.client.tip().await?;
         if tip.chain_id != self.enclave.chain_id() {
             return Err(DaemonError::Config(format!(
                 "the validator serves chain {}, the genesis describes {}",
@@ -348,7 +306,8 @@ impl Shared {
             )));
         }
         let report_data = self.enclave.report_data(&self.config.region, &tip.digest);
-        let provided = self.provider.evidence(report_data, now_ms() / 1000)?;
+        let now_secs = unix_ms(self.clock.current()) / 1000;
+        let provided = self.provider.evidence(report_data, now_secs)?;
         use commonware_codec::Encode as _;
         Ok(Registration {
             identity_key: self.enclave.identity_key(),
@@ -360,13 +319,40 @@ impl Shared {
         })
     }
 
+    /// Waits (at most `register_timeout`) until transaction `id` is finalized; its receipt.
+    async fn wait_for_receipt(&self, id: &Digest) -> Result<ReceiptView, DaemonError> {
+        let waited = self.config.register_timeout;
+        let deadline = self.clock.current() + waited;
+        // Read the tip before the status, so a block finalized in between ends the wait.
+        let mut next = self.client.tip().await?.height + 1;
+        loop {
+            match self.client.tx_status(id).await? {
+                TxStatus::Finalized { receipt } => return Ok(receipt),
+                TxStatus::Dropped { reason } => {
+                    return Err(DaemonError::Refused(format!(
+                        "transaction {id} dropped: {reason}"
+                    )));
+                }
+                TxStatus::Pending | TxStatus::Unknown => {}
+            }
+            let left = deadline
+                .duration_since(self.clock.current())
+                .unwrap_or_default();
+            if left.is_zero() {
+                return Err(DaemonError::Timeout { tx: *id, waited });
+            }
+            let tip = self
+                .client
+                .wait_for_height(next, left.min(RECEIPT_POLL))
+                .await?;
+            next = next.max(tip + 1);
+        }
+    }
+
     /// Submits `payload` and waits for its receipt: the height of the accepting block.
     async fn attest(&self, payload: Payload) -> Result<u64, DaemonError> {
         let id = self.send(payload).await?;
-        let wait = self.config.register_timeout;
-        let receipt = self
-            .read(|c| async move { c.wait_for_receipt(&id, wait).await })
-            .await?;
+        let receipt = self.wait_for_receipt(&id).await?;
         match receipt.outcome {
             ReceiptOutcome::Accepted => Ok(receipt.height),
             ReceiptOutcome::Rejected { reason } => Err(DaemonError::Refused(reason)),
@@ -390,30 +376,38 @@ impl Shared {
     /// Re-attests if past half of the membership's validity.
     async fn maybe_reattest(&self) -> Result<Option<Event>, DaemonError> {
         let id = self.enclave.node_id();
-        let Some(record) = self.read(|c| async move { c.node(&id).await }).await? else {
+        let Some(record) = self.client.node(&id).await? else {
             return Ok(None);
         };
         let half = record.attested_ms + (record.expires_ms.saturating_sub(record.attested_ms)) / 2;
-        if now_ms() < half {
+        if unix_ms(self.clock.current()) < half {
             return Ok(None);
         }
         let registration = self.registration().await?;
         let height = self.attest(Payload::Reattest(registration)).await?;
         Ok(Some(Event::Reattested { height }))
     }
+}
 
-    /// Executes a run (a lane's head and the jobs following it on the same committee) and
-    /// sends the receipts, in lane order.
-    async fn serve(self: &Arc<Self>, run: Vec<Digest>) -> Result<Vec<Event>, DaemonError> {
-        let host: Arc<dyn Host> = Arc::new(RpcHost {
+impl<E: Spawner + Clock, C: ChainClient> Shared<E, C> {
+    /// Executes a run (a lane's head and the jobs following it on the same committee) in the
+    /// enclave on a blocking task of `context`, and sends the receipts, in lane order.
+    async fn serve(
+        self: Arc<Self>,
+        context: E,
+        run: Vec<Digest>,
+    ) -> Result<Vec<Event>, DaemonError> {
+        let host: Arc<dyn Host> = Arc::new(ChainHost {
             shared: self.clone(),
-            runtime: tokio::runtime::Handle::current(),
         });
         let enclave = self.enclave.clone();
         let ids = run.clone();
-        let executed = tokio::task::spawn_blocking(move || enclave.execute_run(host, &ids))
+        let executed = context
+            .child("enclave")
+            .shared(true)
+            .spawn(move |_| async move { enclave.execute_run(host, &ids) })
             .await
-            .map_err(|e| DaemonError::Config(format!("execution task failed: {e}")))?;
+            .map_err(|e| DaemonError::Task(format!("execution: {e}")))?;
         let mut executed = match executed {
             Ok(executed) => executed,
             Err(e) => {
@@ -471,7 +465,7 @@ type Run = Vec<(Digest, RunId)>;
 
 /// Groups a listing into runs: consecutive lane positions of one contract assigned to one
 /// committee draw (the validator lists each lane's head, then the jobs following it).
-fn runs(jobs: &[hyperchain_rpc::api::JobView]) -> Vec<Run> {
+fn runs(jobs: &[JobView]) -> Vec<Run> {
     let mut out: Vec<Run> = Vec::new();
     let mut last: Option<(hyperchain_types::Address, u64, RunId)> = None;
     for job in jobs {
@@ -491,28 +485,31 @@ fn runs(jobs: &[hyperchain_rpc::api::JobView]) -> Vec<Run> {
     out
 }
 
-impl ComputeNode {
+/// A run being executed: its jobs and, when it ends, its events.
+type Running = BoxFuture<'static, (Run, Result<Vec<Event>, DaemonError>)>;
+
+impl<E: Spawner + Clock, C: ChainClient> ComputeNode<E, C> {
     /// Serves jobs until `shutdown` completes, reporting through `report`. Registers first if
-    /// `register` is set. Up to `config.parallel` jobs run at once.
+    /// `register` is set. Up to `config.parallel` runs execute at once, each on its own task.
     pub async fn run(
         self,
         register: bool,
         report: impl Fn(Event) + Send,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), DaemonError> {
-        let shared = self.shared;
+        let ComputeNode { context, shared } = self;
         if register {
             report(shared.register().await?);
         }
-        let me = shared.enclave.node_id().to_string();
+        let me = shared.enclave.node_id();
+        let fault = shared.config.fault;
         let parallel = shared.config.parallel.max(1);
         // Jobs taken, per (job, run); a job whose execution failed is taken again later.
         // Kept while the job is listed for this node (its receipt not yet finalized) or running.
-        let mut taken: HashSet<(Digest, RunId)> = HashSet::new();
-        let mut in_flight: HashSet<(Digest, RunId)> = HashSet::new();
-        let mut running: tokio::task::JoinSet<(Run, Result<Vec<Event>, DaemonError>)> =
-            tokio::task::JoinSet::new();
-        let mut last_reattest_check = std::time::Instant::now();
+        let mut taken: BTreeSet<(Digest, RunId)> = BTreeSet::new();
+        let mut in_flight: BTreeSet<(Digest, RunId)> = BTreeSet::new();
+        let mut running: FuturesUnordered<Running> = FuturesUnordered::new();
+        let mut last_reattest_check = shared.clock.current();
         // Runs listed for this node and not yet started, in the validator's order. Refreshed
         // once per finalized block (at most `poll` apart when blocks are slow); a finished
         // run's slot goes to the next of them at once rather than at the next block, so
@@ -520,48 +517,49 @@ impl ComputeNode {
         let mut queue: VecDeque<Run> = VecDeque::new();
         let mut next_height = 0u64;
         let poll = shared.config.poll;
-        tokio::pin!(shutdown);
+        let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            let new_block = tokio::select! {
-                _ = &mut shutdown => return Ok(()),
-                Some(done) = running.join_next(), if !running.is_empty() => {
-                    if let Ok((run, result)) = done {
-                        for key in &run {
-                            in_flight.remove(key);
+            let new_block = select! {
+                _ = &mut shutdown => {
+                    return Ok(());
+                },
+                Some((run, result)) = running.next() => {
+                    for key in &run {
+                        in_flight.remove(key);
+                    }
+                    match result {
+                        Ok(events) => {
+                            for event in events {
+                                if let Event::Skipped { job, .. } = &event {
+                                    // Try again later (e.g. a validator lagging behind).
+                                    taken.retain(|key| key.0 != *job);
+                                }
+                                report(event);
+                            }
                         }
-                        match result {
-                            Ok(events) => {
-                                for event in events {
-                                    if let Event::Skipped { job, .. } = &event {
-                                        // Try again later (e.g. a validator lagging behind).
-                                        taken.retain(|key| key.0 != *job);
-                                    }
-                                    report(event);
-                                }
+                        Err(e) => {
+                            for key in &run {
+                                taken.remove(key);
                             }
-                            Err(e) => {
-                                for key in &run {
-                                    taken.remove(key);
-                                }
-                                report(Event::Warning {
-                                    message: format!("job {}: {e}", run[0].0),
-                                });
-                            }
+                            report(Event::Warning {
+                                message: format!("job {}: {e}", run[0].0),
+                            });
                         }
                     }
                     false
-                }
-                tip = shared.read(|c| async move { c.wait_for_height(next_height, poll).await }) => {
+                },
+                tip = shared.client.wait_for_height(next_height, poll) => {
                     match tip {
                         Ok(tip) => next_height = tip + 1,
-                        Err(_) => tokio::time::sleep(shared.config.poll).await,
+                        Err(_) => shared.clock.sleep(poll).await,
                     }
                     true
-                }
+                },
             };
             if new_block {
-                if last_reattest_check.elapsed() > Duration::from_secs(5) {
-                    last_reattest_check = std::time::Instant::now();
+                let now = shared.clock.current();
+                if now.duration_since(last_reattest_check).unwrap_or_default() > REATTEST_CHECK {
+                    last_reattest_check = now;
                     match shared.maybe_reattest().await {
                         Ok(Some(event)) => report(event),
                         Ok(None) => {}
@@ -570,21 +568,15 @@ impl ComputeNode {
                         }),
                     }
                 }
-                if shared.config.fault == Fault::Silent {
+                if fault == Fault::Silent {
                     continue;
                 }
                 // With every slot busy and work still queued, the listing can wait a block.
                 if running.len() < parallel || queue.is_empty() {
-                    let listing = shared
-                        .read(|c| {
-                            let me = me.clone();
-                            async move { c.jobs(&[("node", me.as_str())]).await }
-                        })
-                        .await;
-                    match listing {
-                        Ok(resp) => {
-                            let listed = runs(&resp.jobs);
-                            let set: HashSet<&(Digest, RunId)> = listed.iter().flatten().collect();
+                    match shared.client.assigned_jobs(&me).await {
+                        Ok(jobs) => {
+                            let listed = runs(&jobs);
+                            let set: BTreeSet<&(Digest, RunId)> = listed.iter().flatten().collect();
                             taken.retain(|key| set.contains(key) || in_flight.contains(key));
                             queue = listed
                                 .into_iter()
@@ -609,9 +601,17 @@ impl ComputeNode {
                     continue;
                 }
                 in_flight.extend(run.iter().copied());
-                let shared = shared.clone();
                 let ids = run.iter().map(|key| key.0).collect();
-                running.spawn(async move { (run, shared.serve(ids).await) });
+                let task = context.child("run").spawn({
+                    let shared = shared.clone();
+                    move |context| shared.serve(context, ids)
+                });
+                running.push(Box::pin(async move {
+                    let result = task
+                        .await
+                        .unwrap_or_else(|e| Err(DaemonError::Task(format!("run: {e}"))));
+                    (run, result)
+                }));
             }
         }
     }
