@@ -1,7 +1,6 @@
 //! hyperchain-chain tests: execution without consensus, the ledger, genesis and key files,
 //! and deterministic simulations of validators on the simulated network.
 
-mod committee_sim;
 mod common;
 mod execute;
 mod genesis;
