@@ -73,8 +73,10 @@ pub struct ComputeArgs {
     /// How long to wait for the registration to be finalized, in seconds.
     #[arg(long, default_value_t = 60)]
     register_timeout: u64,
-    /// Misbehave on purpose (devnets and tests): wrong-result or silent.
-    #[arg(long, default_value = "none", hide = true)]
+    /// Misbehave on purpose, to test the chain's defences on a devnet (docs/COMPUTE.md, "For
+    /// testers"): none, wrong-result (signs wrong outputs), silent (never answers) or replay
+    /// (also resends other nodes' old receipts).
+    #[arg(long, default_value = "none")]
     fault: Fault,
     /// Print one JSON object per event.
     #[arg(long)]
@@ -147,6 +149,9 @@ fn print(event: &Event, json: bool) {
             "executed    job 0x{job} (lane position {lane_seq}, attempt {attempt}): {status}, \
              {fuel_used} fuel, {millis} ms, {reads} proven reads; receipt sent"
         ),
+        Event::Replayed { job, signer, tx } => {
+            println!("replayed    node 0x{signer}'s receipt for job 0x{job} in tx 0x{tx}")
+        }
         Event::Skipped { job, reason } => println!("skipped     job 0x{job}: {reason}"),
         Event::Warning { message } => eprintln!("warning: {message}"),
     }

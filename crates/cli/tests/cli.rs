@@ -1313,7 +1313,9 @@ mod chain {
     /// A dispute as a user sees it: a cross-vendor contract whose only Intel node lies. The
     /// call still returns the correct result (validators arbitrate), the liar is revoked and
     /// its receipt kept; the next job stalls with a clear reason (no Intel node left in the
-    /// region — trust is never downgraded) until an honest Intel node joins.
+    /// region — trust is never downgraded) until an Intel node joins that executes correctly
+    /// but also resends the other nodes' receipts (`--fault replay`): the job resolves by
+    /// agreement, every receipt it resends is rejected, and the honest node is not charged.
     #[test]
     fn a_lying_compute_node_is_arbitrated_and_revoked_end_to_end() {
         let dir = tempfile::tempdir().unwrap();
@@ -1426,8 +1428,8 @@ mod chain {
             stalled["reason"], "region eu has no active intel compute node",
             "{stalled}"
         );
-        // An honest Intel node joins; the job resolves by agreement.
-        let mut intel = ComputeProc::start(d, "intel", &[&rpc], "sim-intel", "none");
+        // An Intel node joins (correct, but replaying); the job resolves by agreement.
+        let mut intel = ComputeProc::start(d, "intel", &[&rpc], "sim-intel", "replay");
         intel.registered();
         let start = Instant::now();
         let done = loop {
@@ -1440,6 +1442,40 @@ mod chain {
         };
         assert_eq!(done["result"]["resolution"], "agreed", "{done}");
         assert_eq!(done["result"]["output"], expected);
+        // It resent the AMD node's receipt for that job (read from the block through
+        // `GET /block/{height}/txs`); the chain rejects it, whoever carries it.
+        let start = Instant::now();
+        let replayed = loop {
+            let text = std::fs::read_to_string(&intel.out).unwrap();
+            let replay = text
+                .lines()
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .find(|v| v["event"] == "replayed");
+            if let Some(v) = replay {
+                break v;
+            }
+            assert!(start.elapsed() < TIMEOUT, "no replay:\n{text}");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let amd_id = amd.registered();
+        assert_eq!(replayed["signer"], amd_id.as_str(), "{replayed}");
+        let replay_tx = replayed["tx"].as_str().unwrap();
+        let start = Instant::now();
+        let receipt = loop {
+            let v = json(&with_rpc(&["tx", replay_tx, "--json"]));
+            if v["status"] == "finalized" {
+                break v;
+            }
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "the replay was never finalized: {v}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(receipt["outcome"]["kind"], "rejected", "{receipt}");
+        let honest = json(&with_rpc(&["node", "show", &amd_id, "--json"]));
+        assert_eq!(honest["status"], "active", "{honest}");
+        assert_eq!(honest["missed_deadlines"], 0, "{honest}");
         drop((liar, amd, intel));
     }
 

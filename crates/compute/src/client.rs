@@ -132,4 +132,10 @@ pub trait ChainClient: Clone + Send + Sync + 'static {
         &self,
         id: &Digest,
     ) -> impl Future<Output = Result<Option<NodeView>, ChainError>> + Send;
+
+    /// The transactions of the finalized block at `height` (`None`: not finalized yet).
+    fn block_transactions(
+        &self,
+        height: u64,
+    ) -> impl Future<Output = Result<Option<Vec<SignedTransaction>>, ChainError>> + Send;
 }

@@ -30,14 +30,16 @@ use futures::stream::FuturesUnordered;
 use hyperchain_rpc::api::{
     ComputeFetchRequest, ComputeFetchResponse, JobView, ReceiptOutcome, ReceiptView, TxStatus,
 };
-use hyperchain_types::{CallStatus, Digest, Payload, Registration, RunId};
+use hyperchain_types::{
+    CallStatus, Digest, Payload, Registration, RunId, SenderKey, SignedComputeReceipt,
+};
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How a node misbehaves (to exercise the chain's defences on devnets and in tests; a correct
-/// node uses [`Fault::None`]).
+/// node uses [`Fault::None`]). docs/COMPUTE.md, "For testers".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Fault {
     /// Correct.
@@ -47,6 +49,9 @@ pub enum Fault {
     WrongResult,
     /// Registers and re-attests, but never executes or answers.
     Silent,
+    /// Executes its own jobs correctly and, at every finalized block, resends other nodes'
+    /// receipts it saw in earlier blocks, in transactions of its own.
+    Replay,
 }
 
 impl std::str::FromStr for Fault {
@@ -56,8 +61,9 @@ impl std::str::FromStr for Fault {
             "none" => Ok(Fault::None),
             "wrong-result" => Ok(Fault::WrongResult),
             "silent" => Ok(Fault::Silent),
+            "replay" => Ok(Fault::Replay),
             other => Err(format!(
-                "unknown fault `{other}`: expected none, wrong-result or silent"
+                "unknown fault `{other}`: expected none, wrong-result, silent or replay"
             )),
         }
     }
@@ -118,6 +124,15 @@ pub enum Event {
         /// Verified storage reads.
         reads: usize,
         /// The receipt transaction.
+        tx: Digest,
+    },
+    /// Another node's old receipt sent again ([`Fault::Replay`]).
+    Replayed {
+        /// The job the receipt answers.
+        job: Digest,
+        /// The node that signed it.
+        signer: Digest,
+        /// The transaction that carried it again.
         tx: Digest,
     },
     /// A job was not executed.
@@ -224,6 +239,12 @@ fn status_name(status: &CallStatus) -> String {
 const RECEIPT_POLL: Duration = Duration::from_secs(5);
 /// How often the node checks whether it is time to re-attest.
 const REATTEST_CHECK: Duration = Duration::from_secs(5);
+/// [`Fault::Replay`]: other nodes' receipts kept to be resent.
+const REPLAY_KEPT: usize = 64;
+/// [`Fault::Replay`]: receipts resent per finalized block.
+const REPLAY_PER_BLOCK: usize = 8;
+/// [`Fault::Replay`]: most blocks read at once when catching up.
+const REPLAY_LOOKBACK: u64 = 16;
 
 impl<E: Spawner + Clock, C: ChainClient> ComputeNode<E, C> {
     /// A node around `enclave` producing evidence with `provider`, reaching validators with
@@ -387,6 +408,68 @@ impl<E: Clock, C: ChainClient> Shared<E, C> {
         let height = self.attest(Payload::Reattest(registration)).await?;
         Ok(Some(Event::Reattested { height }))
     }
+
+    /// [`Fault::Replay`]: reads the blocks finalized since the last call (up to `tip`),
+    /// keeps the receipts other nodes signed, and resends those resent least (oldest first),
+    /// in transactions of this node's account.
+    async fn replay(&self, replays: &mut Replays, tip: u64) -> Result<Vec<Event>, DaemonError> {
+        let me = self.enclave.node_id();
+        let account = SenderKey(self.enclave.identity_key());
+        let from = replays
+            .next
+            .unwrap_or(tip)
+            .max(tip.saturating_sub(REPLAY_LOOKBACK - 1))
+            .max(1);
+        let mut read = false;
+        for height in from..=tip {
+            let Some(txs) = self.client.block_transactions(height).await? else {
+                break;
+            };
+            for tx in txs {
+                if tx.tx.sender == account {
+                    continue;
+                }
+                if let Payload::Receipt(receipt) = tx.tx.payload
+                    && receipt.node_id() != me
+                {
+                    if replays.seen.len() >= REPLAY_KEPT {
+                        replays.seen.pop_front();
+                    }
+                    replays.seen.push_back((0, *receipt));
+                }
+            }
+            replays.next = Some(height + 1);
+            read = true;
+        }
+        if !read || replays.seen.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A stable sort: among the receipts resent least, the oldest first.
+        let mut order: Vec<usize> = (0..replays.seen.len()).collect();
+        order.sort_by_key(|&i| replays.seen[i].0);
+        order.truncate(REPLAY_PER_BLOCK);
+        let txs = self
+            .send_batch(
+                order
+                    .iter()
+                    .map(|&i| Payload::Receipt(Box::new(replays.seen[i].1.clone())))
+                    .collect(),
+            )
+            .await?;
+        Ok(order
+            .into_iter()
+            .zip(txs)
+            .map(|(i, tx)| {
+                let (count, receipt) = &mut replays.seen[i];
+                *count += 1;
+                Event::Replayed {
+                    job: receipt.receipt.job,
+                    signer: receipt.node_id(),
+                    tx,
+                }
+            })
+            .collect())
+    }
 }
 
 impl<E: Spawner + Clock, C: ChainClient> Shared<E, C> {
@@ -459,6 +542,15 @@ impl<E: Spawner + Clock, C: ChainClient> Shared<E, C> {
     }
 }
 
+/// [`Fault::Replay`]'s memory: other nodes' receipts seen in finalized blocks.
+#[derive(Default)]
+struct Replays {
+    /// The next height to read (`None`: the tip at the first call).
+    next: Option<u64>,
+    /// (times resent, receipt), oldest first; at most [`REPLAY_KEPT`].
+    seen: VecDeque<(u32, SignedComputeReceipt)>,
+}
+
 /// A lane's jobs listed for this node, as one run: (job, the run it is assigned to) in lane
 /// order.
 type Run = Vec<(Digest, RunId)>;
@@ -515,6 +607,7 @@ impl<E: Spawner + Clock, C: ChainClient> ComputeNode<E, C> {
         // run's slot goes to the next of them at once rather than at the next block, so
         // execution does not idle between blocks.
         let mut queue: VecDeque<Run> = VecDeque::new();
+        let mut replays = Replays::default();
         let mut next_height = 0u64;
         let poll = shared.config.poll;
         let mut shutdown = std::pin::pin!(shutdown);
@@ -565,6 +658,14 @@ impl<E: Spawner + Clock, C: ChainClient> ComputeNode<E, C> {
                         Ok(None) => {}
                         Err(e) => report(Event::Warning {
                             message: format!("re-attestation failed: {e}"),
+                        }),
+                    }
+                }
+                if fault == Fault::Replay && next_height > 0 {
+                    match shared.replay(&mut replays, next_height - 1).await {
+                        Ok(events) => events.into_iter().for_each(&report),
+                        Err(e) => report(Event::Warning {
+                            message: format!("replay failed: {e}"),
                         }),
                     }
                 }

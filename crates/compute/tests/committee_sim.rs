@@ -1,15 +1,16 @@
 //! Committee execution under consensus, on the deterministic runtime and simulated network:
-//! four validators (one crashes mid-run: f = 1) and, beside them, four compute nodes, each the
+//! four validators (one crashes mid-run: f = 1) and, beside them, five compute nodes, each the
 //! real daemon ([`ComputeNode`]) around the real enclave with the simulated evidence provider,
 //! reaching one validator through the in-process chain client: two honest nodes, a liar
-//! ([`Fault::WrongResult`]) and a silent one ([`Fault::Silent`]). A client's calls to a
-//! cross-vendor counter become jobs.
+//! ([`Fault::WrongResult`]), a silent one ([`Fault::Silent`]) and a replayer ([`Fault::Replay`],
+//! which executes its own jobs correctly and resends the others' old receipts). A client's
+//! calls to a cross-vendor counter become jobs.
 //!
 //! What must hold: every job is resolved (liveness returns after reassignment), no wrong
 //! result is ever applied (the counter ends at the sum of the increments), the liar is
-//! revoked with its receipt kept as evidence, the silent node is charged missed deadlines, no
-//! honest node is ever charged or revoked, all live validators agree, and the same seed gives
-//! the same run.
+//! revoked with its receipt kept as evidence, the silent node is charged missed deadlines,
+//! every replayed receipt is rejected, no honest node (the replayer included) is ever charged
+//! or revoked, all live validators agree, and the same seed gives the same run.
 
 mod net;
 
@@ -31,8 +32,8 @@ use hyperchain_contracts::COUNTER;
 use hyperchain_sdk::{decode_all, encode};
 use hyperchain_state::TreeId;
 use hyperchain_types::{
-    Digest, ExecutionMode, GovernanceAction, JobState, Payload, Resolution, SenderKey,
-    SignedTransaction, Transaction, node_id, sha256,
+    Digest, ExecutionMode, GovernanceAction, JobState, Payload, ReceiptStatus, Resolution,
+    SenderKey, SignedTransaction, Transaction, node_id, sha256,
 };
 use hyperchain_vm::{Engine, EngineConfig};
 use net::{Testnet, good_link, open_ledger, spawn_validator, wait_for};
@@ -48,13 +49,14 @@ const REGION: &str = "eu";
 const GOVERNANCE: u64 = 100;
 const ALICE: u64 = 42;
 
-/// The fleet (identity-key seed, platform, behaviour), all in one region: two Intel nodes
-/// (one lying) and two AMD nodes (one silent).
-const FLEET: [(u64, SimFlavour, Fault); 4] = [
+/// The fleet (identity-key seed, platform, behaviour), all in one region: three Intel nodes
+/// (one lying, one replaying) and two AMD nodes (one silent).
+const FLEET: [(u64, SimFlavour, Fault); 5] = [
     (500, SimFlavour::Intel, Fault::None),
     (501, SimFlavour::Intel, Fault::WrongResult),
     (502, SimFlavour::Amd, Fault::None),
     (503, SimFlavour::Amd, Fault::Silent),
+    (504, SimFlavour::Intel, Fault::Replay),
 ];
 
 fn chain_id() -> Digest {
@@ -141,6 +143,7 @@ struct Outcome {
     arbitrated: usize,
     reassigned: usize,
     executed: usize,
+    replayed: usize,
     auditor: String,
 }
 
@@ -335,7 +338,8 @@ fn run(seed: u64, dir: &Path) -> Outcome {
             },
         )
         .await;
-        let target = ledgers[0].tip().0;
+        // A few more blocks, so that replays of the last receipts are finalized too.
+        let target = ledgers[0].tip().0 + 5;
         wait_for(&context, &ledgers, &live, target).await;
 
         // No wrong result applied: the counter is the sum of the increments.
@@ -401,9 +405,32 @@ fn run(seed: u64, dir: &Path) -> Outcome {
             "the silent node was charged: {silent_liveness:?}"
         );
 
-        // No honest node was charged or revoked.
+        // Every receipt the replayer resent was rejected, and no honest node (the replayer,
+        // which executes its own jobs correctly, included) was charged or revoked.
+        let replayer = node_of(FLEET[4].0);
+        let replays: Vec<(Digest, Digest)> = events[4]
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Event::Replayed { signer, tx, .. } => Some((*signer, *tx)),
+                _ => None,
+            })
+            .collect();
+        let mut rejected = 0;
+        for (signer, id) in &replays {
+            assert_ne!(*signer, replayer, "it replays other nodes' receipts");
+            if let Some(receipt) = ledgers[0].receipt(id).unwrap() {
+                assert!(
+                    matches!(receipt.status, ReceiptStatus::Rejected(_)),
+                    "a replayed receipt of {signer} was not rejected: {receipt:?}"
+                );
+                rejected += 1;
+            }
+        }
+        assert!(rejected >= 1, "replays were finalized, and rejected");
         for (seed, _, fault) in FLEET {
-            if fault == Fault::None {
+            if matches!(fault, Fault::None | Fault::Replay) {
                 let id = node_of(seed);
                 let record = registry::node(&snapshot, &id).unwrap().unwrap();
                 assert!(record.revoked.is_none(), "honest node {seed} revoked");
@@ -449,6 +476,7 @@ fn run(seed: u64, dir: &Path) -> Outcome {
             arbitrated,
             reassigned,
             executed: (0..FLEET.len()).map(executed).sum(),
+            replayed: replays.len(),
             auditor: context.auditor().state(),
         }
     })

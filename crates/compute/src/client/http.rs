@@ -177,4 +177,14 @@ impl ChainClient for HttpClient {
     async fn node(&self, id: &Digest) -> Result<Option<NodeView>, ChainError> {
         self.read(|c| async move { c.node(id).await }).await
     }
+
+    async fn block_transactions(
+        &self,
+        height: u64,
+    ) -> Result<Option<Vec<SignedTransaction>>, ChainError> {
+        let block = self
+            .read(|c| async move { c.block_transactions(height).await })
+            .await?;
+        Ok(block.map(|(_, txs)| txs))
+    }
 }

@@ -271,4 +271,12 @@ impl<E: Clock> ChainClient for InProcessClient<E> {
             Err(e) => Err(self.error(e)),
         }
     }
+
+    async fn block_transactions(
+        &self,
+        height: u64,
+    ) -> Result<Option<Vec<SignedTransaction>>, ChainError> {
+        let block = answer::block(&self.ledger, height).map_err(|e| self.error(e))?;
+        Ok(block.map(|b| b.txs))
+    }
 }
