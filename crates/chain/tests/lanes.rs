@@ -520,7 +520,7 @@ fn a_cross_vendor_job_runs_on_one_intel_and_one_amd_node_per_region() {
     assert_eq!((lane.next_seq, lane.head), (1, 1));
     assert_eq!(lane.state, chain.storage_root(&counter));
     assert!(
-        lanes::active_lanes(&StoreView(&chain.store))
+        lanes::active_lanes(&chain.store.snapshot().unwrap())
             .unwrap()
             .is_empty()
     );
@@ -682,7 +682,7 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
         28
     );
     assert!(
-        lanes::active_lanes(&StoreView(&chain.store))
+        lanes::active_lanes(&chain.store.snapshot().unwrap())
             .unwrap()
             .is_empty()
     );
@@ -1222,7 +1222,7 @@ fn job_records_are_stored_where_documented() {
         job
     );
     assert_eq!(
-        lanes::active_lanes(&StoreView(&chain.store)).unwrap(),
+        lanes::active_lanes(&chain.store.snapshot().unwrap()).unwrap(),
         vec![counter]
     );
     let (view, _) = lanes::latest_seed(&StoreView(&chain.store)).unwrap();
@@ -1508,7 +1508,9 @@ fn idle_and_stalled_lanes_cost_a_block_nothing() {
             assert_eq!(chain.job(job).state_name(), "stalled");
         }
         assert_eq!(
-            lanes::active_lanes(&StoreView(&chain.store)).unwrap().len(),
+            lanes::active_lanes(&chain.store.snapshot().unwrap())
+                .unwrap()
+                .len(),
             lanes
         );
         // A block between the tries (the next is due STALL_RETRY_MS after the last).
@@ -1669,15 +1671,12 @@ fn check_invariants(
     }
     let lane = chain.lane(counter);
     assert!(lane.head <= lane.next_seq);
-    // No lane is forgotten: an active lane is in the active set at its slot and in the queue
-    // its head's state calls for; an idle one is in neither.
-    let active = lanes::active_lanes(&view).unwrap();
+    // No lane is forgotten: an active lane is in the active set and in the queue its head's
+    // state calls for; an idle one is in neither.
+    let active = lanes::active_lanes(&chain.store.snapshot().unwrap()).unwrap();
+    assert_eq!(lanes::active_count(&view).unwrap(), active.len() as u64);
     if lane.head < lane.next_seq {
-        assert_eq!(
-            active.get(lane.slot as usize),
-            Some(counter),
-            "in the active set"
-        );
+        assert!(active.contains(counter), "in the active set");
         let head = lanes::lane_job(&view, counter, lane.head).unwrap().unwrap();
         match (&head.state, lane.sched) {
             (JobState::Waiting, Sched::Draw)

@@ -19,6 +19,9 @@ pub struct BatchRoots {
     pub tree_roots: BTreeMap<TreeId, Hash>,
 }
 
+/// A key and its value.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// A consistent, read-only view of committed state: values, tree roots, and the roots a batch
 /// would produce on top of it. [`crate::Snapshot`] is the store's implementation.
 pub trait StateReader: fmt::Debug + Send + Sync {
@@ -30,6 +33,15 @@ pub trait StateReader: fmt::Debug + Send + Sync {
 
     /// The roots `batch` would produce on top of this view, writing nothing.
     fn compute_roots(&self, batch: &WriteBatch) -> Result<BatchRoots, StateError>;
+
+    /// Up to `limit` entries of `tree` whose key starts with `prefix`, in key order (for
+    /// queries over committed state; block execution never scans).
+    fn scan_prefix(
+        &self,
+        tree: &TreeId,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StateError>;
 
     /// The state root `batch` would produce on top of this view.
     fn compute_root(&self, batch: &WriteBatch) -> Result<Hash, StateError> {

@@ -16,7 +16,7 @@ use redb::{
 
 use crate::batch::{TreeWrites, WriteBatch};
 use crate::error::StateError;
-use crate::reader::{BatchRoots, StateReader};
+use crate::reader::{BatchRoots, KeyValue, StateReader};
 
 /// Version of the on-disk layout written by this build.
 pub const FORMAT_VERSION: u8 = 1;
@@ -27,7 +27,6 @@ pub const DATABASE_FILE: &str = "state.redb";
 type Bytes = &'static [u8];
 
 /// A key and its value, as listed by [`Snapshot::scan_prefix`].
-pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// `tree ‖ depth (u16 BE) ‖ prefix[..ceil(depth / 8)]` → `Node::encode()`.
 const NODES: TableDefinition<'static, Bytes, Bytes> = TableDefinition::new("merkle_nodes");
@@ -505,5 +504,14 @@ impl StateReader for Snapshot {
 
     fn compute_roots(&self, batch: &WriteBatch) -> Result<BatchRoots, StateError> {
         Snapshot::compute_roots(self, batch)
+    }
+
+    fn scan_prefix(
+        &self,
+        tree: &TreeId,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StateError> {
+        Snapshot::scan_prefix(self, tree, prefix, limit)
     }
 }

@@ -28,11 +28,11 @@
 //! | `lanejob/ ‖ contract ‖ seq (u64 BE)` | the job id at that lane position |
 //! | `job/ ‖ job id` | [`Job`] |
 //! | `jobout/ ‖ job id` | the [`CallOutcome`] of the first counted receipt of the job's current run, until the job resolves or the run is dropped |
-//! | `lanes-active/` | the number of lanes with unresolved jobs (u64 BE); `lanes-active/ ‖ i (u64 BE)`: the i-th (32 bytes; its lane record holds `i`) |
-//! | `sched/draw/`, `sched/late/` | lists (as above) of lanes whose head is drawn at the start of the next block / is past its deadline within the grace |
+//! | `lanes-active` | the number of lanes with unresolved jobs (u64 BE) |
+//! | `lanes-active/ ‖ contract` | `[1]`: the lane has unresolved jobs |
+//! | `sched/draw/`, `sched/late/` | lists of lanes whose head is drawn at the start of the next block / is past its deadline within the grace: the length (u64 BE) under the prefix, the i-th contract under `prefix ‖ i (u64 BE)` |
 //! | `sched/due/ ‖ bucket (u64 BE)` | a list (as above) of lanes looked at by the first block ending after that second (deadlines, stalled heads' next tries) |
-//! | `sched/due-cursor` | the first bucket (u64 BE) the end of the next block reads |
-//! | `seed/latest` | `view (u64 BE) ‖ randomness (32)` of the newest revealed seed |
+//! | `seed/latest` | [`Clock`]: `view (u64 BE) ‖ randomness (32)` of the newest revealed seed ‖ the first time bucket the end of the next block reads (u64 BE; `u64::MAX` before any) |
 //! | `liveness/ ‖ node id` | [`Liveness`]: missed deadlines (u32 BE) since its last suspension ‖ suspended until (block time, ms, u64 BE) |
 //! | `evidence/ ‖ job id ‖ node id` | the conflicting [`SignedCommitment`] of a revoked node |
 
@@ -61,7 +61,10 @@ pub const LANE_JOB_PREFIX: &[u8] = b"lanejob/";
 pub const JOB_PREFIX: &[u8] = b"job/";
 /// Prefix of the outcome of a job's first counted receipt.
 pub const OUTCOME_PREFIX: &[u8] = b"jobout/";
-/// The set of lanes with unresolved jobs (a [`List`]: count, then entries).
+/// How many lanes have unresolved jobs (u64 BE).
+pub const ACTIVE_COUNT_KEY: &[u8] = b"lanes-active";
+/// Prefix of the set of lanes with unresolved jobs: `lanes-active/ ‖ contract` (a member is
+/// added or removed with one write; block execution never walks the set).
 pub const ACTIVE_PREFIX: &[u8] = b"lanes-active/";
 /// The lanes whose head is drawn at the start of the next block.
 pub const DRAW_LIST: &[u8] = b"sched/draw/";
@@ -70,15 +73,14 @@ pub const LATE_LIST: &[u8] = b"sched/late/";
 /// Prefix of the time buckets: `sched/due/ ‖ bucket (u64 BE)` lists the lanes looked at by
 /// the first block ending after the bucket.
 pub const DUE_PREFIX: &[u8] = b"sched/due/";
-/// The first time bucket the end of the next block reads.
-pub const DUE_CURSOR_KEY: &[u8] = b"sched/due-cursor";
 /// Width of a time bucket (ms): a deadline or a retry is acted on within this much of its
 /// time.
 pub const DUE_BUCKET_MS: u64 = 1_000;
 /// Most time buckets one block reads: after a long pause the buckets are caught up over
 /// several blocks, so no block's cost grows with the pause.
 pub const MAX_DUE_BUCKETS_PER_BLOCK: u64 = 600;
-/// The newest revealed seed.
+/// The lanes' per-block bookkeeping: the newest revealed seed and the first time bucket the
+/// end of the next block reads ([`Clock`]), in one value so that a block writes one.
 pub const SEED_KEY: &[u8] = b"seed/latest";
 /// Prefix of liveness failure counters.
 pub const LIVENESS_PREFIX: &[u8] = b"liveness/";
@@ -86,6 +88,11 @@ pub const LIVENESS_PREFIX: &[u8] = b"liveness/";
 pub const EVIDENCE_PREFIX: &[u8] = b"evidence/";
 /// Most lanes with unresolved jobs at once.
 pub const MAX_ACTIVE_LANES: usize = 16_384;
+
+/// The key of `contract`'s membership in the active set.
+pub fn active_key(contract: &Address) -> Vec<u8> {
+    [ACTIVE_PREFIX, contract.as_ref()].concat()
+}
 
 /// The key of `contract`'s lane record.
 pub fn lane_key(contract: &Address) -> Vec<u8> {
@@ -133,19 +140,52 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> ExecError {
     ExecError::Corrupt(format!("{what}: {e}"))
 }
 
+/// The lanes' per-block bookkeeping, stored under [`SEED_KEY`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Clock {
+    /// The view of the newest revealed seed (0 before any).
+    pub seed_view: u64,
+    /// Its randomness.
+    pub seed: Digest,
+    /// The first time bucket the end of the next block reads (`None` before the first block).
+    pub due_cursor: Option<u64>,
+}
+
+impl Clock {
+    fn encode(&self) -> Vec<u8> {
+        [
+            &self.seed_view.to_be_bytes()[..],
+            &self.seed.0,
+            &self.due_cursor.unwrap_or(u64::MAX).to_be_bytes(),
+        ]
+        .concat()
+    }
+}
+
+/// The lanes' clock: the newest revealed seed and the due cursor.
+pub fn clock(view: &impl StateView) -> Result<Clock, ExecError> {
+    let Some(raw) = view.read(&TreeId::ROOT, SEED_KEY)? else {
+        return Ok(Clock::default());
+    };
+    let (Ok(seed_view), Ok(seed), Ok(cursor)) = (
+        <[u8; 8]>::try_from(raw.get(..8).unwrap_or_default()),
+        <[u8; 32]>::try_from(raw.get(8..40).unwrap_or_default()),
+        <[u8; 8]>::try_from(raw.get(40..).unwrap_or_default()),
+    ) else {
+        return Err(corrupt("lane clock", "not 48 bytes"));
+    };
+    let cursor = u64::from_be_bytes(cursor);
+    Ok(Clock {
+        seed_view: u64::from_be_bytes(seed_view),
+        seed: Digest(seed),
+        due_cursor: (cursor != u64::MAX).then_some(cursor),
+    })
+}
+
 /// The newest revealed seed: `(view, randomness)`, `(0, zero)` before any.
 pub fn latest_seed(view: &impl StateView) -> Result<(u64, Digest), ExecError> {
-    match view.read(&TreeId::ROOT, SEED_KEY)? {
-        None => Ok((0, Digest::ZERO)),
-        Some(raw) if raw.len() == 40 => {
-            let mut v = [0u8; 8];
-            v.copy_from_slice(&raw[..8]);
-            let mut d = [0u8; 32];
-            d.copy_from_slice(&raw[8..]);
-            Ok((u64::from_be_bytes(v), Digest(d)))
-        }
-        Some(_) => Err(corrupt("latest seed", "not 40 bytes")),
-    }
+    let c = clock(view)?;
+    Ok((c.seed_view, c.seed))
 }
 
 /// A lane's record (`None`: the contract has no lane, i.e. it is replicated or absent).
@@ -203,11 +243,24 @@ pub fn assigned_run(
     Ok(run)
 }
 
-/// Contracts whose lane has unresolved jobs, in the active set's order (for queries: block
-/// execution never walks it).
-pub fn active_lanes(view: &impl StateView) -> Result<Vec<Address>, ExecError> {
-    let list = active_list();
-    (0..list.len(view)?).map(|i| list.get(view, i)).collect()
+/// Contracts whose lane has unresolved jobs, in address order: a query over committed state
+/// (block execution never walks the set).
+pub fn active_lanes(state: &impl hyperchain_state::StateReader) -> Result<Vec<Address>, ExecError> {
+    state
+        .scan_prefix(&TreeId::ROOT, ACTIVE_PREFIX, MAX_ACTIVE_LANES)?
+        .into_iter()
+        .map(|(key, _)| {
+            key.get(ACTIVE_PREFIX.len()..)
+                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                .map(Address)
+                .ok_or_else(|| corrupt("active lanes", "member key not 32 bytes"))
+        })
+        .collect()
+}
+
+/// How many lanes have unresolved jobs.
+pub fn active_count(view: &impl StateView) -> Result<u64, ExecError> {
+    Ok(read_u64(view, ACTIVE_COUNT_KEY)?.unwrap_or(0))
 }
 
 /// A node's record of missed deadlines.
@@ -445,8 +498,8 @@ fn remove(base: &Base, batch: &mut WriteBatch, key: Vec<u8>) -> Result<(), ExecE
 }
 
 /// A list of contracts in state: its length under `prefix`, entry `i` under
-/// `prefix ‖ i (u64 BE)`. Appending, reading one entry and removing one (by moving the last
-/// into its place) each touch O(1) values, whatever the length.
+/// `prefix ‖ i (u64 BE)`. Appending touches two values whatever the length; a list is read
+/// and emptied whole when its turn comes.
 struct List(Vec<u8>);
 
 impl List {
@@ -491,32 +544,6 @@ impl List {
         Ok(n)
     }
 
-    /// Removes entry `i` by moving the last entry into its place; returns the moved entry
-    /// (now at `i`), if any.
-    fn swap_remove(
-        &self,
-        base: &Base,
-        batch: &mut WriteBatch,
-        i: u64,
-    ) -> Result<Option<Address>, ExecError> {
-        let view = Overlay { base, own: batch };
-        let n = self.len(&view)?;
-        if i >= n {
-            return Err(corrupt("lane list", format!("index {i} beyond {n}")));
-        }
-        let last = n - 1;
-        let moved = if i < last {
-            let moved = self.get(&view, last)?;
-            put(batch, self.entry(i), moved.0.to_vec());
-            Some(moved)
-        } else {
-            None
-        };
-        remove(base, batch, self.entry(last))?;
-        self.set_len(base, batch, last)?;
-        Ok(moved)
-    }
-
     /// Every entry, emptying the list.
     fn take_all(&self, base: &Base, batch: &mut WriteBatch) -> Result<Vec<Address>, ExecError> {
         let view = Overlay { base, own: batch };
@@ -530,10 +557,6 @@ impl List {
         self.set_len(base, batch, 0)?;
         Ok(all)
     }
-}
-
-fn active_list() -> List {
-    List(ACTIVE_PREFIX.to_vec())
 }
 
 fn draw_list() -> List {
@@ -661,7 +684,9 @@ impl Executor {
 
     /// The first time bucket the end of the next block reads.
     fn due_cursor(&self, view: &impl StateView, env: BlockEnv) -> Result<u64, ExecError> {
-        Ok(read_u64(view, DUE_CURSOR_KEY)?.unwrap_or(env.timestamp_ms / DUE_BUCKET_MS))
+        Ok(clock(view)?
+            .due_cursor
+            .unwrap_or(env.timestamp_ms / DUE_BUCKET_MS))
     }
 
     /// Start of a block: record the seed it reveals, then draw committees for the heads in
@@ -674,9 +699,12 @@ impl Executor {
         env: BlockEnv,
     ) -> Result<(), ExecError> {
         if let Some(seed) = &env.seed {
-            let mut value = seed.view.to_be_bytes().to_vec();
-            value.extend_from_slice(&seed.randomness().0);
-            put(batch, SEED_KEY.to_vec(), value);
+            let c = Clock {
+                seed_view: seed.view,
+                seed: seed.randomness(),
+                ..clock(&Overlay { base, own: batch })?
+            };
+            put(batch, SEED_KEY.to_vec(), c.encode());
         }
         let pool = BlockPool {
             base,
@@ -716,7 +744,7 @@ impl Executor {
             }
         }
         let view = Overlay { base, own: batch };
-        let stored = read_u64(&view, DUE_CURSOR_KEY)?;
+        let stored = clock(&view)?.due_cursor;
         let now_bucket = env.timestamp_ms / DUE_BUCKET_MS;
         let cursor = stored.unwrap_or(now_bucket);
         let end = now_bucket.min(cursor.saturating_add(MAX_DUE_BUCKETS_PER_BLOCK));
@@ -741,11 +769,12 @@ impl Executor {
             }
         }
         if stored != Some(end.max(cursor)) {
-            put(
-                batch,
-                DUE_CURSOR_KEY.to_vec(),
-                end.max(cursor).to_be_bytes().to_vec(),
-            );
+            // The same value as the block's seed: one write a block.
+            let c = Clock {
+                due_cursor: Some(end.max(cursor)),
+                ..clock(&Overlay { base, own: batch })?
+            };
+            put(batch, SEED_KEY.to_vec(), c.encode());
         }
         Ok(())
     }
@@ -1023,7 +1052,6 @@ impl Executor {
             head: 0,
             state,
             chain: state,
-            slot: 0,
             sched: Sched::None,
         };
         write_lane(batch, contract, &lane);
@@ -1054,12 +1082,18 @@ impl Executor {
         };
         let first = lane.head == lane.next_seq;
         if first {
-            if active_list().len(&view)? >= MAX_ACTIVE_LANES as u64 {
+            let active = active_count(&view)?;
+            if active >= MAX_ACTIVE_LANES as u64 {
                 return Ok(ReceiptStatus::Rejected(format!(
                     "too many lanes with pending jobs ({MAX_ACTIVE_LANES}); retry later"
                 )));
             }
-            lane.slot = active_list().push(base, batch, &contract)?;
+            put(batch, active_key(&contract), vec![1]);
+            put(
+                batch,
+                ACTIVE_COUNT_KEY.to_vec(),
+                (active + 1).to_be_bytes().to_vec(),
+            );
         }
         let job = lifecycle::order(
             id,
@@ -1367,12 +1401,16 @@ impl Executor {
         let view = Overlay { base, own: batch };
         let mut lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
         if lane.head >= lane.next_seq {
-            if let Some(moved) = active_list().swap_remove(base, batch, lane.slot)? {
-                let view = Overlay { base, own: batch };
-                let mut other = self::lane(&view, &moved)?
-                    .ok_or_else(|| corrupt("lane", "active lane vanished"))?;
-                other.slot = lane.slot;
-                write_lane(batch, &moved, &other);
+            let active = active_count(&view)?;
+            remove(base, batch, active_key(contract))?;
+            if active <= 1 {
+                remove(base, batch, ACTIVE_COUNT_KEY.to_vec())?;
+            } else {
+                put(
+                    batch,
+                    ACTIVE_COUNT_KEY.to_vec(),
+                    (active - 1).to_be_bytes().to_vec(),
+                );
             }
             if lane.sched != Sched::None {
                 lane.sched = Sched::None;

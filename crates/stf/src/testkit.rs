@@ -7,7 +7,7 @@ use commonware_codec::Encode as _;
 use commonware_cryptography::{Signer as _, ed25519};
 use hyperchain_attest::sim::{SimFlavour, SimPlatform, generate_evidence};
 use hyperchain_state::{
-    BatchRoots, Hash, Snapshot, StateError, StateReader, Store, TreeId, WriteBatch,
+    BatchRoots, Hash, KeyValue, Snapshot, StateError, StateReader, Store, TreeId, WriteBatch,
 };
 use hyperchain_types::{
     Digest, Payload, ReceiptStatus, Registration, SeedReveal, SenderKey, SignedTransaction,
@@ -53,6 +53,15 @@ impl StateReader for Counted {
 
     fn compute_roots(&self, batch: &WriteBatch) -> Result<BatchRoots, StateError> {
         self.snapshot.compute_roots(batch)
+    }
+
+    fn scan_prefix(
+        &self,
+        tree: &TreeId,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StateError> {
+        self.snapshot.scan_prefix(tree, prefix, limit)
     }
 }
 

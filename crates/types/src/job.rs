@@ -44,8 +44,6 @@ pub struct LaneRecord {
     /// drawn for it, or, for a head that followed an earlier job of the same committee,
     /// [`chain_next`] of that job's pre-state and agreed outcome.
     pub chain: Digest,
-    /// Its position in the set of active lanes (meaningful while `head < next_seq`).
-    pub slot: u64,
     /// When block execution looks at the lane next (docs/DESIGN.md §5): a lane is in at most
     /// one queue, so idle and waiting lanes cost a block nothing.
     pub sched: Sched,
@@ -374,12 +372,11 @@ impl Write for LaneRecord {
         self.head.write(buf);
         self.state.write(buf);
         self.chain.write(buf);
-        self.slot.write(buf);
         self.sched.write(buf);
     }
 }
 impl FixedSize for LaneRecord {
-    const SIZE: usize = 3 * u64::SIZE + 2 * Digest::SIZE + Sched::SIZE;
+    const SIZE: usize = 2 * u64::SIZE + 2 * Digest::SIZE + Sched::SIZE;
 }
 impl Read for LaneRecord {
     type Cfg = ();
@@ -389,7 +386,6 @@ impl Read for LaneRecord {
             head: u64::read(buf)?,
             state: Digest::read(buf)?,
             chain: Digest::read(buf)?,
-            slot: u64::read(buf)?,
             sched: Sched::read(buf)?,
         };
         if lane.head > lane.next_seq {
@@ -894,7 +890,6 @@ mod tests {
             head: 1,
             state: Digest([1; 32]),
             chain: Digest([2; 32]),
-            slot: 7,
             sched: Sched::Due(12),
         };
         assert_eq!(LaneRecord::decode(lane.encode()).unwrap(), lane);
