@@ -26,8 +26,6 @@ pub const DATABASE_FILE: &str = "state.redb";
 
 type Bytes = &'static [u8];
 
-/// A key and its value, as listed by [`Snapshot::scan_prefix`].
-
 /// `tree ‖ depth (u16 BE) ‖ prefix[..ceil(depth / 8)]` → `Node::encode()`.
 const NODES: TableDefinition<'static, Bytes, Bytes> = TableDefinition::new("merkle_nodes");
 /// `tree ‖ key` → value.
