@@ -255,7 +255,8 @@ impl Scenario {
         assert_eq!(receipts.len(), 2 * jobs);
         let (job, contract) = first.unwrap();
         let scenario = Scenario {
-            env: chain.next_env(1_000, false),
+            // Like every block after the first, it reveals its parent view's seed.
+            env: chain.next_env(1_000, true),
             chain,
             receipts,
             job,

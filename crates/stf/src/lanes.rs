@@ -29,7 +29,6 @@
 //! | `job/ ‖ job id` | [`Job`] |
 //! | `jobout/ ‖ job id` | the [`CallOutcome`] of the first counted receipt of the job's current run, until the job resolves or the run is dropped |
 //! | `lanes-active` | the number of lanes with unresolved jobs (u64 BE) |
-//! | `lanes-active/ ‖ contract` | `[1]`: the lane has unresolved jobs |
 //! | `sched/draw/`, `sched/late/` | lists of lanes whose head is drawn at the start of the next block / is past its deadline within the grace: the length (u64 BE) under the prefix, the i-th contract under `prefix ‖ i (u64 BE)` |
 //! | `sched/due/ ‖ bucket (u64 BE)` | a list (as above) of lanes looked at by the first block ending after that second (deadlines, stalled heads' next tries) |
 //! | `seed/latest` | [`Clock`]: `view (u64 BE) ‖ randomness (32)` of the newest revealed seed ‖ the first time bucket the end of the next block reads (u64 BE; `u64::MAX` before any) |
@@ -63,9 +62,8 @@ pub const JOB_PREFIX: &[u8] = b"job/";
 pub const OUTCOME_PREFIX: &[u8] = b"jobout/";
 /// How many lanes have unresolved jobs (u64 BE).
 pub const ACTIVE_COUNT_KEY: &[u8] = b"lanes-active";
-/// Prefix of the set of lanes with unresolved jobs: `lanes-active/ ‖ contract` (a member is
-/// added or removed with one write; block execution never walks the set).
-pub const ACTIVE_PREFIX: &[u8] = b"lanes-active/";
+/// Prefix of the lanes' queues.
+pub const SCHED_PREFIX: &[u8] = b"sched/";
 /// The lanes whose head is drawn at the start of the next block.
 pub const DRAW_LIST: &[u8] = b"sched/draw/";
 /// The lanes whose head's deadline has passed, within the grace.
@@ -88,11 +86,6 @@ pub const LIVENESS_PREFIX: &[u8] = b"liveness/";
 pub const EVIDENCE_PREFIX: &[u8] = b"evidence/";
 /// Most lanes with unresolved jobs at once.
 pub const MAX_ACTIVE_LANES: usize = 16_384;
-
-/// The key of `contract`'s membership in the active set.
-pub fn active_key(contract: &Address) -> Vec<u8> {
-    [ACTIVE_PREFIX, contract.as_ref()].concat()
-}
 
 /// The key of `contract`'s lane record.
 pub fn lane_key(contract: &Address) -> Vec<u8> {
@@ -243,19 +236,27 @@ pub fn assigned_run(
     Ok(run)
 }
 
-/// Contracts whose lane has unresolved jobs, in address order: a query over committed state
-/// (block execution never walks the set).
+/// Contracts whose lane has unresolved jobs, in address order: a query over committed state,
+/// never made by block execution. Every such lane waits in one of the queues (its head is
+/// drawn next, is past its deadline, or is due at a time), so the queues' entries list them;
+/// entries a lane left behind when it changed queue or went idle are dropped by reading the
+/// lanes themselves.
 pub fn active_lanes(state: &impl hyperchain_state::StateReader) -> Result<Vec<Address>, ExecError> {
-    state
-        .scan_prefix(&TreeId::ROOT, ACTIVE_PREFIX, MAX_ACTIVE_LANES)?
-        .into_iter()
-        .map(|(key, _)| {
-            key.get(ACTIVE_PREFIX.len()..)
-                .and_then(|k| <[u8; 32]>::try_from(k).ok())
-                .map(Address)
-                .ok_or_else(|| corrupt("active lanes", "member key not 32 bytes"))
-        })
-        .collect()
+    let mut lanes = std::collections::BTreeSet::new();
+    // Counts are 8 bytes, entries 32; a lane has at most one live entry and leaves at most
+    // one stale one per queue it was in since that queue was last read.
+    for (_, value) in state.scan_prefix(&TreeId::ROOT, SCHED_PREFIX, 4 * MAX_ACTIVE_LANES)? {
+        if let Ok(contract) = <[u8; 32]>::try_from(value.as_slice()) {
+            lanes.insert(Address(contract));
+        }
+    }
+    let mut active = Vec::with_capacity(lanes.len());
+    for contract in lanes {
+        if lane(state, &contract)?.is_some_and(|l| l.head < l.next_seq) {
+            active.push(contract);
+        }
+    }
+    Ok(active)
 }
 
 /// How many lanes have unresolved jobs.
@@ -1088,7 +1089,6 @@ impl Executor {
                     "too many lanes with pending jobs ({MAX_ACTIVE_LANES}); retry later"
                 )));
             }
-            put(batch, active_key(&contract), vec![1]);
             put(
                 batch,
                 ACTIVE_COUNT_KEY.to_vec(),
@@ -1402,7 +1402,6 @@ impl Executor {
         let mut lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
         if lane.head >= lane.next_seq {
             let active = active_count(&view)?;
-            remove(base, batch, active_key(contract))?;
             if active <= 1 {
                 remove(base, batch, ACTIVE_COUNT_KEY.to_vec())?;
             } else {
