@@ -19,7 +19,9 @@
 //!   two transactions' signatures (its mempool admitted them). Receipt signatures inside the
 //!   transactions are not cached and are always checked.
 //! - `committee/block/empty`: the same state, no transactions: the fixed per-block cost.
-//!   Per job = receipts − empty.
+//!   Per job = receipts − empty. Every measured block reveals its parent view's seed, as every
+//!   block after the first must (a block without one would skip the per-block bookkeeping
+//!   every real block pays).
 //! - `committee/block/receipts=2/cold/sha256_chain_store`: the cold block for a job that also
 //!   stores its result (one write to apply to the contract's storage tree).
 //! - `committee/block/receipts=100/*` and `committee/block/empty_50_lanes`: 50 jobs on 50
