@@ -25,6 +25,8 @@ pub mod mempool;
 pub mod node;
 pub mod relay;
 pub mod runner;
+#[cfg(feature = "testkit")]
+pub mod simnet;
 
 // The state-transition function lives in `hyperchain-stf` (no database, network or runtime, so
 // an enclave can link it); the node re-exports it under the paths it always had.

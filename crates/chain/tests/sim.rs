@@ -1,34 +1,16 @@
 //! Validators on the deterministic runtime and the simulated network.
 
 use crate::common::*;
-use commonware_cryptography::{
-    Signer as _,
-    bls12381::{
-        dkg::feldman_desmedt::deal,
-        primitives::{
-            group::Share,
-            sharing::{Mode, Sharing},
-        },
-    },
-    ed25519,
-};
-use commonware_p2p::simulated::{Config, Link, Network, Oracle};
-use commonware_runtime::{
-    Clock as _, Handle, Quota, Runner as _, Spawner as _, Supervisor as _, deterministic,
-};
-use commonware_utils::{
-    N3f1, NZU32, NZUsize, TryCollect as _,
-    ordered::{Map, Set},
-    probability,
-};
+use commonware_p2p::simulated::{Link, Oracle};
+use commonware_runtime::{Clock as _, Handle, Runner as _, deterministic};
+use commonware_utils::probability;
+pub(crate) use hyperchain_chain::simnet::{Testnet, good_link, set_links, wait_for};
 use hyperchain_chain::{
-    app::{PublicKey, Scheme, Variant},
-    execute::Executor,
+    app::{PublicKey, Scheme},
     genesis::GroupPublicKey,
-    ledger::{Genesis, Ledger},
-    light::LightClient,
+    ledger::Ledger,
     mempool::Mempool,
-    node::{self, Channels, MAX_MESSAGE_SIZE, NAMESPACE},
+    simnet,
 };
 use hyperchain_contracts::COUNTER;
 use hyperchain_sdk::{decode_all, encode};
@@ -39,15 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const INCREMENTS: u64 = 12;
-
-/// Good links: 50 ms, little jitter, 2% loss.
-pub(crate) fn good_link() -> Link {
-    Link {
-        latency: Duration::from_millis(50),
-        jitter: Duration::from_millis(10),
-        success_rate: probability!(0.98),
-    }
-}
 
 /// Slow and lossy links: 300 ms, 100 ms jitter, 20% loss.
 fn bad_link() -> Link {
@@ -79,87 +52,6 @@ struct Scenario {
     faults: Faults,
 }
 
-pub(crate) async fn set_links(
-    oracle: &Oracle<PublicKey, deterministic::Context>,
-    peers: &[PublicKey],
-    link: &Link,
-    connected: impl Fn(usize, usize) -> bool,
-) {
-    for (i, a) in peers.iter().enumerate() {
-        for (j, b) in peers.iter().enumerate() {
-            if i == j {
-                continue;
-            }
-            let _ = oracle.remove_link(a.clone(), b.clone()).await; // absent at first
-            if connected(i, j) {
-                oracle
-                    .add_link(a.clone(), b.clone(), link.clone())
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-}
-
-/// The validators of a simulated network: identity keys (seeds `0..n`), a threshold key dealt
-/// by a trusted dealer (devnets only), and the simulated network with `link` between all.
-pub(crate) struct Testnet {
-    pub peers: Vec<PublicKey>,
-    participants: Set<PublicKey>,
-    pub polynomial: Sharing<Variant>,
-    shares: Map<PublicKey, Share>,
-    pub oracle: Oracle<PublicKey, deterministic::Context>,
-}
-
-impl Testnet {
-    pub(crate) async fn new(
-        context: &mut deterministic::Context,
-        n: usize,
-        link: &Link,
-    ) -> Testnet {
-        let keys: Vec<ed25519::PrivateKey> =
-            (0..n as u64).map(ed25519::PrivateKey::from_seed).collect();
-        let participants: Set<PublicKey> =
-            keys.iter().map(|k| k.public_key()).try_collect().unwrap();
-        let peers: Vec<PublicKey> = participants.iter().cloned().collect();
-        let (output, shares) =
-            deal::<Variant, _, N3f1>(&mut *context, Mode::NonZeroCounter, participants.clone())
-                .unwrap();
-        let polynomial = output.public().clone();
-        let (network, oracle) = Network::new_with_peers(
-            context.child("network"),
-            Config {
-                max_size: MAX_MESSAGE_SIZE,
-                max_peers_per_set: NZUsize!(n),
-                disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
-            },
-            peers.clone(),
-        )
-        .await;
-        network.start();
-        set_links(&oracle, &peers, link, |_, _| true).await;
-        Testnet {
-            peers,
-            participants,
-            polynomial,
-            shares,
-            oracle,
-        }
-    }
-
-    /// Validator `i`'s signing scheme (its share of the threshold key).
-    pub(crate) fn scheme(&self, i: usize) -> Scheme {
-        Scheme::signer(
-            NAMESPACE,
-            self.participants.clone(),
-            self.polynomial.clone(),
-            self.shares.get_value(&self.peers[i]).unwrap().clone(),
-        )
-        .unwrap()
-    }
-}
-
 /// A validator's ledger; blocks reveal consensus seeds, checked against `group`.
 pub(crate) fn open_ledger(dir: &Path, group: &GroupPublicKey) -> Arc<Ledger> {
     open_ledger_with(dir, group, Default::default())
@@ -171,19 +63,10 @@ pub(crate) fn open_ledger_with(
     group: &GroupPublicKey,
     registry: hyperchain_chain::registry::RegistryConfig,
 ) -> Arc<Ledger> {
-    let genesis = Genesis {
-        chain_id: chain_id(),
-        timestamp_ms: 0,
-    };
-    let executor = Executor::new(engine(), chain_id())
-        .with_registry(registry)
-        .with_seed_verifier(LightClient::new(chain_id(), *group));
-    Arc::new(Ledger::open(dir, genesis, executor).unwrap())
+    simnet::open_ledger(dir, chain_id(), engine(), group, registry)
 }
 
-/// Runs one validator in its own task: aborting the handle aborts every actor it spawned
-/// (tasks form a tree), which is how a validator crashes. Its consensus partitions survive in
-/// the runtime's storage, its ledger on disk.
+/// A validator task ([`simnet::spawn_validator`]) whose marshal mailbox is not needed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn_validator(
     context: &deterministic::Context,
@@ -195,46 +78,17 @@ pub(crate) fn spawn_validator(
     ledger: Arc<Ledger>,
     mempool: Arc<Mempool>,
 ) -> Handle<()> {
-    let oracle = oracle.clone();
-    context
-        .child("validator")
-        .with_attribute("index", index)
-        .with_attribute("incarnation", incarnation)
-        .spawn(move |ctx| async move {
-            let quota = Quota::per_second(NZU32!(10_000));
-            let control = oracle.control(me.clone());
-            let channels = Channels {
-                votes: control.register(0, quota).await.unwrap(),
-                certificates: control.register(1, quota).await.unwrap(),
-                resolver: control.register(2, quota).await.unwrap(),
-                backfill: control.register(3, quota).await.unwrap(),
-                relay: control.register(4, quota).await.unwrap(),
-            };
-            let node = node::start(
-                ctx,
-                &format!("validator-{index}"),
-                me,
-                scheme,
-                ledger,
-                mempool,
-                oracle.manager(),
-                control,
-                channels,
-            )
-            .await;
-            futures::future::join_all(node.handles).await;
-        })
-}
-
-pub(crate) async fn wait_for(
-    context: &deterministic::Context,
-    ledgers: &[Arc<Ledger>],
-    who: &[usize],
-    height: u64,
-) {
-    while !who.iter().all(|&i| ledgers[i].tip().0 >= height) {
-        context.sleep(Duration::from_millis(100)).await;
-    }
+    simnet::spawn_validator(
+        context,
+        oracle,
+        index,
+        incarnation,
+        me,
+        scheme,
+        ledger,
+        mempool,
+    )
+    .0
 }
 
 fn counter_value(ledger: &Ledger, counter: &Address) -> u64 {

@@ -12,8 +12,6 @@
 //! every replayed receipt is rejected, no honest node (the replayer included) is ever charged
 //! or revoked, all live validators agree, and the same seed gives the same run.
 
-mod net;
-
 use commonware_cryptography::Signer as _;
 use commonware_runtime::{
     Clock as _, Handle, Runner as _, Spawner as _, Supervisor as _, deterministic,
@@ -24,6 +22,7 @@ use hyperchain_chain::ledger::Ledger;
 use hyperchain_chain::light::LightClient;
 use hyperchain_chain::mempool::Mempool;
 use hyperchain_chain::registry::{self, ComputeParams, RegistryConfig};
+use hyperchain_chain::simnet::{Testnet, good_link, open_ledger, spawn_validator, wait_for};
 use hyperchain_compute::client::{CertificateCache, InProcessClient};
 use hyperchain_compute::daemon::{ComputeNode, DaemonConfig, Event, Fault};
 use hyperchain_compute::enclave::Enclave;
@@ -36,7 +35,6 @@ use hyperchain_types::{
     SenderKey, SignedTransaction, Transaction, node_id, sha256,
 };
 use hyperchain_vm::{Engine, EngineConfig};
-use net::{Testnet, good_link, open_ledger, spawn_validator, wait_for};
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -205,8 +203,16 @@ fn run(seed: u64, dir: &Path) -> Outcome {
         let mut handles = Vec::new();
         let mut marshals = Vec::new();
         for i in 0..VALIDATORS {
-            let (handle, marshal) =
-                spawn_validator(&context, &net, i, ledgers[i].clone(), mempools[i].clone());
+            let (handle, marshal) = spawn_validator(
+                &context,
+                &net.oracle,
+                i,
+                0,
+                net.peers[i].clone(),
+                net.scheme(i),
+                ledgers[i].clone(),
+                mempools[i].clone(),
+            );
             handles.push(handle);
             marshals.push(marshal);
         }

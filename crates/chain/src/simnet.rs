@@ -1,0 +1,228 @@
+//! Validators on commonware's deterministic runtime and simulated network, as the simulation
+//! tests run them (feature `testkit`; not part of a node): the network with a threshold key
+//! dealt by a trusted dealer (tests only), each validator's ledger, and a validator task whose
+//! handle, when aborted, crashes it.
+
+use crate::execute::Executor;
+use crate::genesis::{Genesis, GroupPublicKey};
+use crate::ledger::Ledger;
+use crate::light::LightClient;
+use crate::mempool::Mempool;
+use crate::node::{self, Channels, MAX_MESSAGE_SIZE, MarshalMailbox, NAMESPACE};
+use crate::registry::RegistryConfig;
+use commonware_cryptography::{
+    Signer as _,
+    bls12381::{
+        dkg::feldman_desmedt::deal,
+        primitives::{
+            group::Share,
+            sharing::{Mode, Sharing},
+        },
+    },
+    ed25519,
+};
+use commonware_p2p::simulated::{Config, Link, Network, Oracle};
+use commonware_runtime::{Clock as _, Handle, Quota, Spawner as _, Supervisor as _, deterministic};
+use commonware_utils::{
+    N3f1, NZU32, NZUsize, TryCollect as _,
+    ordered::{Map, Set},
+    probability,
+};
+use futures::channel::oneshot;
+use hyperchain_types::Digest;
+use hyperchain_types::consensus::{PublicKey, Scheme, Variant};
+use hyperchain_vm::Engine;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Good links: 50 ms, little jitter, 2% loss.
+pub fn good_link() -> Link {
+    Link {
+        latency: Duration::from_millis(50),
+        jitter: Duration::from_millis(10),
+        success_rate: probability!(0.98),
+    }
+}
+
+/// Links every pair of `peers` for which `connected` holds with `link`, and unlinks the others.
+pub async fn set_links(
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    peers: &[PublicKey],
+    link: &Link,
+    connected: impl Fn(usize, usize) -> bool,
+) {
+    for (i, a) in peers.iter().enumerate() {
+        for (j, b) in peers.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let _ = oracle.remove_link(a.clone(), b.clone()).await; // absent at first
+            if connected(i, j) {
+                oracle
+                    .add_link(a.clone(), b.clone(), link.clone())
+                    .await
+                    .expect("link");
+            }
+        }
+    }
+}
+
+/// The validators of a simulated network: identity keys (seeds `0..n`), a threshold key dealt
+/// by a trusted dealer (tests only), and the simulated network with `link` between all.
+pub struct Testnet {
+    /// The validators' identity keys, in participant order.
+    pub peers: Vec<PublicKey>,
+    participants: Set<PublicKey>,
+    /// The dealt polynomial (its constant term is the group key).
+    pub polynomial: Sharing<Variant>,
+    shares: Map<PublicKey, Share>,
+    /// The simulated network's control.
+    pub oracle: Oracle<PublicKey, deterministic::Context>,
+}
+
+impl std::fmt::Debug for Testnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Testnet")
+            .field("validators", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Testnet {
+    /// `n` validators linked by `link`.
+    pub async fn new(context: &mut deterministic::Context, n: usize, link: &Link) -> Testnet {
+        let keys: Vec<ed25519::PrivateKey> =
+            (0..n as u64).map(ed25519::PrivateKey::from_seed).collect();
+        let participants: Set<PublicKey> = keys
+            .iter()
+            .map(|k| k.public_key())
+            .try_collect()
+            .expect("distinct keys");
+        let peers: Vec<PublicKey> = participants.iter().cloned().collect();
+        let (output, shares) =
+            deal::<Variant, _, N3f1>(&mut *context, Mode::NonZeroCounter, participants.clone())
+                .expect("deal");
+        let polynomial = output.public().clone();
+        let (network, oracle) = Network::new_with_peers(
+            context.child("network"),
+            Config {
+                max_size: MAX_MESSAGE_SIZE,
+                max_peers_per_set: NZUsize!(n),
+                disconnect_on_block: true,
+                tracked_peer_sets: NZUsize!(1),
+            },
+            peers.clone(),
+        )
+        .await;
+        network.start();
+        set_links(&oracle, &peers, link, |_, _| true).await;
+        Testnet {
+            peers,
+            participants,
+            polynomial,
+            shares,
+            oracle,
+        }
+    }
+
+    /// Validator `i`'s signing scheme (its share of the threshold key).
+    pub fn scheme(&self, i: usize) -> Scheme {
+        Scheme::signer(
+            NAMESPACE,
+            self.participants.clone(),
+            self.polynomial.clone(),
+            self.shares
+                .get_value(&self.peers[i])
+                .expect("a share")
+                .clone(),
+        )
+        .expect("a signer")
+    }
+
+    /// The group public key finality certificates verify against.
+    pub fn group(&self) -> GroupPublicKey {
+        *self.polynomial.public()
+    }
+}
+
+/// A validator's ledger with `registry` (governance, policy, execution modes); blocks reveal
+/// consensus seeds, checked against `group`.
+pub fn open_ledger(
+    dir: &Path,
+    chain_id: Digest,
+    engine: Engine,
+    group: &GroupPublicKey,
+    registry: RegistryConfig,
+) -> Arc<Ledger> {
+    let genesis = Genesis {
+        chain_id,
+        timestamp_ms: 0,
+    };
+    let executor = Executor::new(engine, chain_id)
+        .with_registry(registry)
+        .with_seed_verifier(LightClient::new(chain_id, *group));
+    Arc::new(Ledger::open(dir, genesis, executor).expect("ledger"))
+}
+
+/// Runs validator `index` (its `incarnation`-th start) in its own task: aborting the handle
+/// aborts every actor it spawned (tasks form a tree), which is how a validator crashes; its
+/// consensus partitions survive in the runtime's storage, its ledger on disk. Its marshal
+/// mailbox arrives on the returned channel once it runs (in-process clients serve finality
+/// certificates from it).
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_validator(
+    context: &deterministic::Context,
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    index: usize,
+    incarnation: u32,
+    me: PublicKey,
+    scheme: Scheme,
+    ledger: Arc<Ledger>,
+    mempool: Arc<Mempool>,
+) -> (Handle<()>, oneshot::Receiver<MarshalMailbox>) {
+    let oracle = oracle.clone();
+    let (sender, receiver) = oneshot::channel();
+    let handle = context
+        .child("validator")
+        .with_attribute("index", index)
+        .with_attribute("incarnation", incarnation)
+        .spawn(move |ctx| async move {
+            let quota = Quota::per_second(NZU32!(10_000));
+            let control = oracle.control(me.clone());
+            let channels = Channels {
+                votes: control.register(0, quota).await.expect("channel"),
+                certificates: control.register(1, quota).await.expect("channel"),
+                resolver: control.register(2, quota).await.expect("channel"),
+                backfill: control.register(3, quota).await.expect("channel"),
+                relay: control.register(4, quota).await.expect("channel"),
+            };
+            let node = node::start(
+                ctx,
+                &format!("validator-{index}"),
+                me,
+                scheme,
+                ledger,
+                mempool,
+                oracle.manager(),
+                control,
+                channels,
+            )
+            .await;
+            let _ = sender.send(node.marshal);
+            futures::future::join_all(node.handles).await;
+        });
+    (handle, receiver)
+}
+
+/// Waits until every validator in `who` finalized `height`.
+pub async fn wait_for(
+    context: &deterministic::Context,
+    ledgers: &[Arc<Ledger>],
+    who: &[usize],
+    height: u64,
+) {
+    while !who.iter().all(|&i| ledgers[i].tip().0 >= height) {
+        context.sleep(Duration::from_millis(100)).await;
+    }
+}
