@@ -659,8 +659,13 @@ impl Executor {
         let view = Overlay { base, own: batch };
         let mut lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
         let sched = match sched {
-            // A bucket the cursor has passed is never read again: the next one is.
-            Sched::Due(bucket) => Sched::Due(bucket.max(self.due_cursor(&view, env)?)),
+            // A bucket the cursor has passed (or the end of this block is reading) is never
+            // read again: the current second's is, once it is over.
+            Sched::Due(bucket) => Sched::Due(
+                bucket
+                    .max(self.due_cursor(&view, env)?)
+                    .max(env.timestamp_ms / DUE_BUCKET_MS),
+            ),
             other => other,
         };
         if lane.sched == sched {
