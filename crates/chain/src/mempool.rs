@@ -2,7 +2,11 @@
 //!
 //! [`Mempool::submit`] rejects, with a reason, a transaction that is too large, for another
 //! chain, badly signed, has a nonce below the sender's committed next nonce or too far above
-//! it, duplicates a queued (sender, nonce), or arrives when the pool is full. Proposers take
+//! it, duplicates a queued (sender, nonce), would take the pool past its size in transactions
+//! or bytes or its sender past its share of bytes ([`MempoolLimits`]), or is a compute receipt
+//! whose receipt signature does not verify (receipts go first in blocks, so only checked ones
+//! may). A transaction still queued [`EXPIRY_BLOCKS`] finalized blocks after it was admitted
+//! (one behind a nonce gap never becomes includable) expires. Proposers take
 //! [`Mempool::candidates`]: compute nodes' receipts first, then every sender's transactions in
 //! nonce order; when a block cannot take them all, the next block starts with the senders
 //! left out. Execution drops those that are not applicable on the parent (for instance already
@@ -27,6 +31,33 @@ use std::sync::{Arc, Mutex};
 
 /// How far above the committed next nonce a sender may queue transactions.
 pub const MAX_NONCE_AHEAD: u64 = 4096;
+
+/// Finalized blocks a transaction may wait in the pool: one behind a nonce gap (its sender
+/// never sent the missing nonce) would otherwise hold its place forever.
+pub const EXPIRY_BLOCKS: u64 = 600;
+
+/// What the pool holds at most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MempoolLimits {
+    /// Transactions.
+    pub max_txs: usize,
+    /// Encoded bytes of all transactions.
+    pub max_bytes: usize,
+    /// Encoded bytes of one sender's transactions: no sender can fill the pool.
+    pub max_sender_bytes: usize,
+}
+
+impl MempoolLimits {
+    /// `max_txs` transactions, 256 MiB in all, and four of the largest transactions' worth
+    /// (about 8 MiB) per sender.
+    pub fn with_txs(max_txs: usize) -> MempoolLimits {
+        MempoolLimits {
+            max_txs,
+            max_bytes: 256 << 20,
+            max_sender_bytes: 4 * hyperchain_types::tx_limits::MAX_TX_SIZE,
+        }
+    }
+}
 
 /// Why the mempool refused a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +87,17 @@ pub enum MempoolError {
     /// The pool is full.
     #[error("mempool full ({0} transactions)")]
     Full(usize),
+    /// The pool holds as many bytes as it may.
+    #[error("mempool full ({0} bytes)")]
+    FullBytes(usize),
+    /// The sender's queued transactions take its share of the pool.
+    #[error(
+        "the sender's queued transactions take its share of the mempool ({0} bytes); wait for them to be included"
+    )]
+    SenderQuota(usize),
+    /// A compute receipt whose receipt signature does not verify.
+    #[error("the compute receipt's signature does not verify")]
+    BadReceiptSignature,
 }
 
 /// The first 8 bytes of a transaction id, big-endian: how compact blocks name transactions.
@@ -63,11 +105,14 @@ pub fn short_id(id: &Digest) -> u64 {
     u64::from_be_bytes(id.0[..8].try_into().expect("8 bytes"))
 }
 
-/// A queued transaction and its id (computed once).
+/// A queued transaction, its id and size (computed once) and the finalized-block count when
+/// it was admitted.
 #[derive(Debug)]
 struct Entry {
     id: Digest,
     tx: SignedTransaction,
+    size: usize,
+    admitted: u64,
 }
 
 #[derive(Debug, Default)]
@@ -79,6 +124,13 @@ struct Inner {
     /// Transactions admitted from clients and not yet gossiped (`None`: gossip disabled).
     outbox: Option<Vec<SignedTransaction>>,
     len: usize,
+    /// Encoded bytes queued, in all and per sender.
+    bytes: usize,
+    sender_bytes: HashMap<Address, usize>,
+    /// Finalized blocks seen ([`Mempool::remove_included`] calls).
+    blocks: u64,
+    /// (admitted, sender, nonce) in admission order, for expiry.
+    expiry: std::collections::VecDeque<(u64, Address, u64)>,
     /// When the last candidates did not fit in a block: the last sender they took from.
     /// The next candidates start after it, so no sender waits behind the same others.
     cursor: Option<Address>,
@@ -88,7 +140,7 @@ struct Inner {
 #[derive(Debug)]
 pub struct Mempool {
     chain_id: Digest,
-    capacity: usize,
+    limits: MempoolLimits,
     signatures: Arc<SignatureCache>,
     inner: Mutex<Inner>,
 }
@@ -106,9 +158,18 @@ impl Mempool {
         capacity: usize,
         signatures: Arc<SignatureCache>,
     ) -> Self {
+        Self::with_limits(chain_id, MempoolLimits::with_txs(capacity), signatures)
+    }
+
+    /// An empty pool with these limits.
+    pub fn with_limits(
+        chain_id: Digest,
+        limits: MempoolLimits,
+        signatures: Arc<SignatureCache>,
+    ) -> Self {
         Mempool {
             chain_id,
-            capacity,
+            limits,
             signatures,
             inner: Mutex::new(Inner::default()),
         }
@@ -142,6 +203,7 @@ impl Mempool {
         if !self.signatures.verify(&tx) {
             return Err(InvalidTx::BadSignature.into());
         }
+        self.check_receipt(&tx)?;
         self.admit(tx, next_nonce, true)
     }
 
@@ -210,9 +272,22 @@ impl Mempool {
             .zip(results)
             .map(|((tx, next_nonce), checked)| {
                 checked?;
+                self.check_receipt(&tx)?;
                 self.admit(tx, next_nonce, from_client)
             })
             .collect()
+    }
+
+    /// A compute receipt's own signature, checked before it may be queued (proposers take
+    /// receipts first). Whether its signer is a member of the job's committee is checked when
+    /// a block executes it.
+    fn check_receipt(&self, tx: &SignedTransaction) -> Result<(), MempoolError> {
+        match &tx.tx.payload {
+            Payload::Receipt(r) if !self.signatures.verify_receipt(r) => {
+                Err(MempoolError::BadReceiptSignature)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Queues a transaction whose form and signature are checked.
@@ -237,10 +312,18 @@ impl Mempool {
         }
         let id = tx.id();
         let sender = tx.tx.sender_address();
+        let size = tx.encode_size();
         let mut guard = self.lock();
         let inner = &mut *guard;
-        if inner.len >= self.capacity {
-            return Err(MempoolError::Full(self.capacity));
+        if inner.len >= self.limits.max_txs {
+            return Err(MempoolError::Full(self.limits.max_txs));
+        }
+        if inner.bytes + size > self.limits.max_bytes {
+            return Err(MempoolError::FullBytes(self.limits.max_bytes));
+        }
+        let sender_bytes = inner.sender_bytes.get(&sender).copied().unwrap_or(0);
+        if sender_bytes + size > self.limits.max_sender_bytes {
+            return Err(MempoolError::SenderQuota(self.limits.max_sender_bytes));
         }
         let queue = inner.senders.entry(sender).or_default();
         if queue.contains_key(&nonce) {
@@ -249,17 +332,29 @@ impl Mempool {
         // Gossip is best effort: an outbox nobody drains stops growing at the pool's size.
         if from_client
             && let Some(outbox) = inner.outbox.as_mut()
-            && outbox.len() < self.capacity
+            && outbox.len() < self.limits.max_txs
         {
             outbox.push(tx.clone());
         }
-        queue.insert(nonce, Entry { id, tx });
+        let admitted = inner.blocks;
+        queue.insert(
+            nonce,
+            Entry {
+                id,
+                tx,
+                size,
+                admitted,
+            },
+        );
         inner
             .by_short
             .entry(short_id(&id))
             .or_default()
             .push((sender, nonce));
         inner.len += 1;
+        inner.bytes += size;
+        *inner.sender_bytes.entry(sender).or_default() += size;
+        inner.expiry.push_back((admitted, sender, nonce));
         Ok(id)
     }
 
@@ -337,31 +432,67 @@ impl Mempool {
         out
     }
 
-    /// Drops every queued transaction of the senders of `txs` up to their nonce in `txs`.
+    /// Drops every queued transaction of the senders of `txs` up to their nonce in `txs`
+    /// (called once per finalized block), then the transactions that have waited
+    /// [`EXPIRY_BLOCKS`] finalized blocks.
     pub fn remove_included(&self, txs: &[SignedTransaction]) {
-        let mut inner = self.lock();
-        let inner = &mut *inner;
-        let mut removed = 0;
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         for tx in txs {
             let sender = tx.tx.sender_address();
-            if let Some(queue) = inner.senders.get_mut(&sender) {
-                let keep = queue.split_off(&(tx.tx.nonce + 1));
-                for (nonce, entry) in std::mem::replace(queue, keep) {
-                    let short = short_id(&entry.id);
-                    if let Some(named) = inner.by_short.get_mut(&short) {
-                        named.retain(|n| *n != (sender, nonce));
-                        if named.is_empty() {
-                            inner.by_short.remove(&short);
-                        }
-                    }
-                    removed += 1;
-                }
-                if queue.is_empty() {
-                    inner.senders.remove(&sender);
-                }
+            let nonces: Vec<u64> = inner
+                .senders
+                .get(&sender)
+                .map(|q| q.range(..=tx.tx.nonce).map(|(n, _)| *n).collect())
+                .unwrap_or_default();
+            for nonce in nonces {
+                inner.remove(&sender, nonce);
             }
         }
-        inner.len -= removed;
+        inner.blocks += 1;
+        // The admission order's front: gone (included) entries are dropped, expired ones
+        // removed, the first still waiting in time stops the walk.
+        while let Some(&(admitted, sender, nonce)) = inner.expiry.front() {
+            let queued = inner
+                .senders
+                .get(&sender)
+                .and_then(|q| q.get(&nonce))
+                .is_some_and(|e| e.admitted == admitted);
+            if queued && admitted + EXPIRY_BLOCKS > inner.blocks {
+                break;
+            }
+            inner.expiry.pop_front();
+            if queued {
+                inner.remove(&sender, nonce);
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Removes `sender`'s queued transaction of `nonce`, if any, with its accounting.
+    fn remove(&mut self, sender: &Address, nonce: u64) -> Option<Entry> {
+        let queue = self.senders.get_mut(sender)?;
+        let entry = queue.remove(&nonce)?;
+        if queue.is_empty() {
+            self.senders.remove(sender);
+        }
+        let short = short_id(&entry.id);
+        if let Some(named) = self.by_short.get_mut(&short) {
+            named.retain(|n| *n != (*sender, nonce));
+            if named.is_empty() {
+                self.by_short.remove(&short);
+            }
+        }
+        self.len -= 1;
+        self.bytes -= entry.size;
+        if let Some(bytes) = self.sender_bytes.get_mut(sender) {
+            *bytes -= entry.size;
+            if *bytes == 0 {
+                self.sender_bytes.remove(sender);
+            }
+        }
+        Some(entry)
     }
 }
 
@@ -562,5 +693,120 @@ mod tests {
         assert_eq!(pool.len(), 2);
         pool.remove_included(&[tx(b"c", 1, 1), tx(b"c", 2, 0)]);
         assert!(pool.is_empty());
+    }
+
+    fn deploy(seed: u64, nonce: u64, code_len: usize) -> SignedTransaction {
+        let key = ed25519::PrivateKey::from_seed(seed);
+        Transaction {
+            chain_id: sha256(b"c"),
+            sender: key.public_key().into(),
+            nonce,
+            payload: Payload::Deploy {
+                code: vec![0; code_len],
+                mode: hyperchain_types::ExecutionMode::Replicated,
+                regions: vec![],
+            },
+        }
+        .sign(&key)
+    }
+
+    /// Found in the code: the pool counted transactions only, so one sender could queue thousands of
+    /// 2 MiB transactions (gigabytes of memory on every validator) and crowd everyone out. The
+    /// pool and each sender are bounded in bytes; others still get in.
+    #[test]
+    fn one_sender_cannot_fill_the_pool_with_large_transactions() {
+        let limits = MempoolLimits {
+            max_txs: 1_000,
+            max_bytes: 8 << 20,
+            max_sender_bytes: 3 << 20,
+        };
+        let pool = Mempool::with_limits(sha256(b"c"), limits, Arc::default());
+        let mut admitted = 0;
+        let refusal = loop {
+            match pool.submit(deploy(1, admitted, 1 << 20), 0) {
+                Ok(_) => admitted += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(admitted, 2, "two 1 MiB deploys fit the sender's 3 MiB");
+        assert_eq!(refusal, MempoolError::SenderQuota(3 << 20));
+        // Other senders fill the rest, and the pool's bytes bound holds.
+        let mut last = Ok(Digest::ZERO);
+        for seed in 2..10 {
+            last = pool.submit(deploy(seed, 0, 1 << 20), 0);
+            if last.is_err() {
+                break;
+            }
+        }
+        assert_eq!(last, Err(MempoolError::FullBytes(8 << 20)));
+        assert!(pool.len() <= 8);
+        // A small transaction of a new sender still fits; once the large ones are included,
+        // the first sender may queue again.
+        pool.submit(tx(b"c", 20, 0), 0).unwrap();
+        pool.remove_included(&[deploy(1, 1, 0)]);
+        pool.submit(deploy(1, 2, 1 << 20), 2).unwrap();
+    }
+
+    /// Found in the code: transactions behind a nonce gap (the sender never sends the missing one)
+    /// held their places forever. They expire after [`EXPIRY_BLOCKS`] finalized blocks, and
+    /// the accounting follows.
+    #[test]
+    fn transactions_behind_a_nonce_gap_expire() {
+        let pool = Mempool::new(sha256(b"c"), 100);
+        for sender in 1..=5 {
+            for nonce in 1..=10 {
+                pool.submit(tx(b"c", sender, nonce), 0).unwrap();
+            }
+        }
+        assert_eq!(pool.len(), 50);
+        assert_eq!(pool.submit(tx(b"c", 9, 0), 0), Ok(tx(b"c", 9, 0).id()));
+        for _ in 1..EXPIRY_BLOCKS {
+            pool.remove_included(&[]);
+        }
+        assert_eq!(pool.len(), 51, "not before their time");
+        let late = tx(b"c", 10, 0);
+        pool.submit(late.clone(), 0).unwrap();
+        pool.remove_included(&[]);
+        assert_eq!(
+            pool.len(),
+            1,
+            "the gapped and the old expired; the newer stays"
+        );
+        assert_eq!(pool.candidates(10, 1 << 20), vec![late]);
+        let inner = pool.lock();
+        assert_eq!(
+            inner.bytes,
+            inner
+                .senders
+                .values()
+                .flat_map(|q| q.values())
+                .map(|e| e.size)
+                .sum::<usize>()
+        );
+        assert_eq!(inner.sender_bytes.len(), 1);
+    }
+
+    /// Found in the code: receipts go first in blocks, and the pool took them without checking the
+    /// receipt's own signature, so junk receipts jumped every queue. Now a receipt must carry
+    /// a valid signature to be queued.
+    #[test]
+    fn a_receipt_with_a_bad_signature_is_refused() {
+        let pool = Mempool::new(sha256(b"c"), 10);
+        let good = receipt_tx(1, 0);
+        let mut junk = receipt_tx(2, 0);
+        if let Payload::Receipt(r) = &mut junk.tx.payload {
+            r.receipt.lane_seq += 1; // no longer what its member signed
+        }
+        let key = ed25519::PrivateKey::from_seed(2);
+        let junk = junk.tx.sign(&key);
+        assert_eq!(
+            pool.submit(junk.clone(), 0),
+            Err(MempoolError::BadReceiptSignature)
+        );
+        assert_eq!(
+            pool.submit_batch(vec![(junk, 0)]),
+            vec![Err(MempoolError::BadReceiptSignature)]
+        );
+        pool.submit(good, 0).unwrap();
     }
 }

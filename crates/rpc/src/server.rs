@@ -350,7 +350,10 @@ async fn submit(State(shared): Ctx, JsonBody(req): JsonBody<SubmitRequest>) -> A
     let nonce = tx.tx.nonce;
     let next = ctx.ledger.next_nonce(&sender).map_err(ApiError::internal)?;
     let id = ctx.mempool.submit(tx, next).map_err(|e| match e {
-        MempoolError::Full(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        // Retrying later can succeed: the pool (or the sender's share of it) drains.
+        MempoolError::Full(_) | MempoolError::FullBytes(_) | MempoolError::SenderQuota(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
         e => ApiError::bad_request(format!("transaction rejected: {e}")),
     })?;
     track(&shared, id, sender, nonce)?;
