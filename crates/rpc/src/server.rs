@@ -60,6 +60,9 @@ pub struct RpcConfig {
     /// Most queries running at once (the size of the query engine's instance pool); more are
     /// answered 503 at once.
     pub max_concurrent_queries: u32,
+    /// Most `GET /blocks/subscribe` requests waiting at once; more are answered 503 at once,
+    /// so idle connections cannot pile up on the node.
+    pub max_concurrent_waits: u32,
 }
 
 impl Default for RpcConfig {
@@ -72,6 +75,7 @@ impl Default for RpcConfig {
             max_wait: Duration::from_secs(60),
             max_blocks: 100,
             max_concurrent_queries: 4,
+            max_concurrent_waits: 256,
         }
     }
 }
@@ -126,6 +130,8 @@ struct Shared {
     query_engine: std::sync::OnceLock<Result<hyperchain_vm::Engine, String>>,
     /// Permits of queries running at once.
     query_permits: Arc<tokio::sync::Semaphore>,
+    /// Permits of waiting subscriptions.
+    wait_permits: Arc<tokio::sync::Semaphore>,
     /// Without a shutdown signal, the sender lives as long as the routes.
     _never_shut_down: Option<watch::Sender<bool>>,
 }
@@ -146,11 +152,15 @@ fn routes(
     let query_permits = Arc::new(tokio::sync::Semaphore::new(
         ctx.config.max_concurrent_queries.max(1) as usize,
     ));
+    let wait_permits = Arc::new(tokio::sync::Semaphore::new(
+        ctx.config.max_concurrent_waits.max(1) as usize,
+    ));
     let shared = Arc::new(Shared {
         ctx,
         submitted: Mutex::new(HashMap::new()),
         query_engine: std::sync::OnceLock::new(),
         query_permits,
+        wait_permits,
         shutdown,
         _never_shut_down: never_shut_down,
     });
@@ -587,6 +597,26 @@ async fn subscribe(
     }
     let ledger = &shared.ctx.ledger;
     let from = params.from.unwrap_or_else(|| ledger.tip().0 + 1);
+    // Held until the answer: a request that may wait counts against the bound.
+    let _permit = if ledger.tip().0 >= from {
+        None
+    } else {
+        Some(
+            shared
+                .wait_permits
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "this node serves at most {} waiting subscriptions at once; retry later",
+                            config.max_concurrent_waits
+                        ),
+                    )
+                })?,
+        )
+    };
     let deadline = tokio::time::Instant::now() + wait;
     let mut shutdown = shared.shutdown.clone();
     loop {

@@ -526,3 +526,65 @@ async fn query_load_never_takes_the_block_executors_engine() {
     assert!(ran >= 1 && refused >= 1, "{ran} ran, {refused} refused");
     node.stop().await;
 }
+
+/// Found in the code (issue 16): long polls were unbounded, so idle `GET /blocks/subscribe`
+/// connections could pile up on a node. Beyond `max_concurrent_waits` a new waiting request
+/// is answered 503 at once; one that needs no wait (its blocks exist) is always served, and a
+/// slot frees when a wait ends.
+#[tokio::test]
+async fn waiting_subscriptions_are_bounded() {
+    let config = RpcConfig {
+        max_concurrent_waits: 2,
+        ..RpcConfig::default()
+    };
+    let node = TestNode::start_with(engine(), config).await;
+    let far = format!("{}/blocks/subscribe?from=1000000&timeout_ms=5000", node.url);
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let far = far.clone();
+            tokio::spawn(async move { raw(Method::GET, &far, None).await })
+        })
+        .collect();
+    // Once both waits hold their slots, a third waiting request is refused at once (asked
+    // without waiting itself until then, so it never holds a slot for long).
+    let third = format!("{}/blocks/subscribe?from=1000000&timeout_ms=0", node.url);
+    let mut refused = None;
+    for _ in 0..40 {
+        let (code, json) = raw(Method::GET, &third, None).await;
+        if code == 503 {
+            refused = Some(json);
+            break;
+        }
+        assert_eq!(code, 200, "{json}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let refused = refused.expect("a third waiting subscription is refused");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 2 waiting subscriptions"),
+        "{refused}"
+    );
+    // Blocks that exist need no wait: served whatever the waits.
+    let (code, json) = raw(
+        Method::GET,
+        &format!("{}/blocks/subscribe?from=0&timeout_ms=1000", node.url),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{json}");
+    for w in waiting {
+        let (code, json) = w.await.unwrap();
+        assert_eq!(code, 200, "{json}");
+        assert_eq!(json["blocks"].as_array().map(Vec::len), Some(0));
+    }
+    // The slots are free again.
+    let (code, _) = raw(
+        Method::GET,
+        &format!("{}/blocks/subscribe?from=1000000&timeout_ms=100", node.url),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200);
+}
