@@ -4,8 +4,8 @@
 //! chain, badly signed, has a nonce below the sender's committed next nonce or too far above
 //! it, duplicates a queued (sender, nonce), would take the pool past its size in transactions
 //! or bytes or its sender past its share of bytes ([`MempoolLimits`]), or is a compute receipt
-//! whose receipt signature does not verify (receipts go first in blocks, so only checked ones
-//! may). A transaction still queued [`EXPIRY_BLOCKS`] finalized blocks after it was admitted
+//! whose receipt signature does not verify. Receipts go first in blocks only if the node's
+//! check ([`Mempool::with_receipt_check`]: the signer is on the job's committee) passes. A transaction still queued [`EXPIRY_BLOCKS`] finalized blocks after it was admitted
 //! (one behind a nonce gap never becomes includable) expires. Proposers take
 //! [`Mempool::candidates`]: compute nodes' receipts first, then every sender's transactions in
 //! nonce order; when a block cannot take them all, the next block starts with the senders
@@ -24,7 +24,7 @@
 use crate::execute::{InvalidTx, check_form};
 use crate::signatures::SignatureCache;
 use commonware_codec::EncodeSize as _;
-use hyperchain_types::{Address, Digest, Payload, SignedTransaction};
+use hyperchain_types::{Address, Digest, Payload, SignedComputeReceipt, SignedTransaction};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::{Arc, Mutex};
@@ -105,15 +105,20 @@ pub fn short_id(id: &Digest) -> u64 {
     u64::from_be_bytes(id.0[..8].try_into().expect("8 bytes"))
 }
 
-/// A queued transaction, its id and size (computed once) and the finalized-block count when
-/// it was admitted.
+/// A queued transaction, its id and size (computed once), the finalized-block count when it
+/// was admitted, and whether proposers take it first (a receipt that passed the checks).
 #[derive(Debug)]
 struct Entry {
     id: Digest,
     tx: SignedTransaction,
     size: usize,
     admitted: u64,
+    priority: bool,
 }
+
+/// Whether a compute receipt answers a job its signer is assigned to, in committed state: a
+/// cheap lookup the node provides ([`Mempool::with_receipt_check`]).
+pub type ReceiptCheck = Arc<dyn Fn(&SignedComputeReceipt) -> bool + Send + Sync>;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -137,12 +142,22 @@ struct Inner {
 }
 
 /// A bounded pool of checked transactions.
-#[derive(Debug)]
 pub struct Mempool {
     chain_id: Digest,
     limits: MempoolLimits,
     signatures: Arc<SignatureCache>,
+    receipt_check: Option<ReceiptCheck>,
     inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Mempool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mempool")
+            .field("chain_id", &self.chain_id)
+            .field("limits", &self.limits)
+            .field("receipt_check", &self.receipt_check.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Mempool {
@@ -171,8 +186,17 @@ impl Mempool {
             chain_id,
             limits,
             signatures,
+            receipt_check: None,
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// Compute receipts go first in blocks only if `check` holds for them (their signer is
+    /// assigned to the job, in committed state); the others wait their turn like any
+    /// transaction. Without a check every receipt with a valid signature goes first.
+    pub fn with_receipt_check(mut self, check: ReceiptCheck) -> Self {
+        self.receipt_check = Some(check);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -337,6 +361,10 @@ impl Mempool {
             outbox.push(tx.clone());
         }
         let admitted = inner.blocks;
+        let priority = match &tx.tx.payload {
+            Payload::Receipt(r) => self.receipt_check.as_ref().is_none_or(|check| check(r)),
+            _ => false,
+        };
         queue.insert(
             nonce,
             Entry {
@@ -344,6 +372,7 @@ impl Mempool {
                 tx,
                 size,
                 admitted,
+                priority,
             },
         );
         inner
@@ -409,8 +438,8 @@ impl Mempool {
         let mut full = false;
         for receipts_only in [true, false] {
             'senders: for (i, sender) in order.iter().enumerate() {
-                for Entry { tx, .. } in inner.senders[sender].values().skip(taken[i]) {
-                    if receipts_only && !matches!(tx.tx.payload, Payload::Receipt(_)) {
+                for Entry { tx, priority, .. } in inner.senders[sender].values().skip(taken[i]) {
+                    if receipts_only && !priority {
                         continue 'senders;
                     }
                     let size = tx.encode_size();
@@ -808,5 +837,29 @@ mod tests {
             vec![Err(MempoolError::BadReceiptSignature)]
         );
         pool.submit(good, 0).unwrap();
+    }
+
+    /// Found in the code (issue 16): any receipt with a valid signature went ahead of every
+    /// other transaction, so anyone holding a node key could jump the queue with receipts for
+    /// jobs it is not assigned to. With the node's check, only a receipt whose signer is on
+    /// the job's committee goes first; the others wait their turn (execution refuses them).
+    #[test]
+    fn only_receipts_that_pass_the_check_go_first() {
+        let assigned = ed25519::PrivateKey::from_seed(9).public_key();
+        let check: ReceiptCheck =
+            Arc::new(move |r: &SignedComputeReceipt| r.node_key == assigned.as_ref()[..]);
+        let pool = Mempool::new(sha256(b"c"), 100).with_receipt_check(check);
+        let stranger = receipt_tx(8, 0);
+        let member = receipt_tx(9, 0);
+        pool.submit(tx(b"c", 1, 0), 0).unwrap();
+        pool.submit(stranger.clone(), 0).unwrap();
+        pool.submit(member.clone(), 0).unwrap();
+        let order = pool.candidates(100, usize::MAX);
+        assert_eq!(order.len(), 3);
+        assert_eq!(order[0], member, "the member's receipt leads");
+        assert!(
+            order[1..].contains(&stranger),
+            "the other waits its turn, still queued"
+        );
     }
 }

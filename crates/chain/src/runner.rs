@@ -27,7 +27,7 @@ use commonware_stream::{
     sake::{self, Sake},
 };
 use commonware_utils::{NZU32, NZUsize, TryCollect as _, ordered::Map};
-use hyperchain_types::Digest;
+use hyperchain_types::{Digest, JobState};
 use hyperchain_vm::{Engine, EngineConfig};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
@@ -233,11 +233,25 @@ where
     )?);
     let (tip, digest) = ledger.tip();
     info!(chain = %spec.name, chain_id = %spec.chain_id, height = tip, %digest, "ledger opened");
-    let mempool = Arc::new(Mempool::with_signatures(
-        spec.chain_id,
-        config.mempool_capacity,
-        ledger.executor().signatures().clone(),
-    ));
+    let receipts_ledger = ledger.clone();
+    let mempool = Arc::new(
+        Mempool::with_signatures(
+            spec.chain_id,
+            config.mempool_capacity,
+            ledger.executor().signatures().clone(),
+        )
+        // A receipt goes first in blocks only if its signer is on the job's committee in
+        // committed state (one lookup); others wait their turn like any transaction.
+        .with_receipt_check(Arc::new(move |r| {
+            receipts_ledger.snapshot().ok().is_some_and(|view| {
+                crate::lanes::job(&view, &r.receipt.job)
+                    .ok()
+                    .flatten()
+                    .and_then(|job| job.assignment.filter(|_| job.state == JobState::Assigned))
+                    .is_some_and(|a| a.committee.iter().any(|m| m.id == r.node_id()))
+            })
+        })),
+    );
     let status = Arc::new(StatusWriter {
         path: status_path(&config.data_dir),
         chain_id: spec.chain_id,
