@@ -3,8 +3,9 @@
 //! validator lacks.
 
 use crate::common::*;
-use crate::sim::{Testnet, good_link, open_ledger, spawn_validator, wait_for};
+use crate::sim::{Testnet, good_link, open_ledger, wait_for};
 use commonware_runtime::{Clock as _, Metrics as _, Runner as _, deterministic};
+use hyperchain_chain::simnet::spawn_validator;
 use hyperchain_chain::{ledger::Ledger, mempool::Mempool};
 use hyperchain_contracts::COUNTER;
 use hyperchain_sdk::encode;
@@ -88,6 +89,7 @@ fn run(seed: u64, entry: Entry, crash_after_gossip: bool) -> Outcome {
                     ledgers[i].clone(),
                     mempools[i].clone(),
                 )
+                .0
             })
             .collect();
         let all: Vec<usize> = (0..N).collect();

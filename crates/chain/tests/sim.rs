@@ -1,17 +1,11 @@
 //! Validators on the deterministic runtime and the simulated network.
 
 use crate::common::*;
-use commonware_p2p::simulated::{Link, Oracle};
+use commonware_p2p::simulated::Link;
 use commonware_runtime::{Clock as _, Handle, Runner as _, deterministic};
 use commonware_utils::probability;
 pub(crate) use hyperchain_chain::simnet::{Testnet, good_link, set_links, wait_for};
-use hyperchain_chain::{
-    app::{PublicKey, Scheme},
-    genesis::GroupPublicKey,
-    ledger::Ledger,
-    mempool::Mempool,
-    simnet,
-};
+use hyperchain_chain::{genesis::GroupPublicKey, ledger::Ledger, mempool::Mempool, simnet};
 use hyperchain_contracts::COUNTER;
 use hyperchain_sdk::{decode_all, encode};
 use hyperchain_state::TreeId;
@@ -64,31 +58,6 @@ pub(crate) fn open_ledger_with(
     registry: hyperchain_chain::registry::RegistryConfig,
 ) -> Arc<Ledger> {
     simnet::open_ledger(dir, chain_id(), engine(), group, registry)
-}
-
-/// A validator task ([`simnet::spawn_validator`]) whose marshal mailbox is not needed.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn spawn_validator(
-    context: &deterministic::Context,
-    oracle: &Oracle<PublicKey, deterministic::Context>,
-    index: usize,
-    incarnation: u32,
-    me: PublicKey,
-    scheme: Scheme,
-    ledger: Arc<Ledger>,
-    mempool: Arc<Mempool>,
-) -> Handle<()> {
-    simnet::spawn_validator(
-        context,
-        oracle,
-        index,
-        incarnation,
-        me,
-        scheme,
-        ledger,
-        mempool,
-    )
-    .0
 }
 
 fn counter_value(ledger: &Ledger, counter: &Address) -> u64 {
@@ -226,7 +195,7 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
             .map(|_| Arc::new(Mempool::new(chain_id(), 10_000)))
             .collect();
         let spawn = |i: usize, incarnation: u32, ledger: Arc<Ledger>, mempool: Arc<Mempool>| {
-            spawn_validator(
+            simnet::spawn_validator(
                 &context,
                 oracle,
                 i,
@@ -236,6 +205,7 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
                 ledger,
                 mempool,
             )
+            .0
         };
         let mut handles: Vec<Handle<()>> = (0..n)
             .map(|i| spawn(i, 0, ledgers[i].clone(), mempools[i].clone()))

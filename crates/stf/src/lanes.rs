@@ -477,7 +477,7 @@ impl StorageReader for LaneView {
 }
 
 /// Reads a `u64` count or cursor (absent: `None`).
-fn read_u64(view: &impl StateView, key: &[u8]) -> Result<Option<u64>, ExecError> {
+pub(crate) fn read_u64(view: &impl StateView, key: &[u8]) -> Result<Option<u64>, ExecError> {
     view.read(&TreeId::ROOT, key)?
         .map(|raw| {
             <[u8; 8]>::try_from(raw.as_slice())
@@ -590,13 +590,16 @@ fn write_lane(batch: &mut WriteBatch, contract: &Address, lane: &LaneRecord) {
     put(batch, lane_key(contract), lane.encode().to_vec());
 }
 
-/// The pool a block draws committees from: the candidates of its parent's state, fixed
-/// before the seed the block reveals (the parent's view's) was known, so neither the block's
-/// proposer nor its transactions (registrations, revocations) can change whom a known seed
-/// picks. Computed at most once per block, and only if a lane draws.
+/// What a block draws committees with: the newest revealed seed (read once per block) and
+/// the pool, the candidates of its parent's state, fixed before the seed the block reveals
+/// (the parent's view's) was known, so neither the block's proposer nor its transactions
+/// (registrations, revocations) can change whom a known seed picks. The pool is computed at
+/// most once per block, and only if a lane draws.
 pub(crate) struct BlockPool<'a> {
     base: &'a Base,
     now_ms: u64,
+    seed_view: u64,
+    seed: Digest,
     nodes: std::cell::OnceCell<Vec<Candidate>>,
 }
 
@@ -704,17 +707,17 @@ impl Executor {
         batch: &mut WriteBatch,
         env: BlockEnv,
     ) -> Result<(), ExecError> {
+        let mut c = clock(&Overlay { base, own: batch })?;
         if let Some(seed) = &env.seed {
-            let c = Clock {
-                seed_view: seed.view,
-                seed: seed.randomness(),
-                ..clock(&Overlay { base, own: batch })?
-            };
+            c.seed_view = seed.view;
+            c.seed = seed.randomness();
             put(batch, SEED_KEY.to_vec(), c.encode());
         }
         let pool = BlockPool {
             base,
             now_ms: env.timestamp_ms,
+            seed_view: c.seed_view,
+            seed: c.seed,
             nodes: std::cell::OnceCell::new(),
         };
         for contract in draw_list().take_all(base, batch)? {
@@ -750,7 +753,8 @@ impl Executor {
             }
         }
         let view = Overlay { base, own: batch };
-        let stored = clock(&view)?.due_cursor;
+        let clock_then = clock(&view)?;
+        let stored = clock_then.due_cursor;
         let now_bucket = env.timestamp_ms / DUE_BUCKET_MS;
         let cursor = stored.unwrap_or(now_bucket);
         let end = now_bucket.min(cursor.saturating_add(MAX_DUE_BUCKETS_PER_BLOCK));
@@ -776,9 +780,10 @@ impl Executor {
         }
         if stored != Some(end.max(cursor)) {
             // The same value as the block's seed: one write a block.
+            // Nothing in between writes the seed: only the start of a block does.
             let c = Clock {
                 due_cursor: Some(end.max(cursor)),
-                ..clock(&Overlay { base, own: batch })?
+                ..clock_then
             };
             put(batch, SEED_KEY.to_vec(), c.encode());
         }
@@ -833,17 +838,15 @@ impl Executor {
         if !matches!(head.state, JobState::Waiting | JobState::Stalled { .. }) {
             return Ok(());
         }
-        let view = Overlay { base, own: batch };
-        let (seed_view, seed) = latest_seed(&view)?;
-        if seed_view <= head.drawable_after {
+        if pool.seed_view <= head.drawable_after {
             // Not this block's seed: no need to build the pool.
             return self.schedule(base, batch, env, contract, Sched::Draw);
         }
-        let record = self.contract_record(&view, contract)?;
+        let record = self.contract_record(&Overlay { base, own: batch }, contract)?;
         let spec = spec_of(&record).ok_or_else(|| corrupt("lane", "replicated contract"))?;
         let input = Input::Draw {
-            seed_view,
-            seed,
+            seed_view: pool.seed_view,
+            seed: pool.seed,
             pool: pool.nodes()?,
             spec: &spec,
         };

@@ -377,12 +377,7 @@ fn index_key(i: u64) -> Vec<u8> {
 
 /// How many nodes the index holds.
 pub fn index_len(view: &impl StateView) -> Result<u64, ExecError> {
-    match view.read(&TreeId::ROOT, NODE_INDEX_KEY)? {
-        None => Ok(0),
-        Some(raw) => <[u8; 8]>::try_from(raw.as_slice())
-            .map(u64::from_be_bytes)
-            .map_err(|_| corrupt("node index", "count not 8 bytes")),
-    }
+    Ok(crate::lanes::read_u64(view, NODE_INDEX_KEY)?.unwrap_or(0))
 }
 
 /// The ids of the indexed nodes, in registration order.
