@@ -125,6 +125,9 @@ pub struct ReceiptView {
     pub outcome: ReceiptOutcome,
     /// Fuel consumed (0 for deploys and rejections).
     pub fuel_used: u64,
+    /// What its payer was charged, tip included, in base units (1 HYP = 10^9).
+    #[serde(default)]
+    pub fee: u64,
 }
 
 /// What a finalized transaction did.
@@ -189,6 +192,7 @@ impl From<&CallStatus> for CallStatusView {
             CallStatus::Ok => ("ok", None),
             CallStatus::Reverted(message) => ("reverted", Some(message.clone())),
             CallStatus::OutOfFuel => ("out_of_fuel", None),
+            CallStatus::OutOfFee => ("out_of_fee", None),
             CallStatus::Trap(kind) => (
                 "trap",
                 // The trap kind's serde name, as in a `CallOutcome`'s JSON.
@@ -253,6 +257,7 @@ impl From<&Receipt> for ReceiptView {
             index: r.index,
             outcome,
             fuel_used: r.fuel_used,
+            fee: r.fee,
         }
     }
 }
@@ -484,6 +489,40 @@ pub struct NonceResponse {
     pub address: Address,
     /// Its next nonce in the finalized state.
     pub nonce: u64,
+    /// The height of that state.
+    pub height: u64,
+}
+
+/// `GET /account/{address}` response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountResponse {
+    /// The account.
+    pub address: Address,
+    /// Its next nonce in the finalized state.
+    pub nonce: u64,
+    /// Its balance in base units (1 HYP = 10^9), as a decimal string (JSON numbers lose
+    /// precision past 2^53).
+    pub balance: String,
+    /// The height of that state.
+    pub height: u64,
+}
+
+impl AccountResponse {
+    /// The balance in base units.
+    pub fn balance(&self) -> Result<u128, String> {
+        self.balance
+            .parse()
+            .map_err(|_| format!("balance `{}` is not a number", self.balance))
+    }
+}
+
+/// `GET /fees` response: the chain's fee schedule and its total supply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeesResponse {
+    /// What each resource costs, in base units.
+    pub schedule: hyperchain_stf::fees::FeeSchedule,
+    /// The total supply in base units (decimal string) in the finalized state.
+    pub supply: String,
     /// The height of that state.
     pub height: u64,
 }

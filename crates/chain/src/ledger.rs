@@ -14,9 +14,7 @@
 //!   state one block behind, and marshal redelivers that block (it is acknowledged only after
 //!   the state commit); both writes are idempotent by height.
 
-use crate::execute::{
-    Base, BlockEnv, ExecError, Execution, Executor, decode_nonce, merge, nonce_key,
-};
+use crate::execute::{Base, BlockEnv, ExecError, Execution, Executor, merge};
 use commonware_codec::{DecodeExt as _, Encode as _};
 use hyperchain_state::{Snapshot, StateError, Store, TreeId, WriteBatch};
 use hyperchain_types::{
@@ -38,6 +36,7 @@ pub const INDEX_FILE: &str = "index.redb";
 /// Directory of the state store inside the node's directory.
 pub const STATE_DIR: &str = "state";
 
+pub use crate::mempool::Standing;
 pub use hyperchain_stf::genesis::Genesis;
 
 /// Failures of the ledger.
@@ -145,9 +144,8 @@ impl Ledger {
                 block
             }
             None => {
-                // The genesis state is empty for now; accounts, policy and validator records
-                // will be written here.
-                let root = store.commit(&WriteBatch::new(), 0)?;
+                // The genesis state: the funded accounts and the supply.
+                let root = store.commit(&genesis.writes(), 0)?;
                 let block = Block::genesis(genesis.chain_id, genesis.timestamp_ms, Digest(root));
                 write_index(&index, &block, &[], &BTreeMap::new())?;
                 block
@@ -218,7 +216,54 @@ impl Ledger {
 
     /// The account's next nonce in the committed state.
     pub fn next_nonce(&self, account: &Address) -> Result<u64, LedgerError> {
-        Ok(decode_nonce(self.get(&TreeId::ROOT, &nonce_key(account))?)?)
+        Ok(self.account(account)?.nonce)
+    }
+
+    /// The account's record (next nonce and balance) in the committed state.
+    pub fn account(&self, account: &Address) -> Result<hyperchain_stf::fees::Account, LedgerError> {
+        let raw = self.get(&TreeId::ROOT, &hyperchain_stf::fees::account_key(account))?;
+        hyperchain_stf::fees::Account::decode(raw.as_deref())
+            .map_err(|e| LedgerError::Exec(ExecError::Corrupt(e)))
+    }
+
+    /// What the mempool needs to admit `tx`, from the committed state: its sender's next
+    /// nonce and what its payer holds.
+    pub fn standing(&self, tx: &SignedTransaction) -> Result<Standing, LedgerError> {
+        Ok(self.standings(std::slice::from_ref(tx))?[0])
+    }
+
+    /// [`Self::standing`] of each of `txs`, read from one snapshot (each sender's once).
+    pub fn standings(&self, txs: &[SignedTransaction]) -> Result<Vec<Standing>, LedgerError> {
+        use hyperchain_stf::execute::{account_in, payer};
+        let snapshot = self.snapshot()?;
+        let mut accounts: HashMap<Address, hyperchain_stf::fees::Account> = HashMap::new();
+        let mut account = |address: &Address| -> Result<_, LedgerError> {
+            if let Some(account) = accounts.get(address) {
+                return Ok(*account);
+            }
+            let record = account_in(&snapshot, address)?;
+            accounts.insert(*address, record);
+            Ok(record)
+        };
+        txs.iter()
+            .map(|tx| {
+                let sender = tx.tx.sender_address();
+                let own = account(&sender)?;
+                let payer = match tx.tx.payload {
+                    hyperchain_types::Payload::Reattest(_) => payer(&snapshot, tx, sender)?,
+                    _ => sender,
+                };
+                let spendable = if payer == sender {
+                    own.balance
+                } else {
+                    account(&payer)?.balance
+                };
+                Ok(Standing {
+                    nonce: own.nonce,
+                    spendable,
+                })
+            })
+            .collect()
     }
 
     /// Whether `digest` is the committed tip or an executed unfinalized block.
@@ -287,6 +332,7 @@ impl Ledger {
             timestamp_ms,
             view,
             seed,
+            leader,
         };
         let execution = self.executor.execute(&base, env, candidates)?;
         let txs: Vec<SignedTransaction> = execution

@@ -3,13 +3,15 @@
 //! [`Mempool::submit`] rejects, with a reason, a transaction that is too large, for another
 //! chain, badly signed, has a nonce below the sender's committed next nonce or too far above
 //! it, duplicates a queued (sender, nonce), would take the pool past its size in transactions
-//! or bytes or its sender past its share of bytes ([`MempoolLimits`]), or is a compute receipt
-//! whose receipt signature does not verify. Receipts go first in blocks only if the node's
+//! or bytes or its sender past its share of bytes ([`MempoolLimits`]), has a fee limit below
+//! the schedule's required charge or a payer that cannot cover it together with the sender's
+//! queued transactions ([`Standing`]), or is a compute receipt whose receipt signature does
+//! not verify. Receipts go first in blocks only if the node's
 //! check ([`Mempool::with_receipt_check`]: the signer is on the job's committee) passes. A transaction still queued [`EXPIRY_BLOCKS`] finalized blocks after it was admitted
 //! (one behind a nonce gap never becomes includable) expires. Proposers take
-//! [`Mempool::candidates`]: compute nodes' receipts first, then every sender's transactions in
-//! nonce order; when a block cannot take them all, the next block starts with the senders
-//! left out. Execution drops those that are not applicable on the parent (for instance already
+//! [`Mempool::candidates`]: compute nodes' receipts first, then the rest by tip, highest
+//! first, each sender's in nonce order; among equal tips, when a block cannot take them all,
+//! the next block starts with the senders left out. Execution drops those that are not applicable on the parent (for instance already
 //! included in an unfinalized ancestor). Finalized transactions are removed
 //! with [`Mempool::remove_included`].
 //!
@@ -21,11 +23,13 @@
 //! ([`Mempool::submit_gossiped`]) are not forwarded again: every validator is connected to
 //! every other, so one hop reaches all.
 
-use crate::execute::{InvalidTx, check_form};
+use crate::execute::{InvalidTx, check_fee, check_form};
 use crate::signatures::SignatureCache;
 use commonware_codec::EncodeSize as _;
+use hyperchain_stf::fees::FeeSchedule;
 use hyperchain_types::{Address, Digest, Payload, SignedComputeReceipt, SignedTransaction};
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::{Arc, Mutex};
 
@@ -100,6 +104,35 @@ pub enum MempoolError {
     BadReceiptSignature,
 }
 
+/// What the committed state says about a transaction's sender: its next nonce, and what the
+/// transaction's payer holds (the sender's queued transactions must all be payable from it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// The sender's committed next nonce.
+    pub nonce: u64,
+    /// The payer's committed balance.
+    pub spendable: u128,
+}
+
+impl From<u64> for Standing {
+    /// A sender with this next nonce and nothing to spend.
+    fn from(nonce: u64) -> Standing {
+        Standing {
+            nonce,
+            spendable: 0,
+        }
+    }
+}
+
+/// The most a transaction can take from its payer: fee limit and tip, and what it transfers.
+pub fn max_cost(tx: &SignedTransaction) -> u128 {
+    match &tx.tx.payload {
+        Payload::Receipt(_) => 0,
+        Payload::Transfer { amount, .. } => tx.tx.fee.max_total().saturating_add(*amount),
+        _ => tx.tx.fee.max_total(),
+    }
+}
+
 /// The first 8 bytes of a transaction id, big-endian: how compact blocks name transactions.
 pub fn short_id(id: &Digest) -> u64 {
     u64::from_be_bytes(id.0[..8].try_into().expect("8 bytes"))
@@ -114,6 +147,8 @@ struct Entry {
     size: usize,
     admitted: u64,
     priority: bool,
+    /// [`max_cost`].
+    cost: u128,
 }
 
 /// Whether a compute receipt answers a job its signer is assigned to, in committed state: a
@@ -132,6 +167,8 @@ struct Inner {
     /// Encoded bytes queued, in all and per sender.
     bytes: usize,
     sender_bytes: HashMap<Address, usize>,
+    /// The most each sender's queued transactions can take from it.
+    sender_cost: HashMap<Address, u128>,
     /// Finalized blocks seen ([`Mempool::remove_included`] calls).
     blocks: u64,
     /// (admitted, sender, nonce) in admission order, for expiry.
@@ -147,6 +184,7 @@ pub struct Mempool {
     limits: MempoolLimits,
     signatures: Arc<SignatureCache>,
     receipt_check: Option<ReceiptCheck>,
+    fees: FeeSchedule,
     inner: Mutex<Inner>,
 }
 
@@ -187,8 +225,16 @@ impl Mempool {
             limits,
             signatures,
             receipt_check: None,
+            fees: FeeSchedule::FREE,
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// Transactions are admitted only with a fee limit that covers `fees`' required charge
+    /// (the chain's schedule; free by default).
+    pub fn with_fees(mut self, fees: FeeSchedule) -> Self {
+        self.fees = fees;
+        self
     }
 
     /// Compute receipts go first in blocks only if `check` holds for them (their signer is
@@ -221,38 +267,42 @@ impl Mempool {
         }
     }
 
-    /// Queues `tx`, given its sender's committed next nonce; returns its id.
-    pub fn submit(&self, tx: SignedTransaction, next_nonce: u64) -> Result<Digest, MempoolError> {
+    /// Queues `tx`, given its sender's [`Standing`] in committed state; returns its id.
+    pub fn submit(
+        &self,
+        tx: SignedTransaction,
+        standing: impl Into<Standing>,
+    ) -> Result<Digest, MempoolError> {
         check_form(&self.chain_id, &tx)?;
         if !self.signatures.verify(&tx) {
             return Err(InvalidTx::BadSignature.into());
         }
         self.check_receipt(&tx)?;
-        self.admit(tx, next_nonce, true)
+        self.admit(tx, standing.into(), true)
     }
 
-    /// Queues each transaction (given its sender's committed next nonce) as [`Self::submit`]
-    /// would, checking their signatures as one batch; one result per transaction, in order.
-    pub fn submit_batch(
+    /// Queues each transaction (given its sender's standing) as [`Self::submit`] would,
+    /// checking their signatures as one batch; one result per transaction, in order.
+    pub fn submit_batch<S: Into<Standing>>(
         &self,
-        txs: Vec<(SignedTransaction, u64)>,
+        txs: Vec<(SignedTransaction, S)>,
     ) -> Vec<Result<Digest, MempoolError>> {
-        self.submit_all(txs, true)
+        self.submit_all(txs.into_iter().map(|(t, s)| (t, s.into())).collect(), true)
     }
 
     /// [`Self::submit_batch`] for transactions another validator gossiped: they are not
     /// gossiped again, and those already queued are skipped before their signatures are
     /// checked.
-    pub fn submit_gossiped(
+    pub fn submit_gossiped<S: Into<Standing>>(
         &self,
-        txs: Vec<(SignedTransaction, u64)>,
+        txs: Vec<(SignedTransaction, S)>,
     ) -> Vec<Result<Digest, MempoolError>> {
-        self.submit_all(txs, false)
+        self.submit_all(txs.into_iter().map(|(t, s)| (t, s.into())).collect(), false)
     }
 
     fn submit_all(
         &self,
-        txs: Vec<(SignedTransaction, u64)>,
+        txs: Vec<(SignedTransaction, Standing)>,
         from_client: bool,
     ) -> Vec<Result<Digest, MempoolError>> {
         let queued: Vec<bool> = if from_client {
@@ -294,10 +344,10 @@ impl Mempool {
         }
         txs.into_iter()
             .zip(results)
-            .map(|((tx, next_nonce), checked)| {
+            .map(|((tx, standing), checked)| {
                 checked?;
                 self.check_receipt(&tx)?;
-                self.admit(tx, next_nonce, from_client)
+                self.admit(tx, standing, from_client)
             })
             .collect()
     }
@@ -318,9 +368,10 @@ impl Mempool {
     fn admit(
         &self,
         tx: SignedTransaction,
-        next_nonce: u64,
+        standing: Standing,
         from_client: bool,
     ) -> Result<Digest, MempoolError> {
+        let next_nonce = standing.nonce;
         let nonce = tx.tx.nonce;
         if nonce < next_nonce {
             return Err(MempoolError::StaleNonce {
@@ -349,6 +400,22 @@ impl Mempool {
         if sender_bytes + size > self.limits.max_sender_bytes {
             return Err(MempoolError::SenderQuota(self.limits.max_sender_bytes));
         }
+        // The payer must be able to pay for everything the sender has queued, this one too:
+        // one balance cannot pay for a pool full of transactions.
+        let cost = max_cost(&tx);
+        let queued_cost = inner.sender_cost.get(&sender).copied().unwrap_or(0);
+        check_fee(
+            &self.fees,
+            &tx,
+            standing.spendable.saturating_sub(queued_cost),
+        )?;
+        if cost > 0 && queued_cost.saturating_add(cost) > standing.spendable {
+            return Err(InvalidTx::CannotPay {
+                balance: standing.spendable.saturating_sub(queued_cost),
+                needed: cost,
+            }
+            .into());
+        }
         let queue = inner.senders.entry(sender).or_default();
         if queue.contains_key(&nonce) {
             return Err(MempoolError::Duplicate);
@@ -373,6 +440,7 @@ impl Mempool {
                 size,
                 admitted,
                 priority,
+                cost,
             },
         );
         inner
@@ -383,6 +451,9 @@ impl Mempool {
         inner.len += 1;
         inner.bytes += size;
         *inner.sender_bytes.entry(sender).or_default() += size;
+        if cost > 0 {
+            *inner.sender_cost.entry(sender).or_default() += cost;
+        }
         inner.expiry.push_back((admitted, sender, nonce));
         Ok(id)
     }
@@ -415,8 +486,8 @@ impl Mempool {
 
     /// Up to `max_txs` transactions of at most `max_bytes` encoded bytes in total, each
     /// sender's in nonce order: compute nodes' receipts (each sender's leading run of them)
-    /// first, then the rest. When they do not all fit, the next call starts after the last
-    /// sender this one took from.
+    /// first, then the rest by tip, highest first. Among equal tips senders take turns in
+    /// address order, starting after the last sender the previous full call took from.
     pub fn candidates(&self, max_txs: usize, max_bytes: usize) -> Vec<SignedTransaction> {
         let mut inner = self.lock();
         // Senders in address order, starting after the cursor and wrapping around.
@@ -429,34 +500,54 @@ impl Mempool {
                 .collect(),
             None => inner.senders.keys().copied().collect(),
         };
+        let mut queues: Vec<_> = order
+            .iter()
+            .map(|sender| inner.senders[sender].values().peekable())
+            .collect();
         let mut out = Vec::new();
         let mut bytes = 0;
-        let mut taken = vec![0usize; order.len()];
         let mut last = None;
-        // Compute nodes' receipts first (each sender's leading run of them): they finish
-        // work in flight and free their lanes; then everything else.
         let mut full = false;
-        for receipts_only in [true, false] {
-            'senders: for (i, sender) in order.iter().enumerate() {
-                for Entry { tx, priority, .. } in inner.senders[sender].values().skip(taken[i]) {
-                    if receipts_only && !priority {
-                        continue 'senders;
-                    }
-                    let size = tx.encode_size();
-                    if out.len() == max_txs || bytes + size > max_bytes {
-                        full = true;
-                        break 'senders;
-                    }
-                    bytes += size;
-                    out.push(tx.clone());
-                    taken[i] += 1;
-                    last = Some(*sender);
+        let mut take = |entry: &Entry, rank: usize| -> bool {
+            if out.len() == max_txs || bytes + entry.size > max_bytes {
+                return false;
+            }
+            bytes += entry.size;
+            out.push(entry.tx.clone());
+            last = Some(order[rank]);
+            true
+        };
+        // Compute nodes' receipts first (each sender's leading run of them): they finish
+        // work in flight and free their lanes.
+        'receipts: for (rank, queue) in queues.iter_mut().enumerate() {
+            while let Some(entry) = queue.next_if(|e| e.priority) {
+                if !take(entry, rank) {
+                    full = true;
+                    break 'receipts;
                 }
             }
-            if full {
-                break;
+        }
+        // Then every sender's next transaction by tip; ties go in turn order.
+        if !full {
+            let mut heap: BinaryHeap<(u64, Reverse<usize>)> = queues
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(rank, q)| q.peek().map(|e| (e.tx.tx.fee.tip, Reverse(rank))))
+                .collect();
+            while let Some((_, Reverse(rank))) = heap.pop() {
+                let entry = queues[rank]
+                    .next()
+                    .expect("a queued sender has a next entry");
+                if !take(entry, rank) {
+                    full = true;
+                    break;
+                }
+                if let Some(next) = queues[rank].peek() {
+                    heap.push((next.tx.tx.fee.tip, Reverse(rank)));
+                }
             }
         }
+        drop(queues);
         inner.cursor = if full { last } else { None };
         out
     }
@@ -521,6 +612,14 @@ impl Inner {
                 self.sender_bytes.remove(sender);
             }
         }
+        if entry.cost > 0
+            && let Some(cost) = self.sender_cost.get_mut(sender)
+        {
+            *cost -= entry.cost;
+            if *cost == 0 {
+                self.sender_cost.remove(sender);
+            }
+        }
         Some(entry)
     }
 }
@@ -537,6 +636,7 @@ mod tests {
             chain_id: sha256(chain),
             sender: key.public_key().into(),
             nonce,
+            fee: hyperchain_types::Fee::NONE,
             payload: Payload::Call {
                 contract: Address([1; 32]),
                 method: "get".into(),
@@ -571,6 +671,7 @@ mod tests {
             chain_id: sha256(b"c"),
             sender: key.public_key().into(),
             nonce,
+            fee: hyperchain_types::Fee::NONE,
             payload: Payload::Receipt(Box::new(receipt)),
         }
         .sign(&key)
@@ -709,7 +810,7 @@ mod tests {
 
         let c = pool.candidates(10, usize::MAX);
         assert_eq!(c.len(), 3);
-        assert_eq!(pool.submit_batch(vec![]), vec![]);
+        assert_eq!(pool.submit_batch::<u64>(vec![]), vec![]);
         let of_1: Vec<u64> = c
             .iter()
             .filter(|t| t.tx.sender == ed25519::PrivateKey::from_seed(1).public_key().into())
@@ -730,6 +831,7 @@ mod tests {
             chain_id: sha256(b"c"),
             sender: key.public_key().into(),
             nonce,
+            fee: hyperchain_types::Fee::NONE,
             payload: Payload::Deploy {
                 code: vec![0; code_len],
                 mode: hyperchain_types::ExecutionMode::Replicated,

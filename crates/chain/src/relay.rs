@@ -887,25 +887,14 @@ fn gossip(sender: &mut impl RelaySender, txs: Vec<SignedTransaction>) {
 
 /// Admits gossiped transactions as the RPC admits clients' (without gossiping them again).
 fn admit_gossip(ledger: &Ledger, mempool: &Mempool, txs: Vec<SignedTransaction>) {
-    let mut nonces: HashMap<hyperchain_types::Address, u64> = HashMap::new();
-    let mut batch = Vec::with_capacity(txs.len());
-    for tx in txs {
-        let sender = tx.tx.sender_address();
-        let next = match nonces.get(&sender) {
-            Some(n) => *n,
-            None => match ledger.next_nonce(&sender) {
-                Ok(n) => {
-                    nonces.insert(sender, n);
-                    n
-                }
-                Err(e) => {
-                    warn!(error = %e, "cannot read a nonce; gossip dropped");
-                    return;
-                }
-            },
-        };
-        batch.push((tx, next));
-    }
+    let standings = match ledger.standings(&txs) {
+        Ok(standings) => standings,
+        Err(e) => {
+            warn!(error = %e, "cannot read the senders' accounts; gossip dropped");
+            return;
+        }
+    };
+    let batch: Vec<_> = txs.into_iter().zip(standings).collect();
     let admitted = mempool
         .submit_gossiped(batch)
         .iter()
@@ -929,6 +918,7 @@ mod tests {
             chain_id: sha256(b"c"),
             sender: key.public_key().into(),
             nonce,
+            fee: hyperchain_types::Fee::NONE,
             payload: Payload::Call {
                 contract: Address([7; 32]),
                 method: "increment".into(),

@@ -240,6 +240,7 @@ where
             config.mempool_capacity,
             ledger.executor().signatures().clone(),
         )
+        .with_fees(spec.fees)
         // A receipt goes first in blocks only if its signer is on the job's committee in
         // committed state (one lookup); others wait their turn like any transaction.
         .with_receipt_check(Arc::new(move |r| {

@@ -155,10 +155,7 @@ pub fn open_ledger(
     group: &GroupPublicKey,
     registry: RegistryConfig,
 ) -> Arc<Ledger> {
-    let genesis = Genesis {
-        chain_id,
-        timestamp_ms: 0,
-    };
+    let genesis = Genesis::unfunded(chain_id, 0);
     let executor = Executor::new(engine, chain_id)
         .with_registry(registry)
         .with_seed_verifier(LightClient::new(chain_id, *group));

@@ -44,6 +44,7 @@ pub fn deploy_mode(
         chain_id: chain_id(),
         sender: key.public_key().into(),
         nonce,
+        fee: hyperchain_types::Fee::NONE,
         payload: Payload::Deploy {
             code: code.to_vec(),
             mode,
@@ -64,6 +65,7 @@ pub fn call(
         chain_id: chain_id(),
         sender: key.public_key().into(),
         nonce,
+        fee: hyperchain_types::Fee::NONE,
         payload: Payload::Call {
             contract,
             method: method.into(),

@@ -14,6 +14,7 @@ const ENV: BlockEnv = BlockEnv {
     timestamp_ms: 1_000,
     view: 1,
     seed: None,
+    leader: [0; 32],
 };
 
 fn executor() -> Executor {

@@ -8,10 +8,7 @@ use hyperchain_sdk::encode;
 use hyperchain_types::{Digest, ReceiptStatus, sha256};
 
 fn genesis() -> Genesis {
-    Genesis {
-        chain_id: chain_id(),
-        timestamp_ms: 1_000,
-    }
+    Genesis::unfunded(chain_id(), 1_000)
 }
 
 /// The validators whose seeds the test blocks reveal.
@@ -112,10 +109,7 @@ fn build_verify_finalize_and_reopen() {
     drop(a);
     let wrong = Ledger::open(
         dir_a.path(),
-        Genesis {
-            chain_id: Digest([9; 32]),
-            timestamp_ms: 1_000,
-        },
+        Genesis::unfunded(Digest([9; 32]), 1_000),
         Executor::new(engine(), Digest([9; 32])),
     );
     assert!(matches!(wrong, Err(LedgerError::WrongChain { .. })));

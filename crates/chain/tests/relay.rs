@@ -100,7 +100,7 @@ fn run(seed: u64, entry: Entry, crash_after_gossip: bool) -> Outcome {
         let mut txs: Vec<SignedTransaction> = vec![deploy(&alice, 0, COUNTER)];
         txs.extend((1..=CALLS).map(|i| call(&alice, i, counter, "increment", encode(&1u64))));
         let ids: Vec<Digest> = txs.iter().map(SignedTransaction::id).collect();
-        let batch: Vec<(SignedTransaction, u64)> = txs.into_iter().map(|tx| (tx, 0)).collect();
+        let batch: Vec<_> = txs.into_iter().map(|tx| (tx, 0u64)).collect();
         let verdicts = match entry {
             Entry::Client => mempools[0].submit_batch(batch),
             Entry::Local => mempools[0].submit_gossiped(batch),

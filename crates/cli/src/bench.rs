@@ -17,11 +17,12 @@ use crate::genesis::DEFAULT_BASE_PORT;
 use crate::remote::{rpc_error, submit, wait_receipt};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
+use hyperchain_chain::fees::{UNIT, format_amount};
 use hyperchain_chain::genesis::AccountKey;
 use hyperchain_rpc::Client;
 use hyperchain_rpc::api::{QueryRequest, ReceiptOutcome};
 use hyperchain_sdk::{Decode as _, encode};
-use hyperchain_types::{Digest, ExecutionMode, Payload, SignedTransaction, Transaction};
+use hyperchain_types::{Address, Digest, ExecutionMode, Payload, SignedTransaction, Transaction};
 use serde_json::json;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -179,7 +180,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
         )?;
         let mut running = start_network(&dir, &configs, events)?;
         let rpcs = running.rpcs.clone();
-        let result = crate::remote::runtime()?.block_on(measure(&args, &rpcs, events));
+        let faucet = crate::remote::faucet_key(&dir)?;
+        let result = crate::remote::runtime()?.block_on(measure(&args, &rpcs, &faucet, events));
         let alive = running.check_alive();
         running.stop();
         let report = result?;
@@ -423,15 +425,61 @@ struct Progress {
     batches: AtomicUsize,
 }
 
-async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<serde_json::Value> {
+async fn measure(
+    args: &BenchArgs,
+    rpcs: &[String],
+    faucet: &AccountKey,
+    events: Events,
+) -> Result<serde_json::Value> {
     let clients = crate::remote::clients(rpcs)?;
     let follow = &clients[0];
     let url = follow.base_url().to_owned();
     wait_for_blocks(follow).await?;
     let status = follow.status().await.map_err(|e| rpc_error(&url, e))?;
+    let schedule = follow
+        .fees()
+        .await
+        .map_err(|e| rpc_error(&url, e))?
+        .schedule;
+
+    // The accounts, funded from the faucet before the clock starts.
+    let deployer = AccountKey::generate(commonware_utils::sys_rng());
+    let accounts: Vec<AccountKey> = (0..args.accounts)
+        .map(|_| AccountKey::generate(commonware_utils::sys_rng()))
+        .collect();
+    let input = encode(&1u64);
+    let call = |key: &AccountKey, nonce: u64, counter: Address| {
+        let mut tx = Transaction {
+            chain_id: status.chain_id,
+            sender: commonware_cryptography::Signer::public_key(&key.0).into(),
+            nonce,
+            fee: hyperchain_types::Fee::NONE,
+            payload: Payload::Call {
+                contract: counter,
+                method: "increment".into(),
+                input: input.clone(),
+                fuel_limit: INCREMENT_FUEL,
+            },
+        };
+        tx.fee = hyperchain_types::Fee::limit(schedule.required_unsigned(&tx));
+        tx.sign(&key.0)
+    };
+    let per_call = call(&deployer, 0, Address::ZERO).tx.fee.max_total();
+    let per_account = per_call * args.txs.div_ceil(args.accounts) as u128;
+    let mut grants: Vec<(Address, u128)> = vec![(deployer.address(), 1_000 * UNIT)];
+    grants.extend(accounts.iter().map(|a| (a.address(), per_account)));
+    let funded = crate::remote::fund(follow, faucet, &grants).await?;
+    events.emit(
+        json!({"event": "funded", "accounts": funded, "per_account": per_account.to_string()}),
+        || {
+            format!(
+                "funded {funded} accounts from the faucet ({} each for their calls)",
+                format_amount(per_account)
+            )
+        },
+    );
 
     // Deploy the counter.
-    let deployer = AccountKey::generate(commonware_utils::sys_rng());
     let code = hyperchain_contracts::by_name("counter")
         .ok_or_else(|| anyhow!("no example `counter`"))?
         .to_vec();
@@ -451,27 +499,11 @@ async fn measure(args: &BenchArgs, rpcs: &[String], events: Events) -> Result<se
     );
 
     // Sign everything before the clock starts; account a sends through validator a % n.
-    let accounts: Vec<AccountKey> = (0..args.accounts)
-        .map(|_| AccountKey::generate(commonware_utils::sys_rng()))
-        .collect();
     let mut queues: Vec<VecDeque<SignedTransaction>> = vec![VecDeque::new(); clients.len()];
     let mut nonces = vec![0u64; accounts.len()];
-    let input = encode(&1u64);
     for i in 0..args.txs {
         let a = i % accounts.len();
-        let key = &accounts[a];
-        let tx = Transaction {
-            chain_id: status.chain_id,
-            sender: commonware_cryptography::Signer::public_key(&key.0).into(),
-            nonce: nonces[a],
-            payload: Payload::Call {
-                contract: counter,
-                method: "increment".into(),
-                input: input.clone(),
-                fuel_limit: INCREMENT_FUEL,
-            },
-        }
-        .sign(&key.0);
+        let tx = call(&accounts[a], nonces[a], counter);
         nonces[a] += 1;
         queues[a % clients.len()].push_back(tx);
     }

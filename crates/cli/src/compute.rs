@@ -78,6 +78,11 @@ pub struct ComputeArgs {
     /// (also resends other nodes' old receipts).
     #[arg(long, default_value = "none")]
     fault: Fault,
+    /// The owner account's key file (`hyperchain keys new`): it signs the registration (the
+    /// evidence binds it), pays the node's fees and receives its payments. Without it the
+    /// node's own identity account owns it, which on a chain with fees holds nothing.
+    #[arg(long)]
+    owner_key: Option<std::path::PathBuf>,
     /// Print one JSON object per event.
     #[arg(long)]
     json: bool,
@@ -174,6 +179,14 @@ pub fn run(args: ComputeArgs) -> Result<()> {
         register_timeout: Duration::from_secs(args.register_timeout),
         fault: args.fault,
         parallel: args.parallel,
+        owner: match &args.owner_key {
+            Some(path) => Some(
+                hyperchain_chain::genesis::AccountKey::load(path)
+                    .with_context(|| format!("--owner-key {}", path.display()))?
+                    .0,
+            ),
+            None => None,
+        },
     };
     let client = HttpClient::new(&args.rpc).map_err(|e| anyhow!("--rpc: {e}"))?;
     let json = args.json;

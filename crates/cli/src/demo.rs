@@ -22,6 +22,9 @@ const INCREMENTS: [u64; 3] = [1, 2, 3];
 /// Iterations of the demo's `sha256_chain` call.
 const CHAIN_ITERATIONS: u32 = 10_000;
 
+/// What the demo account holds after funding (it pays every demo transaction's fees).
+const DEMO_FUNDS: u128 = 10_000 * hyperchain_chain::fees::UNIT;
+
 /// Heavy jobs the committee part of the demo sends, per lane.
 pub const JOBS_PER_LANE: usize = 3;
 /// Lanes (cross-vendor `heavy` contracts) of the committee part of the demo.
@@ -52,6 +55,23 @@ pub async fn run(dir: &Path, rpc: &str, json: bool, regions: Option<&[String]>) 
             )
         },
     );
+
+    // Calls pay fees: the demo account is funded from the devnet's faucet.
+    let grant = DEMO_FUNDS;
+    let faucet = crate::remote::faucet_key(dir)?;
+    if crate::remote::fund(&client, &faucet, &[(key.address(), grant)]).await? > 0 {
+        event(
+            json,
+            json!({"event": "demo_funded", "address": key.address(), "amount": grant.to_string()}),
+            || {
+                format!(
+                    "funded the demo account with {} from the faucet ({})",
+                    hyperchain_chain::fees::format_amount(grant),
+                    dir.join(crate::genesis::FAUCET_KEY_FILE).display()
+                )
+            },
+        );
+    }
 
     let counter = deploy(&client, &key, "counter", json).await?;
 

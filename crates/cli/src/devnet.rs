@@ -154,6 +154,13 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                         crate::demo::wait_for_blocks(&client, args.json).await?;
                         crate::fleet::register_release(dir, &client, Events::stdout(args.json))
                             .await?;
+                        crate::fleet::fund_owners(
+                            dir,
+                            &client,
+                            2 * args.regions.len() * args.compute_per_region,
+                            Events::stdout(args.json),
+                        )
+                        .await?;
                         let mut started = crate::fleet::start(
                             dir,
                             &running.rpcs,
@@ -247,6 +254,7 @@ pub(crate) fn create_network(
         base_port,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         crate::genesis::compute_params(pipeline_depth)?,
+        hyperchain_chain::fees::FeeSchedule::default(),
     )?;
     if events.json {
         events.emit(json!({"event": "genesis", "report": report}), String::new);

@@ -73,7 +73,47 @@ pub(crate) async fn register_release(dir: &Path, client: &Client, events: Events
     Ok(())
 }
 
-/// Starts `per_region` Intel and `per_region` AMD simulated nodes in each region.
+/// An owner key file inside a compute node's directory.
+pub const OWNER_KEY_FILE: &str = "owner.key";
+/// What each compute node's owner holds after funding: its registrations' and
+/// re-attestations' fees.
+const OWNER_FUNDS: u128 = 1_000 * hyperchain_chain::fees::UNIT;
+
+/// The owner keys of the `nodes` compute nodes (created when missing), funded from the
+/// devnet's faucet. Each node's owner registers it and pays its fees.
+pub(crate) async fn fund_owners(
+    dir: &Path,
+    client: &Client,
+    nodes: usize,
+    events: Events,
+) -> Result<()> {
+    let mut grants = Vec::new();
+    for index in 0..nodes {
+        let node_dir = compute_dir(dir, index);
+        std::fs::create_dir_all(&node_dir)
+            .with_context(|| format!("cannot create {}", node_dir.display()))?;
+        let path = node_dir.join(OWNER_KEY_FILE);
+        let key = if path.exists() {
+            crate::remote::load_key(&path)?
+        } else {
+            let key = AccountKey::generate(commonware_utils::sys_rng());
+            key.save(&path)?;
+            key
+        };
+        grants.push((key.address(), OWNER_FUNDS));
+    }
+    let faucet = crate::remote::faucet_key(dir)?;
+    let funded = crate::remote::fund(client, &faucet, &grants).await?;
+    if funded > 0 {
+        events.emit(json!({"event": "owners_funded", "owners": funded}), || {
+            format!("funded {funded} compute-node owner accounts from the faucet")
+        });
+    }
+    Ok(())
+}
+
+/// Starts `per_region` Intel and `per_region` AMD simulated nodes in each region, each
+/// registered by the owner key in its directory ([`fund_owners`]).
 pub(crate) fn start(
     dir: &Path,
     rpcs: &[String],
@@ -111,6 +151,8 @@ pub(crate) fn start(
                     .arg(dir.join(GENESIS_FILE))
                     .arg("--poll-ms")
                     .arg(poll_ms.to_string())
+                    .arg("--owner-key")
+                    .arg(node_dir.join(OWNER_KEY_FILE))
                     .arg("--json");
                 // Each node starts its list at a different validator, so their reads and
                 // receipts spread over the validators (which gossip the receipts on).

@@ -4,7 +4,8 @@
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use hyperchain_chain::config::NodeConfig;
-use hyperchain_chain::genesis::{ChainSpec, deal_devnet_with};
+use hyperchain_chain::fees::FeeSchedule;
+use hyperchain_chain::genesis::{ChainSpec, DevnetOptions, deal_devnet_with};
 use hyperchain_chain::registry::ComputeParams;
 pub use hyperchain_chain::registry::DEFAULT_PIPELINE_DEPTH;
 use serde::Serialize;
@@ -17,6 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub const GENESIS_FILE: &str = "genesis.json";
 /// Governance key inside a devnet directory.
 pub const GOVERNANCE_KEY_FILE: &str = "governance.key";
+/// The faucet account's key inside a devnet directory (funded at genesis).
+pub const FAUCET_KEY_FILE: &str = "faucet.key";
 /// A validator's key file inside its directory.
 pub const VALIDATOR_KEY_FILE: &str = "validator.key";
 /// A validator's configuration inside its directory.
@@ -30,7 +33,8 @@ pub enum GenesisCommand {
     ///
     /// DEVNETS ONLY: this command is a trusted dealer. It generates every validator's
     /// identity key and threshold-BLS share, so whoever runs it (or can read DIR) can sign
-    /// for the whole chain. Writes DIR/genesis.json, DIR/governance.key and, for each
+    /// for the whole chain. Writes DIR/genesis.json, DIR/governance.key, DIR/faucet.key (an
+    /// account funded with one billion HYP at genesis) and, for each
     /// validator i, DIR/validator-i/{validator.key,config.json}. Validator i listens for p2p
     /// on HOST:(BASE_PORT + i) and for RPC on HOST:(BASE_PORT + N + i).
     Init {
@@ -53,6 +57,10 @@ pub enum GenesisCommand {
         /// the head and the jobs behind it ordered before its seed; 1 turns pipelining off).
         #[arg(long, default_value_t = DEFAULT_PIPELINE_DEPTH)]
         pipeline_depth: u32,
+        /// A chain whose fee schedule charges nothing (`policy.fees` all zeros). By default
+        /// every transaction pays by the default schedule (docs/DESIGN.md §10).
+        #[arg(long)]
+        no_fees: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -84,6 +92,8 @@ pub struct InitReport {
     pub chain_id: String,
     pub genesis: PathBuf,
     pub governance_key: PathBuf,
+    pub faucet_key: PathBuf,
+    pub faucet: String,
     pub validators: Vec<InitValidator>,
 }
 
@@ -112,6 +122,7 @@ pub fn init(
     base_port: u16,
     host: IpAddr,
     compute: ComputeParams,
+    fees: FeeSchedule,
 ) -> Result<InitReport> {
     if validators == 0 {
         bail!("--validators must be at least 1");
@@ -141,7 +152,11 @@ pub fn init(
         chain,
         timestamp_ms,
         &p2p,
-        compute,
+        DevnetOptions {
+            compute,
+            fees,
+            allocations: Vec::new(),
+        },
     )?;
 
     let mut report = InitReport {
@@ -149,6 +164,8 @@ pub fn init(
         chain_id: devnet.spec.chain_id.to_hex(),
         genesis: genesis.clone(),
         governance_key: dir.join(GOVERNANCE_KEY_FILE),
+        faucet_key: dir.join(FAUCET_KEY_FILE),
+        faucet: devnet.faucet.address().to_hex(),
         validators: Vec::new(),
     };
     for (i, key) in devnet.validator_keys.iter().enumerate() {
@@ -176,6 +193,7 @@ pub fn init(
         });
     }
     devnet.governance.save(&report.governance_key)?;
+    devnet.faucet.save(&report.faucet_key)?;
     // Written last: a directory with a genesis is complete.
     devnet.spec.save(&genesis)?;
     Ok(report)
@@ -190,6 +208,12 @@ pub fn print_init(report: &InitReport) {
     );
     println!("  genesis         {}", report.genesis.display());
     println!("  governance key  {}", report.governance_key.display());
+    println!(
+        "  faucet key      {} (account 0x{}, {})",
+        report.faucet_key.display(),
+        report.faucet,
+        hyperchain_chain::fees::format_amount(hyperchain_chain::genesis::DEVNET_FAUCET_BALANCE)
+    );
     for v in &report.validators {
         println!(
             "  validator {}  p2p {}  rpc {}  config {}",
@@ -211,10 +235,16 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
             base_port,
             host,
             pipeline_depth,
+            no_fees,
             json,
         } => {
             let compute = compute_params(pipeline_depth)?;
-            let report = init(&dir, validators, &chain, base_port, host, compute)?;
+            let fees = if no_fees {
+                FeeSchedule::FREE
+            } else {
+                FeeSchedule::default()
+            };
+            let report = init(&dir, validators, &chain, base_port, host, compute, fees)?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {

@@ -150,6 +150,13 @@ pub fn run_one(b: &JobBench, dir: &Path, events: Events) -> Result<serde_json::V
             None
         } else {
             crate::fleet::register_release(dir, &client, events).await?;
+            crate::fleet::fund_owners(
+                dir,
+                &client,
+                2 * regions.len() * b.compute_per_region,
+                events,
+            )
+            .await?;
             // Compute nodes poll for work often: the bench measures throughput, not polling.
             let mut fleet =
                 crate::fleet::start(dir, &rpcs, &regions, b.compute_per_region, 20, events)?;
@@ -157,7 +164,17 @@ pub fn run_one(b: &JobBench, dir: &Path, events: Events) -> Result<serde_json::V
             Some(fleet)
         };
         let compute_pids = fleet.as_ref().map(|f| f.pids()).unwrap_or_default();
-        let report = measure(b, &rpcs, &regions, &running.pids(), &compute_pids, events).await;
+        let faucet = crate::remote::faucet_key(dir)?;
+        let report = measure(
+            b,
+            &rpcs,
+            &regions,
+            &running.pids(),
+            &compute_pids,
+            &faucet,
+            events,
+        )
+        .await;
         drop(fleet);
         report
     });
@@ -174,6 +191,7 @@ async fn measure(
     regions: &[String],
     validator_pids: &[u32],
     compute_pids: &[u32],
+    faucet: &AccountKey,
     events: Events,
 ) -> Result<serde_json::Value> {
     let clients = crate::remote::clients(rpcs)?;
@@ -183,6 +201,12 @@ async fn measure(
 
     // The lanes: one contract each, deployed in the mode.
     let deployer = AccountKey::generate(commonware_utils::sys_rng());
+    crate::remote::fund(
+        follow,
+        faucet,
+        &[(deployer.address(), 1_000 * hyperchain_chain::fees::UNIT)],
+    )
+    .await?;
     let code = hyperchain_contracts::by_name(b.workload.contract())
         .ok_or_else(|| anyhow!("no example `{}`", b.workload.contract()))?
         .to_vec();
@@ -249,21 +273,51 @@ async fn measure(
     let accounts: Vec<AccountKey> = (0..clients.len())
         .map(|_| AccountKey::generate(commonware_utils::sys_rng()))
         .collect();
+    let schedule = follow
+        .fees()
+        .await
+        .map_err(|e| rpc_error(&url, e))?
+        .schedule;
+    let priced = |mut tx: Transaction| {
+        tx.fee = hyperchain_types::Fee::limit(schedule.required_unsigned(&tx));
+        tx
+    };
+    let per_call = priced(Transaction {
+        chain_id: status.chain_id,
+        sender: commonware_cryptography::Signer::public_key(&accounts[0].0).into(),
+        nonce: 0,
+        fee: hyperchain_types::Fee::NONE,
+        payload: Payload::Call {
+            contract: lanes[0],
+            method: method.into(),
+            input: input.clone(),
+            fuel_limit,
+        },
+    })
+    .fee
+    .max_total();
+    let per_account = per_call * b.jobs.div_ceil(accounts.len()) as u128;
+    let grants: Vec<(Address, u128)> = accounts
+        .iter()
+        .map(|a| (a.address(), per_account))
+        .collect();
+    crate::remote::fund(follow, faucet, &grants).await?;
     let mut per_validator: Vec<Vec<SignedTransaction>> = vec![Vec::new(); clients.len()];
     let mut nonces = vec![0u64; accounts.len()];
     for i in 0..b.jobs {
         let a = i % accounts.len();
-        let tx = Transaction {
+        let tx = priced(Transaction {
             chain_id: status.chain_id,
             sender: commonware_cryptography::Signer::public_key(&accounts[a].0).into(),
             nonce: nonces[a],
+            fee: hyperchain_types::Fee::NONE,
             payload: Payload::Call {
                 contract: lanes[i % lanes.len()],
                 method: method.into(),
                 input: input.clone(),
                 fuel_limit,
             },
-        }
+        })
         .sign(&accounts[a].0);
         nonces[a] += 1;
         per_validator[a].push(tx);

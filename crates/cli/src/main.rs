@@ -97,6 +97,16 @@ enum Command {
     /// refused or the chain rejected the transaction.
     #[command(after_help = args::TYPES_HELP)]
     Call(remote::CallArgs),
+    /// Show an account's balance and next nonce (an address, or --key FILE).
+    ///
+    /// Balances are in base units; 1 HYP = 10^9 base units. A devnet's DIR/faucet.key holds
+    /// one billion HYP at genesis.
+    Balance(remote::BalanceArgs),
+    /// Send HYP to another account and print the receipt (with the fee charged).
+    ///
+    /// The fee limit defaults to the estimate (`--estimate` prints it and sends nothing);
+    /// the sender must hold the amount, the fee limit and the tip.
+    Transfer(remote::TransferArgs),
     /// Run a read-only call on a node's latest finalized state (exit 2 if it fails).
     #[command(after_help = args::TYPES_HELP)]
     Query(remote::QueryArgs),
@@ -164,6 +174,8 @@ fn main() {
         Command::Simulate(args) => simulate::run(args),
         Command::Deploy(args) => remote::deploy(args),
         Command::Call(args) => remote::call(args),
+        Command::Balance(args) => remote::balance(args),
+        Command::Transfer(args) => remote::transfer(args),
         Command::Query(args) => remote::query(args),
         Command::Tx { id, decode, conn } => remote::tx(id, decode, conn),
         Command::Status { conn } => remote::status(conn),

@@ -4,6 +4,7 @@
 use crate::args::{decode_output, encode_args};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
+use hyperchain_chain::fees::{format_amount, parse_amount};
 use hyperchain_chain::genesis::AccountKey;
 use hyperchain_rpc::api::{QueryRequest, ReceiptOutcome, ReceiptView, TxStatus};
 use hyperchain_rpc::{Client, ClientError};
@@ -62,6 +63,8 @@ pub struct DeployArgs {
     #[arg(long)]
     pub nonce: Option<u64>,
     #[command(flatten)]
+    pub fee: FeeArgs,
+    #[command(flatten)]
     pub wait: Wait,
     #[command(flatten)]
     pub conn: Conn,
@@ -87,6 +90,8 @@ pub struct CallArgs {
     /// Nonce to use (default: the account's next nonce on the node).
     #[arg(long)]
     pub nonce: Option<u64>,
+    #[command(flatten)]
+    pub fee: FeeArgs,
     #[command(flatten)]
     pub wait: Wait,
     #[command(flatten)]
@@ -160,6 +165,134 @@ pub async fn submit(
     payload: Payload,
     nonce: Option<u64>,
 ) -> Result<Digest> {
+    submit_with(client, key, payload, nonce, &FeeArgs::default()).await
+}
+
+/// The fee options of a transaction command.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FeeArgs {
+    /// The most the transaction may be charged (HYP, e.g. 0.5, or base units as 500u).
+    /// Default: the estimate (the schedule's charge for it, plus for a call twice the state
+    /// a read-only run says it writes).
+    #[arg(long, value_parser = parse_amount_u64)]
+    pub fee_limit: Option<u64>,
+    /// Paid to the block's proposer on top of the charge; higher tips are included first.
+    #[arg(long, value_parser = parse_amount_u64, default_value = "0")]
+    pub tip: u64,
+    /// Print the estimated fee and send nothing.
+    #[arg(long)]
+    pub estimate: bool,
+}
+
+fn parse_amount_u64(text: &str) -> Result<u64, String> {
+    let units = parse_amount(text)?;
+    u64::try_from(units).map_err(|_| format!("`{text}` is more than a fee can be"))
+}
+
+/// What a transaction is expected to cost, from the chain's schedule and, for a call, a
+/// read-only run on the finalized state.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Estimate {
+    /// The schedule's charge for any inclusion (bytes, code, evidence).
+    pub base: u64,
+    /// The fuel the read-only run used, and its charge.
+    pub fuel_used: u64,
+    /// The charge for that fuel.
+    pub fuel: u64,
+    /// Bytes of state the run wrote, and their charge.
+    pub state_bytes: u64,
+    /// The charge for those bytes.
+    pub state: u64,
+    /// The least fee limit the chain accepts (base + the whole fuel limit).
+    pub required: u64,
+    /// The fee limit chosen: the required one plus twice the state charge.
+    pub limit: u64,
+    /// The expected charge: base + fuel + state.
+    pub expected: u64,
+}
+
+/// Estimates `tx`'s fee (its own fee fields are ignored).
+pub async fn estimate(client: &Client, tx: &Transaction) -> Result<Estimate> {
+    let url = client.base_url();
+    let schedule = client.fees().await.map_err(|e| rpc_error(url, e))?.schedule;
+    let required = schedule.required_unsigned(tx);
+    let base = schedule.base_of(
+        &tx.payload,
+        commonware_codec::EncodeSize::encode_size(tx) + 64,
+    );
+    let (fuel_used, state_bytes) = match &tx.payload {
+        Payload::Call {
+            contract,
+            method,
+            input,
+            fuel_limit,
+        } => {
+            let mut request = QueryRequest::new(*contract, method.clone(), input.clone());
+            request.caller = Some(tx.sender_address());
+            request.fuel_limit = Some(*fuel_limit);
+            match client.query(&request).await {
+                Ok(run) => {
+                    let bytes: u64 = run
+                        .writes
+                        .iter()
+                        .filter_map(|(k, v)| v.as_ref().map(|v| (k.len() / 2 + v.0.len()) as u64))
+                        .sum();
+                    (run.fuel_used, bytes)
+                }
+                // The node may cap read-only runs below the call's fuel limit: the estimate
+                // then covers the required charge only.
+                Err(_) => (0, 0),
+            }
+        }
+        _ => (0, 0),
+    };
+    let fuel = schedule.fuel(fuel_used);
+    let state = schedule.state(state_bytes);
+    Ok(Estimate {
+        base,
+        fuel_used,
+        fuel,
+        state_bytes,
+        state,
+        required,
+        limit: required.saturating_add(state.saturating_mul(2)),
+        expected: base.saturating_add(fuel).saturating_add(state),
+    })
+}
+
+/// Prints an estimate.
+pub fn print_estimate(e: &Estimate, json: bool) {
+    if json {
+        println!("{}", json!({"estimate": e}));
+        return;
+    }
+    println!("base       {}", format_amount(e.base as u128));
+    println!(
+        "fuel       {} ({} fuel in a read-only run)",
+        format_amount(e.fuel as u128),
+        e.fuel_used
+    );
+    println!(
+        "state      {} ({} bytes written)",
+        format_amount(e.state as u128),
+        e.state_bytes
+    );
+    println!("expected   {}", format_amount(e.expected as u128));
+    println!(
+        "fee limit  {} (required at least {})",
+        format_amount(e.limit as u128),
+        format_amount(e.required as u128)
+    );
+}
+
+/// The unsigned transaction `key` would send with `payload` (nonce from the node unless
+/// given), without a fee yet.
+pub async fn unsigned(
+    client: &Client,
+    key: &AccountKey,
+    payload: Payload,
+    nonce: Option<u64>,
+) -> Result<Transaction> {
     let url = client.base_url();
     let status = client.status().await.map_err(|e| rpc_error(url, e))?;
     let nonce = match nonce {
@@ -169,13 +302,34 @@ pub async fn submit(
             .await
             .map_err(|e| rpc_error(url, e))?,
     };
-    let tx = Transaction {
+    Ok(Transaction {
         chain_id: status.chain_id,
         sender: commonware_cryptography::Signer::public_key(&key.0).into(),
         nonce,
+        fee: hyperchain_types::Fee::NONE,
         payload,
-    }
-    .sign(&key.0);
+    })
+}
+
+/// [`submit`] with the fee options: the limit given, or the estimate's.
+pub async fn submit_with(
+    client: &Client,
+    key: &AccountKey,
+    payload: Payload,
+    nonce: Option<u64>,
+    fee: &FeeArgs,
+) -> Result<Digest> {
+    let url = client.base_url();
+    let mut tx = unsigned(client, key, payload, nonce).await?;
+    let limit = match fee.fee_limit {
+        Some(limit) => limit,
+        None => estimate(client, &tx).await?.limit,
+    };
+    tx.fee = hyperchain_types::Fee {
+        limit,
+        tip: fee.tip,
+    };
+    let tx = tx.sign(&key.0);
     client.submit(&tx).await.map_err(|e| match e {
         ClientError::Api {
             status: 400,
@@ -259,6 +413,7 @@ pub fn print_receipt(r: &ReceiptView, decoded: Option<&Value>) {
             println!("           (its committee's result: hyperchain job show 0x{job})");
         }
     }
+    println!("fee        {}", format_amount(r.fee as u128));
 }
 
 /// Exits as a receipt says: 1 for a rejected transaction, 2 for a failed call.
@@ -301,7 +456,12 @@ pub fn deploy(a: DeployArgs) -> Result<()> {
         regions: a.regions.clone(),
     };
     runtime()?.block_on(async {
-        let id = submit(&client, &key, payload, a.nonce).await?;
+        if a.fee.estimate {
+            let tx = unsigned(&client, &key, payload, a.nonce).await?;
+            print_estimate(&estimate(&client, &tx).await?, a.conn.json);
+            return Ok(());
+        }
+        let id = submit_with(&client, &key, payload, a.nonce, &a.fee).await?;
         if a.wait.no_wait {
             submitted(&a.conn, &id);
             return Ok(());
@@ -335,7 +495,12 @@ pub fn call(a: CallArgs) -> Result<()> {
         fuel_limit: a.fuel,
     };
     runtime()?.block_on(async {
-        let id = submit(&client, &key, payload, a.nonce).await?;
+        if a.fee.estimate {
+            let tx = unsigned(&client, &key, payload, a.nonce).await?;
+            print_estimate(&estimate(&client, &tx).await?, a.conn.json);
+            return Ok(());
+        }
+        let id = submit_with(&client, &key, payload, a.nonce, &a.fee).await?;
         if a.wait.no_wait {
             submitted(&a.conn, &id);
             return Ok(());
@@ -526,4 +691,184 @@ mod tests {
             format!("http://127.0.0.1:{}", crate::genesis::DEFAULT_BASE_PORT + 4)
         );
     }
+}
+
+#[derive(Args, Debug)]
+pub struct BalanceArgs {
+    /// The account's address (64 hex digits); or give --key.
+    #[arg(required_unless_present = "key", conflicts_with = "key")]
+    pub address: Option<Address>,
+    /// An account key file: show that account.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+/// `hyperchain balance`: an account's balance and next nonce in the finalized state.
+pub fn balance(a: BalanceArgs) -> Result<()> {
+    let address = match (&a.address, &a.key) {
+        (Some(address), _) => *address,
+        (None, Some(key)) => load_key(key)?.address(),
+        (None, None) => bail!("give an address or --key"),
+    };
+    let client = client(&a.conn.rpc)?;
+    runtime()?.block_on(async {
+        let url = client.base_url();
+        let account = client
+            .account(&address)
+            .await
+            .map_err(|e| rpc_error(url, e))?;
+        let units = account.balance().map_err(|e| anyhow!("{url}: {e}"))?;
+        if a.conn.json {
+            println!(
+                "{}",
+                json!({"address": address, "balance": account.balance, "balance_hyp": format_amount(units),
+                       "nonce": account.nonce, "height": account.height})
+            );
+        } else {
+            println!("account  0x{address}");
+            println!("balance  {} ({units} base units)", format_amount(units));
+            println!("nonce    {}", account.nonce);
+            println!("height   {}", account.height);
+        }
+        Ok(())
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct TransferArgs {
+    /// How much to send: HYP (e.g. 12.5) or base units (e.g. 1500u).
+    #[arg(value_parser = parse_amount)]
+    pub amount: u128,
+    /// The receiving account's address.
+    #[arg(long)]
+    pub to: Address,
+    /// The sender's account key file.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Nonce to use (default: the account's next nonce on the node).
+    #[arg(long)]
+    pub nonce: Option<u64>,
+    #[command(flatten)]
+    pub fee: FeeArgs,
+    #[command(flatten)]
+    pub wait: Wait,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+/// `hyperchain transfer`: moves tokens to another account.
+pub fn transfer(a: TransferArgs) -> Result<()> {
+    let key = load_key(&a.key)?;
+    let client = client(&a.conn.rpc)?;
+    let payload = Payload::Transfer {
+        to: a.to,
+        amount: a.amount,
+    };
+    runtime()?.block_on(async {
+        if a.fee.estimate {
+            let tx = unsigned(&client, &key, payload, a.nonce).await?;
+            print_estimate(&estimate(&client, &tx).await?, a.conn.json);
+            return Ok(());
+        }
+        let id = submit_with(&client, &key, payload, a.nonce, &a.fee).await?;
+        if a.wait.no_wait {
+            submitted(&a.conn, &id);
+            return Ok(());
+        }
+        if !a.conn.json {
+            eprintln!(
+                "submitted 0x{id}: {} to 0x{}, waiting for finality…",
+                format_amount(a.amount),
+                a.to
+            );
+        }
+        let r = wait_receipt(&client, &id, Duration::from_secs(a.wait.timeout)).await?;
+        if a.conn.json {
+            let mut v = receipt_json(&r, None)?;
+            v["to"] = json!(a.to);
+            v["amount"] = json!(a.amount.to_string());
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            print_receipt(&r, None);
+        }
+        exit_for(&r)
+    })
+}
+
+/// A devnet's faucet key (`DIR/faucet.key`, funded at genesis).
+pub fn faucet_key(dir: &Path) -> Result<AccountKey> {
+    let path = dir.join(crate::genesis::FAUCET_KEY_FILE);
+    AccountKey::load(&path).map_err(|e| anyhow!("cannot use the devnet faucet key: {e}"))
+}
+
+/// Tops each of `grants` up to its amount from `faucet` (accounts already holding it get
+/// nothing), in one batch of transfers with consecutive nonces, and waits until every one is
+/// finalized. Returns how many transfers were sent.
+pub async fn fund(
+    client: &Client,
+    faucet: &AccountKey,
+    grants: &[(Address, u128)],
+) -> Result<usize> {
+    let url = client.base_url();
+    let mut needed = Vec::new();
+    for (address, amount) in grants {
+        let held = client
+            .account(address)
+            .await
+            .map_err(|e| rpc_error(url, e))?
+            .balance()
+            .map_err(|e| anyhow!("{url}: {e}"))?;
+        if held < *amount {
+            needed.push((*address, amount - held));
+        }
+    }
+    if needed.is_empty() {
+        return Ok(0);
+    }
+    let first = unsigned(
+        client,
+        faucet,
+        Payload::Transfer {
+            to: Address::ZERO,
+            amount: 0,
+        },
+        None,
+    )
+    .await?;
+    let limit = estimate(client, &first).await?.limit;
+    let txs: Vec<_> = needed
+        .iter()
+        .enumerate()
+        .map(|(i, (to, amount))| {
+            Transaction {
+                nonce: first.nonce + i as u64,
+                fee: hyperchain_types::Fee::limit(limit),
+                payload: Payload::Transfer {
+                    to: *to,
+                    amount: *amount,
+                },
+                ..first.clone()
+            }
+            .sign(&faucet.0)
+        })
+        .collect();
+    // Batches of at most 1,000 (the RPC's per-request limit is higher).
+    for chunk in txs.chunks(1_000) {
+        let verdicts = client
+            .submit_batch(chunk)
+            .await
+            .map_err(|e| rpc_error(url, e))?;
+        if let Some(Err(reason)) = verdicts.into_iter().find(Result::is_err) {
+            bail!("funding from the faucet was refused by {url}: {reason}");
+        }
+    }
+    for tx in &txs {
+        let r = wait_receipt(client, &tx.id(), Duration::from_secs(120)).await?;
+        if let ReceiptOutcome::Rejected { reason } = &r.outcome {
+            bail!("funding from the faucet was rejected: {reason}");
+        }
+    }
+    Ok(txs.len())
 }

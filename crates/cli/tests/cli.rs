@@ -612,10 +612,7 @@ mod chain {
         // Load: a counter deployed through validator 0, then a stream of increments sent to it
         // (explicit nonces, not waiting) during the kill, the restart and the catch-up.
         let rpc0 = rpc_url(&nodes[0].config);
-        json(&hyperchain(
-            d,
-            &["keys", "generate", "--out", "load.key", "--json"],
-        ));
+        funded(d, &rpc0, "load.key");
         let deployed = json(&hyperchain(
             d,
             &[
@@ -812,6 +809,36 @@ mod chain {
         (net, nodes, rpc)
     }
 
+    /// Creates the account key file `key` in `dir` (if missing) and funds it with 1,000 HYP
+    /// from the devnet's faucet (`net/faucet.key`) with `hyperchain transfer`; its address.
+    fn funded(dir: &Path, rpc: &str, key: &str) -> String {
+        if !dir.join(key).exists() {
+            json(&hyperchain(
+                dir,
+                &["keys", "generate", "--out", key, "--json"],
+            ));
+        }
+        let address = json(&hyperchain(dir, &["keys", "show", key, "--json"]))["address"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let sent = json(&hyperchain_at(
+            dir,
+            rpc,
+            &[
+                "transfer",
+                "1000",
+                "--to",
+                &address,
+                "--key",
+                "net/faucet.key",
+                "--json",
+            ],
+        ));
+        assert_eq!(sent["outcome"]["kind"], "accepted", "{sent}");
+        address
+    }
+
     /// `hyperchain ARGS --rpc RPC` in `dir`.
     fn hyperchain_at(dir: &Path, rpc: &str, args: &[&str]) -> Output {
         let mut all: Vec<&str> = args.to_vec();
@@ -841,10 +868,43 @@ mod chain {
             all.extend(["--rpc", rpc.as_str()]);
             hyperchain(d, &all)
         };
-        json(&hyperchain(
+        let alice = json(&hyperchain(
             d,
             &["keys", "generate", "--out", "alice.key", "--json"],
-        ));
+        ))["address"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        // A fresh key holds nothing: its deploy is refused with the reason, nothing changes.
+        let unfunded = with_rpc(&["deploy", "counter", "--key", "alice.key", "--json"]);
+        assert_eq!(unfunded.status.code(), Some(1), "{}", stderr(&unfunded));
+        assert!(
+            stderr(&unfunded).contains("the payer holds 0 base units"),
+            "{}",
+            stderr(&unfunded)
+        );
+        let before = json(&with_rpc(&["balance", &alice, "--json"]));
+        assert_eq!(
+            (before["balance"].as_str(), before["nonce"].as_u64()),
+            (Some("0"), Some(0))
+        );
+
+        // Funded from the faucet with `transfer`; `balance` shows it, by address or key.
+        funded(d, &rpc, "alice.key");
+        let after = json(&with_rpc(&["balance", "--key", "alice.key", "--json"]));
+        assert_eq!(after["balance"], "1000000000000", "{after}");
+        assert_eq!(after["address"], alice.as_str(), "{after}");
+        let estimate = json(&with_rpc(&[
+            "deploy",
+            "counter",
+            "--key",
+            "alice.key",
+            "--estimate",
+            "--json",
+        ]));
+        let expected = estimate["estimate"]["expected"].as_u64().unwrap();
+        assert!(expected > 0, "{estimate}");
 
         let deployed = json(&with_rpc(&[
             "deploy",
@@ -856,6 +916,14 @@ mod chain {
         let address = deployed["address"].as_str().unwrap().to_string();
         assert_eq!(address.len(), 64, "{deployed}");
         assert_eq!(deployed["code_hash"].as_str().unwrap().len(), 64);
+        // A deploy pays exactly its base charge (bytes and code), as estimated.
+        assert_eq!(deployed["fee"].as_u64(), Some(expected), "{deployed}");
+        let paid = json(&with_rpc(&["balance", "--key", "alice.key", "--json"]));
+        assert_eq!(
+            paid["balance"].as_str().unwrap().parse::<u128>().unwrap(),
+            1_000_000_000_000 - expected as u128,
+            "{paid}"
+        );
 
         let mut last_tx = String::new();
         for (n, total) in [(5, "5"), (7, "12")] {
@@ -874,6 +942,7 @@ mod chain {
             assert_eq!(called["outcome"]["status"], "ok", "{called}");
             assert_eq!(called["decoded"], total, "{called}");
             assert!(called["fuel_used"].as_u64().unwrap() > 0);
+            assert!(called["fee"].as_u64().unwrap() > 0, "{called}");
             assert!(called["height"].as_u64().unwrap() >= 1);
             last_tx = called["tx_id"].as_str().unwrap().to_string();
         }
@@ -1255,6 +1324,9 @@ mod chain {
     impl ComputeProc {
         /// `rpc`: the validators' URLs, in order of preference.
         fn start(dir: &Path, name: &str, rpc: &[&str], platform: &str, fault: &str) -> ComputeProc {
+            // Its owner registers it and pays its fees (the last URL is always up).
+            let owner = format!("{name}.owner.key");
+            funded(dir, rpc[rpc.len() - 1], &owner);
             let out = dir.join(format!("{name}.out"));
             let file = std::fs::File::create(&out).unwrap();
             let child = Command::new(env!("CARGO_BIN_EXE_hyperchain"))
@@ -1270,6 +1342,8 @@ mod chain {
                     "100",
                     "--fault",
                     fault,
+                    "--owner-key",
+                    &owner,
                     "--json",
                 ])
                 .args(rpc.iter().flat_map(|url| ["--rpc", url]))
@@ -1342,10 +1416,7 @@ mod chain {
         let liar_id = liar.registered();
         amd.registered();
 
-        json(&hyperchain(
-            d,
-            &["keys", "generate", "--out", "user.key", "--json"],
-        ));
+        funded(d, &rpc, "user.key");
         let deployed = json(&with_rpc(&[
             "deploy",
             "heavy",
@@ -1549,9 +1620,11 @@ mod chain {
         let d = dir.path();
         let (net, _nodes, rpc) = live_devnet(d);
         let with_rpc = |args: &[&str]| hyperchain_at(d, &rpc, args);
-        for k in ["op.key", "intel.key", "amd.key"] {
+        for k in ["intel.key", "amd.key"] {
             json(&hyperchain(d, &["keys", "generate", "--out", k, "--json"]));
         }
+        // The operator owns the nodes: it registers them and pays their fees.
+        funded(d, &rpc, "op.key");
         let gov = net.join("governance.key");
         let gov = gov.to_str().unwrap();
         let register = |platform: &str, identity: &str| {

@@ -14,6 +14,7 @@ mod in_process;
 pub use http::HttpClient;
 pub use in_process::{CertificateCache, InProcessClient};
 
+use hyperchain_chain::fees::FeeSchedule;
 use hyperchain_rpc::api::{ComputeFetchRequest, ComputeFetchResponse, JobView, NodeView, TxStatus};
 use hyperchain_types::{Address, Digest, SignedTransaction};
 use std::future::Future;
@@ -126,6 +127,9 @@ pub trait ChainClient: Clone + Send + Sync + 'static {
 
     /// An account's next nonce in the finalized state.
     fn nonce(&self, account: &Address) -> impl Future<Output = Result<u64, ChainError>> + Send;
+
+    /// The chain's fee schedule.
+    fn fees(&self) -> impl Future<Output = Result<FeeSchedule, ChainError>> + Send;
 
     /// A compute node's record (`None`: never registered).
     fn node(

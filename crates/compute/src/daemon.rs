@@ -83,6 +83,10 @@ pub struct DaemonConfig {
     /// Runs executed at once (runs of different lanes are independent; fetch round trips
     /// overlap with execution).
     pub parallel: usize,
+    /// The owner account's key: it signs the `Register` transaction (bound in the evidence),
+    /// pays the node's fees and receives its payments. `None`: the node's own identity
+    /// account owns it (and must be funded on a chain with fees).
+    pub owner: Option<commonware_cryptography::ed25519::PrivateKey>,
 }
 
 /// What the daemon reports as it works.
@@ -232,6 +236,7 @@ fn status_name(status: &CallStatus) -> String {
         CallStatus::Reverted(_) => "reverted".into(),
         CallStatus::OutOfFuel => "out_of_fuel".into(),
         CallStatus::Trap(_) => "trap".into(),
+        CallStatus::OutOfFee => "out_of_fee".into(),
     }
 }
 
@@ -298,10 +303,25 @@ impl<E: Clock, C: ChainClient> Shared<E, C> {
             Some(n) => n,
             None => self.client.nonce(&self.enclave.account()).await?,
         };
+        // Receipts pay nothing (their job's escrow does); anything else pays the schedule's
+        // required charge, from the owner for a re-attestation.
+        let schedule = if payloads.iter().all(|p| matches!(p, Payload::Receipt(_))) {
+            hyperchain_chain::fees::FeeSchedule::FREE
+        } else {
+            self.client.fees().await?
+        };
         let txs: Vec<_> = payloads
             .into_iter()
             .zip(next..)
-            .map(|(payload, n)| self.enclave.sign_tx(n, payload))
+            .map(|(payload, n)| {
+                let fee = match payload {
+                    Payload::Receipt(_) => hyperchain_types::Fee::NONE,
+                    _ => hyperchain_types::Fee::limit(
+                        schedule.required_unsigned(&self.enclave.unsigned_tx(n, payload.clone())),
+                    ),
+                };
+                self.enclave.sign_tx(n, fee, payload)
+            })
             .collect();
         match self.client.submit(&txs).await {
             Ok(()) => {
@@ -326,7 +346,9 @@ impl<E: Clock, C: ChainClient> Shared<E, C> {
                 self.enclave.chain_id()
             )));
         }
-        let report_data = self.enclave.report_data(&self.config.region, &tip.digest);
+        let report_data =
+            self.enclave
+                .report_data(&self.config.region, &tip.digest, &self.owner_address());
         let now_secs = unix_ms(self.clock.current()) / 1000;
         let provided = self.provider.evidence(report_data, now_secs)?;
         use commonware_codec::Encode as _;
@@ -370,9 +392,43 @@ impl<E: Clock, C: ChainClient> Shared<E, C> {
         }
     }
 
+    /// The account that owns this node.
+    fn owner_address(&self) -> hyperchain_types::Address {
+        match &self.config.owner {
+            Some(key) => {
+                SenderKey::from(commonware_cryptography::Signer::public_key(key)).address()
+            }
+            None => self.enclave.account(),
+        }
+    }
+
+    /// Sends `Register` from the owner account (signed on the host with the owner's key),
+    /// paying the schedule's required charge.
+    async fn send_registration(&self, registration: Registration) -> Result<Digest, DaemonError> {
+        let Some(key) = &self.config.owner else {
+            return self.send(Payload::Register(registration)).await;
+        };
+        let sender = SenderKey::from(commonware_cryptography::Signer::public_key(key));
+        let nonce = self.client.nonce(&sender.address()).await?;
+        let mut tx = hyperchain_types::Transaction {
+            chain_id: self.enclave.chain_id(),
+            sender,
+            nonce,
+            fee: hyperchain_types::Fee::NONE,
+            payload: Payload::Register(registration),
+        };
+        tx.fee = hyperchain_types::Fee::limit(self.client.fees().await?.required_unsigned(&tx));
+        let tx = tx.sign(key);
+        self.client.submit(std::slice::from_ref(&tx)).await?;
+        Ok(tx.id())
+    }
+
     /// Submits `payload` and waits for its receipt: the height of the accepting block.
     async fn attest(&self, payload: Payload) -> Result<u64, DaemonError> {
-        let id = self.send(payload).await?;
+        let id = match payload {
+            Payload::Register(registration) => self.send_registration(registration).await?,
+            payload => self.send(payload).await?,
+        };
         let receipt = self.wait_for_receipt(&id).await?;
         match receipt.outcome {
             ReceiptOutcome::Accepted => Ok(receipt.height),

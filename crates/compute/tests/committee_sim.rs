@@ -111,6 +111,7 @@ fn tx(seed: u64, nonce: u64, payload: Payload) -> SignedTransaction {
         chain_id: chain_id(),
         sender: key(seed).public_key().into(),
         nonce,
+        fee: hyperchain_types::Fee::NONE,
         payload,
     }
     .sign(&key(seed))
@@ -170,6 +171,7 @@ fn spawn_compute_node(
                 register_timeout: Duration::from_secs(60),
                 fault,
                 parallel: 2,
+                owner: None,
             };
             let node = ComputeNode::new(context, enclave, provider, client, config).unwrap();
             let report = move |event| events.lock().unwrap().push(event);

@@ -195,26 +195,49 @@ impl Enclave {
     }
 
     /// The `report_data` its evidence must carry: the binding of its identity key, its
-    /// owner (the node's own account: it registers itself) and `region`, and `recent_block`.
-    pub fn report_data(&self, region: &str, recent_block: &Digest) -> [u8; 64] {
+    /// `owner` (the account that registers it, pays its fees and receives its payments) and
+    /// `region`, and `recent_block`.
+    pub fn report_data(
+        &self,
+        region: &str,
+        recent_block: &Digest,
+        owner: &hyperchain_types::Address,
+    ) -> [u8; 64] {
         hyperchain_attest::NodeBinding {
             chain_id: &self.identity.chain_id.0,
             identity_pk: &self.identity.public,
-            owner: &self.account().0,
+            owner: &owner.0,
             region,
         }
         .report_data(&recent_block.0)
     }
 
     /// A transaction from the node's account, signed inside the enclave.
-    pub fn sign_tx(&self, nonce: u64, payload: Payload) -> SignedTransaction {
+    pub fn sign_tx(
+        &self,
+        nonce: u64,
+        fee: hyperchain_types::Fee,
+        payload: Payload,
+    ) -> SignedTransaction {
         Transaction {
             chain_id: self.identity.chain_id,
             sender: SenderKey(self.identity.public),
             nonce,
+            fee,
             payload,
         }
         .sign(&self.identity.key)
+    }
+
+    /// The unsigned form of [`Self::sign_tx`] (to price it before signing).
+    pub fn unsigned_tx(&self, nonce: u64, payload: Payload) -> Transaction {
+        Transaction {
+            chain_id: self.identity.chain_id,
+            sender: SenderKey(self.identity.public),
+            nonce,
+            fee: hyperchain_types::Fee::NONE,
+            payload,
+        }
     }
 
     /// Signs `receipt` with the identity key. Used only to model Byzantine nodes (which sign

@@ -7,10 +7,11 @@
 //! finality certificate, so nothing the node says is trusted.
 
 use crate::api::{
-    BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest, ComputeFetchResponse,
-    ErrorBody, Hex, JobView, JobsResponse, LaneView, MembershipResponse, NodeView, NodesResponse,
-    NonceResponse, ProofResponse, QueryRequest, QueryResponse, ReceiptView, StatusResponse,
-    SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse, TokenView, TxStatus,
+    AccountResponse, BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest,
+    ComputeFetchResponse, ErrorBody, FeesResponse, Hex, JobView, JobsResponse, LaneView,
+    MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse, QueryRequest,
+    QueryResponse, ReceiptView, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
+    SubmitRequest, SubmitResponse, TokenView, TxStatus,
 };
 use commonware_codec::Encode as _;
 use hyperchain_chain::light::{LightClient, LightError};
@@ -532,6 +533,16 @@ impl Client {
     pub async fn nonce(&self, account: &Address) -> Result<u64, ClientError> {
         let resp: NonceResponse = self.get(&format!("/account/{account}/nonce")).await?;
         Ok(resp.nonce)
+    }
+
+    /// The account's next nonce and balance in the finalized state.
+    pub async fn account(&self, account: &Address) -> Result<AccountResponse, ClientError> {
+        self.get(&format!("/account/{account}")).await
+    }
+
+    /// The chain's fee schedule and total supply.
+    pub async fn fees(&self) -> Result<FeesResponse, ClientError> {
+        self.get("/fees").await
     }
 
     /// Registered compute nodes, filtered by `(name, value)` pairs among `region`, `vendor`,

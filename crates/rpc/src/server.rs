@@ -6,11 +6,11 @@
 
 use crate::answer::{self, AnswerError, JobsQuery};
 use crate::api::{
-    BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest, ComputeFetchResponse,
-    ErrorBody, Hex, JobView, JobsResponse, LaneView, MAX_SUBMIT_BATCH, MembershipResponse,
-    NodeView, NodesResponse, NonceResponse, ProofResponse, QueryRequest, QueryResponse,
-    StatusResponse, SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse,
-    SubmitResult, TokenView, TxStatus, parse_hex,
+    AccountResponse, BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest,
+    ComputeFetchResponse, ErrorBody, FeesResponse, Hex, JobView, JobsResponse, LaneView,
+    MAX_SUBMIT_BATCH, MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse,
+    QueryRequest, QueryResponse, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
+    SubmitRequest, SubmitResponse, SubmitResult, TokenView, TxStatus, parse_hex,
 };
 use crate::certificates::FinalityCertificates;
 use crate::query::{QueryContext, QueryError, query};
@@ -20,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use commonware_codec::{DecodeExt as _, Encode as _};
-use hyperchain_chain::execute::{decode_nonce, nonce_key};
 use hyperchain_chain::ledger::Ledger;
 use hyperchain_chain::mempool::{Mempool, MempoolError};
 use hyperchain_chain::{lanes, registry};
@@ -176,6 +175,8 @@ fn routes(
         .route("/state/proof", get(state_proof))
         .route("/status", get(status))
         .route("/account/{address}/nonce", get(nonce))
+        .route("/account/{address}", get(account))
+        .route("/fees", get(fees))
         .route("/nodes", get(list_nodes))
         .route("/node/{id}", get(node_record))
         .route("/node/{id}/token", get(node_token))
@@ -358,8 +359,8 @@ async fn submit(State(shared): Ctx, JsonBody(req): JsonBody<SubmitRequest>) -> A
     let ctx = &shared.ctx;
     let sender = tx.tx.sender_address();
     let nonce = tx.tx.nonce;
-    let next = ctx.ledger.next_nonce(&sender).map_err(ApiError::internal)?;
-    let id = ctx.mempool.submit(tx, next).map_err(|e| match e {
+    let standing = ctx.ledger.standing(&tx).map_err(ApiError::internal)?;
+    let id = ctx.mempool.submit(tx, standing).map_err(|e| match e {
         // Retrying later can succeed: the pool (or the sender's share of it) drains.
         MempoolError::Full(_) | MempoolError::FullBytes(_) | MempoolError::SenderQuota(_) => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
@@ -384,7 +385,7 @@ async fn submit_batch(
     let mut results: Vec<Option<Result<Digest, String>>> = vec![None; req.txs.len()];
     // (position, sender, nonce) and (transaction, sender's next nonce) of the decoded ones.
     let mut meta: Vec<(usize, Address, u64)> = Vec::new();
-    let mut batch: Vec<(SignedTransaction, u64)> = Vec::new();
+    let mut decoded: Vec<SignedTransaction> = Vec::new();
     for (i, raw) in req.txs.into_iter().enumerate() {
         let raw = raw.0;
         if raw.len() > tx_limits::MAX_TX_SIZE {
@@ -397,14 +398,14 @@ async fn submit_batch(
         }
         match SignedTransaction::decode(bytes::Bytes::from(raw)) {
             Ok(tx) => {
-                let sender = tx.tx.sender_address();
-                let next = ctx.ledger.next_nonce(&sender).map_err(ApiError::internal)?;
-                meta.push((i, sender, tx.tx.nonce));
-                batch.push((tx, next));
+                meta.push((i, tx.tx.sender_address(), tx.tx.nonce));
+                decoded.push(tx);
             }
             Err(e) => results[i] = Some(Err(format!("malformed transaction: {e}"))),
         }
     }
+    let standings = ctx.ledger.standings(&decoded).map_err(ApiError::internal)?;
+    let batch = decoded.into_iter().zip(standings).collect();
     for ((i, sender, nonce), verdict) in meta.into_iter().zip(ctx.mempool.submit_batch(batch)) {
         results[i] = Some(match verdict {
             Ok(id) => {
@@ -790,14 +791,40 @@ async fn status(State(shared): Ctx) -> ApiResult<Json<StatusResponse>> {
 }
 
 async fn nonce(State(shared): Ctx, Segment(address): Segment) -> ApiResult<Json<NonceResponse>> {
+    let account = account(State(shared), Segment(address)).await?.0;
+    Ok(Json(NonceResponse {
+        address: account.address,
+        nonce: account.nonce,
+        height: account.height,
+    }))
+}
+
+async fn account(
+    State(shared): Ctx,
+    Segment(address): Segment,
+) -> ApiResult<Json<AccountResponse>> {
     let address: Address = parse("address", &address)?;
     let snapshot = shared.ctx.ledger.snapshot().map_err(ApiError::internal)?;
-    let raw = snapshot
-        .get(&TreeId::ROOT, &nonce_key(&address))
-        .map_err(ApiError::internal)?;
-    Ok(Json(NonceResponse {
+    let account =
+        hyperchain_chain::execute::account_in(&snapshot, &address).map_err(ApiError::internal)?;
+    Ok(Json(AccountResponse {
         address,
-        nonce: decode_nonce(raw).map_err(ApiError::internal)?,
+        nonce: account.nonce,
+        balance: account.balance.to_string(),
+        height: snapshot.height().map_err(ApiError::internal)?,
+    }))
+}
+
+async fn fees(State(shared): Ctx) -> ApiResult<Json<FeesResponse>> {
+    let snapshot = shared.ctx.ledger.snapshot().map_err(ApiError::internal)?;
+    let raw = snapshot
+        .get(&TreeId::ROOT, hyperchain_chain::fees::SUPPLY_KEY)
+        .map_err(ApiError::internal)?;
+    let supply =
+        hyperchain_chain::fees::decode_supply(raw.as_deref()).map_err(ApiError::internal)?;
+    Ok(Json(FeesResponse {
+        schedule: *shared.ctx.ledger.executor().fees(),
+        supply: supply.to_string(),
         height: snapshot.height().map_err(ApiError::internal)?,
     }))
 }

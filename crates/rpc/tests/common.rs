@@ -65,6 +65,7 @@ pub fn tx(seed: u64, nonce: u64, payload: Payload) -> SignedTransaction {
         chain_id: chain_id(),
         sender: key(seed).public_key().into(),
         nonce,
+        fee: hyperchain_types::Fee::NONE,
         payload,
     }
     .sign(&key(seed))
@@ -119,6 +120,7 @@ pub fn deploy(key: &ed25519::PrivateKey, nonce: u64, code: &[u8]) -> SignedTrans
         chain_id: chain_id(),
         sender: key.public_key().into(),
         nonce,
+        fee: hyperchain_types::Fee::NONE,
         payload: Payload::Deploy {
             code: code.to_vec(),
             mode: ExecutionMode::Replicated,
@@ -139,6 +141,7 @@ pub fn call(
         chain_id: chain_id(),
         sender: key.public_key().into(),
         nonce,
+        fee: hyperchain_types::Fee::NONE,
         payload: Payload::Call {
             contract,
             method: method.into(),
@@ -185,10 +188,7 @@ impl TestNode {
     /// A node whose block executor runs on `engine` and whose API has `config`.
     pub async fn start_with(engine: Engine, config: RpcConfig) -> TestNode {
         let dir = tempfile::tempdir().unwrap();
-        let genesis = Genesis {
-            chain_id: chain_id(),
-            timestamp_ms: 1_000,
-        };
+        let genesis = Genesis::unfunded(chain_id(), 1_000);
         let ledger = Arc::new(
             Ledger::open(
                 dir.path(),

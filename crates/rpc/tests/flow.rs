@@ -129,9 +129,11 @@ async fn deploy_call_query_prove_and_follow() {
     );
     let absent = client.proof(&tree, b"missing").await.unwrap();
     assert_eq!(absent.value, None);
-    let nonce_key = hyperchain_chain::execute::nonce_key(&address(&alice));
-    let proven = client.proof(&TreeId::ROOT, &nonce_key).await.unwrap();
-    assert_eq!(proven.value, Some(2u64.to_be_bytes().to_vec()));
+    // Accounts are state like any value: nonce and balance in one provable record.
+    let account_key = hyperchain_chain::fees::account_key(&address(&alice));
+    let proven = client.proof(&TreeId::ROOT, &account_key).await.unwrap();
+    let record = hyperchain_chain::fees::Account::decode(proven.value.as_deref()).unwrap();
+    assert_eq!(record.nonce, 2);
 
     // Tampered answers fail verification.
     let (code, body) = raw(

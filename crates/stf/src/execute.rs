@@ -11,25 +11,25 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `nonce/ ‖ account address` | the account's next nonce (u64 BE) |
+//! | `acct/ ‖ account address` | the account's next nonce and balance ([`crate::fees::Account`]) |
+//! | `supply` | the total supply (u128 BE) |
 //! | `code/ ‖ code hash ‖ chunk (u16 BE)` | module bytes, in chunks of [`CODE_CHUNK`] bytes |
 //! | `contract/ ‖ contract address` | [`ContractRecord`] encoding |
 //!
 //! A contract's storage is the sub-tree `TreeId(address)`.
 
+use crate::fees;
 use crate::registry::{self, RegistryConfig};
 use crate::signatures::SignatureCache;
 use commonware_codec::{DecodeExt as _, Encode as _, EncodeSize as _};
 use hyperchain_state::{StateError, StateReader, TreeId, TreeWrites, WriteBatch};
 use hyperchain_types::{
-    Address, ContractRecord, Digest, ExecutionMode, Payload, Receipt, ReceiptStatus,
+    Address, CallStatus, ContractRecord, Digest, ExecutionMode, Payload, Receipt, ReceiptStatus,
     SignedTransaction, block_limits, contract_address, tx_limits,
 };
 use hyperchain_vm::{Call, CallContext, Contract, Engine, StorageError, StorageReader, VmError};
 use std::sync::Arc;
 
-/// Root-tree key prefix of account nonces.
-pub const NONCE_PREFIX: &[u8] = b"nonce/";
 /// Root-tree key prefix of contract code chunks.
 pub const CODE_PREFIX: &[u8] = b"code/";
 /// Root-tree key prefix of contract records.
@@ -37,11 +37,6 @@ pub const CONTRACT_PREFIX: &[u8] = b"contract/";
 /// Code is stored in chunks of this many bytes (the state store caps values at 1 MiB, modules
 /// may be 2 MiB).
 pub const CODE_CHUNK: usize = 512 * 1024;
-
-/// The root-tree key of `account`'s next nonce.
-pub fn nonce_key(account: &Address) -> Vec<u8> {
-    [NONCE_PREFIX, account.as_ref()].concat()
-}
 
 /// The root-tree key of chunk `index` of the module with hash `code_hash`.
 pub fn code_key(code_hash: &Digest, index: u16) -> Vec<u8> {
@@ -66,6 +61,9 @@ pub struct BlockEnv {
     pub view: u64,
     /// The seed the block reveals (already checked, [`Executor::check_seed`]).
     pub seed: Option<hyperchain_types::SeedReveal>,
+    /// The proposer's consensus key: its account receives the block's tips and the unburned
+    /// part of its fees (zeros: nobody; all of it is burned).
+    pub leader: [u8; 32],
 }
 
 impl BlockEnv {
@@ -77,6 +75,7 @@ impl BlockEnv {
             timestamp_ms: header.timestamp_ms,
             view: header.view,
             seed: header.seed,
+            leader: header.leader,
         }
     }
 }
@@ -114,6 +113,23 @@ pub enum InvalidTx {
     /// The block's fuel budget cannot cover this call's fuel limit.
     #[error("block fuel budget exhausted")]
     BlockFuel,
+    /// The fee limit is below what the schedule charges any inclusion of the transaction
+    /// (for a call, with its whole fuel limit).
+    #[error("fee limit {limit} is below the {required} base units this transaction needs")]
+    FeeLimit {
+        /// The least limit the schedule accepts.
+        required: u64,
+        /// The transaction's.
+        limit: u64,
+    },
+    /// The payer's balance cannot cover the fee limit and tip.
+    #[error("the payer holds {balance} base units, the fee limit and tip take {needed}")]
+    CannotPay {
+        /// The payer's balance.
+        balance: u128,
+        /// Fee limit plus tip.
+        needed: u128,
+    },
 }
 
 /// The node could not execute: its state is unreadable or the engine failed. Nothing depending
@@ -406,6 +422,11 @@ impl Executor {
         &self.signatures
     }
 
+    /// The chain's fee schedule.
+    pub fn fees(&self) -> &fees::FeeSchedule {
+        &self.registry.fees
+    }
+
     /// The chain this executor accepts transactions for.
     pub fn chain_id(&self) -> Digest {
         self.chain_id
@@ -425,6 +446,7 @@ impl Executor {
     ) -> Result<Execution, ExecError> {
         let mut out = Execution::default();
         let mut fuel_used_total: u64 = 0;
+        let mut block_fees = BlockFees::default();
         registry::record_parent(&mut out.batch, env.height, &env.parent);
         self.begin_block(base, &mut out.batch, env)?;
         let stateless = self.check_all_stateless(txs);
@@ -438,17 +460,24 @@ impl Executor {
                 base,
                 own: &out.batch,
             };
-            let expected = read_nonce(&view, &sender)?;
-            if tx.tx.nonce != expected {
+            let mut account = read_account(&view, &sender)?;
+            if tx.tx.nonce != account.nonce {
                 out.invalid.push((
                     position,
                     InvalidTx::Nonce {
-                        expected,
+                        expected: account.nonce,
                         found: tx.tx.nonce,
                     },
                 ));
                 continue;
             }
+            let payment = match self.payment(&view, tx, sender, account)? {
+                Ok(payment) => payment,
+                Err(reason) => {
+                    out.invalid.push((position, reason));
+                    continue;
+                }
+            };
             // A call fits if its whole fuel limit fits in what the block has not used yet, so
             // the block's fuel never exceeds MAX_BLOCK_FUEL whatever the call does.
             // A receipt may make validators arbitrate, i.e. run the job themselves.
@@ -464,12 +493,8 @@ impl Executor {
                 out.invalid.push((position, InvalidTx::BlockFuel));
                 continue;
             }
-            out.batch.put(
-                TreeId::ROOT,
-                nonce_key(&sender),
-                (expected + 1).to_be_bytes().to_vec(),
-            );
-            let (status, fuel_used) = match &tx.tx.payload {
+            account.nonce += 1;
+            let (status, fuel_used, charge) = match &tx.tx.payload {
                 Payload::Deploy {
                     code,
                     mode,
@@ -485,6 +510,7 @@ impl Executor {
                         regions,
                     )?,
                     0,
+                    payment.base,
                 ),
                 Payload::Call {
                     contract,
@@ -501,24 +527,64 @@ impl Executor {
                     method,
                     input,
                     *fuel_limit,
+                    (payment.base, tx.tx.fee.limit),
                 )?,
                 Payload::Register(r) => {
-                    self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
-                        registry::register(view, cfg, &self.chain_id, sender, r, now)
-                    })?
+                    let (status, fuel) =
+                        self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                            registry::register(view, cfg, &self.chain_id, sender, r, now)
+                        })?;
+                    (status, fuel, payment.base)
                 }
                 Payload::Reattest(r) => {
-                    self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
-                        registry::reattest(view, cfg, &self.chain_id, &tx.tx.sender, r, now)
-                    })?
+                    let (status, fuel) =
+                        self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                            registry::reattest(view, cfg, &self.chain_id, &tx.tx.sender, r, now)
+                        })?;
+                    (status, fuel, payment.base)
                 }
                 Payload::Govern(action) => {
-                    self.apply_registry(base, &mut out.batch, env, |view, cfg, _| {
-                        registry::govern(view, cfg, &tx.tx.sender, action)
-                    })?
+                    let (status, fuel) =
+                        self.apply_registry(base, &mut out.batch, env, |view, cfg, _| {
+                            registry::govern(view, cfg, &tx.tx.sender, action)
+                        })?;
+                    (status, fuel, payment.base)
                 }
-                Payload::Receipt(receipt) => self.receive(base, &mut out.batch, env, receipt)?,
+                Payload::Receipt(receipt) => {
+                    let (status, fuel) = self.receive(base, &mut out.batch, env, receipt)?;
+                    (status, fuel, 0)
+                }
+                Payload::Transfer { to, amount } => {
+                    let status = transfer(
+                        base,
+                        &mut out.batch,
+                        sender,
+                        &mut account,
+                        *to,
+                        *amount,
+                        payment.max_total,
+                    )?;
+                    (status, 0, payment.base)
+                }
             };
+            // What was charged goes to the proposer and the burn at the end of the block.
+            let tip = if payment.max_total == 0 {
+                0
+            } else {
+                tx.tx.fee.tip
+            };
+            let debit = charge as u128 + tip as u128;
+            if payment.payer == sender {
+                account.balance = account.balance.checked_sub(debit).ok_or_else(|| {
+                    ExecError::Corrupt(format!("{sender} cannot pay a checked fee"))
+                })?;
+            } else {
+                debit_account(base, &mut out.batch, &payment.payer, debit)?;
+            }
+            out.batch
+                .put(TreeId::ROOT, fees::account_key(&sender), account.encode());
+            block_fees.charged += charge as u128;
+            block_fees.tips += tip as u128;
             fuel_used_total = fuel_used_total.saturating_add(fuel_used);
             out.receipts.push(Receipt {
                 tx_id: tx.id(),
@@ -526,10 +592,12 @@ impl Executor {
                 index: out.included.len() as u32,
                 status,
                 fuel_used,
+                fee: u64::try_from(debit).unwrap_or(u64::MAX),
             });
             out.included.push(position);
         }
         self.end_block(base, &mut out.batch, env)?;
+        self.settle_fees(base, &mut out.batch, env, block_fees)?;
         Ok(out)
     }
 
@@ -651,12 +719,14 @@ impl Executor {
         method: &str,
         input: &[u8],
         fuel_limit: u64,
-    ) -> Result<(ReceiptStatus, u64), ExecError> {
+        (base_fee, fee_limit): (u64, u64),
+    ) -> Result<(ReceiptStatus, u64, u64), ExecError> {
         let view = Overlay { base, own: batch };
         let Some(record) = view.get(&TreeId::ROOT, &contract_key(&address))? else {
             return Ok((
                 ReceiptStatus::Rejected(format!("no contract at {address}")),
                 0,
+                base_fee,
             ));
         };
         let record = ContractRecord::decode(bytes::Bytes::from(record))
@@ -666,7 +736,7 @@ impl Executor {
             let status = self.enqueue(
                 base, batch, env, id, sender, address, method, input, fuel_limit,
             )?;
-            return Ok((status, 0));
+            return Ok((status, 0, base_fee));
         }
         let contract = self.load(&view, &record.code_hash)?;
         let tree = TreeId(address.0);
@@ -694,9 +764,21 @@ impl Executor {
             },
             Arc::new(reader),
         )?;
+        let schedule = &self.registry.fees;
+        // The fuel always fits the limit (`FeeSchedule::required`); the state it leaves may not.
+        let mut charge = base_fee.saturating_add(schedule.fuel(outcome.fuel_used));
+        let mut outcome = outcome;
         if outcome.status.is_ok() {
-            for (key, value) in outcome.writes {
-                batch.set(tree, key, value);
+            let state_fee = schedule.state(written_bytes(&outcome.writes));
+            if charge.saturating_add(state_fee) > fee_limit {
+                outcome.status = CallStatus::OutOfFee;
+                outcome.output.clear();
+                outcome.events.clear();
+            } else {
+                charge += state_fee;
+                for (key, value) in outcome.writes {
+                    batch.set(tree, key, value);
+                }
             }
         }
         Ok((
@@ -706,7 +788,85 @@ impl Executor {
                 events: outcome.events,
             },
             outcome.fuel_used,
+            charge,
         ))
+    }
+
+    /// Who pays for `tx` (its sender's `account` already read) and the most it may be
+    /// debited, or why no block may include it: a fee limit below the schedule's required
+    /// charge, or a payer that cannot cover the limit and tip.
+    fn payment(
+        &self,
+        view: &Overlay<'_>,
+        tx: &SignedTransaction,
+        sender: Address,
+        account: fees::Account,
+    ) -> Result<Result<Payment, InvalidTx>, ExecError> {
+        let schedule = &self.registry.fees;
+        if matches!(tx.tx.payload, Payload::Receipt(_)) {
+            return Ok(Ok(Payment {
+                payer: sender,
+                base: 0,
+                max_total: 0,
+            }));
+        }
+        let payer = payer(view, tx, sender)?;
+        let balance = if payer == sender {
+            account.balance
+        } else {
+            read_account(view, &payer)?.balance
+        };
+        if let Err(reason) = check_fee(schedule, tx, balance) {
+            return Ok(Err(reason));
+        }
+        Ok(Ok(Payment {
+            payer,
+            base: schedule.base(tx),
+            max_total: tx.tx.fee.max_total(),
+        }))
+    }
+
+    /// Pays the block's fees out: `burn_percent` of the charges is burned (taken off the
+    /// supply), the rest and the tips go to the proposer's account (all of it is burned when
+    /// the block names no proposer).
+    fn settle_fees(
+        &self,
+        base: &Arc<Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        block: BlockFees,
+    ) -> Result<(), ExecError> {
+        if block.charged == 0 && block.tips == 0 {
+            return Ok(());
+        }
+        let mut burned = self.registry.fees.burned(block.charged);
+        let reward = block.charged - burned + block.tips;
+        if env.leader == [0; 32] {
+            burned += reward;
+        } else if reward > 0 {
+            let proposer = hyperchain_types::SenderKey(env.leader).address();
+            let view = Overlay { base, own: batch };
+            let mut account = read_account(&view, &proposer)?;
+            account.balance = account
+                .balance
+                .checked_add(reward)
+                .ok_or_else(|| ExecError::Corrupt("a balance exceeds the supply".into()))?;
+            batch.put(TreeId::ROOT, fees::account_key(&proposer), account.encode());
+        }
+        if burned > 0 {
+            let view = Overlay { base, own: batch };
+            let supply = fees::decode_supply(view.get(&TreeId::ROOT, fees::SUPPLY_KEY)?.as_deref())
+                .map_err(ExecError::Corrupt)?;
+            let supply = supply
+                .checked_sub(burned)
+                .ok_or_else(|| ExecError::Corrupt("fees burn more than the supply".into()))?;
+            batch.put(
+                TreeId::ROOT,
+                fees::SUPPLY_KEY.to_vec(),
+                supply.to_be_bytes().to_vec(),
+            );
+        }
+        Ok(())
     }
 
     /// The compiled contract with `code_hash`, from the engine's cache or from state.
@@ -748,19 +908,146 @@ fn check_regions(mode: ExecutionMode, regions: &[String]) -> Result<(), String> 
     }
 }
 
-/// The account's next nonce in `view`.
-fn read_nonce(view: &Overlay<'_>, account: &Address) -> Result<u64, ExecError> {
-    decode_nonce(view.get(&TreeId::ROOT, &nonce_key(account))?)
+/// Who may be debited for a transaction, and the most.
+struct Payment {
+    /// The paying account.
+    payer: Address,
+    /// The schedule's base charge of the transaction.
+    base: u64,
+    /// Fee limit plus tip (0 for receipts).
+    max_total: u128,
 }
 
-/// Decodes a stored nonce (absent = 0).
-pub fn decode_nonce(raw: Option<Vec<u8>>) -> Result<u64, ExecError> {
-    match raw {
-        None => Ok(0),
-        Some(raw) => <[u8; 8]>::try_from(raw.as_slice())
-            .map(u64::from_be_bytes)
-            .map_err(|_| ExecError::Corrupt("nonce is not 8 bytes".into())),
+/// What a block's transactions paid, settled at its end.
+#[derive(Clone, Copy, Debug, Default)]
+struct BlockFees {
+    /// Charges by the schedule.
+    charged: u128,
+    /// Tips.
+    tips: u128,
+}
+
+/// Checks `tx`'s fee against `schedule` and what its payer holds: the limit must cover the
+/// schedule's required charge and the payer must hold the limit and the tip. Receipts pay
+/// nothing (their job's escrow does).
+pub fn check_fee(
+    schedule: &fees::FeeSchedule,
+    tx: &SignedTransaction,
+    payer_balance: u128,
+) -> Result<(), InvalidTx> {
+    if matches!(tx.tx.payload, Payload::Receipt(_)) {
+        return Ok(());
     }
+    let required = schedule.required(tx);
+    if tx.tx.fee.limit < required {
+        return Err(InvalidTx::FeeLimit {
+            required,
+            limit: tx.tx.fee.limit,
+        });
+    }
+    let needed = tx.tx.fee.max_total();
+    if payer_balance < needed {
+        return Err(InvalidTx::CannotPay {
+            balance: payer_balance,
+            needed,
+        });
+    }
+    Ok(())
+}
+
+/// The account that pays for `tx`: its sender, except that a node's re-attestation (signed by
+/// its identity key) is paid by the node's owner.
+pub fn payer(
+    view: &impl registry::StateView,
+    tx: &SignedTransaction,
+    sender: Address,
+) -> Result<Address, ExecError> {
+    if let Payload::Reattest(r) = &tx.tx.payload
+        && tx.tx.sender.0 == r.identity_key
+        && let Some(record) = registry::node(view, &hyperchain_types::node_id(&r.identity_key))?
+    {
+        return Ok(record.owner);
+    }
+    Ok(sender)
+}
+
+/// The account record of `account` in `view`.
+fn read_account(
+    view: &impl registry::StateView,
+    account: &Address,
+) -> Result<fees::Account, ExecError> {
+    let raw = view.read(&TreeId::ROOT, &fees::account_key(account))?;
+    fees::Account::decode(raw.as_deref()).map_err(ExecError::Corrupt)
+}
+
+/// Takes `amount` off `account`'s balance (a payer other than the sender; checked before).
+fn debit_account(
+    base: &Arc<Base>,
+    batch: &mut WriteBatch,
+    account: &Address,
+    amount: u128,
+) -> Result<(), ExecError> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let view = Overlay { base, own: batch };
+    let mut record = read_account(&view, account)?;
+    record.balance = record
+        .balance
+        .checked_sub(amount)
+        .ok_or_else(|| ExecError::Corrupt(format!("{account} cannot pay a checked fee")))?;
+    batch.put(TreeId::ROOT, fees::account_key(account), record.encode());
+    Ok(())
+}
+
+/// `Transfer`: moves `amount` from the sender (whose record the caller writes) to `to`, if
+/// what the sender holds beyond the `reserved` fee limit and tip covers it.
+fn transfer(
+    base: &Arc<Base>,
+    batch: &mut WriteBatch,
+    sender: Address,
+    account: &mut fees::Account,
+    to: Address,
+    amount: u128,
+    reserved: u128,
+) -> Result<ReceiptStatus, ExecError> {
+    let spendable = account.balance.saturating_sub(reserved);
+    if amount > spendable {
+        return Ok(ReceiptStatus::Rejected(format!(
+            "insufficient balance: sending {amount} base units, {spendable} spendable beside the fee"
+        )));
+    }
+    if to == sender || amount == 0 {
+        return Ok(ReceiptStatus::Accepted);
+    }
+    account.balance -= amount;
+    let view = Overlay { base, own: batch };
+    let mut receiver = read_account(&view, &to)?;
+    receiver.balance = receiver
+        .balance
+        .checked_add(amount)
+        .ok_or_else(|| ExecError::Corrupt("a balance exceeds the supply".into()))?;
+    batch.put(TreeId::ROOT, fees::account_key(&to), receiver.encode());
+    Ok(ReceiptStatus::Accepted)
+}
+
+/// Bytes of state a call's writes leave: key and value of every value set (deletions free).
+pub fn written_bytes(writes: &hyperchain_types::WriteSet) -> u64 {
+    writes
+        .iter()
+        .filter_map(|(key, value)| value.as_ref().map(|v| (key.len() + v.len()) as u64))
+        .sum()
+}
+
+/// The next nonce of `account` in a committed `state`.
+pub fn next_nonce(state: &impl StateReader, account: &Address) -> Result<u64, ExecError> {
+    Ok(account_in(state, account)?.nonce)
+}
+
+/// The account record of `account` in a committed `state`.
+pub fn account_in(state: &impl StateReader, account: &Address) -> Result<fees::Account, ExecError> {
+    let raw = state.get(&TreeId::ROOT, &fees::account_key(account))?;
+    fees::Account::decode(raw.as_deref()).map_err(ExecError::Corrupt)
 }
 
 /// Reassembles a module from its chunks.

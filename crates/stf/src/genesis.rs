@@ -156,7 +156,25 @@ pub struct PolicyDoc {
     /// register until governance registers a runtime release; simulated platforms refused).
     #[serde(default)]
     pub attestation: AttestationPolicy,
+    /// The fee schedule (docs/DESIGN.md §10). Absent: the default prices; all zeros: a free
+    /// chain.
+    #[serde(default)]
+    pub fees: crate::fees::FeeSchedule,
 }
+
+/// An account funded at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationEntry {
+    /// The account's address (hex).
+    pub address: String,
+    /// Its balance in base units (1 HYP = 10^9), as a decimal string: JSON numbers lose
+    /// precision past 2^53.
+    pub balance: String,
+}
+
+/// Most accounts a genesis may fund.
+pub const MAX_ALLOCATIONS: usize = 10_000;
 
 /// The genesis document as stored in `genesis.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +198,9 @@ pub struct GenesisDoc {
     pub governance_key: String,
     /// The initial policy.
     pub policy: PolicyDoc,
+    /// Accounts funded at genesis; their sum is the initial supply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allocations: Vec<AllocationEntry>,
 }
 
 /// A validator of a validated genesis.
@@ -216,6 +237,10 @@ pub struct ChainSpec {
     pub compute: crate::registry::ComputeParams,
     /// The regions compute nodes may serve.
     pub regions: Vec<String>,
+    /// The fee schedule.
+    pub fees: crate::fees::FeeSchedule,
+    /// Accounts funded at genesis, in document order.
+    pub allocations: Vec<(Address, u128)>,
 }
 
 impl ChainSpec {
@@ -335,6 +360,11 @@ impl ChainSpec {
                 "must contain `replicated`",
             ));
         }
+        doc.policy
+            .fees
+            .validate()
+            .map_err(|e| invalid("policy.fees", e))?;
+        let allocations = parse_allocations(&doc.allocations)?;
 
         let mut spec = ChainSpec {
             name: doc.chain.clone(),
@@ -348,6 +378,8 @@ impl ChainSpec {
             execution_modes,
             compute: doc.policy.compute,
             regions: doc.policy.regions.clone(),
+            fees: doc.policy.fees,
+            allocations,
         };
         spec.chain_id = sha256(&spec.canonical_bytes());
         if let Some(stated) = &doc.chain_id {
@@ -387,6 +419,9 @@ impl ChainSpec {
     /// ‖ u64 suspension_ms ‖ u64 max_stall_ms ‖ u64 deadline_fuel_per_ms
     /// ‖ u32 deadline_grace_blocks ‖ u64 stall_retry_ms
     /// ‖ u32 r ‖ r × (u8 len ‖ region)
+    /// ‖ u64 per_tx ‖ u64 per_byte ‖ u64 per_fuel ‖ u64 per_state_byte ‖ u64 per_code_byte
+    /// ‖ u64 per_registration ‖ u8 burn_percent
+    /// ‖ u32 a ‖ a × (address (32) ‖ u128 balance)
     /// ```
     /// (integers big-endian; addresses are excluded).
     pub fn canonical_bytes(&self) -> Vec<u8> {
@@ -422,6 +457,23 @@ impl ChainSpec {
             out.push(region.len() as u8);
             out.extend(region.as_bytes());
         }
+        let fees = &self.fees;
+        for price in [
+            fees.per_tx,
+            fees.per_byte,
+            fees.per_fuel,
+            fees.per_state_byte,
+            fees.per_code_byte,
+            fees.per_registration,
+        ] {
+            out.extend(price.to_be_bytes());
+        }
+        out.push(fees.burn_percent);
+        out.extend((self.allocations.len() as u32).to_be_bytes());
+        for (address, balance) in &self.allocations {
+            out.extend(address.as_ref());
+            out.extend(balance.to_be_bytes());
+        }
         out
     }
 
@@ -434,6 +486,7 @@ impl ChainSpec {
             compute: self.compute,
             regions: self.regions.clone(),
             max_nodes: crate::registry::MAX_NODES,
+            fees: self.fees,
         }
     }
 
@@ -459,7 +512,16 @@ impl ChainSpec {
                 compute: self.compute,
                 regions: self.regions.clone(),
                 attestation: self.attestation_policy.clone(),
+                fees: self.fees,
             },
+            allocations: self
+                .allocations
+                .iter()
+                .map(|(address, balance)| AllocationEntry {
+                    address: address.to_hex(),
+                    balance: balance.to_string(),
+                })
+                .collect(),
         }
     }
 
@@ -484,6 +546,7 @@ impl ChainSpec {
         Genesis {
             chain_id: self.chain_id,
             timestamp_ms: self.timestamp_ms,
+            allocations: self.allocations.clone(),
         }
     }
 
@@ -695,8 +758,36 @@ pub struct Devnet {
     pub spec: ChainSpec,
     /// Each validator's secrets, in the order of the addresses given to [`deal_devnet`].
     pub validator_keys: Vec<ValidatorKey>,
-    /// The governance account's key.
+    /// The governance account's key (funded with [`DEVNET_GOVERNANCE_BALANCE`]).
     pub governance: AccountKey,
+    /// The faucet account's key (funded with [`DEVNET_FAUCET_BALANCE`]).
+    pub faucet: AccountKey,
+}
+
+/// What a devnet's faucet holds at genesis: one billion HYP.
+pub const DEVNET_FAUCET_BALANCE: u128 = 1_000_000_000 * crate::fees::UNIT;
+/// What a devnet's governance account holds at genesis, for its transactions' fees.
+pub const DEVNET_GOVERNANCE_BALANCE: u128 = 1_000_000 * crate::fees::UNIT;
+
+/// What a dealt devnet's policy and accounts are.
+#[derive(Clone, Debug, Default)]
+pub struct DevnetOptions {
+    /// Committee execution parameters (`policy.compute`).
+    pub compute: crate::registry::ComputeParams,
+    /// The fee schedule (`policy.fees`).
+    pub fees: crate::fees::FeeSchedule,
+    /// Accounts funded besides the faucet and the governance account.
+    pub allocations: Vec<(Address, u128)>,
+}
+
+impl DevnetOptions {
+    /// The defaults with a schedule that charges nothing.
+    pub fn free() -> DevnetOptions {
+        DevnetOptions {
+            fees: crate::fees::FeeSchedule::FREE,
+            ..DevnetOptions::default()
+        }
+    }
 }
 
 /// **Devnets only**: generates `addresses.len()` validator identity keys, deals a threshold-BLS
@@ -709,22 +800,16 @@ pub fn deal_devnet(
     timestamp_ms: u64,
     addresses: &[SocketAddr],
 ) -> Result<Devnet, GenesisError> {
-    deal_devnet_with(
-        rng,
-        name,
-        timestamp_ms,
-        addresses,
-        crate::registry::ComputeParams::default(),
-    )
+    deal_devnet_with(rng, name, timestamp_ms, addresses, DevnetOptions::default())
 }
 
-/// [`deal_devnet`] with the given committee execution parameters (`policy.compute`).
+/// [`deal_devnet`] with the given policy and accounts.
 pub fn deal_devnet_with(
     mut rng: impl CryptoRng,
     name: &str,
     timestamp_ms: u64,
     addresses: &[SocketAddr],
-    compute: crate::registry::ComputeParams,
+    options: DevnetOptions,
 ) -> Result<Devnet, GenesisError> {
     use commonware_math::algebra::Random as _;
     if addresses.is_empty() {
@@ -743,6 +828,18 @@ pub fn deal_devnet_with(
         deal::<Variant, _, N3f1>(&mut rng, Mode::NonZeroCounter, participants)
             .map_err(|e| invalid("threshold_polynomial", format!("dealing failed: {e}")))?;
     let governance = AccountKey::generate(&mut rng);
+    let faucet = AccountKey::generate(&mut rng);
+    let allocations = [
+        (faucet.address(), DEVNET_FAUCET_BALANCE),
+        (governance.address(), DEVNET_GOVERNANCE_BALANCE),
+    ]
+    .into_iter()
+    .chain(options.allocations)
+    .map(|(address, balance)| AllocationEntry {
+        address: address.to_hex(),
+        balance: balance.to_string(),
+    })
+    .collect();
     let doc = GenesisDoc {
         chain: name.to_string(),
         chain_id: None,
@@ -768,7 +865,8 @@ pub fn deal_devnet_with(
             .iter()
             .map(ExecutionMode::to_string)
             .collect(),
-            compute,
+            compute: options.compute,
+            fees: options.fees,
             regions: crate::registry::default_regions(),
             // A devnet runs simulated compute nodes; governance still has to register the
             // runtime release whose measurements nodes may have.
@@ -777,6 +875,7 @@ pub fn deal_devnet_with(
                 ..AttestationPolicy::default()
             },
         },
+        allocations,
     };
     let spec = ChainSpec::from_doc(&doc)?;
     let validator_keys = keys
@@ -793,16 +892,96 @@ pub fn deal_devnet_with(
         spec,
         validator_keys,
         governance,
+        faucet,
     })
 }
 
 pub use hyperchain_types::consensus::GroupPublicKey;
 
 /// What every validator of a chain starts from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Genesis {
     /// The chain id (transactions name it; it is the genesis block's `chain_id`).
     pub chain_id: Digest,
     /// The genesis block's timestamp.
     pub timestamp_ms: u64,
+    /// Accounts funded at genesis.
+    pub allocations: Vec<(Address, u128)>,
+}
+
+impl Genesis {
+    /// A genesis with no funded accounts.
+    pub fn unfunded(chain_id: Digest, timestamp_ms: u64) -> Genesis {
+        Genesis {
+            chain_id,
+            timestamp_ms,
+            allocations: Vec::new(),
+        }
+    }
+
+    /// The genesis state: every allocation's account record and the total supply.
+    pub fn writes(&self) -> hyperchain_state::WriteBatch {
+        let mut batch = hyperchain_state::WriteBatch::new();
+        let mut supply: u128 = 0;
+        for (address, balance) in &self.allocations {
+            let account = crate::fees::Account {
+                nonce: 0,
+                balance: *balance,
+            };
+            batch.put(
+                hyperchain_state::TreeId::ROOT,
+                crate::fees::account_key(address),
+                account.encode(),
+            );
+            supply = supply.saturating_add(*balance);
+        }
+        if supply > 0 {
+            batch.put(
+                hyperchain_state::TreeId::ROOT,
+                crate::fees::SUPPLY_KEY.to_vec(),
+                supply.to_be_bytes().to_vec(),
+            );
+        }
+        batch
+    }
+}
+
+/// Validates the genesis allocations: at most [`MAX_ALLOCATIONS`], distinct addresses,
+/// positive balances, a total that fits in a u128.
+fn parse_allocations(entries: &[AllocationEntry]) -> Result<Vec<(Address, u128)>, GenesisError> {
+    if entries.len() > MAX_ALLOCATIONS {
+        return Err(invalid(
+            "allocations",
+            format!("{} accounts, at most {MAX_ALLOCATIONS}", entries.len()),
+        ));
+    }
+    let mut out: Vec<(Address, u128)> = Vec::with_capacity(entries.len());
+    let mut seen = BTreeSet::new();
+    let mut total: u128 = 0;
+    for (i, entry) in entries.iter().enumerate() {
+        let raw = decode_hex(&format!("allocations[{i}].address"), &entry.address)?;
+        let address = Address(raw.try_into().map_err(|_| {
+            invalid(
+                format!("allocations[{i}].address"),
+                "an address is 32 bytes",
+            )
+        })?);
+        if !seen.insert(address) {
+            return Err(invalid(format!("allocations[{i}].address"), "listed twice"));
+        }
+        let balance: u128 = entry.balance.parse().map_err(|_| {
+            invalid(
+                format!("allocations[{i}].balance"),
+                "a balance is a decimal number of base units (1 HYP = 10^9)",
+            )
+        })?;
+        if balance == 0 {
+            return Err(invalid(format!("allocations[{i}].balance"), "is zero"));
+        }
+        total = total
+            .checked_add(balance)
+            .ok_or_else(|| invalid("allocations", "the total overflows"))?;
+        out.push((address, balance));
+    }
+    Ok(out)
 }

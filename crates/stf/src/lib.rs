@@ -2,6 +2,7 @@
 //! needs to check the result, with no database, network or runtime.
 //!
 //! - [`execute`]: pure, deterministic block execution with the contract engine.
+//! - [`fees`]: the native token: account records, supply, the fee schedule.
 //! - [`lanes`]: TEE contracts' lanes and jobs: committee assignment from revealed seeds,
 //!   receipts, agreement, deadlines, arbitration of disputes.
 //! - [`lifecycle`]: the job lifecycle as a pure state machine (the lanes are its shell).
@@ -19,6 +20,7 @@
 
 pub mod committee;
 pub mod execute;
+pub mod fees;
 pub mod genesis;
 pub mod lanes;
 pub mod lifecycle;

@@ -82,6 +82,8 @@ pub struct RegistryConfig {
     pub regions: Vec<String>,
     /// How many nodes the registry's index holds ([`MAX_NODES`]; tests use less).
     pub max_nodes: usize,
+    /// The fee schedule ([`crate::fees::FeeSchedule::FREE`] unless the genesis sets one).
+    pub fees: crate::fees::FeeSchedule,
 }
 
 /// The regions a chain knows unless its genesis lists others.
@@ -128,6 +130,7 @@ impl Default for RegistryConfig {
             compute: ComputeParams::default(),
             regions: default_regions(),
             max_nodes: MAX_NODES,
+            fees: crate::fees::FeeSchedule::FREE,
         }
     }
 }

@@ -251,6 +251,7 @@ mod tests {
             chain_id: Digest([7; 32]),
             sender: key.public_key().into(),
             nonce,
+            fee: hyperchain_types::Fee::NONE,
             payload: Payload::Call {
                 contract: hyperchain_types::Address([1; 32]),
                 method: "m".into(),
@@ -303,6 +304,7 @@ mod tests {
             chain_id: Digest([7; 32]),
             sender: key.public_key().into(),
             nonce: 0,
+            fee: hyperchain_types::Fee::NONE,
             payload: Payload::Receipt(Box::new(receipt)),
         };
         let signature = key.sign(TX_NAMESPACE, &tx.encode());

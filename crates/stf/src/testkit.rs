@@ -136,6 +136,7 @@ impl MemoryChain {
             chain_id: self.chain_id,
             sender: key(seed).public_key().into(),
             nonce: *nonce,
+            fee: hyperchain_types::Fee::NONE,
             payload,
         }
         .sign(&key(seed));
@@ -156,6 +157,7 @@ impl MemoryChain {
                 view: view - 1,
                 signature: [(self.height + 1) as u8; 48],
             }),
+            leader: [0; 32],
         }
     }
 

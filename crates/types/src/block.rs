@@ -12,7 +12,7 @@
 //! | `Header` | `chain_id (32) ‖ height (u64) ‖ parent (32) ‖ timestamp_ms (u64) ‖ tx_root (32) ‖ state_root (32) ‖ view (u64) ‖ parent_view (u64) ‖ leader (32) ‖ seed_view (u64) ‖ seed_signature (48)` — 248 bytes; `seed_view = 0` and a zero signature when the block reveals no seed |
 //! | `Block` | `Header ‖ len ‖ SignedTransaction*`, at most [`block_limits::MAX_BLOCK_TXS`] transactions and [`block_limits::MAX_BLOCK_BYTES`] bytes |
 //! | `tx_root` | `sha256("hyperchain/tx-root/v1" ‖ n (u32 BE) ‖ id_1 ‖ … ‖ id_n)` |
-//! | `Receipt` | `tx_id (32) ‖ height (u64) ‖ index (u32) ‖ ReceiptStatus ‖ fuel_used (u64)` |
+//! | `Receipt` | `tx_id (32) ‖ height (u64) ‖ index (u32) ‖ ReceiptStatus ‖ fuel_used (u64) ‖ fee (u64)` |
 //! | `ContractRecord` | `code_hash (32) ‖ mode ‖ deployer (32) ‖ n (u32) ‖ region*` |
 
 use crate::tx::{ExecutionMode, SignedTransaction, tx_limits};
@@ -205,6 +205,8 @@ pub struct Receipt {
     pub status: ReceiptStatus,
     /// Fuel consumed (0 for deploys and rejections).
     pub fuel_used: u64,
+    /// What the transaction's payer was charged, tip included (docs/DESIGN.md §10).
+    pub fee: u64,
 }
 
 // ---- canonical encoding ----
@@ -440,11 +442,12 @@ impl Write for Receipt {
         self.index.write(buf);
         self.status.write(buf);
         self.fuel_used.write(buf);
+        self.fee.write(buf);
     }
 }
 impl EncodeSize for Receipt {
     fn encode_size(&self) -> usize {
-        Digest::SIZE + u64::SIZE + u32::SIZE + self.status.encode_size() + u64::SIZE
+        Digest::SIZE + u64::SIZE + u32::SIZE + self.status.encode_size() + 2 * u64::SIZE
     }
 }
 impl Read for Receipt {
@@ -456,6 +459,7 @@ impl Read for Receipt {
             index: u32::read(buf)?,
             status: ReceiptStatus::read(buf)?,
             fuel_used: u64::read(buf)?,
+            fee: u64::read(buf)?,
         })
     }
 }
@@ -474,6 +478,7 @@ mod tests {
             chain_id: sha256(b"c"),
             sender: key.public_key().into(),
             nonce,
+            fee: crate::Fee::NONE,
             payload: Payload::Call {
                 contract: Address([7; 32]),
                 method: "increment".into(),
@@ -569,6 +574,7 @@ mod tests {
                 index: i as u32,
                 status,
                 fuel_used: 77,
+                fee: 12_345,
             };
             let enc = r.encode();
             assert_eq!(enc.len(), r.encode_size());

@@ -140,6 +140,9 @@ pub enum CallStatus {
     OutOfFuel,
     /// Execution trapped.
     Trap(TrapKind),
+    /// The call completed, but its fee limit cannot pay for the fuel it used and the state
+    /// it writes (docs/DESIGN.md §10); its writes and events are dropped.
+    OutOfFee,
 }
 
 impl CallStatus {
@@ -156,6 +159,7 @@ impl fmt::Display for CallStatus {
             CallStatus::Reverted(m) => write!(f, "reverted: {m}"),
             CallStatus::OutOfFuel => f.write_str("out of fuel"),
             CallStatus::Trap(k) => write!(f, "trap: {k}"),
+            CallStatus::OutOfFee => f.write_str("fee limit exceeded"),
         }
     }
 }
@@ -242,6 +246,7 @@ impl Write for CallStatus {
                 m.as_bytes().to_vec().write(buf);
             }
             CallStatus::OutOfFuel => 2u8.write(buf),
+            CallStatus::OutOfFee => 4u8.write(buf),
             CallStatus::Trap(k) => {
                 3u8.write(buf);
                 k.write(buf);
@@ -271,6 +276,7 @@ impl Read for CallStatus {
             }
             2 => Ok(CallStatus::OutOfFuel),
             3 => Ok(CallStatus::Trap(TrapKind::read(buf)?)),
+            4 => Ok(CallStatus::OutOfFee),
             t => Err(Error::InvalidEnum(t)),
         }
     }
@@ -412,6 +418,7 @@ mod tests {
             Just(CallStatus::Ok),
             ".{0,40}".prop_map(CallStatus::Reverted),
             Just(CallStatus::OutOfFuel),
+            Just(CallStatus::OutOfFee),
             (0usize..TrapKind::ALL.len()).prop_map(|i| CallStatus::Trap(TrapKind::ALL[i])),
         ]
     }

@@ -37,7 +37,7 @@ pub use registry::{
     Registration, Revocation, RevokeReason, compute_request_message, node_id,
 };
 pub use tx::{
-    ExecutionMode, Payload, SenderKey, SignedTransaction, TX_NAMESPACE, Transaction,
+    ExecutionMode, Fee, Payload, SenderKey, SignedTransaction, TX_NAMESPACE, Transaction,
     account_address, contract_address, tx_limits, tx_list_cfg,
 };
 

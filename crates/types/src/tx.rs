@@ -116,6 +116,43 @@ pub enum Payload {
     /// A committee member's signed result of a job (any account may carry it; the receipt is
     /// signed by the member's enclave identity key).
     Receipt(Box<crate::SignedComputeReceipt>),
+    /// Move native tokens from the sender to another account.
+    Transfer {
+        /// The receiving account.
+        to: Address,
+        /// How many base units (1 HYP = 10^9 base units).
+        amount: u128,
+    },
+}
+
+/// What a transaction's sender offers to pay (docs/DESIGN.md §10).
+///
+/// The chain charges what the transaction used by the fee schedule of its policy, never more
+/// than `limit`; `tip` goes to the block's proposer on top, and orders transactions across
+/// senders in the mempool. The sender must hold `limit + tip` (plus what it transfers) when
+/// the transaction is admitted and when a block includes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Fee {
+    /// The most the schedule's charges may take, in base units.
+    pub limit: u64,
+    /// Paid to the proposer in full, in base units.
+    pub tip: u64,
+}
+
+impl Fee {
+    /// No fee: for chains whose schedule charges nothing, and for compute receipts (paid from
+    /// their job's escrow).
+    pub const NONE: Fee = Fee { limit: 0, tip: 0 };
+
+    /// A fee limit without a tip.
+    pub const fn limit(limit: u64) -> Fee {
+        Fee { limit, tip: 0 }
+    }
+
+    /// The most the sender can be debited for it: `limit + tip`.
+    pub fn max_total(&self) -> u128 {
+        self.limit as u128 + self.tip as u128
+    }
 }
 
 /// A sender's ed25519 public key as its 32 encoded bytes.
@@ -183,6 +220,8 @@ pub struct Transaction {
     pub sender: SenderKey,
     /// The sender's next nonce (0 for its first transaction).
     pub nonce: u64,
+    /// What the sender pays at most.
+    pub fee: Fee,
     /// What to do.
     pub payload: Payload,
 }
@@ -335,6 +374,11 @@ impl Write for Payload {
                 5u8.write(buf);
                 r.write(buf);
             }
+            Payload::Transfer { to, amount } => {
+                6u8.write(buf);
+                to.write(buf);
+                amount.write(buf);
+            }
         }
     }
 }
@@ -368,6 +412,7 @@ impl EncodeSize for Payload {
             Payload::Register(r) | Payload::Reattest(r) => r.encode_size(),
             Payload::Govern(g) => g.encode_size(),
             Payload::Receipt(r) => r.encode_size(),
+            Payload::Transfer { to, amount } => to.encode_size() + amount.encode_size(),
         }
     }
 }
@@ -403,6 +448,10 @@ impl Read for Payload {
             5 => Ok(Payload::Receipt(Box::new(
                 crate::SignedComputeReceipt::read(buf)?,
             ))),
+            6 => Ok(Payload::Transfer {
+                to: Address::read(buf)?,
+                amount: u128::read(buf)?,
+            }),
             t => Err(Error::InvalidEnum(t)),
         }
     }
@@ -413,6 +462,8 @@ impl Write for Transaction {
         self.chain_id.write(buf);
         self.sender.write(buf);
         self.nonce.write(buf);
+        self.fee.limit.write(buf);
+        self.fee.tip.write(buf);
         self.payload.write(buf);
     }
 }
@@ -421,6 +472,7 @@ impl EncodeSize for Transaction {
         self.chain_id.encode_size()
             + self.sender.encode_size()
             + self.nonce.encode_size()
+            + 16
             + self.payload.encode_size()
     }
 }
@@ -431,6 +483,10 @@ impl Read for Transaction {
             chain_id: Digest::read(buf)?,
             sender: SenderKey::read(buf)?,
             nonce: u64::read(buf)?,
+            fee: Fee {
+                limit: u64::read(buf)?,
+                tip: u64::read(buf)?,
+            },
             payload: Payload::read(buf)?,
         })
     }
@@ -477,6 +533,10 @@ mod tests {
             chain_id: sha256(b"test chain"),
             sender: key(1).public_key().into(),
             nonce,
+            fee: Fee {
+                limit: 90_000,
+                tip: 5,
+            },
             payload: Payload::Call {
                 contract: Address([5; 32]),
                 method: "increment".into(),
@@ -493,6 +553,12 @@ mod tests {
         let mut other = signed.clone();
         other.tx.nonce = 1;
         assert!(!other.verify_signature());
+        let mut cheaper = signed.clone();
+        cheaper.tx.fee.limit -= 1;
+        assert!(!cheaper.verify_signature());
+        let mut no_tip = signed.clone();
+        no_tip.tx.fee.tip = 0;
+        assert!(!no_tip.verify_signature());
         let mut wrong_chain = signed.clone();
         wrong_chain.tx.chain_id = sha256(b"other chain");
         assert!(!wrong_chain.verify_signature());
@@ -553,13 +619,25 @@ mod tests {
                     input,
                     fuel_limit
                 }),
+            (any::<[u8; 32]>(), any::<u128>()).prop_map(|(to, amount)| Payload::Transfer {
+                to: Address(to),
+                amount
+            }),
         ]
     }
 
     proptest! {
         #[test]
-        fn signed_transactions_round_trip(p in payload(), nonce in any::<u64>(), seed in 0u64..4) {
-            let tx = Transaction { chain_id: sha256(b"c"), sender: key(seed).public_key().into(), nonce, payload: p };
+        fn signed_transactions_round_trip(
+            p in payload(), nonce in any::<u64>(), seed in 0u64..4, limit in any::<u64>(), tip in any::<u64>()
+        ) {
+            let tx = Transaction {
+                chain_id: sha256(b"c"),
+                sender: key(seed).public_key().into(),
+                nonce,
+                fee: Fee { limit, tip },
+                payload: p,
+            };
             let signed = tx.sign(&key(seed));
             let enc = signed.encode();
             prop_assert_eq!(enc.len(), signed.encode_size());

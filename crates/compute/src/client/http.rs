@@ -174,6 +174,11 @@ impl ChainClient for HttpClient {
         self.read(|c| async move { c.nonce(account).await }).await
     }
 
+    async fn fees(&self) -> Result<hyperchain_chain::fees::FeeSchedule, ChainError> {
+        self.read(|c| async move { c.fees().await.map(|f| f.schedule) })
+            .await
+    }
+
     async fn node(&self, id: &Digest) -> Result<Option<NodeView>, ChainError> {
         self.read(|c| async move { c.node(id).await }).await
     }

@@ -226,16 +226,8 @@ impl<E: Clock> ChainClient for InProcessClient<E> {
     }
 
     async fn submit(&self, txs: &[SignedTransaction]) -> Result<(), ChainError> {
-        let batch = txs
-            .iter()
-            .map(|tx| {
-                let next = self
-                    .ledger
-                    .next_nonce(&tx.tx.sender_address())
-                    .map_err(|e| self.failed(e))?;
-                Ok((tx.clone(), next))
-            })
-            .collect::<Result<Vec<_>, ChainError>>()?;
+        let standings = self.ledger.standings(txs).map_err(|e| self.failed(e))?;
+        let batch = txs.iter().cloned().zip(standings).collect();
         match self
             .mempool
             .submit_batch(batch)
@@ -261,6 +253,10 @@ impl<E: Clock> ChainClient for InProcessClient<E> {
 
     async fn nonce(&self, account: &Address) -> Result<u64, ChainError> {
         self.ledger.next_nonce(account).map_err(|e| self.failed(e))
+    }
+
+    async fn fees(&self) -> Result<hyperchain_chain::fees::FeeSchedule, ChainError> {
+        Ok(*self.ledger.executor().fees())
     }
 
     async fn node(&self, id: &Digest) -> Result<Option<NodeView>, ChainError> {

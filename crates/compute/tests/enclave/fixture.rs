@@ -15,7 +15,7 @@ use hyperchain_chain::app::{FinalizationCert, Scheme};
 use hyperchain_chain::block::to_consensus;
 use hyperchain_chain::execute::ContractSnapshot;
 use hyperchain_chain::execute::{Base, BlockEnv, Executor, code_key, contract_key};
-use hyperchain_chain::genesis::{Devnet, deal_devnet};
+use hyperchain_chain::genesis::{Devnet, DevnetOptions, deal_devnet_with};
 use hyperchain_chain::lanes::{self, job_key, lane_key};
 use hyperchain_chain::light::LightClient;
 use hyperchain_compute::enclave::{Enclave, EnclaveError, Executed, Host};
@@ -80,7 +80,15 @@ impl Validators {
         let addresses: Vec<SocketAddr> = (0..4)
             .map(|i| SocketAddr::from(([127, 0, 0, 1], 9000 + i)))
             .collect();
-        let devnet = deal_devnet(TestRng::new(seed), "enclave-test", START_MS, &addresses).unwrap();
+        // The enclave's checks, not fees, are under test here: a chain without fees.
+        let devnet = deal_devnet_with(
+            TestRng::new(seed),
+            "enclave-test",
+            START_MS,
+            &addresses,
+            DevnetOptions::free(),
+        )
+        .unwrap();
         let schemes = devnet
             .validator_keys
             .iter()
@@ -227,6 +235,7 @@ impl Chain {
             chain_id: self.validators.chain_id(),
             sender,
             nonce: *nonce,
+            fee: hyperchain_types::Fee::NONE,
             payload,
         }
         .sign(signer);
@@ -245,6 +254,7 @@ impl Chain {
             timestamp_ms: parent.timestamp_ms + 1_000,
             view: parent.view + 1,
             seed: self.unrevealed.take(),
+            leader: [0; 32],
         };
         let snapshot = self.store.snapshot().unwrap();
         let base = Arc::new(Base::new(snapshot, Arc::new(WriteBatch::new())));
