@@ -631,12 +631,21 @@ mod tests {
     use hyperchain_types::{CallOutcome, CallStatus, ComputeReceipt, Transaction, sha256};
 
     fn tx(chain: &[u8], seed: u64, nonce: u64) -> SignedTransaction {
+        tx_paying(chain, seed, nonce, hyperchain_types::Fee::NONE)
+    }
+
+    fn tx_paying(
+        chain: &[u8],
+        seed: u64,
+        nonce: u64,
+        fee: hyperchain_types::Fee,
+    ) -> SignedTransaction {
         let key = ed25519::PrivateKey::from_seed(seed);
         Transaction {
             chain_id: sha256(chain),
             sender: key.public_key().into(),
             nonce,
-            fee: hyperchain_types::Fee::NONE,
+            fee,
             payload: Payload::Call {
                 contract: Address([1; 32]),
                 method: "get".into(),
@@ -963,5 +972,95 @@ mod tests {
             order[1..].contains(&stranger),
             "the other waits its turn, still queued"
         );
+    }
+
+    /// The fee limit every call of [`tx`]'s shape needs under the default schedule.
+    fn required() -> u64 {
+        FeeSchedule::default().required(&tx(b"c", 1, 0))
+    }
+
+    #[test]
+    fn a_sender_cannot_queue_more_than_its_balance_pays_for() {
+        let pool = Mempool::new(sha256(b"c"), 100).with_fees(FeeSchedule::default());
+        let fee = hyperchain_types::Fee::limit(required());
+        let standing = Standing {
+            nonce: 0,
+            spendable: 2 * fee.max_total() + fee.max_total() / 2,
+        };
+        // Unfunded: refused with the reason.
+        assert!(matches!(
+            pool.submit(tx_paying(b"c", 1, 0, fee), 0),
+            Err(MempoolError::Invalid(InvalidTx::CannotPay {
+                balance: 0,
+                ..
+            }))
+        ));
+        // Under the schedule's required limit: refused whatever the balance.
+        let cheap = hyperchain_types::Fee::limit(required() - 1);
+        assert!(matches!(
+            pool.submit(tx_paying(b"c", 1, 0, cheap), standing),
+            Err(MempoolError::Invalid(InvalidTx::FeeLimit { .. }))
+        ));
+        // A balance for two and a half: two are queued, the third would be unpaid.
+        pool.submit(tx_paying(b"c", 1, 0, fee), standing).unwrap();
+        pool.submit(tx_paying(b"c", 1, 1, fee), standing).unwrap();
+        assert!(matches!(
+            pool.submit(tx_paying(b"c", 1, 2, fee), standing),
+            Err(MempoolError::Invalid(InvalidTx::CannotPay { .. }))
+        ));
+        // Once the first is included (charged half its limit), only what it was charged is
+        // gone: the rest of its limit pays for the next.
+        pool.remove_included(&[tx_paying(b"c", 1, 0, fee)]);
+        let standing = Standing {
+            nonce: 1,
+            spendable: standing.spendable - fee.max_total() / 2,
+        };
+        pool.submit(tx_paying(b"c", 1, 2, fee), standing).unwrap();
+        assert_eq!(pool.len(), 2);
+    }
+
+    #[test]
+    fn higher_tips_go_first_and_each_senders_stay_in_nonce_order() {
+        let pool = Mempool::new(sha256(b"c"), 100).with_fees(FeeSchedule::default());
+        let paying = |tip: u64| hyperchain_types::Fee {
+            limit: required(),
+            tip,
+        };
+        let rich = Standing {
+            nonce: 0,
+            spendable: u128::MAX / 2,
+        };
+        let txs = [
+            tx_paying(b"c", 1, 0, paying(0)),
+            tx_paying(b"c", 1, 1, paying(100)),
+            tx_paying(b"c", 2, 0, paying(50)),
+            tx_paying(b"c", 3, 0, paying(10)),
+        ];
+        for t in &txs {
+            pool.submit(t.clone(), rich).unwrap();
+        }
+        // Sender 1's tip of 100 waits behind its own nonce 0 (tip 0).
+        let order: Vec<SignedTransaction> = pool.candidates(10, usize::MAX);
+        assert_eq!(
+            order,
+            vec![
+                txs[2].clone(),
+                txs[3].clone(),
+                txs[0].clone(),
+                txs[1].clone()
+            ]
+        );
+        // A full block takes the best: an honest transaction with a tip overtakes a flood.
+        let flood = Mempool::new(sha256(b"c"), 1_000).with_fees(FeeSchedule::default());
+        for seed in 10..60 {
+            for nonce in 0..10 {
+                flood
+                    .submit(tx_paying(b"c", seed, nonce, paying(0)), rich)
+                    .unwrap();
+            }
+        }
+        let honest = tx_paying(b"c", 99, 0, paying(1));
+        flood.submit(honest.clone(), rich).unwrap();
+        assert_eq!(flood.candidates(5, usize::MAX)[0], honest);
     }
 }

@@ -3,6 +3,7 @@
 
 mod common;
 mod execute;
+mod fees;
 mod genesis;
 mod lanes;
 mod ledger;

@@ -148,13 +148,17 @@ pub async fn run(dir: &Path, rpc: &str, json: bool, regions: Option<&[String]>) 
     if let Some(regions) = regions {
         committee_demo(&client, &key, regions, call_output(&r)?, json).await?;
     }
+    let faucet_path = dir.join(crate::genesis::FAUCET_KEY_FILE);
     event(
         json,
-        json!({"event": "demo_done", "counter": counter, "heavy": heavy, "key": key_path, "rpc": rpc}),
+        json!({"event": "demo_done", "counter": counter, "heavy": heavy, "key": key_path, "rpc": rpc,
+               "faucet_key": faucet_path}),
         || {
             format!(
-                "demo done; try:\n  hyperchain call 0x{counter} increment u64:10 --key {} --decode u64 --rpc {rpc}\n  hyperchain query 0x{counter} get --decode u64 --rpc {rpc}",
-                key_path.display()
+                "demo done; try:\n  hyperchain call 0x{counter} increment u64:10 --key {} --decode u64 --rpc {rpc}\n  hyperchain query 0x{counter} get --decode u64 --rpc {rpc}\n  hyperchain balance --key {} --rpc {rpc}\nfund any account from the faucet (it pays fees; `hyperchain keys generate --out me.key` makes one):\n  hyperchain transfer 100 --to ADDRESS --key {} --rpc {rpc}",
+                key_path.display(),
+                key_path.display(),
+                faucet_path.display()
             )
         },
     );
