@@ -6,14 +6,16 @@
 //! or bytes or its sender past its share of bytes ([`MempoolLimits`]), has a fee limit below
 //! the schedule's required charge or a payer that cannot cover it together with the sender's
 //! queued transactions ([`Standing`]), or is a compute receipt whose receipt signature does
-//! not verify. Receipts go first in blocks only if the node's
-//! check ([`Mempool::with_receipt_check`]: the signer is on the job's committee) passes. A transaction still queued [`EXPIRY_BLOCKS`] finalized blocks after it was admitted
-//! (one behind a nonce gap never becomes includable) expires. Proposers take
-//! [`Mempool::candidates`]: compute nodes' receipts first, then the rest by tip, highest
-//! first, each sender's in nonce order; among equal tips, when a block cannot take them all,
-//! the next block starts with the senders left out. Execution drops those that are not applicable on the parent (for instance already
-//! included in an unfinalized ancestor). Finalized transactions are removed
-//! with [`Mempool::remove_included`].
+//! not verify or that fails the node's check ([`Mempool::with_receipt_check`]: its signer is on
+//! the job's current committee and not yet counted), so a duplicate or replayed receipt is
+//! dropped before any block includes it. A transaction still queued [`EXPIRY_BLOCKS`]
+//! finalized blocks after it was admitted (one behind a nonce gap never becomes includable)
+//! expires. Proposers take [`Mempool::candidates`]: compute nodes' receipts first, then the
+//! rest by tip, highest first, each sender's in nonce order; among equal tips, when a block
+//! cannot take them all, the next block starts with the senders left out. Execution drops
+//! those that are not applicable on the parent (for instance already included in an
+//! unfinalized ancestor). Finalized transactions are removed with
+//! [`Mempool::remove_included`].
 //!
 //! For the block relay ([`crate::relay`]) the pool also keeps an index by **short id** (the
 //! first 8 bytes of a transaction id, [`short_id`]), so a compact block naming its
@@ -102,6 +104,12 @@ pub enum MempoolError {
     /// A compute receipt whose receipt signature does not verify.
     #[error("the compute receipt's signature does not verify")]
     BadReceiptSignature,
+    /// A compute receipt for a job its signer is not assigned to in committed state, for
+    /// another run, or already counted: no block could count it.
+    #[error(
+        "the compute receipt answers no job its signer is assigned to now (unknown, another run, or already counted)"
+    )]
+    StaleReceipt,
 }
 
 /// What the committed state says about a transaction's sender: its next nonce, and what the
@@ -352,13 +360,16 @@ impl Mempool {
             .collect()
     }
 
-    /// A compute receipt's own signature, checked before it may be queued (proposers take
-    /// receipts first). Whether its signer is a member of the job's committee is checked when
-    /// a block executes it.
+    /// A compute receipt's own signature and the node's check (its signer is on the job's
+    /// current committee, not yet counted), before it may be queued: proposers take receipts
+    /// first, and a receipt's inclusion is paid from its job's escrow.
     fn check_receipt(&self, tx: &SignedTransaction) -> Result<(), MempoolError> {
         match &tx.tx.payload {
             Payload::Receipt(r) if !self.signatures.verify_receipt(r) => {
                 Err(MempoolError::BadReceiptSignature)
+            }
+            Payload::Receipt(r) if self.receipt_check.as_ref().is_some_and(|check| !check(r)) => {
+                Err(MempoolError::StaleReceipt)
             }
             _ => Ok(()),
         }
@@ -428,10 +439,7 @@ impl Mempool {
             outbox.push(tx.clone());
         }
         let admitted = inner.blocks;
-        let priority = match &tx.tx.payload {
-            Payload::Receipt(r) => self.receipt_check.as_ref().is_none_or(|check| check(r)),
-            _ => false,
-        };
+        let priority = matches!(tx.tx.payload, Payload::Receipt(_));
         queue.insert(
             nonce,
             Entry {
@@ -955,23 +963,21 @@ mod tests {
     /// jobs it is not assigned to. With the node's check, only a receipt whose signer is on
     /// the job's committee goes first; the others wait their turn (execution refuses them).
     #[test]
-    fn only_receipts_that_pass_the_check_go_first() {
+    fn receipts_that_fail_the_check_are_dropped_and_the_others_go_first() {
         let assigned = ed25519::PrivateKey::from_seed(9).public_key();
         let check: ReceiptCheck =
             Arc::new(move |r: &SignedComputeReceipt| r.node_key == assigned.as_ref()[..]);
         let pool = Mempool::new(sha256(b"c"), 100).with_receipt_check(check);
+        // A receipt of a node not on the job's committee, or already counted, or replayed
+        // from an old run: dropped before any block can include it, so nobody pays for it.
         let stranger = receipt_tx(8, 0);
         let member = receipt_tx(9, 0);
         pool.submit(tx(b"c", 1, 0), 0).unwrap();
-        pool.submit(stranger.clone(), 0).unwrap();
+        assert_eq!(pool.submit(stranger, 0), Err(MempoolError::StaleReceipt));
         pool.submit(member.clone(), 0).unwrap();
         let order = pool.candidates(100, usize::MAX);
-        assert_eq!(order.len(), 3);
+        assert_eq!(order.len(), 2);
         assert_eq!(order[0], member, "the member's receipt leads");
-        assert!(
-            order[1..].contains(&stranger),
-            "the other waits its turn, still queued"
-        );
     }
 
     /// The fee limit every call of [`tx`]'s shape needs under the default schedule.

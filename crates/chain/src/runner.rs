@@ -241,15 +241,21 @@ where
             ledger.executor().signatures().clone(),
         )
         .with_fees(spec.fees)
-        // A receipt goes first in blocks only if its signer is on the job's committee in
-        // committed state (one lookup); others wait their turn like any transaction.
+        // A receipt is queued (and goes first in blocks) only if its signer is on the job's
+        // current committee in committed state, for the current run, and not yet counted
+        // (one lookup): a duplicate or replayed receipt is dropped before inclusion.
         .with_receipt_check(Arc::new(move |r| {
             receipts_ledger.snapshot().ok().is_some_and(|view| {
                 crate::lanes::job(&view, &r.receipt.job)
                     .ok()
                     .flatten()
                     .and_then(|job| job.assignment.filter(|_| job.state == JobState::Assigned))
-                    .is_some_and(|a| a.committee.iter().any(|m| m.id == r.node_id()))
+                    .is_some_and(|a| {
+                        let node = r.node_id();
+                        a.run() == r.receipt.run
+                            && a.committee.iter().any(|m| m.id == node)
+                            && !a.votes.iter().any(|v| v.node_id() == node)
+                    })
             })
         })),
     );

@@ -14,6 +14,8 @@ use hyperchain_attest::sim::SimFlavour;
 use hyperchain_chain::committee::{Candidate, CommitteeSpec, select_committee};
 use hyperchain_chain::execute::ContractSnapshot;
 use hyperchain_chain::execute::{CODE_CHUNK, Executor, contract_key, read_code};
+use hyperchain_chain::fees::{Account, FeeSchedule, SUPPLY_KEY, UNIT, account_key, decode_supply};
+use hyperchain_chain::genesis::Genesis;
 use hyperchain_chain::lanes::{self, DUE_BUCKET_MS, evidence_key, job_key, lane_key};
 use hyperchain_chain::registry::{ACCUMULATOR, ComputeParams, RegistryConfig, StateView};
 use hyperchain_chain::testkit::{MemoryChain, TEST_IMAGE};
@@ -21,9 +23,9 @@ use hyperchain_contracts::{COUNTER, TOKEN};
 use hyperchain_sdk::{decode_all, encode};
 use hyperchain_state::{Store, TreeId, WriteBatch};
 use hyperchain_types::{
-    Address, CallStatus, ContractRecord, Digest, ExecutionMode, GovernanceAction, Job, JobState,
-    LaneRecord, Payload, ReceiptStatus, Resolution, Sched, SignedCommitment, SignedComputeReceipt,
-    SignedTransaction, node_id,
+    Address, CallStatus, ContractRecord, Digest, ExecutionMode, Fee, GovernanceAction, Job,
+    JobState, LaneRecord, Payload, ReceiptStatus, Resolution, Sched, SignedCommitment,
+    SignedComputeReceipt, SignedTransaction, node_id,
 };
 use std::sync::Arc;
 
@@ -96,6 +98,13 @@ impl std::ops::DerefMut for Chain {
 
 const GOVERNANCE: u64 = 100;
 const CARRIER: u64 = 200;
+/// The fee limit of every transaction on a priced chain: 100 HYP.
+const PRICED_LIMIT: u64 = 100 * UNIT as u64;
+
+/// The accounts a priced chain funds: callers, governance, the carrier, the fleet.
+fn funded_seeds() -> impl Iterator<Item = u64> {
+    (1..10).chain([GOVERNANCE, CARRIER]).chain(1_001..1_100)
+}
 
 impl Chain {
     /// A chain whose committees take one job at a time (no pipelining).
@@ -110,7 +119,45 @@ impl Chain {
 
     /// ... and whose runs are dropped after `grace` blocks past their deadline.
     fn with_params(pipeline_depth: u32, grace: u32) -> Chain {
+        Chain::with_fees(pipeline_depth, grace, FeeSchedule::FREE)
+    }
+
+    /// A chain with the default fee schedule, whose accounts (every seed these tests use)
+    /// hold a million HYP each, and whose transactions offer `PRICED_LIMIT`.
+    fn priced() -> Chain {
+        Chain::with_fees(1, 1, FeeSchedule::default())
+    }
+
+    fn balance(&self, seed: u64) -> u128 {
+        self.account_of(&address(&key(seed)))
+    }
+
+    fn account_of(&self, address: &Address) -> u128 {
+        let raw = self
+            .store
+            .get(&TreeId::ROOT, &account_key(address))
+            .unwrap();
+        Account::decode(raw.as_deref()).unwrap().balance
+    }
+
+    fn supply(&self) -> u128 {
+        decode_supply(
+            self.store
+                .get(&TreeId::ROOT, SUPPLY_KEY)
+                .unwrap()
+                .as_deref(),
+        )
+        .unwrap()
+    }
+
+    /// What every funded account holds: with no proposer (every fee burned), the supply.
+    fn held(&self) -> u128 {
+        funded_seeds().map(|seed| self.balance(seed)).sum()
+    }
+
+    fn with_fees(pipeline_depth: u32, grace: u32, fees: FeeSchedule) -> Chain {
         let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {
+            fees,
             governance: Some(key(GOVERNANCE).public_key().into()),
             genesis_policy: AttestationPolicy {
                 allow_simulated: true,
@@ -135,10 +182,24 @@ impl Chain {
             },
             ..RegistryConfig::default()
         });
+        let store = Store::in_memory().unwrap();
+        if !fees.is_free() {
+            let genesis = Genesis {
+                chain_id: chain_id(),
+                timestamp_ms: 0,
+                allocations: funded_seeds()
+                    .map(|seed| (address(&key(seed)), 1_000_000 * UNIT))
+                    .collect(),
+            };
+            store.commit(&genesis.writes(), 0).unwrap();
+        }
         let mut chain = Chain {
-            chain: MemoryChain::new(chain_id(), executor),
+            chain: MemoryChain::on(store, chain_id(), executor),
             members: Vec::new(),
         };
+        if !fees.is_free() {
+            chain.chain.fee = Fee::limit(PRICED_LIMIT);
+        }
         let release = chain.tx(
             GOVERNANCE,
             Payload::Govern(GovernanceAction::AddRelease {
@@ -796,7 +857,14 @@ fn run_token(
     mode: ExecutionMode,
     calls: &[(u64, &str, Vec<u8>)],
 ) -> (Digest, Vec<(CallStatus, Vec<u8>)>) {
-    let mut chain = Chain::new();
+    run_token_on(Chain::new(), mode, calls)
+}
+
+fn run_token_on(
+    mut chain: Chain,
+    mode: ExecutionMode,
+    calls: &[(u64, &str, Vec<u8>)],
+) -> (Digest, Vec<(CallStatus, Vec<u8>)>) {
     let token = chain.token(mode);
     let mut results = Vec::new();
     for (sender, method, input) in calls {
@@ -811,6 +879,13 @@ fn run_token(
                 results.push((result.status, result.output));
             }
             other => panic!("{other:?}"),
+        }
+        if chain.chain.fee != Fee::NONE {
+            assert_eq!(
+                chain.held(),
+                chain.supply(),
+                "{mode}: nothing created or lost"
+            );
         }
     }
     (chain.storage_root(&token), results)
@@ -850,6 +925,34 @@ fn run_token_pipelined(
         })
         .collect();
     (chain.storage_root(&token), results)
+}
+
+/// Mode equivalence holds with fees: every mode leaves the same contract state and outputs
+/// (fee limits large enough for each mode's committee), and every mode's charges only move
+/// tokens (checked after every call inside `run_token_on`).
+#[test]
+fn every_mode_leaves_the_same_contract_state_with_fees() {
+    let owner = hyperchain_sdk::Address(address(&key(1)).0);
+    let bob = hyperchain_sdk::Address(address(&key(2)).0);
+    let calls: Vec<(u64, &str, Vec<u8>)> = vec![
+        (1, "init", encode(&owner)),
+        (1, "mint", encode(&(owner, 1_000u64))),
+        (1, "transfer", encode(&(bob, 250u64))),
+        (2, "transfer", encode(&(owner, 1_000u64))), // reverts
+        (2, "transfer", encode(&(owner, 50u64))),
+    ];
+    let replicated = run_token_on(Chain::priced(), ExecutionMode::Replicated, &calls);
+    for mode in [
+        ExecutionMode::Single,
+        ExecutionMode::Committee(3),
+        ExecutionMode::CrossVendor,
+    ] {
+        assert_eq!(
+            run_token_on(Chain::priced(), mode, &calls),
+            replicated,
+            "{mode} differs from replicated"
+        );
+    }
 }
 
 #[test]
@@ -1854,4 +1957,148 @@ fn run_schedule(steps: &[Step]) {
     for id in &jobs {
         assert!(chain.job(id).is_final(), "job {id} ended");
     }
+}
+
+/// The escrow of a call to a TEE contract (docs/DESIGN.md §10): the caller's fee limit, less
+/// its base charge, is held by the job; each agreeing member's owner is paid the fuel it used,
+/// the receipts' inclusion is paid from it (their carrier pays nothing), the state the result
+/// writes is charged, and the rest returns to the caller. Nothing is created or lost.
+#[test]
+fn the_escrow_pays_the_committee_and_its_receipts_and_the_rest_returns_to_the_caller() {
+    let mut chain = Chain::priced();
+    let schedule = FeeSchedule::default();
+    chain.fleet(&["eu"], 0);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    assert_eq!(chain.held(), chain.supply());
+
+    let caller_before = chain.balance(1);
+    let call = chain.call_tx(1, counter, "increment", encode(&5u64));
+    let job_id = queued(&chain.run(vec![call.clone()], false)[0]);
+    let job = chain.job(&job_id);
+    let base = schedule.base(&call) as u128;
+    assert_eq!(
+        job.funds.held + job.funds.receipts,
+        PRICED_LIMIT as u128 - base,
+        "the rest of the fee limit is in escrow"
+    );
+    assert_eq!(chain.balance(1), caller_before - PRICED_LIMIT as u128);
+    assert_eq!(
+        chain.held() + job.funds.held + job.funds.receipts,
+        chain.supply()
+    );
+
+    chain.block(vec![]);
+    let members = chain.committee(&job_id);
+    let owners: Vec<u64> = members
+        .iter()
+        .map(|id| 1_001 + chain.members.iter().position(|m| m.id() == *id).unwrap() as u64)
+        .collect();
+    let owners_before: Vec<u128> = owners.iter().map(|s| chain.balance(*s)).collect();
+    let carrier_before = chain.balance(CARRIER);
+    let supply_before = chain.supply();
+    chain.serve(&job_id);
+
+    let job = chain.job(&job_id);
+    let result = done(&job);
+    assert_eq!(result.status, CallStatus::Ok);
+    assert_eq!((job.funds.held, job.funds.receipts), (0, 0), "settled");
+    // The carrier of the receipts paid nothing.
+    assert_eq!(chain.balance(CARRIER), carrier_before);
+    // Each member's owner was paid the fuel the job used.
+    let pay = schedule.fuel(result.fuel_used) as u128;
+    assert!(pay > 0);
+    for (owner, before) in owners.iter().zip(owners_before) {
+        assert_eq!(chain.balance(*owner), before + pay);
+    }
+    // Receipts' inclusion and the state the result wrote were charged (burned: these blocks
+    // name no proposer); the rest came back to the caller.
+    let burned = supply_before - chain.supply();
+    let state = schedule.state(1 + 8 + "count".len() as u64) as u128;
+    assert!(burned > 0);
+    assert_eq!(
+        chain.balance(1),
+        caller_before - base - 2 * pay - burned,
+        "refunded: the escrow less the members' pay, the receipts and the state ({state})"
+    );
+    assert_eq!(chain.held(), chain.supply(), "nothing created or lost");
+}
+
+/// A call whose fee limit cannot pay its committee is refused at once (it pays its base
+/// charge, as any included failure does), and a job that never ran returns all its escrow.
+#[test]
+fn a_committee_the_limit_cannot_pay_is_refused_and_a_failed_job_refunds_its_escrow() {
+    let mut chain = Chain::priced();
+    let schedule = FeeSchedule::default();
+    chain.fleet(&["eu"], 0);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    // The least limit a replicated call would need: enough for the fuel, not the committee.
+    let probe = chain.call_tx(1, counter, "increment", encode(&1u64));
+    let required = schedule.required(&probe);
+    chain.chain.fee = Fee::limit(required);
+    let cheap = chain.call_tx(1, counter, "increment", encode(&1u64));
+    chain.chain.fee = Fee::limit(PRICED_LIMIT);
+    let before = chain.balance(1);
+    let statuses = chain.block(vec![probe, cheap.clone()]);
+    assert!(
+        rejected(&statuses[1]).contains("committee of 2"),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        chain.balance(1),
+        before - PRICED_LIMIT as u128 - schedule.base(&cheap) as u128,
+        "the refused call paid its base charge; the other holds its limit in escrow"
+    );
+
+    // A region nobody serves: the job stalls, then fails, and the caller gets the escrow back.
+    let mut chain = Chain::priced();
+    chain.fleet(&["eu"], 0);
+    let stranded = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["us"]);
+    let before = chain.balance(1);
+    let call = chain.call_tx(1, stranded, "increment", encode(&1u64));
+    let job_id = queued(&chain.block(vec![call.clone()])[0]);
+    for _ in 0..(MAX_STALL_MS / 1_000 + 4) {
+        chain.block(vec![]);
+    }
+    let job = chain.job(&job_id);
+    assert!(matches!(job.state, JobState::Failed(_)), "{:?}", job.state);
+    assert_eq!((job.funds.held, job.funds.receipts), (0, 0));
+    assert_eq!(chain.balance(1), before - schedule.base(&call) as u128);
+    assert_eq!(chain.held(), chain.supply());
+}
+
+/// With fees, arbitration is paid from the escrow too: the honest member is paid, the liar is
+/// not, and validators' re-execution is charged; the caller gets the rest back.
+#[test]
+fn an_arbitrated_job_pays_the_honest_member_and_not_the_liar() {
+    let mut chain = Chain::priced();
+    let schedule = FeeSchedule::default();
+    chain.fleet(&["eu"], 0);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    let call = chain.call_tx(1, counter, "increment", encode(&7u64));
+    let job = queued(&chain.block(vec![call.clone()])[0]);
+    chain.block(vec![]);
+    let committee = chain.committee(&job);
+    let (honest, liar) = (committee[0], committee[1]);
+    let owner = |chain: &Chain, id: &Digest| {
+        1_001 + chain.members.iter().position(|m| m.id() == *id).unwrap() as u64
+    };
+    let (honest_owner, liar_owner) = (owner(&chain, &honest), owner(&chain, &liar));
+    let (honest_before, liar_before) = (chain.balance(honest_owner), chain.balance(liar_owner));
+    let lie = chain.receipt(&liar, &job, Behaviour::WrongOutput);
+    let truth = chain.receipt(&honest, &job, Behaviour::Honest);
+    assert_eq!(
+        chain.submit(vec![lie, truth]),
+        vec![ReceiptStatus::Accepted; 2]
+    );
+    let result = done(&chain.job(&job)).clone();
+    assert_eq!(
+        result.resolution,
+        Resolution::Arbitrated {
+            revoked: vec![liar]
+        }
+    );
+    let pay = schedule.fuel(result.fuel_used) as u128;
+    assert_eq!(chain.balance(honest_owner), honest_before + pay);
+    assert_eq!(chain.balance(liar_owner), liar_before, "a liar is not paid");
+    assert_eq!(chain.held(), chain.supply(), "nothing created or lost");
 }

@@ -278,8 +278,20 @@ async fn measure(
         .await
         .map_err(|e| rpc_error(&url, e))?
         .schedule;
+    // A TEE call's fee limit also pays its committee (and what its result writes).
+    let members = match b.mode {
+        ExecutionMode::Replicated => 0,
+        mode => crate::remote::committee_size(&mode.to_string(), regions.len()),
+    };
     let priced = |mut tx: Transaction| {
-        tx.fee = hyperchain_types::Fee::limit(schedule.required_unsigned(&tx));
+        let required = schedule.required_unsigned(&tx);
+        let base = required - schedule.fuel(fuel_limit);
+        let limit =
+            match hyperchain_chain::execute::job_funds(&schedule, fuel_limit, members, base, 0) {
+                Err(needed) if members > 0 => needed + schedule.state(64 * 1024),
+                _ => required,
+            };
+        tx.fee = hyperchain_types::Fee::limit(limit);
         tx
     };
     let per_call = priced(Transaction {

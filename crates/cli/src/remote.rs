@@ -203,8 +203,11 @@ pub struct Estimate {
     pub state_bytes: u64,
     /// The charge for those bytes.
     pub state: u64,
-    /// The least fee limit the chain accepts (base + the whole fuel limit).
+    /// The least fee limit the chain accepts (base + the whole fuel limit; for a call to a
+    /// TEE contract, its committee's pay, one arbitration and the receipts too).
     pub required: u64,
+    /// Members of the committee that executes the call (0: validators execute it).
+    pub committee: u64,
     /// The fee limit chosen: the required one plus twice the state charge.
     pub limit: u64,
     /// The expected charge: base + fuel + state.
@@ -215,11 +218,27 @@ pub struct Estimate {
 pub async fn estimate(client: &Client, tx: &Transaction) -> Result<Estimate> {
     let url = client.base_url();
     let schedule = client.fees().await.map_err(|e| rpc_error(url, e))?.schedule;
-    let required = schedule.required_unsigned(tx);
+    let mut required = schedule.required_unsigned(tx);
     let base = schedule.base_of(
         &tx.payload,
         commonware_codec::EncodeSize::encode_size(tx) + 64,
     );
+    // A TEE contract's committee is paid from the call's fee limit.
+    let mut committee = 0;
+    if let Payload::Call {
+        contract,
+        fuel_limit,
+        ..
+    } = &tx.payload
+        && let Some(lane) = client.lane(contract).await.map_err(|e| rpc_error(url, e))?
+    {
+        committee = committee_size(&lane.mode, lane.regions.len());
+        if let Err(needed) =
+            hyperchain_chain::execute::job_funds(&schedule, *fuel_limit, committee, base, 0)
+        {
+            required = needed;
+        }
+    }
     let (fuel_used, state_bytes) = match &tx.payload {
         Payload::Call {
             contract,
@@ -255,9 +274,21 @@ pub async fn estimate(client: &Client, tx: &Transaction) -> Result<Estimate> {
         state_bytes,
         state,
         required,
+        committee,
         limit: required.saturating_add(state.saturating_mul(2)),
         expected: base.saturating_add(fuel).saturating_add(state),
     })
+}
+
+/// Members of a committee of `mode` (`single`, `committee(K)`, `cross-vendor`) over `regions`
+/// regions.
+pub fn committee_size(mode: &str, regions: usize) -> u64 {
+    match mode.parse::<ExecutionMode>() {
+        Ok(ExecutionMode::Single) => 1,
+        Ok(ExecutionMode::Committee(k)) => k as u64,
+        Ok(ExecutionMode::CrossVendor) => 2 * regions as u64,
+        _ => 0,
+    }
 }
 
 /// Prints an estimate.
@@ -278,6 +309,12 @@ pub fn print_estimate(e: &Estimate, json: bool) {
         e.state_bytes
     );
     println!("expected   {}", format_amount(e.expected as u128));
+    if e.committee > 0 {
+        println!(
+            "committee  {} members, paid from the fee limit (the unused part is refunded when the job ends)",
+            e.committee
+        );
+    }
     println!(
         "fee limit  {} (required at least {})",
         format_amount(e.limit as u128),

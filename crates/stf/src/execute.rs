@@ -494,6 +494,7 @@ impl Executor {
                 continue;
             }
             account.nonce += 1;
+            let mut escrowed: u128 = 0;
             let (status, fuel_used, charge) = match &tx.tx.payload {
                 Payload::Deploy {
                     code,
@@ -517,18 +518,22 @@ impl Executor {
                     method,
                     input,
                     fuel_limit,
-                } => self.call(
-                    base,
-                    &mut out.batch,
-                    env,
-                    tx.id(),
-                    sender,
-                    *contract,
-                    method,
-                    input,
-                    *fuel_limit,
-                    (payment.base, tx.tx.fee.limit),
-                )?,
+                } => {
+                    let (status, fuel, charge, escrow) = self.call(
+                        base,
+                        &mut out.batch,
+                        env,
+                        tx.id(),
+                        sender,
+                        *contract,
+                        method,
+                        input,
+                        *fuel_limit,
+                        (payment.base, tx.tx.fee.limit),
+                    )?;
+                    escrowed = escrow;
+                    (status, fuel, charge)
+                }
                 Payload::Register(r) => {
                     let (status, fuel) =
                         self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
@@ -551,8 +556,25 @@ impl Executor {
                     (status, fuel, payment.base)
                 }
                 Payload::Receipt(receipt) => {
+                    // Paid from its job's escrow, never by its carrier; taken before the
+                    // receipt is counted (counting it may end the job and settle the escrow)
+                    // and put back if it is refused.
+                    let size = tx.encode_size();
+                    let (job_before, fee) =
+                        self.take_receipt_fee(base, &mut out.batch, receipt, size)?;
                     let (status, fuel) = self.receive(base, &mut out.batch, env, receipt)?;
-                    (status, fuel, 0)
+                    let fee = match (&status, job_before) {
+                        (ReceiptStatus::Rejected(_), Some(before)) => {
+                            out.batch.put(
+                                TreeId::ROOT,
+                                crate::lanes::job_key(&receipt.receipt.job),
+                                before,
+                            );
+                            0
+                        }
+                        _ => fee,
+                    };
+                    (status, fuel, fee)
                 }
                 Payload::Transfer { to, amount } => {
                     let status = transfer(
@@ -573,7 +595,11 @@ impl Executor {
             } else {
                 tx.tx.fee.tip
             };
-            let debit = charge as u128 + tip as u128;
+            // A receipt's fee came from its job's escrow.
+            let debit = match &tx.tx.payload {
+                Payload::Receipt(_) => 0,
+                _ => charge as u128 + tip as u128 + escrowed,
+            };
             if payment.payer == sender {
                 account.balance = account.balance.checked_sub(debit).ok_or_else(|| {
                     ExecError::Corrupt(format!("{sender} cannot pay a checked fee"))
@@ -592,7 +618,7 @@ impl Executor {
                 index: out.included.len() as u32,
                 status,
                 fuel_used,
-                fee: u64::try_from(debit).unwrap_or(u64::MAX),
+                fee: charge.saturating_add(tip),
             });
             out.included.push(position);
         }
@@ -720,23 +746,50 @@ impl Executor {
         input: &[u8],
         fuel_limit: u64,
         (base_fee, fee_limit): (u64, u64),
-    ) -> Result<(ReceiptStatus, u64, u64), ExecError> {
+    ) -> Result<(ReceiptStatus, u64, u64, u128), ExecError> {
         let view = Overlay { base, own: batch };
         let Some(record) = view.get(&TreeId::ROOT, &contract_key(&address))? else {
             return Ok((
                 ReceiptStatus::Rejected(format!("no contract at {address}")),
                 0,
                 base_fee,
+                0,
             ));
         };
         let record = ContractRecord::decode(bytes::Bytes::from(record))
             .map_err(|e| ExecError::Corrupt(format!("contract record of {address}: {e}")))?;
-        if record.mode != ExecutionMode::Replicated {
-            // Validators do not run it: the call becomes a job on the contract's lane.
+        if let Some(spec) = crate::lanes::spec_of(&record) {
+            // Validators do not run it: the call becomes a job on the contract's lane, with
+            // the rest of its fee limit in escrow for its committee.
+            let members = crate::lanes::committee_size(&spec);
+            let funds = match job_funds(
+                &self.registry.fees,
+                fuel_limit,
+                members,
+                base_fee,
+                fee_limit,
+            ) {
+                Ok(funds) => funds,
+                Err(needed) => {
+                    return Ok((
+                        ReceiptStatus::Rejected(format!(
+                            "fee limit {fee_limit} is below the {needed} base units a {} call with fuel limit {fuel_limit} needs: its committee of {members} is paid from it",
+                            record.mode
+                        )),
+                        0,
+                        base_fee,
+                        0,
+                    ));
+                }
+            };
             let status = self.enqueue(
-                base, batch, env, id, sender, address, method, input, fuel_limit,
+                base, batch, env, id, sender, address, method, input, fuel_limit, funds,
             )?;
-            return Ok((status, 0, base_fee));
+            let escrowed = match status {
+                ReceiptStatus::Queued { .. } => funds.held + funds.receipts,
+                _ => 0,
+            };
+            return Ok((status, 0, base_fee, escrowed));
         }
         let contract = self.load(&view, &record.code_hash)?;
         let tree = TreeId(address.0);
@@ -789,7 +842,38 @@ impl Executor {
             },
             outcome.fuel_used,
             charge,
+            0,
         ))
+    }
+
+    /// Takes the inclusion fee of a receipt transaction of `size` bytes from its job's
+    /// receipts escrow (what is left of it, at most): the job record as it was before (to put
+    /// back if the receipt is refused) and the fee taken.
+    fn take_receipt_fee(
+        &self,
+        base: &Arc<Base>,
+        batch: &mut WriteBatch,
+        receipt: &hyperchain_types::SignedComputeReceipt,
+        size: usize,
+    ) -> Result<(Option<Vec<u8>>, u64), ExecError> {
+        let key = crate::lanes::job_key(&receipt.receipt.job);
+        let view = Overlay { base, own: batch };
+        let Some(raw) = view.get(&TreeId::ROOT, &key)? else {
+            return Ok((None, 0));
+        };
+        let mut job = hyperchain_types::Job::decode(bytes::Bytes::from(raw.clone()))
+            .map_err(|e| ExecError::Corrupt(format!("job record: {e}")))?;
+        let schedule = &self.registry.fees;
+        let fee = schedule
+            .per_tx
+            .saturating_add(schedule.per_byte.saturating_mul(size as u64));
+        let fee = (fee as u128).min(job.funds.receipts);
+        if fee == 0 {
+            return Ok((None, 0));
+        }
+        job.funds.receipts -= fee;
+        batch.put(TreeId::ROOT, key, job.encode().to_vec());
+        Ok((Some(raw), fee as u64))
     }
 
     /// Who pays for `tx` (its sender's `account` already read) and the most it may be
@@ -836,11 +920,24 @@ impl Executor {
         env: BlockEnv,
         block: BlockFees,
     ) -> Result<(), ExecError> {
-        if block.charged == 0 && block.tips == 0 {
+        self.distribute(base, batch, env, block.charged, block.tips)
+    }
+
+    /// `charged` fees and `tips`: the burned part of the fees leaves the supply, the rest and
+    /// the tips go to the proposer.
+    fn distribute(
+        &self,
+        base: &Base,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        charged: u128,
+        tips: u128,
+    ) -> Result<(), ExecError> {
+        if charged == 0 && tips == 0 {
             return Ok(());
         }
-        let mut burned = self.registry.fees.burned(block.charged);
-        let reward = block.charged - burned + block.tips;
+        let mut burned = self.registry.fees.burned(charged);
+        let reward = charged - burned + tips;
         if env.leader == [0; 32] {
             burned += reward;
         } else if reward > 0 {
@@ -906,6 +1003,76 @@ fn check_regions(mode: ExecutionMode, regions: &[String]) -> Result<(), String> 
             "only cross-vendor contracts name regions ({mode} committees are drawn from every region)"
         )),
     }
+}
+
+/// Bytes of receipt transaction a job's escrow holds the inclusion fee of, per member (a
+/// receipt with a large write set may cost more: the rest is not charged to anyone).
+pub const RECEIPT_ALLOWANCE_BYTES: u64 = 2_048;
+
+/// The escrow of a call to a TEE contract whose committee has `members` members, from what
+/// its fee limit leaves after the `base` charge: the members' pay and one arbitration (the
+/// fuel limit each), the receipts' inclusion, and what remains for the state its result
+/// writes. `Err` is the least fee limit that covers the committee.
+pub fn job_funds(
+    schedule: &fees::FeeSchedule,
+    fuel_limit: u64,
+    members: u64,
+    base: u64,
+    limit: u64,
+) -> Result<hyperchain_types::JobFunds, u64> {
+    if schedule.is_free() {
+        return Ok(hyperchain_types::JobFunds::FREE);
+    }
+    let fuel = schedule.fuel(fuel_limit).saturating_mul(members + 1);
+    let receipts = members.saturating_mul(
+        schedule
+            .per_tx
+            .saturating_add(schedule.per_byte.saturating_mul(RECEIPT_ALLOWANCE_BYTES)),
+    );
+    let needed = base.saturating_add(fuel).saturating_add(receipts);
+    if limit < needed {
+        return Err(needed);
+    }
+    let state = limit - needed;
+    Ok(hyperchain_types::JobFunds {
+        held: (fuel + state) as u128,
+        receipts: receipts as u128,
+        max_state_bytes: state
+            .checked_div(schedule.per_state_byte)
+            .unwrap_or(u64::MAX),
+    })
+}
+
+/// Adds `amount` to `account`'s balance.
+pub(crate) fn credit(
+    base: &Base,
+    batch: &mut WriteBatch,
+    account: &Address,
+    amount: u128,
+) -> Result<(), ExecError> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let view = Overlay { base, own: batch };
+    let mut record = read_account(&view, account)?;
+    record.balance = record
+        .balance
+        .checked_add(amount)
+        .ok_or_else(|| ExecError::Corrupt("a balance exceeds the supply".into()))?;
+    batch.put(TreeId::ROOT, fees::account_key(account), record.encode());
+    Ok(())
+}
+
+/// Pays `charged` as fees at once: the burned part leaves the supply, the rest goes to the
+/// block's proposer (all of it is burned when the block names none).
+pub(crate) fn pay_fees(
+    executor: &Executor,
+    base: &Base,
+    batch: &mut WriteBatch,
+    env: BlockEnv,
+    charged: u128,
+) -> Result<(), ExecError> {
+    executor.distribute(base, batch, env, charged, 0)
 }
 
 /// Who may be debited for a transaction, and the most.

@@ -370,7 +370,7 @@ pub fn run_job(
     job: &Job,
     storage: Arc<dyn StorageReader>,
 ) -> Result<CallOutcome, hyperchain_vm::VmError> {
-    engine.call(
+    let outcome = engine.call(
         contract,
         Call {
             ctx: CallContext {
@@ -384,7 +384,35 @@ pub fn run_job(
             fuel_limit: job.fuel_limit,
         },
         storage,
-    )
+    )?;
+    // The state the result leaves is paid from the job's escrow: more than it holds for ends
+    // the call `out_of_fee`, as a replicated call whose fee limit cannot pay for its state.
+    if outcome.status.is_ok()
+        && crate::execute::written_bytes(&outcome.writes) > job.funds.max_state_bytes
+    {
+        return Ok(CallOutcome::failed(
+            hyperchain_types::CallStatus::OutOfFee,
+            outcome.fuel_used,
+            outcome.reads,
+        ));
+    }
+    Ok(outcome)
+}
+
+/// The owner account of node `id`, from its record or, once pruned, its tombstone.
+pub fn node_owner(view: &impl StateView, id: &Digest) -> Result<Option<Address>, ExecError> {
+    if let Some(record) = registry::node(view, id)? {
+        return Ok(Some(record.owner));
+    }
+    Ok(registry::tombstone(view, id)?.map(|t| t.owner))
+}
+
+/// How many members a committee for `spec` has.
+pub fn committee_size(spec: &CommitteeSpec) -> u64 {
+    match spec {
+        CommitteeSpec::AnyOf(k) => *k as u64,
+        CommitteeSpec::CrossVendor(regions) => 2 * regions.len() as u64,
+    }
 }
 
 /// A run's storage as a member sees it: the writes of the run's earlier jobs over the proven
@@ -922,6 +950,10 @@ impl Executor {
                     )?;
                 }
                 Effect::Failed => {
+                    // Nobody executed it: the caller gets its whole escrow back.
+                    let mut job = job.clone();
+                    self.settle(base, batch, env, &mut job, None)?;
+                    write_job(batch, &job);
                     self.next_head(base, batch, env, contract, &job, carry)?;
                 }
                 Effect::AwaitSeed => {
@@ -1081,6 +1113,7 @@ impl Executor {
         method: &str,
         input: &[u8],
         fuel_limit: u64,
+        funds: hyperchain_types::JobFunds,
     ) -> Result<ReceiptStatus, ExecError> {
         let view = Overlay { base, own: batch };
         let Some(mut lane) = lane(&view, &contract)? else {
@@ -1111,6 +1144,7 @@ impl Executor {
             method,
             input,
             fuel_limit,
+            funds,
             Self::clock(env),
         );
         put(batch, lane_job_key(&contract, job.lane_seq), id.0.to_vec());
@@ -1352,6 +1386,8 @@ impl Executor {
         for (key, value) in writes {
             batch.set(tree, key, value);
         }
+        let mut job = job;
+        self.settle(base, batch, env, &mut job, Some((&outcome, &resolution)))?;
         let view = Overlay { base, own: batch };
         let mut lane = lane(&view, contract)?.ok_or_else(|| corrupt("lane", "vanished"))?;
         lane.chain = hyperchain_types::chain_next(&lane.chain, &outcome);
@@ -1371,6 +1407,63 @@ impl Executor {
         lane.head += 1;
         lane.state = post_state;
         write_lane(batch, contract, &lane);
+        Ok(())
+    }
+
+    /// Settles `job`'s escrow when it ends (docs/DESIGN.md §10): with its result, each
+    /// member whose receipt agreed with it is paid the fuel it used (to its owner's account),
+    /// validators' arbitration and the state the result writes are charged as fees, and the
+    /// rest returns to the caller; a job that failed (never executed) returns it all. The
+    /// record's funds are left empty.
+    fn settle(
+        &self,
+        base: &Arc<Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        job: &mut Job,
+        ended: Option<(&CallOutcome, &Resolution)>,
+    ) -> Result<(), ExecError> {
+        let funds = job.funds;
+        let mut left = funds.held + funds.receipts;
+        if left == 0 {
+            return Ok(());
+        }
+        let schedule = self.registry.fees;
+        if let Some((outcome, resolution)) = ended {
+            let fuel = schedule.fuel(outcome.fuel_used) as u128;
+            let revoked: &[Digest] = match resolution {
+                Resolution::Agreed => &[],
+                Resolution::Arbitrated { revoked } => revoked,
+            };
+            let members: Vec<Digest> = job
+                .assignment
+                .iter()
+                .flat_map(|a| a.votes.iter().map(|v| v.node_id()))
+                .filter(|id| !revoked.contains(id))
+                .collect();
+            for id in members {
+                let pay = fuel.min(left);
+                left -= pay;
+                let owner = node_owner(&Overlay { base, own: batch }, &id)?;
+                match owner {
+                    Some(owner) => crate::execute::credit(base, batch, &owner, pay)?,
+                    None => crate::execute::pay_fees(self, base, batch, env, pay)?,
+                }
+            }
+            let mut charged = 0u128;
+            if matches!(resolution, Resolution::Arbitrated { .. }) {
+                charged += fuel;
+            }
+            if outcome.status.is_ok() {
+                charged += schedule.state(crate::execute::written_bytes(&outcome.writes)) as u128;
+            }
+            let charged = charged.min(left);
+            left -= charged;
+            crate::execute::pay_fees(self, base, batch, env, charged)?;
+        }
+        crate::execute::credit(base, batch, &job.caller, left)?;
+        job.funds.held = 0;
+        job.funds.receipts = 0;
         Ok(())
     }
 

@@ -474,6 +474,7 @@ pub fn order(
     method: &str,
     input: &[u8],
     fuel_limit: u64,
+    funds: hyperchain_types::JobFunds,
     at: BlockClock,
 ) -> Job {
     Job {
@@ -490,6 +491,7 @@ pub fn order(
         time_ms: at.now_ms,
         assignment: None,
         state: JobState::Waiting,
+        funds,
     }
 }
 
@@ -617,6 +619,7 @@ mod tests {
                     "increment",
                     &[],
                     1_000,
+                    hyperchain_types::JobFunds::FREE,
                     at,
                 ),
                 at,

@@ -85,6 +85,9 @@ pub struct MemoryChain {
     pub last_block_reads: u64,
     reads: Arc<AtomicU64>,
     nonces: HashMap<u64, u64>,
+    /// The fee every transaction but receipts offers (none by default, for chains without
+    /// fees).
+    pub fee: hyperchain_types::Fee,
 }
 
 impl std::fmt::Debug for MemoryChain {
@@ -121,6 +124,7 @@ impl MemoryChain {
             last_block_reads: 0,
             reads: Arc::new(AtomicU64::new(0)),
             nonces: HashMap::new(),
+            fee: hyperchain_types::Fee::NONE,
         }
     }
 
@@ -136,7 +140,11 @@ impl MemoryChain {
             chain_id: self.chain_id,
             sender: key(seed).public_key().into(),
             nonce: *nonce,
-            fee: hyperchain_types::Fee::NONE,
+            // Receipts are paid from their job's escrow.
+            fee: match payload {
+                Payload::Receipt(_) => hyperchain_types::Fee::NONE,
+                _ => self.fee,
+            },
             payload,
         }
         .sign(&key(seed));

@@ -332,6 +332,57 @@ pub struct Job {
     pub assignment: Option<Assignment>,
     /// Where it stands.
     pub state: JobState,
+    /// What the caller escrowed for its committee (docs/DESIGN.md §10).
+    pub funds: JobFunds,
+}
+
+/// A job's escrow: taken from the caller's fee limit when the call is ordered, it pays the
+/// committee that agrees, the receipts' inclusion, validators' arbitration and the state the
+/// result writes; what is left returns to the caller when the job ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct JobFunds {
+    /// Base units held for the members' pay, arbitration and the result's state.
+    pub held: u128,
+    /// Base units left for the receipts' inclusion (a receipt's carrier pays nothing).
+    pub receipts: u128,
+    /// Most bytes of state the call may write: a result writing more ends `out_of_fee`, in
+    /// every mode and for every member alike.
+    pub max_state_bytes: u64,
+}
+
+impl JobFunds {
+    /// No escrow and no state bound (a chain without fees).
+    pub const FREE: JobFunds = JobFunds {
+        held: 0,
+        receipts: 0,
+        max_state_bytes: u64::MAX,
+    };
+
+    /// Encoded size.
+    pub const SIZE: usize = 16 + 16 + 8;
+}
+
+impl Write for JobFunds {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.held.write(buf);
+        self.receipts.write(buf);
+        self.max_state_bytes.write(buf);
+    }
+}
+impl EncodeSize for JobFunds {
+    fn encode_size(&self) -> usize {
+        Self::SIZE
+    }
+}
+impl Read for JobFunds {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(JobFunds {
+            held: u128::read(buf)?,
+            receipts: u128::read(buf)?,
+            max_state_bytes: u64::read(buf)?,
+        })
+    }
 }
 
 // ---- canonical encoding ----
@@ -718,6 +769,7 @@ impl Write for Job {
             }
         }
         self.state.write(buf);
+        self.funds.write(buf);
     }
 }
 impl EncodeSize for Job {
@@ -734,6 +786,7 @@ impl EncodeSize for Job {
             + 1
             + self.assignment.as_ref().map_or(0, |a| a.encode_size())
             + self.state.encode_size()
+            + JobFunds::SIZE
     }
 }
 impl Read for Job {
@@ -757,6 +810,7 @@ impl Read for Job {
                 t => return Err(Error::InvalidEnum(t)),
             },
             state: JobState::read(buf)?,
+            funds: JobFunds::read(buf)?,
         })
     }
 }
@@ -813,6 +867,11 @@ mod tests {
             view: 6,
             drawable_after: 6,
             time_ms: 7,
+            funds: JobFunds {
+                held: 5_000,
+                receipts: 70,
+                max_state_bytes: 12,
+            },
             assignment: Some(Assignment {
                 attempt: 1,
                 run_head: 0,

@@ -24,7 +24,7 @@ pub use exec::{
     write_set_bytes,
 };
 pub use job::{
-    Assignment, CommitteeMember, Job, JobFailure, JobResult, JobState, LaneRecord,
+    Assignment, CommitteeMember, Job, JobFailure, JobFunds, JobResult, JobState, LaneRecord,
     PRE_STATE_CHAIN_DOMAIN, ReceiptVote, Resolution, Sched, StallReason, VENDOR_AMD, VENDOR_INTEL,
     chain_next, job_limits, vendor_name,
 };
