@@ -564,6 +564,12 @@ pub struct NodeView {
     /// It is not drawn into committees before this block time (ms); 0 if never suspended.
     #[serde(default)]
     pub suspended_until_ms: u64,
+    /// The owner's bond still held for it, in base units (decimal string).
+    #[serde(default)]
+    pub bond: String,
+    /// The TEE chip it runs on (one active identity per chip).
+    #[serde(default)]
+    pub chip: Option<Digest>,
 }
 
 impl NodeView {
@@ -596,6 +602,8 @@ impl NodeView {
             revoked: record.revoked.as_ref().map(ToString::to_string),
             missed_deadlines: 0,
             suspended_until_ms: 0,
+            bond: record.bond.to_string(),
+            chip: Some(record.chip),
         }
     }
 }

@@ -140,6 +140,8 @@ fn bench_registry(c: &mut Criterion) {
         attested_ms: 1,
         expires_ms: u64::MAX,
         revoked: None,
+        bond: 0,
+        chip: hyperchain_types::Digest([2; 32]),
     };
     let records: Vec<NodeRecord> = (0..1_000).map(record).collect();
     let mut accumulator = MemoryNodeStore::new();

@@ -98,6 +98,12 @@ impl std::ops::DerefMut for Chain {
 
 const GOVERNANCE: u64 = 100;
 const CARRIER: u64 = 200;
+/// A priced chain's schedule: the defaults, with bonds unlocking 5 s after membership ends.
+const PRICED: FeeSchedule = FeeSchedule {
+    unbonding_ms: 5_000,
+    ..FeeSchedule::DEFAULT
+};
+
 /// The fee limit of every transaction on a priced chain: 100 HYP.
 const PRICED_LIMIT: u64 = 100 * UNIT as u64;
 
@@ -125,7 +131,7 @@ impl Chain {
     /// A chain with the default fee schedule, whose accounts (every seed these tests use)
     /// hold a million HYP each, and whose transactions offer `PRICED_LIMIT`.
     fn priced() -> Chain {
-        Chain::with_fees(1, 1, FeeSchedule::default())
+        Chain::with_fees(1, 1, PRICED)
     }
 
     fn balance(&self, seed: u64) -> u128 {
@@ -150,9 +156,18 @@ impl Chain {
         .unwrap()
     }
 
-    /// What every funded account holds: with no proposer (every fee burned), the supply.
+    /// What every funded account and every node's bond holds: with no proposer (every fee
+    /// burned), the supply.
     fn held(&self) -> u128 {
-        funded_seeds().map(|seed| self.balance(seed)).sum()
+        let bonds: u128 = self
+            .members
+            .iter()
+            .filter_map(|m| {
+                hyperchain_chain::registry::node(&StoreView(&self.store), &m.id()).unwrap()
+            })
+            .map(|record| record.bond)
+            .sum();
+        funded_seeds().map(|seed| self.balance(seed)).sum::<u128>() + bonds
     }
 
     fn with_fees(pipeline_depth: u32, grace: u32, fees: FeeSchedule) -> Chain {
@@ -2100,5 +2115,143 @@ fn an_arbitrated_job_pays_the_honest_member_and_not_the_liar() {
     let pay = schedule.fuel(result.fuel_used) as u128;
     assert_eq!(chain.balance(honest_owner), honest_before + pay);
     assert_eq!(chain.balance(liar_owner), liar_before, "a liar is not paid");
+    // The liar's bond is forfeited (it paid for the arbitration); the honest node keeps its.
+    let record = |id: &Digest| {
+        hyperchain_chain::registry::node(&StoreView(&chain.store), id)
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(record(&liar).bond, 0);
+    assert_eq!(record(&honest).bond, PRICED.node_bond as u128);
     assert_eq!(chain.held(), chain.supply(), "nothing created or lost");
+    // It cannot be withdrawn later either.
+    let withdraw = chain.tx(liar_owner, Payload::WithdrawBond { node: liar });
+    let status = chain.block(vec![withdraw]).remove(0);
+    assert!(rejected(&status).contains("holds no bond"), "{status:?}");
+}
+
+/// An owner posts a bond with its node's registration; after deregistering, the bond unlocks
+/// once the unbonding delay has passed, and only the owner can take it back.
+#[test]
+fn a_bond_returns_to_its_owner_after_deregistration_and_the_unbonding_delay() {
+    let mut chain = Chain::priced();
+    let owner = 1_001;
+    let before = chain.balance(owner);
+    let index = chain.add_member(owner, SimFlavour::Intel, "eu");
+    let node = chain.members[index].id();
+    let registered = before - chain.balance(owner);
+    let bond = PRICED.node_bond as u128;
+    assert!(registered > bond, "the bond and the registration fee");
+    let record = |chain: &Chain| {
+        hyperchain_chain::registry::node(&StoreView(&chain.store), &node)
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(record(&chain).bond, bond);
+    assert_eq!(chain.held(), chain.supply());
+
+    // Still a member: nothing to withdraw; someone else cannot deregister it.
+    let early = chain.tx(owner, Payload::WithdrawBond { node });
+    assert!(rejected(&chain.block(vec![early]).remove(0)).contains("still a member"));
+    let stranger = chain.tx(2, Payload::Deregister { node });
+    assert!(rejected(&chain.block(vec![stranger]).remove(0)).contains("owner"));
+
+    let leave = chain.tx(owner, Payload::Deregister { node });
+    assert_eq!(chain.block(vec![leave]), vec![ReceiptStatus::Accepted]);
+    assert!(!chain.in_accumulator(&node), "membership ended");
+    let locked = chain.tx(owner, Payload::WithdrawBond { node });
+    assert!(rejected(&chain.block(vec![locked]).remove(0)).contains("unlocks"));
+    for _ in 0..(PRICED.unbonding_ms / 1_000) {
+        chain.block(vec![]);
+    }
+    let balance = chain.balance(owner);
+    let withdraw = chain.tx(owner, Payload::WithdrawBond { node });
+    let fee = schedule_base(&withdraw);
+    assert_eq!(chain.block(vec![withdraw]), vec![ReceiptStatus::Accepted]);
+    assert_eq!(chain.balance(owner), balance + bond - fee);
+    assert_eq!(record(&chain).bond, 0);
+    assert_eq!(chain.held(), chain.supply());
+}
+
+fn schedule_base(tx: &SignedTransaction) -> u128 {
+    PRICED.base(tx) as u128
+}
+
+/// One active identity per TEE chip: another owner's second identity on the chip is refused
+/// (a bond cannot be dodged by minting identities); the same owner's new identity (a restart)
+/// replaces the old one and takes over its bond.
+#[test]
+fn a_second_identity_on_the_same_chip_is_refused_or_replaces_the_first() {
+    let mut chain = Chain::priced();
+    let register = |chain: &mut Chain, owner: u64, seed: u64| {
+        let registration = chain.registration_on(
+            address(&key(owner)),
+            SimFlavour::Amd,
+            b"one chip",
+            hyperchain_chain::testkit::identity(seed),
+            "eu",
+            hyperchain_chain::testkit::TEST_IMAGE,
+        );
+        let tx = chain.tx(owner, Payload::Register(registration));
+        chain.block(vec![tx]).remove(0)
+    };
+    let node = |seed: u64| node_id(&hyperchain_chain::testkit::identity(seed));
+    let record = |chain: &Chain, seed: u64| {
+        hyperchain_chain::registry::node(&StoreView(&chain.store), &node(seed))
+            .unwrap()
+            .unwrap()
+    };
+    let bond = PRICED.node_bond as u128;
+    assert_eq!(register(&mut chain, 1, 2_001), ReceiptStatus::Accepted);
+    assert_eq!(record(&chain, 2_001).bond, bond);
+
+    // Another owner, same chip: refused while the first identity is active.
+    let before = chain.balance(2);
+    let status = register(&mut chain, 2, 2_002);
+    assert!(
+        rejected(&status).contains("already serves active node"),
+        "{status:?}"
+    );
+    assert!(chain.balance(2) > before - bond, "no bond taken");
+
+    // The same owner restarts the node with a new identity: it replaces the first and keeps
+    // the bond (no second bond is posted).
+    let before = chain.balance(1);
+    assert_eq!(register(&mut chain, 1, 2_003), ReceiptStatus::Accepted);
+    assert!(chain.balance(1) > before - bond, "no second bond");
+    assert_eq!(record(&chain, 2_003).bond, bond);
+    let old = record(&chain, 2_001);
+    assert_eq!(old.bond, 0);
+    assert_eq!(
+        old.revoked,
+        Some(hyperchain_types::RevokeReason::Replaced { by: node(2_003) })
+    );
+    assert!(!chain.in_accumulator(&node(2_001)));
+    assert!(chain.in_accumulator(&node(2_003)));
+}
+
+/// An owner who cannot post the bond cannot register a node (and pays the registration fee).
+#[test]
+fn an_owner_without_the_bond_cannot_register() {
+    let mut chain = Chain::priced();
+    let poor = key(77);
+    let fee = PRICED_LIMIT as u128;
+    let grant = chain.tx(
+        1,
+        Payload::Transfer {
+            to: address(&poor),
+            amount: fee + PRICED.node_bond as u128 / 2,
+        },
+    );
+    assert_eq!(chain.block(vec![grant]), vec![ReceiptStatus::Accepted]);
+    let registration = chain.registration(
+        SimFlavour::Intel,
+        hyperchain_chain::testkit::identity(77),
+        "eu",
+        hyperchain_chain::testkit::TEST_IMAGE,
+    );
+    let tx = chain.tx(77, Payload::Register(registration));
+    let status = chain.block(vec![tx]).remove(0);
+    assert!(rejected(&status).contains("bond"), "{status:?}");
+    assert!(!chain.in_accumulator(&node_id(&hyperchain_chain::testkit::identity(77))));
 }

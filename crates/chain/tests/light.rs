@@ -557,6 +557,8 @@ fn a_token_verifies_only_while_its_block_is_recent_enough() {
         attested_ms: 1,
         expires_ms: u64::MAX,
         revoked: None,
+        bond: 0,
+        chip: hyperchain_types::Digest([2; 32]),
     };
     let mut root = MemoryNodeStore::new();
     let state_root = root.update([(node_key(&record.id()), Some(record.encode().to_vec()))]);

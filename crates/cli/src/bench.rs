@@ -468,7 +468,7 @@ async fn measure(
     let per_account = per_call * args.txs.div_ceil(args.accounts) as u128;
     let mut grants: Vec<(Address, u128)> = vec![(deployer.address(), 1_000 * UNIT)];
     grants.extend(accounts.iter().map(|a| (a.address(), per_account)));
-    let funded = crate::remote::fund(follow, faucet, &grants).await?;
+    let funded = crate::remote::fund_all(&clients, faucet, &grants).await?;
     events.emit(
         json!({"event": "funded", "accounts": funded, "per_account": per_account.to_string()}),
         || {

@@ -156,7 +156,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                             .await?;
                         crate::fleet::fund_owners(
                             dir,
-                            &client,
+                            &running.rpcs,
                             2 * args.regions.len() * args.compute_per_region,
                             Events::stdout(args.json),
                         )

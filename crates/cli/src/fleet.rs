@@ -73,6 +73,8 @@ pub(crate) async fn register_release(dir: &Path, client: &Client, events: Events
     Ok(())
 }
 
+/// The simulated platform's seed (hex) inside a compute node's directory: its chip.
+pub const PLATFORM_SEED_FILE: &str = "platform.seed";
 /// An owner key file inside a compute node's directory.
 pub const OWNER_KEY_FILE: &str = "owner.key";
 /// What each compute node's owner holds after funding: its registrations' and
@@ -83,7 +85,7 @@ const OWNER_FUNDS: u128 = 1_000 * hyperchain_chain::fees::UNIT;
 /// devnet's faucet. Each node's owner registers it and pays its fees.
 pub(crate) async fn fund_owners(
     dir: &Path,
-    client: &Client,
+    rpcs: &[String],
     nodes: usize,
     events: Events,
 ) -> Result<()> {
@@ -103,7 +105,8 @@ pub(crate) async fn fund_owners(
         grants.push((key.address(), OWNER_FUNDS));
     }
     let faucet = crate::remote::faucet_key(dir)?;
-    let funded = crate::remote::fund(client, &faucet, &grants).await?;
+    let clients = crate::remote::clients(rpcs)?;
+    let funded = crate::remote::fund_all(&clients, &faucet, &grants).await?;
     if funded > 0 {
         events.emit(json!({"event": "owners_funded", "owners": funded}), || {
             format!("funded {funded} compute-node owner accounts from the faucet")
@@ -134,6 +137,20 @@ pub(crate) fn start(
                 let node_dir = compute_dir(dir, index);
                 std::fs::create_dir_all(&node_dir)
                     .with_context(|| format!("cannot create {}", node_dir.display()))?;
+                // The simulated chip persists across restarts: a restarted node's new
+                // identity replaces its old one (and keeps its bond), one identity per chip.
+                let seed_path = node_dir.join(PLATFORM_SEED_FILE);
+                let platform_seed = match std::fs::read_to_string(&seed_path) {
+                    Ok(seed) => seed.trim().to_string(),
+                    Err(_) => {
+                        // 16 random bytes (from a fresh key's address).
+                        let random = AccountKey::generate(commonware_utils::sys_rng()).address();
+                        let seed = hex::encode(&random.0[..16]);
+                        std::fs::write(&seed_path, &seed)
+                            .with_context(|| format!("cannot write {}", seed_path.display()))?;
+                        seed
+                    }
+                };
                 let log = node_dir.join(COMPUTE_LOG);
                 let out = std::fs::OpenOptions::new()
                     .create(true)
@@ -153,6 +170,8 @@ pub(crate) fn start(
                     .arg(poll_ms.to_string())
                     .arg("--owner-key")
                     .arg(node_dir.join(OWNER_KEY_FILE))
+                    .arg("--platform-seed")
+                    .arg(&platform_seed)
                     .arg("--json");
                 // Each node starts its list at a different validator, so their reads and
                 // receipts spread over the validators (which gossip the receipts on).

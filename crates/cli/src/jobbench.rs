@@ -150,13 +150,8 @@ pub fn run_one(b: &JobBench, dir: &Path, events: Events) -> Result<serde_json::V
             None
         } else {
             crate::fleet::register_release(dir, &client, events).await?;
-            crate::fleet::fund_owners(
-                dir,
-                &client,
-                2 * regions.len() * b.compute_per_region,
-                events,
-            )
-            .await?;
+            crate::fleet::fund_owners(dir, &rpcs, 2 * regions.len() * b.compute_per_region, events)
+                .await?;
             // Compute nodes poll for work often: the bench measures throughput, not polling.
             let mut fleet =
                 crate::fleet::start(dir, &rpcs, &regions, b.compute_per_region, 20, events)?;
@@ -201,8 +196,8 @@ async fn measure(
 
     // The lanes: one contract each, deployed in the mode.
     let deployer = AccountKey::generate(commonware_utils::sys_rng());
-    crate::remote::fund(
-        follow,
+    crate::remote::fund_all(
+        &clients,
         faucet,
         &[(deployer.address(), 1_000 * hyperchain_chain::fees::UNIT)],
     )
@@ -313,7 +308,7 @@ async fn measure(
         .iter()
         .map(|a| (a.address(), per_account))
         .collect();
-    crate::remote::fund(follow, faucet, &grants).await?;
+    crate::remote::fund_all(&clients, faucet, &grants).await?;
     let mut per_validator: Vec<Vec<SignedTransaction>> = vec![Vec::new(); clients.len()];
     let mut nonces = vec![0u64; accounts.len()];
     for i in 0..b.jobs {

@@ -57,6 +57,32 @@ pub enum NodeAction {
         #[command(flatten)]
         conn: Conn,
     },
+    /// End a node's membership (signed by its owner's key); its bond unlocks after the
+    /// chain's unbonding delay (`policy.fees.unbonding_ms`).
+    Deregister {
+        /// The node id.
+        id: Digest,
+        /// The owner's account key file.
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        wait: Wait,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Return a node's bond to its owner once its membership has ended and the unbonding
+    /// delay passed (a node arbitration found lying has forfeited it).
+    WithdrawBond {
+        /// The node id.
+        id: Digest,
+        /// The owner's account key file.
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        wait: Wait,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Show one node's record.
     Show {
         /// The node id (SHA-256 of its identity key).
@@ -376,6 +402,12 @@ fn print_node(n: &NodeView) {
     println!("  measurement {}", hex::encode(&n.measurement.0));
     println!("  tcb        {:?}", n.tcb);
     println!("  owner      0x{}", n.owner);
+    if let Ok(bond) = n.bond.parse::<u128>() {
+        println!(
+            "  bond       {}",
+            hyperchain_chain::fees::format_amount(bond)
+        );
+    }
     println!("  expires    {} ms", n.expires_ms);
 }
 
@@ -405,6 +437,28 @@ pub fn node(action: NodeAction) -> Result<()> {
             }
             send(&key, Payload::Register(r), &a.conn, &a.wait)
         }
+        NodeAction::Deregister {
+            id,
+            key,
+            wait,
+            conn,
+        } => send(
+            &load_key(&key)?,
+            Payload::Deregister { node: id },
+            &conn,
+            &wait,
+        ),
+        NodeAction::WithdrawBond {
+            id,
+            key,
+            wait,
+            conn,
+        } => send(
+            &load_key(&key)?,
+            Payload::WithdrawBond { node: id },
+            &conn,
+            &wait,
+        ),
         NodeAction::Reattest(a) => {
             // The evidence binds the owner and region on record.
             let key = load_key(&a.identity)?;

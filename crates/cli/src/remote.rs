@@ -848,6 +848,17 @@ pub async fn fund(
     faucet: &AccountKey,
     grants: &[(Address, u128)],
 ) -> Result<usize> {
+    fund_all(std::slice::from_ref(client), faucet, grants).await
+}
+
+/// [`fund`] through `clients[0]`, also waiting until every client's node has applied the
+/// transfers (the funded accounts' transactions may go to any of them).
+pub async fn fund_all(
+    clients: &[Client],
+    faucet: &AccountKey,
+    grants: &[(Address, u128)],
+) -> Result<usize> {
+    let client = &clients[0];
     let url = client.base_url();
     let mut needed = Vec::new();
     for (address, amount) in grants {
@@ -901,11 +912,29 @@ pub async fn fund(
             bail!("funding from the faucet was refused by {url}: {reason}");
         }
     }
+    let mut height = 0;
     for tx in &txs {
         let r = wait_receipt(client, &tx.id(), Duration::from_secs(120)).await?;
         if let ReceiptOutcome::Rejected { reason } = &r.outcome {
             bail!("funding from the faucet was rejected: {reason}");
         }
+        height = height.max(r.height);
     }
+    wait_everywhere(clients, height).await?;
     Ok(txs.len())
+}
+
+/// Waits until every client's node has applied the finalized block at `height`.
+pub async fn wait_everywhere(clients: &[Client], height: u64) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for client in clients {
+        let url = client.base_url();
+        while client.status().await.map_err(|e| rpc_error(url, e))?.height < height {
+            if std::time::Instant::now() > deadline {
+                bail!("{url} did not reach height {height} within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
 }

@@ -1677,6 +1677,32 @@ mod chain {
         assert_eq!(amd[0]["status"], "active");
         let all = json(&with_rpc(&["node", "list", "--json"]));
         let intel_id = all["nodes"][0]["id"].as_str().unwrap().to_string();
+        let amd_id = amd[0]["id"].as_str().unwrap().to_string();
+        // The owner posted a bond with each registration (100 HYP by the default schedule).
+        assert_eq!(amd[0]["bond"], "100000000000", "{listed}");
+
+        // The owner deregisters the AMD node; its bond stays locked for the unbonding delay.
+        let left = json(&with_rpc(&[
+            "node",
+            "deregister",
+            &amd_id,
+            "--key",
+            "op.key",
+            "--json",
+        ]));
+        assert_eq!(left["outcome"]["kind"], "accepted", "{left}");
+        let shown = json(&with_rpc(&["node", "show", &amd_id, "--json"]));
+        assert_eq!(shown["status"], "revoked", "{shown}");
+        let early = with_rpc(&[
+            "node",
+            "withdraw-bond",
+            &amd_id,
+            "--key",
+            "op.key",
+            "--json",
+        ]);
+        assert_eq!(early.status.code(), Some(1), "{}", stderr(&early));
+        assert!(stderr(&early).contains("unlocks"), "{}", stderr(&early));
 
         // A token verifies offline with the group key alone, and not once tampered with.
         let genesis = json(&hyperchain(

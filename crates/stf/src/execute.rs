@@ -535,25 +535,45 @@ impl Executor {
                     (status, fuel, charge)
                 }
                 Payload::Register(r) => {
-                    let (status, fuel) =
+                    // The owner (the sender) posts the node's bond beside its fee.
+                    let spendable = account.balance.saturating_sub(payment.max_total);
+                    let (status, bond) =
                         self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
-                            registry::register(view, cfg, &self.chain_id, sender, r, now)
+                            registry::register(view, cfg, &self.chain_id, sender, r, now, spendable)
                         })?;
-                    (status, fuel, payment.base)
+                    account.balance -= bond;
+                    (status, 0, payment.base)
                 }
                 Payload::Reattest(r) => {
-                    let (status, fuel) =
+                    let (status, _) =
                         self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
                             registry::reattest(view, cfg, &self.chain_id, &tx.tx.sender, r, now)
+                                .map(|effect| (effect, 0))
                         })?;
-                    (status, fuel, payment.base)
+                    (status, 0, payment.base)
                 }
                 Payload::Govern(action) => {
-                    let (status, fuel) =
-                        self.apply_registry(base, &mut out.batch, env, |view, cfg, _| {
-                            registry::govern(view, cfg, &tx.tx.sender, action)
+                    let (status, _) =
+                        self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                            registry::govern(view, cfg, &tx.tx.sender, action, now)
+                                .map(|effect| (effect, 0))
                         })?;
-                    (status, fuel, payment.base)
+                    (status, 0, payment.base)
+                }
+                Payload::Deregister { node } => {
+                    let (status, _) =
+                        self.apply_registry(base, &mut out.batch, env, |view, _, now| {
+                            registry::deregister(view, sender, node, now).map(|effect| (effect, 0))
+                        })?;
+                    (status, 0, payment.base)
+                }
+                Payload::WithdrawBond { node } => {
+                    let (status, bond) =
+                        self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                            registry::withdraw_bond(view, cfg, sender, node, now)
+                        })?;
+                    account.balance += bond;
+                    (status, 0, payment.base)
                 }
                 Payload::Receipt(receipt) => {
                     // Paid from its job's escrow, never by its carrier; taken before the
@@ -627,8 +647,9 @@ impl Executor {
         Ok(out)
     }
 
-    /// Runs a registry transaction on the state seen through `batch` and applies its writes.
-    /// Registry transactions use no fuel: their cost is bounded by the evidence size limits.
+    /// Runs a registry transaction on the state seen through `batch` and applies its writes;
+    /// returns its status and the amount it moves (a bond posted or returned). Registry
+    /// transactions use no fuel: their cost is bounded by the evidence size limits.
     fn apply_registry(
         &self,
         base: &Arc<Base>,
@@ -638,9 +659,9 @@ impl Executor {
             &Overlay<'_>,
             &RegistryConfig,
             registry::Now,
-        ) -> Result<registry::Effect, ExecError>,
-    ) -> Result<(ReceiptStatus, u64), ExecError> {
-        let (status, writes) = run(
+        ) -> Result<(registry::Effect, u128), ExecError>,
+    ) -> Result<(ReceiptStatus, u128), ExecError> {
+        let ((status, writes), amount) = run(
             &Overlay { base, own: batch },
             &self.registry,
             registry::Now {
@@ -651,7 +672,7 @@ impl Executor {
         for (tree, key, value) in writes {
             batch.set(tree, key, value);
         }
-        Ok((status, 0))
+        Ok((status, amount))
     }
 
     /// Size, chain id and signature of each of `txs`, the signatures checked as one batch.

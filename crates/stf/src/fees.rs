@@ -110,19 +110,17 @@ pub struct FeeSchedule {
     pub per_registration: u64,
     /// Percent of every charge that is burned; the rest and the tips go to the proposer.
     pub burn_percent: u8,
+    /// The bond a compute node's owner posts with its `Register`: forfeited if the node
+    /// provably lies, returned once its membership ended and `unbonding_ms` passed.
+    pub node_bond: u64,
+    /// How long (block time, ms) after a node's membership ends its bond stays locked: long
+    /// enough for a lie it signed to be arbitrated.
+    pub unbonding_ms: u64,
 }
 
 impl Default for FeeSchedule {
     fn default() -> Self {
-        FeeSchedule {
-            per_tx: 1_000_000,
-            per_byte: 2_000,
-            per_fuel: 1,
-            per_state_byte: 50_000,
-            per_code_byte: 60_000,
-            per_registration: 100_000_000,
-            burn_percent: 50,
-        }
+        FeeSchedule::DEFAULT
     }
 }
 
@@ -148,6 +146,19 @@ impl Charge {
 }
 
 impl FeeSchedule {
+    /// The default schedule.
+    pub const DEFAULT: FeeSchedule = FeeSchedule {
+        per_tx: 1_000_000,
+        per_byte: 2_000,
+        per_fuel: 1,
+        per_state_byte: 50_000,
+        per_code_byte: 60_000,
+        per_registration: 100_000_000,
+        burn_percent: 50,
+        node_bond: 100 * UNIT as u64,
+        unbonding_ms: 24 * 3_600_000,
+    };
+
     /// A schedule that charges nothing (private chains and tests).
     pub const FREE: FeeSchedule = FeeSchedule {
         per_tx: 0,
@@ -157,6 +168,8 @@ impl FeeSchedule {
         per_code_byte: 0,
         per_registration: 0,
         burn_percent: 0,
+        node_bond: 0,
+        unbonding_ms: 0,
     };
 
     /// Checks the schedule: `burn_percent` is at most 100.
@@ -174,6 +187,7 @@ impl FeeSchedule {
     pub fn is_free(&self) -> bool {
         FeeSchedule {
             burn_percent: 0,
+            unbonding_ms: 0,
             ..*self
         } == FeeSchedule::FREE
     }

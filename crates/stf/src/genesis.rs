@@ -420,7 +420,7 @@ impl ChainSpec {
     /// ‖ u32 deadline_grace_blocks ‖ u64 stall_retry_ms
     /// ‖ u32 r ‖ r × (u8 len ‖ region)
     /// ‖ u64 per_tx ‖ u64 per_byte ‖ u64 per_fuel ‖ u64 per_state_byte ‖ u64 per_code_byte
-    /// ‖ u64 per_registration ‖ u8 burn_percent
+    /// ‖ u64 per_registration ‖ u8 burn_percent ‖ u64 node_bond ‖ u64 unbonding_ms
     /// ‖ u32 a ‖ a × (address (32) ‖ u128 balance)
     /// ```
     /// (integers big-endian; addresses are excluded).
@@ -469,6 +469,8 @@ impl ChainSpec {
             out.extend(price.to_be_bytes());
         }
         out.push(fees.burn_percent);
+        out.extend(fees.node_bond.to_be_bytes());
+        out.extend(fees.unbonding_ms.to_be_bytes());
         out.extend((self.allocations.len() as u32).to_be_bytes());
         for (address, balance) in &self.allocations {
             out.extend(address.as_ref());

@@ -1013,7 +1013,7 @@ impl Executor {
                 Effect::Arbitrate => {
                     return self.arbitrate(base, batch, env, contract, job, carry);
                 }
-                Effect::Revoke(vote) => self.revoke(base, batch, contract, &job, vote)?,
+                Effect::Revoke(vote) => self.revoke(base, batch, env, contract, &job, vote)?,
                 Effect::Done => {
                     // Handled by `resolve`, which knows the outcome.
                 }
@@ -1324,6 +1324,7 @@ impl Executor {
         &self,
         base: &Base,
         batch: &mut WriteBatch,
+        env: BlockEnv,
         contract: &Address,
         job: &Job,
         vote: ReceiptVote,
@@ -1351,10 +1352,15 @@ impl Executor {
         };
         if node_record.revoked.is_none() {
             node_record.revoked = Some(RevokeReason::WrongResult { job: job.id });
-            for (tree, key, value) in registry::membership_writes(&node_record) {
-                batch.set(tree, key, value);
-            }
+            node_record.expires_ms = node_record.expires_ms.min(env.timestamp_ms);
         }
+        // A provable lie forfeits the bond: it pays for the arbitration (as fees: burned,
+        // and the proposer's share), the caller's escrow does not.
+        let forfeited = std::mem::take(&mut node_record.bond);
+        for (tree, key, value) in registry::membership_writes(&node_record) {
+            batch.set(tree, key, value);
+        }
+        crate::execute::pay_fees(self, base, batch, env, forfeited)?;
         put(
             batch,
             evidence_key(&job.id, &node),
@@ -1451,7 +1457,9 @@ impl Executor {
                 }
             }
             let mut charged = 0u128;
-            if matches!(resolution, Resolution::Arbitrated { .. }) {
+            // Arbitration is the caller's cost only when nobody lied (a member whose receipt
+            // disagreed but was not revoked cannot happen); a liar's bond paid for it.
+            if matches!(resolution, Resolution::Arbitrated { revoked } if revoked.is_empty()) {
                 charged += fuel;
             }
             if outcome.status.is_ok() {

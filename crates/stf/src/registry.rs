@@ -13,7 +13,8 @@
 //! |---|---|
 //! | `node/ ‖ node id` | [`NodeRecord`] |
 //! | `node-index` | how many nodes the index holds (u64 BE); `node-index/ ‖ i (u64 BE)`: the i-th id, in registration order (pruning keeps the order of the rest) |
-//! | `tomb/ ‖ node id` | [`NodeTombstone`] of a node pruned from the index (revoked or expired): its key never registers again |
+//! | `tomb/ ‖ node id` | [`NodeTombstone`] of a node pruned from the index (revoked or expired): its key never registers again, its owner can still withdraw its bond |
+//! | `chip/ ‖ SHA-256(platform tag ‖ platform id)` | the id of the last node registered on that TEE chip (one active identity per chip) |
 //! | `policy/attestation` | the encoded [`AttestationPolicy`] (absent: the genesis policy) |
 //! | `recent/ ‖ height mod 256 (u16 BE)` | `height (u64 BE) ‖ digest` of recent blocks (evidence freshness) |
 //! | tree [`ACCUMULATOR`], key node id | `expires_ms (u64 BE)`: the identity accumulator |
@@ -39,6 +40,21 @@ pub fn accumulator_tree() -> TreeId {
 
 /// The accumulator's tree id (see [`accumulator_tree`]).
 pub static ACCUMULATOR: std::sync::LazyLock<TreeId> = std::sync::LazyLock::new(accumulator_tree);
+
+/// Root-tree key prefix of the chip index.
+pub const CHIP_PREFIX: &[u8] = b"chip/";
+
+/// The key of the chip index entry of `chip`.
+pub fn chip_key(chip: &Digest) -> Vec<u8> {
+    [CHIP_PREFIX, chip.as_ref()].concat()
+}
+
+/// The chip a node's evidence comes from: `SHA-256(platform tag ‖ platform id)` (SEV-SNP
+/// `chip_id`, the PPID for SGX and TDX, the simulated platform's id). SGX and TDX on one
+/// machine are distinct chips: the tag differs.
+pub fn chip_of(platform: u8, platform_id: &[u8]) -> Digest {
+    hyperchain_types::sha256_parts(&[b"hyperchain/chip/v1", &[platform], platform_id])
+}
 
 /// Root-tree key prefix of node records.
 pub const NODE_PREFIX: &[u8] = b"node/";
@@ -542,16 +558,18 @@ pub(crate) fn register(
     owner: Address,
     r: &Registration,
     now: Now,
-) -> Result<Effect, ExecError> {
+    spendable: u128,
+) -> Result<(Effect, u128), ExecError> {
+    let unbonded = |effect| Ok((effect, 0));
     let id = node_id(&r.identity_key);
     if r.region.is_empty() {
-        return Ok(rejected("region: a node must name the region it serves"));
+        return unbonded(rejected("region: a node must name the region it serves"));
     }
     if let Err(reason) = cfg.knows_region(&r.region) {
-        return Ok(rejected(reason));
+        return unbonded(rejected(reason));
     }
     if let Some(existing) = node(view, &id)? {
-        return Ok(rejected(if existing.revoked.is_some() {
+        return unbonded(rejected(if existing.revoked.is_some() {
             format!("node {id} was revoked; a revoked identity key cannot register again")
         } else if !existing.is_active(now.ms) {
             format!("node {id} expired; an expired identity key cannot register again")
@@ -560,7 +578,7 @@ pub(crate) fn register(
         }));
     }
     if let Some(reason) = pruned(view, &id)? {
-        return Ok(rejected(reason));
+        return unbonded(rejected(reason));
     }
     // Appending costs two writes; only a full index is read whole, to make room.
     let len = index_len(view)?;
@@ -600,7 +618,7 @@ pub(crate) fn register(
         live_len = live.len() as u64;
     }
     if live_len >= cfg.max_nodes as u64 {
-        return Ok(rejected(format!(
+        return unbonded(rejected(format!(
             "the registry is full ({} active nodes)",
             cfg.max_nodes
         )));
@@ -608,7 +626,39 @@ pub(crate) fn register(
     let policy = policy(view, cfg)?;
     let claims = match verify_evidence(view, chain_id, &policy, &owner, r, now)? {
         Ok(claims) => claims,
-        Err(reason) => return Ok(rejected(reason)),
+        Err(reason) => return unbonded(rejected(reason)),
+    };
+    // One active identity per chip: the same owner's new identity replaces the old one
+    // (and takes over its bond); anyone else's is refused while the old one is active.
+    let chip = chip_of(r.platform, &claims.platform_id);
+    let mut writes = pruning;
+    let mut bond = None;
+    if let Some(previous) = read_digest(view, &chip_key(&chip))?
+        && let Some(mut old) = node(view, &previous)?
+        && old.is_active(now.ms)
+    {
+        if old.owner != owner {
+            return unbonded(rejected(format!(
+                "this TEE chip already serves active node {previous} of another owner"
+            )));
+        }
+        bond = Some(old.bond);
+        old.bond = 0;
+        old.revoked = Some(RevokeReason::Replaced { by: id });
+        old.expires_ms = now.ms;
+        writes.extend(membership_writes(&old));
+    }
+    let posted = match bond {
+        Some(_) => 0,
+        None => {
+            let bond = cfg.fees.node_bond as u128;
+            if spendable < bond {
+                return unbonded(rejected(format!(
+                    "the owner holds {spendable} base units beside the fee; a node's bond is {bond}"
+                )));
+            }
+            bond
+        }
     };
     let record = NodeRecord {
         identity_key: r.identity_key,
@@ -623,16 +673,121 @@ pub(crate) fn register(
             .ms
             .saturating_add(policy.token_validity_secs.saturating_mul(1000)),
         revoked: None,
+        bond: bond.unwrap_or(posted),
+        chip,
     };
-    let mut writes = pruning;
     writes.extend(membership_writes(&record));
+    writes.push((TreeId::ROOT, chip_key(&chip), Some(id.0.to_vec())));
     writes.push((TreeId::ROOT, index_key(live_len), Some(id.0.to_vec())));
     writes.push((
         TreeId::ROOT,
         NODE_INDEX_KEY.to_vec(),
         Some((live_len + 1).to_be_bytes().to_vec()),
     ));
-    Ok(accepted(writes))
+    Ok((accepted(writes), posted))
+}
+
+/// A 32-byte value (a digest) stored under `key`.
+fn read_digest(view: &impl StateView, key: &[u8]) -> Result<Option<Digest>, ExecError> {
+    view.read(&TreeId::ROOT, key)?
+        .map(|raw| {
+            <[u8; 32]>::try_from(raw.as_slice())
+                .map(Digest)
+                .map_err(|_| corrupt("chip index", "not 32 bytes"))
+        })
+        .transpose()
+}
+
+/// `Deregister`: the owner ends its node's membership now; the bond unlocks after
+/// `unbonding_ms`.
+pub(crate) fn deregister(
+    view: &impl StateView,
+    owner: Address,
+    id: &Digest,
+    now: Now,
+) -> Result<Effect, ExecError> {
+    let Some(mut record) = node(view, id)? else {
+        return Ok(rejected(
+            pruned(view, id)?.unwrap_or_else(|| format!("node {id} is not registered")),
+        ));
+    };
+    if record.owner != owner {
+        return Ok(rejected(format!(
+            "only node {id}'s owner (0x{}) may deregister it",
+            record.owner
+        )));
+    }
+    if !record.is_active(now.ms) {
+        return Ok(rejected(format!(
+            "node {id} is already {}",
+            record.status(now.ms)
+        )));
+    }
+    record.revoked = Some(RevokeReason::Deregistered);
+    record.expires_ms = now.ms;
+    Ok(accepted(membership_writes(&record)))
+}
+
+/// `WithdrawBond`: returns a node's bond to its owner once its membership has ended and
+/// `unbonding_ms` passed (a lie found meanwhile forfeits it). Returns the amount returned.
+pub(crate) fn withdraw_bond(
+    view: &impl StateView,
+    cfg: &RegistryConfig,
+    owner: Address,
+    id: &Digest,
+    now: Now,
+) -> Result<(Effect, u128), ExecError> {
+    let (record_owner, bond, ended_ms, active) = match node(view, id)? {
+        Some(record) => (
+            record.owner,
+            record.bond,
+            record.expires_ms,
+            record.is_active(now.ms),
+        ),
+        None => match tombstone(view, id)? {
+            Some(t) => (t.owner, t.bond, t.ended_ms, false),
+            None => return Ok((rejected(format!("node {id} is not registered")), 0)),
+        },
+    };
+    if record_owner != owner {
+        return Ok((
+            rejected(format!(
+                "only node {id}'s owner (0x{record_owner}) may withdraw its bond"
+            )),
+            0,
+        ));
+    }
+    if bond == 0 {
+        return Ok((rejected(format!("node {id} holds no bond")), 0));
+    }
+    if active {
+        return Ok((
+            rejected(format!("node {id} is still a member: deregister it first")),
+            0,
+        ));
+    }
+    let unlocks = ended_ms.saturating_add(cfg.fees.unbonding_ms);
+    if now.ms < unlocks {
+        return Ok((
+            rejected(format!(
+                "node {id}'s bond unlocks at block time {unlocks} ms ({} s from now)",
+                (unlocks - now.ms).div_ceil(1000)
+            )),
+            0,
+        ));
+    }
+    let write = match node(view, id)? {
+        Some(mut record) => {
+            record.bond = 0;
+            (TreeId::ROOT, node_key(id), Some(record.encode().to_vec()))
+        }
+        None => {
+            let mut t = tombstone(view, id)?.expect("read above");
+            t.bond = 0;
+            (TreeId::ROOT, tomb_key(id), Some(t.encode().to_vec()))
+        }
+    };
+    Ok((accepted(vec![write]), bond))
 }
 
 /// `Reattest`: fresh evidence for the same identity key, measurement, owner and region,
@@ -701,6 +856,7 @@ pub(crate) fn govern(
     cfg: &RegistryConfig,
     sender: &SenderKey,
     action: &GovernanceAction,
+    now: Now,
 ) -> Result<Effect, ExecError> {
     if cfg.governance.as_ref() != Some(sender) {
         return Ok(rejected(
@@ -767,7 +923,7 @@ pub(crate) fn govern(
                 Some(policy.encode().to_vec()),
             )]))
         }
-        GovernanceAction::Revoke(revocation) => revoke(view, cfg, revocation),
+        GovernanceAction::Revoke(revocation) => revoke(view, cfg, revocation, now),
     }
 }
 
@@ -775,6 +931,7 @@ fn revoke(
     view: &impl StateView,
     cfg: &RegistryConfig,
     revocation: &Revocation,
+    now: Now,
 ) -> Result<Effect, ExecError> {
     let mut writes = Vec::new();
     if let Revocation::Measurement(m) = revocation {
@@ -793,9 +950,12 @@ fn revoke(
             Some(policy.encode().to_vec()),
         ));
     }
+    // Membership ends now; the bond is not forfeited (nothing was proven against the node)
+    // and unlocks after the unbonding delay.
     let mut revoke_one = |mut record: NodeRecord, reason: RevokeReason| {
         if record.revoked.is_none() {
             record.revoked = Some(reason);
+            record.expires_ms = record.expires_ms.min(now.ms);
             writes.extend(membership_writes(&record));
         }
     };

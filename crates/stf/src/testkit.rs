@@ -235,7 +235,21 @@ impl MemoryChain {
         region: &str,
         image: &[u8],
     ) -> Registration {
-        let platform = SimPlatform::from_seed(flavour, &identity);
+        self.registration_on(owner, flavour, &identity, identity, region, image)
+    }
+
+    /// [`MemoryChain::registration_owned_by`] on the simulated chip of `platform_seed` (the
+    /// other helpers give every identity its own chip).
+    pub fn registration_on(
+        &self,
+        owner: hyperchain_types::Address,
+        flavour: SimFlavour,
+        platform_seed: &[u8],
+        identity: [u8; 32],
+        region: &str,
+        image: &[u8],
+    ) -> Registration {
+        let platform = SimPlatform::from_seed(flavour, platform_seed);
         let report_data = hyperchain_attest::NodeBinding {
             chain_id: &self.chain_id.0,
             identity_pk: &identity,

@@ -113,10 +113,18 @@ pub struct NodeRecord {
     pub registered_ms: u64,
     /// Block time of the latest accepted evidence (ms).
     pub attested_ms: u64,
-    /// Membership ends at this block time (ms) unless the node re-attests.
+    /// Membership ends at this block time (ms) unless the node re-attests; a revocation sets
+    /// it to the block that revoked the node, so it is always when membership ended.
     pub expires_ms: u64,
     /// Why it was revoked, if it was.
     pub revoked: Option<RevokeReason>,
+    /// The owner's bond (base units) still held for this node: returned once membership has
+    /// ended and the unbonding delay passed, forfeited if the node provably lied, moved to
+    /// the node that replaces it on the same chip.
+    pub bond: u128,
+    /// `SHA-256(platform tag ‖ platform id)`: the TEE chip it runs on, which serves one
+    /// active identity at a time.
+    pub chip: Digest,
 }
 
 /// Why a node was revoked (typed: consensus state never holds text).
@@ -129,10 +137,18 @@ pub enum RevokeReason {
     /// Governance recalled TCBs below a minimum and its TCB was one.
     TcbRecall,
     /// Arbitration found it signed a wrong result for this job (its signed commitment is kept
-    /// as evidence).
+    /// as evidence). Its bond is forfeited.
     WrongResult {
         /// The job.
         job: Digest,
+    },
+    /// Its owner deregistered it.
+    Deregistered,
+    /// A new identity on the same chip, registered by the same owner, took its place (and its
+    /// bond).
+    Replaced {
+        /// The new node.
+        by: Digest,
     },
 }
 
@@ -143,6 +159,10 @@ impl std::fmt::Display for RevokeReason {
             RevokeReason::Measurement => f.write_str("its measurement was revoked by governance"),
             RevokeReason::TcbRecall => f.write_str("its TCB was recalled by governance"),
             RevokeReason::WrongResult { job } => write!(f, "signed a wrong result for job {job}"),
+            RevokeReason::Deregistered => f.write_str("deregistered by its owner"),
+            RevokeReason::Replaced { by } => {
+                write!(f, "replaced by node {by} on the same chip")
+            }
         }
     }
 }
@@ -157,13 +177,18 @@ impl Write for RevokeReason {
                 3u8.write(buf);
                 job.write(buf);
             }
+            RevokeReason::Deregistered => 4u8.write(buf),
+            RevokeReason::Replaced { by } => {
+                5u8.write(buf);
+                by.write(buf);
+            }
         }
     }
 }
 impl EncodeSize for RevokeReason {
     fn encode_size(&self) -> usize {
         1 + match self {
-            RevokeReason::WrongResult { .. } => Digest::SIZE,
+            RevokeReason::WrongResult { .. } | RevokeReason::Replaced { .. } => Digest::SIZE,
             _ => 0,
         }
     }
@@ -178,6 +203,10 @@ impl Read for RevokeReason {
             3 => Ok(RevokeReason::WrongResult {
                 job: Digest::read(buf)?,
             }),
+            4 => Ok(RevokeReason::Deregistered),
+            5 => Ok(RevokeReason::Replaced {
+                by: Digest::read(buf)?,
+            }),
             t => Err(Error::InvalidEnum(t)),
         }
     }
@@ -186,7 +215,7 @@ impl Read for RevokeReason {
 /// What stays of a node that left the registry's index (revoked, or expired when the index
 /// needed room), under `tomb/ ‖ node id` instead of its record: enough that its identity key
 /// can never register again, that its end is on record, and (with bonds) that its owner can be
-/// settled with. At most 75 bytes, against about 200 for the record.
+/// settled with. At most 91 bytes, against about 200 for the record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeTombstone {
     /// The account that registered it.
@@ -197,6 +226,8 @@ pub struct NodeTombstone {
     pub ended_ms: u64,
     /// Why it was revoked, if it was.
     pub revoked: Option<RevokeReason>,
+    /// The bond still to return to the owner (0 once settled or forfeited).
+    pub bond: u128,
 }
 
 impl NodeTombstone {
@@ -207,6 +238,7 @@ impl NodeTombstone {
             platform: record.platform,
             ended_ms: record.expires_ms.min(now_ms),
             revoked: record.revoked.clone(),
+            bond: record.bond,
         }
     }
 }
@@ -220,6 +252,7 @@ impl Write for NodeTombstone {
         if let Some(r) = &self.revoked {
             r.write(buf);
         }
+        self.bond.write(buf);
     }
 }
 impl EncodeSize for NodeTombstone {
@@ -229,6 +262,7 @@ impl EncodeSize for NodeTombstone {
             + u64::SIZE
             + 1
             + self.revoked.as_ref().map_or(0, |r| r.encode_size())
+            + 16
     }
 }
 impl Read for NodeTombstone {
@@ -243,6 +277,7 @@ impl Read for NodeTombstone {
             } else {
                 None
             },
+            bond: u128::read(buf)?,
         })
     }
 }
@@ -291,6 +326,8 @@ impl Write for NodeRecord {
                 reason.write(buf);
             }
         }
+        self.bond.write(buf);
+        self.chip.write(buf);
     }
 }
 impl EncodeSize for NodeRecord {
@@ -304,6 +341,8 @@ impl EncodeSize for NodeRecord {
             + 8 * 3
             + 1
             + self.revoked.as_ref().map_or(0, |r| r.encode_size())
+            + 16
+            + Digest::SIZE
     }
 }
 impl Read for NodeRecord {
@@ -327,6 +366,8 @@ impl Read for NodeRecord {
             1 => Some(RevokeReason::read(buf)?),
             t => return Err(Error::InvalidEnum(t)),
         };
+        let bond = u128::read(buf)?;
+        let chip = Digest::read(buf)?;
         Ok(NodeRecord {
             identity_key,
             platform,
@@ -338,6 +379,8 @@ impl Read for NodeRecord {
             attested_ms,
             expires_ms,
             revoked,
+            bond,
+            chip,
         })
     }
 }
@@ -691,6 +734,10 @@ mod tests {
             Some(RevokeReason::WrongResult {
                 job: Digest([4; 32]),
             }),
+            Some(RevokeReason::Deregistered),
+            Some(RevokeReason::Replaced {
+                by: Digest([5; 32]),
+            }),
         ] {
             let record = NodeRecord {
                 identity_key: [1; 32],
@@ -703,6 +750,8 @@ mod tests {
                 attested_ms: 2,
                 expires_ms: 3,
                 revoked,
+                bond: 100_000_000_000,
+                chip: Digest([7; 32]),
             };
             let enc = record.encode();
             assert_eq!(enc.len(), record.encode_size());
@@ -711,7 +760,8 @@ mod tests {
             assert_eq!(tomb.ended_ms, 2, "pruned before its expiry");
             let enc = tomb.encode();
             assert_eq!(enc.len(), tomb.encode_size());
-            assert!(enc.len() <= 75);
+            assert!(enc.len() <= 91);
+            assert_eq!(tomb.bond, record.bond);
             assert_eq!(NodeTombstone::decode(enc).unwrap(), tomb);
         }
     }

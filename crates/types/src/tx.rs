@@ -116,6 +116,18 @@ pub enum Payload {
     /// A committee member's signed result of a job (any account may carry it; the receipt is
     /// signed by the member's enclave identity key).
     Receipt(Box<crate::SignedComputeReceipt>),
+    /// End a compute node's membership (sent by its owner); its bond unlocks after the
+    /// unbonding delay.
+    Deregister {
+        /// The node id.
+        node: Digest,
+    },
+    /// Return a node's bond to its owner (sent by the owner) once its membership ended and
+    /// the unbonding delay passed.
+    WithdrawBond {
+        /// The node id.
+        node: Digest,
+    },
     /// Move native tokens from the sender to another account.
     Transfer {
         /// The receiving account.
@@ -379,6 +391,14 @@ impl Write for Payload {
                 to.write(buf);
                 amount.write(buf);
             }
+            Payload::Deregister { node } => {
+                7u8.write(buf);
+                node.write(buf);
+            }
+            Payload::WithdrawBond { node } => {
+                8u8.write(buf);
+                node.write(buf);
+            }
         }
     }
 }
@@ -413,6 +433,7 @@ impl EncodeSize for Payload {
             Payload::Govern(g) => g.encode_size(),
             Payload::Receipt(r) => r.encode_size(),
             Payload::Transfer { to, amount } => to.encode_size() + amount.encode_size(),
+            Payload::Deregister { node } | Payload::WithdrawBond { node } => node.encode_size(),
         }
     }
 }
@@ -451,6 +472,12 @@ impl Read for Payload {
             6 => Ok(Payload::Transfer {
                 to: Address::read(buf)?,
                 amount: u128::read(buf)?,
+            }),
+            7 => Ok(Payload::Deregister {
+                node: Digest::read(buf)?,
+            }),
+            8 => Ok(Payload::WithdrawBond {
+                node: Digest::read(buf)?,
             }),
             t => Err(Error::InvalidEnum(t)),
         }
@@ -623,6 +650,8 @@ mod tests {
                 to: Address(to),
                 amount
             }),
+            any::<[u8; 32]>().prop_map(|n| Payload::Deregister { node: Digest(n) }),
+            any::<[u8; 32]>().prop_map(|n| Payload::WithdrawBond { node: Digest(n) }),
         ]
     }
 
