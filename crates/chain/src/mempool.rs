@@ -184,6 +184,10 @@ struct Inner {
     /// When the last candidates did not fit in a block: the last sender they took from.
     /// The next candidates start after it, so no sender waits behind the same others.
     cursor: Option<Address>,
+    /// Each queued sender's next nonce as far as the pool knows (the committed one at
+    /// admission, past every transaction finalized since): a sender whose first queued nonce
+    /// is above it waits behind a gap and takes no block space.
+    next: HashMap<Address, u64>,
 }
 
 /// A bounded pool of checked transactions.
@@ -431,6 +435,8 @@ impl Mempool {
         if queue.contains_key(&nonce) {
             return Err(MempoolError::Duplicate);
         }
+        let next = inner.next.entry(sender).or_insert(next_nonce);
+        *next = (*next).max(next_nonce);
         // Gossip is best effort: an outbox nobody drains stops growing at the pool's size.
         if from_client
             && let Some(outbox) = inner.outbox.as_mut()
@@ -508,9 +514,19 @@ impl Mempool {
                 .collect(),
             None => inner.senders.keys().copied().collect(),
         };
+        // A sender behind a nonce gap (its first queued nonce above its next one) offers
+        // nothing: its transactions cannot be included, so they take no block space.
         let mut queues: Vec<_> = order
             .iter()
-            .map(|sender| inner.senders[sender].values().peekable())
+            .map(|sender| {
+                let queue = &inner.senders[sender];
+                let gapped = queue
+                    .keys()
+                    .next()
+                    .is_some_and(|first| inner.next.get(sender).is_some_and(|next| first > next));
+                let skip = if gapped { queue.len() } else { 0 };
+                queue.values().skip(skip).peekable()
+            })
             .collect();
         let mut out = Vec::new();
         let mut bytes = 0;
@@ -576,6 +592,9 @@ impl Mempool {
             for nonce in nonces {
                 inner.remove(&sender, nonce);
             }
+            if let Some(next) = inner.next.get_mut(&sender) {
+                *next = (*next).max(tx.tx.nonce + 1);
+            }
         }
         inner.blocks += 1;
         // The admission order's front: gone (included) entries are dropped, expired ones
@@ -604,6 +623,7 @@ impl Inner {
         let entry = queue.remove(&nonce)?;
         if queue.is_empty() {
             self.senders.remove(sender);
+            self.next.remove(sender);
         }
         let short = short_id(&entry.id);
         if let Some(named) = self.by_short.get_mut(&short) {
@@ -1068,5 +1088,31 @@ mod tests {
         let honest = tx_paying(b"c", 99, 0, paying(1));
         flood.submit(honest.clone(), rich).unwrap();
         assert_eq!(flood.candidates(5, usize::MAX)[0], honest);
+    }
+
+    /// The fill attempt: accounts queue nonces 1..N with 0 missing. They never become
+    /// includable, and they take no block space meanwhile: an honest transaction goes in the
+    /// next block however many of them wait.
+    #[test]
+    fn transactions_behind_a_gap_take_no_block_space() {
+        let pool = Mempool::new(sha256(b"c"), 100_000);
+        for seed in 10..35 {
+            for nonce in 1..=200 {
+                pool.submit(tx(b"c", seed, nonce), 0).unwrap();
+            }
+        }
+        let honest = tx(b"c", 99, 0);
+        pool.submit(honest.clone(), 0).unwrap();
+        assert_eq!(pool.candidates(10, usize::MAX), vec![honest.clone()]);
+        // Once the missing nonce arrives, the sender's queue is offered again, in order.
+        let filler = tx(b"c", 10, 0);
+        pool.submit(filler.clone(), 0).unwrap();
+        let next = pool.candidates(3, usize::MAX);
+        assert!(next.contains(&filler), "{next:?}");
+        // A sender whose nonce 0 was finalized elsewhere is offered from nonce 1 on.
+        pool.remove_included(&[tx(b"c", 11, 0)]);
+        let later = pool.candidates(1_000, usize::MAX);
+        assert!(later.contains(&tx(b"c", 11, 1)));
+        assert!(!later.contains(&tx(b"c", 12, 1)), "still gapped");
     }
 }
