@@ -4,12 +4,13 @@
 
 use crate::common::*;
 use crate::sim::{Testnet, good_link, open_ledger, wait_for};
+use commonware_cryptography::Signer as _;
 use commonware_runtime::{Clock as _, Metrics as _, Runner as _, deterministic};
 use hyperchain_chain::simnet::spawn_validator;
 use hyperchain_chain::{ledger::Ledger, mempool::Mempool};
 use hyperchain_contracts::COUNTER;
 use hyperchain_sdk::encode;
-use hyperchain_types::{Digest, ReceiptStatus, SignedTransaction};
+use hyperchain_types::{Address, Digest, Payload, ReceiptStatus, SignedTransaction};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -200,4 +201,116 @@ fn relayed_runs_replay() {
     assert_eq!(first.value, CALLS);
     assert_eq!(first.gossiped, CALLS + 1, "validator 0 gossiped each once");
     assert_eq!(first, run(23, Entry::Client, false));
+}
+
+/// The fill attempts against validator 0's pool, gossiped to the others: 25 accounts
+/// queueing nonces 1..=600 with 0 missing (more than a block holds), four accounts queueing 2 MiB transactions up to
+/// their share, and junk receipts. An honest transaction submitted afterwards is finalized
+/// within a few blocks on every validator.
+#[test]
+fn an_honest_transaction_finalizes_while_the_pool_is_under_fill_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = deterministic::Config::new()
+        .with_seed(3)
+        .with_timeout(Some(Duration::from_secs(600)));
+    deterministic::Runner::new(cfg).start(|mut context| async move {
+        let net = Testnet::new(&mut context, N, &good_link()).await;
+        let ledgers: Vec<Arc<Ledger>> = (0..N)
+            .map(|i| open_ledger(&dir.path().join(format!("v{i}")), net.polynomial.public()))
+            .collect();
+        let mempools: Vec<Arc<Mempool>> = (0..N)
+            .map(|_| Arc::new(Mempool::new(chain_id(), 40_000)))
+            .collect();
+        for pool in &mempools {
+            pool.enable_gossip();
+        }
+        let _handles: Vec<_> = (0..N)
+            .map(|i| {
+                spawn_validator(
+                    &context,
+                    &net.oracle,
+                    i,
+                    0,
+                    net.peers[i].clone(),
+                    net.scheme(i),
+                    ledgers[i].clone(),
+                    mempools[i].clone(),
+                )
+                .0
+            })
+            .collect();
+        let all: Vec<usize> = (0..N).collect();
+        wait_for(&context, &ledgers, &all, 2).await;
+
+        // Gapped nonces, more than a block holds: never includable.
+        let gapped: Vec<(SignedTransaction, u64)> = (500..525)
+            .flat_map(|seed| {
+                (1..=600).map(move |n| (call(&key(seed), n, Address([1; 32]), "get", vec![]), 0u64))
+            })
+            .collect();
+        assert!(mempools[0].submit_batch(gapped).iter().all(Result::is_ok));
+        // 2 MiB transactions, each account up to its share of the pool.
+        let junk = vec![0u8; hyperchain_types::tx_limits::MAX_CODE];
+        let large: Vec<(SignedTransaction, u64)> = (600..604)
+            .flat_map(|seed| {
+                let junk = junk.clone();
+                (0..4).map(move |n| (deploy(&key(seed), n, &junk), 0u64))
+            })
+            .collect();
+        assert!(mempools[0].submit_batch(large).iter().all(Result::is_ok));
+        // Junk receipts: refused (their signatures do not verify).
+        let forged = hyperchain_types::Transaction {
+            chain_id: chain_id(),
+            sender: key(700).public_key().into(),
+            nonce: 0,
+            fee: hyperchain_types::Fee::NONE,
+            payload: Payload::Receipt(Box::new({
+                let mut signed = hyperchain_types::ComputeReceipt {
+                    chain_id: chain_id(),
+                    contract: Address([2; 32]),
+                    lane_seq: 0,
+                    job: Digest([3; 32]),
+                    run: hyperchain_types::RunId {
+                        head: 0,
+                        attempt: 0,
+                    },
+                    code_hash: Digest([4; 32]),
+                    pre_state: Digest([5; 32]),
+                    outcome: hyperchain_types::CallOutcome::failed(
+                        hyperchain_types::CallStatus::Ok,
+                        1,
+                        Default::default(),
+                    ),
+                }
+                .sign(&key(701));
+                signed.receipt.lane_seq = 1; // no longer what was signed
+                signed
+            })),
+        }
+        .sign(&key(700));
+        assert!(mempools[0].submit(forged, 0).is_err());
+
+        // The honest transaction, submitted last.
+        let alice = key(42);
+        let honest = deploy(&alice, 0, COUNTER);
+        let submitted_at = ledgers[0].tip().0;
+        mempools[0].submit(honest.clone(), 0).unwrap();
+        while !all
+            .iter()
+            .all(|&i| ledgers[i].receipt(&honest.id()).unwrap().is_some())
+        {
+            context.sleep(Duration::from_millis(50)).await;
+        }
+        let receipt = ledgers[0].receipt(&honest.id()).unwrap().unwrap();
+        assert!(
+            matches!(receipt.status, ReceiptStatus::Deployed { .. }),
+            "{:?}",
+            receipt.status
+        );
+        assert!(
+            receipt.height <= submitted_at + 4,
+            "finalized at {} after submission at {submitted_at}",
+            receipt.height
+        );
+    });
 }
