@@ -799,6 +799,21 @@ pub struct JobView {
     /// The result, once done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<JobResultView>,
+    /// What the caller's escrow still holds (empty once the job ended and it was settled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escrow: Option<EscrowView>,
+}
+
+/// A job's escrow (docs/DESIGN.md §10), amounts in base units as decimal strings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscrowView {
+    /// Held for the members' pay, arbitration and the result's state.
+    pub held: String,
+    /// Left for the receipts' inclusion.
+    pub receipts: String,
+    /// Most bytes of state the result may write (absent: unbounded, a chain without fees).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_state_bytes: Option<u64>,
 }
 
 impl From<&hyperchain_types::Job> for JobView {
@@ -847,6 +862,12 @@ impl From<&hyperchain_types::Job> for JobView {
             drawable_after: job.drawable_after,
             state: job.state_name().into(),
             reason,
+            escrow: (job.funds.held + job.funds.receipts > 0).then(|| EscrowView {
+                held: job.funds.held.to_string(),
+                receipts: job.funds.receipts.to_string(),
+                max_state_bytes: (job.funds.max_state_bytes != u64::MAX)
+                    .then_some(job.funds.max_state_bytes),
+            }),
             assignment: job.assignment.as_ref().map(|a| AssignmentView {
                 attempt: a.attempt,
                 run_head: a.run_head,

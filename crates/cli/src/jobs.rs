@@ -65,6 +65,18 @@ pub fn print_job(job: &JobView) {
             job.drawable_after
         );
     }
+    if let Some(e) = &job.escrow {
+        let amount = |s: &str| {
+            s.parse::<u128>()
+                .map(hyperchain_chain::fees::format_amount)
+                .unwrap_or_else(|_| s.to_string())
+        };
+        println!(
+            "escrow     {} for the committee, {} for receipts (the rest returns to the caller)",
+            amount(&e.held),
+            amount(&e.receipts)
+        );
+    }
     if let Some(a) = &job.assignment {
         let deadline = if a.deadline_ms == u64::MAX {
             "none until it is the lane's head (it follows the head on the same committee)".into()
