@@ -87,6 +87,9 @@ fn registry() -> RegistryConfig {
         },
         execution_modes: vec![ExecutionMode::Replicated, ExecutionMode::CrossVendor],
         compute: ComputeParams::default(),
+        // The default fee schedule: calls escrow their committee's pay, receipts are paid
+        // from it, jobs settle when they resolve.
+        fees: hyperchain_chain::fees::FeeSchedule::default(),
         ..RegistryConfig::default()
     }
 }
@@ -123,11 +126,31 @@ impl Chain {
             let k = [b"bench/filler/".as_slice(), &i.to_be_bytes()].concat();
             filler.put(TreeId::ROOT, k, sha256(&i.to_be_bytes()).0.to_vec());
         }
+        // The accounts that send transactions are funded at genesis.
+        let genesis = hyperchain_chain::genesis::Genesis {
+            chain_id: chain_id(),
+            timestamp_ms: 0,
+            allocations: [GOVERNANCE, OWNER, CALLER, INTEL, AMD]
+                .into_iter()
+                .map(|seed| {
+                    (
+                        hyperchain_types::account_address(&key(seed).public_key()),
+                        1_000_000 * hyperchain_chain::fees::UNIT,
+                    )
+                })
+                .collect(),
+        };
+        for (tree, writes) in genesis.writes().trees() {
+            for (k, v) in writes {
+                filler.set(*tree, k.clone(), v.clone());
+            }
+        }
         store.commit(&filler, 0).unwrap();
         let mut chain = Chain {
             engine: engine.clone(),
             chain: MemoryChain::on(store, chain_id(), cold_executor(engine)),
         };
+        chain.chain.fee = hyperchain_types::Fee::limit(100 * hyperchain_chain::fees::UNIT as u64);
         let release = chain.tx(
             GOVERNANCE,
             Payload::Govern(GovernanceAction::AddRelease {
