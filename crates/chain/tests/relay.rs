@@ -59,6 +59,45 @@ struct Outcome {
     gossiped: u64,
 }
 
+/// `N` validators on the simulated network with ledgers in `dir` and gossiping pools of
+/// `capacity` transactions: their ledgers, pools and task handles.
+async fn network(
+    context: &mut deterministic::Context,
+    dir: &std::path::Path,
+    capacity: usize,
+) -> (
+    Vec<Arc<Ledger>>,
+    Vec<Arc<Mempool>>,
+    Vec<commonware_runtime::Handle<()>>,
+) {
+    let net = Testnet::new(context, N, &good_link()).await;
+    let ledgers: Vec<Arc<Ledger>> = (0..N)
+        .map(|i| open_ledger(&dir.join(format!("v{i}")), net.polynomial.public()))
+        .collect();
+    let mempools: Vec<Arc<Mempool>> = (0..N)
+        .map(|_| Arc::new(Mempool::new(chain_id(), capacity)))
+        .collect();
+    for pool in &mempools {
+        pool.enable_gossip();
+    }
+    let handles = (0..N)
+        .map(|i| {
+            spawn_validator(
+                context,
+                &net.oracle,
+                i,
+                0,
+                net.peers[i].clone(),
+                net.scheme(i),
+                ledgers[i].clone(),
+                mempools[i].clone(),
+            )
+            .0
+        })
+        .collect();
+    (ledgers, mempools, handles)
+}
+
 /// A deploy and `CALLS` increments by one account, all handed to validator 0. With
 /// `crash_after_gossip`, validator 0 stops once the others hold every transaction, and the
 /// remaining three (a quorum) must finalize them.
@@ -68,31 +107,7 @@ fn run(seed: u64, entry: Entry, crash_after_gossip: bool) -> Outcome {
         .with_seed(seed)
         .with_timeout(Some(Duration::from_secs(600)));
     deterministic::Runner::new(cfg).start(|mut context| async move {
-        let net = Testnet::new(&mut context, N, &good_link()).await;
-        let ledgers: Vec<Arc<Ledger>> = (0..N)
-            .map(|i| open_ledger(&dir.path().join(format!("v{i}")), net.polynomial.public()))
-            .collect();
-        let mempools: Vec<Arc<Mempool>> = (0..N)
-            .map(|_| Arc::new(Mempool::new(chain_id(), 10_000)))
-            .collect();
-        for pool in &mempools {
-            pool.enable_gossip();
-        }
-        let handles: Vec<_> = (0..N)
-            .map(|i| {
-                spawn_validator(
-                    &context,
-                    &net.oracle,
-                    i,
-                    0,
-                    net.peers[i].clone(),
-                    net.scheme(i),
-                    ledgers[i].clone(),
-                    mempools[i].clone(),
-                )
-                .0
-            })
-            .collect();
+        let (ledgers, mempools, handles) = network(&mut context, dir.path(), 10_000).await;
         let all: Vec<usize> = (0..N).collect();
         wait_for(&context, &ledgers, &all, 2).await;
 
@@ -214,31 +229,7 @@ fn an_honest_transaction_finalizes_while_the_pool_is_under_fill_attempts() {
         .with_seed(3)
         .with_timeout(Some(Duration::from_secs(600)));
     deterministic::Runner::new(cfg).start(|mut context| async move {
-        let net = Testnet::new(&mut context, N, &good_link()).await;
-        let ledgers: Vec<Arc<Ledger>> = (0..N)
-            .map(|i| open_ledger(&dir.path().join(format!("v{i}")), net.polynomial.public()))
-            .collect();
-        let mempools: Vec<Arc<Mempool>> = (0..N)
-            .map(|_| Arc::new(Mempool::new(chain_id(), 40_000)))
-            .collect();
-        for pool in &mempools {
-            pool.enable_gossip();
-        }
-        let _handles: Vec<_> = (0..N)
-            .map(|i| {
-                spawn_validator(
-                    &context,
-                    &net.oracle,
-                    i,
-                    0,
-                    net.peers[i].clone(),
-                    net.scheme(i),
-                    ledgers[i].clone(),
-                    mempools[i].clone(),
-                )
-                .0
-            })
-            .collect();
+        let (ledgers, mempools, _handles) = network(&mut context, dir.path(), 40_000).await;
         let all: Vec<usize> = (0..N).collect();
         wait_for(&context, &ledgers, &all, 2).await;
 

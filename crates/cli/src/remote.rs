@@ -348,6 +348,31 @@ pub async fn unsigned(
     })
 }
 
+/// Sends `payload` with the fee options and returns its id to wait for; with `--estimate`
+/// prints the estimate instead, with `--no-wait` says it was submitted (both: `None`).
+#[allow(clippy::too_many_arguments)]
+async fn send_or_estimate(
+    client: &Client,
+    key: &AccountKey,
+    payload: Payload,
+    nonce: Option<u64>,
+    fee: &FeeArgs,
+    conn: &Conn,
+    wait: &Wait,
+) -> Result<Option<Digest>> {
+    if fee.estimate {
+        let tx = unsigned(client, key, payload, nonce).await?;
+        print_estimate(&estimate(client, &tx).await?, conn.json);
+        return Ok(None);
+    }
+    let id = submit_with(client, key, payload, nonce, fee).await?;
+    if wait.no_wait {
+        submitted(conn, &id);
+        return Ok(None);
+    }
+    Ok(Some(id))
+}
+
 /// [`submit`] with the fee options: the limit given, or the estimate's.
 pub async fn submit_with(
     client: &Client,
@@ -493,16 +518,11 @@ pub fn deploy(a: DeployArgs) -> Result<()> {
         regions: a.regions.clone(),
     };
     runtime()?.block_on(async {
-        if a.fee.estimate {
-            let tx = unsigned(&client, &key, payload, a.nonce).await?;
-            print_estimate(&estimate(&client, &tx).await?, a.conn.json);
+        let Some(id) =
+            send_or_estimate(&client, &key, payload, a.nonce, &a.fee, &a.conn, &a.wait).await?
+        else {
             return Ok(());
-        }
-        let id = submit_with(&client, &key, payload, a.nonce, &a.fee).await?;
-        if a.wait.no_wait {
-            submitted(&a.conn, &id);
-            return Ok(());
-        }
+        };
         if !a.conn.json {
             eprintln!("submitted 0x{id}, waiting for finality…");
         }
@@ -532,16 +552,11 @@ pub fn call(a: CallArgs) -> Result<()> {
         fuel_limit: a.fuel,
     };
     runtime()?.block_on(async {
-        if a.fee.estimate {
-            let tx = unsigned(&client, &key, payload, a.nonce).await?;
-            print_estimate(&estimate(&client, &tx).await?, a.conn.json);
+        let Some(id) =
+            send_or_estimate(&client, &key, payload, a.nonce, &a.fee, &a.conn, &a.wait).await?
+        else {
             return Ok(());
-        }
-        let id = submit_with(&client, &key, payload, a.nonce, &a.fee).await?;
-        if a.wait.no_wait {
-            submitted(&a.conn, &id);
-            return Ok(());
-        }
+        };
         if !a.conn.json {
             eprintln!("submitted 0x{id}, waiting for finality…");
         }
@@ -804,16 +819,11 @@ pub fn transfer(a: TransferArgs) -> Result<()> {
         amount: a.amount,
     };
     runtime()?.block_on(async {
-        if a.fee.estimate {
-            let tx = unsigned(&client, &key, payload, a.nonce).await?;
-            print_estimate(&estimate(&client, &tx).await?, a.conn.json);
+        let Some(id) =
+            send_or_estimate(&client, &key, payload, a.nonce, &a.fee, &a.conn, &a.wait).await?
+        else {
             return Ok(());
-        }
-        let id = submit_with(&client, &key, payload, a.nonce, &a.fee).await?;
-        if a.wait.no_wait {
-            submitted(&a.conn, &id);
-            return Ok(());
-        }
+        };
         if !a.conn.json {
             eprintln!(
                 "submitted 0x{id}: {} to 0x{}, waiting for finality…",

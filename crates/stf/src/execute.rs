@@ -1071,15 +1071,27 @@ pub(crate) fn credit(
     account: &Address,
     amount: u128,
 ) -> Result<(), ExecError> {
+    update_balance(base, batch, account, amount, |balance| {
+        balance
+            .checked_add(amount)
+            .ok_or_else(|| ExecError::Corrupt("a balance exceeds the supply".into()))
+    })
+}
+
+/// Rewrites `account`'s balance with `update` (nothing when `amount` is 0).
+fn update_balance(
+    base: &Base,
+    batch: &mut WriteBatch,
+    account: &Address,
+    amount: u128,
+    update: impl FnOnce(u128) -> Result<u128, ExecError>,
+) -> Result<(), ExecError> {
     if amount == 0 {
         return Ok(());
     }
     let view = Overlay { base, own: batch };
     let mut record = read_account(&view, account)?;
-    record.balance = record
-        .balance
-        .checked_add(amount)
-        .ok_or_else(|| ExecError::Corrupt("a balance exceeds the supply".into()))?;
+    record.balance = update(record.balance)?;
     batch.put(TreeId::ROOT, fees::account_key(account), record.encode());
     Ok(())
 }
@@ -1175,17 +1187,11 @@ fn debit_account(
     account: &Address,
     amount: u128,
 ) -> Result<(), ExecError> {
-    if amount == 0 {
-        return Ok(());
-    }
-    let view = Overlay { base, own: batch };
-    let mut record = read_account(&view, account)?;
-    record.balance = record
-        .balance
-        .checked_sub(amount)
-        .ok_or_else(|| ExecError::Corrupt(format!("{account} cannot pay a checked fee")))?;
-    batch.put(TreeId::ROOT, fees::account_key(account), record.encode());
-    Ok(())
+    update_balance(base, batch, account, amount, |balance| {
+        balance
+            .checked_sub(amount)
+            .ok_or_else(|| ExecError::Corrupt(format!("{account} cannot pay a checked fee")))
+    })
 }
 
 /// `Transfer`: moves `amount` from the sender (whose record the caller writes) to `to`, if
