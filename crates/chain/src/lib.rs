@@ -33,7 +33,7 @@ pub mod simnet;
 #[cfg(feature = "testkit")]
 pub use hyperchain_stf::testkit;
 pub use hyperchain_stf::{
-    committee, fees, genesis, lanes, lifecycle, light, registry, signatures, token,
+    committee, fees, genesis, governance, lanes, lifecycle, light, registry, signatures, token,
 };
 
 /// Block execution ([`hyperchain_stf::execute`]).

@@ -5,6 +5,7 @@ mod common;
 mod execute;
 mod fees;
 mod genesis;
+mod governance;
 mod lanes;
 mod ledger;
 mod light;

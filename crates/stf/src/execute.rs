@@ -560,6 +560,23 @@ impl Executor {
                         })?;
                     (status, 0, payment.base)
                 }
+                Payload::Propose(action) => {
+                    let id = tx.id();
+                    let (status, _) =
+                        self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                            crate::governance::propose(view, cfg, sender, id, action, now)
+                                .map(|effect| (effect, 0))
+                        })?;
+                    (status, 0, payment.base)
+                }
+                Payload::Approve { proposal } => {
+                    let (status, _) =
+                        self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                            crate::governance::approve(view, cfg, sender, proposal, now)
+                                .map(|effect| (effect, 0))
+                        })?;
+                    (status, 0, payment.base)
+                }
                 Payload::Deregister { node } => {
                     let (status, _) =
                         self.apply_registry(base, &mut out.batch, env, |view, _, now| {

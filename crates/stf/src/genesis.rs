@@ -489,6 +489,11 @@ impl ChainSpec {
             regions: self.regions.clone(),
             max_nodes: crate::registry::MAX_NODES,
             fees: self.fees,
+            validators: self
+                .participants
+                .iter()
+                .map(|key| hyperchain_types::SenderKey::from(key).address())
+                .collect(),
         }
     }
 

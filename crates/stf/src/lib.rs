@@ -10,6 +10,7 @@
 //! - [`registry`]: compute-node registration, attestation policy, revocation, accumulator.
 //! - [`signatures`]: batched transaction signature checks and the cache of verified ones.
 //! - [`genesis`]: the genesis document, chain id, key files and the devnet dealer.
+//! - [`governance`]: governance actions proposed and approved by the validators.
 //! - [`light`]: the light client, verifying finality certificates and state proofs offline.
 //! - [`token`]: attestation tokens and their offline verification.
 //!
@@ -22,6 +23,7 @@ pub mod committee;
 pub mod execute;
 pub mod fees;
 pub mod genesis;
+pub mod governance;
 pub mod lanes;
 pub mod lifecycle;
 pub mod light;

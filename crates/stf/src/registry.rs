@@ -100,6 +100,9 @@ pub struct RegistryConfig {
     pub max_nodes: usize,
     /// The fee schedule ([`crate::fees::FeeSchedule::FREE`] unless the genesis sets one).
     pub fees: crate::fees::FeeSchedule,
+    /// The validators' accounts (of their consensus keys): they propose and approve
+    /// governance actions, which take effect with 2f+1 approvals (docs/DESIGN.md §11).
+    pub validators: Vec<Address>,
 }
 
 /// The regions a chain knows unless its genesis lists others.
@@ -147,6 +150,7 @@ impl Default for RegistryConfig {
             regions: default_regions(),
             max_nodes: MAX_NODES,
             fees: crate::fees::FeeSchedule::FREE,
+            validators: Vec::new(),
         }
     }
 }
@@ -473,8 +477,10 @@ fn is_recent(view: &impl StateView, digest: &Digest, height: u64) -> Result<bool
 
 /// The time the registry uses: the block timestamp.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Now {
+pub struct Now {
+    /// The block's height.
     pub height: u64,
+    /// The block's timestamp (ms).
     pub ms: u64,
 }
 
@@ -863,6 +869,17 @@ pub(crate) fn govern(
             "not authorised: only the governance key may govern",
         ));
     }
+    apply_action(view, cfg, action, now)
+}
+
+/// Carries out an authorised governance action (by the governance key, or a proposal the
+/// validators approved).
+pub(crate) fn apply_action(
+    view: &impl StateView,
+    cfg: &RegistryConfig,
+    action: &GovernanceAction,
+    now: Now,
+) -> Result<Effect, ExecError> {
     match action {
         GovernanceAction::SetPolicy(raw) => {
             let policy = match AttestationPolicy::decode(bytes::Bytes::from(raw.clone())) {

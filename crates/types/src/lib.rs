@@ -34,7 +34,7 @@ pub use receipt::{
 };
 pub use registry::{
     COMPUTE_REQUEST_NAMESPACE, ComputeRequest, GovernanceAction, NodeRecord, NodeTombstone,
-    Registration, Revocation, RevokeReason, compute_request_message, node_id,
+    Proposal, Registration, Revocation, RevokeReason, compute_request_message, node_id,
 };
 pub use tx::{
     ExecutionMode, Fee, Payload, SenderKey, SignedTransaction, TX_NAMESPACE, Transaction,

@@ -94,6 +94,61 @@ pub enum GovernanceAction {
     Revoke(Revocation),
 }
 
+/// Most validators a proposal can be approved by (the genesis's limit).
+pub const MAX_APPROVALS: usize = 1024;
+
+/// A governance proposal awaiting its validators' approvals, under `gov/proposal/ ‖ id` (the
+/// id is the proposing transaction's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    /// What it does once approved.
+    pub action: GovernanceAction,
+    /// The validator account that proposed it (its first approval).
+    pub proposer: crate::Address,
+    /// Block time it was proposed at (ms); it lapses `PROPOSAL_TTL_MS` later.
+    pub opened_ms: u64,
+    /// The validator accounts that approved it, in order.
+    pub approvals: Vec<crate::Address>,
+}
+
+impl Write for Proposal {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.action.write(buf);
+        self.proposer.write(buf);
+        self.opened_ms.write(buf);
+        (self.approvals.len() as u32).write(buf);
+        for a in &self.approvals {
+            a.write(buf);
+        }
+    }
+}
+impl EncodeSize for Proposal {
+    fn encode_size(&self) -> usize {
+        self.action.encode_size() + 32 + 8 + 4 + 32 * self.approvals.len()
+    }
+}
+impl Read for Proposal {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        let action = GovernanceAction::read(buf)?;
+        let proposer = crate::Address::read(buf)?;
+        let opened_ms = u64::read(buf)?;
+        let n = u32::read(buf)? as usize;
+        if n > MAX_APPROVALS {
+            return Err(Error::Invalid("Proposal", "too many approvals"));
+        }
+        let approvals = (0..n)
+            .map(|_| crate::Address::read(buf))
+            .collect::<Result<_, _>>()?;
+        Ok(Proposal {
+            action,
+            proposer,
+            opened_ms,
+            approvals,
+        })
+    }
+}
+
 /// A registered compute node, as stored on chain under `node/ ‖ node id`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeRecord {

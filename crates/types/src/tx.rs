@@ -128,6 +128,14 @@ pub enum Payload {
         /// The node id.
         node: Digest,
     },
+    /// Propose a governance action (sent by a validator's account); it takes effect once
+    /// 2f+1 validators approved it.
+    Propose(GovernanceAction),
+    /// Approve an open proposal (sent by a validator's account).
+    Approve {
+        /// The proposal id (its proposing transaction's id).
+        proposal: Digest,
+    },
     /// Move native tokens from the sender to another account.
     Transfer {
         /// The receiving account.
@@ -399,6 +407,14 @@ impl Write for Payload {
                 8u8.write(buf);
                 node.write(buf);
             }
+            Payload::Propose(action) => {
+                9u8.write(buf);
+                action.write(buf);
+            }
+            Payload::Approve { proposal } => {
+                10u8.write(buf);
+                proposal.write(buf);
+            }
         }
     }
 }
@@ -434,6 +450,8 @@ impl EncodeSize for Payload {
             Payload::Receipt(r) => r.encode_size(),
             Payload::Transfer { to, amount } => to.encode_size() + amount.encode_size(),
             Payload::Deregister { node } | Payload::WithdrawBond { node } => node.encode_size(),
+            Payload::Propose(action) => action.encode_size(),
+            Payload::Approve { proposal } => proposal.encode_size(),
         }
     }
 }
@@ -478,6 +496,10 @@ impl Read for Payload {
             }),
             8 => Ok(Payload::WithdrawBond {
                 node: Digest::read(buf)?,
+            }),
+            9 => Ok(Payload::Propose(GovernanceAction::read(buf)?)),
+            10 => Ok(Payload::Approve {
+                proposal: Digest::read(buf)?,
             }),
             t => Err(Error::InvalidEnum(t)),
         }
@@ -652,6 +674,9 @@ mod tests {
             }),
             any::<[u8; 32]>().prop_map(|n| Payload::Deregister { node: Digest(n) }),
             any::<[u8; 32]>().prop_map(|n| Payload::WithdrawBond { node: Digest(n) }),
+            any::<[u8; 32]>().prop_map(|p| Payload::Approve {
+                proposal: Digest(p)
+            }),
         ]
     }
 
