@@ -187,17 +187,44 @@ pub enum GovernanceCommand {
         #[command(flatten)]
         gov: GovArgs,
     },
+    /// Approve a validator's open proposal (with a validator's key): it takes effect at 2f+1
+    /// approvals of the validators.
+    Approve {
+        /// The proposal id (the proposing transaction's id).
+        proposal: Digest,
+        /// The approving validator's key file (`validator.key`).
+        #[arg(long)]
+        validator_key: PathBuf,
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        wait: Wait,
+    },
 }
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("signer").required(true).args(["key", "validator_key"])))]
 pub struct GovArgs {
-    /// The governance key file (written by `hyperchain genesis init`).
+    /// The genesis governance key file (written by `hyperchain genesis init`): the action
+    /// takes effect at once.
     #[arg(long)]
-    key: PathBuf,
+    key: Option<PathBuf>,
+    /// A validator's key file (`validator.key`): the action becomes a proposal, which takes
+    /// effect once 2f+1 validators approved it (`hyperchain governance approve`). Its id is
+    /// the transaction id printed.
+    #[arg(long)]
+    validator_key: Option<PathBuf>,
     #[command(flatten)]
     conn: Conn,
     #[command(flatten)]
     wait: Wait,
+}
+
+/// A validator's consensus key, as the account key that signs its governance transactions.
+fn validator_account(path: &std::path::Path) -> Result<AccountKey> {
+    let key = hyperchain_chain::genesis::ValidatorKey::load(path)
+        .map_err(|e| anyhow!("cannot use the validator key: {e}"))?;
+    Ok(AccountKey(key.private_key.clone()))
 }
 
 #[derive(Subcommand, Debug)]
@@ -592,6 +619,15 @@ pub fn node(action: NodeAction) -> Result<()> {
 
 pub fn governance(action: GovernanceCommand) -> Result<()> {
     let (action, gov) = match action {
+        GovernanceCommand::Approve {
+            proposal,
+            validator_key,
+            conn,
+            wait,
+        } => {
+            let key = validator_account(&validator_key)?;
+            return send(&key, Payload::Approve { proposal }, &conn, &wait);
+        }
         GovernanceCommand::AddRelease {
             version,
             image,
@@ -642,8 +678,21 @@ pub fn governance(action: GovernanceCommand) -> Result<()> {
             (GovernanceAction::Revoke(revocation), gov)
         }
     };
-    let key = load_key(&gov.key)?;
-    send(&key, Payload::Govern(action), &gov.conn, &gov.wait)
+    match (&gov.key, &gov.validator_key) {
+        (_, Some(validator)) => send(
+            &validator_account(validator)?,
+            Payload::Propose(action),
+            &gov.conn,
+            &gov.wait,
+        ),
+        (Some(key), None) => send(
+            &load_key(key)?,
+            Payload::Govern(action),
+            &gov.conn,
+            &gov.wait,
+        ),
+        (None, None) => bail!("give --key or --validator-key"),
+    }
 }
 
 fn decode_header(bytes: &[u8]) -> Result<Header> {

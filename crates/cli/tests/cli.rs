@@ -14,8 +14,10 @@ fn hyperchain(dir: &Path, args: &[&str]) -> Output {
 fn json(out: &Output) -> serde_json::Value {
     assert!(
         out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
 }
@@ -1703,6 +1705,51 @@ mod chain {
         ]);
         assert_eq!(early.status.code(), Some(1), "{}", stderr(&early));
         assert!(stderr(&early).contains("unlocks"), "{}", stderr(&early));
+
+        // Governance by the validators: a revocation proposed by validator 0 and approved by
+        // validator 1 (2f = 2 of 4) does nothing; validator 2's approval (2f+1) carries it out.
+        let third = json(&hyperchain(
+            d,
+            &["keys", "generate", "--out", "third.key", "--json"],
+        ));
+        let r = json(&register("sim-intel", "third.key"));
+        assert_eq!(r["outcome"]["kind"], "accepted", "{r}");
+        let third_pk: [u8; 32] = hex::decode(third["public_key"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let third_id = hyperchain_types::node_id(&third_pk).to_hex();
+        let proposed = json(&with_rpc(&[
+            "governance",
+            "revoke",
+            "--node",
+            &third_id,
+            "--validator-key",
+            "net/validator-0/validator.key",
+            "--json",
+        ]));
+        assert_eq!(proposed["outcome"]["kind"], "accepted", "{proposed}");
+        let proposal = proposed["tx_id"].as_str().unwrap().to_string();
+        let approve = |validator: usize| {
+            let key = format!("net/validator-{validator}/validator.key");
+            json(&with_rpc(&[
+                "governance",
+                "approve",
+                &proposal,
+                "--validator-key",
+                &key,
+                "--json",
+            ]))
+        };
+        assert_eq!(approve(1)["outcome"]["kind"], "accepted");
+        let member = json(&with_rpc(&["node", "membership", &third_id, "--json"]));
+        assert_eq!(member["member"], true, "2f approvals do nothing: {member}");
+        assert_eq!(approve(2)["outcome"]["kind"], "accepted");
+        let member = json(&with_rpc(&["node", "membership", &third_id, "--json"]));
+        assert_eq!(
+            member["member"], false,
+            "2f+1 approvals revoke it: {member}"
+        );
 
         // A token verifies offline with the group key alone, and not once tampered with.
         let genesis = json(&hyperchain(

@@ -836,11 +836,19 @@ pub fn deal_devnet_with(
             .map_err(|e| invalid("threshold_polynomial", format!("dealing failed: {e}")))?;
     let governance = AccountKey::generate(&mut rng);
     let faucet = AccountKey::generate(&mut rng);
+    // The validators' accounts pay for their governance proposals and approvals.
+    let validators = keys.iter().map(|k| {
+        (
+            hyperchain_types::SenderKey::from(k.public_key()).address(),
+            DEVNET_GOVERNANCE_BALANCE,
+        )
+    });
     let allocations = [
         (faucet.address(), DEVNET_FAUCET_BALANCE),
         (governance.address(), DEVNET_GOVERNANCE_BALANCE),
     ]
     .into_iter()
+    .chain(validators)
     .chain(options.allocations)
     .map(|(address, balance)| AllocationEntry {
         address: address.to_hex(),
