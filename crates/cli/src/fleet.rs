@@ -1,14 +1,14 @@
 //! A devnet's compute fleet: `hyperchain compute` processes with simulated Intel and AMD
 //! platforms in several regions, registered through attestation.
 //!
-//! Before starting them, governance (the devnet's `governance.key`) registers the devnet
-//! runtime release, whose simulated measurements every validator recomputes from the image;
+//! Before starting them, the validators register the devnet runtime release (validator 0
+//! proposes it, the others approve it to 2f+1), whose simulated measurements every validator recomputes from the image;
 //! each node then generates its identity key, produces simulated evidence bound to it and to
 //! the latest finalized block, and registers. The fleet is ready when every node is an active
 //! member.
 
 use crate::devnet::Events;
-use crate::genesis::{GENESIS_FILE, GOVERNANCE_KEY_FILE};
+use crate::genesis::GENESIS_FILE;
 use crate::registry::DEVNET_RUNTIME_IMAGE;
 use crate::remote::{rpc_error, submit, wait_receipt};
 use anyhow::{Context as _, Result, bail};
@@ -47,26 +47,41 @@ pub fn compute_dir(dir: &Path, index: usize) -> PathBuf {
 }
 
 /// Registers the devnet runtime release (idempotent: a release already in the policy is not
-/// added twice).
+/// added twice) by the validators: validator 0 proposes it and the others approve it until
+/// 2f+1 have (the devnet holds every validator's key).
 pub(crate) async fn register_release(dir: &Path, client: &Client, events: Events) -> Result<()> {
-    let key = AccountKey::load(&dir.join(GOVERNANCE_KEY_FILE))
-        .map_err(|e| anyhow::anyhow!("cannot use the devnet governance key: {e}"))?;
-    let payload = Payload::Govern(GovernanceAction::AddRelease {
+    let spec = hyperchain_chain::genesis::ChainSpec::load(&dir.join(GENESIS_FILE))?;
+    let needed = hyperchain_chain::governance::quorum(spec.validators.len());
+    let validator = |i: usize| -> Result<AccountKey> {
+        let path = crate::genesis::validator_dir(dir, i).join(crate::genesis::VALIDATOR_KEY_FILE);
+        let key = hyperchain_chain::genesis::ValidatorKey::load(&path)
+            .map_err(|e| anyhow::anyhow!("cannot use validator {i}'s key: {e}"))?;
+        Ok(AccountKey(key.private_key))
+    };
+    let payload = Payload::Propose(GovernanceAction::AddRelease {
         version: "devnet-v1".into(),
         image: DEVNET_RUNTIME_IMAGE.to_vec(),
         measurements: Vec::new(),
     });
-    let id = submit(client, &key, payload, None).await?;
-    let r = wait_receipt(client, &id, Duration::from_secs(60)).await?;
+    let proposal = submit(client, &validator(0)?, payload, None).await?;
+    let mut r = wait_receipt(client, &proposal, Duration::from_secs(60)).await?;
+    for i in 1..needed {
+        if let ReceiptOutcome::Rejected { .. } = &r.outcome {
+            break;
+        }
+        let approval = submit(client, &validator(i)?, Payload::Approve { proposal }, None).await?;
+        r = wait_receipt(client, &approval, Duration::from_secs(60)).await?;
+    }
     if let ReceiptOutcome::Rejected { reason } = &r.outcome {
         bail!("registering the devnet runtime release was rejected: {reason}");
     }
     events.emit(
-        json!({"event": "release_registered", "height": r.height, "tx_id": id}),
+        json!({"event": "release_registered", "height": r.height, "tx_id": proposal}),
         || {
             format!(
-                "runtime release devnet-v1 registered by governance at height {}",
-                r.height
+                "runtime release devnet-v1 registered at height {}, approved by {needed} of {} validators",
+                r.height,
+                spec.validators.len()
             )
         },
     );

@@ -55,7 +55,8 @@ enum Command {
         #[command(subcommand)]
         action: Option<registry::NodeAction>,
     },
-    /// Governance transactions (signed by the genesis governance key): runtime releases,
+    /// Governance transactions (signed by the genesis governance key, or proposed and
+    /// approved by the validators with --validator-key): runtime releases,
     /// the attestation policy, revocations.
     #[command(subcommand)]
     Governance(registry::GovernanceCommand),
