@@ -527,6 +527,55 @@ pub struct FeesResponse {
     pub height: u64,
 }
 
+/// An open governance proposal (`GET /proposal/{id}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalView {
+    /// The proposal id (the proposing transaction's id).
+    pub id: Digest,
+    /// What it does: `add-release <version>`, `set-policy`, `revoke node <id>`,
+    /// `revoke measurement <hex>` or `revoke tcb-below <platform>`.
+    pub action: String,
+    /// The validator account that proposed it.
+    pub proposer: Address,
+    /// Block time it was opened (ms).
+    pub opened_ms: u64,
+    /// Block time it lapses (ms).
+    pub lapses_ms: u64,
+    /// The validator accounts that approved it.
+    pub approvals: Vec<Address>,
+    /// Approvals it needs to take effect (2f+1 of the validators).
+    pub needed: usize,
+}
+
+impl ProposalView {
+    /// The view of proposal `id` among `validators` validators.
+    pub fn new(id: Digest, p: &hyperchain_types::Proposal, validators: usize) -> ProposalView {
+        use hyperchain_types::{GovernanceAction, Revocation};
+        let action = match &p.action {
+            GovernanceAction::AddRelease { version, .. } => format!("add-release {version}"),
+            GovernanceAction::SetPolicy(_) => "set-policy".into(),
+            GovernanceAction::Revoke(Revocation::Node(node)) => format!("revoke node {node}"),
+            GovernanceAction::Revoke(Revocation::Measurement(m)) => {
+                format!("revoke measurement {}", hex::encode(m))
+            }
+            GovernanceAction::Revoke(Revocation::TcbBelow { platform, .. }) => {
+                format!("revoke tcb-below {platform}")
+            }
+        };
+        ProposalView {
+            id,
+            action,
+            proposer: p.proposer,
+            opened_ms: p.opened_ms,
+            lapses_ms: p
+                .opened_ms
+                .saturating_add(hyperchain_stf::governance::PROPOSAL_TTL_MS),
+            approvals: p.approvals.clone(),
+            needed: hyperchain_stf::governance::quorum(validators),
+        }
+    }
+}
+
 /// A registered compute node (`GET /nodes`, `GET /node/{id}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeView {

@@ -187,6 +187,14 @@ pub enum GovernanceCommand {
         #[command(flatten)]
         gov: GovArgs,
     },
+    /// Show an open proposal: what it does, who approved it, how many approvals it needs,
+    /// when it lapses.
+    Show {
+        /// The proposal id.
+        proposal: Digest,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Approve a validator's open proposal (with a validator's key): it takes effect at 2f+1
     /// approvals of the validators.
     Approve {
@@ -619,6 +627,34 @@ pub fn node(action: NodeAction) -> Result<()> {
 
 pub fn governance(action: GovernanceCommand) -> Result<()> {
     let (action, gov) = match action {
+        GovernanceCommand::Show { proposal, conn } => {
+            let client = client(&conn.rpc)?;
+            let view = runtime()?
+                .block_on(client.proposal(&proposal))
+                .map_err(|e| rpc_error(&conn.rpc, e))?
+                .ok_or_else(|| {
+                    anyhow!(
+                        "no open proposal 0x{proposal} (not finalized yet, carried out or lapsed)"
+                    )
+                })?;
+            if conn.json {
+                println!("{}", serde_json::to_string_pretty(&view)?);
+            } else {
+                println!("proposal   0x{}", view.id);
+                println!("action     {}", view.action);
+                println!("proposer   0x{}", view.proposer);
+                println!(
+                    "approvals  {} of the {} needed",
+                    view.approvals.len(),
+                    view.needed
+                );
+                for a in &view.approvals {
+                    println!("  0x{a}");
+                }
+                println!("lapses at  {} ms (block time)", view.lapses_ms);
+            }
+            return Ok(());
+        }
         GovernanceCommand::Approve {
             proposal,
             validator_key,

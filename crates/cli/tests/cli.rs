@@ -1742,6 +1742,14 @@ mod chain {
             ]))
         };
         assert_eq!(approve(1)["outcome"]["kind"], "accepted");
+        let shown = json(&with_rpc(&["governance", "show", &proposal, "--json"]));
+        assert_eq!(shown["approvals"].as_array().unwrap().len(), 2, "{shown}");
+        assert_eq!(shown["needed"], 3, "{shown}");
+        assert_eq!(
+            shown["action"],
+            format!("revoke node {third_id}"),
+            "{shown}"
+        );
         let member = json(&with_rpc(&["node", "membership", &third_id, "--json"]));
         assert_eq!(member["member"], true, "2f approvals do nothing: {member}");
         assert_eq!(approve(2)["outcome"]["kind"], "accepted");
@@ -1750,6 +1758,8 @@ mod chain {
             member["member"], false,
             "2f+1 approvals revoke it: {member}"
         );
+        let gone = with_rpc(&["governance", "show", &proposal]);
+        assert_eq!(gone.status.code(), Some(1), "carried out, no longer open");
 
         // A token verifies offline with the group key alone, and not once tampered with.
         let genesis = json(&hyperchain(

@@ -9,9 +9,9 @@
 use crate::api::{
     AccountResponse, BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest,
     ComputeFetchResponse, ErrorBody, FeesResponse, Hex, JobView, JobsResponse, LaneView,
-    MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse, QueryRequest,
-    QueryResponse, ReceiptView, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
-    SubmitRequest, SubmitResponse, TokenView, TxStatus,
+    MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse, ProposalView,
+    QueryRequest, QueryResponse, ReceiptView, StatusResponse, SubmitBatchRequest,
+    SubmitBatchResponse, SubmitRequest, SubmitResponse, TokenView, TxStatus,
 };
 use commonware_codec::Encode as _;
 use hyperchain_chain::light::{LightClient, LightError};
@@ -538,6 +538,11 @@ impl Client {
     /// The account's next nonce and balance in the finalized state.
     pub async fn account(&self, account: &Address) -> Result<AccountResponse, ClientError> {
         self.get(&format!("/account/{account}")).await
+    }
+
+    /// Open governance proposal `id` (`None`: unknown, carried out or lapsed).
+    pub async fn proposal(&self, id: &Digest) -> Result<Option<ProposalView>, ClientError> {
+        self.get_opt(&format!("/proposal/{id}")).await
     }
 
     /// The chain's fee schedule and total supply.

@@ -9,8 +9,9 @@ use crate::api::{
     AccountResponse, BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest,
     ComputeFetchResponse, ErrorBody, FeesResponse, Hex, JobView, JobsResponse, LaneView,
     MAX_SUBMIT_BATCH, MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse,
-    QueryRequest, QueryResponse, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
-    SubmitRequest, SubmitResponse, SubmitResult, TokenView, TxStatus, parse_hex,
+    ProposalView, QueryRequest, QueryResponse, StatusResponse, SubmitBatchRequest,
+    SubmitBatchResponse, SubmitRequest, SubmitResponse, SubmitResult, TokenView, TxStatus,
+    parse_hex,
 };
 use crate::certificates::FinalityCertificates;
 use crate::query::{QueryContext, QueryError, query};
@@ -183,6 +184,7 @@ fn routes(
         .route("/accumulator/{id}", get(membership))
         .route("/compute/fetch", post(compute_fetch))
         .route("/job/{id}", get(job_record))
+        .route("/proposal/{id}", get(proposal_record))
         .route("/jobs", get(list_jobs))
         .route("/lane/{contract}", get(lane_record))
         .fallback(not_found)
@@ -855,6 +857,23 @@ struct JobFilter {
 
 /// Most jobs one `GET /jobs` answer lists.
 pub use crate::answer::MAX_JOBS_LISTED;
+
+async fn proposal_record(
+    State(shared): Ctx,
+    Segment(id): Segment,
+) -> ApiResult<Json<ProposalView>> {
+    let id: Digest = parse("proposal id", &id)?;
+    let (snapshot, _) = finalized_state(&shared.ctx.ledger)?;
+    let proposal = hyperchain_chain::governance::proposal(&snapshot, &id)
+        .map_err(registry_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no open proposal {id} (not finalized yet, carried out or lapsed)"
+            ))
+        })?;
+    let validators = shared.ctx.ledger.executor().validators();
+    Ok(Json(ProposalView::new(id, &proposal, validators)))
+}
 
 async fn job_record(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<JobView>> {
     let id: Digest = parse("job id", &id)?;

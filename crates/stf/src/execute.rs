@@ -427,6 +427,11 @@ impl Executor {
         &self.registry.fees
     }
 
+    /// How many validators govern the chain.
+    pub fn validators(&self) -> usize {
+        self.registry.validators.len()
+    }
+
     /// The chain this executor accepts transactions for.
     pub fn chain_id(&self) -> Digest {
         self.chain_id
