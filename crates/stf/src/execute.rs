@@ -550,42 +550,38 @@ impl Executor {
                     (status, 0, payment.base)
                 }
                 Payload::Reattest(r) => {
-                    let (status, _) =
-                        self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                    let status =
+                        self.apply_registry_effect(base, &mut out.batch, env, |view, cfg, now| {
                             registry::reattest(view, cfg, &self.chain_id, &tx.tx.sender, r, now)
-                                .map(|effect| (effect, 0))
                         })?;
                     (status, 0, payment.base)
                 }
                 Payload::Govern(action) => {
-                    let (status, _) =
-                        self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                    let status =
+                        self.apply_registry_effect(base, &mut out.batch, env, |view, cfg, now| {
                             registry::govern(view, cfg, &tx.tx.sender, action, now)
-                                .map(|effect| (effect, 0))
                         })?;
                     (status, 0, payment.base)
                 }
                 Payload::Propose(action) => {
                     let id = tx.id();
-                    let (status, _) =
-                        self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                    let status =
+                        self.apply_registry_effect(base, &mut out.batch, env, |view, cfg, now| {
                             crate::governance::propose(view, cfg, sender, id, action, now)
-                                .map(|effect| (effect, 0))
                         })?;
                     (status, 0, payment.base)
                 }
                 Payload::Approve { proposal } => {
-                    let (status, _) =
-                        self.apply_registry(base, &mut out.batch, env, |view, cfg, now| {
+                    let status =
+                        self.apply_registry_effect(base, &mut out.batch, env, |view, cfg, now| {
                             crate::governance::approve(view, cfg, sender, proposal, now)
-                                .map(|effect| (effect, 0))
                         })?;
                     (status, 0, payment.base)
                 }
                 Payload::Deregister { node } => {
-                    let (status, _) =
-                        self.apply_registry(base, &mut out.batch, env, |view, _, now| {
-                            registry::deregister(view, sender, node, now).map(|effect| (effect, 0))
+                    let status =
+                        self.apply_registry_effect(base, &mut out.batch, env, |view, _, now| {
+                            registry::deregister(view, sender, node, now)
                         })?;
                     (status, 0, payment.base)
                 }
@@ -695,6 +691,24 @@ impl Executor {
             batch.set(tree, key, value);
         }
         Ok((status, amount))
+    }
+
+    /// [`Self::apply_registry`] of a transaction that moves no tokens: its status.
+    fn apply_registry_effect(
+        &self,
+        base: &Arc<Base>,
+        batch: &mut WriteBatch,
+        env: BlockEnv,
+        run: impl FnOnce(
+            &Overlay<'_>,
+            &RegistryConfig,
+            registry::Now,
+        ) -> Result<registry::Effect, ExecError>,
+    ) -> Result<ReceiptStatus, ExecError> {
+        let (status, _) = self.apply_registry(base, batch, env, |view, cfg, now| {
+            run(view, cfg, now).map(|effect| (effect, 0))
+        })?;
+        Ok(status)
     }
 
     /// Size, chain id and signature of each of `txs`, the signatures checked as one batch.
