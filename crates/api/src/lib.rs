@@ -480,6 +480,12 @@ pub struct StatusResponse {
     pub mempool: usize,
     /// The node's software version.
     pub version: String,
+    /// The consensus epoch (the validator set is fixed at genesis for now: always 0).
+    #[serde(default)]
+    pub epoch: u64,
+    /// The validators of that epoch.
+    #[serde(default)]
+    pub validators: usize,
 }
 
 /// `GET /account/{address}/nonce` response.

@@ -730,6 +730,7 @@ pub fn status(conn: Conn) -> Result<()> {
         println!("finalized   height {} (0x{})", s.height, s.digest);
         println!("state root  0x{}", s.state_root);
         println!("mempool     {} transaction(s)", s.mempool);
+        println!("epoch       {} ({} validators)", s.epoch, s.validators);
     }
     Ok(())
 }

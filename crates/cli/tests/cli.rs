@@ -962,6 +962,11 @@ mod chain {
         let status = json(&with_rpc(&["status", "--json"]));
         assert!(status["height"].as_u64().unwrap() >= 2, "{status}");
         assert_eq!(status["chain_id"].as_str().unwrap().len(), 64);
+        assert_eq!(
+            (status["epoch"].as_u64(), status["validators"].as_u64()),
+            (Some(0), Some(4)),
+            "{status}"
+        );
 
         // A failed call exits with 2.
         let failed = with_rpc(&[

@@ -789,6 +789,8 @@ async fn status(State(shared): Ctx) -> ApiResult<Json<StatusResponse>> {
         state_root: Digest(snapshot.root().map_err(ApiError::internal)?),
         mempool: ctx.mempool.len(),
         version: ctx.config.version.clone(),
+        epoch: 0,
+        validators: ctx.ledger.executor().validators(),
     }))
 }
 
