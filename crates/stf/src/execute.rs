@@ -957,12 +957,13 @@ impl Executor {
         } else {
             read_account(view, &payer)?.balance
         };
-        if let Err(reason) = check_fee(schedule, tx, balance) {
-            return Ok(Err(reason));
-        }
+        let base = match check_fee(schedule, tx, balance) {
+            Ok(base) => base,
+            Err(reason) => return Ok(Err(reason)),
+        };
         Ok(Ok(Payment {
             payer,
-            base: schedule.base(tx),
+            base,
             max_total: tx.tx.fee.max_total(),
         }))
     }
@@ -1164,17 +1165,18 @@ struct BlockFees {
 }
 
 /// Checks `tx`'s fee against `schedule` and what its payer holds: the limit must cover the
-/// schedule's required charge and the payer must hold the limit and the tip. Receipts pay
-/// nothing (their job's escrow does).
+/// schedule's required charge and the payer must hold the limit and the tip. Returns the
+/// transaction's base charge. Receipts pay nothing (their job's escrow does).
 pub fn check_fee(
     schedule: &fees::FeeSchedule,
     tx: &SignedTransaction,
     payer_balance: u128,
-) -> Result<(), InvalidTx> {
+) -> Result<u64, InvalidTx> {
     if matches!(tx.tx.payload, Payload::Receipt(_)) {
-        return Ok(());
+        return Ok(0);
     }
-    let required = schedule.required(tx);
+    let base = schedule.base(tx);
+    let required = schedule.required_of(&tx.tx.payload, base);
     if tx.tx.fee.limit < required {
         return Err(InvalidTx::FeeLimit {
             required,
@@ -1188,7 +1190,7 @@ pub fn check_fee(
             needed,
         });
     }
-    Ok(())
+    Ok(base)
 }
 
 /// The account that pays for `tx`: its sender, except that a node's re-attestation (signed by

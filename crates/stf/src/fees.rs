@@ -215,22 +215,26 @@ impl FeeSchedule {
     /// The smallest fee limit a block may include `tx` with: its base charge, plus for a call
     /// its whole fuel limit, so that the fuel a call uses can always be paid.
     pub fn required(&self, tx: &SignedTransaction) -> u64 {
-        let fuel = match &tx.tx.payload {
-            Payload::Call { fuel_limit, .. } => self.fuel(*fuel_limit),
-            _ => 0,
-        };
-        self.base(tx).saturating_add(fuel)
+        self.required_of(&tx.tx.payload, self.base(tx))
     }
 
     /// [`Self::required`] of `tx` once signed (a signature adds 64 bytes; the fee's own
     /// fields have a fixed size, so the limit chosen does not change it).
     pub fn required_unsigned(&self, tx: &hyperchain_types::Transaction) -> u64 {
-        let size = tx.encode_size() + 64;
-        let fuel = match &tx.payload {
+        self.required_of(
+            &tx.payload,
+            self.base_of(&tx.payload, tx.encode_size() + 64),
+        )
+    }
+
+    /// The required charge of a transaction with `payload` and base charge `base`: for a
+    /// call, the base and its whole fuel limit.
+    pub fn required_of(&self, payload: &Payload, base: u64) -> u64 {
+        let fuel = match payload {
             Payload::Call { fuel_limit, .. } => self.fuel(*fuel_limit),
             _ => 0,
         };
-        self.base_of(&tx.payload, size).saturating_add(fuel)
+        base.saturating_add(fuel)
     }
 
     /// `per_fuel × fuel`, saturating.
