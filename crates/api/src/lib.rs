@@ -533,6 +533,18 @@ pub struct FeesResponse {
     pub height: u64,
 }
 
+/// The open governance proposals (`GET /proposals`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalsView {
+    /// The finalized height they were read at.
+    pub height: u64,
+    /// Block time of that height (ms): proposals with `lapses_ms` at or before it have lapsed
+    /// and can no longer be approved.
+    pub now_ms: u64,
+    /// The proposals, by proposer (in validator order), oldest first.
+    pub proposals: Vec<ProposalView>,
+}
+
 /// An open governance proposal (`GET /proposal/{id}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProposalView {

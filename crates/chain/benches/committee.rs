@@ -80,7 +80,7 @@ fn chain_id() -> Digest {
 
 fn registry() -> RegistryConfig {
     RegistryConfig {
-        governance: Some(key(GOVERNANCE).public_key().into()),
+        validators: vec![hyperchain_types::SenderKey::from(key(GOVERNANCE).public_key()).address()],
         genesis_policy: AttestationPolicy {
             allow_simulated: true,
             ..AttestationPolicy::default()
@@ -153,7 +153,7 @@ impl Chain {
         chain.chain.fee = hyperchain_types::Fee::limit(100 * hyperchain_chain::fees::UNIT as u64);
         let release = chain.tx(
             GOVERNANCE,
-            Payload::Govern(GovernanceAction::AddRelease {
+            Payload::Propose(GovernanceAction::AddRelease {
                 version: "v1".into(),
                 image: TEST_IMAGE.to_vec(),
                 measurements: vec![],

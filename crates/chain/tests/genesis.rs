@@ -50,9 +50,9 @@ fn devnet_genesis_round_trips_through_files() {
     }
 
     let account = dir.path().join("account.key");
-    net.governance.save(&account).unwrap();
+    net.faucet.save(&account).unwrap();
     let back = AccountKey::load(&account).unwrap();
-    assert_eq!(back.address(), net.governance.address());
+    assert_eq!(back.address(), net.faucet.address());
 }
 
 #[test]
@@ -84,9 +84,9 @@ fn chain_id_covers_the_genesis_but_not_addresses() {
         net.spec.chain_id,
         "the compute policy is consensus"
     );
-    let mut governed = moved;
-    governed.governance_key = devnet(4).spec.to_doc().governance_key;
-    assert_ne!(id(&governed), net.spec.chain_id);
+    let mut funded = moved;
+    funded.allocations[0].balance = "1".into();
+    assert_ne!(id(&funded), net.spec.chain_id, "allocations are consensus");
 
     // A document written before `pipeline_depth` existed gets the default.
     let mut json = serde_json::to_value(&doc).unwrap();
@@ -133,7 +133,6 @@ fn invalid_genesis_documents_are_refused_with_the_field() {
             |d| d.threshold_polynomial.truncate(20),
             "`threshold_polynomial`: does not decode",
         ),
-        (|d| d.governance_key = "01".into(), "`governance_key`"),
         (
             |d| d.policy.execution_modes = vec!["single".into()],
             "must contain `replicated`",

@@ -177,7 +177,9 @@ impl Chain {
     fn with_fees(pipeline_depth: u32, grace: u32, fees: FeeSchedule) -> Chain {
         let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {
             fees,
-            governance: Some(key(GOVERNANCE).public_key().into()),
+            validators: vec![
+                hyperchain_types::SenderKey::from(key(GOVERNANCE).public_key()).address(),
+            ],
             genesis_policy: AttestationPolicy {
                 allow_simulated: true,
                 ..AttestationPolicy::default()
@@ -221,7 +223,7 @@ impl Chain {
         }
         let release = chain.tx(
             GOVERNANCE,
-            Payload::Govern(GovernanceAction::AddRelease {
+            Payload::Propose(GovernanceAction::AddRelease {
                 version: "v1".into(),
                 image: TEST_IMAGE.to_vec(),
                 measurements: vec![],

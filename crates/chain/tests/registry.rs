@@ -36,7 +36,7 @@ impl std::ops::DerefMut for Chain {
 impl Chain {
     fn new(policy: AttestationPolicy) -> Chain {
         let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {
-            governance: Some(key(100).public_key().into()),
+            validators: vec![hyperchain_types::SenderKey::from(key(100).public_key()).address()],
             genesis_policy: policy,
             ..RegistryConfig::default()
         });
@@ -90,7 +90,7 @@ fn rejected(status: &ReceiptStatus) -> &str {
 }
 
 fn release() -> Payload {
-    Payload::Govern(GovernanceAction::AddRelease {
+    Payload::Propose(GovernanceAction::AddRelease {
         version: "v1".into(),
         image: IMAGE.to_vec(),
         measurements: vec![],
@@ -235,7 +235,7 @@ fn reattestation_extends_expiry_and_expiry_ends_membership() {
     // A different measurement (another release's image) is refused even if allowed.
     let tx = chain.tx(
         100,
-        Payload::Govern(GovernanceAction::AddRelease {
+        Payload::Propose(GovernanceAction::AddRelease {
             version: "v2".into(),
             image: b"v2 image".to_vec(),
             measurements: vec![],
@@ -261,7 +261,7 @@ fn reattestation_extends_expiry_and_expiry_ends_membership() {
 fn governance_revokes_by_node_measurement_and_tcb() {
     let mut chain = Chain::new(dev_policy());
     chain.block(1000, vec![]);
-    let v2 = Payload::Govern(GovernanceAction::AddRelease {
+    let v2 = Payload::Propose(GovernanceAction::AddRelease {
         version: "v2".into(),
         image: b"v2 image".to_vec(),
         measurements: vec![],
@@ -298,7 +298,7 @@ fn governance_revokes_by_node_measurement_and_tcb() {
     // By node.
     let tx = chain.tx(
         100,
-        Payload::Govern(GovernanceAction::Revoke(Revocation::Node(node_id(
+        Payload::Propose(GovernanceAction::Revoke(Revocation::Node(node_id(
             &[1; 32],
         )))),
     );
@@ -314,7 +314,7 @@ fn governance_revokes_by_node_measurement_and_tcb() {
     let v2_measurement = hyperchain_attest::sim::sim_measurement(SimFlavour::Intel, b"v2 image");
     let tx = chain.tx(
         100,
-        Payload::Govern(GovernanceAction::Revoke(Revocation::Measurement(
+        Payload::Propose(GovernanceAction::Revoke(Revocation::Measurement(
             v2_measurement.to_vec(),
         ))),
     );
@@ -339,7 +339,7 @@ fn governance_revokes_by_node_measurement_and_tcb() {
     // refused and changes nothing.
     let tcb = chain.record(&[2; 32]).unwrap().tcb;
     let recall = |mins: Vec<Vec<u16>>| {
-        Payload::Govern(GovernanceAction::Revoke(Revocation::TcbBelow {
+        Payload::Propose(GovernanceAction::Revoke(Revocation::TcbBelow {
             platform: platform_tag(Platform::SimIntel),
             mins,
         }))
@@ -372,12 +372,12 @@ fn governance_revokes_by_node_measurement_and_tcb() {
     // Governance can tighten the policy; a malformed policy is refused.
     let tx = chain.tx(
         100,
-        Payload::Govern(GovernanceAction::SetPolicy(vec![1, 2, 3])),
+        Payload::Propose(GovernanceAction::SetPolicy(vec![1, 2, 3])),
     );
     assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("malformed policy"));
     let tx = chain.tx(
         100,
-        Payload::Govern(GovernanceAction::SetPolicy(
+        Payload::Propose(GovernanceAction::SetPolicy(
             AttestationPolicy::default().encode().to_vec(),
         )),
     );
@@ -435,7 +435,7 @@ fn contracts_see_the_accumulator_through_the_host() {
     assert!(answer(&statuses[2]));
     let revoke = chain.tx(
         100,
-        Payload::Govern(GovernanceAction::Revoke(Revocation::Node(Digest(id)))),
+        Payload::Propose(GovernanceAction::Revoke(Revocation::Node(Digest(id)))),
     );
     let after_revoke = ask(&mut chain);
     let statuses = chain.block(1000, vec![revoke, after_revoke]);
@@ -622,7 +622,7 @@ fn only_the_node_itself_reattests_and_reattesting_keeps_its_missed_deadlines() {
 #[test]
 fn a_full_registry_makes_room_by_dropping_revoked_and_expired_nodes() {
     let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {
-        governance: Some(key(100).public_key().into()),
+        validators: vec![hyperchain_types::SenderKey::from(key(100).public_key()).address()],
         genesis_policy: dev_policy(),
         max_nodes: 2,
         ..RegistryConfig::default()
@@ -649,7 +649,7 @@ fn a_full_registry_makes_room_by_dropping_revoked_and_expired_nodes() {
     // Governance revokes the first: the next registration takes its place.
     let tx = chain.tx(
         100,
-        Payload::Govern(GovernanceAction::Revoke(Revocation::Node(node_id(&first)))),
+        Payload::Propose(GovernanceAction::Revoke(Revocation::Node(node_id(&first)))),
     );
     chain.block(1000, vec![tx]);
     let (third, status) = register(&mut chain, 13);

@@ -16,8 +16,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Genesis document inside a devnet directory.
 pub const GENESIS_FILE: &str = "genesis.json";
-/// Governance key inside a devnet directory.
-pub const GOVERNANCE_KEY_FILE: &str = "governance.key";
 /// The faucet account's key inside a devnet directory (funded at genesis).
 pub const FAUCET_KEY_FILE: &str = "faucet.key";
 /// A validator's key file inside its directory.
@@ -33,7 +31,7 @@ pub enum GenesisCommand {
     ///
     /// DEVNETS ONLY: this command is a trusted dealer. It generates every validator's
     /// identity key and threshold-BLS share, so whoever runs it (or can read DIR) can sign
-    /// for the whole chain. Writes DIR/genesis.json, DIR/governance.key, DIR/faucet.key (an
+    /// for the whole chain. Writes DIR/genesis.json, DIR/faucet.key (an
     /// account funded with one billion HYP at genesis) and, for each
     /// validator i, DIR/validator-i/{validator.key,config.json}. Validator i listens for p2p
     /// on HOST:(BASE_PORT + i) and for RPC on HOST:(BASE_PORT + N + i).
@@ -91,7 +89,6 @@ pub struct InitReport {
     pub chain: String,
     pub chain_id: String,
     pub genesis: PathBuf,
-    pub governance_key: PathBuf,
     pub faucet_key: PathBuf,
     pub faucet: String,
     pub validators: Vec<InitValidator>,
@@ -163,7 +160,6 @@ pub fn init(
         chain: devnet.spec.name.clone(),
         chain_id: devnet.spec.chain_id.to_hex(),
         genesis: genesis.clone(),
-        governance_key: dir.join(GOVERNANCE_KEY_FILE),
         faucet_key: dir.join(FAUCET_KEY_FILE),
         faucet: devnet.faucet.address().to_hex(),
         validators: Vec::new(),
@@ -192,7 +188,6 @@ pub fn init(
             config: config_path,
         });
     }
-    devnet.governance.save(&report.governance_key)?;
     devnet.faucet.save(&report.faucet_key)?;
     // Written last: a directory with a genesis is complete.
     devnet.spec.save(&genesis)?;
@@ -207,7 +202,6 @@ pub fn print_init(report: &InitReport) {
         report.chain_id
     );
     println!("  genesis         {}", report.genesis.display());
-    println!("  governance key  {}", report.governance_key.display());
     println!(
         "  faucet key      {} (account 0x{}, {})",
         report.faucet_key.display(),
@@ -269,7 +263,7 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
                         "validators": doc.validators,
                         "threshold": spec.polynomial.required(),
                         "group_public_key": doc.group_public_key,
-                        "governance_key": doc.governance_key,
+                        "governance": "proposals approved by 2f+1 validators",
                         "execution_modes": doc.policy.execution_modes,
                         "compute": doc.policy.compute,
                     })
@@ -287,7 +281,11 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
                     println!("  {}  {}", v.public_key, v.address);
                 }
                 println!("group public key {}", spec.group_public_key_hex());
-                println!("governance key   {}", doc.governance_key);
+                println!(
+                    "governance       proposals approved by {} of the {} validators",
+                    hyperchain_chain::governance::quorum(doc.validators.len()),
+                    doc.validators.len()
+                );
                 println!("execution modes  {}", doc.policy.execution_modes.join(", "));
                 println!("regions          {}", doc.policy.regions.join(", "));
                 let c = &doc.policy.compute;

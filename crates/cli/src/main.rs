@@ -55,9 +55,9 @@ enum Command {
         #[command(subcommand)]
         action: Option<registry::NodeAction>,
     },
-    /// Governance transactions (signed by the genesis governance key, or proposed and
-    /// approved by the validators with --validator-key): runtime releases,
-    /// the attestation policy, revocations.
+    /// Governance by the validators: runtime releases, the attestation policy, revocations.
+    /// Each action is a proposal signed with a validator's key and takes effect once 2f+1
+    /// validators approved it.
     #[command(subcommand)]
     Governance(registry::GovernanceCommand),
     /// Attestation tokens: fetch one from a node, verify one offline.

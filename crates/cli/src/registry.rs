@@ -187,6 +187,11 @@ pub enum GovernanceCommand {
         #[command(flatten)]
         gov: GovArgs,
     },
+    /// List the open proposals: what each does, its approvals and how many it needs.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Show an open proposal: what it does, who approved it, how many approvals it needs,
     /// when it lapses.
     Show {
@@ -211,17 +216,12 @@ pub enum GovernanceCommand {
 }
 
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("signer").required(true).args(["key", "validator_key"])))]
 pub struct GovArgs {
-    /// The genesis governance key file (written by `hyperchain genesis init`): the action
-    /// takes effect at once.
+    /// A validator's key file (`validator.key`): its account proposes the action, which takes
+    /// effect once 2f+1 validators approved it (`hyperchain governance approve`; the proposer
+    /// counts as the first). The proposal's id is the transaction id printed.
     #[arg(long)]
-    key: Option<PathBuf>,
-    /// A validator's key file (`validator.key`): the action becomes a proposal, which takes
-    /// effect once 2f+1 validators approved it (`hyperchain governance approve`). Its id is
-    /// the transaction id printed.
-    #[arg(long)]
-    validator_key: Option<PathBuf>,
+    validator_key: PathBuf,
     #[command(flatten)]
     conn: Conn,
     #[command(flatten)]
@@ -627,6 +627,27 @@ pub fn node(action: NodeAction) -> Result<()> {
 
 pub fn governance(action: GovernanceCommand) -> Result<()> {
     let (action, gov) = match action {
+        GovernanceCommand::List { conn } => {
+            let client = client(&conn.rpc)?;
+            let list = runtime()?
+                .block_on(client.proposals())
+                .map_err(|e| rpc_error(&conn.rpc, e))?;
+            if conn.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.proposals.is_empty() {
+                println!("no open proposals at height {}", list.height);
+            } else {
+                for p in &list.proposals {
+                    let state = if p.lapses_ms <= list.now_ms {
+                        "lapsed".to_string()
+                    } else {
+                        format!("{}/{} approvals", p.approvals.len(), p.needed)
+                    };
+                    println!("0x{}  {}  {}  by 0x{}", p.id, state, p.action, p.proposer);
+                }
+            }
+            return Ok(());
+        }
         GovernanceCommand::Show { proposal, conn } => {
             let client = client(&conn.rpc)?;
             let view = runtime()?
@@ -714,21 +735,12 @@ pub fn governance(action: GovernanceCommand) -> Result<()> {
             (GovernanceAction::Revoke(revocation), gov)
         }
     };
-    match (&gov.key, &gov.validator_key) {
-        (_, Some(validator)) => send(
-            &validator_account(validator)?,
-            Payload::Propose(action),
-            &gov.conn,
-            &gov.wait,
-        ),
-        (Some(key), None) => send(
-            &load_key(key)?,
-            Payload::Govern(action),
-            &gov.conn,
-            &gov.wait,
-        ),
-        (None, None) => bail!("give --key or --validator-key"),
-    }
+    send(
+        &validator_account(&gov.validator_key)?,
+        Payload::Propose(action),
+        &gov.conn,
+        &gov.wait,
+    )
 }
 
 fn decode_header(bytes: &[u8]) -> Result<Header> {

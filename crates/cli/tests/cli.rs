@@ -811,6 +811,35 @@ mod chain {
         (net, nodes, rpc)
     }
 
+    /// Governance action `args` (`governance ARGS…`) proposed by validator 0 and approved by
+    /// validators 1 and 2 (2f+1 of 4): the last approval's `--json` output, once carried out.
+    fn govern(dir: &Path, rpc: &str, args: &[&str]) -> serde_json::Value {
+        let mut proposal_args = vec!["governance"];
+        proposal_args.extend_from_slice(args);
+        proposal_args.extend(["--validator-key", "net/validator-0/validator.key", "--json"]);
+        let proposed = json(&hyperchain_at(dir, rpc, &proposal_args));
+        assert_eq!(proposed["outcome"]["kind"], "accepted", "{proposed}");
+        let id = proposed["tx_id"].as_str().unwrap().to_string();
+        let mut last = proposed;
+        for v in 1..=2 {
+            let key = format!("net/validator-{v}/validator.key");
+            last = json(&hyperchain_at(
+                dir,
+                rpc,
+                &[
+                    "governance",
+                    "approve",
+                    &id,
+                    "--validator-key",
+                    &key,
+                    "--json",
+                ],
+            ));
+            assert_eq!(last["outcome"]["kind"], "accepted", "{last}");
+        }
+        last
+    }
+
     /// Creates the account key file `key` in `dir` (if missing) and funds it with 1,000 HYP
     /// from the devnet's faucet (`net/faucet.key`) with `hyperchain transfer`; its address.
     fn funded(dir: &Path, rpc: &str, key: &str) -> String {
@@ -1401,16 +1430,9 @@ mod chain {
     fn a_lying_compute_node_is_arbitrated_and_revoked_end_to_end() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let (net, _nodes, rpc) = live_devnet(d);
+        let (_net, _nodes, rpc) = live_devnet(d);
         let with_rpc = |args: &[&str]| hyperchain_at(d, &rpc, args);
-        let gov = net.join("governance.key");
-        let release = json(&with_rpc(&[
-            "governance",
-            "add-release",
-            "--key",
-            gov.to_str().unwrap(),
-            "--json",
-        ]));
+        let release = govern(d, &rpc, &["add-release"]);
         assert_eq!(release["outcome"]["kind"], "accepted", "{release}");
         let mut liar = ComputeProc::start(d, "liar", &[&rpc], "sim-intel", "wrong-result");
         // The honest node's first validator is down for good: it registers, reads and
@@ -1554,10 +1576,8 @@ mod chain {
     fn a_compute_node_re_attests_before_its_membership_expires() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let (net, _nodes, rpc) = live_devnet(d);
+        let (_net, _nodes, rpc) = live_devnet(d);
         let with_rpc = |args: &[&str]| hyperchain_at(d, &rpc, args);
-        let gov = net.join("governance.key");
-        let gov = gov.to_str().unwrap();
         std::fs::write(
             d.join("policy.json"),
             serde_json::json!({
@@ -1569,22 +1589,9 @@ mod chain {
             .to_string(),
         )
         .unwrap();
-        let set = json(&with_rpc(&[
-            "governance",
-            "set-policy",
-            "policy.json",
-            "--key",
-            gov,
-            "--json",
-        ]));
+        let set = govern(d, &rpc, &["set-policy", "policy.json"]);
         assert_eq!(set["outcome"]["kind"], "accepted", "{set}");
-        let release = json(&with_rpc(&[
-            "governance",
-            "add-release",
-            "--key",
-            gov,
-            "--json",
-        ]));
+        let release = govern(d, &rpc, &["add-release"]);
         assert_eq!(release["outcome"]["kind"], "accepted", "{release}");
         let mut node = ComputeProc::start(d, "node", &[&rpc], "sim-amd", "none");
         let id = node.registered();
@@ -1616,15 +1623,13 @@ mod chain {
     fn compute_nodes_register_and_their_tokens_verify_offline() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let (net, _nodes, rpc) = live_devnet(d);
+        let (_net, _nodes, rpc) = live_devnet(d);
         let with_rpc = |args: &[&str]| hyperchain_at(d, &rpc, args);
         for k in ["intel.key", "amd.key"] {
             json(&hyperchain(d, &["keys", "generate", "--out", k, "--json"]));
         }
         // The operator owns the nodes: it registers them and pays their fees.
         funded(d, &rpc, "op.key");
-        let gov = net.join("governance.key");
-        let gov = gov.to_str().unwrap();
         let register = |platform: &str, identity: &str| {
             with_rpc(&[
                 "node",
@@ -1657,20 +1662,20 @@ mod chain {
             stderr(&real)
         );
 
-        // Only the governance key may add the release.
-        let not_gov = with_rpc(&["governance", "add-release", "--key", "op.key", "--json"]);
+        // There is no governance key: only a validator's key proposes.
+        let not_gov = with_rpc(&[
+            "governance",
+            "add-release",
+            "--validator-key",
+            "op.key",
+            "--json",
+        ]);
         assert!(
-            stderr(&not_gov).contains("not authorised"),
+            stderr(&not_gov).contains("cannot use the validator key"),
             "{}",
             stderr(&not_gov)
         );
-        let release = json(&with_rpc(&[
-            "governance",
-            "add-release",
-            "--key",
-            gov,
-            "--json",
-        ]));
+        let release = govern(d, &rpc, &["add-release"]);
         assert_eq!(release["outcome"]["kind"], "accepted", "{release}");
 
         for (platform, key) in [("sim-intel", "intel.key"), ("sim-amd", "amd.key")] {
@@ -1755,6 +1760,9 @@ mod chain {
             format!("revoke node {third_id}"),
             "{shown}"
         );
+        let listed = json(&with_rpc(&["governance", "list", "--json"]));
+        assert_eq!(listed["proposals"].as_array().unwrap().len(), 1, "{listed}");
+        assert_eq!(listed["proposals"][0]["id"], proposal.as_str(), "{listed}");
         let member = json(&with_rpc(&["node", "membership", &third_id, "--json"]));
         assert_eq!(member["member"], true, "2f approvals do nothing: {member}");
         assert_eq!(approve(2)["outcome"]["kind"], "accepted");
@@ -1765,6 +1773,8 @@ mod chain {
         );
         let gone = with_rpc(&["governance", "show", &proposal]);
         assert_eq!(gone.status.code(), Some(1), "carried out, no longer open");
+        let listed = json(&with_rpc(&["governance", "list", "--json"]));
+        assert_eq!(listed["proposals"], serde_json::json!([]), "{listed}");
 
         // A token verifies offline with the group key alone, and not once tampered with.
         let genesis = json(&hyperchain(
@@ -1833,15 +1843,7 @@ mod chain {
         assert_eq!(other["member"], false, "{other}");
 
         // Revocation ends membership at once; the node's new token is refused.
-        let revoked = json(&with_rpc(&[
-            "governance",
-            "revoke",
-            "--node",
-            &intel_id,
-            "--key",
-            gov,
-            "--json",
-        ]));
+        let revoked = govern(d, &rpc, &["revoke", "--node", &intel_id]);
         assert_eq!(revoked["outcome"]["kind"], "accepted", "{revoked}");
         let member = json(&with_rpc(&["node", "membership", &intel_id, "--json"]));
         assert_eq!(member["member"], false, "{member}");

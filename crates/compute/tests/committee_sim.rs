@@ -88,7 +88,7 @@ fn enclave_engine() -> Engine {
 
 fn registry_config() -> RegistryConfig {
     RegistryConfig {
-        governance: Some(key(GOVERNANCE).public_key().into()),
+        validators: vec![hyperchain_types::SenderKey::from(key(GOVERNANCE).public_key()).address()],
         genesis_policy: hyperchain_attest::AttestationPolicy {
             allow_simulated: true,
             ..Default::default()
@@ -230,7 +230,7 @@ fn run(seed: u64, dir: &Path) -> Outcome {
         let release = tx(
             GOVERNANCE,
             0,
-            Payload::Govern(GovernanceAction::AddRelease {
+            Payload::Propose(GovernanceAction::AddRelease {
                 version: "v1".into(),
                 image: IMAGE.to_vec(),
                 measurements: vec![],

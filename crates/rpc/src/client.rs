@@ -10,7 +10,7 @@ use crate::api::{
     AccountResponse, BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest,
     ComputeFetchResponse, ErrorBody, FeesResponse, Hex, JobView, JobsResponse, LaneView,
     MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse, ProposalView,
-    QueryRequest, QueryResponse, ReceiptView, StatusResponse, SubmitBatchRequest,
+    ProposalsView, QueryRequest, QueryResponse, ReceiptView, StatusResponse, SubmitBatchRequest,
     SubmitBatchResponse, SubmitRequest, SubmitResponse, TokenView, TxStatus,
 };
 use commonware_codec::Encode as _;
@@ -538,6 +538,11 @@ impl Client {
     /// The account's next nonce and balance in the finalized state.
     pub async fn account(&self, account: &Address) -> Result<AccountResponse, ClientError> {
         self.get(&format!("/account/{account}")).await
+    }
+
+    /// Every open governance proposal.
+    pub async fn proposals(&self) -> Result<ProposalsView, ClientError> {
+        self.get("/proposals").await
     }
 
     /// Open governance proposal `id` (`None`: unknown, carried out or lapsed).

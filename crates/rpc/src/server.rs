@@ -9,7 +9,7 @@ use crate::api::{
     AccountResponse, BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest,
     ComputeFetchResponse, ErrorBody, FeesResponse, Hex, JobView, JobsResponse, LaneView,
     MAX_SUBMIT_BATCH, MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse,
-    ProposalView, QueryRequest, QueryResponse, StatusResponse, SubmitBatchRequest,
+    ProposalView, ProposalsView, QueryRequest, QueryResponse, StatusResponse, SubmitBatchRequest,
     SubmitBatchResponse, SubmitRequest, SubmitResponse, SubmitResult, TokenView, TxStatus,
     parse_hex,
 };
@@ -185,6 +185,7 @@ fn routes(
         .route("/compute/fetch", post(compute_fetch))
         .route("/job/{id}", get(job_record))
         .route("/proposal/{id}", get(proposal_record))
+        .route("/proposals", get(proposal_list))
         .route("/jobs", get(list_jobs))
         .route("/lane/{contract}", get(lane_record))
         .fallback(not_found)
@@ -875,6 +876,22 @@ async fn proposal_record(
         })?;
     let validators = shared.ctx.ledger.executor().validators();
     Ok(Json(ProposalView::new(id, &proposal, validators)))
+}
+
+async fn proposal_list(State(shared): Ctx) -> ApiResult<Json<ProposalsView>> {
+    let (snapshot, Finalized { header }) = finalized_state(&shared.ctx.ledger)?;
+    let executor = shared.ctx.ledger.executor();
+    let validators = executor.validator_accounts();
+    let proposals = hyperchain_chain::governance::open_proposals(&snapshot, validators)
+        .map_err(registry_error)?
+        .iter()
+        .map(|(id, p)| ProposalView::new(*id, p, validators.len()))
+        .collect();
+    Ok(Json(ProposalsView {
+        height: header.height,
+        now_ms: header.timestamp_ms,
+        proposals,
+    }))
 }
 
 async fn job_record(State(shared): Ctx, Segment(id): Segment) -> ApiResult<Json<JobView>> {

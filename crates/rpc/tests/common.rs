@@ -36,7 +36,9 @@ pub const GOVERNANCE_SEED: u64 = 100;
 pub fn registry_config() -> hyperchain_chain::registry::RegistryConfig {
     use hyperchain_types::ExecutionMode;
     hyperchain_chain::registry::RegistryConfig {
-        governance: Some(key(GOVERNANCE_SEED).public_key().into()),
+        validators: vec![
+            hyperchain_types::SenderKey::from(key(GOVERNANCE_SEED).public_key()).address(),
+        ],
         genesis_policy: hyperchain_attest::AttestationPolicy {
             allow_simulated: true,
             ..Default::default()

@@ -26,7 +26,7 @@ async fn members_fetch_proven_code_and_state_and_no_one_else_does() {
         tx(
             GOVERNANCE_SEED,
             0,
-            Payload::Govern(GovernanceAction::AddRelease {
+            Payload::Propose(GovernanceAction::AddRelease {
                 version: "v1".into(),
                 image: image.clone(),
                 measurements: vec![],
@@ -132,7 +132,7 @@ async fn members_fetch_proven_code_and_state_and_no_one_else_does() {
     node.finalize_txs(vec![tx(
         GOVERNANCE_SEED,
         1,
-        Payload::Govern(GovernanceAction::Revoke(Revocation::Node(node_id(
+        Payload::Propose(GovernanceAction::Revoke(Revocation::Node(node_id(
             &registration_key,
         )))),
     )])

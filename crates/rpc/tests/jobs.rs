@@ -54,7 +54,7 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
     node.finalize_txs(vec![tx(
         GOVERNANCE_SEED,
         0,
-        Payload::Govern(GovernanceAction::AddRelease {
+        Payload::Propose(GovernanceAction::AddRelease {
             version: "v1".into(),
             image: image.clone(),
             measurements: vec![],

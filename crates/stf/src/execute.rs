@@ -409,7 +409,7 @@ impl Executor {
         }
     }
 
-    /// This executor with the registry's genesis configuration (governance key, initial
+    /// This executor with the registry's genesis configuration (validators, initial
     /// attestation policy).
     pub fn with_registry(mut self, registry: RegistryConfig) -> Self {
         self.registry = Arc::new(registry);
@@ -430,6 +430,11 @@ impl Executor {
     /// How many validators govern the chain.
     pub fn validators(&self) -> usize {
         self.registry.validators.len()
+    }
+
+    /// The validators' accounts (they propose and approve governance actions).
+    pub fn validator_accounts(&self) -> &[Address] {
+        &self.registry.validators
     }
 
     /// The chain this executor accepts transactions for.
@@ -553,13 +558,6 @@ impl Executor {
                     let status =
                         self.apply_registry_effect(base, &mut out.batch, env, |view, cfg, now| {
                             registry::reattest(view, cfg, &self.chain_id, &tx.tx.sender, r, now)
-                        })?;
-                    (status, 0, payment.base)
-                }
-                Payload::Govern(action) => {
-                    let status =
-                        self.apply_registry_effect(base, &mut out.batch, env, |view, cfg, now| {
-                            registry::govern(view, cfg, &tx.tx.sender, action, now)
                         })?;
                     (status, 0, payment.base)
                 }

@@ -3,7 +3,7 @@
 //!
 //! The **genesis document** (`genesis.json`) names the chain, its genesis timestamp, the
 //! validators (ed25519 identity keys and p2p addresses), the threshold-BLS public polynomial
-//! (group public key = its constant term), the governance key and the initial policy.
+//! (group public key = its constant term) and the initial policy.
 //! [`ChainSpec::from_doc`] validates all of it; the **chain id** is the SHA-256 of its
 //! canonical encoding ([`ChainSpec::canonical_bytes`]). Validator p2p addresses are operational
 //! data and are *not* part of the chain id, so a validator can move without forking.
@@ -194,8 +194,6 @@ pub struct GenesisDoc {
     /// The group public key (the polynomial's constant term; derived; checked when present).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_public_key: Option<String>,
-    /// The governance account's ed25519 public key (hex).
-    pub governance_key: String,
     /// The initial policy.
     pub policy: PolicyDoc,
     /// Accounts funded at genesis; their sum is the initial supply.
@@ -227,8 +225,6 @@ pub struct ChainSpec {
     pub participants: Set<PublicKey>,
     /// The threshold public polynomial.
     pub polynomial: Sharing<Variant>,
-    /// The governance key.
-    pub governance: PublicKey,
     /// The genesis attestation policy.
     pub attestation_policy: AttestationPolicy,
     /// Execution modes contracts may be deployed with.
@@ -330,7 +326,6 @@ impl ChainSpec {
                 ));
             }
         }
-        let governance = decode_public_key("governance_key", &doc.governance_key)?;
         doc.policy
             .attestation
             .validate()
@@ -373,7 +368,6 @@ impl ChainSpec {
             validators,
             participants,
             polynomial,
-            governance,
             attestation_policy: doc.policy.attestation.clone(),
             execution_modes,
             compute: doc.policy.compute,
@@ -412,7 +406,7 @@ impl ChainSpec {
     /// ```text
     /// "hyperchain/genesis/v1" ‖ u32 len ‖ name ‖ u64 timestamp_ms
     /// ‖ u32 n ‖ n × public key (32, in participant order)
-    /// ‖ u32 len ‖ polynomial encoding ‖ governance key (32)
+    /// ‖ u32 len ‖ polynomial encoding
     /// ‖ u32 m ‖ m × execution mode encoding
     /// ‖ u32 len ‖ attestation policy encoding
     /// ‖ u64 job_deadline_ms ‖ u32 suspend_after_failures ‖ u32 pipeline_depth
@@ -436,7 +430,6 @@ impl ChainSpec {
         let polynomial = self.polynomial.encode();
         out.extend((polynomial.len() as u32).to_be_bytes());
         out.extend(polynomial);
-        out.extend(self.governance.encode());
         out.extend((self.execution_modes.len() as u32).to_be_bytes());
         for mode in &self.execution_modes {
             out.extend(mode.encode());
@@ -479,10 +472,9 @@ impl ChainSpec {
         out
     }
 
-    /// The registry's genesis configuration (governance key, attestation policy).
+    /// The registry's genesis configuration (attestation policy, validators' accounts).
     pub fn registry_config(&self) -> crate::registry::RegistryConfig {
         crate::registry::RegistryConfig {
-            governance: Some((&self.governance).into()),
             genesis_policy: self.attestation_policy.clone(),
             execution_modes: self.execution_modes.clone(),
             compute: self.compute,
@@ -513,7 +505,6 @@ impl ChainSpec {
                 .collect(),
             threshold_polynomial: hex_of(&self.polynomial),
             group_public_key: Some(self.group_public_key_hex()),
-            governance_key: hex_of(&self.governance),
             policy: PolicyDoc {
                 execution_modes: self.execution_modes.iter().map(|m| m.to_string()).collect(),
                 compute: self.compute,
@@ -694,7 +685,7 @@ impl ValidatorKey {
     }
 }
 
-/// An account key file (`keys generate`, the governance key; mode 0600).
+/// An account key file (`keys generate`, e.g. a faucet; mode 0600).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountKeyFile {
@@ -765,16 +756,14 @@ pub struct Devnet {
     pub spec: ChainSpec,
     /// Each validator's secrets, in the order of the addresses given to [`deal_devnet`].
     pub validator_keys: Vec<ValidatorKey>,
-    /// The governance account's key (funded with [`DEVNET_GOVERNANCE_BALANCE`]).
-    pub governance: AccountKey,
     /// The faucet account's key (funded with [`DEVNET_FAUCET_BALANCE`]).
     pub faucet: AccountKey,
 }
 
 /// What a devnet's faucet holds at genesis: one billion HYP.
 pub const DEVNET_FAUCET_BALANCE: u128 = 1_000_000_000 * crate::fees::UNIT;
-/// What a devnet's governance account holds at genesis, for its transactions' fees.
-pub const DEVNET_GOVERNANCE_BALANCE: u128 = 1_000_000 * crate::fees::UNIT;
+/// What each devnet validator's account holds at genesis, for its governance transactions' fees.
+pub const DEVNET_VALIDATOR_BALANCE: u128 = 1_000_000 * crate::fees::UNIT;
 
 /// What a dealt devnet's policy and accounts are.
 #[derive(Clone, Debug, Default)]
@@ -783,7 +772,7 @@ pub struct DevnetOptions {
     pub compute: crate::registry::ComputeParams,
     /// The fee schedule (`policy.fees`).
     pub fees: crate::fees::FeeSchedule,
-    /// Accounts funded besides the faucet and the governance account.
+    /// Accounts funded besides the faucet and the validators' accounts.
     pub allocations: Vec<(Address, u128)>,
 }
 
@@ -798,7 +787,7 @@ impl DevnetOptions {
 }
 
 /// **Devnets only**: generates `addresses.len()` validator identity keys, deals a threshold-BLS
-/// key (`feldman_desmedt::deal`, threshold = the BFT quorum) and a governance key, with an
+/// key (`feldman_desmedt::deal`, threshold = the BFT quorum), with an
 /// attestation policy that accepts simulated platforms. The caller holds every secret, so it
 /// alone could forge any certificate of this chain.
 pub fn deal_devnet(
@@ -834,27 +823,23 @@ pub fn deal_devnet_with(
     let (output, shares) =
         deal::<Variant, _, N3f1>(&mut rng, Mode::NonZeroCounter, participants)
             .map_err(|e| invalid("threshold_polynomial", format!("dealing failed: {e}")))?;
-    let governance = AccountKey::generate(&mut rng);
     let faucet = AccountKey::generate(&mut rng);
     // The validators' accounts pay for their governance proposals and approvals.
     let validators = keys.iter().map(|k| {
         (
             hyperchain_types::SenderKey::from(k.public_key()).address(),
-            DEVNET_GOVERNANCE_BALANCE,
+            DEVNET_VALIDATOR_BALANCE,
         )
     });
-    let allocations = [
-        (faucet.address(), DEVNET_FAUCET_BALANCE),
-        (governance.address(), DEVNET_GOVERNANCE_BALANCE),
-    ]
-    .into_iter()
-    .chain(validators)
-    .chain(options.allocations)
-    .map(|(address, balance)| AllocationEntry {
-        address: address.to_hex(),
-        balance: balance.to_string(),
-    })
-    .collect();
+    let allocations = [(faucet.address(), DEVNET_FAUCET_BALANCE)]
+        .into_iter()
+        .chain(validators)
+        .chain(options.allocations)
+        .map(|(address, balance)| AllocationEntry {
+            address: address.to_hex(),
+            balance: balance.to_string(),
+        })
+        .collect();
     let doc = GenesisDoc {
         chain: name.to_string(),
         chain_id: None,
@@ -869,7 +854,6 @@ pub fn deal_devnet_with(
             .collect(),
         threshold_polynomial: hex_of(output.public()),
         group_public_key: None,
-        governance_key: hex_of(&governance.0.public_key()),
         policy: PolicyDoc {
             execution_modes: [
                 ExecutionMode::Replicated,
@@ -906,7 +890,6 @@ pub fn deal_devnet_with(
     Ok(Devnet {
         spec,
         validator_keys,
-        governance,
         faucet,
     })
 }

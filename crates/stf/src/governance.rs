@@ -54,6 +54,24 @@ pub fn proposal(view: &impl StateView, id: &Digest) -> Result<Option<Proposal>, 
         .transpose()
 }
 
+/// Every open (or lapsed but not yet removed) proposal of `validators`, by proposer in the
+/// order given, then in the order each proposer opened them: at most
+/// [`MAX_OPEN_PER_VALIDATOR`] per validator.
+pub fn open_proposals(
+    view: &impl StateView,
+    validators: &[Address],
+) -> Result<Vec<(Digest, Proposal)>, ExecError> {
+    let mut out = Vec::new();
+    for v in validators {
+        for id in open_list(view, v)? {
+            if let Some(p) = proposal(view, &id)? {
+                out.push((id, p));
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn open_list(view: &impl StateView, proposer: &Address) -> Result<Vec<Digest>, ExecError> {
     let Some(raw) = view.read(&TreeId::ROOT, &open_key(proposer))? else {
         return Ok(Vec::new());

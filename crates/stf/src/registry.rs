@@ -86,8 +86,6 @@ pub fn recent_key(height: u64) -> Vec<u8> {
 /// What the registry and the lanes need from the genesis.
 #[derive(Clone, Debug)]
 pub struct RegistryConfig {
-    /// The governance key (no governance when `None`).
-    pub governance: Option<SenderKey>,
     /// The policy in force until governance sets one.
     pub genesis_policy: AttestationPolicy,
     /// Execution modes contracts may be deployed with (`committee(K)` allows 2..=K members).
@@ -140,10 +138,10 @@ pub fn check_region_list(regions: &[String]) -> Result<(), String> {
 }
 
 impl Default for RegistryConfig {
-    /// No governance, the default attestation policy, replicated contracts only.
+    /// No validators (so no governance), the default attestation policy, replicated
+    /// contracts only.
     fn default() -> Self {
         RegistryConfig {
-            governance: None,
             genesis_policy: AttestationPolicy::default(),
             execution_modes: vec![ExecutionMode::Replicated],
             compute: ComputeParams::default(),
@@ -856,24 +854,7 @@ pub(crate) fn reattest(
     Ok(accepted(membership_writes(&record)))
 }
 
-/// A governance action (the sender must be the governance key).
-pub(crate) fn govern(
-    view: &impl StateView,
-    cfg: &RegistryConfig,
-    sender: &SenderKey,
-    action: &GovernanceAction,
-    now: Now,
-) -> Result<Effect, ExecError> {
-    if cfg.governance.as_ref() != Some(sender) {
-        return Ok(rejected(
-            "not authorised: only the governance key may govern",
-        ));
-    }
-    apply_action(view, cfg, action, now)
-}
-
-/// Carries out an authorised governance action (by the governance key, or a proposal the
-/// validators approved).
+/// Carries out an authorised governance action (a proposal the validators approved).
 pub(crate) fn apply_action(
     view: &impl StateView,
     cfg: &RegistryConfig,

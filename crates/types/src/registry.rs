@@ -75,7 +75,7 @@ pub enum Revocation {
     },
 }
 
-/// A governance action, valid only from the genesis governance key.
+/// A governance action: proposed by a validator, carried out once 2f+1 validators approved it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GovernanceAction {
     /// Replace the attestation policy (an encoded `hyperchain_attest::AttestationPolicy`).

@@ -111,8 +111,6 @@ pub enum Payload {
     Register(Registration),
     /// Fresh evidence for a registered node (same identity key and measurement).
     Reattest(Registration),
-    /// A governance action (only from the genesis governance key).
-    Govern(GovernanceAction),
     /// A committee member's signed result of a job (any account may carry it; the receipt is
     /// signed by the member's enclave identity key).
     Receipt(Box<crate::SignedComputeReceipt>),
@@ -386,10 +384,6 @@ impl Write for Payload {
                 3u8.write(buf);
                 r.write(buf);
             }
-            Payload::Govern(g) => {
-                4u8.write(buf);
-                g.write(buf);
-            }
             Payload::Receipt(r) => {
                 5u8.write(buf);
                 r.write(buf);
@@ -446,7 +440,6 @@ impl EncodeSize for Payload {
                     + fuel_limit.encode_size()
             }
             Payload::Register(r) | Payload::Reattest(r) => r.encode_size(),
-            Payload::Govern(g) => g.encode_size(),
             Payload::Receipt(r) => r.encode_size(),
             Payload::Transfer { to, amount } => to.encode_size() + amount.encode_size(),
             Payload::Deregister { node } | Payload::WithdrawBond { node } => node.encode_size(),
@@ -483,7 +476,7 @@ impl Read for Payload {
             }),
             2 => Ok(Payload::Register(Registration::read(buf)?)),
             3 => Ok(Payload::Reattest(Registration::read(buf)?)),
-            4 => Ok(Payload::Govern(GovernanceAction::read(buf)?)),
+            // 4 was a single governance key's action: governance is by proposal now.
             5 => Ok(Payload::Receipt(Box::new(
                 crate::SignedComputeReceipt::read(buf)?,
             ))),

@@ -203,16 +203,30 @@ impl Chain {
             nonces: HashMap::new(),
             nodes: Vec::new(),
         };
-        let governance = chain.validators.devnet.governance.0.clone();
+        // The validators register the release: one proposes, two more approve (2f+1 of 4).
+        let keys: Vec<ed25519::PrivateKey> = (0..3)
+            .map(|i| {
+                chain.validators.devnet.validator_keys[i]
+                    .private_key
+                    .clone()
+            })
+            .collect();
         let release = chain.tx(
-            &governance,
-            Payload::Govern(GovernanceAction::AddRelease {
+            &keys[0],
+            Payload::Propose(GovernanceAction::AddRelease {
                 version: "v1".into(),
                 image: IMAGE.to_vec(),
                 measurements: vec![],
             }),
         );
-        assert_eq!(chain.block(vec![release]), vec![ReceiptStatus::Accepted]);
+        let proposal = release.id();
+        let approvals: Vec<SignedTransaction> = keys[1..]
+            .iter()
+            .map(|k| chain.tx(k, Payload::Approve { proposal }))
+            .collect();
+        let mut txs = vec![release];
+        txs.extend(approvals);
+        assert_eq!(chain.block(txs), vec![ReceiptStatus::Accepted; 3]);
         chain
     }
 
