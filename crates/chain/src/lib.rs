@@ -19,6 +19,7 @@
 
 pub mod app;
 pub mod block;
+pub mod ceremony;
 pub mod config;
 pub mod ledger;
 pub mod mempool;

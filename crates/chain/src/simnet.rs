@@ -223,3 +223,89 @@ pub async fn wait_for(
         context.sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A simulated network for a genesis ceremony among `peers` (no validators yet), linked by
+/// `link`, with messages up to the ceremony's bound.
+pub async fn ceremony_network(
+    context: &deterministic::Context,
+    peers: &[PublicKey],
+    link: &Link,
+) -> Oracle<PublicKey, deterministic::Context> {
+    let (network, oracle) = Network::new(
+        context.child("ceremony_network"),
+        Config {
+            max_size: crate::ceremony::max_message_size(peers.len()),
+            max_peers_per_set: NZUsize!(peers.len()),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+    );
+    network.start();
+    set_links(&oracle, peers, link, |_, _| true).await;
+    oracle
+}
+
+/// Runs validator `index`'s part of the ceremony completing `draft` on the simulated network,
+/// with its secrets in `store`; the receiver gets its outcome. The participant keeps serving
+/// the ceremony's chain after it completed, until `handle` is aborted.
+pub fn spawn_ceremony(
+    context: &deterministic::Context,
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    index: usize,
+    draft: crate::genesis::Draft,
+    identity: crate::genesis::ValidatorIdentity,
+    store: &Path,
+) -> (
+    Handle<()>,
+    oneshot::Receiver<Result<crate::ceremony::Completed, crate::ceremony::CeremonyError>>,
+) {
+    use crate::ceremony::{self, CeremonyChannels, FileSecretStore};
+    let oracle = oracle.clone();
+    let store = FileSecretStore::open(store).expect("secret store");
+    let (sender, receiver) = oneshot::channel();
+    let handle = context
+        .child("ceremony")
+        .with_attribute("index", index)
+        .spawn(move |ctx| async move {
+            let me = identity.public_key();
+            let quota = Quota::per_second(NZU32!(10_000));
+            let control = oracle.control(me);
+            let mut ch = Vec::new();
+            for c in ceremony::CHANNELS {
+                ch.push(Some(control.register(c, quota).await.expect("channel")));
+            }
+            let mut take = |i: usize| ch[i].take().expect("registered once");
+            let channels = CeremonyChannels {
+                votes: take(0),
+                certificates: take(1),
+                resolver: take(2),
+                backfill: take(3),
+                broadcast: take(4),
+                dkg: take(5),
+            };
+            let manager =
+                commonware_glue::dkg::network::AddressableManager::new(oracle.socket_manager());
+            let result = ceremony::run(
+                ctx.child("dkg"),
+                draft,
+                identity,
+                manager,
+                control,
+                channels,
+                store,
+                &format!("ceremony-{index}"),
+            )
+            .await;
+            match result {
+                Ok((completed, engine)) => {
+                    let _ = sender.send(Ok(completed));
+                    // Keep serving the ceremony's chain to slower participants.
+                    let _ = engine.await;
+                }
+                Err(e) => {
+                    let _ = sender.send(Err(e));
+                }
+            }
+        });
+    (handle, receiver)
+}

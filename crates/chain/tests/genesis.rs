@@ -130,8 +130,16 @@ fn invalid_genesis_documents_are_refused_with_the_field() {
             "`group_public_key`",
         ),
         (
-            |d| d.threshold_polynomial.truncate(20),
-            "`threshold_polynomial`: does not decode",
+            |d| d.dkg_output.truncate(20),
+            "`dkg_output`: does not decode",
+        ),
+        (
+            |d| d.dkg_output.clear(),
+            "`dkg_output`: missing: this genesis is a draft",
+        ),
+        (
+            |d| d.threshold_polynomial = Some("00".into()),
+            "`threshold_polynomial`: differs",
         ),
         (
             |d| d.policy.execution_modes = vec!["single".into()],

@@ -189,8 +189,15 @@ pub struct GenesisDoc {
     pub timestamp_ms: u64,
     /// The validators.
     pub validators: Vec<ValidatorEntry>,
-    /// Threshold-BLS (MinSig) public polynomial, hex of its codec encoding.
-    pub threshold_polynomial: String,
+    /// The distributed key generation's output (hex of its codec encoding): the threshold-BLS
+    /// (MinSig) public polynomial, the dealers, the players (the validators) and the players
+    /// whose shares were revealed (none in a valid genesis). Absent in a **draft**, which its
+    /// validators complete with `hyperchain genesis ceremony`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dkg_output: String,
+    /// The threshold public polynomial (hex; derived from `dkg_output`; checked when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_polynomial: Option<String>,
     /// The group public key (the polynomial's constant term; derived; checked when present).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_public_key: Option<String>,
@@ -210,21 +217,33 @@ pub struct ValidatorInfo {
     pub address: SocketAddr,
 }
 
-/// A validated genesis.
+/// A distributed key generation's output: the public polynomial, the dealers, the players
+/// and the players whose shares were revealed.
+pub type DkgOutput =
+    commonware_cryptography::bls12381::dkg::feldman_desmedt::Output<Variant, PublicKey>;
+
+/// Reads a genesis document (draft or complete) without validating it.
+pub fn read_doc(path: &Path) -> Result<GenesisDoc, GenesisError> {
+    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+    serde_json::from_str(&text).map_err(|source| GenesisError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A validated genesis **draft**: everything but the key generation's output, which its
+/// validators produce together (`hyperchain genesis ceremony`) and [`ChainSpec::complete`]
+/// adds.
 #[derive(Clone, Debug)]
-pub struct ChainSpec {
+pub struct Draft {
     /// The chain name.
     pub name: String,
-    /// The chain id.
-    pub chain_id: Digest,
     /// Timestamp of the genesis block.
     pub timestamp_ms: u64,
     /// The validators, in document order.
     pub validators: Vec<ValidatorInfo>,
     /// The validators' identity keys, ordered (a key's position is its share index).
     pub participants: Set<PublicKey>,
-    /// The threshold public polynomial.
-    pub polynomial: Sharing<Variant>,
     /// The genesis attestation policy.
     pub attestation_policy: AttestationPolicy,
     /// Execution modes contracts may be deployed with.
@@ -239,9 +258,41 @@ pub struct ChainSpec {
     pub allocations: Vec<(Address, u128)>,
 }
 
-impl ChainSpec {
-    /// Validates a genesis document.
-    pub fn from_doc(doc: &GenesisDoc) -> Result<ChainSpec, GenesisError> {
+/// A validated genesis.
+#[derive(Clone, Debug)]
+pub struct ChainSpec {
+    /// The chain name.
+    pub name: String,
+    /// The chain id.
+    pub chain_id: Digest,
+    /// Timestamp of the genesis block.
+    pub timestamp_ms: u64,
+    /// The validators, in document order.
+    pub validators: Vec<ValidatorInfo>,
+    /// The validators' identity keys, ordered (a key's position is its share index).
+    pub participants: Set<PublicKey>,
+    /// The threshold public polynomial (of [`ChainSpec::dkg_output`]).
+    pub polynomial: Sharing<Variant>,
+    /// The key generation's output.
+    pub dkg_output: DkgOutput,
+    /// The genesis attestation policy.
+    pub attestation_policy: AttestationPolicy,
+    /// Execution modes contracts may be deployed with.
+    pub execution_modes: Vec<ExecutionMode>,
+    /// Committee execution parameters.
+    pub compute: crate::registry::ComputeParams,
+    /// The regions compute nodes may serve.
+    pub regions: Vec<String>,
+    /// The fee schedule.
+    pub fees: crate::fees::FeeSchedule,
+    /// Accounts funded at genesis, in document order.
+    pub allocations: Vec<(Address, u128)>,
+}
+
+impl Draft {
+    /// Validates a genesis document, except its key generation's output (which a draft
+    /// lacks and a complete genesis has; [`ChainSpec::from_doc`] checks it).
+    pub fn from_doc(doc: &GenesisDoc) -> Result<Draft, GenesisError> {
         if doc.chain.is_empty() || doc.chain.len() > MAX_CHAIN_NAME {
             return Err(invalid(
                 "chain",
@@ -291,41 +342,6 @@ impl ChainSpec {
             .try_collect()
             .map_err(|_| invalid("validators", "duplicate public key"))?;
 
-        let raw = decode_hex("threshold_polynomial", &doc.threshold_polynomial)?;
-        let max = NonZeroU32::new(validators.len() as u32).expect("at least one validator");
-        let polynomial =
-            Sharing::<Variant>::decode_cfg(bytes::Bytes::from(raw), &(max, ModeVersion::v0()))
-                .map_err(|e| invalid("threshold_polynomial", format!("does not decode: {e}")))?;
-        if polynomial.total().get() as usize != validators.len() {
-            return Err(invalid(
-                "threshold_polynomial",
-                format!(
-                    "shares {} participants, the genesis has {} validators",
-                    polynomial.total(),
-                    validators.len()
-                ),
-            ));
-        }
-        let quorum = participants.quorum::<N3f1>();
-        if polynomial.required() != quorum {
-            return Err(invalid(
-                "threshold_polynomial",
-                format!(
-                    "threshold is {}, {} validators need {quorum}",
-                    polynomial.required(),
-                    validators.len()
-                ),
-            ));
-        }
-        if let Some(stated) = &doc.group_public_key {
-            let derived = hex_of(polynomial.public());
-            if stated.strip_prefix("0x").unwrap_or(stated) != derived {
-                return Err(invalid(
-                    "group_public_key",
-                    format!("differs from the polynomial's ({derived})"),
-                ));
-            }
-        }
         doc.policy
             .attestation
             .validate()
@@ -361,21 +377,95 @@ impl ChainSpec {
             .map_err(|e| invalid("policy.fees", e))?;
         let allocations = parse_allocations(&doc.allocations)?;
 
-        let mut spec = ChainSpec {
+        Ok(Draft {
             name: doc.chain.clone(),
-            chain_id: Digest::ZERO,
             timestamp_ms: doc.timestamp_ms,
             validators,
             participants,
-            polynomial,
             attestation_policy: doc.policy.attestation.clone(),
             execution_modes,
             compute: doc.policy.compute,
             regions: doc.policy.regions.clone(),
             fees: doc.policy.fees,
             allocations,
-        };
-        spec.chain_id = sha256(&spec.canonical_bytes());
+        })
+    }
+
+    /// The document form (no key generation output).
+    pub fn to_doc(&self) -> GenesisDoc {
+        GenesisDoc {
+            chain: self.name.clone(),
+            chain_id: None,
+            timestamp_ms: self.timestamp_ms,
+            validators: self
+                .validators
+                .iter()
+                .map(|v| ValidatorEntry {
+                    public_key: hex_of(&v.public_key),
+                    address: v.address,
+                })
+                .collect(),
+            dkg_output: String::new(),
+            threshold_polynomial: None,
+            group_public_key: None,
+            policy: PolicyDoc {
+                execution_modes: self.execution_modes.iter().map(|m| m.to_string()).collect(),
+                compute: self.compute,
+                regions: self.regions.clone(),
+                attestation: self.attestation_policy.clone(),
+                fees: self.fees,
+            },
+            allocations: self
+                .allocations
+                .iter()
+                .map(|(address, balance)| AllocationEntry {
+                    address: address.to_hex(),
+                    balance: balance.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Reads and validates a draft (or complete) genesis document.
+    pub fn load(path: &Path) -> Result<Draft, GenesisError> {
+        Draft::from_doc(&read_doc(path)?)
+    }
+}
+
+impl ChainSpec {
+    /// Validates a genesis document.
+    pub fn from_doc(doc: &GenesisDoc) -> Result<ChainSpec, GenesisError> {
+        let draft = Draft::from_doc(doc)?;
+        if doc.dkg_output.is_empty() {
+            return Err(invalid(
+                "dkg_output",
+                "missing: this genesis is a draft; its validators complete it with \
+                 `hyperchain genesis ceremony`",
+            ));
+        }
+        let raw = decode_hex("dkg_output", &doc.dkg_output)?;
+        let max = NonZeroU32::new(draft.validators.len() as u32).expect("at least one validator");
+        let output = DkgOutput::decode_cfg(bytes::Bytes::from(raw), &(max, ModeVersion::v0()))
+            .map_err(|e| invalid("dkg_output", format!("does not decode: {e}")))?;
+        let spec = ChainSpec::complete(draft, output)?;
+        if let Some(stated) = &doc.threshold_polynomial {
+            let derived = hex_of(&spec.polynomial);
+            if stated.strip_prefix("0x").unwrap_or(stated) != derived {
+                return Err(invalid(
+                    "threshold_polynomial",
+                    "differs from the key generation output's",
+                ));
+            }
+        }
+        if let Some(stated) = &doc.group_public_key {
+            let derived = hex_of(spec.polynomial.public());
+            if stated.strip_prefix("0x").unwrap_or(stated) != derived {
+                return Err(invalid(
+                    "group_public_key",
+                    format!("differs from the polynomial's ({derived})"),
+                ));
+            }
+        }
         if let Some(stated) = &doc.chain_id {
             let stated = stated.strip_prefix("0x").unwrap_or(stated);
             if stated != spec.chain_id.to_hex() {
@@ -391,14 +481,82 @@ impl ChainSpec {
         Ok(spec)
     }
 
+    /// Completes `draft` with its validators' key generation `output`: the output's players
+    /// must be exactly the draft's validators, no share may have been revealed, and the
+    /// threshold must be the BFT quorum.
+    pub fn complete(draft: Draft, output: DkgOutput) -> Result<ChainSpec, GenesisError> {
+        let Draft {
+            name,
+            timestamp_ms,
+            validators,
+            participants,
+            attestation_policy,
+            execution_modes,
+            compute,
+            regions,
+            fees,
+            allocations,
+        } = draft;
+        if output.players() != &participants {
+            return Err(invalid(
+                "dkg_output",
+                "its players are not the genesis validators",
+            ));
+        }
+        if !output.revealed().is_empty() {
+            return Err(invalid(
+                "dkg_output",
+                format!(
+                    "the shares of {} validator(s) were revealed (they missed their dealings): \
+                     run the ceremony again with every validator online",
+                    output.revealed().len()
+                ),
+            ));
+        }
+        let polynomial = output.public().clone();
+        if polynomial.total().get() as usize != validators.len() {
+            return Err(invalid(
+                "threshold_polynomial",
+                format!(
+                    "shares {} participants, the genesis has {} validators",
+                    polynomial.total(),
+                    validators.len()
+                ),
+            ));
+        }
+        let quorum = participants.quorum::<N3f1>();
+        if polynomial.required() != quorum {
+            return Err(invalid(
+                "threshold_polynomial",
+                format!(
+                    "threshold is {}, {} validators need {quorum}",
+                    polynomial.required(),
+                    validators.len()
+                ),
+            ));
+        }
+        let mut spec = ChainSpec {
+            name,
+            chain_id: Digest::ZERO,
+            timestamp_ms,
+            validators,
+            participants,
+            polynomial,
+            dkg_output: output,
+            attestation_policy,
+            execution_modes,
+            compute,
+            regions,
+            fees,
+            allocations,
+        };
+        spec.chain_id = sha256(&spec.canonical_bytes());
+        Ok(spec)
+    }
+
     /// Reads and validates `genesis.json`.
     pub fn load(path: &Path) -> Result<ChainSpec, GenesisError> {
-        let text = std::fs::read_to_string(path).map_err(io_error(path))?;
-        let doc: GenesisDoc = serde_json::from_str(&text).map_err(|source| GenesisError::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        ChainSpec::from_doc(&doc)
+        ChainSpec::from_doc(&read_doc(path)?)
     }
 
     /// The canonical encoding hashed into the chain id:
@@ -406,7 +564,7 @@ impl ChainSpec {
     /// ```text
     /// "hyperchain/genesis/v1" ‖ u32 len ‖ name ‖ u64 timestamp_ms
     /// ‖ u32 n ‖ n × public key (32, in participant order)
-    /// ‖ u32 len ‖ polynomial encoding
+    /// ‖ u32 len ‖ key generation output encoding (polynomial, dealers, players, revealed)
     /// ‖ u32 m ‖ m × execution mode encoding
     /// ‖ u32 len ‖ attestation policy encoding
     /// ‖ u64 job_deadline_ms ‖ u32 suspend_after_failures ‖ u32 pipeline_depth
@@ -427,9 +585,9 @@ impl ChainSpec {
         for pk in self.participants.iter() {
             out.extend(pk.encode());
         }
-        let polynomial = self.polynomial.encode();
-        out.extend((polynomial.len() as u32).to_be_bytes());
-        out.extend(polynomial);
+        let output = self.dkg_output.encode();
+        out.extend((output.len() as u32).to_be_bytes());
+        out.extend(output);
         out.extend((self.execution_modes.len() as u32).to_be_bytes());
         for mode in &self.execution_modes {
             out.extend(mode.encode());
@@ -503,7 +661,8 @@ impl ChainSpec {
                     address: v.address,
                 })
                 .collect(),
-            threshold_polynomial: hex_of(&self.polynomial),
+            dkg_output: hex_of(&self.dkg_output),
+            threshold_polynomial: Some(hex_of(&self.polynomial)),
             group_public_key: Some(self.group_public_key_hex()),
             policy: PolicyDoc {
                 execution_modes: self.execution_modes.iter().map(|m| m.to_string()).collect(),
@@ -641,8 +800,10 @@ pub struct ValidatorKeyFile {
     pub public_key: String,
     /// ed25519 private key (hex).
     pub private_key: String,
-    /// Threshold-BLS share (hex of its codec encoding: index ‖ scalar).
-    pub bls_share: String,
+    /// Threshold-BLS share (hex of its codec encoding: index ‖ scalar); absent until the
+    /// genesis ceremony (`hyperchain genesis ceremony`) has produced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bls_share: Option<String>,
 }
 
 impl ValidatorKey {
@@ -656,7 +817,7 @@ impl ValidatorKey {
         ValidatorKeyFile {
             public_key: hex_of(&self.public_key()),
             private_key: hex_of(&self.private_key),
-            bls_share: hex_of(&self.share),
+            bls_share: Some(hex_of(&self.share)),
         }
     }
 
@@ -667,7 +828,14 @@ impl ValidatorKey {
         if private_key.public_key() != stated {
             return Err(invalid("public_key", "does not match the private key"));
         }
-        let raw = decode_hex("bls_share", &file.bls_share)?;
+        let Some(share_hex) = &file.bls_share else {
+            return Err(invalid(
+                "bls_share",
+                "missing: this validator has no threshold share yet (run `hyperchain genesis \
+                 ceremony` with the other validators)",
+            ));
+        };
+        let raw = decode_hex("bls_share", share_hex)?;
         let share = Share::decode(bytes::Bytes::from(raw))
             .map_err(|e| invalid("bls_share", format!("not a BLS share: {e}")))?;
         Ok(ValidatorKey { private_key, share })
@@ -681,6 +849,68 @@ impl ValidatorKey {
     /// Writes a new key file with mode 0600.
     pub fn save(&self, path: &Path) -> Result<(), GenesisError> {
         let json = serde_json::to_string_pretty(&self.to_file()).expect("serializable");
+        write_new(path, format!("{json}\n").as_bytes(), 0o600)
+    }
+
+    /// Replaces the key file at `path` (e.g. the identity-only file the ceremony started
+    /// from) with this key, atomically: a crash leaves the old file or the new one.
+    pub fn replace(&self, path: &Path) -> Result<(), GenesisError> {
+        let json = serde_json::to_string_pretty(&self.to_file()).expect("serializable");
+        let tmp = path.with_extension("key.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        write_new(&tmp, format!("{json}\n").as_bytes(), 0o600)?;
+        std::fs::rename(&tmp, path).map_err(io_error(path))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_error(dir))?;
+        }
+        Ok(())
+    }
+}
+
+/// A validator's identity key alone: what a validator has before the genesis ceremony (a
+/// `validator.key` without `bls_share`; `hyperchain genesis keygen`), and the part of a
+/// complete key the ceremony needs.
+#[derive(Clone, Debug)]
+pub struct ValidatorIdentity {
+    /// ed25519 identity key (p2p authentication, consensus identity, ceremony messages).
+    pub private_key: ed25519::PrivateKey,
+}
+
+impl ValidatorIdentity {
+    /// A new random identity.
+    pub fn generate(rng: &mut impl CryptoRng) -> ValidatorIdentity {
+        use commonware_math::algebra::Random as _;
+        ValidatorIdentity {
+            private_key: ed25519::PrivateKey::random(rng),
+        }
+    }
+
+    /// The identity public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.private_key.public_key()
+    }
+
+    /// Reads a validator key file, with or without a share (which is ignored).
+    pub fn load(path: &Path) -> Result<ValidatorIdentity, GenesisError> {
+        let file: ValidatorKeyFile = read_key_file(path)?;
+        let private_key = decode_private_key("private_key", &file.private_key)?;
+        let stated = decode_public_key("public_key", &file.public_key)?;
+        if private_key.public_key() != stated {
+            return Err(invalid("public_key", "does not match the private key"));
+        }
+        Ok(ValidatorIdentity { private_key })
+    }
+
+    /// Writes a new identity-only key file with mode 0600.
+    pub fn save(&self, path: &Path) -> Result<(), GenesisError> {
+        let file = ValidatorKeyFile {
+            public_key: hex_of(&self.public_key()),
+            private_key: hex_of(&self.private_key),
+            bls_share: None,
+        };
+        let json = serde_json::to_string_pretty(&file).expect("serializable");
         write_new(path, format!("{json}\n").as_bytes(), 0o600)
     }
 }
@@ -815,68 +1045,17 @@ pub fn deal_devnet_with(
         .iter()
         .map(|_| ed25519::PrivateKey::random(&mut rng))
         .collect();
-    let participants: Set<PublicKey> = keys
+    let faucet = AccountKey::generate(&mut rng);
+    let validators: Vec<(PublicKey, SocketAddr)> = keys
         .iter()
         .map(|k| k.public_key())
-        .try_collect()
-        .map_err(|_| invalid("validators", "duplicate generated key"))?;
-    let (output, shares) =
-        deal::<Variant, _, N3f1>(&mut rng, Mode::NonZeroCounter, participants)
-            .map_err(|e| invalid("threshold_polynomial", format!("dealing failed: {e}")))?;
-    let faucet = AccountKey::generate(&mut rng);
-    // The validators' accounts pay for their governance proposals and approvals.
-    let validators = keys.iter().map(|k| {
-        (
-            hyperchain_types::SenderKey::from(k.public_key()).address(),
-            DEVNET_VALIDATOR_BALANCE,
-        )
-    });
-    let allocations = [(faucet.address(), DEVNET_FAUCET_BALANCE)]
-        .into_iter()
-        .chain(validators)
-        .chain(options.allocations)
-        .map(|(address, balance)| AllocationEntry {
-            address: address.to_hex(),
-            balance: balance.to_string(),
-        })
+        .zip(addresses.iter().copied())
         .collect();
-    let doc = GenesisDoc {
-        chain: name.to_string(),
-        chain_id: None,
-        timestamp_ms,
-        validators: keys
-            .iter()
-            .zip(addresses)
-            .map(|(k, a)| ValidatorEntry {
-                public_key: hex_of(&k.public_key()),
-                address: *a,
-            })
-            .collect(),
-        threshold_polynomial: hex_of(output.public()),
-        group_public_key: None,
-        policy: PolicyDoc {
-            execution_modes: [
-                ExecutionMode::Replicated,
-                ExecutionMode::Single,
-                ExecutionMode::Committee(DEVNET_MAX_COMMITTEE),
-                ExecutionMode::CrossVendor,
-            ]
-            .iter()
-            .map(ExecutionMode::to_string)
-            .collect(),
-            compute: options.compute,
-            fees: options.fees,
-            regions: crate::registry::default_regions(),
-            // A devnet runs simulated compute nodes; governance still has to register the
-            // runtime release whose measurements nodes may have.
-            attestation: AttestationPolicy {
-                allow_simulated: true,
-                ..AttestationPolicy::default()
-            },
-        },
-        allocations,
-    };
-    let spec = ChainSpec::from_doc(&doc)?;
+    let draft = devnet_draft(name, timestamp_ms, &validators, faucet.address(), options)?;
+    let (output, shares) =
+        deal::<Variant, _, N3f1>(&mut rng, Mode::NonZeroCounter, draft.participants.clone())
+            .map_err(|e| invalid("dkg_output", format!("dealing failed: {e}")))?;
+    let spec = ChainSpec::complete(draft, output)?;
     let validator_keys = keys
         .into_iter()
         .map(|private_key| {
@@ -892,6 +1071,70 @@ pub fn deal_devnet_with(
         validator_keys,
         faucet,
     })
+}
+
+/// A devnet's genesis draft: `validators` (identity keys and p2p addresses), every execution
+/// mode, simulated platforms allowed (governance still registers the runtime release), the
+/// faucet and each validator's account funded. Its validators complete it with a ceremony
+/// (`hyperchain genesis ceremony`), or a dealer does ([`deal_devnet`]).
+pub fn devnet_draft(
+    name: &str,
+    timestamp_ms: u64,
+    validators: &[(PublicKey, SocketAddr)],
+    faucet: Address,
+    options: DevnetOptions,
+) -> Result<Draft, GenesisError> {
+    // The validators' accounts pay for their governance proposals and approvals.
+    let accounts = validators.iter().map(|(k, _)| {
+        (
+            hyperchain_types::SenderKey::from(k.clone()).address(),
+            DEVNET_VALIDATOR_BALANCE,
+        )
+    });
+    let allocations = [(faucet, DEVNET_FAUCET_BALANCE)]
+        .into_iter()
+        .chain(accounts)
+        .chain(options.allocations)
+        .map(|(address, balance)| AllocationEntry {
+            address: address.to_hex(),
+            balance: balance.to_string(),
+        })
+        .collect();
+    let doc = GenesisDoc {
+        chain: name.to_string(),
+        chain_id: None,
+        timestamp_ms,
+        validators: validators
+            .iter()
+            .map(|(k, a)| ValidatorEntry {
+                public_key: hex_of(k),
+                address: *a,
+            })
+            .collect(),
+        dkg_output: String::new(),
+        threshold_polynomial: None,
+        group_public_key: None,
+        policy: PolicyDoc {
+            execution_modes: [
+                ExecutionMode::Replicated,
+                ExecutionMode::Single,
+                ExecutionMode::Committee(DEVNET_MAX_COMMITTEE),
+                ExecutionMode::CrossVendor,
+            ]
+            .iter()
+            .map(ExecutionMode::to_string)
+            .collect(),
+            compute: options.compute,
+            fees: options.fees,
+            regions: crate::registry::default_regions(),
+            attestation: AttestationPolicy {
+                allow_simulated: true,
+                ..AttestationPolicy::default()
+            },
+        },
+        allocations,
+    };
+    Draft::from_doc(&doc)
 }
 
 pub use hyperchain_types::consensus::GroupPublicKey;

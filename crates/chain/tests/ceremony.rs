@@ -1,0 +1,168 @@
+//! The genesis ceremony on the simulated network: validators generate the chain's threshold key
+//! together (no dealer), and a ceremony some validator missed completes no genesis.
+
+use crate::sim::good_link;
+use commonware_cryptography::bls12381::primitives::{ops, variant::MinSig};
+use commonware_cryptography::{Signer as _, ed25519};
+use commonware_parallel::Sequential;
+use commonware_runtime::{Runner as _, deterministic};
+use hyperchain_chain::ceremony::{CeremonyError, Completed};
+use hyperchain_chain::genesis::{ChainSpec, DevnetOptions, Draft, ValidatorIdentity, devnet_draft};
+use hyperchain_chain::simnet::{ceremony_network, spawn_ceremony};
+use hyperchain_types::Address;
+use hyperchain_types::consensus::PublicKey;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+fn identities(n: u64) -> Vec<ValidatorIdentity> {
+    (0..n)
+        .map(|i| ValidatorIdentity {
+            private_key: ed25519::PrivateKey::from_seed(1_000 + i),
+        })
+        .collect()
+}
+
+fn draft(identities: &[ValidatorIdentity]) -> Draft {
+    let validators: Vec<(PublicKey, SocketAddr)> = identities
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                id.public_key(),
+                SocketAddr::from(([127, 0, 0, 1], 7_000 + i as u16)),
+            )
+        })
+        .collect();
+    devnet_draft(
+        "ceremony-test",
+        1_700_000_000_000,
+        &validators,
+        Address::ZERO,
+        DevnetOptions::default(),
+    )
+    .unwrap()
+}
+
+/// Runs a ceremony among `identities` of which only those with `online[i]` take part, for at
+/// most `limit` of simulated time; each online participant's outcome (`None`: still running).
+fn ceremony(
+    identities: Vec<ValidatorIdentity>,
+    online: &[bool],
+    stores: &Path,
+    limit: Duration,
+) -> Vec<Option<Result<Completed, CeremonyError>>> {
+    let draft = draft(&identities);
+    let online = online.to_vec();
+    let stores = stores.to_path_buf();
+    deterministic::Runner::timed(Duration::from_secs(3_600)).start(|context| async move {
+        use commonware_runtime::Clock as _;
+        let peers: Vec<PublicKey> = identities.iter().map(|i| i.public_key()).collect();
+        let oracle = ceremony_network(&context, &peers, &good_link()).await;
+        let mut runs = Vec::new();
+        for (i, identity) in identities.into_iter().enumerate() {
+            if online[i] {
+                runs.push(spawn_ceremony(
+                    &context,
+                    &oracle,
+                    i,
+                    draft.clone(),
+                    identity,
+                    &stores.join(format!("v{i}")),
+                ));
+            }
+        }
+        let mut outcomes: Vec<Option<_>> = runs.iter().map(|_| None).collect();
+        let mut waited = Duration::ZERO;
+        while waited < limit && outcomes.iter().any(Option::is_none) {
+            context.sleep(Duration::from_secs(1)).await;
+            waited += Duration::from_secs(1);
+            for ((_, receiver), outcome) in runs.iter_mut().zip(outcomes.iter_mut()) {
+                if outcome.is_none() {
+                    *outcome = receiver.try_recv().ok().flatten();
+                }
+            }
+        }
+        for (handle, _) in runs {
+            handle.abort();
+        }
+        outcomes
+    })
+}
+
+/// Four validators generate the chain's key together: each ends with the same genesis and its
+/// own share, which no other participant's store holds; three shares sign for the group key;
+/// the genesis round-trips through its document.
+#[test]
+fn four_validators_complete_their_genesis_by_ceremony() {
+    let dir = tempfile::tempdir().unwrap();
+    let outcomes = ceremony(
+        identities(4),
+        &[true; 4],
+        dir.path(),
+        Duration::from_secs(120),
+    );
+    let done: Vec<Completed> = outcomes
+        .into_iter()
+        .map(|o| o.expect("completed within two minutes").expect("a genesis"))
+        .collect();
+    let spec = &done[0].spec;
+    for d in &done {
+        assert_eq!(d.spec.chain_id, spec.chain_id, "every participant agrees");
+        spec.signer(&d.key).expect("its share fits the polynomial");
+    }
+    let mut indices: Vec<_> = done.iter().map(|d| d.key.share.index).collect();
+    indices.dedup();
+    assert_eq!(indices.len(), 4, "one share each");
+    assert_eq!(spec.polynomial.required(), 3);
+    assert!(spec.dkg_output.revealed().is_empty());
+    // A quorum's dealings suffice; the selected dealers are among the validators.
+    assert!(spec.dkg_output.dealers().len() >= 3);
+
+    // Each store holds only its own validator's share.
+    for (i, d) in done.iter().enumerate() {
+        let shares: Vec<_> = std::fs::read_dir(dir.path().join(format!("v{i}")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("share-"))
+            .collect();
+        assert_eq!(shares, vec!["share-0".to_string()], "{i}");
+        let _ = d;
+    }
+
+    // Any three shares sign for the group key.
+    let message = b"a finality certificate";
+    let partials: Vec<_> = done[1..]
+        .iter()
+        .map(|d| ops::threshold::sign_message::<MinSig>(&d.key.share, b"test", message))
+        .collect();
+    let signature =
+        ops::threshold::recover::<MinSig, _>(&spec.polynomial, &partials, &Sequential).unwrap();
+    ops::verify_message::<MinSig>(spec.group_public_key(), b"test", message, &signature)
+        .expect("the group key verifies");
+
+    let again = ChainSpec::from_doc(&spec.to_doc()).unwrap();
+    assert_eq!(again.chain_id, spec.chain_id);
+}
+
+/// A validator that misses the ceremony would start the chain with a public share (its
+/// dealings are revealed): the others complete no genesis and say to run it again.
+#[test]
+fn a_ceremony_a_validator_missed_completes_no_genesis() {
+    let dir = tempfile::tempdir().unwrap();
+    let outcomes = ceremony(
+        identities(4),
+        &[true, true, true, false],
+        dir.path(),
+        Duration::from_secs(300),
+    );
+    assert_eq!(outcomes.len(), 3);
+    for outcome in outcomes {
+        match outcome {
+            Some(Err(CeremonyError::Revealed(1))) => {}
+            Some(Err(e)) => panic!("unexpected failure: {e}"),
+            Some(Ok(done)) => panic!("a genesis with a missing validator: {}", done.spec.chain_id),
+            None => panic!("no outcome within five minutes"),
+        }
+    }
+}
