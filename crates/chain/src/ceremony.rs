@@ -398,3 +398,141 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+/// What one operator's part of a ceremony across hosts needs (`hyperchain genesis ceremony`).
+#[derive(Debug)]
+pub struct ProcessOptions {
+    /// The draft every participant was given.
+    pub draft: Draft,
+    /// This validator's identity.
+    pub identity: ValidatorIdentity,
+    /// Where to listen for the other validators (by default its address in the draft).
+    pub listen: std::net::SocketAddr,
+    /// The ceremony's storage (its one-shot chain and this validator's secrets, 0700).
+    pub data_dir: PathBuf,
+    /// How long to keep serving the ceremony's chain after completing, so that slower
+    /// participants finish too.
+    pub linger: Duration,
+}
+
+/// Rate of each ceremony channel (messages per second per peer).
+const CEREMONY_QUOTA: u32 = 10_000;
+
+/// Runs this validator's part of a ceremony on tokio over authenticated p2p (the lookup
+/// network, dialing the draft's addresses): returns once it completed and lingered.
+/// `progress` is told what is happening about every ten seconds while it waits.
+pub fn run_process(
+    options: ProcessOptions,
+    progress: impl Fn(&str) + Send + 'static,
+) -> Result<Completed, CeremonyError> {
+    use commonware_cryptography::ChaCha20Poly1305;
+    use commonware_p2p::authenticated::lookup;
+    use commonware_runtime::{Quota, Runner as _, Supervisor as _, tokio};
+    use commonware_stream::{
+        cups::{self, Cups},
+        sake::{self, Sake},
+    };
+    use commonware_utils::NZU32;
+
+    let ProcessOptions {
+        draft,
+        identity,
+        listen,
+        data_dir,
+        linger,
+    } = options;
+    let store = FileSecretStore::open(&data_dir.join("secrets")).map_err(|e| {
+        CeremonyError::Genesis(GenesisError::Io {
+            path: data_dir.join("secrets"),
+            source: e,
+        })
+    })?;
+    let runtime = tokio::Config::new()
+        .with_worker_threads(2)
+        .with_storage_directory(data_dir.join("chain"));
+    tokio::Runner::new(runtime).start(|context| async move {
+        let n = draft.validators.len();
+        let handshake = Cups::<_, ChaCha20Poly1305>::new(
+            Sake {
+                signer: identity.private_key.clone(),
+                synchrony_bound: Duration::from_secs(5),
+                max_handshake_age: Duration::from_secs(10),
+                version: sake::Version::V1,
+            },
+            cups::Version::V1,
+        );
+        let namespace = [CEREMONY_NAMESPACE, b"/p2p"].concat();
+        let max_message = max_message_size(n);
+        let p2p = if crate::runner::is_local(listen.ip()) {
+            lookup::Config::local(
+                handshake,
+                &namespace,
+                listen,
+                NZUsize!(n),
+                max_message,
+                NZUsize!(1024),
+            )
+        } else {
+            lookup::Config::recommended(
+                handshake,
+                &namespace,
+                listen,
+                NZUsize!(n),
+                max_message,
+                NZUsize!(1024),
+            )
+        };
+        // The engine activates the participants itself: no peer set is tracked here.
+        let (mut network, oracle) = lookup::Network::new(context.child("p2p"), p2p);
+        let quota = Quota::per_second(NZU32!(CEREMONY_QUOTA));
+        let mut register = |c: u64| network.register(c, quota);
+        let channels = CeremonyChannels {
+            votes: register(CHANNELS[0]),
+            certificates: register(CHANNELS[1]),
+            resolver: register(CHANNELS[2]),
+            backfill: register(CHANNELS[3]),
+            broadcast: register(CHANNELS[4]),
+            dkg: register(CHANNELS[5]),
+        };
+        let network_handle = network.start();
+        progress(&format!(
+            "listening on {listen}; running the ceremony with the other {} validator(s) \
+             ({} blocks)",
+            n - 1,
+            ceremony_blocks(n)
+        ));
+        let ticker = context.child("progress").spawn(move |ctx| async move {
+            let mut waited = 0;
+            loop {
+                ctx.sleep(Duration::from_secs(10)).await;
+                waited += 10;
+                progress(&format!(
+                    "still running after {waited} s (every validator must be online and \
+                     reachable at its draft address)"
+                ));
+            }
+        });
+        let result = run(
+            context.child("ceremony"),
+            draft,
+            identity,
+            commonware_glue::dkg::network::AddressableManager::new(oracle.clone()),
+            oracle,
+            channels,
+            store,
+            "ceremony",
+        )
+        .await;
+        ticker.abort();
+        let completed = match result {
+            Ok((completed, engine)) => {
+                context.sleep(linger).await;
+                engine.abort();
+                Ok(completed)
+            }
+            Err(e) => Err(e),
+        };
+        network_handle.abort();
+        completed
+    })
+}

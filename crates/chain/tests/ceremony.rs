@@ -9,7 +9,6 @@ use commonware_runtime::{Runner as _, deterministic};
 use hyperchain_chain::ceremony::{CeremonyError, Completed};
 use hyperchain_chain::genesis::{ChainSpec, DevnetOptions, Draft, ValidatorIdentity, devnet_draft};
 use hyperchain_chain::simnet::{ceremony_network, spawn_ceremony};
-use hyperchain_types::Address;
 use hyperchain_types::consensus::PublicKey;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,7 +37,7 @@ fn draft(identities: &[ValidatorIdentity]) -> Draft {
         "ceremony-test",
         1_700_000_000_000,
         &validators,
-        Address::ZERO,
+        None,
         DevnetOptions::default(),
     )
     .unwrap()

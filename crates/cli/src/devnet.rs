@@ -255,6 +255,7 @@ pub(crate) fn create_network(
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         crate::genesis::compute_params(pipeline_depth)?,
         hyperchain_chain::fees::FeeSchedule::default(),
+        crate::genesis::KeyGeneration::Ceremony,
     )?;
     if events.json {
         events.emit(json!({"event": "genesis", "report": report}), String::new);

@@ -1051,7 +1051,13 @@ pub fn deal_devnet_with(
         .map(|k| k.public_key())
         .zip(addresses.iter().copied())
         .collect();
-    let draft = devnet_draft(name, timestamp_ms, &validators, faucet.address(), options)?;
+    let draft = devnet_draft(
+        name,
+        timestamp_ms,
+        &validators,
+        Some(faucet.address()),
+        options,
+    )?;
     let (output, shares) =
         deal::<Variant, _, N3f1>(&mut rng, Mode::NonZeroCounter, draft.participants.clone())
             .map_err(|e| invalid("dkg_output", format!("dealing failed: {e}")))?;
@@ -1075,13 +1081,14 @@ pub fn deal_devnet_with(
 
 /// A devnet's genesis draft: `validators` (identity keys and p2p addresses), every execution
 /// mode, simulated platforms allowed (governance still registers the runtime release), the
-/// faucet and each validator's account funded. Its validators complete it with a ceremony
+/// faucet (if any, with [`DEVNET_FAUCET_BALANCE`]) and each validator's account funded. Its
+/// validators complete it with a ceremony
 /// (`hyperchain genesis ceremony`), or a dealer does ([`deal_devnet`]).
 pub fn devnet_draft(
     name: &str,
     timestamp_ms: u64,
     validators: &[(PublicKey, SocketAddr)],
-    faucet: Address,
+    faucet: Option<Address>,
     options: DevnetOptions,
 ) -> Result<Draft, GenesisError> {
     // The validators' accounts pay for their governance proposals and approvals.
@@ -1091,7 +1098,8 @@ pub fn devnet_draft(
             DEVNET_VALIDATOR_BALANCE,
         )
     });
-    let allocations = [(faucet, DEVNET_FAUCET_BALANCE)]
+    let allocations = faucet
+        .map(|f| (f, DEVNET_FAUCET_BALANCE))
         .into_iter()
         .chain(accounts)
         .chain(options.allocations)
