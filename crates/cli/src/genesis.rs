@@ -469,7 +469,33 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
             Ok(())
         }
         GenesisCommand::Show { file, json } => {
-            let spec = ChainSpec::load(&file)?;
+            let raw = hyperchain_chain::genesis::read_doc(&file)?;
+            if raw.dkg_output.is_empty() {
+                let draft = Draft::from_doc(&raw)?;
+                if json {
+                    println!(
+                        "{}",
+                        json!({
+                            "draft": true,
+                            "chain": draft.name,
+                            "timestamp_ms": draft.timestamp_ms,
+                            "validators": raw.validators,
+                        })
+                    );
+                } else {
+                    println!(
+                        "draft genesis of chain {} with {} validators: not complete until its \
+                         validators run `hyperchain genesis ceremony`",
+                        draft.name,
+                        draft.validators.len()
+                    );
+                    for v in &raw.validators {
+                        println!("  {}  {}", v.public_key, v.address);
+                    }
+                }
+                return Ok(());
+            }
+            let spec = ChainSpec::from_doc(&raw)?;
             let doc = spec.to_doc();
             if json {
                 println!(
@@ -481,6 +507,7 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
                         "validators": doc.validators,
                         "threshold": spec.polynomial.required(),
                         "group_public_key": doc.group_public_key,
+                        "dealers": spec.dkg_output.dealers().len(),
                         "governance": "proposals approved by 2f+1 validators",
                         "execution_modes": doc.policy.execution_modes,
                         "compute": doc.policy.compute,

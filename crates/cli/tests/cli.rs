@@ -452,6 +452,8 @@ mod chain {
     fn genesis_init_writes_a_devnet_and_refuses_to_overwrite_it() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
+        let base = free_ports(8);
+        let base_text = base.to_string();
         let args = [
             "genesis",
             "init",
@@ -462,7 +464,7 @@ mod chain {
             "--chain",
             "testnet",
             "--base-port",
-            "41000",
+            &base_text,
             "--pipeline-depth",
             "4",
             "--json",
@@ -482,8 +484,9 @@ mod chain {
         assert_eq!(report["chain"], "testnet");
         let validators = report["validators"].as_array().unwrap();
         assert_eq!(validators.len(), 4);
-        assert_eq!(validators[3]["p2p"], "127.0.0.1:41003");
-        assert_eq!(validators[3]["rpc"], "127.0.0.1:41007");
+        assert_eq!(validators[3]["p2p"], format!("127.0.0.1:{}", base + 3));
+        assert_eq!(validators[3]["rpc"], format!("127.0.0.1:{}", base + 7));
+        assert_eq!(report["key_generation"], "ceremony", "{report}");
         for i in 0..4 {
             let key = d.join(format!("net/validator-{i}/validator.key"));
             let mode = std::fs::metadata(&key).unwrap().permissions().mode();
@@ -512,6 +515,121 @@ mod chain {
         let out = hyperchain(d, &["node", "--config", "net/validator-0/config.json"]);
         assert!(!out.status.success());
         assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    }
+
+    /// A genesis ceremony across processes, as operators on separate hosts run it: each
+    /// validator generates its key, a draft names them, and each runs its part. With one
+    /// validator missing, the others write nothing (its share would be public) and say so; with
+    /// all four, each gets the same genesis and its own share, which a node accepts. A key
+    /// that is not in the draft is refused.
+    #[test]
+    fn a_genesis_ceremony_across_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let base = free_ports(4);
+        let mut validators = Vec::new();
+        for i in 0..4 {
+            std::fs::create_dir_all(d.join(format!("v{i}"))).unwrap();
+            let key = format!("v{i}/validator.key");
+            let made = json(&hyperchain(
+                d,
+                &["genesis", "keygen", "--out", &key, "--json"],
+            ));
+            let pk = made["public_key"].as_str().unwrap().to_string();
+            validators.push(format!("{pk}@127.0.0.1:{}", base + i));
+        }
+        let mut draft_args = vec!["genesis", "draft", "--out", "draft.json"];
+        for v in &validators {
+            draft_args.extend(["--validator", v.as_str()]);
+        }
+        let drafted = hyperchain(d, &draft_args);
+        assert!(drafted.status.success(), "{}", stderr(&drafted));
+        let draft_shown = json(&hyperchain(d, &["genesis", "show", "draft.json", "--json"]));
+        assert_eq!(draft_shown["draft"], true, "{draft_shown}");
+
+        let run = |who: &[usize], attempt: &str| -> Vec<Output> {
+            let children: Vec<Child> = who
+                .iter()
+                .map(|i| {
+                    Command::new(env!("CARGO_BIN_EXE_hyperchain"))
+                        .current_dir(d)
+                        .args(["genesis", "ceremony", "--genesis", "draft.json", "--json"])
+                        .args(["--linger", "2", "--key"])
+                        .arg(format!("v{i}/validator.key"))
+                        .arg("--out")
+                        .arg(format!("v{i}/genesis.json"))
+                        .arg("--data-dir")
+                        .arg(format!("v{i}/ceremony-{attempt}"))
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            children
+                .into_iter()
+                .map(|c| c.wait_with_output().unwrap())
+                .collect()
+        };
+
+        // Validator 3 is missing: the others' ceremony reveals its share, so none completes.
+        for out in run(&[0, 1, 2], "first") {
+            assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+            assert!(stderr(&out).contains("revealed"), "{}", stderr(&out));
+        }
+        for i in 0..4 {
+            assert!(!d.join(format!("v{i}/genesis.json")).exists());
+            let key = std::fs::read_to_string(d.join(format!("v{i}/validator.key"))).unwrap();
+            assert!(!key.contains("bls_share"), "no share was added");
+        }
+
+        // All four: the same genesis everywhere, a share each.
+        let outs = run(&[0, 1, 2, 3], "second");
+        let mut ids = Vec::new();
+        for out in &outs {
+            assert!(out.status.success(), "{}", stderr(out));
+            ids.push(json(out)["chain_id"].as_str().unwrap().to_string());
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "{ids:?}");
+        let shown = json(&hyperchain(
+            d,
+            &["genesis", "show", "v0/genesis.json", "--json"],
+        ));
+        assert_eq!(shown["chain_id"], ids[0].as_str());
+        assert_eq!(shown["threshold"], 3);
+        for i in 0..4 {
+            let key = std::fs::read_to_string(d.join(format!("v{i}/validator.key"))).unwrap();
+            assert!(key.contains("bls_share"), "{key}");
+            let a = std::fs::read(d.join(format!("v{i}/genesis.json"))).unwrap();
+            let b = std::fs::read(d.join("v0/genesis.json")).unwrap();
+            assert_eq!(a, b, "identical genesis files");
+        }
+
+        // A key the draft does not name is refused before any network is used.
+        json(&hyperchain(
+            d,
+            &["genesis", "keygen", "--out", "stranger.key", "--json"],
+        ));
+        let stranger = hyperchain(
+            d,
+            &[
+                "genesis",
+                "ceremony",
+                "--genesis",
+                "draft.json",
+                "--key",
+                "stranger.key",
+                "--out",
+                "stranger-genesis.json",
+            ],
+        );
+        assert_eq!(stranger.status.code(), Some(1));
+        assert!(
+            stderr(&stranger).contains("not one of the draft's validators"),
+            "{}",
+            stderr(&stranger)
+        );
     }
 
     struct Node {
