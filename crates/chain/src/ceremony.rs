@@ -227,6 +227,37 @@ where
     Ok((Completed { spec, key }, handle))
 }
 
+/// A receiver that adds the size of every message it delivers to a shared count (what a
+/// ceremony costs a participant in bytes received).
+#[derive(Debug)]
+pub struct CountingReceiver<R> {
+    inner: R,
+    bytes: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R> CountingReceiver<R> {
+    /// `inner`, counting into `bytes`.
+    pub fn new(inner: R, bytes: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        CountingReceiver { inner, bytes }
+    }
+}
+
+impl<R: Receiver> Receiver for CountingReceiver<R> {
+    type Error = R::Error;
+    type PublicKey = R::PublicKey;
+
+    async fn recv(&mut self) -> Result<commonware_p2p::Message<Self::PublicKey>, Self::Error> {
+        let message = self.inner.recv().await?;
+        self.bytes
+            .fetch_add(message.1.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(message)
+    }
+
+    fn capacity(&self) -> std::num::NonZeroUsize {
+        self.inner.capacity()
+    }
+}
+
 /// A [`SecretStore`] in a directory (mode 0700): one file (mode 0600) per share, dealer seed
 /// and received dealing, each written to a temporary file, synced and renamed into place, so
 /// a write is durable once it returns and a crash leaves the old value or the new one.

@@ -246,7 +246,8 @@ pub async fn ceremony_network(
 }
 
 /// Runs validator `index`'s part of the ceremony completing `draft` on the simulated network,
-/// with its secrets in `store`; the receiver gets its outcome. The participant keeps serving
+/// with its secrets in `store`, adding the bytes it receives to `received`; the receiver gets
+/// its outcome. The participant keeps serving
 /// the ceremony's chain after it completed, until `handle` is aborted.
 pub fn spawn_ceremony(
     context: &deterministic::Context,
@@ -255,6 +256,7 @@ pub fn spawn_ceremony(
     draft: crate::genesis::Draft,
     identity: crate::genesis::ValidatorIdentity,
     store: &Path,
+    received: Arc<std::sync::atomic::AtomicU64>,
 ) -> (
     Handle<()>,
     oneshot::Receiver<Result<crate::ceremony::Completed, crate::ceremony::CeremonyError>>,
@@ -272,7 +274,9 @@ pub fn spawn_ceremony(
             let control = oracle.control(me);
             let mut ch = Vec::new();
             for c in ceremony::CHANNELS {
-                ch.push(Some(control.register(c, quota).await.expect("channel")));
+                let (sender, receiver) = control.register(c, quota).await.expect("channel");
+                let receiver = ceremony::CountingReceiver::new(receiver, received.clone());
+                ch.push(Some((sender, receiver)));
             }
             let mut take = |i: usize| ch[i].take().expect("registered once");
             let channels = CeremonyChannels {

@@ -43,14 +43,33 @@ fn draft(identities: &[ValidatorIdentity]) -> Draft {
     .unwrap()
 }
 
+/// What a ceremony run ended with.
+struct Run {
+    /// Each online participant's outcome (`None`: still running at the limit).
+    outcomes: Vec<Option<Result<Completed, CeremonyError>>>,
+    /// Simulated time until the last outcome.
+    elapsed: Duration,
+    /// Bytes all participants received.
+    bytes: u64,
+}
+
 /// Runs a ceremony among `identities` of which only those with `online[i]` take part, for at
-/// most `limit` of simulated time; each online participant's outcome (`None`: still running).
+/// most `limit` of simulated time.
 fn ceremony(
     identities: Vec<ValidatorIdentity>,
     online: &[bool],
     stores: &Path,
     limit: Duration,
 ) -> Vec<Option<Result<Completed, CeremonyError>>> {
+    ceremony_run(identities, online, stores, limit).outcomes
+}
+
+fn ceremony_run(
+    identities: Vec<ValidatorIdentity>,
+    online: &[bool],
+    stores: &Path,
+    limit: Duration,
+) -> Run {
     let draft = draft(&identities);
     let online = online.to_vec();
     let stores = stores.to_path_buf();
@@ -58,6 +77,7 @@ fn ceremony(
         use commonware_runtime::Clock as _;
         let peers: Vec<PublicKey> = identities.iter().map(|i| i.public_key()).collect();
         let oracle = ceremony_network(&context, &peers, &good_link()).await;
+        let received = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut runs = Vec::new();
         for (i, identity) in identities.into_iter().enumerate() {
             if online[i] {
@@ -68,14 +88,16 @@ fn ceremony(
                     draft.clone(),
                     identity,
                     &stores.join(format!("v{i}")),
+                    received.clone(),
                 ));
             }
         }
         let mut outcomes: Vec<Option<_>> = runs.iter().map(|_| None).collect();
         let mut waited = Duration::ZERO;
+        let step = Duration::from_millis(100);
         while waited < limit && outcomes.iter().any(Option::is_none) {
-            context.sleep(Duration::from_secs(1)).await;
-            waited += Duration::from_secs(1);
+            context.sleep(step).await;
+            waited += step;
             for ((_, receiver), outcome) in runs.iter_mut().zip(outcomes.iter_mut()) {
                 if outcome.is_none() {
                     *outcome = receiver.try_recv().ok().flatten();
@@ -85,7 +107,11 @@ fn ceremony(
         for (handle, _) in runs {
             handle.abort();
         }
-        outcomes
+        Run {
+            outcomes,
+            elapsed: waited,
+            bytes: received.load(std::sync::atomic::Ordering::Relaxed),
+        }
     })
 }
 
@@ -163,5 +189,41 @@ fn a_ceremony_a_validator_missed_completes_no_genesis() {
             Some(Ok(done)) => panic!("a genesis with a missing validator: {}", done.spec.chain_id),
             None => panic!("no outcome within five minutes"),
         }
+    }
+}
+
+/// What a ceremony costs, for docs/OPERATORS.md: simulated time to completion and bytes
+/// received per validator, for 4, 7 and 100 validators on links of 50 ms ± 10 ms with 2%
+/// loss. Long (100 validators): run it by hand with
+/// `CEREMONY_SIZES=4,7,100 cargo test -p hyperchain-chain --features testkit --test chain
+/// ceremony_cost -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn ceremony_cost() {
+    let sizes: Vec<u64> = std::env::var("CEREMONY_SIZES")
+        .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())
+        .unwrap_or_else(|_| vec![4, 7, 100]);
+    for n in sizes {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let run = ceremony_run(
+            identities(n),
+            &vec![true; n as usize],
+            dir.path(),
+            Duration::from_secs(3_000),
+        );
+        let done = run
+            .outcomes
+            .iter()
+            .filter(|o| matches!(o, Some(Ok(_))))
+            .count();
+        println!(
+            "{n} validators: {done} completed in {:.1} s simulated ({:.1} s to run), \
+             {} KiB received per validator",
+            run.elapsed.as_secs_f64(),
+            started.elapsed().as_secs_f64(),
+            run.bytes / n / 1024
+        );
+        assert_eq!(done, n as usize);
     }
 }

@@ -1,17 +1,19 @@
 //! Genesis: the document every validator of a chain starts from, the chain id derived from it,
-//! validator and account key files, and a dealer for devnets.
+//! validator and account key files, and a dealer for tests.
 //!
 //! The **genesis document** (`genesis.json`) names the chain, its genesis timestamp, the
-//! validators (ed25519 identity keys and p2p addresses), the threshold-BLS public polynomial
-//! (group public key = its constant term) and the initial policy.
-//! [`ChainSpec::from_doc`] validates all of it; the **chain id** is the SHA-256 of its
-//! canonical encoding ([`ChainSpec::canonical_bytes`]). Validator p2p addresses are operational
-//! data and are *not* part of the chain id, so a validator can move without forking.
+//! validators (ed25519 identity keys and p2p addresses), the output of the validators' key
+//! generation (the threshold-BLS public polynomial, whose constant term is the group public
+//! key) and the initial policy. A **draft** ([`Draft`]) is the same document without the key
+//! generation's output: its validators complete it with a ceremony (the node's `ceremony`
+//! module), so that each holds only its own share. [`ChainSpec::from_doc`] validates all of it;
+//! the **chain id** is the SHA-256 of its canonical encoding ([`ChainSpec::canonical_bytes`]).
+//! Validator p2p addresses are operational data and are *not* part of the chain id, so a
+//! validator can move without forking.
 //!
-//! The **dealer** ([`deal_devnet`]) is for devnets and tests only: one process generates every
-//! validator's identity key and threshold share, so whoever runs it (or reads its output) can
-//! sign for the whole chain. A production chain runs a DKG instead and publishes only the
-//! resulting polynomial.
+//! The **dealer** ([`deal_devnet`]) is for tests only: one process generates every validator's
+//! identity key and threshold share, so whoever runs it (or reads its output) can sign for the
+//! whole chain.
 
 use commonware_codec::{Decode as _, DecodeExt as _, Encode as _};
 use commonware_cryptography::{
