@@ -533,6 +533,61 @@ pub struct FeesResponse {
     pub height: u64,
 }
 
+/// What an open proposal would do to the current compute members, were it carried out now
+/// (`GET /proposal/{id}/preview`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewView {
+    /// The proposal.
+    pub proposal: ProposalView,
+    /// The finalized height the preview was computed at.
+    pub height: u64,
+    /// Block time of that height (ms).
+    pub now_ms: u64,
+    /// Why the action would be refused, if it would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// The members whose membership it would end.
+    pub ended: Vec<EndedView>,
+    /// Each region with active members: Intel and AMD members before and after.
+    pub regions: Vec<RegionImpactView>,
+}
+
+/// A member a previewed action would end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedView {
+    /// The node.
+    pub id: Digest,
+    /// Its region.
+    pub region: String,
+    /// Its platform.
+    pub platform: String,
+    /// `intel` or `amd`.
+    pub vendor: String,
+    /// Block time its membership would end (ms): now for a revocation, the end of the
+    /// recovery grace for a policy (unless it re-attests with evidence the policy accepts).
+    pub at_ms: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// A region's members before and after a previewed action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionImpactView {
+    /// The region.
+    pub region: String,
+    /// Active Intel members now.
+    pub intel_before: usize,
+    /// Active Intel members once the action's effects are complete.
+    pub intel_after: usize,
+    /// Active AMD members now.
+    pub amd_before: usize,
+    /// Active AMD members once the action's effects are complete.
+    pub amd_after: usize,
+    /// It would lose its last Intel or its last AMD member: cross-vendor contracts naming it
+    /// would stall until one joins.
+    pub loses_a_vendor: bool,
+}
+
 /// The open governance proposals (`GET /proposals`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProposalsView {
@@ -637,6 +692,10 @@ pub struct NodeView {
     /// The TEE chip it runs on (one active identity per chip).
     #[serde(default)]
     pub chip: Option<Digest>,
+    /// Block time (ms) since which the policy in force rejects its recorded evidence: its
+    /// membership ends at `expires_ms` unless it re-attests with evidence the policy accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fails_policy_since: Option<u64>,
 }
 
 impl NodeView {
@@ -671,6 +730,7 @@ impl NodeView {
             suspended_until_ms: 0,
             bond: record.bond.to_string(),
             chip: Some(record.chip),
+            fails_policy_since: record.fails_policy_since,
         }
     }
 }

@@ -30,7 +30,7 @@ pub use endorsements::{Endorsements, SimEndorsements, SnpEndorsements};
 pub use error::VerifyError;
 pub use policy::{
     AttestationPolicy, MAX_FUTURE_SKEW_SECS, Measurement, POLICY_CHECKS, PolicyCheck, PolicyError,
-    TcbMinimums, TdxRegisters, evaluate, policy_checks, policy_limits,
+    TcbMinimums, TdxRegisters, evaluate, evaluate_standing, policy_checks, policy_limits,
 };
 pub use snp::{
     AMD_ARKS, SNP_REPORT_LEN, SnpTcb, check_chip_id, check_vcek_tcb,

@@ -21,6 +21,8 @@ pub mod policy_limits {
     pub const MAX_TCB_SHAPES: usize = 8;
     /// Most accepted sets of TDX registers.
     pub const MAX_TDX_REGISTER_SETS: usize = 16;
+    /// Longest grace a policy change gives current members it rejects: 30 days.
+    pub const MAX_RECOVERY_GRACE_SECS: u64 = 30 * 24 * 3600;
 }
 use policy_limits::*;
 
@@ -305,6 +307,11 @@ pub struct AttestationPolicy {
     pub reattestation_interval_secs: u64,
     /// Accept the simulated platforms. **Devnets only**: anyone can forge simulated evidence.
     pub allow_simulated: bool,
+    /// When this policy takes effect, current members whose recorded evidence it rejects keep
+    /// their membership this long (seconds) at most, to re-attest with evidence it accepts
+    /// (e.g. after a TCB recovery: update the firmware, then re-attest). Default three days;
+    /// at most [`policy_limits::MAX_RECOVERY_GRACE_SECS`].
+    pub recovery_grace_secs: u64,
 }
 
 impl Default for AttestationPolicy {
@@ -321,6 +328,7 @@ impl Default for AttestationPolicy {
             token_validity_secs: 24 * 3600,
             reattestation_interval_secs: 12 * 3600,
             allow_simulated: false,
+            recovery_grace_secs: 3 * 24 * 3600,
         }
     }
 }
@@ -335,6 +343,12 @@ impl AttestationPolicy {
 
     /// Checks the policy is coherent and within the encoding bounds.
     pub fn validate(&self) -> Result<(), String> {
+        if self.recovery_grace_secs > policy_limits::MAX_RECOVERY_GRACE_SECS {
+            return Err(format!(
+                "recovery_grace_secs is at most {} (30 days)",
+                policy_limits::MAX_RECOVERY_GRACE_SECS
+            ));
+        }
         if self.token_validity_secs == 0 {
             return Err("token_validity_secs must be positive".into());
         }
@@ -708,6 +722,25 @@ pub fn policy_checks(
     out
 }
 
+/// Whether `policy` still accepts a member's recorded `claims` — the claims of evidence the
+/// chain accepted earlier — judged on every claim but the evidence's binding and age (which
+/// were checked when it was accepted): what a policy change does to current members.
+pub fn evaluate_standing(policy: &AttestationPolicy, claims: &Claims) -> Result<(), PolicyError> {
+    let fresh = Claims {
+        timestamp: None,
+        ..claims.clone()
+    };
+    for (name, c) in policy_checks(policy, &fresh, None, 0) {
+        if let PolicyCheck::Failed(e) = c
+            && name != "report-data"
+            && name != "evidence-age"
+        {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// Whether `policy` accepts `claims` bound to `expected_report_data` at time `now` (unix
 /// seconds). The first failed check, in [`POLICY_CHECKS`] order, is the error.
 pub fn evaluate(
@@ -749,6 +782,7 @@ impl Write for AttestationPolicy {
         self.token_validity_secs.write(buf);
         self.reattestation_interval_secs.write(buf);
         self.allow_simulated.write(buf);
+        self.recovery_grace_secs.write(buf);
     }
 }
 
@@ -772,6 +806,7 @@ impl EncodeSize for AttestationPolicy {
             + 4
             + 8 * 3
             + 1
+            + 8
     }
 }
 
@@ -843,6 +878,7 @@ impl Read for AttestationPolicy {
             token_validity_secs: u64::read(buf)?,
             reattestation_interval_secs: u64::read(buf)?,
             allow_simulated: bool::read(buf)?,
+            recovery_grace_secs: u64::read(buf)?,
         })
     }
 }

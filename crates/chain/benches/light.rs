@@ -142,6 +142,7 @@ fn bench_registry(c: &mut Criterion) {
         revoked: None,
         bond: 0,
         chip: hyperchain_types::Digest([2; 32]),
+        fails_policy_since: None,
     };
     let records: Vec<NodeRecord> = (0..1_000).map(record).collect();
     let mut accumulator = MemoryNodeStore::new();

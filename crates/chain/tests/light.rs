@@ -559,6 +559,7 @@ fn a_token_verifies_only_while_its_block_is_recent_enough() {
         revoked: None,
         bond: 0,
         chip: hyperchain_types::Digest([2; 32]),
+        fails_policy_since: None,
     };
     let mut root = MemoryNodeStore::new();
     let state_root = root.update([(node_key(&record.id()), Some(record.encode().to_vec()))]);

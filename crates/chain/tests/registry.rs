@@ -691,3 +691,135 @@ fn a_full_registry_makes_room_by_dropping_revoked_and_expired_nodes() {
     let (_, status) = register(&mut chain, 12);
     assert!(rejected(&status).contains("expired"), "{status:?}");
 }
+
+/// TCB recovery without an outage (issue: another TEE network lost 7 of its 22 TDX nodes for
+/// days after an Intel TCB recovery): a policy that raises the minimum TCB judges the current
+/// members by their recorded evidence. The preview lists who would lose membership per region
+/// and vendor, and says the region would lose its last AMD node. Once carried out, a failing
+/// member keeps its membership for the policy's recovery grace only: one that re-attests with
+/// updated firmware stays, one that does not is no longer a member when the grace ends. The
+/// members the policy accepts are untouched.
+#[test]
+fn a_tcb_recovery_evicts_members_after_a_grace_unless_they_re_attest() {
+    use hyperchain_attest::TcbMinimums;
+    use hyperchain_chain::registry::{Now, preview};
+    let mut chain = Chain::new(dev_policy());
+    chain.block(1000, vec![]);
+    let tx = chain.tx(100, release());
+    chain.block(1000, vec![tx]);
+    let register = |chain: &mut Chain, seed: u64, flavour: SimFlavour| {
+        let id = hyperchain_chain::testkit::identity(seed);
+        let r = chain.0.registration(flavour, id, "eu", IMAGE);
+        let tx = chain.tx(seed, Payload::Register(r));
+        assert_eq!(chain.block(1000, vec![tx]), vec![ReceiptStatus::Accepted]);
+        id
+    };
+    let amd_updating = register(&mut chain, 21, SimFlavour::Amd);
+    let amd_stale = register(&mut chain, 22, SimFlavour::Amd);
+    let intel = register(&mut chain, 23, SimFlavour::Intel);
+
+    // The recovery: SEV-SNP (simulated AMD) TCBs below [2, 1, 1, 1] fail; a one-hour grace.
+    let grace_ms = 3_600_000;
+    let mut policy = dev_policy();
+    policy.measurements = chain
+        .store
+        .get(&TreeId::ROOT, hyperchain_chain::registry::POLICY_KEY)
+        .unwrap()
+        .map(|raw| AttestationPolicy::decode(bytes::Bytes::from(raw)).unwrap())
+        .unwrap()
+        .measurements;
+    policy.min_tcb.insert(
+        Platform::SimAmd,
+        TcbMinimums::new(vec![vec![2, 1, 1, 1]]).unwrap(),
+    );
+    policy.recovery_grace_secs = grace_ms / 1000;
+    let action = GovernanceAction::SetPolicy(policy.encode().to_vec());
+
+    let now = Now {
+        height: 0,
+        ms: chain.time_ms,
+    };
+    let cfg = RegistryConfig {
+        genesis_policy: dev_policy(),
+        ..RegistryConfig::default()
+    };
+    let seen = preview(&chain.store.snapshot().unwrap(), &cfg, &action, now).unwrap();
+    assert_eq!(seen.refused, None);
+    let mut ended: Vec<_> = seen.ended.iter().map(|e| e.record.identity_key).collect();
+    ended.sort();
+    let mut expected = vec![amd_updating, amd_stale];
+    expected.sort();
+    assert_eq!(
+        ended, expected,
+        "both AMD members fail; the Intel one passes"
+    );
+    assert!(
+        seen.ended
+            .iter()
+            .all(|e| e.at_ms == chain.time_ms + grace_ms)
+    );
+    assert!(seen.ended[0].reason.contains("min-tcb"), "{:?}", seen.ended);
+    assert_eq!(seen.regions.len(), 1);
+    let eu = &seen.regions[0];
+    assert_eq!((eu.intel_before, eu.intel_after), (1, 1));
+    assert_eq!((eu.amd_before, eu.amd_after), (2, 0));
+    assert!(eu.loses_a_vendor(), "eu would lose its last AMD member");
+
+    let tx = chain.tx(100, Payload::Propose(action));
+    assert_eq!(chain.block(1000, vec![tx]), vec![ReceiptStatus::Accepted]);
+    let since = chain.time_ms;
+    for id in [amd_updating, amd_stale] {
+        let record = chain.record(&id).unwrap();
+        assert_eq!(record.fails_policy_since, Some(since));
+        assert!(record.expires_ms <= since + grace_ms);
+        assert!(
+            record.is_active(chain.time_ms),
+            "still a member during the grace"
+        );
+        assert_eq!(chain.in_accumulator(&id), Some(record.expires_ms));
+    }
+    let untouched = chain.record(&intel).unwrap();
+    assert_eq!(untouched.fails_policy_since, None);
+    assert!(untouched.expires_ms > since + grace_ms);
+
+    // Old firmware cannot re-attest; updated firmware can, and ends the grace.
+    let owner = hyperchain_types::SenderKey(amd_updating).address();
+    let old = chain.0.registration_with_tcb(
+        owner,
+        SimFlavour::Amd,
+        &amd_updating,
+        amd_updating,
+        "eu",
+        IMAGE,
+        None,
+    );
+    let tx = chain.tx(21, Payload::Reattest(old));
+    assert!(rejected(&chain.block(1000, vec![tx])[0]).contains("min-tcb"));
+    let updated = chain.0.registration_with_tcb(
+        owner,
+        SimFlavour::Amd,
+        &amd_updating,
+        amd_updating,
+        "eu",
+        IMAGE,
+        Some([2, 1, 1, 1]),
+    );
+    let tx = chain.tx(21, Payload::Reattest(updated));
+    assert_eq!(chain.block(1000, vec![tx]), vec![ReceiptStatus::Accepted]);
+    let recovered = chain.record(&amd_updating).unwrap();
+    assert_eq!(recovered.fails_policy_since, None);
+    assert!(recovered.expires_ms > since + grace_ms);
+
+    // When the grace ends, the member that did not re-attest is no longer one.
+    chain.block(grace_ms, vec![]);
+    let stale = chain.record(&amd_stale).unwrap();
+    assert!(!stale.is_active(chain.time_ms));
+    assert_eq!(stale.status(chain.time_ms), "expired");
+    assert!(
+        chain
+            .record(&amd_updating)
+            .unwrap()
+            .is_active(chain.time_ms)
+    );
+    assert!(chain.record(&intel).unwrap().is_active(chain.time_ms));
+}

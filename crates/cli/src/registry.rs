@@ -187,6 +187,16 @@ pub enum GovernanceCommand {
         #[command(flatten)]
         gov: GovArgs,
     },
+    /// What an open proposal would do to the current compute members, were it carried out
+    /// now: the members whose membership it ends (at once for a revocation; for a policy,
+    /// when its recovery grace ends unless they re-attest with evidence it accepts), per
+    /// region and vendor, and the regions it would leave without an Intel or AMD member.
+    Preview {
+        /// The proposal id.
+        proposal: Digest,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// List the open proposals: what each does, its approvals and how many it needs.
     List {
         #[command(flatten)]
@@ -627,6 +637,69 @@ pub fn node(action: NodeAction) -> Result<()> {
 
 pub fn governance(action: GovernanceCommand) -> Result<()> {
     let (action, gov) = match action {
+        GovernanceCommand::Preview { proposal, conn } => {
+            let client = client(&conn.rpc)?;
+            let view = runtime()?
+                .block_on(client.preview(&proposal))
+                .map_err(|e| rpc_error(&conn.rpc, e))?
+                .ok_or_else(|| {
+                    anyhow!(
+                        "no open proposal 0x{proposal} (not finalized yet, carried out or lapsed)"
+                    )
+                })?;
+            if conn.json {
+                println!("{}", serde_json::to_string_pretty(&view)?);
+                return Ok(());
+            }
+            println!(
+                "proposal 0x{} ({}), at height {}",
+                view.proposal.id, view.proposal.action, view.height
+            );
+            if let Some(reason) = &view.refused {
+                println!("it would be refused: {reason}");
+                return Ok(());
+            }
+            if view.ended.is_empty() {
+                println!("no current member would lose its membership");
+            } else {
+                println!(
+                    "{} member(s) would lose their membership:",
+                    view.ended.len()
+                );
+                let mut groups: std::collections::BTreeMap<(&str, &str), Vec<_>> =
+                    Default::default();
+                for e in &view.ended {
+                    groups
+                        .entry((e.region.as_str(), e.vendor.as_str()))
+                        .or_default()
+                        .push(e);
+                }
+                for ((region, vendor), members) in groups {
+                    println!("  region {region}, {vendor}: {}", members.len());
+                    for e in members {
+                        let when = if e.at_ms <= view.now_ms {
+                            "at once".to_string()
+                        } else {
+                            format!(
+                                "in {} h unless it re-attests",
+                                (e.at_ms - view.now_ms).div_ceil(3_600_000)
+                            )
+                        };
+                        println!("    0x{} ({}) {when}: {}", e.id, e.platform, e.reason);
+                    }
+                }
+            }
+            for r in &view.regions {
+                if r.loses_a_vendor {
+                    println!(
+                        "WARNING: region {} would be left with {} Intel and {} AMD member(s) \
+                         (now {} and {}): its cross-vendor contracts would stall",
+                        r.region, r.intel_after, r.amd_after, r.intel_before, r.amd_before
+                    );
+                }
+            }
+            return Ok(());
+        }
         GovernanceCommand::List { conn } => {
             let client = client(&conn.rpc)?;
             let list = runtime()?

@@ -1894,6 +1894,40 @@ mod chain {
         let listed = json(&with_rpc(&["governance", "list", "--json"]));
         assert_eq!(listed["proposals"], serde_json::json!([]), "{listed}");
 
+        // A policy that accepts no measurement, previewed before anyone approves it: the
+        // one active member (Intel, eu) would lose its membership after the recovery grace,
+        // leaving eu without an Intel node.
+        std::fs::write(
+            d.join("strict.json"),
+            r#"{"measurements": {}, "allow_simulated": true, "recovery_grace_secs": 7200}"#,
+        )
+        .unwrap();
+        let proposed = json(&with_rpc(&[
+            "governance",
+            "set-policy",
+            "strict.json",
+            "--validator-key",
+            "net/validator-0/validator.key",
+            "--json",
+        ]));
+        let strict = proposed["tx_id"].as_str().unwrap().to_string();
+        let preview = json(&with_rpc(&["governance", "preview", &strict, "--json"]));
+        let ended = preview["ended"].as_array().unwrap();
+        assert_eq!(ended.len(), 1, "{preview}");
+        assert_eq!(ended[0]["id"], intel_id.as_str(), "{preview}");
+        assert_eq!(ended[0]["vendor"], "intel", "{preview}");
+        assert!(
+            ended[0]["reason"].as_str().unwrap().contains("measurement"),
+            "{preview}"
+        );
+        assert_eq!(preview["regions"][0]["region"], "eu", "{preview}");
+        assert_eq!(preview["regions"][0]["loses_a_vendor"], true, "{preview}");
+        let text = with_rpc(&["governance", "preview", &strict]);
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("region eu, intel: 1"), "{text}");
+        assert!(text.contains("in 2 h unless it re-attests"), "{text}");
+        assert!(text.contains("WARNING: region eu"), "{text}");
+
         // A token verifies offline with the group key alone, and not once tampered with.
         let genesis = json(&hyperchain(
             d,

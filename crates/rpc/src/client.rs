@@ -9,9 +9,9 @@
 use crate::api::{
     AccountResponse, BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest,
     ComputeFetchResponse, ErrorBody, FeesResponse, Hex, JobView, JobsResponse, LaneView,
-    MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse, ProposalView,
-    ProposalsView, QueryRequest, QueryResponse, ReceiptView, StatusResponse, SubmitBatchRequest,
-    SubmitBatchResponse, SubmitRequest, SubmitResponse, TokenView, TxStatus,
+    MembershipResponse, NodeView, NodesResponse, NonceResponse, PreviewView, ProofResponse,
+    ProposalView, ProposalsView, QueryRequest, QueryResponse, ReceiptView, StatusResponse,
+    SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse, TokenView, TxStatus,
 };
 use commonware_codec::Encode as _;
 use hyperchain_chain::light::{LightClient, LightError};
@@ -538,6 +538,12 @@ impl Client {
     /// The account's next nonce and balance in the finalized state.
     pub async fn account(&self, account: &Address) -> Result<AccountResponse, ClientError> {
         self.get(&format!("/account/{account}")).await
+    }
+
+    /// What open proposal `id` would do to the current compute members (`None`: no such
+    /// open proposal).
+    pub async fn preview(&self, id: &Digest) -> Result<Option<PreviewView>, ClientError> {
+        self.get_opt(&format!("/proposal/{id}/preview")).await
     }
 
     /// Every open governance proposal.

@@ -8,10 +8,10 @@ use crate::answer::{self, AnswerError, JobsQuery};
 use crate::api::{
     AccountResponse, BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest,
     ComputeFetchResponse, ErrorBody, FeesResponse, Hex, JobView, JobsResponse, LaneView,
-    MAX_SUBMIT_BATCH, MembershipResponse, NodeView, NodesResponse, NonceResponse, ProofResponse,
-    ProposalView, ProposalsView, QueryRequest, QueryResponse, StatusResponse, SubmitBatchRequest,
-    SubmitBatchResponse, SubmitRequest, SubmitResponse, SubmitResult, TokenView, TxStatus,
-    parse_hex,
+    MAX_SUBMIT_BATCH, MembershipResponse, NodeView, NodesResponse, NonceResponse, PreviewView,
+    ProofResponse, ProposalView, ProposalsView, QueryRequest, QueryResponse, StatusResponse,
+    SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse, SubmitResult,
+    TokenView, TxStatus, parse_hex,
 };
 use crate::certificates::FinalityCertificates;
 use crate::query::{QueryContext, QueryError, query};
@@ -186,6 +186,7 @@ fn routes(
         .route("/job/{id}", get(job_record))
         .route("/proposal/{id}", get(proposal_record))
         .route("/proposals", get(proposal_list))
+        .route("/proposal/{id}/preview", get(proposal_preview))
         .route("/jobs", get(list_jobs))
         .route("/lane/{contract}", get(lane_record))
         .fallback(not_found)
@@ -876,6 +877,65 @@ async fn proposal_record(
         })?;
     let validators = shared.ctx.ledger.executor().validators();
     Ok(Json(ProposalView::new(id, &proposal, validators)))
+}
+
+async fn proposal_preview(
+    State(shared): Ctx,
+    Segment(id): Segment,
+) -> ApiResult<Json<PreviewView>> {
+    use crate::api::{EndedView, RegionImpactView};
+    let id: Digest = parse("proposal id", &id)?;
+    let (snapshot, Finalized { header }) = finalized_state(&shared.ctx.ledger)?;
+    let proposal = hyperchain_chain::governance::proposal(&snapshot, &id)
+        .map_err(registry_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no open proposal {id} (not finalized yet, carried out or lapsed)"
+            ))
+        })?;
+    let executor = shared.ctx.ledger.executor();
+    let now = hyperchain_chain::registry::Now {
+        height: header.height,
+        ms: header.timestamp_ms,
+    };
+    let preview =
+        hyperchain_chain::registry::preview(&snapshot, executor.registry(), &proposal.action, now)
+            .map_err(registry_error)?;
+    let ended = preview
+        .ended
+        .iter()
+        .map(|e| {
+            let view = NodeView::new(&e.record, header.timestamp_ms);
+            EndedView {
+                id: view.id,
+                region: view.region,
+                platform: view.platform,
+                vendor: view.vendor,
+                at_ms: e.at_ms,
+                reason: e.reason.clone(),
+            }
+        })
+        .collect();
+    let regions = preview
+        .regions
+        .iter()
+        .map(|r| RegionImpactView {
+            region: r.region.clone(),
+            intel_before: r.intel_before,
+            intel_after: r.intel_after,
+            amd_before: r.amd_before,
+            amd_after: r.amd_after,
+            loses_a_vendor: r.loses_a_vendor(),
+        })
+        .collect();
+    Ok(Json(PreviewView {
+        proposal: ProposalView::new(id, &proposal, executor.validators()),
+        height: header.height,
+        now_ms: header.timestamp_ms,
+        refused: preview.refused,
+        ended,
+        regions,
+    }))
 }
 
 async fn proposal_list(State(shared): Ctx) -> ApiResult<Json<ProposalsView>> {

@@ -432,6 +432,11 @@ impl Executor {
         self.registry.validators.len()
     }
 
+    /// The registry's genesis configuration.
+    pub fn registry(&self) -> &RegistryConfig {
+        &self.registry
+    }
+
     /// The validators' accounts (they propose and approve governance actions).
     pub fn validator_accounts(&self) -> &[Address] {
         &self.registry.validators

@@ -13,6 +13,7 @@
 //! |---|---|
 //! | `node/ ‖ node id` | [`NodeRecord`] |
 //! | `node-index` | how many nodes the index holds (u64 BE); `node-index/ ‖ i (u64 BE)`: the i-th id, in registration order (pruning keeps the order of the rest) |
+//! | `claims/ ‖ node id` | the [`hyperchain_attest::Claims`] of the node's latest accepted evidence (a policy change judges current members by them) |
 //! | `tomb/ ‖ node id` | [`NodeTombstone`] of a node pruned from the index (revoked or expired): its key never registers again, its owner can still withdraw its bond |
 //! | `chip/ ‖ SHA-256(platform tag ‖ platform id)` | the id of the last node registered on that TEE chip (one active identity per chip) |
 //! | `policy/attestation` | the encoded [`AttestationPolicy`] (absent: the genesis policy) |
@@ -62,6 +63,26 @@ pub const NODE_PREFIX: &[u8] = b"node/";
 pub const NODE_INDEX_KEY: &[u8] = b"node-index";
 /// Root-tree key of the attestation policy.
 pub const POLICY_KEY: &[u8] = b"policy/attestation";
+/// Prefix of nodes' recorded claims.
+pub const CLAIMS_PREFIX: &[u8] = b"claims/";
+
+/// The key of node `id`'s recorded claims.
+pub fn claims_key(id: &Digest) -> Vec<u8> {
+    [CLAIMS_PREFIX, id.as_ref()].concat()
+}
+
+/// The claims of node `id`'s latest accepted evidence, if it is registered (and not pruned).
+pub fn recorded_claims(
+    view: &impl StateView,
+    id: &Digest,
+) -> Result<Option<hyperchain_attest::Claims>, ExecError> {
+    view.read(&TreeId::ROOT, &claims_key(id))?
+        .map(|raw| {
+            hyperchain_attest::Claims::decode(bytes::Bytes::from(raw))
+                .map_err(|e| corrupt("claims", e))
+        })
+        .transpose()
+}
 /// Root-tree key prefix of recent block digests.
 pub const RECENT_PREFIX: &[u8] = b"recent/";
 /// How many recent blocks evidence may name as its freshness value.
@@ -608,6 +629,7 @@ pub(crate) fn register(
                 Some(NodeTombstone::of(&record, now.ms).encode().to_vec()),
             ));
             pruning.push((TreeId::ROOT, node_key(id), None));
+            pruning.push((TreeId::ROOT, claims_key(id), None));
             pruning.push((TreeId::ROOT, crate::lanes::liveness_key(id), None));
             pruning.push((*ACCUMULATOR, id.0.to_vec(), None));
         }
@@ -679,8 +701,14 @@ pub(crate) fn register(
         revoked: None,
         bond: bond.unwrap_or(posted),
         chip,
+        fails_policy_since: None,
     };
     writes.extend(membership_writes(&record));
+    writes.push((
+        TreeId::ROOT,
+        claims_key(&id),
+        Some(claims.encode().to_vec()),
+    ));
     writes.push((TreeId::ROOT, chip_key(&chip), Some(id.0.to_vec())));
     writes.push((TreeId::ROOT, index_key(live_len), Some(id.0.to_vec())));
     writes.push((
@@ -851,7 +879,15 @@ pub(crate) fn reattest(
     record.expires_ms = now
         .ms
         .saturating_add(policy.token_validity_secs.saturating_mul(1000));
-    Ok(accepted(membership_writes(&record)))
+    // Evidence the current policy accepts ends any recovery grace.
+    record.fails_policy_since = None;
+    let mut writes = membership_writes(&record);
+    writes.push((
+        TreeId::ROOT,
+        claims_key(&id),
+        Some(claims.encode().to_vec()),
+    ));
+    Ok(accepted(writes))
 }
 
 /// Carries out an authorised governance action (a proposal the validators approved).
@@ -870,11 +906,19 @@ pub(crate) fn apply_action(
             if let Err(e) = policy.validate() {
                 return Ok(rejected(format!("invalid policy: {e}")));
             }
-            Ok(accepted(vec![(
+            let mut writes = vec![(
                 TreeId::ROOT,
                 POLICY_KEY.to_vec(),
                 Some(policy.encode().to_vec()),
-            )]))
+            )];
+            // Current members are judged by the new policy now: those it rejects keep their
+            // membership for the recovery grace at most, to re-attest with evidence it accepts.
+            for (mut record, _) in policy_failures(view, &policy, now)? {
+                record.expires_ms = record.expires_ms.min(grace_end(&policy, now));
+                record.fails_policy_since.get_or_insert(now.ms);
+                writes.extend(membership_writes(&record));
+            }
+            Ok(accepted(writes))
         }
         GovernanceAction::AddRelease {
             image,
@@ -925,6 +969,218 @@ pub(crate) fn apply_action(
     }
 }
 
+/// When the recovery grace of `policy`, taking effect at `now`, ends.
+fn grace_end(policy: &AttestationPolicy, now: Now) -> u64 {
+    now.ms
+        .saturating_add(policy.recovery_grace_secs.saturating_mul(1000))
+}
+
+/// The active members whose recorded claims `policy` rejects, with why (at most the index's
+/// [`MAX_NODES`] records and claims are read: a governance action pays it once).
+pub fn policy_failures(
+    view: &impl StateView,
+    policy: &AttestationPolicy,
+    now: Now,
+) -> Result<Vec<(NodeRecord, hyperchain_attest::PolicyError)>, ExecError> {
+    let mut out = Vec::new();
+    for id in node_ids(view)? {
+        let Some(record) = node(view, &id)? else {
+            continue;
+        };
+        if !record.is_active(now.ms) {
+            continue;
+        }
+        let Some(claims) = recorded_claims(view, &id)? else {
+            return Err(corrupt("claims", format!("active node {id} has none")));
+        };
+        if let Err(e) = hyperchain_attest::evaluate_standing(policy, &claims) {
+            out.push((record, e));
+        }
+    }
+    Ok(out)
+}
+
+/// What a governance action would do to the current members, were it carried out at `now`
+/// (`hyperchain governance preview`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preview {
+    /// The members whose membership it ends: at once (a revocation) or, unless they re-attest
+    /// with evidence it accepts, when the recovery grace ends (a policy).
+    pub ended: Vec<Ended>,
+    /// Each region with active members: its Intel and AMD members before and after.
+    pub regions: Vec<RegionImpact>,
+    /// Why the action would be refused, if it would.
+    pub refused: Option<String>,
+}
+
+/// A member whose membership a previewed action ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// The node.
+    pub record: NodeRecord,
+    /// Block time its membership would end (ms).
+    pub at_ms: u64,
+    /// Why (computed for display; never stored).
+    pub reason: String,
+}
+
+/// A region's members before and after a previewed action.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RegionImpact {
+    /// The region.
+    pub region: String,
+    /// Active Intel members now.
+    pub intel_before: usize,
+    /// Active Intel members once the action's effects are complete.
+    pub intel_after: usize,
+    /// Active AMD members now.
+    pub amd_before: usize,
+    /// Active AMD members once the action's effects are complete.
+    pub amd_after: usize,
+}
+
+impl RegionImpact {
+    /// Whether the action leaves the region without an Intel or an AMD member while it had
+    /// one: cross-vendor contracts naming it would stall until one joins.
+    pub fn loses_a_vendor(&self) -> bool {
+        (self.intel_before > 0 && self.intel_after == 0)
+            || (self.amd_before > 0 && self.amd_after == 0)
+    }
+}
+
+/// What `action` would do to the current members at `now` (read-only).
+pub fn preview(
+    view: &impl StateView,
+    cfg: &RegistryConfig,
+    action: &GovernanceAction,
+    now: Now,
+) -> Result<Preview, ExecError> {
+    let mut ended = Vec::new();
+    let mut refused = None;
+    match action {
+        GovernanceAction::SetPolicy(raw) => {
+            match AttestationPolicy::decode(bytes::Bytes::from(raw.clone())) {
+                Err(e) => refused = Some(format!("malformed policy: {e}")),
+                Ok(policy) => match policy.validate() {
+                    Err(e) => refused = Some(format!("invalid policy: {e}")),
+                    Ok(()) => {
+                        for (record, e) in policy_failures(view, &policy, now)? {
+                            ended.push(Ended {
+                                at_ms: record.expires_ms.min(grace_end(&policy, now)),
+                                reason: format!("fails the policy ({}): {e}", e.check()),
+                                record,
+                            });
+                        }
+                    }
+                },
+            }
+        }
+        GovernanceAction::AddRelease { .. } => {}
+        GovernanceAction::Revoke(revocation) => match revocation_targets(view, revocation)? {
+            Err(reason) => refused = Some(reason),
+            Ok(targets) => {
+                for (record, reason) in targets {
+                    if record.is_active(now.ms) {
+                        ended.push(Ended {
+                            record,
+                            at_ms: now.ms,
+                            reason: reason.to_string(),
+                        });
+                    }
+                }
+            }
+        },
+    }
+    let _ = cfg;
+    let mut regions: std::collections::BTreeMap<String, RegionImpact> = Default::default();
+    for id in node_ids(view)? {
+        let Some(record) = node(view, &id)? else {
+            continue;
+        };
+        if !record.is_active(now.ms) {
+            continue;
+        }
+        let leaves = ended.iter().any(|e| e.record.id() == id);
+        let entry = regions
+            .entry(record.region.clone())
+            .or_insert_with(|| RegionImpact {
+                region: record.region.clone(),
+                ..RegionImpact::default()
+            });
+        let intel = Platform::from_tag(record.platform)
+            .is_some_and(|p| p.vendor() == hyperchain_attest::Vendor::Intel);
+        let (before, after) = if intel {
+            (&mut entry.intel_before, &mut entry.intel_after)
+        } else {
+            (&mut entry.amd_before, &mut entry.amd_after)
+        };
+        *before += 1;
+        if !leaves {
+            *after += 1;
+        }
+    }
+    Ok(Preview {
+        ended,
+        regions: regions.into_values().collect(),
+        refused,
+    })
+}
+
+/// The nodes `revocation` revokes, with the reason each gets; `Err` says why it is refused.
+fn revocation_targets(
+    view: &impl StateView,
+    revocation: &Revocation,
+) -> Result<Result<Vec<(NodeRecord, RevokeReason)>, String>, ExecError> {
+    let mut out = Vec::new();
+    match revocation {
+        Revocation::Node(id) => {
+            let Some(record) = node(view, id)? else {
+                return Ok(Err(
+                    pruned(view, id)?.unwrap_or_else(|| format!("node {id} is not registered"))
+                ));
+            };
+            out.push((record, RevokeReason::Governance));
+        }
+        Revocation::Measurement(m) => {
+            for id in node_ids(view)? {
+                if let Some(record) = node(view, &id)?
+                    && record.measurement == *m
+                {
+                    out.push((record, RevokeReason::Measurement));
+                }
+            }
+        }
+        Revocation::TcbBelow { platform, mins } => {
+            // Components of different shapes mean different things: each TCB is compared
+            // with the minimum of its own shape, and a recall that leaves a current node's
+            // shape out is refused rather than silently skipping it.
+            let mut uncovered: std::collections::BTreeMap<usize, usize> = Default::default();
+            for id in node_ids(view)? {
+                let Some(record) = node(view, &id)? else {
+                    continue;
+                };
+                if record.platform != *platform || record.revoked.is_some() {
+                    continue;
+                }
+                match mins.iter().find(|m| m.len() == record.tcb.len()) {
+                    None => *uncovered.entry(record.tcb.len()).or_default() += 1,
+                    Some(min) if record.tcb.iter().zip(min).any(|(have, need)| have < need) => {
+                        out.push((record, RevokeReason::TcbRecall))
+                    }
+                    Some(_) => {}
+                }
+            }
+            if let Some((shape, count)) = uncovered.first_key_value() {
+                return Ok(Err(format!(
+                    "the recall gives no minimum for TCBs of {shape} components, which {count} \
+                     registered node(s) of this platform have: give one minimum per shape"
+                )));
+            }
+        }
+    }
+    Ok(Ok(out))
+}
+
 fn revoke(
     view: &impl StateView,
     cfg: &RegistryConfig,
@@ -950,61 +1206,15 @@ fn revoke(
     }
     // Membership ends now; the bond is not forfeited (nothing was proven against the node)
     // and unlocks after the unbonding delay.
-    let mut revoke_one = |mut record: NodeRecord, reason: RevokeReason| {
+    let targets = match revocation_targets(view, revocation)? {
+        Ok(targets) => targets,
+        Err(reason) => return Ok(rejected(reason)),
+    };
+    for (mut record, reason) in targets {
         if record.revoked.is_none() {
             record.revoked = Some(reason);
             record.expires_ms = record.expires_ms.min(now.ms);
             writes.extend(membership_writes(&record));
-        }
-    };
-    match revocation {
-        Revocation::Node(id) => {
-            let Some(record) = node(view, id)? else {
-                return Ok(rejected(
-                    pruned(view, id)?.unwrap_or_else(|| format!("node {id} is not registered")),
-                ));
-            };
-            revoke_one(record, RevokeReason::Governance);
-        }
-        Revocation::Measurement(m) => {
-            for id in node_ids(view)? {
-                if let Some(record) = node(view, &id)?
-                    && record.measurement == *m
-                {
-                    revoke_one(record, RevokeReason::Measurement);
-                }
-            }
-        }
-        Revocation::TcbBelow { platform, mins } => {
-            // Components of different shapes mean different things: each TCB is compared
-            // with the minimum of its own shape, and a recall that leaves a current node's
-            // shape out is refused rather than silently skipping it.
-            let mut recalled = Vec::new();
-            let mut uncovered: std::collections::BTreeMap<usize, usize> = Default::default();
-            for id in node_ids(view)? {
-                let Some(record) = node(view, &id)? else {
-                    continue;
-                };
-                if record.platform != *platform || record.revoked.is_some() {
-                    continue;
-                }
-                match mins.iter().find(|m| m.len() == record.tcb.len()) {
-                    None => *uncovered.entry(record.tcb.len()).or_default() += 1,
-                    Some(min) if record.tcb.iter().zip(min).any(|(have, need)| have < need) => {
-                        recalled.push(record)
-                    }
-                    Some(_) => {}
-                }
-            }
-            if let Some((shape, count)) = uncovered.first_key_value() {
-                return Ok(rejected(format!(
-                    "the recall gives no minimum for TCBs of {shape} components, which {count} \
-                     registered node(s) of this platform have: give one minimum per shape"
-                )));
-            }
-            for record in recalled {
-                revoke_one(record, RevokeReason::TcbRecall);
-            }
         }
     }
     Ok(accepted(writes))

@@ -249,7 +249,26 @@ impl MemoryChain {
         region: &str,
         image: &[u8],
     ) -> Registration {
-        let platform = SimPlatform::from_seed(flavour, platform_seed);
+        self.registration_with_tcb(owner, flavour, platform_seed, identity, region, image, None)
+    }
+
+    /// [`MemoryChain::registration_on`] with the simulated platform reporting `tcb` (default
+    /// `[1, 1, 1, 1]`), as after a firmware update.
+    #[allow(clippy::too_many_arguments)]
+    pub fn registration_with_tcb(
+        &self,
+        owner: hyperchain_types::Address,
+        flavour: SimFlavour,
+        platform_seed: &[u8],
+        identity: [u8; 32],
+        region: &str,
+        image: &[u8],
+        tcb: Option<[u16; 4]>,
+    ) -> Registration {
+        let mut platform = SimPlatform::from_seed(flavour, platform_seed);
+        if let Some(tcb) = tcb {
+            platform.tcb = tcb;
+        }
         let report_data = hyperchain_attest::NodeBinding {
             chain_id: &self.chain_id.0,
             identity_pk: &identity,

@@ -180,6 +180,10 @@ pub struct NodeRecord {
     /// `SHA-256(platform tag ‖ platform id)`: the TEE chip it runs on, which serves one
     /// active identity at a time.
     pub chip: Digest,
+    /// Block time (ms) at which a policy its recorded evidence fails took effect, if one did:
+    /// its membership then ends at `expires_ms` (at most the policy's recovery grace later)
+    /// unless it re-attests with evidence the policy accepts, which clears this.
+    pub fails_policy_since: Option<u64>,
 }
 
 /// Why a node was revoked (typed: consensus state never holds text).
@@ -383,6 +387,7 @@ impl Write for NodeRecord {
         }
         self.bond.write(buf);
         self.chip.write(buf);
+        self.fails_policy_since.write(buf);
     }
 }
 impl EncodeSize for NodeRecord {
@@ -398,6 +403,7 @@ impl EncodeSize for NodeRecord {
             + self.revoked.as_ref().map_or(0, |r| r.encode_size())
             + 16
             + Digest::SIZE
+            + self.fails_policy_since.encode_size()
     }
 }
 impl Read for NodeRecord {
@@ -423,6 +429,7 @@ impl Read for NodeRecord {
         };
         let bond = u128::read(buf)?;
         let chip = Digest::read(buf)?;
+        let fails_policy_since = Option::<u64>::read(buf)?;
         Ok(NodeRecord {
             identity_key,
             platform,
@@ -436,6 +443,7 @@ impl Read for NodeRecord {
             revoked,
             bond,
             chip,
+            fails_policy_since,
         })
     }
 }
