@@ -815,6 +815,7 @@ mod tests {
                 revoked,
                 bond: 100_000_000_000,
                 chip: Digest([7; 32]),
+                fails_policy_since: Some(5),
             };
             let enc = record.encode();
             assert_eq!(enc.len(), record.encode_size());
