@@ -279,9 +279,12 @@ pub struct BlockView {
     pub tx_root: Digest,
     /// State root after the block.
     pub state_root: Digest,
-    /// The consensus view it was proposed in.
+    /// The consensus epoch it was proposed in.
+    #[serde(default)]
+    pub epoch: u64,
+    /// The consensus view (within the epoch) it was proposed in.
     pub view: u64,
-    /// Its parent's view.
+    /// Its parent's view (0 if the parent is of an earlier epoch).
     pub parent_view: u64,
     /// The proposer's consensus key (32 bytes; zeros for genesis).
     pub leader: Hex,
@@ -306,11 +309,13 @@ impl BlockView {
             timestamp_ms: h.timestamp_ms,
             tx_root: h.tx_root,
             state_root: h.state_root,
+            epoch: h.epoch,
             view: h.view,
             parent_view: h.parent_view,
             leader: Hex(h.leader.to_vec()),
             seed: h.seed.map(|s| SeedView {
-                view: s.view,
+                epoch: s.round.epoch,
+                view: s.round.view,
                 signature: Hex(s.signature.to_vec()),
                 randomness: s.randomness(),
             }),
@@ -330,12 +335,13 @@ impl BlockView {
             timestamp_ms: self.timestamp_ms,
             tx_root: self.tx_root,
             state_root: self.state_root,
+            epoch: self.epoch,
             view: self.view,
             parent_view: self.parent_view,
             leader: self.leader.0.as_slice().try_into().unwrap_or([0; 32]),
             seed: self.seed.as_ref().and_then(|s| {
                 Some(hyperchain_types::SeedReveal {
-                    view: s.view,
+                    round: hyperchain_types::Round::new(s.epoch, s.view),
                     signature: s.signature.0.as_slice().try_into().ok()?,
                 })
             }),
@@ -346,12 +352,39 @@ impl BlockView {
 /// A consensus seed a block reveals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeedView {
-    /// The view it signs.
+    /// The epoch of the round it signs.
+    #[serde(default)]
+    pub epoch: u64,
+    /// The view of the round it signs.
     pub view: u64,
     /// The 48-byte threshold signature.
     pub signature: Hex,
     /// The randomness committees are drawn from (derived).
     pub randomness: Digest,
+}
+
+/// A consensus round: an epoch and a view within it (views start again in each epoch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RoundView {
+    /// The epoch.
+    pub epoch: u64,
+    /// The view within the epoch.
+    pub view: u64,
+}
+
+impl From<hyperchain_types::Round> for RoundView {
+    fn from(r: hyperchain_types::Round) -> RoundView {
+        RoundView {
+            epoch: r.epoch,
+            view: r.view,
+        }
+    }
+}
+
+impl std::fmt::Display for RoundView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.epoch, self.view)
+    }
 }
 
 /// `GET /blocks/subscribe` response.
@@ -848,8 +881,8 @@ pub struct AssignmentView {
     /// `run_head` and `attempt`.
     #[serde(default)]
     pub run_head: u64,
-    /// The view whose seed drew it (its header reveals the seed).
-    pub seed_view: u64,
+    /// The round whose seed drew it (a header reveals the seed).
+    pub seed_round: RoundView,
     /// The randomness derived from that seed.
     pub seed: Digest,
     /// Height of the block that assigned it.
@@ -909,12 +942,11 @@ pub struct JobView {
     pub fuel_limit: u64,
     /// Height of the block that ordered it.
     pub height: u64,
-    /// That block's view.
-    pub view: u64,
-    /// Its committee is drawn by a seed of a later view than this (the view of the block that
-    /// ordered it, made it the lane's head or sent it back to be drawn again).
-    #[serde(default)]
-    pub drawable_after: u64,
+    /// That block's consensus round.
+    pub round: RoundView,
+    /// Its committee is drawn by a seed of a later round than this (the round of the block
+    /// that ordered it, made it the lane's head or sent it back to be drawn again).
+    pub drawable_after: RoundView,
     /// `waiting`, `assigned`, `stalled`, `done` or `failed`.
     pub state: String,
     /// Why it is stalled, or why it failed.
@@ -985,8 +1017,8 @@ impl From<&hyperchain_types::Job> for JobView {
             input: Hex(job.input.clone()),
             fuel_limit: job.fuel_limit,
             height: job.height,
-            view: job.view,
-            drawable_after: job.drawable_after,
+            round: job.round.into(),
+            drawable_after: job.drawable_after.into(),
             state: job.state_name().into(),
             reason,
             escrow: (job.funds.held + job.funds.receipts > 0).then(|| EscrowView {
@@ -998,7 +1030,7 @@ impl From<&hyperchain_types::Job> for JobView {
             assignment: job.assignment.as_ref().map(|a| AssignmentView {
                 attempt: a.attempt,
                 run_head: a.run_head,
-                seed_view: a.seed_view,
+                seed_round: a.seed_round.into(),
                 seed: a.seed,
                 assigned_height: a.assigned_height,
                 deadline_ms: a.deadline_ms,

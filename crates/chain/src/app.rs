@@ -15,7 +15,7 @@ use commonware_cryptography::{Digested, sha256::Digest as ConsensusDigest};
 use commonware_runtime::{Clock, Metrics, Spawner};
 use commonware_utils::{Acknowledgement as _, acknowledgement::Exact};
 use futures::{StreamExt as _, channel::mpsc};
-use hyperchain_types::{Header, block_limits, tx_root};
+use hyperchain_types::{Header, Round, block_limits, tx_root};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 use tracing::{debug, error, warn};
@@ -163,21 +163,33 @@ fn check_header(
     parent: &Header,
     tx_root_of_body: hyperchain_types::Digest,
     now: u64,
-    view: u64,
+    round: Round,
 ) -> Result<(), String> {
-    if header.view != view {
+    if header.round() != round {
         return Err(format!(
-            "header names view {}, proposed in view {view}",
-            header.view
+            "header names round {}, proposed in round {round}",
+            header.round()
         ));
     }
-    if header.view <= parent.view {
-        return Err("view not after the parent's".into());
+    if header.round() <= parent.round() {
+        return Err("round not after the parent's".into());
     }
-    if header.parent_view != parent.view {
+    // Within an epoch the context's parent view is the parent's; a new epoch (the next one,
+    // never further) starts its views from the previous epoch's last block, parent view 0.
+    let expected_parent_view = if header.epoch == parent.epoch {
+        parent.view
+    } else if header.epoch == parent.epoch + 1 {
+        0
+    } else {
         return Err(format!(
-            "header names parent view {}, the parent has view {}",
-            header.parent_view, parent.view
+            "epoch {} on a parent of epoch {}",
+            header.epoch, parent.epoch
+        ));
+    };
+    if header.parent_view != expected_parent_view {
+        return Err(format!(
+            "header names parent view {}, the context's is {expected_parent_view}",
+            header.parent_view
         ));
     }
     if header.chain_id != parent.chain_id {
@@ -249,12 +261,12 @@ where
         // notarization: wait for it briefly if the recorder has not seen it yet.
         let seed_until = runtime.current() + PARENT_SEED_WAIT;
         while matches!(
-            self.ledger.parent_seed(parent_header.view),
+            self.ledger.parent_seed(parent_header.round()),
             Err(crate::ledger::LedgerError::SeedUnknown(_))
         ) {
             if runtime.current() >= seed_until {
                 warn!(
-                    view = parent_header.view,
+                    round = %parent_header.round(),
                     "not proposing: the parent's seed is unknown"
                 );
                 return None;
@@ -265,10 +277,10 @@ where
         let candidates = self
             .mempool
             .candidates(block_limits::MAX_BLOCK_TXS, MAX_PROPOSAL_TX_BYTES);
-        let view = context.round.view().get();
+        let round = Round::new(context.round.epoch().get(), context.round.view().get());
         let leader = crate::block::leader_bytes(&context.leader);
         let block = Self::off_task(&runtime, &self.ledger, move |ledger| {
-            ledger.build(&parent_header, timestamp_ms, view, leader, &candidates)
+            ledger.build(&parent_header, timestamp_ms, round, leader, &candidates)
         })
         .await?;
         debug!(
@@ -298,7 +310,7 @@ where
             &parent.inner().header,
             tx_root(&block.txs),
             now_ms(&runtime),
-            context.round.view().get(),
+            Round::new(context.round.epoch().get(), context.round.view().get()),
         ) {
             warn!(height = block.header.height, %reason, "rejecting block");
             return false;
@@ -408,7 +420,10 @@ impl Reporter for SeedRecorder {
             _ => return Feedback::Ok,
         };
         match <[u8; 48]>::try_from(seed.signature.encode().as_ref()) {
-            Ok(signature) => self.ledger.record_seed(seed.round.view().get(), signature),
+            Ok(signature) => self.ledger.record_seed(
+                Round::new(seed.round.epoch().get(), seed.round.view().get()),
+                signature,
+            ),
             Err(_) => warn!("seed signature is not 48 bytes"),
         }
         Feedback::Ok
@@ -432,38 +447,67 @@ mod tests {
             timestamp_ms: 2_000,
             tx_root: tx_root(&[]),
             state_root: Digest::ZERO,
+            epoch: 0,
             view: 3,
             parent_view: 0,
             leader: [1; 32],
             seed: None,
         };
         let now = 2_000;
-        assert_eq!(check_header(&good, &genesis, tx_root(&[]), now, 3), Ok(()));
-        assert!(
-            check_header(&good, &genesis, tx_root(&[]), now, 4)
-                .unwrap_err()
-                .contains("proposed in view 4")
+        let r = Round::new;
+        assert_eq!(
+            check_header(&good, &genesis, tx_root(&[]), now, r(0, 3)),
+            Ok(())
         );
-        let cases: [(Tamper, &str); 7] = [
+        assert!(
+            check_header(&good, &genesis, tx_root(&[]), now, r(0, 4))
+                .unwrap_err()
+                .contains("proposed in round 0/4")
+        );
+        let cases: [(Tamper, &str); 8] = [
             (|h| h.parent_view = 2, "parent view"),
             (|h| h.chain_id = Digest([1; 32]), "wrong chain id"),
             (|h| h.height = 2, "height"),
             (|h| h.parent = Digest([1; 32]), "parent digest"),
             (|h| h.timestamp_ms = 1_000, "not after"),
             (|h| h.timestamp_ms = 7_001, "future"),
-            (|h| h.view = 0, "view not after"),
+            (|h| h.view = 0, "round not after"),
+            (|h| h.epoch = 2, "epoch 2 on a parent of epoch 0"),
         ];
         for (tamper, expected) in cases {
             let mut header = good.clone();
             tamper(&mut header);
-            let err = check_header(&header, &genesis, tx_root(&[]), now, header.view).unwrap_err();
+            let err =
+                check_header(&header, &genesis, tx_root(&[]), now, header.round()).unwrap_err();
             assert!(err.contains(expected), "{err}");
         }
-        let err = check_header(&good, &genesis, sha256(b"x"), now, 3).unwrap_err();
+        let err = check_header(&good, &genesis, sha256(b"x"), now, r(0, 3)).unwrap_err();
         assert!(err.contains("tx root"));
         // Up to the allowed drift ahead of the local clock is fine.
         let mut ahead = good.clone();
         ahead.timestamp_ms = now + MAX_CLOCK_DRIFT.as_millis() as u64;
-        assert_eq!(check_header(&ahead, &genesis, tx_root(&[]), now, 3), Ok(()));
+        assert_eq!(
+            check_header(&ahead, &genesis, tx_root(&[]), now, r(0, 3)),
+            Ok(())
+        );
+        // The first block of the next epoch: views start again (round 1/1 follows 0/3), its
+        // context's parent view is 0.
+        let mut next = good.clone();
+        next.height = 2;
+        next.parent = good.digest();
+        next.timestamp_ms = 2_001;
+        next.epoch = 1;
+        next.view = 1;
+        next.parent_view = 0;
+        assert_eq!(
+            check_header(&next, &good, tx_root(&[]), now, r(1, 1)),
+            Ok(())
+        );
+        next.parent_view = 3;
+        assert!(
+            check_header(&next, &good, tx_root(&[]), now, r(1, 1))
+                .unwrap_err()
+                .contains("parent view")
+        );
     }
 }

@@ -104,7 +104,7 @@ impl CertifiableBlock for Block {
             .public_key()
             .unwrap_or_else(no_leader);
         ConsensusContext {
-            round: Round::new(Epoch::zero(), View::new(header.view)),
+            round: Round::new(Epoch::new(header.epoch), View::new(header.view)),
             leader,
             parent: (View::new(header.parent_view), to_consensus(header.parent)),
         }

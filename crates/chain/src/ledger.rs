@@ -9,7 +9,7 @@
 //!   parent's merged batch, and its state root is `Snapshot::compute_root(merged)`. Because an
 //!   overlay holds final values, it stays correct while ancestors get committed underneath.
 //! - **The index** (`<dir>/index.redb`, redb) keeps finalized blocks by height, block heights
-//!   by digest, receipts by transaction id and consensus seeds by view. For each finalized
+//!   by digest, receipts by transaction id and consensus seeds by round. For each finalized
 //!   block it is written **before** the state commit, so a crash between the two leaves the
 //!   state one block behind, and marshal redelivers that block (it is acknowledged only after
 //!   the state commit); both writes are idempotent by height.
@@ -18,7 +18,7 @@ use crate::execute::{Base, BlockEnv, ExecError, Execution, Executor, merge};
 use commonware_codec::{DecodeExt as _, Encode as _};
 use hyperchain_state::{Snapshot, StateError, Store, TreeId, WriteBatch};
 use hyperchain_types::{
-    Address, Block, Digest, Header, Receipt, SeedReveal, SignedTransaction, tx_root,
+    Address, Block, Digest, Header, Receipt, Round, SeedReveal, SignedTransaction, tx_root,
 };
 use redb::{Database, Durability, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 use std::collections::{BTreeMap, HashMap};
@@ -29,7 +29,8 @@ const BLOCKS: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::ne
 const HEIGHTS: TableDefinition<'static, &'static [u8], u64> = TableDefinition::new("block_heights");
 const RECEIPTS: TableDefinition<'static, &'static [u8], &'static [u8]> =
     TableDefinition::new("receipts");
-const SEEDS: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::new("seeds");
+const SEEDS: TableDefinition<'static, (u64, u64), &'static [u8]> =
+    TableDefinition::new("seeds_by_round");
 
 /// File name of the index database inside the node's directory.
 pub const INDEX_FILE: &str = "index.redb";
@@ -65,10 +66,10 @@ pub enum LedgerError {
     /// A block's parent is neither the committed tip nor an executed unfinalized block.
     #[error("parent {0} of the block is not known")]
     UnknownParent(Digest),
-    /// A block on this parent must reveal the seed of the parent's view, which this node has
+    /// A block on this parent must reveal the seed of the parent's round, which this node has
     /// not seen yet (its notarization is on its way).
-    #[error("the seed of view {0} (the parent's) is not known yet")]
-    SeedUnknown(u64),
+    #[error("the seed of round {0} (the parent's) is not known yet")]
+    SeedUnknown(Round),
     /// This node's execution of a finalized block disagrees with the block (the node or a
     /// quorum of validators is faulty); the node stops applying blocks.
     #[error("finalized block {height} does not execute to its header: {reason}")]
@@ -105,9 +106,9 @@ struct Inner {
     tip_height: u64,
     tip: Digest,
     pending: HashMap<Digest, Pending>,
-    seeds: BTreeMap<u64, Vec<u8>>,
-    /// Seeds seen lately, by view (the newest [`RECENT_SEEDS`]): what blocks reveal.
-    recent_seeds: BTreeMap<u64, [u8; 48]>,
+    seeds: BTreeMap<Round, Vec<u8>>,
+    /// Seeds seen lately, by round (the newest [`RECENT_SEEDS`]): what blocks reveal.
+    recent_seeds: BTreeMap<Round, [u8; 48]>,
     last_header: Option<(u64, Header)>,
 }
 
@@ -317,7 +318,7 @@ impl Ledger {
         &self,
         parent: &Header,
         timestamp_ms: u64,
-        view: u64,
+        round: Round,
         leader: [u8; 32],
         candidates: &[SignedTransaction],
     ) -> Result<Block, LedgerError> {
@@ -325,12 +326,12 @@ impl Ledger {
         let base = self
             .base_for(&parent_digest)?
             .ok_or(LedgerError::UnknownParent(parent_digest))?;
-        let seed = self.parent_seed(parent.view)?;
+        let seed = self.parent_seed(parent.round())?;
         let env = BlockEnv {
             height: parent.height + 1,
             parent: parent_digest,
             timestamp_ms,
-            view,
+            round,
             seed,
             leader,
         };
@@ -349,8 +350,15 @@ impl Ledger {
                 timestamp_ms,
                 tx_root: tx_root(&txs),
                 state_root,
-                view,
-                parent_view: parent.view,
+                epoch: round.epoch,
+                view: round.view,
+                // The context's parent view: the parent's if of this epoch, else 0 (a new
+                // epoch's views start from the previous epoch's last block).
+                parent_view: if parent.epoch == round.epoch {
+                    parent.view
+                } else {
+                    0
+                },
                 leader,
                 seed,
             },
@@ -382,7 +390,8 @@ impl Ledger {
 
     fn check(&self, base: &Arc<Base>, block: &Block) -> Result<(Verdict, Execution), LedgerError> {
         let env = BlockEnv::of(&block.header);
-        if let Err(reason) = self.executor.check_seed(&block.header) {
+        let parent_round = Executor::block_round(base).map_err(LedgerError::Exec)?;
+        if let Err(reason) = self.executor.check_seed(&block.header, parent_round) {
             return Ok((Verdict::Invalid(reason), Execution::default()));
         }
         let execution = self.executor.execute(base, env, &block.txs)?;
@@ -405,34 +414,34 @@ impl Ledger {
         Ok((Verdict::Valid, execution))
     }
 
-    /// Records the consensus seed of `view` (its 48-byte threshold signature; persisted with
-    /// the next finalized block, and revealed by a block whose parent has that view).
-    pub fn record_seed(&self, view: u64, signature: [u8; 48]) {
+    /// Records the consensus seed of `round` (its 48-byte threshold signature; persisted with
+    /// the next finalized block, and revealed by a block whose parent has that round).
+    pub fn record_seed(&self, round: Round, signature: [u8; 48]) {
         let mut inner = self.lock();
-        inner.seeds.insert(view, signature.to_vec());
-        inner.recent_seeds.insert(view, signature);
+        inner.seeds.insert(round, signature.to_vec());
+        inner.recent_seeds.insert(round, signature);
         while inner.recent_seeds.len() > RECENT_SEEDS {
             inner.recent_seeds.pop_first();
         }
     }
 
-    /// The seed a block on a parent of view `parent_view` reveals: none on the genesis
-    /// (view 0), else exactly the parent view's ([`Executor::check_seed`]), from the seeds
-    /// seen lately or the persisted ones.
-    pub fn parent_seed(&self, parent_view: u64) -> Result<Option<SeedReveal>, LedgerError> {
-        if parent_view == 0 {
+    /// The seed a block on a parent of round `parent` reveals: none on the genesis (round
+    /// zero), else exactly the parent round's ([`Executor::check_seed`]), from the seeds seen
+    /// lately or the persisted ones.
+    pub fn parent_seed(&self, parent: Round) -> Result<Option<SeedReveal>, LedgerError> {
+        if parent == Round::ZERO {
             return Ok(None);
         }
-        if let Some(signature) = self.lock().recent_seeds.get(&parent_view) {
+        if let Some(signature) = self.lock().recent_seeds.get(&parent) {
             return Ok(Some(SeedReveal {
-                view: parent_view,
+                round: parent,
                 signature: *signature,
             }));
         }
         let txn = self.index.begin_read().map_err(db)?;
         let stored = match txn.open_table(SEEDS) {
             Ok(table) => table
-                .get(parent_view)
+                .get((parent.epoch, parent.view))
                 .map_err(db)?
                 .and_then(|raw| <[u8; 48]>::try_from(raw.value()).ok()),
             Err(redb::TableError::TableDoesNotExist(_)) => None,
@@ -440,10 +449,10 @@ impl Ledger {
         };
         match stored {
             Some(signature) => Ok(Some(SeedReveal {
-                view: parent_view,
+                round: parent,
                 signature,
             })),
-            None => Err(LedgerError::SeedUnknown(parent_view)),
+            None => Err(LedgerError::SeedUnknown(parent)),
         }
     }
 
@@ -537,8 +546,8 @@ impl Ledger {
             .map_err(|e| LedgerError::Corrupt(format!("receipt {tx_id}: {e}")))
     }
 
-    /// The persisted consensus seeds (view → encoded seed signature).
-    pub fn seeds(&self) -> Result<BTreeMap<u64, Vec<u8>>, LedgerError> {
+    /// The persisted consensus seeds (round → encoded seed signature).
+    pub fn seeds(&self) -> Result<BTreeMap<Round, Vec<u8>>, LedgerError> {
         let txn = self.index.begin_read().map_err(db)?;
         let table = match txn.open_table(SEEDS) {
             Ok(t) => t,
@@ -547,8 +556,9 @@ impl Ledger {
         };
         let mut out = BTreeMap::new();
         for entry in table.iter().map_err(db)? {
-            let (view, seed) = entry.map_err(db)?;
-            out.insert(view.value(), seed.value().to_vec());
+            let (round, seed) = entry.map_err(db)?;
+            let (epoch, view) = round.value();
+            out.insert(Round::new(epoch, view), seed.value().to_vec());
         }
         Ok(out)
     }
@@ -573,7 +583,7 @@ fn write_index(
     index: &Database,
     block: &Block,
     receipts: &[Receipt],
-    seeds: &BTreeMap<u64, Vec<u8>>,
+    seeds: &BTreeMap<Round, Vec<u8>>,
 ) -> Result<(), LedgerError> {
     let mut txn = index.begin_write().map_err(db)?;
     txn.set_durability(Durability::Immediate).map_err(db)?;
@@ -593,8 +603,10 @@ fn write_index(
                 .map_err(db)?;
         }
         let mut table = txn.open_table(SEEDS).map_err(db)?;
-        for (view, seed) in seeds {
-            table.insert(*view, seed.as_slice()).map_err(db)?;
+        for (round, seed) in seeds {
+            table
+                .insert((round.epoch, round.view), seed.as_slice())
+                .map_err(db)?;
         }
     }
     txn.commit().map_err(db)?;

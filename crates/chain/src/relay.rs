@@ -938,11 +938,12 @@ mod tests {
                 timestamp_ms: 1_000,
                 tx_root: tx_root(&txs),
                 state_root: sha256(b"s"),
+                epoch: 0,
                 view: 4,
                 parent_view: 2,
                 leader: [5; 32],
                 seed: Some(SeedReveal {
-                    view: 3,
+                    round: hyperchain_types::Round::new(0, 3),
                     signature: [7; 48],
                 }),
             },

@@ -95,17 +95,17 @@ pub fn devnet(seed: u64, n: u16) -> Devnet {
     .unwrap()
 }
 
-/// The seed of `view`, as the notarization of a proposal in that view carries it.
-pub fn seed_of(devnet: &Devnet, view: u64) -> SeedReveal {
+/// The seed of `at`, as the notarization of a proposal in that round carries it.
+pub fn seed_of(devnet: &Devnet, at: hyperchain_types::Round) -> SeedReveal {
     use commonware_codec::Encode as _;
     use commonware_consensus::simplex::scheme::bls12381_threshold::vrf::Seedable as _;
     use commonware_consensus::simplex::types::{Notarization, Notarize, Proposal};
     use commonware_consensus::types::{Epoch, Round, View};
-    let round = Round::new(Epoch::zero(), View::new(view));
+    let round = Round::new(Epoch::new(at.epoch), View::new(at.view));
     let proposal = Proposal::new(
         round,
-        View::new(view - 1),
-        hyperchain_chain::block::to_consensus(Digest([view as u8; 32])),
+        View::new(at.view - 1),
+        hyperchain_chain::block::to_consensus(Digest([at.view as u8; 32])),
     );
     let schemes: Vec<hyperchain_chain::app::Scheme> = devnet
         .validator_keys
@@ -123,7 +123,7 @@ pub fn seed_of(devnet: &Devnet, view: u64) -> SeedReveal {
     )
     .unwrap();
     SeedReveal {
-        view,
+        round: at,
         signature: notarization
             .seed()
             .signature

@@ -12,7 +12,7 @@ const ENV: BlockEnv = BlockEnv {
     height: 1,
     parent: Digest([0; 32]),
     timestamp_ms: 1_000,
-    view: 1,
+    round: hyperchain_types::Round::new(0, 1),
     seed: None,
     leader: [0; 32],
 };
@@ -197,8 +197,9 @@ fn rejected_transactions_consume_their_nonce() {
         panic!()
     };
     assert!(!status.is_ok());
-    // The nonce, and the recent-block slot every block writes (evidence freshness).
-    assert_eq!(execution.batch.len(), 2, "only the nonce is written");
+    // The nonce, and what every block writes: the recent-block slot (evidence freshness)
+    // and the lanes' clock (the block's round, whose seed the next block reveals).
+    assert_eq!(execution.batch.len(), 3, "only the nonce is written");
 }
 
 #[test]

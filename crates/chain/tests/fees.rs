@@ -54,7 +54,7 @@ impl Chain {
             height: self.height + 1,
             parent: Digest([0; 32]),
             timestamp_ms: 1_000 * (self.height + 1),
-            view: self.height + 1,
+            round: hyperchain_types::Round::new(0, self.height + 1),
             seed: None,
             leader: LEADER,
         };

@@ -535,7 +535,7 @@ fn a_cross_vendor_job_runs_on_one_intel_and_one_amd_node_per_region() {
     let assignment = job.assignment.clone().unwrap();
     assert_eq!(assignment.attempt, 0);
     assert!(
-        assignment.seed_view > job.view,
+        assignment.seed_round > job.round,
         "a seed nobody knew when the job was ordered"
     );
     let shape: Vec<(&str, u8)> = assignment
@@ -644,10 +644,10 @@ fn jobs_of_a_lane_run_in_order_and_lanes_are_independent() {
     // head could not know.
     let next = chain.job(&jobs[1]);
     assert_eq!(next.state, JobState::Waiting);
-    assert_eq!(next.drawable_after, chain.view);
+    assert_eq!(next.drawable_after, chain.round);
     chain.block(vec![]);
     assert_eq!(chain.job(&jobs[1]).state, JobState::Assigned);
-    assert!(chain.job(&jobs[1]).assignment.unwrap().seed_view > next.drawable_after);
+    assert!(chain.job(&jobs[1]).assignment.unwrap().seed_round > next.drawable_after);
     chain.serve(&jobs[1]);
     assert_eq!(
         decode_all::<u64>(&done(&chain.job(&jobs[1])).output).unwrap(),
@@ -676,10 +676,10 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
         assert_eq!(job.state, JobState::Assigned, "jobs 1–3 follow the head");
         let follows = job.assignment.unwrap();
         assert_eq!(
-            (&follows.committee, follows.seed_view, follows.attempt),
-            (&head.committee, head.seed_view, head.attempt)
+            (&follows.committee, follows.seed_round, follows.attempt),
+            (&head.committee, head.seed_round, head.attempt)
         );
-        assert!(job.view < head.seed_view);
+        assert!(job.round < head.seed_round);
         assert_eq!(
             follows.deadline_ms,
             u64::MAX,
@@ -751,7 +751,7 @@ fn a_pipelined_committee_takes_the_jobs_ordered_before_its_seed_and_resolves_the
         next.deadline_ms,
         chain.time_ms + DEADLINE_MS + 3 * FUEL / DEADLINE_FUEL_PER_MS
     );
-    assert!(next.seed_view > head.seed_view);
+    assert!(next.seed_round > head.seed_round);
     assert_eq!(chain.job(&jobs[6]).state, JobState::Assigned);
     assert_eq!(
         lane.chain, lane.state,
@@ -1349,8 +1349,11 @@ fn job_records_are_stored_where_documented() {
         lanes::active_lanes(&chain.store.snapshot().unwrap()).unwrap(),
         vec![counter]
     );
-    let (view, _) = lanes::latest_seed(&StoreView(&chain.store)).unwrap();
-    assert_eq!(view, chain.view - 1);
+    let (round, _) = lanes::latest_seed(&StoreView(&chain.store)).unwrap();
+    assert_eq!(
+        round,
+        hyperchain_types::Round::new(chain.round.epoch, chain.round.view - 1)
+    );
 }
 
 /// Found by trying: a call whose write set (20 values of 60 KiB) does not fit one state value
@@ -1484,7 +1487,7 @@ fn registrations_in_the_block_that_resolves_a_head_do_not_steer_the_next_draw() 
         JobState::Waiting,
         "not drawn with a known seed"
     );
-    assert_eq!(waiting.drawable_after, chain.view);
+    assert_eq!(waiting.drawable_after, chain.round);
 
     // The next block draws it, over its parent's pool, with a seed of a later view; more
     // registrations in that block do not count.
@@ -1501,7 +1504,7 @@ fn registrations_in_the_block_that_resolves_a_head_do_not_steer_the_next_draw() 
     }
     chain.block(late);
     let assignment = chain.job(&second).assignment.unwrap();
-    assert!(assignment.seed_view > waiting.drawable_after);
+    assert!(assignment.seed_round > waiting.drawable_after);
     let recomputed = select_committee(
         &assignment.seed.0,
         &second,
@@ -2298,4 +2301,53 @@ fn an_owner_without_the_bond_cannot_register() {
     let status = chain.block(vec![tx]).remove(0);
     assert!(rejected(&status).contains("bond"), "{status:?}");
     assert!(!chain.in_accumulator(&node_id(&hyperchain_chain::testkit::identity(77))));
+}
+
+/// Epochs restart simplex's views (issue: ordered by bare view, no seed after an epoch
+/// boundary would be "newer" and every TEE job would wait forever). Blocks made as consensus
+/// makes them, each revealing exactly its parent's round's seed: a job ordered in the last
+/// block of epoch 0 (at a high view) is not drawn by the first block of epoch 1, which reveals
+/// the seed of that very block's round, but by the second, which reveals the seed of round
+/// 1/1 — a later round, of a lower view. The committee executes it and the job resolves.
+#[test]
+fn a_job_ordered_just_before_an_epoch_boundary_is_assigned_after_it() {
+    use hyperchain_types::Round;
+    let mut chain = Chain::new();
+    chain.fleet(&["eu"], 0);
+    let counter = chain.deploy(1, COUNTER, ExecutionMode::CrossVendor, &["eu"]);
+    // Epoch 0 runs to a high view, so that epoch 1's views are all lower.
+    for _ in 0..50 {
+        let env = chain.consensus_env(1_000, false);
+        chain.execute(env, &[]);
+    }
+    let call = chain.call_tx(1, counter, "increment", encode(&5u64));
+    let env = chain.consensus_env(1_000, false);
+    let ordered_at = env.round;
+    let job_id = queued(&chain.execute(env, std::slice::from_ref(&call))[0]);
+    assert!(ordered_at.view > 50, "{ordered_at}");
+    assert_eq!(chain.job(&job_id).round, ordered_at);
+
+    // Epoch 1, view 1: it reveals the seed of the boundary block's own round, which the job's
+    // proposer knew. Not drawn.
+    let env = chain.consensus_env(1_000, true);
+    assert_eq!(env.round, Round::new(1, 1));
+    assert_eq!(env.seed.unwrap().round, ordered_at);
+    chain.execute(env, &[]);
+    assert_eq!(chain.job(&job_id).state, JobState::Waiting);
+
+    // Epoch 1, view 2: the seed of round 1/1 is later than the job's (though its view is lower).
+    let env = chain.consensus_env(1_000, false);
+    assert_eq!(env.seed.unwrap().round, Round::new(1, 1));
+    chain.execute(env, &[]);
+    let job = chain.job(&job_id);
+    assert_eq!(job.state, JobState::Assigned);
+    let assignment = job.assignment.clone().unwrap();
+    assert_eq!(assignment.seed_round, Round::new(1, 1));
+    assert!(assignment.seed_round > job.round && assignment.seed_round.view < job.round.view);
+
+    chain.serve(&job_id);
+    assert_eq!(
+        decode_all::<u64>(&done(&chain.job(&job_id)).output).unwrap(),
+        5
+    );
 }

@@ -42,27 +42,28 @@ fn build_verify_finalize_and_reopen() {
         deploy(&alice, 0, COUNTER),
         call(&alice, 1, counter, "increment", encode(&4u64)),
     ];
-    let b1 = a.build(&g, 2_000, 1, [1; 32], &candidates).unwrap();
+    let r = hyperchain_types::Round::new;
+    let b1 = a.build(&g, 2_000, r(0, 1), [1; 32], &candidates).unwrap();
     assert_eq!(b1.txs.len(), 2);
     assert_eq!(b1.header.height, 1);
-    // Block 2 on the unfinalized block 1 reveals the seed of block 1's view; A cannot build
+    // Block 2 on the unfinalized block 1 reveals the seed of block 1's round; A cannot build
     // it before it has seen that seed.
     assert!(matches!(
-        a.build(&b1.header, 3_000, 2, [1; 32], &[]),
-        Err(LedgerError::SeedUnknown(1))
+        a.build(&b1.header, 3_000, r(0, 2), [1; 32], &[]),
+        Err(LedgerError::SeedUnknown(round)) if round == r(0, 1)
     ));
-    a.record_seed(1, seed_of(validators(), 1).signature);
+    a.record_seed(r(0, 1), seed_of(validators(), r(0, 1)).signature);
     let b2 = a
         .build(
             &b1.header,
             3_000,
-            2,
+            r(0, 2),
             [1; 32],
             &[call(&alice, 2, counter, "increment", encode(&6u64))],
         )
         .unwrap();
 
-    assert_eq!(b2.header.seed, Some(seed_of(validators(), 1)));
+    assert_eq!(b2.header.seed, Some(seed_of(validators(), r(0, 1))));
     // B verifies both (block 2 before block 1 is finalized).
     let mut tampered = b2.clone();
     tampered.header.state_root = sha256(b"wrong");

@@ -489,9 +489,11 @@ fn fixture() -> &'static (Devnet, Header, Vec<u8>) {
 
 /// Found in the code: a proposer could reveal no seed (vetoing every draw it did not like) or
 /// any unrevealed seed of an earlier view (choosing among draws). A block reveals exactly the
-/// seed of its parent's view, and none on the genesis.
+/// seed of its parent's round, and none on the genesis. Across an epoch boundary that is the
+/// previous epoch's last round: the same view of another epoch is another seed.
 #[test]
 fn a_block_reveals_exactly_its_parents_seed() {
+    use hyperchain_types::Round;
     let devnet = devnet(7, 4);
     let executor = hyperchain_chain::execute::Executor::new(engine(), devnet.spec.chain_id)
         .with_seed_verifier(LightClient::from_spec(&devnet.spec));
@@ -499,37 +501,56 @@ fn a_block_reveals_exactly_its_parents_seed() {
     header.height = 2;
     header.view = 12;
     header.parent_view = 9;
+    let parent = Round::new(0, 9);
 
-    header.seed = Some(seed_of(&devnet, 9));
-    assert_eq!(executor.check_seed(&header), Ok(()));
+    header.seed = Some(seed_of(&devnet, parent));
+    assert_eq!(executor.check_seed(&header, parent), Ok(()));
     for (seed, complaint) in [
         (None, "reveals no seed"),
-        (Some(seed_of(&devnet, 8)), "not its parent's"),
-        (Some(seed_of(&devnet, 10)), "not its parent's"),
+        (Some(seed_of(&devnet, Round::new(0, 8))), "not its parent's"),
+        (
+            Some(seed_of(&devnet, Round::new(0, 10))),
+            "not its parent's",
+        ),
+        (Some(seed_of(&devnet, Round::new(1, 9))), "not its parent's"),
         (
             Some(hyperchain_types::SeedReveal {
-                view: 9,
-                ..seed_of(&devnet, 8)
+                round: parent,
+                ..seed_of(&devnet, Round::new(0, 8))
             }),
             "does not verify",
         ),
         (
-            Some(seed_of(&devnet_with_chain(&devnet, 8), 9)),
+            // The signature of view 9 in epoch 1, claimed for epoch 0.
+            Some(hyperchain_types::SeedReveal {
+                round: parent,
+                ..seed_of(&devnet, Round::new(1, 9))
+            }),
+            "does not verify",
+        ),
+        (
+            Some(seed_of(&devnet_with_chain(&devnet, 8), parent)),
             "does not verify",
         ),
     ] {
         header.seed = seed;
-        let reason = executor.check_seed(&header).unwrap_err();
+        let reason = executor.check_seed(&header, parent).unwrap_err();
         assert!(reason.contains(complaint), "{reason}");
     }
-    // On the genesis (view 0) there is no seed to reveal.
+    // The first block of epoch 1 reveals the seed of epoch 0's last round.
+    header.epoch = 1;
+    header.view = 1;
     header.parent_view = 0;
+    header.seed = Some(seed_of(&devnet, parent));
+    assert_eq!(executor.check_seed(&header, parent), Ok(()));
+    // On the genesis (round zero) there is no seed to reveal.
+    header.epoch = 0;
     header.seed = None;
-    assert_eq!(executor.check_seed(&header), Ok(()));
-    header.seed = Some(seed_of(&devnet, 9));
+    assert_eq!(executor.check_seed(&header, Round::ZERO), Ok(()));
+    header.seed = Some(seed_of(&devnet, parent));
     assert!(
         executor
-            .check_seed(&header)
+            .check_seed(&header, Round::ZERO)
             .unwrap_err()
             .contains("genesis")
     );

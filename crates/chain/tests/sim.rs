@@ -358,15 +358,18 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
             assert!(!ledger.seeds().unwrap().is_empty(), "seeds are recorded");
             // Blocks reveal seeds (committee randomness), each newer than the last and from an
             // earlier view than the block's.
-            let mut last_seed = 0;
+            let mut last_seed = hyperchain_types::Round::ZERO;
             for height in 1..=target {
                 let header = ledger.block(height).unwrap().unwrap().header;
                 if let Some(seed) = header.seed {
-                    assert!(seed.view > last_seed && seed.view < header.view);
-                    last_seed = seed.view;
+                    assert!(seed.round > last_seed && seed.round < header.round());
+                    last_seed = seed.round;
                 }
             }
-            assert!(last_seed > 0, "no block revealed a seed");
+            assert!(
+                last_seed > hyperchain_types::Round::ZERO,
+                "no block revealed a seed"
+            );
         }
         for h in handles {
             h.abort();

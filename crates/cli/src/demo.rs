@@ -343,7 +343,7 @@ async fn committee_demo(
             json,
             json!({"event": "demo_job", "job": job, "contract": view.contract,
                    "lane_seq": view.lane_seq, "ordered_at": ordered_at,
-                   "applied_at": result.height, "seed_view": assignment.map(|a| a.seed_view),
+                   "applied_at": result.height, "seed_round": assignment.map(|a| a.seed_round),
                    "attempt": assignment.map(|a| a.attempt), "committee": committee,
                    "resolution": result.resolution, "fuel_used": result.fuel_used,
                    "validator_fuel": validator_fuel, "matches_replicated": same}),
@@ -371,7 +371,7 @@ async fn committee_demo(
                     view.lane_seq,
                     result.resolution,
                     assignment.map_or(0, |a| a.attempt),
-                    assignment.map_or(0, |a| a.seed_view),
+                    assignment.map_or_else(String::new, |a| a.seed_round.to_string()),
                     result.fuel_used,
                     result.height,
                     if same {

@@ -54,14 +54,17 @@ pub fn print_job(job: &JobView) {
         job.contract, job.lane_seq
     );
     println!("call       {} by 0x{}", job.method, job.caller);
-    println!("ordered    height {} (view {})", job.height, job.view);
+    println!(
+        "ordered    height {} (round {}: epoch/view)",
+        job.height, job.round
+    );
     match &job.reason {
         Some(reason) => println!("state      {} ({reason})", job.state),
         None => println!("state      {}", job.state),
     }
     if job.state == "waiting" || job.state == "stalled" {
         println!(
-            "next draw  by the seed of a view after {}",
+            "next draw  by the seed of a round after {}",
             job.drawable_after
         );
     }
@@ -90,10 +93,10 @@ pub fn print_job(job: &JobView) {
             }
         };
         println!(
-            "committee  attempt {}, drawn at height {} by the seed of view {} (randomness 0x{}), deadline {deadline}",
+            "committee  attempt {}, drawn at height {} by the seed of round {} (randomness 0x{}), deadline {deadline}",
             a.attempt,
             a.assigned_height,
-            a.seed_view,
+            a.seed_round,
             short(&a.seed),
         );
         let revoked = job.result.as_ref().map(|r| r.revoked.as_slice());
@@ -143,16 +146,16 @@ pub struct JobProgress {
     /// Its committee's attempt number, once it has had one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
-    /// The view whose seed drew its committee.
+    /// The round whose seed drew its committee.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed_view: Option<u64>,
+    pub seed_round: Option<hyperchain_rpc::api::RoundView>,
     /// The committee, as `region/vendor 0xid`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub committee: Vec<String>,
     /// How many members have answered.
     pub answered: usize,
-    /// A seed of a view after this one draws its next committee.
-    pub drawable_after: u64,
+    /// A seed of a round after this one draws its next committee.
+    pub drawable_after: hyperchain_rpc::api::RoundView,
 }
 
 impl JobProgress {
@@ -163,7 +166,7 @@ impl JobProgress {
             state: job.state.clone(),
             reason: job.reason.clone(),
             attempt: job.assignment.as_ref().map(|a| a.attempt),
-            seed_view: assigned.map(|a| a.seed_view),
+            seed_round: assigned.map(|a| a.seed_round),
             committee: assigned
                 .map(|a| {
                     a.committee
@@ -190,7 +193,7 @@ impl JobProgress {
         let at = format!("[{:>5.1}s]", self.elapsed_ms as f64 / 1000.0);
         match self.state.as_str() {
             "waiting" => format!(
-                "{at} waiting    for its turn in the lane and a committee drawn by the seed of a view after {}",
+                "{at} waiting    for its turn in the lane and a committee drawn by the seed of a round after {}",
                 self.drawable_after
             ),
             "failed" => format!(
@@ -207,9 +210,9 @@ impl JobProgress {
             ),
             "assigned" if self.committee.is_empty() => format!("{at} assigned"),
             "assigned" => format!(
-                "{at} assigned   attempt {} by the seed of view {}: {} ({}/{} answered)",
+                "{at} assigned   attempt {} by the seed of round {}: {} ({}/{} answered)",
                 self.attempt.unwrap_or(0),
-                self.seed_view.unwrap_or(0),
+                self.seed_round.unwrap_or_default(),
                 self.committee
                     .iter()
                     .map(|m| match m.split_once(" 0x") {

@@ -1275,7 +1275,7 @@ mod chain {
             assert_eq!(job["matches_replicated"], true, "{job}");
             assert_eq!(job["validator_fuel"], 0, "{job}");
             assert!(job["fuel_used"].as_u64().unwrap() > 1_000_000, "{job}");
-            assert!(job["seed_view"].as_u64().unwrap() > 0, "{job}");
+            assert!(job["seed_round"]["view"].as_u64().unwrap() > 0, "{job}");
         }
         assert_eq!(of("demo_committee_done")[0]["jobs"], 6);
 

@@ -399,7 +399,7 @@ impl Enclave {
             return Ok(Vec::new());
         };
         let (head, lane, record) = self.fetch_job(host.as_ref(), head_id)?;
-        let attempt = |job: &Job| job.assignment.as_ref().map(|a| (a.run(), a.seed_view));
+        let attempt = |job: &Job| job.assignment.as_ref().map(|a| (a.run(), a.seed_round));
         let mut run = vec![head];
         for (i, id) in jobs.iter().enumerate().skip(1) {
             let (job, _, _) = self.fetch_records(host.as_ref(), id)?;

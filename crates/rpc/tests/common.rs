@@ -271,14 +271,14 @@ fn finalize_block(
     let parent = ledger.block(height).unwrap().unwrap().header;
     // A block reveals its parent view's seed; these blocks are finalized by the test's own
     // certificates, so any 48 bytes stand in for one the test did not record.
-    if ledger.parent_seed(parent.view).is_err() {
-        ledger.record_seed(parent.view, [parent.view as u8; 48]);
+    if ledger.parent_seed(parent.round()).is_err() {
+        ledger.record_seed(parent.round(), [parent.view as u8; 48]);
     }
     let block = ledger
         .build(
             &parent,
             parent.timestamp_ms + 1_000,
-            parent.view + 1,
+            hyperchain_types::Round::new(parent.epoch, parent.view + 1),
             [1; 32],
             candidates,
         )

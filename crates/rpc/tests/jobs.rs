@@ -33,18 +33,18 @@ impl StorageReader for Reader {
 
 /// Produces a block, records a seed for its view and produces the block that reveals it:
 /// every job ordered so far may then be assigned. Returns the seed's view.
-async fn reveal_later_seed(node: &TestNode, signature: [u8; 48]) -> u64 {
+async fn reveal_later_seed(node: &TestNode, signature: [u8; 48]) -> hyperchain_types::Round {
     node.produce_block().await;
-    let view = node
+    let round = node
         .ledger
         .block(node.ledger.tip().0)
         .unwrap()
         .unwrap()
         .header
-        .view;
-    node.ledger.record_seed(view, signature);
+        .round();
+    node.ledger.record_seed(round, signature);
     node.produce_block().await;
-    view
+    round
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,15 +108,15 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
     assert!(job.assignment.is_none());
 
     // A block later, the next block reveals the seed of a view after the job's: assigned.
-    let view = reveal_later_seed(&node, [9; 48]).await;
+    let round = reveal_later_seed(&node, [9; 48]).await;
     let job = node.client.job(&job_id).await.unwrap().unwrap();
     assert_eq!(job.state, "assigned");
     let assignment = job.assignment.clone().unwrap();
-    assert_eq!(assignment.seed_view, view);
+    assert_eq!(assignment.seed_round, round.into());
     assert_eq!(
         assignment.seed,
         SeedReveal {
-            view,
+            round,
             signature: [9; 48]
         }
         .randomness()
@@ -270,7 +270,7 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
         "not drawn by a seed the block knew"
     );
     let resolved_in = node.ledger.block(node.ledger.tip().0).unwrap().unwrap();
-    assert_eq!(second.drawable_after, resolved_in.header.view);
+    assert_eq!(second.drawable_after, resolved_in.header.round().into());
 
     // A seed of a later view draws the second call's committee, which also takes the third
     // (ordered before that seed), and a member's listing shows the run in lane order.
@@ -287,7 +287,7 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
     );
     let follower = node.client.job(&third_id).await.unwrap().unwrap();
     assert_eq!(
-        follower.assignment.unwrap().seed_view,
+        follower.assignment.unwrap().seed_round,
         node.client
             .job(&second_id)
             .await
@@ -295,7 +295,7 @@ async fn a_job_is_listed_fetched_answered_and_resolved() {
             .unwrap()
             .assignment
             .unwrap()
-            .seed_view
+            .seed_round
     );
     let lane = node.client.lane(&counter).await.unwrap().unwrap();
     assert_eq!((lane.head, lane.chain), (1, lane.state));

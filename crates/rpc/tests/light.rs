@@ -281,6 +281,7 @@ async fn a_node_lying_consistently_is_caught() {
         timestamp_ms: 2_000,
         tx_root: tx_root(&[]),
         state_root: Digest::ZERO,
+        epoch: 0,
         view: 1,
         parent_view: 0,
         leader: [1; 32],

@@ -57,8 +57,8 @@ pub struct BlockEnv {
     pub parent: Digest,
     /// Block timestamp, ms since the Unix epoch.
     pub timestamp_ms: u64,
-    /// The consensus view of the block.
-    pub view: u64,
+    /// The consensus round (epoch, view) of the block.
+    pub round: hyperchain_types::Round,
     /// The seed the block reveals (already checked, [`Executor::check_seed`]).
     pub seed: Option<hyperchain_types::SeedReveal>,
     /// The proposer's consensus key: its account receives the block's tips and the unburned
@@ -73,7 +73,7 @@ impl BlockEnv {
             height: header.height,
             parent: header.parent,
             timestamp_ms: header.timestamp_ms,
-            view: header.view,
+            round: header.round(),
             seed: header.seed,
             leader: header.leader,
         }
@@ -373,28 +373,33 @@ impl Executor {
         self
     }
 
-    /// Checks the seed `header` reveals: exactly that of its parent's view (a valid threshold
-    /// signature of that view), or none when the parent is the genesis. The seed is
-    /// determined by the chain, so a proposer can neither withhold it (veto a draw) nor pick
-    /// an older one (choose among draws).
-    pub fn check_seed(&self, header: &hyperchain_types::Header) -> Result<(), String> {
-        let seed = match (&header.seed, header.parent_view) {
-            (None, 0) => return Ok(()),
-            (Some(seed), 0) => {
+    /// Checks the seed `header` reveals: exactly that of its parent's round `parent` (a valid
+    /// threshold signature of that round, even across an epoch boundary), or none when the
+    /// parent is the genesis (round zero). The seed is determined by the chain, so a proposer
+    /// can neither withhold it (veto a draw) nor pick an older one (choose among draws).
+    pub fn check_seed(
+        &self,
+        header: &hyperchain_types::Header,
+        parent: hyperchain_types::Round,
+    ) -> Result<(), String> {
+        use hyperchain_types::Round;
+        let seed = match (&header.seed, parent) {
+            (None, Round::ZERO) => return Ok(()),
+            (Some(seed), Round::ZERO) => {
                 return Err(format!(
-                    "reveals the seed of view {} on the genesis, which has none",
-                    seed.view
+                    "reveals the seed of round {} on the genesis, which has none",
+                    seed.round
                 ));
             }
-            (None, parent_view) => {
+            (None, parent) => {
                 return Err(format!(
-                    "reveals no seed; it must reveal its parent's (view {parent_view})"
+                    "reveals no seed; it must reveal its parent's (round {parent})"
                 ));
             }
-            (Some(seed), parent_view) if seed.view != parent_view => {
+            (Some(seed), parent) if seed.round != parent => {
                 return Err(format!(
-                    "reveals the seed of view {}, not its parent's (view {parent_view})",
-                    seed.view
+                    "reveals the seed of round {}, not its parent's (round {parent})",
+                    seed.round
                 ));
             }
             (Some(seed), _) => seed,
@@ -403,10 +408,15 @@ impl Executor {
             None => Err("this node has no group key to verify seeds".into()),
             Some(light) if light.verify_seed(seed) => Ok(()),
             Some(_) => Err(format!(
-                "seed of view {} does not verify against the group key",
-                seed.view
+                "seed of round {} does not verify against the group key",
+                seed.round
             )),
         }
+    }
+
+    /// The round of the block whose state `base` is (zero for the genesis state).
+    pub fn block_round(base: &Base) -> Result<hyperchain_types::Round, ExecError> {
+        Ok(crate::lanes::clock(base)?.block_round)
     }
 
     /// This executor with the registry's genesis configuration (validators, initial

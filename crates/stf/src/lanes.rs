@@ -31,7 +31,7 @@
 //! | `lanes-active` | the number of lanes with unresolved jobs (u64 BE) |
 //! | `sched/draw/`, `sched/late/` | lists of lanes whose head is drawn at the start of the next block / is past its deadline within the grace: the length (u64 BE) under the prefix, the i-th contract under `prefix ‖ i (u64 BE)` |
 //! | `sched/due/ ‖ bucket (u64 BE)` | a list (as above) of lanes looked at by the first block ending after that second (deadlines, stalled heads' next tries) |
-//! | `seed/latest` | [`Clock`]: `view (u64 BE) ‖ randomness (32)` of the newest revealed seed ‖ the first time bucket the end of the next block reads (u64 BE; `u64::MAX` before any) |
+//! | `seed/latest` | [`Clock`]: `epoch ‖ view` (u64 BE each) and `randomness (32)` of the newest revealed seed ‖ the first time bucket the end of the next block reads (u64 BE; `u64::MAX` before any) ‖ `epoch ‖ view` of the block that wrote it (the round whose seed the next block reveals) |
 //! | `liveness/ ‖ node id` | [`Liveness`]: missed deadlines (u32 BE) since its last suspension ‖ suspended until (block time, ms, u64 BE) |
 //! | `evidence/ ‖ job id ‖ node id` | the conflicting [`SignedCommitment`] of a revoked node |
 
@@ -47,7 +47,7 @@ use hyperchain_state::{TreeId, WriteBatch};
 use hyperchain_types::{
     Address, Assignment, CallOutcome, ComputeReceipt, ContractRecord, Digest, ExecutionMode, Job,
     JobResult, JobState, LaneRecord, ReceiptCommitment, ReceiptStatus, ReceiptVote, Resolution,
-    RevokeReason, Sched, SignedCommitment, SignedComputeReceipt,
+    RevokeReason, Round, Sched, SignedCommitment, SignedComputeReceipt,
 };
 use hyperchain_vm::{Call, CallContext, Contract, Engine, StorageReader};
 use std::sync::Arc;
@@ -136,20 +136,26 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> ExecError {
 /// The lanes' per-block bookkeeping, stored under [`SEED_KEY`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Clock {
-    /// The view of the newest revealed seed (0 before any).
-    pub seed_view: u64,
+    /// The round of the newest revealed seed (zero before any).
+    pub seed_round: Round,
     /// Its randomness.
     pub seed: Digest,
     /// The first time bucket the end of the next block reads (`None` before the first block).
     pub due_cursor: Option<u64>,
+    /// The round of the block that wrote this state (zero for the genesis state): the round
+    /// whose seed the next block must reveal.
+    pub block_round: Round,
 }
 
 impl Clock {
     fn encode(&self) -> Vec<u8> {
         [
-            &self.seed_view.to_be_bytes()[..],
+            &self.seed_round.epoch.to_be_bytes()[..],
+            &self.seed_round.view.to_be_bytes(),
             &self.seed.0,
             &self.due_cursor.unwrap_or(u64::MAX).to_be_bytes(),
+            &self.block_round.epoch.to_be_bytes(),
+            &self.block_round.view.to_be_bytes(),
         ]
         .concat()
     }
@@ -160,25 +166,34 @@ pub fn clock(view: &impl StateView) -> Result<Clock, ExecError> {
     let Some(raw) = view.read(&TreeId::ROOT, SEED_KEY)? else {
         return Ok(Clock::default());
     };
-    let (Ok(seed_view), Ok(seed), Ok(cursor)) = (
-        <[u8; 8]>::try_from(raw.get(..8).unwrap_or_default()),
-        <[u8; 32]>::try_from(raw.get(8..40).unwrap_or_default()),
-        <[u8; 8]>::try_from(raw.get(40..).unwrap_or_default()),
-    ) else {
-        return Err(corrupt("lane clock", "not 48 bytes"));
+    let u64_at = |at: usize| -> Option<u64> {
+        Some(u64::from_be_bytes(raw.get(at..at + 8)?.try_into().ok()?))
     };
-    let cursor = u64::from_be_bytes(cursor);
+    let (Some(seed_epoch), Some(seed_view), Some(seed), Some(cursor), Some(epoch), Some(view)) = (
+        u64_at(0),
+        u64_at(8),
+        raw.get(16..48).and_then(|s| <[u8; 32]>::try_from(s).ok()),
+        u64_at(48),
+        u64_at(56),
+        u64_at(64),
+    ) else {
+        return Err(corrupt("lane clock", "not 72 bytes"));
+    };
+    if raw.len() != 72 {
+        return Err(corrupt("lane clock", "not 72 bytes"));
+    }
     Ok(Clock {
-        seed_view: u64::from_be_bytes(seed_view),
+        seed_round: Round::new(seed_epoch, seed_view),
         seed: Digest(seed),
         due_cursor: (cursor != u64::MAX).then_some(cursor),
+        block_round: Round::new(epoch, view),
     })
 }
 
-/// The newest revealed seed: `(view, randomness)`, `(0, zero)` before any.
-pub fn latest_seed(view: &impl StateView) -> Result<(u64, Digest), ExecError> {
+/// The newest revealed seed: `(round, randomness)`, `(zero, zero)` before any.
+pub fn latest_seed(view: &impl StateView) -> Result<(Round, Digest), ExecError> {
     let c = clock(view)?;
-    Ok((c.seed_view, c.seed))
+    Ok((c.seed_round, c.seed))
 }
 
 /// A lane's record (`None`: the contract has no lane, i.e. it is replicated or absent).
@@ -626,7 +641,7 @@ fn write_lane(batch: &mut WriteBatch, contract: &Address, lane: &LaneRecord) {
 pub(crate) struct BlockPool<'a> {
     base: &'a Base,
     now_ms: u64,
-    seed_view: u64,
+    seed_round: Round,
     seed: Digest,
     nodes: std::cell::OnceCell<Vec<Candidate>>,
 }
@@ -654,7 +669,7 @@ impl Executor {
     fn clock(env: BlockEnv) -> BlockClock {
         BlockClock {
             height: env.height,
-            view: env.view,
+            round: env.round,
             now_ms: env.timestamp_ms,
         }
     }
@@ -737,14 +752,16 @@ impl Executor {
     ) -> Result<(), ExecError> {
         let mut c = clock(&Overlay { base, own: batch })?;
         if let Some(seed) = &env.seed {
-            c.seed_view = seed.view;
+            c.seed_round = seed.round;
             c.seed = seed.randomness();
-            put(batch, SEED_KEY.to_vec(), c.encode());
         }
+        // The next block reveals this block's round's seed.
+        c.block_round = env.round;
+        put(batch, SEED_KEY.to_vec(), c.encode());
         let pool = BlockPool {
             base,
             now_ms: env.timestamp_ms,
-            seed_view: c.seed_view,
+            seed_round: c.seed_round,
             seed: c.seed,
             nodes: std::cell::OnceCell::new(),
         };
@@ -866,14 +883,14 @@ impl Executor {
         if !matches!(head.state, JobState::Waiting | JobState::Stalled { .. }) {
             return Ok(());
         }
-        if pool.seed_view <= head.drawable_after {
+        if pool.seed_round <= head.drawable_after {
             // Not this block's seed: no need to build the pool.
             return self.schedule(base, batch, env, contract, Sched::Draw);
         }
         let record = self.contract_record(&Overlay { base, own: batch }, contract)?;
         let spec = spec_of(&record).ok_or_else(|| corrupt("lane", "replicated contract"))?;
         let input = Input::Draw {
-            seed_view: pool.seed_view,
+            seed_round: pool.seed_round,
             seed: pool.seed,
             pool: pool.nodes()?,
             spec: &spec,
@@ -1050,7 +1067,7 @@ impl Executor {
                 .ok_or_else(|| corrupt("lane", format!("{} has no job at {seq}", head.contract)))?;
             fuel = fuel.saturating_add(job.fuel_limit);
             following = following.filter(|a| {
-                job.view < a.seed_view && fuel <= hyperchain_types::block_limits::MAX_BLOCK_FUEL
+                job.round < a.seed_round && fuel <= hyperchain_types::block_limits::MAX_BLOCK_FUEL
             });
             let input = match following {
                 Some(a) => {

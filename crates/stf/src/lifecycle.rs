@@ -31,8 +31,8 @@ use hyperchain_types::{
 pub struct BlockClock {
     /// Its height.
     pub height: u64,
-    /// Its consensus view.
-    pub view: u64,
+    /// Its consensus round.
+    pub round: hyperchain_types::Round,
     /// Its timestamp (ms).
     pub now_ms: u64,
 }
@@ -61,11 +61,11 @@ impl From<&crate::registry::ComputeParams> for Params {
 /// What happens to a job.
 #[derive(Clone, Debug)]
 pub enum Input<'a> {
-    /// The start of a block that reveals `seed` (of `seed_view`): draw a committee for a
+    /// The start of a block that reveals `seed` (of `seed_round`): draw a committee for a
     /// waiting or stalled head from `pool`, the candidates of the parent state.
     Draw {
-        /// The view whose seed the block reveals.
-        seed_view: u64,
+        /// The round whose seed the block reveals.
+        seed_round: hyperchain_types::Round,
         /// Its randomness.
         seed: Digest,
         /// The parent state's candidates.
@@ -236,7 +236,7 @@ pub fn apply(
     let mut effects = Vec::new();
     match input {
         Input::Draw {
-            seed_view,
+            seed_round,
             seed,
             pool,
             spec,
@@ -244,7 +244,7 @@ pub fn apply(
             if !matches!(job.state, JobState::Waiting | JobState::Stalled { .. }) {
                 return Ok(Transition::unchanged(job));
             }
-            if seed_view <= job.drawable_after {
+            if seed_round <= job.drawable_after {
                 // Only a seed nobody knew when the job became drawable may pick its committee.
                 effects.push(Effect::AwaitSeed);
                 return Ok(Transition { next, effects });
@@ -258,7 +258,7 @@ pub fn apply(
                     next.assignment = Some(Assignment {
                         attempt,
                         run_head: job.lane_seq,
-                        seed_view,
+                        seed_round,
                         seed,
                         assigned_height: at.height,
                         // Set by `Promoted` once the run's fuel is known.
@@ -317,7 +317,7 @@ pub fn apply(
             JobState::Waiting | JobState::Stalled { .. } => {
                 // A head drawn by a seed this block's proposer, who chose to include what
                 // resolved the job before it, could not know.
-                next.drawable_after = next.drawable_after.max(at.view);
+                next.drawable_after = next.drawable_after.max(at.round);
                 effects.push(Effect::AwaitSeed);
             }
             JobState::Done(_) | JobState::Failed(_) => {}
@@ -360,7 +360,7 @@ pub fn apply(
             a.late_blocks = 0;
             drop_votes(&mut next, &mut effects);
             next.state = JobState::Waiting;
-            next.drawable_after = at.view;
+            next.drawable_after = at.round;
             effects.push(Effect::Dropped { charged });
         }
         Input::Retry => {
@@ -486,8 +486,8 @@ pub fn order(
         input: input.to_vec(),
         fuel_limit,
         height: at.height,
-        view: at.view,
-        drawable_after: at.view,
+        round: at.round,
+        drawable_after: at.round,
         time_ms: at.now_ms,
         assignment: None,
         state: JobState::Waiting,
@@ -554,9 +554,15 @@ mod tests {
     enum Op {
         /// The start of a block: draw over the nodes in `pool` (a bit mask), with a seed newer
         /// than the job may use, or not.
-        Draw { pool: u8, fresh: bool },
-        /// A block `secs` seconds later: its end processes a due deadline or retry.
-        Block { secs: u8 },
+        /// `new_epoch`: the block is the first of a new epoch (its views start again).
+        Draw {
+            pool: u8,
+            fresh: bool,
+            new_epoch: bool,
+        },
+        /// A block `secs` seconds later (the first of a new epoch with `new_epoch`): its end
+        /// processes a due deadline or retry.
+        Block { secs: u8, new_epoch: bool },
         /// The `i`-th member (mod the committee) answers by its conduct; `again` sends the
         /// answer twice.
         Vote { i: u8, again: bool },
@@ -564,8 +570,10 @@ mod tests {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            3 => (any::<u8>(), any::<bool>()).prop_map(|(pool, fresh)| Op::Draw { pool, fresh }),
-            3 => (0u8..6).prop_map(|secs| Op::Block { secs }),
+            3 => (any::<u8>(), any::<bool>(), prop::bool::weighted(0.1))
+                .prop_map(|(pool, fresh, new_epoch)| Op::Draw { pool, fresh, new_epoch }),
+            3 => (0u8..6, prop::bool::weighted(0.1))
+                .prop_map(|(secs, new_epoch)| Op::Block { secs, new_epoch }),
             4 => (any::<u8>(), any::<bool>()).prop_map(|(i, again)| Op::Vote { i, again }),
         ]
     }
@@ -607,7 +615,7 @@ mod tests {
         fn new(cross_vendor: bool) -> Driver {
             let at = BlockClock {
                 height: 1,
-                view: 2,
+                round: hyperchain_types::Round::new(0, 2),
                 now_ms: 1_000_000,
             };
             Driver {
@@ -809,11 +817,25 @@ mod tests {
             }
         }
 
+        /// The next block's round: two views on (room for the view whose seed a fresh draw
+        /// uses), or view 2 of the next epoch, whose views start again.
+        fn advance(&mut self, new_epoch: bool) {
+            self.at.height += 1;
+            self.at.round = if new_epoch {
+                hyperchain_types::Round::new(self.at.round.epoch + 1, 2)
+            } else {
+                hyperchain_types::Round::new(self.at.round.epoch, self.at.round.view + 2)
+            };
+        }
+
         fn step(&mut self, op: &Op) {
             match op {
-                Op::Draw { pool, fresh } => {
-                    self.at.height += 1;
-                    self.at.view += 2;
+                Op::Draw {
+                    pool,
+                    fresh,
+                    new_epoch,
+                } => {
+                    self.advance(*new_epoch);
                     let pool: Vec<Candidate> = self
                         .fleet
                         .iter()
@@ -825,15 +847,15 @@ mod tests {
                         self.model.state,
                         Expected::Waiting | Expected::Stalled { .. }
                     );
-                    let seed_view = if *fresh {
-                        self.at.view - 1
+                    let seed_round = if *fresh {
+                        hyperchain_types::Round::new(self.at.round.epoch, self.at.round.view - 1)
                     } else {
                         self.job.drawable_after
                     };
                     let spec = self.spec.clone();
                     let effects = self
                         .apply(Input::Draw {
-                            seed_view,
+                            seed_round,
                             seed: Digest([self.at.height as u8; 32]),
                             pool: &pool,
                             spec: &spec,
@@ -864,9 +886,8 @@ mod tests {
                     }
                     self.react(effects);
                 }
-                Op::Block { secs } => {
-                    self.at.height += 1;
-                    self.at.view += 2;
+                Op::Block { secs, new_epoch } => {
+                    self.advance(*new_epoch);
                     self.at.now_ms += u64::from(*secs) * 1_000;
                     // Honest members get their receipts into the first block after they were
                     // assigned (its transactions come before its end).

@@ -160,7 +160,7 @@ impl LightClient {
             return false;
         };
         Seed::<hyperchain_types::consensus::Variant>::new(
-            Round::new(Epoch::zero(), View::new(seed.view)),
+            Round::new(Epoch::new(seed.round.epoch), View::new(seed.round.view)),
             signature,
         )
         .verify(&self.verifier)

@@ -73,10 +73,10 @@ pub struct MemoryChain {
     pub executor: Executor,
     /// The chain id transactions are signed for.
     pub chain_id: Digest,
-    /// The last block's height, view, digest (the store's root) and time.
+    /// The last block's height, round, digest (the store's root) and time.
     pub height: u64,
     /// See `height`.
-    pub view: u64,
+    pub round: hyperchain_types::Round,
     /// See `height`.
     pub parent: Digest,
     /// See `height`.
@@ -94,7 +94,7 @@ impl std::fmt::Debug for MemoryChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryChain")
             .field("height", &self.height)
-            .field("view", &self.view)
+            .field("round", &self.round)
             .field("parent", &self.parent)
             .field("time_ms", &self.time_ms)
             .finish_non_exhaustive()
@@ -119,7 +119,7 @@ impl MemoryChain {
             executor,
             chain_id,
             height: 0,
-            view: 0,
+            round: hyperchain_types::Round::ZERO,
             time_ms: START_MS,
             last_block_reads: 0,
             reads: Arc::new(AtomicU64::new(0)),
@@ -152,17 +152,40 @@ impl MemoryChain {
         tx
     }
 
-    /// The environment of the next block, `advance_ms` after the last. Views advance by 2,
-    /// leaving room for the view whose seed the block reveals (with `seed`).
-    pub fn next_env(&self, advance_ms: u64, seed: bool) -> BlockEnv {
-        let view = self.view + 2;
+    /// The environment of the next block as consensus makes it, `advance_ms` after the last:
+    /// the next view of the same epoch (or view 1 of the next epoch, with `new_epoch`: the
+    /// last block was its epoch's last), revealing exactly the last block's round's seed
+    /// (none after the genesis).
+    pub fn consensus_env(&self, advance_ms: u64, new_epoch: bool) -> BlockEnv {
+        let round = if new_epoch {
+            hyperchain_types::Round::new(self.round.epoch + 1, 1)
+        } else {
+            hyperchain_types::Round::new(self.round.epoch, self.round.view + 1)
+        };
         BlockEnv {
             height: self.height + 1,
             parent: self.parent,
             timestamp_ms: self.time_ms + advance_ms,
-            view,
+            round,
+            seed: (self.round != hyperchain_types::Round::ZERO).then(|| SeedReveal {
+                round: self.round,
+                signature: [(self.height + 1) as u8; 48],
+            }),
+            leader: [0; 32],
+        }
+    }
+
+    /// The environment of the next block, `advance_ms` after the last. Views advance by 2,
+    /// leaving room for the view whose seed the block reveals (with `seed`).
+    pub fn next_env(&self, advance_ms: u64, seed: bool) -> BlockEnv {
+        let round = hyperchain_types::Round::new(self.round.epoch, self.round.view + 2);
+        BlockEnv {
+            height: self.height + 1,
+            parent: self.parent,
+            timestamp_ms: self.time_ms + advance_ms,
+            round,
             seed: seed.then(|| SeedReveal {
-                view: view - 1,
+                round: hyperchain_types::Round::new(round.epoch, round.view - 1),
                 signature: [(self.height + 1) as u8; 48],
             }),
             leader: [0; 32],
@@ -194,7 +217,7 @@ impl MemoryChain {
             .commit(&execution.batch, env.height)
             .expect("commit");
         self.height = env.height;
-        self.view = env.view;
+        self.round = env.round;
         self.time_ms = env.timestamp_ms;
         self.parent = Digest(self.store.root().expect("store root"));
         execution.receipts.into_iter().map(|r| r.status).collect()

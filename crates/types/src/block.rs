@@ -9,7 +9,8 @@
 //!
 //! | item | encoding |
 //! |---|---|
-//! | `Header` | `chain_id (32) ‖ height (u64) ‖ parent (32) ‖ timestamp_ms (u64) ‖ tx_root (32) ‖ state_root (32) ‖ view (u64) ‖ parent_view (u64) ‖ leader (32) ‖ seed_view (u64) ‖ seed_signature (48)` — 248 bytes; `seed_view = 0` and a zero signature when the block reveals no seed |
+//! | `Header` | `chain_id (32) ‖ height (u64) ‖ parent (32) ‖ timestamp_ms (u64) ‖ tx_root (32) ‖ state_root (32) ‖ epoch (u64) ‖ view (u64) ‖ parent_view (u64) ‖ leader (32) ‖ seed_epoch (u64) ‖ seed_view (u64) ‖ seed_signature (48)` — 264 bytes; `seed_view = 0` (and `seed_epoch = 0`) and a zero signature when the block reveals no seed |
+//! | `Round` | `epoch (u64) ‖ view (u64)` |
 //! | `Block` | `Header ‖ len ‖ SignedTransaction*`, at most [`block_limits::MAX_BLOCK_TXS`] transactions and [`block_limits::MAX_BLOCK_BYTES`] bytes |
 //! | `tx_root` | `sha256("hyperchain/tx-root/v1" ‖ n (u32 BE) ‖ id_1 ‖ … ‖ id_n)` |
 //! | `Receipt` | `tx_id (32) ‖ height (u64) ‖ index (u32) ‖ ReceiptStatus ‖ fuel_used (u64) ‖ fee (u64)` |
@@ -35,6 +36,52 @@ pub mod block_limits {
     pub const MAX_REASON: usize = 1024;
 }
 
+/// A consensus round: the epoch and the view within it. Each epoch's simplex instance starts
+/// its views again, so rounds — ordered by epoch, then view — order blocks, seeds and jobs;
+/// bare views would not (docs/DESIGN.md §11).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Round {
+    /// The epoch (0 from genesis).
+    pub epoch: u64,
+    /// The view within the epoch.
+    pub view: u64,
+}
+
+impl Round {
+    /// The genesis round.
+    pub const ZERO: Round = Round { epoch: 0, view: 0 };
+
+    /// Round `view` of `epoch`.
+    pub const fn new(epoch: u64, view: u64) -> Round {
+        Round { epoch, view }
+    }
+}
+
+impl std::fmt::Display for Round {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.epoch, self.view)
+    }
+}
+
+impl Write for Round {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.epoch.write(buf);
+        self.view.write(buf);
+    }
+}
+impl FixedSize for Round {
+    const SIZE: usize = 2 * u64::SIZE;
+}
+impl Read for Round {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Round {
+            epoch: u64::read(buf)?,
+            view: u64::read(buf)?,
+        })
+    }
+}
+
 /// A block header.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Header {
@@ -50,44 +97,58 @@ pub struct Header {
     pub tx_root: Digest,
     /// The state root after executing this block's transactions.
     pub state_root: Digest,
-    /// The consensus view the block was proposed in (0 for genesis); greater than the
-    /// parent's.
+    /// The consensus epoch the block was proposed in (0 from genesis).
+    pub epoch: u64,
+    /// The consensus view within `epoch` the block was proposed in (0 for genesis); its round
+    /// ([`Header::round`]) is after the parent's.
     pub view: u64,
-    /// The parent's view (0 for genesis and its children). With `view` and `leader` it is the
-    /// consensus context the block was proposed in, which validators check before voting to
-    /// notarize it without executing it first.
+    /// The parent's view if the parent is of the same epoch, else 0 (the parent is then the
+    /// previous epoch's last block, from which this epoch's views start; also 0 for genesis
+    /// and its children). With `epoch`, `view` and `leader` it is the consensus context the
+    /// block was proposed in, which validators check before voting to notarize it without
+    /// executing it first.
     pub parent_view: u64,
     /// The proposer's ed25519 consensus key (zeros for genesis).
     pub leader: [u8; 32],
     /// A consensus seed revealed by this block (committee randomness, docs/DESIGN.md §5): the
-    /// threshold-BLS VRF signature of an earlier view, newer than every seed its ancestors
-    /// revealed.
+    /// threshold-BLS VRF signature of an earlier round (exactly the parent's), newer than
+    /// every seed its ancestors revealed.
     pub seed: Option<SeedReveal>,
 }
 
 /// Domain of the randomness derived from a revealed seed.
 pub const SEED_DOMAIN: &[u8] = b"hyperchain/seed/v1";
 
-/// A consensus seed carried in a header: the view it belongs to and its threshold signature
-/// (a 48-byte BLS12-381 G1 point). Nobody knows a view's seed before 2f+1 validators have
-/// voted in that view, so a seed for a view after the one that ordered a job was unknown when
-/// the job was ordered.
+/// A consensus seed carried in a header: the round it belongs to and its threshold signature
+/// (a 48-byte BLS12-381 G1 point). Nobody knows a round's seed before 2f+1 validators have
+/// voted in that round, so a seed of a round after the one that ordered a job was unknown
+/// when the job was ordered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SeedReveal {
-    /// The view the seed signs (never 0).
-    pub view: u64,
-    /// The threshold signature over the view.
+    /// The round the seed signs (its view is never 0).
+    pub round: Round,
+    /// The threshold signature over the round.
     pub signature: [u8; 48],
 }
 
 impl SeedReveal {
     /// The 32 bytes of randomness committees are drawn from.
     pub fn randomness(&self) -> Digest {
-        sha256_parts(&[SEED_DOMAIN, &self.view.to_be_bytes(), &self.signature])
+        sha256_parts(&[
+            SEED_DOMAIN,
+            &self.round.epoch.to_be_bytes(),
+            &self.round.view.to_be_bytes(),
+            &self.signature,
+        ])
     }
 }
 
 impl Header {
+    /// The round the block was proposed in.
+    pub fn round(&self) -> Round {
+        Round::new(self.epoch, self.view)
+    }
+
     /// The block digest: SHA-256 of the header's encoding.
     pub fn digest(&self) -> Digest {
         sha256(&self.encode())
@@ -114,6 +175,7 @@ impl Block {
                 timestamp_ms,
                 tx_root: tx_root(&[]),
                 state_root,
+                epoch: 0,
                 view: 0,
                 parent_view: 0,
                 leader: [0; 32],
@@ -232,23 +294,24 @@ impl Write for Header {
         self.timestamp_ms.write(buf);
         self.tx_root.write(buf);
         self.state_root.write(buf);
+        self.epoch.write(buf);
         self.view.write(buf);
         self.parent_view.write(buf);
         self.leader.write(buf);
         match &self.seed {
             Some(seed) => {
-                seed.view.write(buf);
+                seed.round.write(buf);
                 seed.signature.write(buf);
             }
             None => {
-                0u64.write(buf);
+                Round::ZERO.write(buf);
                 [0u8; 48].write(buf);
             }
         }
     }
 }
 impl FixedSize for Header {
-    const SIZE: usize = 5 * Digest::SIZE + 5 * u64::SIZE + 48;
+    const SIZE: usize = 5 * Digest::SIZE + 7 * u64::SIZE + 48;
 }
 impl Read for Header {
     type Cfg = ();
@@ -260,21 +323,22 @@ impl Read for Header {
             timestamp_ms: u64::read(buf)?,
             tx_root: Digest::read(buf)?,
             state_root: Digest::read(buf)?,
+            epoch: u64::read(buf)?,
             view: u64::read(buf)?,
             parent_view: u64::read(buf)?,
             leader: <[u8; 32]>::read(buf)?,
             seed: {
-                let view = u64::read(buf)?;
+                let round = Round::read(buf)?;
                 let signature = <[u8; 48]>::read(buf)?;
-                match (view, signature == [0u8; 48]) {
-                    (0, true) => None,
-                    (0, false) => {
+                match (round.view, signature == [0u8; 48]) {
+                    (0, true) if round.epoch == 0 => None,
+                    (0, _) => {
                         return Err(Error::Invalid(
                             "Header",
-                            "seed signature without a seed view",
+                            "seed signature or epoch without a seed view",
                         ));
                     }
-                    _ => Some(SeedReveal { view, signature }),
+                    _ => Some(SeedReveal { round, signature }),
                 }
             },
         })
@@ -499,11 +563,12 @@ mod tests {
                 timestamp_ms: 1_000,
                 tx_root: tx_root(&txs),
                 state_root: sha256(b"s"),
+                epoch: 2,
                 view: 4,
                 parent_view: 2,
                 leader: [5; 32],
                 seed: Some(SeedReveal {
-                    view: 3,
+                    round: Round::new(2, 3),
                     signature: [7; 48],
                 }),
             },
@@ -527,9 +592,15 @@ mod tests {
         let mut unseeded = b.clone();
         unseeded.header.seed = None;
         assert_eq!(Block::decode(unseeded.encode()).unwrap(), unseeded);
-        let mut bytes = unseeded.header.encode().to_vec();
-        bytes[200] = 1;
-        assert!(Header::decode(bytes::Bytes::from(bytes)).is_err());
+        // Neither a seed epoch nor a signature without a seed view decodes.
+        for at in [200, 220] {
+            let mut bytes = unseeded.header.encode().to_vec();
+            bytes[at] = 1;
+            assert!(Header::decode(bytes::Bytes::from(bytes)).is_err(), "{at}");
+        }
+        // Rounds order by epoch, then view.
+        assert!(Round::new(1, 1) > Round::new(0, 1_000));
+        assert!(Round::new(1, 2) > Round::new(1, 1));
     }
 
     #[test]

@@ -159,8 +159,8 @@ pub struct Assignment {
     /// The lane position of the job this committee was drawn for (the run's head; the job
     /// itself unless it follows). With `attempt`, the [`RunId`] its receipts must name.
     pub run_head: u64,
-    /// The view whose seed drew the committee.
-    pub seed_view: u64,
+    /// The round whose seed drew the committee.
+    pub seed_round: crate::Round,
     /// The randomness derived from that seed (`SeedReveal::randomness`).
     pub seed: Digest,
     /// Height of the block that assigned it.
@@ -319,13 +319,13 @@ pub struct Job {
     pub fuel_limit: u64,
     /// Height of the block that ordered it (the call sees this height).
     pub height: u64,
-    /// View of that block.
-    pub view: u64,
-    /// The committee's seed must be of a later view than this: the view of the block that
+    /// Round of that block.
+    pub round: crate::Round,
+    /// The committee's seed must be of a later round than this: the round of the block that
     /// ordered the job, made it the lane's head, or sent it back to be drawn again (past a
     /// deadline, or its run dropped). That block's proposer could not know such a seed, so
     /// it cannot pick a committee by choosing what the block contains.
-    pub drawable_after: u64,
+    pub drawable_after: crate::Round,
     /// Timestamp of that block (the call sees this time).
     pub time_ms: u64,
     /// The latest committee (`None` until first assigned).
@@ -475,7 +475,7 @@ impl Write for Assignment {
     fn write(&self, buf: &mut impl BufMut) {
         self.attempt.write(buf);
         self.run_head.write(buf);
-        self.seed_view.write(buf);
+        self.seed_round.write(buf);
         self.seed.write(buf);
         self.assigned_height.write(buf);
         self.deadline_ms.write(buf);
@@ -497,7 +497,7 @@ impl Write for Assignment {
 impl EncodeSize for Assignment {
     fn encode_size(&self) -> usize {
         2 * u32::SIZE
-            + 4 * u64::SIZE
+            + 5 * u64::SIZE
             + Digest::SIZE
             + 4
             + self
@@ -516,7 +516,7 @@ impl Read for Assignment {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
         let attempt = u32::read(buf)?;
         let run_head = u64::read(buf)?;
-        let seed_view = u64::read(buf)?;
+        let seed_round = crate::Round::read(buf)?;
         let seed = Digest::read(buf)?;
         let assigned_height = u64::read(buf)?;
         let deadline_ms = u64::read(buf)?;
@@ -536,7 +536,7 @@ impl Read for Assignment {
         Ok(Assignment {
             attempt,
             run_head,
-            seed_view,
+            seed_round,
             seed,
             assigned_height,
             deadline_ms,
@@ -758,7 +758,7 @@ impl Write for Job {
         write_bytes(&self.input, buf);
         self.fuel_limit.write(buf);
         self.height.write(buf);
-        self.view.write(buf);
+        self.round.write(buf);
         self.drawable_after.write(buf);
         self.time_ms.write(buf);
         match &self.assignment {
@@ -782,7 +782,7 @@ impl EncodeSize for Job {
             + self.method.len()
             + 4
             + self.input.len()
-            + 5 * u64::SIZE
+            + 7 * u64::SIZE
             + 1
             + self.assignment.as_ref().map_or(0, |a| a.encode_size())
             + self.state.encode_size()
@@ -801,8 +801,8 @@ impl Read for Job {
             input: read_bytes(buf, limits::MAX_INPUT, "input")?,
             fuel_limit: u64::read(buf)?,
             height: u64::read(buf)?,
-            view: u64::read(buf)?,
-            drawable_after: u64::read(buf)?,
+            round: crate::Round::read(buf)?,
+            drawable_after: crate::Round::read(buf)?,
             time_ms: u64::read(buf)?,
             assignment: match u8::read(buf)? {
                 0 => None,
@@ -864,8 +864,8 @@ mod tests {
             input: vec![1, 2, 3],
             fuel_limit: 1_000,
             height: 5,
-            view: 6,
-            drawable_after: 6,
+            round: crate::Round::new(1, 6),
+            drawable_after: crate::Round::new(1, 6),
             time_ms: 7,
             funds: JobFunds {
                 held: 5_000,
@@ -875,7 +875,7 @@ mod tests {
             assignment: Some(Assignment {
                 attempt: 1,
                 run_head: 0,
-                seed_view: 8,
+                seed_round: crate::Round::new(2, 1),
                 seed: Digest([9; 32]),
                 assigned_height: 9,
                 deadline_ms: 29,

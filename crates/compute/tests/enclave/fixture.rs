@@ -266,7 +266,7 @@ impl Chain {
             height: parent.height + 1,
             parent: parent.digest(),
             timestamp_ms: parent.timestamp_ms + 1_000,
-            view: parent.view + 1,
+            round: hyperchain_types::Round::new(0, parent.view + 1),
             seed: self.unrevealed.take(),
             leader: [0; 32],
         };
@@ -284,18 +284,19 @@ impl Chain {
             timestamp_ms: env.timestamp_ms,
             tx_root: tx_root(&included),
             state_root,
-            view: env.view,
+            epoch: env.round.epoch,
+            view: env.round.view,
             parent_view: parent.view,
             leader: [1; 32],
             seed: env.seed,
         };
         self.executor
-            .check_seed(&header)
+            .check_seed(&header, parent.round())
             .expect("the revealed seed is the network's");
         let finalization = self.validators.finalize(&header, parent.view);
         let seed = finalization.seed();
         self.unrevealed = Some(SeedReveal {
-            view: header.view,
+            round: header.round(),
             signature: seed.signature.encode().as_ref().try_into().unwrap(),
         });
         self.history.push(Arc::new(Finalized {
