@@ -621,6 +621,52 @@ pub struct RegionImpactView {
     pub loses_a_vendor: bool,
 }
 
+/// A validator: its consensus key and p2p address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorView {
+    /// The ed25519 consensus key (hex).
+    pub public_key: Hex,
+    /// Its p2p address.
+    pub address: String,
+}
+
+/// A validator set and the epoch it is for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochSetView {
+    /// The epoch.
+    pub epoch: u64,
+    /// The validators, ordered by key.
+    pub validators: Vec<ValidatorView>,
+}
+
+/// An announced validator candidate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidateView {
+    /// Its consensus key (hex).
+    pub public_key: Hex,
+    /// Its p2p address.
+    pub address: String,
+    /// Block time of its announcement (ms).
+    pub announced_ms: u64,
+    /// Block time it lapses unless admitted (ms).
+    pub lapses_ms: u64,
+}
+
+/// `GET /validators`: the validator sets in the finalized state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorsView {
+    /// The finalized height.
+    pub height: u64,
+    /// The current epoch's set (it governs).
+    pub active: EpochSetView,
+    /// The next epoch's set (fixed when the current epoch began).
+    pub next: EpochSetView,
+    /// The set governance has decided so far: the set of the epoch after next.
+    pub pending: Vec<ValidatorView>,
+    /// Candidates waiting for admission.
+    pub candidates: Vec<CandidateView>,
+}
+
 /// The open governance proposals (`GET /proposals`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProposalsView {
@@ -639,7 +685,8 @@ pub struct ProposalView {
     /// The proposal id (the proposing transaction's id).
     pub id: Digest,
     /// What it does: `add-release <version>`, `set-policy`, `revoke node <id>`,
-    /// `revoke measurement <hex>` or `revoke tcb-below <platform>`.
+    /// `revoke measurement <hex>`, `revoke tcb-below <platform>`, `admit validator <key>` or
+    /// `remove validator <key>`.
     pub action: String,
     /// The validator account that proposed it.
     pub proposer: Address,
@@ -666,6 +713,12 @@ impl ProposalView {
             }
             GovernanceAction::Revoke(Revocation::TcbBelow { platform, .. }) => {
                 format!("revoke tcb-below {platform}")
+            }
+            GovernanceAction::AdmitValidator { public_key } => {
+                format!("admit validator {}", hex::encode(public_key))
+            }
+            GovernanceAction::RemoveValidator { public_key } => {
+                format!("remove validator {}", hex::encode(public_key))
             }
         };
         ProposalView {

@@ -139,6 +139,7 @@ impl Chain {
                     )
                 })
                 .collect(),
+            validators: Default::default(),
         };
         for (tree, writes) in genesis.writes().trees() {
             for (k, v) in writes {

@@ -35,6 +35,7 @@ pub mod simnet;
 pub use hyperchain_stf::testkit;
 pub use hyperchain_stf::{
     committee, fees, genesis, governance, lanes, lifecycle, light, registry, signatures, token,
+    validators,
 };
 
 /// Block execution ([`hyperchain_stf::execute`]).

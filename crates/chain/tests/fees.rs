@@ -35,6 +35,7 @@ impl Chain {
             chain_id: chain_id(),
             timestamp_ms: 0,
             allocations,
+            validators: Default::default(),
         };
         store.commit(&genesis.writes(), 0).unwrap();
         let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {

@@ -211,6 +211,7 @@ impl Chain {
                 allocations: funded_seeds()
                     .map(|seed| (address(&key(seed)), 1_000_000 * UNIT))
                     .collect(),
+                validators: Default::default(),
             };
             store.commit(&genesis.writes(), 0).unwrap();
         }

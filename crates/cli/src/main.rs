@@ -37,7 +37,8 @@ enum Command {
     /// Generate and show account keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
-    /// Create (devnet dealer) and inspect genesis documents.
+    /// Genesis: a key-generation ceremony among the validators (across hosts), devnets, and
+    /// inspecting genesis documents.
     #[command(subcommand)]
     Genesis(genesis::GenesisCommand),
     /// Run one validator (`hyperchain node --config DIR/validator-0/config.json`), or manage
@@ -63,6 +64,10 @@ enum Command {
     /// Attestation tokens: fetch one from a node, verify one offline.
     #[command(subcommand)]
     Token(registry::TokenAction),
+    /// The validator set: list the current, next and decided sets and the candidates;
+    /// announce a candidate's key and p2p address (governance then admits it).
+    #[command(subcommand)]
+    Validator(registry::ValidatorCommand),
     /// Run a local devnet: ≥ 4 validator processes and a compute fleet over loopback.
     ///
     /// Creates a genesis in --dir if there is none (see `hyperchain genesis init`), otherwise
@@ -170,6 +175,7 @@ fn main() {
         )),
         Command::Governance(cmd) => registry::governance(cmd),
         Command::Token(cmd) => registry::token(cmd),
+        Command::Validator(cmd) => registry::validator(cmd),
         Command::Devnet(args) => devnet::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Simulate(args) => simulate::run(args),

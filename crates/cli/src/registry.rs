@@ -202,6 +202,21 @@ pub enum GovernanceCommand {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Admit an announced validator candidate (it joins the set two epochs after the epoch
+    /// that admits it).
+    AdmitValidator {
+        /// The candidate's consensus key (hex, as `hyperchain validator list` shows it).
+        public_key: String,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
+    /// Remove a validator (it leaves the set two epochs after the epoch that removes it).
+    RemoveValidator {
+        /// The validator's consensus key (hex).
+        public_key: String,
+        #[command(flatten)]
+        gov: GovArgs,
+    },
     /// Show an open proposal: what it does, who approved it, how many approvals it needs,
     /// when it lapses.
     Show {
@@ -238,11 +253,99 @@ pub struct GovArgs {
     wait: Wait,
 }
 
-/// A validator's consensus key, as the account key that signs its governance transactions.
+/// A validator's consensus key (with or without its share), as the account key that signs
+/// its governance and announcement transactions.
 fn validator_account(path: &std::path::Path) -> Result<AccountKey> {
-    let key = hyperchain_chain::genesis::ValidatorKey::load(path)
+    let key = hyperchain_chain::genesis::ValidatorIdentity::load(path)
         .map_err(|e| anyhow!("cannot use the validator key: {e}"))?;
-    Ok(AccountKey(key.private_key.clone()))
+    Ok(AccountKey(key.private_key))
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ValidatorCommand {
+    /// The validator sets: the current epoch's (it governs), the next epoch's (fixed when the
+    /// current one began), the set governance has decided (it governs two epochs after the
+    /// epoch that decided it) and the candidates waiting for admission.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Announce this key as a validator candidate with its p2p address (or, for a validator,
+    /// change its address). Governance then admits it (`hyperchain governance
+    /// admit-validator KEY`); announcements lapse after seven days.
+    Announce {
+        /// The candidate's key file (`hyperchain genesis keygen`; a validator's validator.key).
+        #[arg(long)]
+        validator_key: PathBuf,
+        /// Its p2p address, HOST:PORT.
+        #[arg(long)]
+        address: String,
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        wait: Wait,
+    },
+}
+
+pub fn validator(cmd: ValidatorCommand) -> Result<()> {
+    match cmd {
+        ValidatorCommand::Announce {
+            validator_key,
+            address,
+            conn,
+            wait,
+        } => {
+            hyperchain_chain::validators::check_address(&address)
+                .map_err(|e| anyhow!("--address: {e}"))?;
+            let key = validator_account(&validator_key)?;
+            send(&key, Payload::AnnounceValidator { address }, &conn, &wait)
+        }
+        ValidatorCommand::List { conn } => {
+            let client = client(&conn.rpc)?;
+            let view = runtime()?
+                .block_on(client.validators())
+                .map_err(|e| rpc_error(&conn.rpc, e))?;
+            if conn.json {
+                println!("{}", serde_json::to_string_pretty(&view)?);
+                return Ok(());
+            }
+            let list = |vs: &[hyperchain_rpc::api::ValidatorView]| {
+                for v in vs {
+                    println!("  {}  {}", hex::encode(&v.public_key.0), v.address);
+                }
+            };
+            println!(
+                "epoch {} (current, governs): {} validators",
+                view.active.epoch,
+                view.active.validators.len()
+            );
+            list(&view.active.validators);
+            println!(
+                "epoch {} (next): {} validators",
+                view.next.epoch,
+                view.next.validators.len()
+            );
+            list(&view.next.validators);
+            println!(
+                "decided (from epoch {} on): {} validators",
+                view.next.epoch + 1,
+                view.pending.len()
+            );
+            list(&view.pending);
+            if !view.candidates.is_empty() {
+                println!("candidates: {}", view.candidates.len());
+                for c in &view.candidates {
+                    println!(
+                        "  {}  {}  (lapses at {} ms)",
+                        hex::encode(&c.public_key.0),
+                        c.address,
+                        c.lapses_ms
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -783,6 +886,18 @@ pub fn governance(action: GovernanceCommand) -> Result<()> {
                 gov,
             )
         }
+        GovernanceCommand::AdmitValidator { public_key, gov } => (
+            GovernanceAction::AdmitValidator {
+                public_key: consensus_key(&public_key)?,
+            },
+            gov,
+        ),
+        GovernanceCommand::RemoveValidator { public_key, gov } => (
+            GovernanceAction::RemoveValidator {
+                public_key: consensus_key(&public_key)?,
+            },
+            gov,
+        ),
         GovernanceCommand::SetPolicy { policy, gov } => {
             let text = std::fs::read_to_string(&policy)
                 .with_context(|| format!("cannot read {}", policy.display()))?;
@@ -814,6 +929,14 @@ pub fn governance(action: GovernanceCommand) -> Result<()> {
         &gov.conn,
         &gov.wait,
     )
+}
+
+/// A consensus key given as hex.
+fn consensus_key(text: &str) -> Result<[u8; 32]> {
+    hex::decode(text.trim_start_matches("0x"))
+        .ok()
+        .and_then(|raw| <[u8; 32]>::try_from(raw).ok())
+        .ok_or_else(|| anyhow!("`{text}` is not a 32-byte key in hex"))
 }
 
 fn decode_header(bytes: &[u8]) -> Result<Header> {

@@ -1994,6 +1994,55 @@ mod chain {
         ]));
         assert_eq!(other["member"], false, "{other}");
 
+        // A validator candidate announces its key and address; governance admits it into the
+        // decided set, which governs two epochs later.
+        let candidate = json(&hyperchain(
+            d,
+            &["genesis", "keygen", "--out", "candidate.key", "--json"],
+        ));
+        let candidate_pk = candidate["public_key"].as_str().unwrap().to_string();
+        let pk: [u8; 32] = hex::decode(&candidate_pk).unwrap().try_into().unwrap();
+        let candidate_account = hyperchain_types::SenderKey(pk).address().to_hex();
+        let sent = json(&with_rpc(&[
+            "transfer",
+            "10",
+            "--to",
+            &candidate_account,
+            "--key",
+            "net/faucet.key",
+            "--json",
+        ]));
+        assert_eq!(sent["outcome"]["kind"], "accepted", "{sent}");
+        let announced = json(&with_rpc(&[
+            "validator",
+            "announce",
+            "--validator-key",
+            "candidate.key",
+            "--address",
+            "127.0.0.1:39999",
+            "--json",
+        ]));
+        assert_eq!(announced["outcome"]["kind"], "accepted", "{announced}");
+        let sets = json(&with_rpc(&["validator", "list", "--json"]));
+        assert_eq!(sets["active"]["epoch"], 0, "{sets}");
+        assert_eq!(
+            sets["active"]["validators"].as_array().unwrap().len(),
+            4,
+            "{sets}"
+        );
+        assert_eq!(sets["candidates"][0]["public_key"], candidate_pk.as_str());
+        govern(d, &rpc, &["admit-validator", &candidate_pk]);
+        let sets = json(&with_rpc(&["validator", "list", "--json"]));
+        assert_eq!(sets["pending"].as_array().unwrap().len(), 5, "{sets}");
+        assert_eq!(
+            sets["active"]["validators"].as_array().unwrap().len(),
+            4,
+            "the current epoch keeps its set: {sets}"
+        );
+        assert_eq!(sets["candidates"], serde_json::json!([]), "{sets}");
+        let status = json(&with_rpc(&["status", "--json"]));
+        assert_eq!(status["validators"], 4, "{status}");
+
         // Revocation ends membership at once; the node's new token is refused.
         let revoked = govern(d, &rpc, &["revoke", "--node", &intel_id]);
         assert_eq!(revoked["outcome"]["kind"], "accepted", "{revoked}");

@@ -546,6 +546,11 @@ impl Client {
         self.get_opt(&format!("/proposal/{id}/preview")).await
     }
 
+    /// The validator sets: the current epoch's, the next's, the decided set and candidates.
+    pub async fn validators(&self) -> Result<crate::api::ValidatorsView, ClientError> {
+        self.get("/validators").await
+    }
+
     /// Every open governance proposal.
     pub async fn proposals(&self) -> Result<ProposalsView, ClientError> {
         self.get("/proposals").await

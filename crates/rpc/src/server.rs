@@ -186,6 +186,7 @@ fn routes(
         .route("/job/{id}", get(job_record))
         .route("/proposal/{id}", get(proposal_record))
         .route("/proposals", get(proposal_list))
+        .route("/validators", get(validator_sets))
         .route("/proposal/{id}/preview", get(proposal_preview))
         .route("/jobs", get(list_jobs))
         .route("/lane/{contract}", get(lane_record))
@@ -791,8 +792,66 @@ async fn status(State(shared): Ctx) -> ApiResult<Json<StatusResponse>> {
         state_root: Digest(snapshot.root().map_err(ApiError::internal)?),
         mempool: ctx.mempool.len(),
         version: ctx.config.version.clone(),
-        epoch: 0,
-        validators: ctx.ledger.executor().validators(),
+        epoch: hyperchain_chain::validators::active(&snapshot)
+            .map_err(registry_error)?
+            .map_or(0, |(epoch, _)| epoch),
+        validators: governing(&snapshot, ctx.ledger.executor())?.len(),
+    }))
+}
+
+/// The accounts of the validators that govern in `snapshot`.
+fn governing(
+    snapshot: &hyperchain_state::Snapshot,
+    executor: &hyperchain_chain::execute::Executor,
+) -> ApiResult<Vec<hyperchain_types::Address>> {
+    hyperchain_chain::validators::governing(snapshot, executor.registry()).map_err(registry_error)
+}
+
+async fn validator_sets(State(shared): Ctx) -> ApiResult<Json<crate::api::ValidatorsView>> {
+    use crate::api::{CandidateView, EpochSetView, ValidatorView, ValidatorsView};
+    use hyperchain_chain::validators::{self, ValidatorSet};
+    let (snapshot, Finalized { header }) = finalized_state(&shared.ctx.ledger)?;
+    let views = |set: &ValidatorSet| -> Vec<ValidatorView> {
+        set.0
+            .iter()
+            .map(|v| ValidatorView {
+                public_key: Hex(v.public_key.to_vec()),
+                address: v.address.clone(),
+            })
+            .collect()
+    };
+    let missing = || ApiError::not_found("this chain keeps no validator set in state");
+    let (epoch, active) = validators::active(&snapshot)
+        .map_err(registry_error)?
+        .ok_or_else(missing)?;
+    let (next_epoch, next) = validators::next(&snapshot)
+        .map_err(registry_error)?
+        .ok_or_else(missing)?;
+    let pending = validators::pending(&snapshot)
+        .map_err(registry_error)?
+        .ok_or_else(missing)?;
+    let candidates = validators::candidates(&snapshot)
+        .map_err(registry_error)?
+        .into_iter()
+        .map(|(key, c)| CandidateView {
+            public_key: Hex(key.to_vec()),
+            address: c.address,
+            announced_ms: c.announced_ms,
+            lapses_ms: c.announced_ms.saturating_add(validators::CANDIDATE_TTL_MS),
+        })
+        .collect();
+    Ok(Json(ValidatorsView {
+        height: header.height,
+        active: EpochSetView {
+            epoch,
+            validators: views(&active),
+        },
+        next: EpochSetView {
+            epoch: next_epoch,
+            validators: views(&next),
+        },
+        pending: views(&pending),
+        candidates,
     }))
 }
 
@@ -875,7 +934,7 @@ async fn proposal_record(
                 "no open proposal {id} (not finalized yet, carried out or lapsed)"
             ))
         })?;
-    let validators = shared.ctx.ledger.executor().validators();
+    let validators = governing(&snapshot, shared.ctx.ledger.executor())?.len();
     Ok(Json(ProposalView::new(id, &proposal, validators)))
 }
 
@@ -929,7 +988,7 @@ async fn proposal_preview(
         })
         .collect();
     Ok(Json(PreviewView {
-        proposal: ProposalView::new(id, &proposal, executor.validators()),
+        proposal: ProposalView::new(id, &proposal, governing(&snapshot, executor)?.len()),
         height: header.height,
         now_ms: header.timestamp_ms,
         refused: preview.refused,
@@ -940,9 +999,8 @@ async fn proposal_preview(
 
 async fn proposal_list(State(shared): Ctx) -> ApiResult<Json<ProposalsView>> {
     let (snapshot, Finalized { header }) = finalized_state(&shared.ctx.ledger)?;
-    let executor = shared.ctx.ledger.executor();
-    let validators = executor.validator_accounts();
-    let proposals = hyperchain_chain::governance::open_proposals(&snapshot, validators)
+    let validators = governing(&snapshot, shared.ctx.ledger.executor())?;
+    let proposals = hyperchain_chain::governance::open_proposals(&snapshot, &validators)
         .map_err(registry_error)?
         .iter()
         .map(|(id, p)| ProposalView::new(*id, p, validators.len()))

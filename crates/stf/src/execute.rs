@@ -437,19 +437,9 @@ impl Executor {
         &self.registry.fees
     }
 
-    /// How many validators govern the chain.
-    pub fn validators(&self) -> usize {
-        self.registry.validators.len()
-    }
-
     /// The registry's genesis configuration.
     pub fn registry(&self) -> &RegistryConfig {
         &self.registry
-    }
-
-    /// The validators' accounts (they propose and approve governance actions).
-    pub fn validator_accounts(&self) -> &[Address] {
-        &self.registry.validators
     }
 
     /// The chain this executor accepts transactions for.
@@ -588,6 +578,13 @@ impl Executor {
                     let status =
                         self.apply_registry_effect(base, &mut out.batch, env, |view, cfg, now| {
                             crate::governance::approve(view, cfg, sender, proposal, now)
+                        })?;
+                    (status, 0, payment.base)
+                }
+                Payload::AnnounceValidator { address } => {
+                    let status =
+                        self.apply_registry_effect(base, &mut out.batch, env, |view, _, now| {
+                            crate::validators::announce(view, &tx.tx.sender, address, now)
                         })?;
                     (status, 0, payment.base)
                 }

@@ -706,6 +706,15 @@ impl ChainSpec {
             chain_id: self.chain_id,
             timestamp_ms: self.timestamp_ms,
             allocations: self.allocations.clone(),
+            validators: crate::validators::ValidatorSet::new(
+                self.validators
+                    .iter()
+                    .map(|v| crate::validators::Validator {
+                        public_key: hyperchain_types::SenderKey::from(&v.public_key).0,
+                        address: v.address.to_string(),
+                    })
+                    .collect(),
+            ),
         }
     }
 
@@ -1158,6 +1167,9 @@ pub struct Genesis {
     pub timestamp_ms: u64,
     /// Accounts funded at genesis.
     pub allocations: Vec<(Address, u128)>,
+    /// The validator set of epoch 0 (none: the registry configuration's validators govern,
+    /// as in tests).
+    pub validators: crate::validators::ValidatorSet,
 }
 
 impl Genesis {
@@ -1167,6 +1179,7 @@ impl Genesis {
             chain_id,
             timestamp_ms,
             allocations: Vec::new(),
+            validators: Default::default(),
         }
     }
 
@@ -1192,6 +1205,11 @@ impl Genesis {
                 crate::fees::SUPPLY_KEY.to_vec(),
                 supply.to_be_bytes().to_vec(),
             );
+        }
+        if !self.validators.0.is_empty() {
+            for (tree, key, value) in crate::validators::genesis_writes(&self.validators) {
+                batch.put(tree, key, value.expect("genesis writes set values"));
+            }
         }
         batch
     }

@@ -108,9 +108,9 @@ pub(crate) fn propose(
     action: &GovernanceAction,
     now: Now,
 ) -> Result<Effect, ExecError> {
-    if !cfg.validators.contains(&sender) {
+    if !crate::validators::governing(view, cfg)?.contains(&sender) {
         return Ok(rejected(
-            "not authorised: only a validator's account may propose governance actions",
+            "not authorised: only a current validator's account may propose governance actions",
         ));
     }
     // The proposer's lapsed proposals make room.
@@ -145,9 +145,9 @@ pub(crate) fn approve(
     id: &Digest,
     now: Now,
 ) -> Result<Effect, ExecError> {
-    if !cfg.validators.contains(&sender) {
+    if !crate::validators::governing(view, cfg)?.contains(&sender) {
         return Ok(rejected(
-            "not authorised: only a validator's account may approve governance actions",
+            "not authorised: only a current validator's account may approve governance actions",
         ));
     }
     let Some(mut p) = proposal(view, id)? else {
@@ -189,8 +189,12 @@ fn decide(
     mut writes: Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>,
     now: Now,
 ) -> Result<Effect, ExecError> {
-    let needed = quorum(cfg.validators.len());
-    if p.approvals.len() < needed {
+    // Approvals count among the validators of the epoch that decides: those of validators
+    // that have since left the set no longer count (docs/DESIGN.md §11).
+    let governing = crate::validators::governing(view, cfg)?;
+    let needed = quorum(governing.len());
+    let counted = p.approvals.iter().filter(|a| governing.contains(a)).count();
+    if counted < needed {
         open.push(id);
         writes.push((TreeId::ROOT, proposal_key(&id), Some(p.encode().to_vec())));
         writes.push(open_list_write(&p.proposer, &open));

@@ -751,6 +751,17 @@ impl Executor {
         env: BlockEnv,
     ) -> Result<(), ExecError> {
         let mut c = clock(&Overlay { base, own: batch })?;
+        if env.round.epoch > c.block_round.epoch {
+            // The first block of a new epoch: the validator set moves on.
+            for (tree, key, value) in
+                crate::validators::enter_epoch(&Overlay { base, own: batch }, env.round.epoch)?
+            {
+                match value {
+                    Some(v) => batch.put(tree, key, v),
+                    None => batch.delete(tree, key),
+                }
+            }
+        }
         if let Some(seed) = &env.seed {
             c.seed_round = seed.round;
             c.seed = seed.randomness();

@@ -32,3 +32,4 @@ pub mod signatures;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod token;
+pub mod validators;

@@ -966,6 +966,12 @@ pub(crate) fn apply_action(
             )]))
         }
         GovernanceAction::Revoke(revocation) => revoke(view, cfg, revocation, now),
+        GovernanceAction::AdmitValidator { public_key } => {
+            crate::validators::admit(view, public_key, now)
+        }
+        GovernanceAction::RemoveValidator { public_key } => {
+            crate::validators::remove(view, public_key)
+        }
     }
 }
 
@@ -1075,7 +1081,9 @@ pub fn preview(
                 },
             }
         }
-        GovernanceAction::AddRelease { .. } => {}
+        GovernanceAction::AddRelease { .. }
+        | GovernanceAction::AdmitValidator { .. }
+        | GovernanceAction::RemoveValidator { .. } => {}
         GovernanceAction::Revoke(revocation) => match revocation_targets(view, revocation)? {
             Err(reason) => refused = Some(reason),
             Ok(targets) => {

@@ -92,6 +92,18 @@ pub enum GovernanceAction {
     },
     /// Revoke nodes.
     Revoke(Revocation),
+    /// Admit a validator candidate (it announced its consensus key and p2p address with
+    /// `AnnounceValidator`): it joins the validator set two epochs after the epoch that
+    /// admits it, once the reshare gave it a share.
+    AdmitValidator {
+        /// Its ed25519 consensus key.
+        public_key: [u8; 32],
+    },
+    /// Remove a validator from the set (two epochs after the epoch that removes it).
+    RemoveValidator {
+        /// Its ed25519 consensus key.
+        public_key: [u8; 32],
+    },
 }
 
 /// Most validators a proposal can be approved by (the genesis's limit).
@@ -681,6 +693,14 @@ impl Write for GovernanceAction {
                 2u8.write(buf);
                 r.write(buf);
             }
+            GovernanceAction::AdmitValidator { public_key } => {
+                3u8.write(buf);
+                public_key.write(buf);
+            }
+            GovernanceAction::RemoveValidator { public_key } => {
+                4u8.write(buf);
+                public_key.write(buf);
+            }
         }
     }
 }
@@ -702,6 +722,9 @@ impl EncodeSize for GovernanceAction {
                         .sum::<usize>()
             }
             GovernanceAction::Revoke(r) => r.encode_size(),
+            GovernanceAction::AdmitValidator { .. } | GovernanceAction::RemoveValidator { .. } => {
+                32
+            }
         }
     }
 }
@@ -735,6 +758,12 @@ impl Read for GovernanceAction {
                 })
             }
             2 => Ok(GovernanceAction::Revoke(Revocation::read(buf)?)),
+            3 => Ok(GovernanceAction::AdmitValidator {
+                public_key: <[u8; 32]>::read(buf)?,
+            }),
+            4 => Ok(GovernanceAction::RemoveValidator {
+                public_key: <[u8; 32]>::read(buf)?,
+            }),
             t => Err(Error::InvalidEnum(t)),
         }
     }

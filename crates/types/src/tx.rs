@@ -29,6 +29,8 @@ pub mod tx_limits {
     pub const MAX_REGION: usize = 32;
     /// Largest encoded signed transaction.
     pub const MAX_TX_SIZE: usize = MAX_CODE + 64 * 1024;
+    /// Longest validator p2p address (`HOST:PORT`).
+    pub const MAX_ADDRESS: usize = 64;
 }
 
 /// Who executes a contract's calls (docs/DESIGN.md §1). Chosen at deploy, bounded by chain policy.
@@ -133,6 +135,13 @@ pub enum Payload {
     Approve {
         /// The proposal id (its proposing transaction's id).
         proposal: Digest,
+    },
+    /// Announce a validator candidate: the sender's key is its ed25519 consensus key, and
+    /// `address` (`HOST:PORT`) where its p2p listens. Governance may then admit it
+    /// (`GovernanceAction::AdmitValidator`). A validator announces again to change address.
+    AnnounceValidator {
+        /// Its p2p address (at most [`tx_limits::MAX_ADDRESS`] bytes).
+        address: String,
     },
     /// Move native tokens from the sender to another account.
     Transfer {
@@ -409,6 +418,10 @@ impl Write for Payload {
                 10u8.write(buf);
                 proposal.write(buf);
             }
+            Payload::AnnounceValidator { address } => {
+                11u8.write(buf);
+                address.as_bytes().to_vec().write(buf);
+            }
         }
     }
 }
@@ -445,6 +458,7 @@ impl EncodeSize for Payload {
             Payload::Deregister { node } | Payload::WithdrawBond { node } => node.encode_size(),
             Payload::Propose(action) => action.encode_size(),
             Payload::Approve { proposal } => proposal.encode_size(),
+            Payload::AnnounceValidator { address } => address.as_bytes().to_vec().encode_size(),
         }
     }
 }
@@ -493,6 +507,9 @@ impl Read for Payload {
             9 => Ok(Payload::Propose(GovernanceAction::read(buf)?)),
             10 => Ok(Payload::Approve {
                 proposal: Digest::read(buf)?,
+            }),
+            11 => Ok(Payload::AnnounceValidator {
+                address: read_str(buf, tx_limits::MAX_ADDRESS, "address")?,
             }),
             t => Err(Error::InvalidEnum(t)),
         }

@@ -1,0 +1,429 @@
+//! The validator set in state (docs/DESIGN.md §11): candidates announce their consensus key and
+//! p2p address, governance (2f+1 of the current validators) admits and removes them, and the
+//! set changes only at epoch boundaries, as the resharing between epochs requires: the set
+//! governance has decided by the end of epoch e−2 is the set of epoch e (commonware-glue's
+//! rule: it is committed in the final block of epoch e−2, so the reshare of epoch e−1 can hand
+//! it the threshold key, the group public key unchanged).
+//!
+//! State (root tree):
+//!
+//! | key | value |
+//! |---|---|
+//! | `val/active` | `epoch (u64 BE) ‖` [`ValidatorSet`]: the set of the current epoch (it governs) |
+//! | `val/next` | `epoch (u64 BE) ‖` [`ValidatorSet`]: the set of the next epoch, fixed when this epoch began |
+//! | `val/pending` | [`ValidatorSet`]: the set governance has decided so far (it becomes `next` at the next epoch boundary) |
+//! | `val/candidate/ ‖ key` | [`Candidate`] |
+//! | `val/candidates` | the candidates' keys (32 bytes each, at most [`MAX_CANDIDATES`]) |
+//!
+//! Every structure is bounded: sets by [`MAX_VALIDATORS`], candidates by [`MAX_CANDIDATES`]
+//! (an announcement lapses after [`CANDIDATE_TTL_MS`], and a full list makes room by dropping
+//! lapsed ones). The epoch boundary costs one read and two writes of the sets.
+
+use crate::execute::ExecError;
+use crate::registry::{Effect, Now, RegistryConfig, StateView};
+use bytes::{Buf, BufMut};
+use hyperchain_state::TreeId;
+use hyperchain_types::{Address, ReceiptStatus, SenderKey};
+
+/// Most validators a set holds (the genesis's limit).
+pub const MAX_VALIDATORS: usize = crate::genesis::MAX_VALIDATORS;
+/// Most candidates waiting for admission at once.
+pub const MAX_CANDIDATES: usize = 64;
+/// How long an announcement stays a candidate (block time, ms): seven days.
+pub const CANDIDATE_TTL_MS: u64 = 7 * 24 * 3_600_000;
+
+/// Key of the current epoch's set.
+pub const ACTIVE_KEY: &[u8] = b"val/active";
+/// Key of the next epoch's set.
+pub const NEXT_KEY: &[u8] = b"val/next";
+/// Key of the set governance has decided.
+pub const PENDING_KEY: &[u8] = b"val/pending";
+/// Key of the candidates' list.
+pub const CANDIDATES_KEY: &[u8] = b"val/candidates";
+/// Prefix of candidate records.
+pub const CANDIDATE_PREFIX: &[u8] = b"val/candidate/";
+
+/// A validator: its ed25519 consensus key and p2p address.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Validator {
+    /// The consensus key.
+    pub public_key: [u8; 32],
+    /// `HOST:PORT` of its p2p.
+    pub address: String,
+}
+
+impl Validator {
+    /// The account of its consensus key (it proposes and approves governance actions).
+    pub fn account(&self) -> Address {
+        SenderKey(self.public_key).address()
+    }
+}
+
+/// A validator set, ordered by key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ValidatorSet(pub Vec<Validator>);
+
+impl ValidatorSet {
+    /// The set of `validators`, ordered by key (a key listed twice keeps its first address).
+    pub fn new(mut validators: Vec<Validator>) -> ValidatorSet {
+        validators.sort();
+        validators.dedup_by(|a, b| a.public_key == b.public_key);
+        ValidatorSet(validators)
+    }
+
+    /// Whether `key` is in the set.
+    pub fn contains(&self, key: &[u8; 32]) -> bool {
+        self.0.iter().any(|v| &v.public_key == key)
+    }
+
+    /// The validators' accounts.
+    pub fn accounts(&self) -> Vec<Address> {
+        self.0.iter().map(Validator::account).collect()
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.put_u32(self.0.len() as u32);
+        for v in &self.0 {
+            out.put_slice(&v.public_key);
+            out.put_u8(v.address.len() as u8);
+            out.put_slice(v.address.as_bytes());
+        }
+        out
+    }
+
+    fn decode(mut raw: &[u8]) -> Option<ValidatorSet> {
+        if raw.remaining() < 4 {
+            return None;
+        }
+        let n = raw.get_u32() as usize;
+        if n > MAX_VALIDATORS {
+            return None;
+        }
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            if raw.remaining() < 33 {
+                return None;
+            }
+            let mut public_key = [0u8; 32];
+            raw.copy_to_slice(&mut public_key);
+            let len = raw.get_u8() as usize;
+            if raw.remaining() < len {
+                return None;
+            }
+            let address = String::from_utf8(raw[..len].to_vec()).ok()?;
+            raw.advance(len);
+            out.push(Validator {
+                public_key,
+                address,
+            });
+        }
+        raw.is_empty().then_some(ValidatorSet(out))
+    }
+}
+
+/// An announced candidate, waiting for governance to admit it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// Its p2p address.
+    pub address: String,
+    /// Block time of its announcement (ms); it lapses [`CANDIDATE_TTL_MS`] later.
+    pub announced_ms: u64,
+}
+
+impl Candidate {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = self.announced_ms.to_be_bytes().to_vec();
+        out.extend_from_slice(self.address.as_bytes());
+        out
+    }
+
+    fn decode(raw: &[u8]) -> Option<Candidate> {
+        let (ms, address) = raw.split_at_checked(8)?;
+        Some(Candidate {
+            announced_ms: u64::from_be_bytes(ms.try_into().ok()?),
+            address: String::from_utf8(address.to_vec()).ok()?,
+        })
+    }
+
+    fn lapsed(&self, now: Now) -> bool {
+        now.ms >= self.announced_ms.saturating_add(CANDIDATE_TTL_MS)
+    }
+}
+
+fn corrupt(what: &str) -> ExecError {
+    ExecError::Corrupt(format!("validator set: {what}"))
+}
+
+type Writes = Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>;
+
+fn put(key: &[u8], value: Vec<u8>) -> (TreeId, Vec<u8>, Option<Vec<u8>>) {
+    (TreeId::ROOT, key.to_vec(), Some(value))
+}
+
+fn read_set(view: &impl StateView, key: &[u8]) -> Result<Option<ValidatorSet>, ExecError> {
+    view.read(&TreeId::ROOT, key)?
+        .map(|raw| ValidatorSet::decode(&raw).ok_or_else(|| corrupt("undecodable set")))
+        .transpose()
+}
+
+fn read_epoch_set(
+    view: &impl StateView,
+    key: &[u8],
+) -> Result<Option<(u64, ValidatorSet)>, ExecError> {
+    let Some(raw) = view.read(&TreeId::ROOT, key)? else {
+        return Ok(None);
+    };
+    let (epoch, set) = raw
+        .split_at_checked(8)
+        .ok_or_else(|| corrupt("short epoch set"))?;
+    let epoch = u64::from_be_bytes(epoch.try_into().expect("8 bytes"));
+    let set = ValidatorSet::decode(set).ok_or_else(|| corrupt("undecodable set"))?;
+    Ok(Some((epoch, set)))
+}
+
+fn epoch_set(epoch: u64, set: &ValidatorSet) -> Vec<u8> {
+    [&epoch.to_be_bytes()[..], &set.encode()].concat()
+}
+
+/// The genesis state of the set: `validators` active in epoch 0, next in epoch 1, pending.
+pub fn genesis_writes(validators: &ValidatorSet) -> Writes {
+    vec![
+        put(ACTIVE_KEY, epoch_set(0, validators)),
+        put(NEXT_KEY, epoch_set(1, validators)),
+        put(PENDING_KEY, validators.encode()),
+    ]
+}
+
+/// The current epoch and its set (`None` in a state without one: the registry
+/// configuration's validators govern then, as in tests).
+pub fn active(view: &impl StateView) -> Result<Option<(u64, ValidatorSet)>, ExecError> {
+    read_epoch_set(view, ACTIVE_KEY)
+}
+
+/// The next epoch and its set, fixed at the start of the current epoch.
+pub fn next(view: &impl StateView) -> Result<Option<(u64, ValidatorSet)>, ExecError> {
+    read_epoch_set(view, NEXT_KEY)
+}
+
+/// The set governance has decided so far.
+pub fn pending(view: &impl StateView) -> Result<Option<ValidatorSet>, ExecError> {
+    read_set(view, PENDING_KEY)
+}
+
+/// The accounts of the validators that govern now: the current epoch's set, or the registry
+/// configuration's validators in a state without one.
+pub fn governing(view: &impl StateView, cfg: &RegistryConfig) -> Result<Vec<Address>, ExecError> {
+    Ok(match active(view)? {
+        Some((_, set)) => set.accounts(),
+        None => cfg.validators.clone(),
+    })
+}
+
+fn candidate_key(key: &[u8; 32]) -> Vec<u8> {
+    [CANDIDATE_PREFIX, key].concat()
+}
+
+/// The candidates, with their announcements (lapsed ones included until removed).
+pub fn candidates(view: &impl StateView) -> Result<Vec<([u8; 32], Candidate)>, ExecError> {
+    let Some(raw) = view.read(&TreeId::ROOT, CANDIDATES_KEY)? else {
+        return Ok(Vec::new());
+    };
+    if raw.len() % 32 != 0 {
+        return Err(corrupt("candidate list"));
+    }
+    let mut out = Vec::new();
+    for chunk in raw.chunks(32) {
+        let key: [u8; 32] = chunk.try_into().expect("32 bytes");
+        let record = view
+            .read(&TreeId::ROOT, &candidate_key(&key))?
+            .and_then(|raw| Candidate::decode(&raw))
+            .ok_or_else(|| corrupt("candidate record"))?;
+        out.push((key, record));
+    }
+    Ok(out)
+}
+
+fn candidates_write(keys: &[[u8; 32]]) -> (TreeId, Vec<u8>, Option<Vec<u8>>) {
+    let value = (!keys.is_empty()).then(|| keys.concat());
+    (TreeId::ROOT, CANDIDATES_KEY.to_vec(), value)
+}
+
+fn rejected(reason: impl Into<String>) -> Effect {
+    (ReceiptStatus::Rejected(reason.into()), Vec::new())
+}
+
+/// Whether `address` is a `HOST:PORT` a validator can listen at.
+pub fn check_address(address: &str) -> Result<(), String> {
+    if address.is_empty() || address.len() > hyperchain_types::tx_limits::MAX_ADDRESS {
+        return Err(format!(
+            "a validator address is 1 to {} bytes",
+            hyperchain_types::tx_limits::MAX_ADDRESS
+        ));
+    }
+    address
+        .parse::<std::net::SocketAddr>()
+        .map(|_| ())
+        .map_err(|e| format!("`{address}` is not HOST:PORT: {e}"))
+}
+
+/// `AnnounceValidator`: the sender's consensus key becomes a candidate at `address` (or a
+/// validator's address changes, from the next epoch's set on).
+pub(crate) fn announce(
+    view: &impl StateView,
+    sender: &SenderKey,
+    address: &str,
+    now: Now,
+) -> Result<Effect, ExecError> {
+    if let Err(e) = check_address(address) {
+        return Ok(rejected(e));
+    }
+    if ed25519_key(&sender.0).is_none() {
+        return Ok(rejected("the sender's key is not an ed25519 point"));
+    }
+    let mut writes = Vec::new();
+    // A validator of the decided set changes its address there.
+    if let Some(mut pending) = pending(view)?
+        && let Some(v) = pending.0.iter_mut().find(|v| v.public_key == sender.0)
+    {
+        v.address = address.to_string();
+        writes.push(put(PENDING_KEY, pending.encode()));
+        return Ok((ReceiptStatus::Accepted, writes));
+    }
+    let mut keys: Vec<[u8; 32]> = Vec::new();
+    for (key, record) in candidates(view)? {
+        if record.lapsed(now) && key != sender.0 {
+            writes.push((TreeId::ROOT, candidate_key(&key), None));
+        } else if key != sender.0 {
+            keys.push(key);
+        }
+    }
+    if keys.len() >= MAX_CANDIDATES {
+        return Ok(rejected(format!(
+            "{MAX_CANDIDATES} candidates are waiting for governance: try again when one is \
+             admitted or lapses"
+        )));
+    }
+    keys.push(sender.0);
+    let record = Candidate {
+        address: address.to_string(),
+        announced_ms: now.ms,
+    };
+    writes.push(put(&candidate_key(&sender.0), record.encode()));
+    writes.push(candidates_write(&keys));
+    Ok((ReceiptStatus::Accepted, writes))
+}
+
+fn ed25519_key(key: &[u8; 32]) -> Option<hyperchain_types::consensus::PublicKey> {
+    use commonware_codec::DecodeExt as _;
+    hyperchain_types::consensus::PublicKey::decode(bytes::Bytes::copy_from_slice(key)).ok()
+}
+
+/// `AdmitValidator`: an announced, unlapsed candidate joins the decided set.
+pub(crate) fn admit(view: &impl StateView, key: &[u8; 32], now: Now) -> Result<Effect, ExecError> {
+    let Some(mut set) = pending(view)? else {
+        return Ok(rejected("this chain keeps no validator set in state"));
+    };
+    if set.contains(key) {
+        return Ok(rejected("already a validator"));
+    }
+    let list = candidates(view)?;
+    let Some((_, candidate)) = list.iter().find(|(k, _)| k == key) else {
+        return Ok(rejected(
+            "not a candidate: it must announce its address (`hyperchain validator announce`) first",
+        ));
+    };
+    if candidate.lapsed(now) {
+        return Ok(rejected("its announcement lapsed: it must announce again"));
+    }
+    if set.0.len() >= MAX_VALIDATORS {
+        return Ok(rejected(format!("the set is full ({MAX_VALIDATORS})")));
+    }
+    set = ValidatorSet::new(
+        set.0
+            .into_iter()
+            .chain([Validator {
+                public_key: *key,
+                address: candidate.address.clone(),
+            }])
+            .collect(),
+    );
+    let keys: Vec<[u8; 32]> = list.iter().map(|(k, _)| *k).filter(|k| k != key).collect();
+    Ok((
+        ReceiptStatus::Accepted,
+        vec![
+            put(PENDING_KEY, set.encode()),
+            (TreeId::ROOT, candidate_key(key), None),
+            candidates_write(&keys),
+        ],
+    ))
+}
+
+/// `RemoveValidator`: a validator leaves the decided set (never the last one).
+pub(crate) fn remove(view: &impl StateView, key: &[u8; 32]) -> Result<Effect, ExecError> {
+    let Some(set) = pending(view)? else {
+        return Ok(rejected("this chain keeps no validator set in state"));
+    };
+    if !set.contains(key) {
+        return Ok(rejected("not a validator"));
+    }
+    if set.0.len() == 1 {
+        return Ok(rejected("the last validator cannot be removed"));
+    }
+    let set = ValidatorSet(set.0.into_iter().filter(|v| &v.public_key != key).collect());
+    Ok((
+        ReceiptStatus::Accepted,
+        vec![put(PENDING_KEY, set.encode())],
+    ))
+}
+
+/// The first block of epoch `epoch` (its parent was of an earlier epoch): the next set becomes
+/// the current one, and the decided set becomes the next one — so what governance decided by
+/// the end of epoch e−2 governs epoch e.
+pub(crate) fn enter_epoch(view: &impl StateView, epoch: u64) -> Result<Writes, ExecError> {
+    let (Some((current_epoch, current)), Some((next_epoch, next)), Some(pending)) =
+        (active(view)?, self::next(view)?, pending(view)?)
+    else {
+        return Ok(Vec::new());
+    };
+    if epoch <= current_epoch {
+        return Ok(Vec::new());
+    }
+    let now_active = if next_epoch == epoch { next } else { current };
+    Ok(vec![
+        put(ACTIVE_KEY, epoch_set(epoch, &now_active)),
+        put(NEXT_KEY, epoch_set(epoch + 1, &pending)),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_round_trip_and_refuse_garbage() {
+        let set = ValidatorSet::new(vec![
+            Validator {
+                public_key: [2; 32],
+                address: "10.0.0.2:30400".into(),
+            },
+            Validator {
+                public_key: [1; 32],
+                address: "10.0.0.1:30400".into(),
+            },
+        ]);
+        assert_eq!(set.0[0].public_key, [1; 32], "ordered by key");
+        assert_eq!(ValidatorSet::decode(&set.encode()), Some(set.clone()));
+        let mut long = set.encode();
+        long.push(0);
+        assert_eq!(ValidatorSet::decode(&long), None);
+        assert_eq!(ValidatorSet::decode(&set.encode()[..10]), None);
+        let c = Candidate {
+            address: "[::1]:1".into(),
+            announced_ms: 7,
+        };
+        assert_eq!(Candidate::decode(&c.encode()), Some(c));
+        assert!(check_address("127.0.0.1:30400").is_ok());
+        assert!(check_address("nowhere").is_err());
+    }
+}
