@@ -84,6 +84,13 @@ fn chain_id_covers_the_genesis_but_not_addresses() {
         net.spec.chain_id,
         "the compute policy is consensus"
     );
+    let mut longer = moved.clone();
+    longer.blocks_per_epoch += 1;
+    assert_ne!(
+        id(&longer),
+        net.spec.chain_id,
+        "the epoch length is consensus"
+    );
     let mut funded = moved;
     funded.allocations[0].balance = "1".into();
     assert_ne!(id(&funded), net.spec.chain_id, "allocations are consensus");
@@ -136,6 +143,10 @@ fn invalid_genesis_documents_are_refused_with_the_field() {
         (
             |d| d.dkg_output.clear(),
             "`dkg_output`: missing: this genesis is a draft",
+        ),
+        (
+            |d| d.blocks_per_epoch = 100,
+            "`blocks_per_epoch`: 100 is too short for 4 validators",
         ),
         (
             |d| d.threshold_polynomial = Some("00".into()),
@@ -283,4 +294,21 @@ fn node_configs_resolve_paths_and_check_their_key() {
     );
     let err = ValidatorSetup::load(&write_config(d, "missing.key")).unwrap_err();
     assert!(err.to_string().contains("missing.key"), "{err}");
+}
+
+/// The shortest epoch grows with the validator count (the reshare's inclusion window under
+/// random leader election), and the default covers a devnet.
+#[test]
+fn the_epoch_length_covers_a_reshare_inclusion_window() {
+    use hyperchain_chain::genesis::{DEFAULT_BLOCKS_PER_EPOCH, min_blocks_per_epoch};
+    let mins: Vec<u64> = [4, 7, 100]
+        .iter()
+        .map(|n| min_blocks_per_epoch(*n))
+        .collect();
+    assert_eq!(mins, vec![174, 238, 3814]);
+    assert!(mins.windows(2).all(|w| w[0] < w[1]));
+    // The default serves up to 58 validators; larger sets need longer epochs.
+    assert!(DEFAULT_BLOCKS_PER_EPOCH >= min_blocks_per_epoch(58));
+    assert!(DEFAULT_BLOCKS_PER_EPOCH < min_blocks_per_epoch(59));
+    assert_eq!(devnet(4).spec.blocks_per_epoch, DEFAULT_BLOCKS_PER_EPOCH);
 }

@@ -93,10 +93,10 @@ fn a_proposal_takes_effect_with_2f_plus_1_approvals_and_not_with_2f() {
 fn only_validators_propose_and_approve_and_each_approves_once() {
     let mut chain = chain();
     let (_, status) = one(&mut chain, 1, Payload::Propose(release()));
-    assert!(reason(&status).contains("only a validator"));
+    assert!(reason(&status).contains("only a current validator"));
     let (id, _) = one(&mut chain, 11, Payload::Propose(release()));
     let (_, status) = one(&mut chain, 1, Payload::Approve { proposal: id });
-    assert!(reason(&status).contains("only a validator"));
+    assert!(reason(&status).contains("only a current validator"));
     let (_, status) = one(&mut chain, 11, Payload::Approve { proposal: id });
     assert!(reason(&status).contains("already approved"));
     let (_, status) = one(

@@ -508,6 +508,7 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
                         "threshold": spec.polynomial.required(),
                         "group_public_key": doc.group_public_key,
                         "dealers": spec.dkg_output.dealers().len(),
+                        "blocks_per_epoch": spec.blocks_per_epoch,
                         "governance": "proposals approved by 2f+1 validators",
                         "execution_modes": doc.policy.execution_modes,
                         "compute": doc.policy.compute,
@@ -526,6 +527,7 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
                     println!("  {}  {}", v.public_key, v.address);
                 }
                 println!("group public key {}", spec.group_public_key_hex());
+                println!("epoch length     {} blocks", spec.blocks_per_epoch);
                 println!(
                     "governance       proposals approved by {} of the {} validators",
                     hyperchain_chain::governance::quorum(doc.validators.len()),

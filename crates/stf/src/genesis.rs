@@ -191,6 +191,12 @@ pub struct GenesisDoc {
     pub timestamp_ms: u64,
     /// The validators.
     pub validators: Vec<ValidatorEntry>,
+    /// Blocks per consensus epoch (each epoch runs its own simplex instance and a reshare of
+    /// the threshold key to the next epoch's validators). At least
+    /// [`min_blocks_per_epoch`] of the validator count; default
+    /// [`DEFAULT_BLOCKS_PER_EPOCH`].
+    #[serde(default = "default_blocks_per_epoch")]
+    pub blocks_per_epoch: u64,
     /// The distributed key generation's output (hex of its codec encoding): the threshold-BLS
     /// (MinSig) public polynomial, the dealers, the players (the validators) and the players
     /// whose shares were revealed (none in a valid genesis). Absent in a **draft**, which its
@@ -233,6 +239,25 @@ pub fn read_doc(path: &Path) -> Result<GenesisDoc, GenesisError> {
     })
 }
 
+/// The default epoch length in blocks (about five minutes at a block per 150 ms).
+pub const DEFAULT_BLOCKS_PER_EPOCH: u64 = 2048;
+
+fn default_blocks_per_epoch() -> u64 {
+    DEFAULT_BLOCKS_PER_EPOCH
+}
+
+/// The shortest epoch (in blocks) a chain of `validators` validators may have. A reshare's
+/// dealers post their logs only in blocks they lead, during the second half of the epoch,
+/// and a quorum of them must: with the random leader election simplex runs here, every
+/// validator leads a given view with probability 1/n, so the second half must span
+/// `4·n·ln n + 64` blocks, after which the chance that some validator has led none is at most
+/// `n^-3·e^(-64/n)` (a union bound over `(1 − 1/n)^(4·n·ln n + 64)`) — far less for the
+/// quorum that is needed.
+pub fn min_blocks_per_epoch(validators: usize) -> u64 {
+    let n = validators.max(2) as f64;
+    2 * (4.0 * n * n.ln() + 64.0).ceil() as u64
+}
+
 /// A validated genesis **draft**: everything but the key generation's output, which its
 /// validators produce together (`hyperchain genesis ceremony`) and [`ChainSpec::complete`]
 /// adds.
@@ -246,6 +271,8 @@ pub struct Draft {
     pub validators: Vec<ValidatorInfo>,
     /// The validators' identity keys, ordered (a key's position is its share index).
     pub participants: Set<PublicKey>,
+    /// Blocks per consensus epoch.
+    pub blocks_per_epoch: u64,
     /// The genesis attestation policy.
     pub attestation_policy: AttestationPolicy,
     /// Execution modes contracts may be deployed with.
@@ -273,6 +300,8 @@ pub struct ChainSpec {
     pub validators: Vec<ValidatorInfo>,
     /// The validators' identity keys, ordered (a key's position is its share index).
     pub participants: Set<PublicKey>,
+    /// Blocks per consensus epoch.
+    pub blocks_per_epoch: u64,
     /// The threshold public polynomial (of [`ChainSpec::dkg_output`]).
     pub polynomial: Sharing<Variant>,
     /// The key generation's output.
@@ -379,11 +408,25 @@ impl Draft {
             .map_err(|e| invalid("policy.fees", e))?;
         let allocations = parse_allocations(&doc.allocations)?;
 
+        let min = min_blocks_per_epoch(validators.len());
+        if doc.blocks_per_epoch < min {
+            return Err(invalid(
+                "blocks_per_epoch",
+                format!(
+                    "{} is too short for {} validators: a reshare needs at least {min} blocks \
+                     (its second half must let a quorum of them each lead a block under the \
+                     random leader election)",
+                    doc.blocks_per_epoch,
+                    validators.len()
+                ),
+            ));
+        }
         Ok(Draft {
             name: doc.chain.clone(),
             timestamp_ms: doc.timestamp_ms,
             validators,
             participants,
+            blocks_per_epoch: doc.blocks_per_epoch,
             attestation_policy: doc.policy.attestation.clone(),
             execution_modes,
             compute: doc.policy.compute,
@@ -407,6 +450,7 @@ impl Draft {
                     address: v.address,
                 })
                 .collect(),
+            blocks_per_epoch: self.blocks_per_epoch,
             dkg_output: String::new(),
             threshold_polynomial: None,
             group_public_key: None,
@@ -492,6 +536,7 @@ impl ChainSpec {
             timestamp_ms,
             validators,
             participants,
+            blocks_per_epoch,
             attestation_policy,
             execution_modes,
             compute,
@@ -543,6 +588,7 @@ impl ChainSpec {
             timestamp_ms,
             validators,
             participants,
+            blocks_per_epoch,
             polynomial,
             dkg_output: output,
             attestation_policy,
@@ -565,7 +611,7 @@ impl ChainSpec {
     ///
     /// ```text
     /// "hyperchain/genesis/v1" ‖ u32 len ‖ name ‖ u64 timestamp_ms
-    /// ‖ u32 n ‖ n × public key (32, in participant order)
+    /// ‖ u32 n ‖ n × public key (32, in participant order) ‖ u64 blocks_per_epoch
     /// ‖ u32 len ‖ key generation output encoding (polynomial, dealers, players, revealed)
     /// ‖ u32 m ‖ m × execution mode encoding
     /// ‖ u32 len ‖ attestation policy encoding
@@ -587,6 +633,7 @@ impl ChainSpec {
         for pk in self.participants.iter() {
             out.extend(pk.encode());
         }
+        out.extend(self.blocks_per_epoch.to_be_bytes());
         let output = self.dkg_output.encode();
         out.extend((output.len() as u32).to_be_bytes());
         out.extend(output);
@@ -663,6 +710,7 @@ impl ChainSpec {
                     address: v.address,
                 })
                 .collect(),
+            blocks_per_epoch: self.blocks_per_epoch,
             dkg_output: hex_of(&self.dkg_output),
             threshold_polynomial: Some(hex_of(&self.polynomial)),
             group_public_key: Some(self.group_public_key_hex()),
@@ -1130,6 +1178,7 @@ pub fn devnet_draft(
                 address: *a,
             })
             .collect(),
+        blocks_per_epoch: DEFAULT_BLOCKS_PER_EPOCH.max(min_blocks_per_epoch(validators.len())),
         dkg_output: String::new(),
         threshold_polynomial: None,
         group_public_key: None,
