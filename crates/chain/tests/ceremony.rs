@@ -170,6 +170,79 @@ fn four_validators_complete_their_genesis_by_ceremony() {
     assert_eq!(again.chain_id, spec.chain_id);
 }
 
+/// A participant that crashes mid-ceremony and restarts on the same storage and secret store
+/// resumes it (a dealer replays its stored seed, so it deals nothing new): every participant
+/// completes the same genesis.
+#[test]
+fn a_participant_that_crashes_mid_ceremony_resumes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = identities(4);
+    let draft = draft(&ids);
+    let stores = dir.path().to_path_buf();
+    let outcomes =
+        deterministic::Runner::timed(Duration::from_secs(3_600)).start(|context| async move {
+            use commonware_runtime::Clock as _;
+            let peers: Vec<PublicKey> = ids.iter().map(|i| i.public_key()).collect();
+            let oracle = ceremony_network(&context, &peers, &good_link()).await;
+            let received = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let mut runs: Vec<_> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    spawn_ceremony(
+                        &context,
+                        &oracle,
+                        i,
+                        draft.clone(),
+                        id.clone(),
+                        &stores.join(format!("v{i}")),
+                        received.clone(),
+                    )
+                })
+                .collect();
+            // Validator 3 crashes early in the dealing phase, and comes back 2 s later.
+            context.sleep(Duration::from_millis(700)).await;
+            let (crashed, _) = runs.remove(3);
+            crashed.abort();
+            context.sleep(Duration::from_secs(2)).await;
+            runs.push(spawn_ceremony(
+                &context,
+                &oracle,
+                3,
+                draft.clone(),
+                ids[3].clone(),
+                &stores.join("v3"),
+                received.clone(),
+            ));
+            let mut outcomes: Vec<Option<_>> = runs.iter().map(|_| None).collect();
+            for _ in 0..600 {
+                if outcomes.iter().all(Option::is_some) {
+                    break;
+                }
+                context.sleep(Duration::from_millis(100)).await;
+                for ((_, receiver), outcome) in runs.iter_mut().zip(outcomes.iter_mut()) {
+                    if outcome.is_none() {
+                        *outcome = receiver.try_recv().ok().flatten();
+                    }
+                }
+            }
+            for (handle, _) in runs {
+                handle.abort();
+            }
+            outcomes
+        });
+    let ids: Vec<_> = outcomes
+        .into_iter()
+        .map(|o| {
+            o.expect("completed within a minute")
+                .expect("a genesis")
+                .spec
+                .chain_id
+        })
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+}
+
 /// A validator that misses the ceremony would start the chain with a public share (its
 /// dealings are revealed): the others complete no genesis and say to run it again.
 #[test]
