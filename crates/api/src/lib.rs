@@ -290,6 +290,9 @@ pub struct BlockView {
     pub leader: Hex,
     /// The consensus seed it reveals, if any.
     pub seed: Option<SeedView>,
+    /// SHA-256 of the reshare payload it carries, if any (the header commits to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reshare: Option<Digest>,
     /// Ids of the block's transactions, in order.
     pub txs: Vec<Digest>,
     /// The encoded simplex `Finalization` certificate of the block, when this node has it
@@ -319,6 +322,7 @@ impl BlockView {
                 signature: Hex(s.signature.to_vec()),
                 randomness: s.randomness(),
             }),
+            reshare: (h.reshare != Digest::ZERO).then_some(h.reshare),
             txs: block.txs.iter().map(|tx| tx.id()).collect(),
             finalization: finalization.map(Hex),
         }
@@ -345,6 +349,7 @@ impl BlockView {
                     signature: s.signature.0.as_slice().try_into().ok()?,
                 })
             }),
+            reshare: self.reshare.unwrap_or(Digest::ZERO),
         }
     }
 }

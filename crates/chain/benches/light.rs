@@ -92,6 +92,7 @@ fn bench(c: &mut Criterion) {
         parent_view: 1_199,
         leader: [3; 32],
         seed: None,
+        reshare: hyperchain_types::Digest::ZERO,
     };
     let certificate = finalize(&devnet, &header, 1_200);
     light.verify_finalized(&header, &certificate).unwrap();
@@ -172,6 +173,7 @@ fn bench_registry(c: &mut Criterion) {
         parent_view: 1_199,
         leader: [3; 32],
         seed: None,
+        reshare: hyperchain_types::Digest::ZERO,
     };
     let token = AttestationToken {
         record: target.clone(),

@@ -213,6 +213,10 @@ fn check_header(
     if header.tx_root != tx_root_of_body {
         return Err("tx root mismatch".into());
     }
+    // Until the epochs' resharing runs, a payload would only be a free megabyte per block.
+    if header.reshare != hyperchain_types::Digest::ZERO {
+        return Err("carries a reshare payload, but this chain runs no resharing yet".into());
+    }
     Ok(())
 }
 
@@ -452,6 +456,7 @@ mod tests {
             parent_view: 0,
             leader: [1; 32],
             seed: None,
+            reshare: hyperchain_types::Digest::ZERO,
         };
         let now = 2_000;
         let r = Round::new;
@@ -464,7 +469,7 @@ mod tests {
                 .unwrap_err()
                 .contains("proposed in round 0/4")
         );
-        let cases: [(Tamper, &str); 8] = [
+        let cases: [(Tamper, &str); 9] = [
             (|h| h.parent_view = 2, "parent view"),
             (|h| h.chain_id = Digest([1; 32]), "wrong chain id"),
             (|h| h.height = 2, "height"),
@@ -473,6 +478,7 @@ mod tests {
             (|h| h.timestamp_ms = 7_001, "future"),
             (|h| h.view = 0, "round not after"),
             (|h| h.epoch = 2, "epoch 2 on a parent of epoch 0"),
+            (|h| h.reshare = Digest([3; 32]), "reshare payload"),
         ];
         for (tamper, expected) in cases {
             let mut header = good.clone();

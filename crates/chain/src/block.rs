@@ -110,3 +110,104 @@ impl CertifiableBlock for Block {
         }
     }
 }
+
+/// The most participants (dealers, players, next players) a reshare payload names: the
+/// genesis's validator limit.
+pub const MAX_RESHARE_PARTICIPANTS: u32 = crate::genesis::MAX_VALIDATORS as u32;
+
+/// The epochs' resharing payload (commonware-glue's): a dealer's signed log, or an epoch's
+/// output with its players, next players and their p2p addresses.
+pub type ResharePayload = commonware_glue::dkg::types::Payload<
+    hyperchain_types::consensus::Variant,
+    PublicKey,
+    commonware_glue::dkg::network::Addresses<PublicKey>,
+>;
+
+/// Decodes a block's reshare payload (`None` if it carries none or it does not decode).
+pub fn reshare_payload(raw: &[u8]) -> Option<ResharePayload> {
+    use commonware_codec::Decode as _;
+    use commonware_cryptography::bls12381::primitives::sharing::ModeVersion;
+    let max = std::num::NonZeroU32::new(MAX_RESHARE_PARTICIPANTS).expect("positive");
+    ResharePayload::decode_cfg(
+        bytes::Bytes::copy_from_slice(raw),
+        &(max, ModeVersion::v0()),
+    )
+    .ok()
+}
+
+impl commonware_glue::dkg::ReshareBlock for Block {
+    type Variant = hyperchain_types::consensus::Variant;
+    type PublicKey = PublicKey;
+    type Directory = commonware_glue::dkg::network::Addresses<PublicKey>;
+
+    fn payload(&self) -> Option<ResharePayload> {
+        self.0.reshare.as_deref().and_then(reshare_payload)
+    }
+}
+
+#[cfg(test)]
+mod reshare_tests {
+    use super::*;
+    use commonware_cryptography::bls12381::{
+        dkg::feldman_desmedt::deal, primitives::sharing::Mode,
+    };
+    use commonware_glue::dkg::types::{EpochInfo, EpochOutcome, Payload};
+    use commonware_p2p::Address;
+    use commonware_utils::{N3f1, TryCollect as _, ordered::Set};
+
+    /// A block carrying an epoch's output round-trips, its header commits to it, and the
+    /// resharing reads it back; a payload that does not match the header does not decode.
+    #[test]
+    fn a_block_carries_its_reshare_payload() {
+        use commonware_codec::{DecodeExt as _, Encode as _};
+        let mut rng = commonware_utils::test_rng();
+        let keys: Vec<ed25519::PrivateKey> = (0..4).map(ed25519::PrivateKey::from_seed).collect();
+        let players: Set<PublicKey> = keys.iter().map(|k| k.public_key()).try_collect().unwrap();
+        let (output, _) = deal::<hyperchain_types::consensus::Variant, _, N3f1>(
+            &mut rng,
+            Mode::NonZeroCounter,
+            players.clone(),
+        )
+        .unwrap();
+        let directory = players
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    p.clone(),
+                    Address::Symmetric(std::net::SocketAddr::from((
+                        [127, 0, 0, 1],
+                        7000 + i as u16,
+                    ))),
+                )
+            })
+            .collect();
+        let info = Payload::EpochInfo(EpochInfo {
+            outcome: EpochOutcome::Success,
+            epoch: Epoch::zero(),
+            output,
+            players: players.clone(),
+            next_players: players,
+            directory,
+        });
+        let raw = info.encode().to_vec();
+        let mut block =
+            hyperchain_types::Block::genesis(hyperchain_types::sha256(b"c"), 1, Digest::ZERO);
+        block.header.reshare = hyperchain_types::reshare_digest(Some(&raw));
+        block.reshare = Some(raw);
+        let back = hyperchain_types::Block::decode(block.encode()).unwrap();
+        assert_eq!(back, block);
+        use commonware_glue::dkg::ReshareBlock as _;
+        assert!(
+            Block(back).payload() == Some(info),
+            "the payload reads back"
+        );
+
+        let mut forged = block.clone();
+        forged.reshare.as_mut().unwrap()[10] ^= 1;
+        assert!(hyperchain_types::Block::decode(forged.encode()).is_err());
+        let mut stripped = block;
+        stripped.reshare = None;
+        assert!(hyperchain_types::Block::decode(stripped.encode()).is_err());
+    }
+}

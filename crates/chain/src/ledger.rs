@@ -361,8 +361,10 @@ impl Ledger {
                 },
                 leader,
                 seed,
+                reshare: hyperchain_types::Digest::ZERO,
             },
             txs,
+            reshare: None,
         };
         let mut execution = execution;
         execution.included = (0..execution.receipts.len()).collect();

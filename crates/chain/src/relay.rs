@@ -112,6 +112,8 @@ pub struct CompactBlock {
     pub header: Header,
     /// The transactions, in block order.
     pub entries: Vec<CompactEntry>,
+    /// The block's reshare payload, whole (it is not gossiped beforehand).
+    pub reshare: Option<Vec<u8>>,
 }
 
 impl CompactBlock {
@@ -133,6 +135,7 @@ impl CompactBlock {
         CompactBlock {
             header: block.header.clone(),
             entries,
+            reshare: block.reshare.clone(),
         }
     }
 }
@@ -204,6 +207,7 @@ impl Write for RelayMessage {
                 1u8.write(buf);
                 compact.header.write(buf);
                 compact.entries.write(buf);
+                compact.reshare.write(buf);
             }
             RelayMessage::Request { block, positions } => {
                 2u8.write(buf);
@@ -222,7 +226,9 @@ impl EncodeSize for RelayMessage {
     fn encode_size(&self) -> usize {
         1 + match self {
             RelayMessage::Txs(txs) => txs.encode_size(),
-            RelayMessage::Compact(c) => Header::SIZE + c.entries.encode_size(),
+            RelayMessage::Compact(c) => {
+                Header::SIZE + c.entries.encode_size() + c.reshare.encode_size()
+            }
             RelayMessage::Request { positions, .. } => Digest::SIZE + positions.encode_size(),
             RelayMessage::Response { txs, .. } => Digest::SIZE + txs.encode_size(),
         }
@@ -240,6 +246,10 @@ impl Read for RelayMessage {
             1 => Ok(RelayMessage::Compact(Box::new(CompactBlock {
                 header: Header::read(buf)?,
                 entries: Vec::read_cfg(buf, &((0..=max_txs).into(), ()))?,
+                reshare: Option::<Vec<u8>>::read_cfg(
+                    buf,
+                    &((0..=block_limits::MAX_RESHARE_PAYLOAD).into(), ()),
+                )?,
             }))),
             2 => {
                 let block = Digest::read(buf)?;
@@ -272,6 +282,9 @@ pub enum AssemblyError {
     /// Every position is filled but the ids do not hash to the header's `tx_root`.
     #[error("the transactions do not match the header's tx root")]
     TxRootMismatch,
+    /// The reshare payload does not hash to the header's `reshare`.
+    #[error("the reshare payload does not match the header")]
+    ReshareMismatch,
 }
 
 /// A compact block being rebuilt: the header and, per position, the short id it was named by
@@ -279,6 +292,7 @@ pub enum AssemblyError {
 #[derive(Clone, Debug)]
 pub struct Assembly {
     header: Header,
+    reshare: Option<Vec<u8>>,
     shorts: Vec<Option<u64>>,
     txs: Vec<Option<(Digest, SignedTransaction)>>,
 }
@@ -310,6 +324,7 @@ impl Assembly {
             .collect();
         Assembly {
             header: compact.header,
+            reshare: compact.reshare,
             shorts,
             txs,
         }
@@ -371,6 +386,9 @@ impl Assembly {
         if tx_root_from_ids(&ids) != self.header.tx_root {
             return Err(AssemblyError::TxRootMismatch);
         }
+        if hyperchain_types::reshare_digest(self.reshare.as_deref()) != self.header.reshare {
+            return Err(AssemblyError::ReshareMismatch);
+        }
         Ok(Some(hyperchain_types::Block {
             header: self.header.clone(),
             txs: self
@@ -379,6 +397,7 @@ impl Assembly {
                 .flatten()
                 .map(|(_, tx)| tx.clone())
                 .collect(),
+            reshare: self.reshare.clone(),
         }))
     }
 }
@@ -946,8 +965,10 @@ mod tests {
                     round: hyperchain_types::Round::new(0, 3),
                     signature: [7; 48],
                 }),
+                reshare: hyperchain_types::Digest::ZERO,
             },
             txs,
+            reshare: None,
         }
     }
 

@@ -286,6 +286,7 @@ async fn a_node_lying_consistently_is_caught() {
         parent_view: 0,
         leader: [1; 32],
         seed: None,
+        reshare: hyperchain_types::Digest::ZERO,
     };
     let certificate = finalize(&scheme, &real);
     let mut forged_state = MemoryNodeStore::new();
@@ -311,6 +312,7 @@ async fn a_node_lying_consistently_is_caught() {
             ..real.clone()
         },
         txs: vec![],
+        reshare: None,
     };
     let (client, server) = lying_node(
         BlockView::new(&lie, Some(certificate.clone())),
@@ -345,6 +347,7 @@ async fn a_node_lying_consistently_is_caught() {
         &Block {
             header: real.clone(),
             txs: vec![],
+            reshare: None,
         },
         Some(certificate.clone()),
     );
@@ -371,6 +374,7 @@ async fn a_node_lying_consistently_is_caught() {
         &Block {
             header: real.clone(),
             txs: vec![],
+            reshare: None,
         },
         Some(certificate),
     );

@@ -9,9 +9,9 @@
 //!
 //! | item | encoding |
 //! |---|---|
-//! | `Header` | `chain_id (32) ‖ height (u64) ‖ parent (32) ‖ timestamp_ms (u64) ‖ tx_root (32) ‖ state_root (32) ‖ epoch (u64) ‖ view (u64) ‖ parent_view (u64) ‖ leader (32) ‖ seed_epoch (u64) ‖ seed_view (u64) ‖ seed_signature (48)` — 264 bytes; `seed_view = 0` (and `seed_epoch = 0`) and a zero signature when the block reveals no seed |
+//! | `Header` | `chain_id (32) ‖ height (u64) ‖ parent (32) ‖ timestamp_ms (u64) ‖ tx_root (32) ‖ state_root (32) ‖ epoch (u64) ‖ view (u64) ‖ parent_view (u64) ‖ leader (32) ‖ seed_epoch (u64) ‖ seed_view (u64) ‖ seed_signature (48) ‖ reshare (32)` — 296 bytes; `seed_view = 0` (and `seed_epoch = 0`) and a zero signature when the block reveals no seed; `reshare` is the SHA-256 of the block's reshare payload, zero without one |
 //! | `Round` | `epoch (u64) ‖ view (u64)` |
-//! | `Block` | `Header ‖ len ‖ SignedTransaction*`, at most [`block_limits::MAX_BLOCK_TXS`] transactions and [`block_limits::MAX_BLOCK_BYTES`] bytes |
+//! | `Block` | `Header ‖ len ‖ SignedTransaction* ‖ option(len ‖ reshare payload)`, at most [`block_limits::MAX_BLOCK_TXS`] transactions and [`block_limits::MAX_BLOCK_BYTES`] bytes; the payload (at most [`block_limits::MAX_RESHARE_PAYLOAD`] bytes) must hash to the header's `reshare` |
 //! | `tx_root` | `sha256("hyperchain/tx-root/v1" ‖ n (u32 BE) ‖ id_1 ‖ … ‖ id_n)` |
 //! | `Receipt` | `tx_id (32) ‖ height (u64) ‖ index (u32) ‖ ReceiptStatus ‖ fuel_used (u64) ‖ fee (u64)` |
 //! | `ContractRecord` | `code_hash (32) ‖ mode ‖ deployer (32) ‖ n (u32) ‖ region*` |
@@ -34,6 +34,9 @@ pub mod block_limits {
     pub const MAX_BLOCK_FUEL: u64 = 20_000_000_000;
     /// Longest rejection reason kept in a receipt.
     pub const MAX_REASON: usize = 1024;
+    /// Largest reshare payload a block carries (a dealer log or an epoch's key-generation
+    /// output; about 350 KiB for 1,024 validators).
+    pub const MAX_RESHARE_PAYLOAD: usize = 1024 * 1024;
 }
 
 /// A consensus round: the epoch and the view within it. Each epoch's simplex instance starts
@@ -114,6 +117,9 @@ pub struct Header {
     /// threshold-BLS VRF signature of an earlier round (exactly the parent's), newer than
     /// every seed its ancestors revealed.
     pub seed: Option<SeedReveal>,
+    /// SHA-256 of the block's reshare payload ([`Block::reshare`]), [`Digest::ZERO`] when it
+    /// carries none: the header digest commits to it.
+    pub reshare: Digest,
 }
 
 /// Domain of the randomness derived from a revealed seed.
@@ -155,13 +161,22 @@ impl Header {
     }
 }
 
-/// A block: header and transactions, in execution order.
+/// A block: header and transactions, in execution order, and the reshare payload it carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
     /// The header.
     pub header: Header,
     /// The transactions.
     pub txs: Vec<SignedTransaction>,
+    /// The epochs' key resharing's payload (an encoded commonware-glue `dkg::types::Payload`:
+    /// a dealer's signed log, or the epoch's output in its last block), opaque here; the
+    /// header's `reshare` is its SHA-256.
+    pub reshare: Option<Vec<u8>>,
+}
+
+/// The header commitment to a block's reshare payload: its SHA-256, zero without one.
+pub fn reshare_digest(payload: Option<&[u8]>) -> Digest {
+    payload.map_or(Digest::ZERO, sha256)
 }
 
 impl Block {
@@ -180,8 +195,10 @@ impl Block {
                 parent_view: 0,
                 leader: [0; 32],
                 seed: None,
+                reshare: Digest::ZERO,
             },
             txs: Vec::new(),
+            reshare: None,
         }
     }
 
@@ -308,10 +325,11 @@ impl Write for Header {
                 [0u8; 48].write(buf);
             }
         }
+        self.reshare.write(buf);
     }
 }
 impl FixedSize for Header {
-    const SIZE: usize = 5 * Digest::SIZE + 7 * u64::SIZE + 48;
+    const SIZE: usize = 6 * Digest::SIZE + 7 * u64::SIZE + 48;
 }
 impl Read for Header {
     type Cfg = ();
@@ -341,6 +359,7 @@ impl Read for Header {
                     _ => Some(SeedReveal { round, signature }),
                 }
             },
+            reshare: Digest::read(buf)?,
         })
     }
 }
@@ -349,11 +368,12 @@ impl Write for Block {
     fn write(&self, buf: &mut impl BufMut) {
         self.header.write(buf);
         self.txs.write(buf);
+        self.reshare.write(buf);
     }
 }
 impl EncodeSize for Block {
     fn encode_size(&self) -> usize {
-        Header::SIZE + self.txs.encode_size()
+        Header::SIZE + self.txs.encode_size() + self.reshare.encode_size()
     }
 }
 impl Read for Block {
@@ -365,10 +385,27 @@ impl Read for Block {
             buf,
             &crate::tx_list_cfg(block_limits::MAX_BLOCK_TXS),
         )?;
+        let reshare = Option::<Vec<u8>>::read_cfg(
+            buf,
+            &(
+                commonware_codec::RangeCfg::new(0..=block_limits::MAX_RESHARE_PAYLOAD),
+                (),
+            ),
+        )?;
         if start - buf.remaining() > block_limits::MAX_BLOCK_BYTES {
             return Err(Error::Invalid("Block", "larger than MAX_BLOCK_BYTES"));
         }
-        Ok(Block { header, txs })
+        if reshare_digest(reshare.as_deref()) != header.reshare {
+            return Err(Error::Invalid(
+                "Block",
+                "reshare payload does not match the header",
+            ));
+        }
+        Ok(Block {
+            header,
+            txs,
+            reshare,
+        })
     }
 }
 
@@ -571,8 +608,10 @@ mod tests {
                     round: Round::new(2, 3),
                     signature: [7; 48],
                 }),
+                reshare: Digest::ZERO,
             },
             txs,
+            reshare: None,
         }
     }
 

@@ -16,7 +16,7 @@ mod tx;
 
 pub use block::{
     Block, ContractRecord, Header, Receipt, ReceiptStatus, Round, SEED_DOMAIN, SeedReveal,
-    block_limits, tx_root, tx_root_from_ids,
+    block_limits, reshare_digest, tx_root, tx_root_from_ids,
 };
 pub use digest::{Address, Digest, sha256, sha256_parts};
 pub use exec::{

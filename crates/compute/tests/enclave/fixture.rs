@@ -289,6 +289,7 @@ impl Chain {
             parent_view: parent.view,
             leader: [1; 32],
             seed: env.seed,
+            reshare: hyperchain_types::Digest::ZERO,
         };
         self.executor
             .check_seed(&header, parent.round())
