@@ -140,6 +140,7 @@ impl Chain {
                 })
                 .collect(),
             validators: Default::default(),
+            reshare: None,
         };
         for (tree, writes) in genesis.writes().trees() {
             for (k, v) in writes {

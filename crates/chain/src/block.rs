@@ -135,6 +135,33 @@ pub fn reshare_payload(raw: &[u8]) -> Option<ResharePayload> {
     .ok()
 }
 
+/// The genesis block's reshare payload: epoch 0's key-generation output (the genesis's
+/// `dkg_output`), its players (the validators, who receive shares in epoch 0's reshare), the
+/// next epoch's players (the validators again: the set of epoch 2 is decided in epoch 0) and
+/// their p2p addresses — what glue's resharing reads from the genesis block to start.
+pub fn genesis_epoch_info(spec: &crate::genesis::ChainSpec) -> Vec<u8> {
+    use commonware_glue::dkg::types::{EpochInfo, EpochOutcome, Payload};
+    let directory = spec
+        .validators
+        .iter()
+        .map(|v| {
+            (
+                v.public_key.clone(),
+                commonware_p2p::Address::Symmetric(v.address),
+            )
+        })
+        .collect();
+    let info: ResharePayload = Payload::EpochInfo(EpochInfo {
+        outcome: EpochOutcome::Success,
+        epoch: Epoch::zero(),
+        output: spec.dkg_output.clone(),
+        players: spec.participants.clone(),
+        next_players: spec.participants.clone(),
+        directory,
+    });
+    info.encode().to_vec()
+}
+
 impl commonware_glue::dkg::ReshareBlock for Block {
     type Variant = hyperchain_types::consensus::Variant;
     type PublicKey = PublicKey;

@@ -147,7 +147,10 @@ impl Ledger {
             None => {
                 // The genesis state: the funded accounts and the supply.
                 let root = store.commit(&genesis.writes(), 0)?;
-                let block = Block::genesis(genesis.chain_id, genesis.timestamp_ms, Digest(root));
+                let mut block =
+                    Block::genesis(genesis.chain_id, genesis.timestamp_ms, Digest(root));
+                block.header.reshare = hyperchain_types::reshare_digest(genesis.reshare.as_deref());
+                block.reshare = genesis.reshare.clone();
                 write_index(&index, &block, &[], &BTreeMap::new())?;
                 block
             }

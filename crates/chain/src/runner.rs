@@ -224,9 +224,13 @@ where
     }
     let engine =
         Engine::new(EngineConfig::default()).map_err(|e| RunError::Engine(e.to_string()))?;
+    let genesis = crate::genesis::Genesis {
+        reshare: Some(crate::block::genesis_epoch_info(&spec)),
+        ..spec.ledger_genesis()
+    };
     let ledger = Arc::new(Ledger::open(
         &config.data_dir.join(LEDGER_DIR),
-        spec.ledger_genesis(),
+        genesis,
         Executor::new(engine, spec.chain_id)
             .with_registry(spec.registry_config())
             .with_seed_verifier(crate::light::LightClient::from_spec(&spec)),

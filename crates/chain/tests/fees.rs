@@ -36,6 +36,7 @@ impl Chain {
             timestamp_ms: 0,
             allocations,
             validators: Default::default(),
+            reshare: None,
         };
         store.commit(&genesis.writes(), 0).unwrap();
         let executor = Executor::new(engine(), chain_id()).with_registry(RegistryConfig {

@@ -312,3 +312,44 @@ fn the_epoch_length_covers_a_reshare_inclusion_window() {
     assert!(DEFAULT_BLOCKS_PER_EPOCH < min_blocks_per_epoch(59));
     assert_eq!(devnet(4).spec.blocks_per_epoch, DEFAULT_BLOCKS_PER_EPOCH);
 }
+
+/// A validator's genesis block carries epoch 0's key-generation output, from which the epochs'
+/// resharing starts: the genesis's DKG output, the validators as players and next players, and
+/// their addresses; the block's header commits to it.
+#[test]
+fn the_genesis_block_carries_epoch_0s_key_generation_output() {
+    use commonware_glue::dkg::ReshareBlock as _;
+    use commonware_glue::dkg::types::{EpochOutcome, Payload};
+    use hyperchain_chain::block::{Block, genesis_epoch_info};
+    use hyperchain_chain::execute::Executor;
+    use hyperchain_chain::ledger::Ledger;
+    let net = devnet(4);
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = hyperchain_chain::genesis::Genesis {
+        reshare: Some(genesis_epoch_info(&net.spec)),
+        ..net.spec.ledger_genesis()
+    };
+    let ledger = Ledger::open(
+        dir.path(),
+        genesis,
+        Executor::new(crate::common::engine(), net.spec.chain_id)
+            .with_registry(net.spec.registry_config()),
+    )
+    .unwrap();
+    let block = ledger.genesis().clone();
+    assert_eq!(
+        block.header.reshare,
+        hyperchain_types::reshare_digest(block.reshare.as_deref())
+    );
+    let Some(Payload::EpochInfo(info)) = Block(block).payload() else {
+        panic!("no epoch info in the genesis block");
+    };
+    assert_eq!(info.outcome, EpochOutcome::Success);
+    assert_eq!(info.epoch.get(), 0);
+    assert!(info.output == net.spec.dkg_output, "the genesis's own output");
+    assert_eq!(info.players, net.spec.participants);
+    assert_eq!(info.next_players, net.spec.participants);
+    for v in &net.spec.validators {
+        assert!(info.directory.get(&v.public_key).is_some());
+    }
+}

@@ -212,6 +212,7 @@ impl Chain {
                     .map(|seed| (address(&key(seed)), 1_000_000 * UNIT))
                     .collect(),
                 validators: Default::default(),
+                reshare: None,
             };
             store.commit(&genesis.writes(), 0).unwrap();
         }

@@ -763,6 +763,7 @@ impl ChainSpec {
                     })
                     .collect(),
             ),
+            reshare: None,
         }
     }
 
@@ -1219,6 +1220,10 @@ pub struct Genesis {
     /// The validator set of epoch 0 (none: the registry configuration's validators govern,
     /// as in tests).
     pub validators: crate::validators::ValidatorSet,
+    /// The genesis block's reshare payload: epoch 0's key-generation output, from which the
+    /// epochs' resharing starts (the node encodes it: `block::genesis_epoch_info`; `None` in
+    /// tests without epochs).
+    pub reshare: Option<Vec<u8>>,
 }
 
 impl Genesis {
@@ -1229,6 +1234,7 @@ impl Genesis {
             timestamp_ms,
             allocations: Vec::new(),
             validators: Default::default(),
+            reshare: None,
         }
     }
 
