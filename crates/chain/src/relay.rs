@@ -1007,11 +1007,29 @@ mod tests {
             assert_eq!(bytes.len(), m.encode_size());
             assert_eq!(RelayMessage::decode(bytes).unwrap(), m);
         }
-        // A compact block is a small fraction of the block: 9 bytes per transaction.
+        // A compact block is a small fraction of the block: 9 bytes per transaction (and one
+        // for the absent reshare payload).
         let big = block((0..20).map(|i| tx(i, 0)).collect());
         let only_short = CompactBlock::of(&big, &HashSet::new());
         let size = RelayMessage::Compact(Box::new(only_short)).encode_size();
-        assert_eq!(size, 1 + Header::SIZE + 1 + 20 * 9);
+        assert_eq!(size, 1 + Header::SIZE + 1 + 20 * 9 + 1);
+        // A reshare payload travels whole, and must match the header.
+        let mut with_payload = b.clone();
+        with_payload.reshare = Some(vec![7; 100]);
+        with_payload.header.reshare = hyperchain_types::reshare_digest(Some(&[7; 100]));
+        let compact = CompactBlock::of(&with_payload, &b.txs.iter().map(|t| t.id()).collect());
+        let m = RelayMessage::Compact(Box::new(compact.clone()));
+        assert_eq!(RelayMessage::decode(m.encode()).unwrap(), m);
+        let rebuilt = Assembly::new(compact.clone(), |_| Vec::new())
+            .finish()
+            .unwrap();
+        assert_eq!(rebuilt, Some(with_payload));
+        let mut forged = compact;
+        forged.reshare = Some(vec![8; 100]);
+        assert!(matches!(
+            Assembly::new(forged, |_| Vec::new()).finish(),
+            Err(AssemblyError::ReshareMismatch)
+        ));
         assert!(
             size * 5 < big.encode().len(),
             "{size} vs {}",

@@ -346,7 +346,10 @@ fn the_genesis_block_carries_epoch_0s_key_generation_output() {
     };
     assert_eq!(info.outcome, EpochOutcome::Success);
     assert_eq!(info.epoch.get(), 0);
-    assert!(info.output == net.spec.dkg_output, "the genesis's own output");
+    assert!(
+        info.output == net.spec.dkg_output,
+        "the genesis's own output"
+    );
     assert_eq!(info.players, net.spec.participants);
     assert_eq!(info.next_players, net.spec.participants);
     for v in &net.spec.validators {

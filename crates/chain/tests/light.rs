@@ -153,7 +153,12 @@ enum Kind {
 
 /// A certificate of `kind` on `header` in view 10, signed by every validator of `devnet`.
 fn certify(devnet: &Devnet, header: &Header, kind: Kind) -> Vec<u8> {
-    let round = Round::new(Epoch::zero(), View::new(10));
+    certify_in(devnet, header, kind, Epoch::zero())
+}
+
+/// [`certify`] in view 10 of `epoch`.
+fn certify_in(devnet: &Devnet, header: &Header, kind: Kind, epoch: Epoch) -> Vec<u8> {
+    let round = Round::new(epoch, View::new(10));
     let proposal = Proposal::new(round, View::new(9), to_consensus(header.digest()));
     let schemes: Vec<Scheme> = devnet
         .validator_keys
@@ -618,4 +623,22 @@ fn a_token_verifies_only_while_its_block_is_recent_enough() {
         verify_token(&token, &light, at(900_000)),
         Err(TokenError::FromTheFuture { .. })
     ));
+}
+
+/// Epochs change who signs, never the key certificates verify against: a finalization made in
+/// a later epoch (round 3/10) verifies with a light client built from the genesis alone, as
+/// does one of epoch 0, and the epoch's certificate finalizes only its own header.
+#[test]
+fn a_certificate_of_a_later_epoch_verifies_with_the_genesis_key_alone() {
+    let devnet = devnet(11, 4);
+    let light = LightClient::from_spec(&devnet.spec);
+    let mut header = header_of(&devnet);
+    header.epoch = 3;
+    header.view = 10;
+    let later = certify_in(&devnet, &header, Kind::Finalization, Epoch::new(3));
+    assert_eq!(light.verify_finalized(&header, &later), Ok(()));
+    let genesis_epoch = header_of(&devnet);
+    let early = certify(&devnet, &genesis_epoch, Kind::Finalization);
+    assert_eq!(light.verify_finalized(&genesis_epoch, &early), Ok(()));
+    assert!(light.verify_finalized(&genesis_epoch, &later).is_err());
 }
