@@ -21,6 +21,7 @@ pub mod app;
 pub mod block;
 pub mod ceremony;
 pub mod config;
+pub mod epochs;
 pub mod ledger;
 pub mod mempool;
 pub mod node;
