@@ -187,7 +187,7 @@ mod tests {
         assert!(schemes.scoped(Epoch::new(7)).is_none());
 
         // Another validator's share under my position: not a signer.
-        let other = shares.values().iter().nth(1).unwrap().clone();
+        let other = shares.values().get(1).unwrap().clone();
         let misplaced = commonware_cryptography::bls12381::primitives::group::Share::new(
             share.index,
             other.private.clone(),

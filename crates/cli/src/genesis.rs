@@ -205,6 +205,7 @@ pub enum KeyGeneration {
     Dealer,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn init(
     dir: &Path,
     validators: usize,
@@ -261,7 +262,7 @@ pub fn init(
             (devnet.spec, devnet.faucet)
         }
         KeyGeneration::Ceremony => {
-            let faucet = AccountKey::generate(&mut commonware_utils::sys_rng());
+            let faucet = AccountKey::generate(commonware_utils::sys_rng());
             let spec = ceremony_over_loopback(dir, chain, timestamp_ms, &p2p, &faucet, options)?;
             (spec, faucet)
         }
