@@ -672,6 +672,20 @@ impl Executor {
         }
         self.end_block(base, &mut out.batch, env)?;
         self.settle_fees(base, &mut out.batch, env, block_fees)?;
+        // The last block of an epoch commits the set of the epoch after next.
+        for (tree, key, value) in crate::validators::end_of_block(
+            &Overlay {
+                base,
+                own: &out.batch,
+            },
+            env.height,
+            self.registry.blocks_per_epoch,
+        )? {
+            match value {
+                Some(v) => out.batch.put(tree, key, v),
+                None => out.batch.delete(tree, key),
+            }
+        }
         Ok(out)
     }
 

@@ -688,6 +688,7 @@ impl ChainSpec {
             regions: self.regions.clone(),
             max_nodes: crate::registry::MAX_NODES,
             fees: self.fees,
+            blocks_per_epoch: self.blocks_per_epoch,
             validators: self
                 .participants
                 .iter()

@@ -120,8 +120,12 @@ pub struct RegistryConfig {
     /// The fee schedule ([`crate::fees::FeeSchedule::FREE`] unless the genesis sets one).
     pub fees: crate::fees::FeeSchedule,
     /// The validators' accounts (of their consensus keys): they propose and approve
-    /// governance actions, which take effect with 2f+1 approvals (docs/DESIGN.md §11).
+    /// governance actions, which take effect with 2f+1 approvals (docs/DESIGN.md §11), when
+    /// the state keeps no validator set (tests).
     pub validators: Vec<Address>,
+    /// Blocks per consensus epoch (`u64::MAX`: one epoch, as in tests): the last block of
+    /// each epoch commits the validator set of the epoch after next.
+    pub blocks_per_epoch: u64,
 }
 
 /// The regions a chain knows unless its genesis lists others.
@@ -170,6 +174,7 @@ impl Default for RegistryConfig {
             max_nodes: MAX_NODES,
             fees: crate::fees::FeeSchedule::FREE,
             validators: Vec::new(),
+            blocks_per_epoch: u64::MAX,
         }
     }
 }

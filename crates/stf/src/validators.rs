@@ -14,6 +14,7 @@
 //! | `val/pending` | [`ValidatorSet`]: the set governance has decided so far (it becomes `next` at the next epoch boundary) |
 //! | `val/candidate/ ‖ key` | [`Candidate`] |
 //! | `val/candidates` | the candidates' keys (32 bytes each, at most [`MAX_CANDIDATES`]) |
+//! | `val/epoch/ ‖ e (u64 BE)` | [`ValidatorSet`] of epoch `e`, committed by the last block of epoch e−2 (the last [`KEPT_EPOCH_SETS`] kept): what the resharing reads as epoch e's players |
 //!
 //! Every structure is bounded: sets by [`MAX_VALIDATORS`], candidates by [`MAX_CANDIDATES`]
 //! (an announcement lapses after [`CANDIDATE_TTL_MS`], and a full list makes room by dropping
@@ -42,6 +43,42 @@ pub const PENDING_KEY: &[u8] = b"val/pending";
 pub const CANDIDATES_KEY: &[u8] = b"val/candidates";
 /// Prefix of candidate records.
 pub const CANDIDATE_PREFIX: &[u8] = b"val/candidate/";
+/// Prefix of the committed per-epoch sets.
+pub const EPOCH_SET_PREFIX: &[u8] = b"val/epoch/";
+/// How many committed per-epoch sets are kept.
+pub const KEPT_EPOCH_SETS: u64 = 4;
+
+fn epoch_set_key(epoch: u64) -> Vec<u8> {
+    [EPOCH_SET_PREFIX, &epoch.to_be_bytes()].concat()
+}
+
+/// The set of epoch `epoch` as the last block of epoch `epoch − 2` committed it (`None` if
+/// not committed yet, pruned, or the chain keeps no set in state).
+pub fn epoch_set(view: &impl StateView, epoch: u64) -> Result<Option<ValidatorSet>, ExecError> {
+    read_set(view, &epoch_set_key(epoch))
+}
+
+/// After block `height`: if it is the last of its epoch (`blocks_per_epoch` blocks each, the
+/// genesis at height 0 in epoch 0), commit the decided set as the set of the epoch after
+/// next, and prune committed sets older than [`KEPT_EPOCH_SETS`] epochs.
+pub(crate) fn end_of_block(
+    view: &impl StateView,
+    height: u64,
+    blocks_per_epoch: u64,
+) -> Result<Writes, ExecError> {
+    if blocks_per_epoch == 0 || (height + 1) % blocks_per_epoch != 0 {
+        return Ok(Vec::new());
+    }
+    let Some(decided) = pending(view)? else {
+        return Ok(Vec::new());
+    };
+    let epoch = height / blocks_per_epoch;
+    let mut writes = vec![put(&epoch_set_key(epoch + 2), decided.encode())];
+    if let Some(old) = (epoch + 2).checked_sub(KEPT_EPOCH_SETS) {
+        writes.push((TreeId::ROOT, epoch_set_key(old), None));
+    }
+    Ok(writes)
+}
 
 /// A validator: its ed25519 consensus key and p2p address.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -182,16 +219,19 @@ fn read_epoch_set(
     Ok(Some((epoch, set)))
 }
 
-fn epoch_set(epoch: u64, set: &ValidatorSet) -> Vec<u8> {
+fn with_epoch(epoch: u64, set: &ValidatorSet) -> Vec<u8> {
     [&epoch.to_be_bytes()[..], &set.encode()].concat()
 }
 
 /// The genesis state of the set: `validators` active in epoch 0, next in epoch 1, pending.
 pub fn genesis_writes(validators: &ValidatorSet) -> Writes {
     vec![
-        put(ACTIVE_KEY, epoch_set(0, validators)),
-        put(NEXT_KEY, epoch_set(1, validators)),
+        put(ACTIVE_KEY, with_epoch(0, validators)),
+        put(NEXT_KEY, with_epoch(1, validators)),
         put(PENDING_KEY, validators.encode()),
+        // Epochs 0 and 1 have no epoch e−2 to commit their sets.
+        put(&epoch_set_key(0), validators.encode()),
+        put(&epoch_set_key(1), validators.encode()),
     ]
 }
 
@@ -389,10 +429,16 @@ pub(crate) fn enter_epoch(view: &impl StateView, epoch: u64) -> Result<Writes, E
     if epoch <= current_epoch {
         return Ok(Vec::new());
     }
-    let now_active = if next_epoch == epoch { next } else { current };
+    // The set the last block of epoch e−2 committed, if it did (epochs of `blocks_per_epoch`
+    // blocks); otherwise the next set fixed when the previous epoch began.
+    let now_active = match epoch_set(view, epoch)? {
+        Some(committed) => committed,
+        None if next_epoch == epoch => next,
+        None => current,
+    };
     Ok(vec![
-        put(ACTIVE_KEY, epoch_set(epoch, &now_active)),
-        put(NEXT_KEY, epoch_set(epoch + 1, &pending)),
+        put(ACTIVE_KEY, with_epoch(epoch, &now_active)),
+        put(NEXT_KEY, with_epoch(epoch + 1, &pending)),
     ])
 }
 
@@ -425,5 +471,69 @@ mod tests {
         assert_eq!(Candidate::decode(&c.encode()), Some(c));
         assert!(check_address("127.0.0.1:30400").is_ok());
         assert!(check_address("nowhere").is_err());
+    }
+}
+
+#[cfg(test)]
+mod epoch_tests {
+    use super::*;
+    use hyperchain_state::{StateReader as _, Store};
+
+    /// The last block of each epoch commits the decided set as the set of the epoch after
+    /// next; other blocks commit nothing; old committed sets are pruned.
+    #[test]
+    fn the_last_block_of_an_epoch_commits_the_set_of_the_epoch_after_next() {
+        let store = Store::in_memory().unwrap();
+        let set = |keys: &[u8]| {
+            ValidatorSet::new(
+                keys.iter()
+                    .map(|k| Validator {
+                        public_key: [*k; 32],
+                        address: format!("10.0.0.{k}:1"),
+                    })
+                    .collect(),
+            )
+        };
+        let mut batch = hyperchain_state::WriteBatch::new();
+        for (tree, key, value) in genesis_writes(&set(&[1, 2, 3, 4])) {
+            batch.put(tree, key, value.unwrap());
+        }
+        store.commit(&batch, 0).unwrap();
+        let view = store.snapshot().unwrap();
+        assert_eq!(epoch_set(&view, 1).unwrap(), Some(set(&[1, 2, 3, 4])));
+        assert!(
+            end_of_block(&view, 5, 8).unwrap().is_empty(),
+            "not a last block"
+        );
+        assert!(
+            end_of_block(&view, 7, u64::MAX).unwrap().is_empty(),
+            "one epoch"
+        );
+        // Governance decided {1, 2, 3, 5} during epoch 0; its last block (height 7) commits it
+        // as epoch 2's set.
+        let mut batch = hyperchain_state::WriteBatch::new();
+        batch.put(
+            TreeId::ROOT,
+            PENDING_KEY.to_vec(),
+            set(&[1, 2, 3, 5]).encode(),
+        );
+        store.commit(&batch, 1).unwrap();
+        let view = store.snapshot().unwrap();
+        let writes = end_of_block(&view, 7, 8).unwrap();
+        assert_eq!(writes.len(), 1);
+        assert_eq!(writes[0].1, epoch_set_key(2));
+        assert_eq!(
+            ValidatorSet::decode(writes[0].2.as_ref().unwrap()),
+            Some(set(&[1, 2, 3, 5]))
+        );
+        // Epoch 3's last block commits epoch 5's and prunes epoch 1's.
+        let writes = end_of_block(&view, 31, 8).unwrap();
+        assert_eq!(writes[0].1, epoch_set_key(5));
+        assert_eq!(writes[1], (TreeId::ROOT, epoch_set_key(1), None));
+        assert!(
+            view.get(&TreeId::ROOT, &epoch_set_key(0))
+                .unwrap()
+                .is_some()
+        );
     }
 }
