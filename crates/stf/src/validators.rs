@@ -1,9 +1,11 @@
 //! The validator set in state (docs/DESIGN.md §11): candidates announce their consensus key and
 //! p2p address, governance (2f+1 of the current validators) admits and removes them, and the
 //! set changes only at epoch boundaries, as the resharing between epochs requires: the set
-//! governance has decided by the end of epoch e−2 is the set of epoch e (commonware-glue's
-//! rule: it is committed in the final block of epoch e−2, so the reshare of epoch e−1 can hand
-//! it the threshold key, the group public key unchanged).
+//! governance has decided by the middle of epoch e−2 is the set of epoch e. commonware-glue's
+//! rule is that epoch e's set is fixed before the last block of epoch e−2 (which names it), so
+//! the reshare of epoch e−1 can hand it the threshold key, the group public key unchanged; the
+//! middle block commits it, finalized long before that last block. (Without epochs of a fixed
+//! length, as in tests, the decided set at the boundary into epoch e−1 is taken instead.)
 //!
 //! State (root tree):
 //!
@@ -14,7 +16,7 @@
 //! | `val/pending` | [`ValidatorSet`]: the set governance has decided so far (it becomes `next` at the next epoch boundary) |
 //! | `val/candidate/ ‖ key` | [`Candidate`] |
 //! | `val/candidates` | the candidates' keys (32 bytes each, at most [`MAX_CANDIDATES`]) |
-//! | `val/epoch/ ‖ e (u64 BE)` | [`ValidatorSet`] of epoch `e`, committed by the last block of epoch e−2 (the last [`KEPT_EPOCH_SETS`] kept): what the resharing reads as epoch e's players |
+//! | `val/epoch/ ‖ e (u64 BE)` | [`ValidatorSet`] of epoch `e`, committed by the middle block of epoch e−2 (the last [`KEPT_EPOCH_SETS`] kept): what the resharing reads as epoch e's players |
 //!
 //! Every structure is bounded: sets by [`MAX_VALIDATORS`], candidates by [`MAX_CANDIDATES`]
 //! (an announcement lapses after [`CANDIDATE_TTL_MS`], and a full list makes room by dropping
@@ -46,27 +48,38 @@ pub const CANDIDATE_PREFIX: &[u8] = b"val/candidate/";
 /// Prefix of the committed per-epoch sets.
 pub const EPOCH_SET_PREFIX: &[u8] = b"val/epoch/";
 /// How many committed per-epoch sets are kept.
-pub const KEPT_EPOCH_SETS: u64 = 4;
+pub const KEPT_EPOCH_SETS: u64 = 16;
 
 fn epoch_set_key(epoch: u64) -> Vec<u8> {
     [EPOCH_SET_PREFIX, &epoch.to_be_bytes()].concat()
 }
 
-/// The set of epoch `epoch` as the last block of epoch `epoch − 2` committed it (`None` if
+/// The set of epoch `epoch` as the middle block of epoch `epoch − 2` committed it (`None` if
 /// not committed yet, pruned, or the chain keeps no set in state).
 pub fn epoch_set(view: &impl StateView, epoch: u64) -> Result<Option<ValidatorSet>, ExecError> {
     read_set(view, &epoch_set_key(epoch))
 }
 
-/// After block `height`: if it is the last of its epoch (`blocks_per_epoch` blocks each, the
-/// genesis at height 0 in epoch 0), commit the decided set as the set of the epoch after
-/// next, and prune committed sets older than [`KEPT_EPOCH_SETS`] epochs.
+/// The height of the block that commits the set of epoch `epoch + 2`: the middle block of
+/// epoch `epoch` (`blocks_per_epoch` blocks each, the genesis at height 0 in epoch 0).
+pub fn commit_height(epoch: u64, blocks_per_epoch: u64) -> u64 {
+    epoch
+        .saturating_mul(blocks_per_epoch)
+        .saturating_add(blocks_per_epoch / 2)
+}
+
+/// After block `height`: if it is the middle block of its epoch, commit the decided set as the
+/// set of the epoch after next, and prune committed sets older than [`KEPT_EPOCH_SETS`]
+/// epochs. The middle, not the last block: the last block of epoch e−2 carries the epoch's
+/// key-generation output naming epoch e's players, so they must be fixed before anyone
+/// proposes it (glue's `ParticipantsProvider` contract), and by the middle they are finalized
+/// long before.
 pub(crate) fn end_of_block(
     view: &impl StateView,
     height: u64,
     blocks_per_epoch: u64,
 ) -> Result<Writes, ExecError> {
-    if blocks_per_epoch == 0 || (height + 1) % blocks_per_epoch != 0 {
+    if blocks_per_epoch < 2 || height % blocks_per_epoch != blocks_per_epoch / 2 {
         return Ok(Vec::new());
     }
     let Some(decided) = pending(view)? else {
@@ -417,9 +430,9 @@ pub(crate) fn remove(view: &impl StateView, key: &[u8; 32]) -> Result<Effect, Ex
     ))
 }
 
-/// The first block of epoch `epoch` (its parent was of an earlier epoch): the next set becomes
-/// the current one, and the decided set becomes the next one — so what governance decided by
-/// the end of epoch e−2 governs epoch e.
+/// The first block of epoch `epoch` (its parent was of an earlier epoch): epoch e's committed
+/// set becomes the current one, and epoch e+1's the next one (without committed sets: the
+/// next set becomes the current one and the decided set the next one).
 pub(crate) fn enter_epoch(view: &impl StateView, epoch: u64) -> Result<Writes, ExecError> {
     let (Some((current_epoch, current)), Some((next_epoch, next)), Some(pending)) =
         (active(view)?, self::next(view)?, pending(view)?)
@@ -429,16 +442,17 @@ pub(crate) fn enter_epoch(view: &impl StateView, epoch: u64) -> Result<Writes, E
     if epoch <= current_epoch {
         return Ok(Vec::new());
     }
-    // The set the last block of epoch e−2 committed, if it did (epochs of `blocks_per_epoch`
+    // The set the middle block of epoch e−2 committed, if it did (epochs of `blocks_per_epoch`
     // blocks); otherwise the next set fixed when the previous epoch began.
     let now_active = match epoch_set(view, epoch)? {
         Some(committed) => committed,
         None if next_epoch == epoch => next,
         None => current,
     };
+    let next = epoch_set(view, epoch + 1)?.unwrap_or(pending);
     Ok(vec![
         put(ACTIVE_KEY, with_epoch(epoch, &now_active)),
-        put(NEXT_KEY, with_epoch(epoch + 1, &pending)),
+        put(NEXT_KEY, with_epoch(epoch + 1, &next)),
     ])
 }
 
@@ -479,10 +493,10 @@ mod epoch_tests {
     use super::*;
     use hyperchain_state::{StateReader as _, Store};
 
-    /// The last block of each epoch commits the decided set as the set of the epoch after
+    /// The middle block of each epoch commits the decided set as the set of the epoch after
     /// next; other blocks commit nothing; old committed sets are pruned.
     #[test]
-    fn the_last_block_of_an_epoch_commits_the_set_of_the_epoch_after_next() {
+    fn the_middle_block_of_an_epoch_commits_the_set_of_the_epoch_after_next() {
         let store = Store::in_memory().unwrap();
         let set = |keys: &[u8]| {
             ValidatorSet::new(
@@ -503,14 +517,14 @@ mod epoch_tests {
         assert_eq!(epoch_set(&view, 1).unwrap(), Some(set(&[1, 2, 3, 4])));
         assert!(
             end_of_block(&view, 5, 8).unwrap().is_empty(),
-            "not a last block"
+            "not a middle block"
         );
         assert!(
-            end_of_block(&view, 7, u64::MAX).unwrap().is_empty(),
+            end_of_block(&view, 4, u64::MAX).unwrap().is_empty(),
             "one epoch"
         );
-        // Governance decided {1, 2, 3, 5} during epoch 0; its last block (height 7) commits it
-        // as epoch 2's set.
+        // Governance decided {1, 2, 3, 5} in the first half of epoch 0; its middle block
+        // (height 4) commits it as epoch 2's set.
         let mut batch = hyperchain_state::WriteBatch::new();
         batch.put(
             TreeId::ROOT,
@@ -519,16 +533,17 @@ mod epoch_tests {
         );
         store.commit(&batch, 1).unwrap();
         let view = store.snapshot().unwrap();
-        let writes = end_of_block(&view, 7, 8).unwrap();
+        assert_eq!(commit_height(0, 8), 4);
+        let writes = end_of_block(&view, 4, 8).unwrap();
         assert_eq!(writes.len(), 1);
         assert_eq!(writes[0].1, epoch_set_key(2));
         assert_eq!(
             ValidatorSet::decode(writes[0].2.as_ref().unwrap()),
             Some(set(&[1, 2, 3, 5]))
         );
-        // Epoch 3's last block commits epoch 5's and prunes epoch 1's.
-        let writes = end_of_block(&view, 31, 8).unwrap();
-        assert_eq!(writes[0].1, epoch_set_key(5));
+        // Epoch 15's middle block commits epoch 17's and prunes epoch 1's.
+        let writes = end_of_block(&view, commit_height(15, 8), 8).unwrap();
+        assert_eq!(writes[0].1, epoch_set_key(17));
         assert_eq!(writes[1], (TreeId::ROOT, epoch_set_key(1), None));
         assert!(
             view.get(&TreeId::ROOT, &epoch_set_key(0))
