@@ -177,7 +177,12 @@ where
         finalizations_by_height,
         finalized_blocks,
         marshal::Config {
-            provider: ConstantProvider::new(scheme.clone()),
+            // Finality certificates of every epoch verify against the group key alone: the
+            // key resharing keeps it across validator-set changes.
+            provider: ConstantProvider::<_, Epoch>::new(Scheme::certificate_verifier(
+                NAMESPACE,
+                *scheme.identity(),
+            )),
             epocher: epocher.clone(),
             start: marshal::Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
             partition_prefix: format!("{prefix}-marshal"),
