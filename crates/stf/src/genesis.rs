@@ -287,37 +287,25 @@ pub struct Draft {
     pub allocations: Vec<(Address, u128)>,
 }
 
-/// A validated genesis.
+/// A validated genesis: its [`Draft`] (reachable through `Deref`: `spec.validators`, …)
+/// completed by its validators' key generation.
 #[derive(Clone, Debug)]
 pub struct ChainSpec {
-    /// The chain name.
-    pub name: String,
+    /// Everything but the key generation's output.
+    pub draft: Draft,
     /// The chain id.
     pub chain_id: Digest,
-    /// Timestamp of the genesis block.
-    pub timestamp_ms: u64,
-    /// The validators, in document order.
-    pub validators: Vec<ValidatorInfo>,
-    /// The validators' identity keys, ordered (a key's position is its share index).
-    pub participants: Set<PublicKey>,
-    /// Blocks per consensus epoch.
-    pub blocks_per_epoch: u64,
     /// The threshold public polynomial (of [`ChainSpec::dkg_output`]).
     pub polynomial: Sharing<Variant>,
     /// The key generation's output.
     pub dkg_output: DkgOutput,
-    /// The genesis attestation policy.
-    pub attestation_policy: AttestationPolicy,
-    /// Execution modes contracts may be deployed with.
-    pub execution_modes: Vec<ExecutionMode>,
-    /// Committee execution parameters.
-    pub compute: crate::registry::ComputeParams,
-    /// The regions compute nodes may serve.
-    pub regions: Vec<String>,
-    /// The fee schedule.
-    pub fees: crate::fees::FeeSchedule,
-    /// Accounts funded at genesis, in document order.
-    pub allocations: Vec<(Address, u128)>,
+}
+
+impl std::ops::Deref for ChainSpec {
+    type Target = Draft;
+    fn deref(&self) -> &Draft {
+        &self.draft
+    }
 }
 
 impl Draft {
@@ -531,20 +519,8 @@ impl ChainSpec {
     /// must be exactly the draft's validators, no share may have been revealed, and the
     /// threshold must be the BFT quorum.
     pub fn complete(draft: Draft, output: DkgOutput) -> Result<ChainSpec, GenesisError> {
-        let Draft {
-            name,
-            timestamp_ms,
-            validators,
-            participants,
-            blocks_per_epoch,
-            attestation_policy,
-            execution_modes,
-            compute,
-            regions,
-            fees,
-            allocations,
-        } = draft;
-        if output.players() != &participants {
+        let (validators, participants) = (&draft.validators, &draft.participants);
+        if output.players() != participants {
             return Err(invalid(
                 "dkg_output",
                 "its players are not the genesis validators",
@@ -583,20 +559,10 @@ impl ChainSpec {
             ));
         }
         let mut spec = ChainSpec {
-            name,
+            draft,
             chain_id: Digest::ZERO,
-            timestamp_ms,
-            validators,
-            participants,
-            blocks_per_epoch,
             polynomial,
             dkg_output: output,
-            attestation_policy,
-            execution_modes,
-            compute,
-            regions,
-            fees,
-            allocations,
         };
         spec.chain_id = sha256(&spec.canonical_bytes());
         Ok(spec)
@@ -700,36 +666,11 @@ impl ChainSpec {
     /// The document form (with the derived chain id and group key filled in).
     pub fn to_doc(&self) -> GenesisDoc {
         GenesisDoc {
-            chain: self.name.clone(),
             chain_id: Some(self.chain_id.to_hex()),
-            timestamp_ms: self.timestamp_ms,
-            validators: self
-                .validators
-                .iter()
-                .map(|v| ValidatorEntry {
-                    public_key: hex_of(&v.public_key),
-                    address: v.address,
-                })
-                .collect(),
-            blocks_per_epoch: self.blocks_per_epoch,
             dkg_output: hex_of(&self.dkg_output),
             threshold_polynomial: Some(hex_of(&self.polynomial)),
             group_public_key: Some(self.group_public_key_hex()),
-            policy: PolicyDoc {
-                execution_modes: self.execution_modes.iter().map(|m| m.to_string()).collect(),
-                compute: self.compute,
-                regions: self.regions.clone(),
-                attestation: self.attestation_policy.clone(),
-                fees: self.fees,
-            },
-            allocations: self
-                .allocations
-                .iter()
-                .map(|(address, balance)| AllocationEntry {
-                    address: address.to_hex(),
-                    balance: balance.to_string(),
-                })
-                .collect(),
+            ..self.draft.to_doc()
         }
     }
 
