@@ -738,18 +738,26 @@ pub fn node(action: NodeAction) -> Result<()> {
     }
 }
 
+/// An RPC answer about open proposal `id`: an error naming the node, or that there is none.
+fn open_proposal<T>(
+    conn: &Conn,
+    id: &Digest,
+    answer: Result<Option<T>, hyperchain_rpc::ClientError>,
+) -> Result<T> {
+    answer.map_err(|e| rpc_error(&conn.rpc, e))?.ok_or_else(|| {
+        anyhow!("no open proposal 0x{id} (not finalized yet, carried out or lapsed)")
+    })
+}
+
 pub fn governance(action: GovernanceCommand) -> Result<()> {
     let (action, gov) = match action {
         GovernanceCommand::Preview { proposal, conn } => {
             let client = client(&conn.rpc)?;
-            let view = runtime()?
-                .block_on(client.preview(&proposal))
-                .map_err(|e| rpc_error(&conn.rpc, e))?
-                .ok_or_else(|| {
-                    anyhow!(
-                        "no open proposal 0x{proposal} (not finalized yet, carried out or lapsed)"
-                    )
-                })?;
+            let view = open_proposal(
+                &conn,
+                &proposal,
+                runtime()?.block_on(client.preview(&proposal)),
+            )?;
             if conn.json {
                 println!("{}", serde_json::to_string_pretty(&view)?);
                 return Ok(());
@@ -826,14 +834,11 @@ pub fn governance(action: GovernanceCommand) -> Result<()> {
         }
         GovernanceCommand::Show { proposal, conn } => {
             let client = client(&conn.rpc)?;
-            let view = runtime()?
-                .block_on(client.proposal(&proposal))
-                .map_err(|e| rpc_error(&conn.rpc, e))?
-                .ok_or_else(|| {
-                    anyhow!(
-                        "no open proposal 0x{proposal} (not finalized yet, carried out or lapsed)"
-                    )
-                })?;
+            let view = open_proposal(
+                &conn,
+                &proposal,
+                runtime()?.block_on(client.proposal(&proposal)),
+            )?;
             if conn.json {
                 println!("{}", serde_json::to_string_pretty(&view)?);
             } else {

@@ -927,15 +927,23 @@ async fn proposal_record(
 ) -> ApiResult<Json<ProposalView>> {
     let id: Digest = parse("proposal id", &id)?;
     let (snapshot, _) = finalized_state(&shared.ctx.ledger)?;
-    let proposal = hyperchain_chain::governance::proposal(&snapshot, &id)
+    let proposal = open_proposal(&snapshot, &id)?;
+    let validators = governing(&snapshot, shared.ctx.ledger.executor())?.len();
+    Ok(Json(ProposalView::new(id, &proposal, validators)))
+}
+
+/// Open proposal `id` in `snapshot` (404 if there is none).
+fn open_proposal(
+    snapshot: &hyperchain_state::Snapshot,
+    id: &Digest,
+) -> ApiResult<hyperchain_types::Proposal> {
+    hyperchain_chain::governance::proposal(snapshot, id)
         .map_err(registry_error)?
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "no open proposal {id} (not finalized yet, carried out or lapsed)"
             ))
-        })?;
-    let validators = governing(&snapshot, shared.ctx.ledger.executor())?.len();
-    Ok(Json(ProposalView::new(id, &proposal, validators)))
+        })
 }
 
 async fn proposal_preview(
@@ -945,13 +953,7 @@ async fn proposal_preview(
     use crate::api::{EndedView, RegionImpactView};
     let id: Digest = parse("proposal id", &id)?;
     let (snapshot, Finalized { header }) = finalized_state(&shared.ctx.ledger)?;
-    let proposal = hyperchain_chain::governance::proposal(&snapshot, &id)
-        .map_err(registry_error)?
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no open proposal {id} (not finalized yet, carried out or lapsed)"
-            ))
-        })?;
+    let proposal = open_proposal(&snapshot, &id)?;
     let executor = shared.ctx.ledger.executor();
     let now = hyperchain_chain::registry::Now {
         height: header.height,
