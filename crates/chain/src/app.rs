@@ -60,6 +60,15 @@ pub(crate) fn now_ms(clock: &impl Clock) -> u64 {
         .unwrap_or(0)
 }
 
+/// What glue's `reshare::Application` hands the application with each proposal: the reshare
+/// payload the block must carry, if any.
+pub type ReshareInput = commonware_glue::dkg::reshare::Input<
+    (),
+    hyperchain_types::consensus::Variant,
+    commonware_cryptography::ed25519::PrivateKey,
+    commonware_glue::dkg::network::Addresses<PublicKey>,
+>;
+
 /// The chain application: builds blocks from the mempool and verifies blocks by executing
 /// them.
 #[derive(Clone, Debug)]
@@ -213,10 +222,9 @@ fn check_header(
     if header.tx_root != tx_root_of_body {
         return Err("tx root mismatch".into());
     }
-    // Until the epochs' resharing runs, a payload would only be a free megabyte per block.
-    if header.reshare != hyperchain_types::Digest::ZERO {
-        return Err("carries a reshare payload, but this chain runs no resharing yet".into());
-    }
+    // Where a block may carry a reshare payload, and which, glue's `reshare::Application`
+    // checks before this (a dealer log from an epoch's middle on, the epoch's output in its
+    // last block, nothing else); its bytes match the header's `reshare` once decoded.
     Ok(())
 }
 
@@ -227,14 +235,16 @@ where
     type SigningScheme = Scheme;
     type Context = ConsensusContext;
     type Block = Block;
-    type Input = ();
+    type Input = ReshareInput;
 
     async fn propose(
         &mut self,
         (runtime, context): (E, Self::Context),
         mut ancestry: impl Ancestry<Self::Block>,
-        _input: (),
+        input: ReshareInput,
     ) -> Option<Digested<Self::Block>> {
+        use commonware_codec::Encode as _;
+        let reshare = input.payload.map(|p| p.encode().to_vec());
         // In propose, the ancestry starts with the parent.
         let parent = ancestry.next().await?;
         if !self.catch_up(&runtime, parent.clone(), ancestry).await {
@@ -284,7 +294,14 @@ where
         let round = Round::new(context.round.epoch().get(), context.round.view().get());
         let leader = crate::block::leader_bytes(&context.leader);
         let block = Self::off_task(&runtime, &self.ledger, move |ledger| {
-            ledger.build(&parent_header, timestamp_ms, round, leader, &candidates)
+            ledger.build_with(
+                &parent_header,
+                timestamp_ms,
+                round,
+                leader,
+                &candidates,
+                reshare,
+            )
         })
         .await?;
         debug!(
@@ -434,6 +451,99 @@ impl Reporter for SeedRecorder {
     }
 }
 
+/// The one application object the epoch orchestrator gives every epoch's simplex instance:
+/// marshal's `Deferred` (automaton, relay, reporter), with every notarization's and
+/// finalization's seed also handed to the [`SeedRecorder`] (a block reveals its parent
+/// round's seed). Everything else is `Deferred`'s, `prepare` and `certify` included (their
+/// defaults would skip execution before the finalize vote).
+#[derive(Clone)]
+pub struct Orchestrated<D> {
+    inner: D,
+    seeds: SeedRecorder,
+}
+
+impl<D> std::fmt::Debug for Orchestrated<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrated").finish_non_exhaustive()
+    }
+}
+
+impl<D> Orchestrated<D> {
+    /// `inner`, with seeds recorded by `seeds`.
+    pub fn new(inner: D, seeds: SeedRecorder) -> Self {
+        Orchestrated { inner, seeds }
+    }
+}
+
+impl<D: commonware_consensus::Automaton> commonware_consensus::Automaton for Orchestrated<D> {
+    type Context = D::Context;
+    type Digest = D::Digest;
+
+    fn propose(
+        &mut self,
+        context: Self::Context,
+    ) -> impl std::future::Future<
+        Output = commonware_utils::channel::oneshot::Receiver<Self::Digest>,
+    > + Send {
+        self.inner.propose(context)
+    }
+
+    fn verify(
+        &mut self,
+        context: Self::Context,
+        payload: Self::Digest,
+    ) -> impl std::future::Future<Output = commonware_utils::channel::oneshot::Receiver<bool>> + Send
+    {
+        self.inner.verify(context, payload)
+    }
+}
+
+impl<D: commonware_consensus::CertifiableAutomaton> commonware_consensus::CertifiableAutomaton
+    for Orchestrated<D>
+{
+    fn prepare(
+        &mut self,
+        context: Self::Context,
+    ) -> impl std::future::Future<
+        Output = commonware_utils::channel::oneshot::Receiver<
+            commonware_consensus::Handoff<Self::Digest>,
+        >,
+    > + Send {
+        self.inner.prepare(context)
+    }
+
+    fn certify(
+        &mut self,
+        round: commonware_consensus::types::Round,
+        payload: Self::Digest,
+    ) -> impl std::future::Future<Output = commonware_utils::channel::oneshot::Receiver<bool>> + Send
+    {
+        self.inner.certify(round, payload)
+    }
+}
+
+impl<D: commonware_consensus::Relay> commonware_consensus::Relay for Orchestrated<D> {
+    type Digest = D::Digest;
+    type PublicKey = D::PublicKey;
+    type Plan = D::Plan;
+
+    fn broadcast(&mut self, payload: Self::Digest, plan: Self::Plan) -> Feedback {
+        self.inner.broadcast(payload, plan)
+    }
+}
+
+impl<D> Reporter for Orchestrated<D>
+where
+    D: Reporter<Activity = Activity<Scheme, ConsensusDigest>>,
+{
+    type Activity = Activity<Scheme, ConsensusDigest>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        self.seeds.report(activity.clone());
+        self.inner.report(activity)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,7 +579,7 @@ mod tests {
                 .unwrap_err()
                 .contains("proposed in round 0/4")
         );
-        let cases: [(Tamper, &str); 9] = [
+        let cases: [(Tamper, &str); 8] = [
             (|h| h.parent_view = 2, "parent view"),
             (|h| h.chain_id = Digest([1; 32]), "wrong chain id"),
             (|h| h.height = 2, "height"),
@@ -478,7 +588,6 @@ mod tests {
             (|h| h.timestamp_ms = 7_001, "future"),
             (|h| h.view = 0, "round not after"),
             (|h| h.epoch = 2, "epoch 2 on a parent of epoch 0"),
-            (|h| h.reshare = Digest([3; 32]), "reshare payload"),
         ];
         for (tamper, expected) in cases {
             let mut header = good.clone();

@@ -325,6 +325,19 @@ impl Ledger {
         leader: [u8; 32],
         candidates: &[SignedTransaction],
     ) -> Result<Block, LedgerError> {
+        self.build_with(parent, timestamp_ms, round, leader, candidates, None)
+    }
+
+    /// [`Ledger::build`] of a block carrying the epochs' reshare payload `reshare`.
+    pub fn build_with(
+        &self,
+        parent: &Header,
+        timestamp_ms: u64,
+        round: Round,
+        leader: [u8; 32],
+        candidates: &[SignedTransaction],
+        reshare: Option<Vec<u8>>,
+    ) -> Result<Block, LedgerError> {
         let parent_digest = parent.digest();
         let base = self
             .base_for(&parent_digest)?
@@ -364,10 +377,10 @@ impl Ledger {
                 },
                 leader,
                 seed,
-                reshare: hyperchain_types::Digest::ZERO,
+                reshare: hyperchain_types::reshare_digest(reshare.as_deref()),
             },
             txs,
-            reshare: None,
+            reshare,
         };
         let mut execution = execution;
         execution.included = (0..execution.receipts.len()).collect();

@@ -25,7 +25,7 @@ use commonware_consensus::{
     types::{Epoch, FixedEpocher, ViewDelta},
 };
 use commonware_cryptography::{Digested, certificate::ConstantProvider, sha256::Sha256};
-use commonware_p2p::{Blocker, Provider, Receiver, Sender};
+use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
 use commonware_storage::archive::immutable;
@@ -37,9 +37,8 @@ use std::time::Duration;
 /// Namespace of all consensus signatures (light clients need it to verify certificates).
 pub use hyperchain_types::consensus::NAMESPACE;
 
-/// One epoch for the whole chain (no reconfiguration yet). `Deferred` re-proposes the last block
-/// of an epoch, so the boundary is kept out of reach.
-pub const BLOCKS_PER_EPOCH: u64 = 1 << 40;
+/// Domain separation of the epochs' key resharing.
+pub const RESHARE_NAMESPACE: &[u8] = b"hyperchain/reshare/v1";
 
 /// Largest p2p message: a full block plus framing.
 pub const MAX_MESSAGE_SIZE: u32 =
@@ -58,10 +57,37 @@ pub struct Channels<S, R> {
     pub backfill: (S, R),
     /// the block relay: transaction gossip and compact blocks.
     pub relay: (S, R),
+    /// the epochs' key resharing: dealings and acknowledgements.
+    pub dkg: (S, R),
 }
 
-/// Channel numbers used by [`Channels`] (votes, certificates, resolver, backfill, relay).
-pub const CHANNELS: [u64; 5] = [0, 1, 2, 3, 4];
+/// Channel numbers used by [`Channels`] (votes, certificates, resolver, backfill, relay,
+/// resharing).
+pub const CHANNELS: [u64; 6] = [0, 1, 2, 3, 4, 5];
+
+/// What a validator signs and keeps secret with: its identity, its secrets' store (the
+/// genesis share is put there for epoch 0 if it holds none), the chain's group key and epoch
+/// length.
+pub struct Keys {
+    /// The ed25519 identity (consensus votes, p2p, dealings).
+    pub identity: commonware_cryptography::ed25519::PrivateKey,
+    /// Its share of the genesis key (epoch 0).
+    pub genesis_share: commonware_cryptography::bls12381::primitives::group::Share,
+    /// Its secret store (shares, dealer seeds, received dealings of each epoch).
+    pub secrets: crate::ceremony::FileSecretStore,
+    /// The group public key (constant across epochs).
+    pub group_key: hyperchain_types::consensus::GroupPublicKey,
+    /// Blocks per epoch (the genesis's).
+    pub blocks_per_epoch: std::num::NonZeroU64,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("blocks_per_epoch", &self.blocks_per_epoch)
+            .finish_non_exhaustive()
+    }
+}
 
 /// marshal's mailbox (finalized blocks and certificates by height).
 pub type MarshalMailbox = marshal::core::Mailbox<Scheme, marshal::standard::Standard<Block>>;
@@ -88,37 +114,52 @@ impl std::fmt::Debug for Node {
 }
 
 /// Starts one validator on `context`, storing consensus data in the runtime's storage under
-/// partitions prefixed by `partition_prefix`.
+/// partitions prefixed by `partition_prefix`: marshal, the block relay, the epochs' key
+/// resharing (glue's `reshare` actor, reading each epoch's validators from the ledger) and the
+/// epoch orchestrator (one simplex instance per epoch, each with the epoch's sharing of the
+/// group key).
 #[allow(clippy::too_many_arguments)]
-pub async fn start<E, S, R, P, B>(
+pub async fn start<E, S, R, M, B>(
     context: E,
     partition_prefix: &str,
-    me: PublicKey,
-    scheme: Scheme,
+    keys: Keys,
     ledger: Arc<Ledger>,
     mempool: Arc<Mempool>,
-    peers: P,
+    manager: M,
     blocker: B,
     channels: Channels<S, R>,
 ) -> Node
 where
-    E: Spawner + Clock + Metrics + Storage + CryptoRng + rand_core::Rng,
+    E: Spawner
+        + Clock
+        + Metrics
+        + Storage
+        + commonware_runtime::Network
+        + CryptoRng
+        + rand_core::Rng,
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
-    P: Provider<PublicKey = PublicKey>,
+    M: commonware_glue::dkg::network::Manager<
+            PublicKey = PublicKey,
+            Directory = commonware_glue::dkg::network::Addresses<PublicKey>,
+        > + Clone,
     B: Blocker<PublicKey = PublicKey>,
 {
+    use commonware_cryptography::Signer as _;
+    use commonware_glue::dkg::{SecretStore as _, fence::Fence, orchestrator, reshare};
     let prefix = partition_prefix;
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
     let mailbox_size = NZUsize!(1024);
     let io = NZUsize!(64 * 1024);
+    let me = keys.identity.public_key();
+    let blocks_per_epoch = keys.blocks_per_epoch;
 
     // Backfill: fetch missing blocks and finalizations from peers.
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),
         marshal_resolver::Config {
             public_key: me.clone(),
-            peer_provider: peers.clone(),
+            peer_provider: manager.clone(),
             blocker: blocker.clone(),
             mailbox_size,
             fetch_timeout: NZDuration!(Duration::from_secs(2)),
@@ -171,7 +212,7 @@ where
 
     let genesis = Block(ledger.genesis().clone());
     let genesis_digest = to_consensus(genesis.hash());
-    let epocher = FixedEpocher::new(NZU64!(BLOCKS_PER_EPOCH));
+    let epocher = FixedEpocher::new(blocks_per_epoch);
     let (marshal_actor, marshal_mailbox, _floor) = MarshalActor::init(
         context.child("marshal"),
         finalizations_by_height,
@@ -181,7 +222,7 @@ where
             // key resharing keeps it across validator-set changes.
             provider: ConstantProvider::<_, Epoch>::new(Scheme::certificate_verifier(
                 NAMESPACE,
-                *scheme.identity(),
+                keys.group_key,
             )),
             epocher: epocher.clone(),
             start: marshal::Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
@@ -201,65 +242,127 @@ where
     )
     .await;
 
-    // The application, wrapped by marshal's Deferred (automaton, relay and reporter for
-    // simplex): a validator votes to notarize a block once it is available and its header
-    // names the consensus context it was proposed in, executes it meanwhile, and votes to
-    // finalize only once the execution matched the header (certification). Execution thus
-    // leaves the notarization round's critical path.
-    let wrapped = Deferred::new(
+    // The epochs' key resharing: epoch 0 starts from the genesis share.
+    let mut secrets = keys.secrets;
+    if secrets.get_share(Epoch::zero()).await.is_none() {
+        secrets.put_share(Epoch::zero(), keys.genesis_share).await;
+    }
+    let schemes = crate::epochs::EpochSchemes::new();
+    let (fence, gate) = Fence::new();
+    let state_sync = commonware_glue::dkg::state_sync::Plan::disabled();
+    let (reshare_actor, reshare_mailbox) = reshare::Actor::new(
+        context.child("reshare"),
+        reshare::Config {
+            signer: keys.identity,
+            manager: manager.clone(),
+            blocker: blocker.clone(),
+            participants_provider: crate::epochs::LedgerParticipants::new(
+                context.child("participants"),
+                ledger.clone(),
+                blocks_per_epoch.get(),
+            ),
+            secret_store: secrets,
+            strategy: Sequential,
+            registrar: schemes.clone(),
+            marshal: marshal_mailbox.clone(),
+            state_sync: state_sync.clone(),
+            fence,
+            namespace: RESHARE_NAMESPACE,
+            sharing_mode:
+                commonware_cryptography::bls12381::primitives::sharing::Mode::NonZeroCounter,
+            reveal: commonware_cryptography::bls12381::dkg::feldman_desmedt::Reveal::V1,
+            mailbox_size,
+            partition_prefix: format!("{prefix}-reshare"),
+            page_cache: page_cache.clone(),
+            write_buffer: io,
+            replay_buffer: io,
+            max_participants: std::num::NonZeroU32::new(crate::block::MAX_RESHARE_PARTICIPANTS)
+                .expect("positive"),
+            blocks_per_epoch,
+        },
+    );
+    let reshare_handle = reshare_actor.start(channels.dkg);
+
+    // The application, wrapped by the resharing (which puts its payloads in blocks and checks
+    // them) and by marshal's Deferred (notarize votes once a block is available and its header
+    // names its consensus context; execution before the finalize vote), and tapped for seeds.
+    let deferred = Deferred::new(
         context.child("deferred"),
-        App::new(ledger.clone(), mempool.clone()),
+        reshare::Application::new(
+            App::new(ledger.clone(), mempool.clone()),
+            reshare_mailbox.clone(),
+            blocks_per_epoch,
+        ),
         marshal_mailbox.clone(),
         epocher,
     );
-    let reporter = Reporters::from((wrapped.clone(), SeedRecorder::new(ledger.clone())));
+    let application = crate::app::Orchestrated::new(deferred, SeedRecorder::new(ledger.clone()));
 
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::Config {
-            scheme,
-            elector: Random::<Sha256>::new(RandomVersion::V1),
-            blocker,
-            automaton: wrapped.clone(),
-            relay: wrapped,
-            reporter,
-            track_historical_votes: false,
+    let (orchestrator_actor, orchestrator_mailbox) = orchestrator::Actor::new(
+        context.child("orchestrator"),
+        orchestrator::Config {
+            oracle: blocker,
+            manager,
+            provider: schemes,
+            marshal: marshal_mailbox.clone(),
+            application,
             strategy: Sequential,
-            partition: format!("{prefix}-simplex"),
-            mailbox_size,
-            epoch: Epoch::zero(),
-            floor: simplex::Floor::Genesis(genesis_digest),
-            replay_buffer: io,
-            write_buffer: io,
-            page_cache,
-            leader_timeout: Duration::from_secs(1),
-            certification_timeout: Duration::from_secs(2),
-            timeout_retry: Duration::from_secs(10),
-            view_retention: ViewDelta::new(10),
-            skip: simplex::SkipPolicy::Enabled {
-                timeout: Duration::from_secs(12),
-                budget: simplex::SkipBudget::Participants,
+            simplex: orchestrator::SimplexConfig {
+                elector: Random::<Sha256>::new(RandomVersion::V1),
+                mailbox_size,
+                replay_buffer: io,
+                write_buffer: io,
+                page_cache,
+                leader_timeout: Duration::from_secs(1),
+                certification_timeout: Duration::from_secs(2),
+                timeout_retry: Duration::from_secs(10),
+                fetch_timeout: NZDuration!(Duration::from_secs(1)),
+                fetch_retry_delay: Duration::from_millis(100),
+                view_retention: ViewDelta::new(10),
+                skip: simplex::SkipPolicy::Enabled {
+                    timeout: Duration::from_secs(12),
+                    budget: simplex::SkipBudget::Participants,
+                },
+                track_historical_votes: false,
+                forward: simplex::ForwardPolicy::Disabled,
             },
-            fetch_timeout: NZDuration!(Duration::from_secs(1)),
-            fetch_retry_delay: Duration::from_millis(100),
-            forward: simplex::ForwardPolicy::Disabled,
+            gate,
+            state_sync,
+            blocks_per_epoch,
+            mailbox_size,
+            partition_prefix: format!("{prefix}-orchestrator"),
         },
     );
-    let engine_handle = engine.start(channels.votes, channels.certificates, channels.resolver);
+    let orchestrator_handle =
+        orchestrator_actor.start(channels.votes, channels.certificates, channels.resolver);
 
-    // marshal delivers finalized blocks in order to the applier.
+    // marshal delivers finalized blocks in order to the applier, the orchestrator and the
+    // resharing.
     let (finalizer, finalized) = Finalizer::new();
     let apply_handle = context.child("apply").spawn({
         let ledger = ledger.clone();
         let mempool = mempool.clone();
         move |ctx| apply_finalized(ctx, ledger, mempool, finalized)
     });
-    let marshal_handle = marshal_actor.start(finalizer, buffer, resolver);
+    let marshal_handle = marshal_actor.start(
+        Reporters::from((
+            finalizer,
+            Reporters::from((orchestrator_mailbox, reshare_mailbox)),
+        )),
+        buffer,
+        resolver,
+    );
 
     Node {
         ledger,
         mempool,
         marshal: marshal_mailbox,
-        handles: vec![relay_handle, engine_handle, marshal_handle, apply_handle],
+        handles: vec![
+            relay_handle,
+            reshare_handle,
+            orchestrator_handle,
+            marshal_handle,
+            apply_handle,
+        ],
     }
 }

@@ -20,13 +20,13 @@ use crate::mempool::Mempool;
 use crate::node::{self, Channels, MAX_MESSAGE_SIZE, NAMESPACE, Node};
 use commonware_codec::Encode as _;
 use commonware_cryptography::ChaCha20Poly1305;
-use commonware_p2p::{Address, AddressableManager as _, authenticated::lookup};
+use commonware_p2p::authenticated::lookup;
 use commonware_runtime::{Clock, Quota, Runner as _, Spawner as _, Supervisor as _, tokio};
 use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
 };
-use commonware_utils::{NZU32, NZUsize, TryCollect as _, ordered::Map};
+use commonware_utils::{NZU32, NZUsize};
 use hyperchain_types::{Digest, JobState};
 use hyperchain_vm::{Engine, EngineConfig};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,9 @@ use tracing::{error, info, warn};
 pub const CONSENSUS_DIR: &str = "consensus";
 /// Ledger (index and state) inside the data directory.
 pub const LEDGER_DIR: &str = "ledger";
+/// The validator's secret store (its share of each epoch, dealer seeds, received dealings;
+/// 0700) inside the data directory.
+pub const SECRETS_DIR: &str = "secrets";
 /// Status file inside the data directory.
 pub const STATUS_FILE: &str = "status.json";
 /// Prefix of the consensus storage partitions.
@@ -55,6 +58,9 @@ pub enum RunError {
     /// The genesis and key do not give a signing scheme.
     #[error(transparent)]
     Genesis(#[from] GenesisError),
+    /// The secret store cannot be opened.
+    #[error("cannot open the secret store: {0}")]
+    Secrets(String),
     /// The ledger could not be opened.
     #[error("ledger: {0}")]
     Ledger(#[from] LedgerError),
@@ -217,8 +223,11 @@ where
     F: FnOnce(RpcHandles) + Send + 'static,
 {
     let ValidatorSetup { config, spec, key } = setup;
-    let scheme = spec.signer(&key)?;
+    // The share must fit the genesis polynomial at this validator's position.
+    spec.signer(&key)?;
     let me: PublicKey = key.public_key();
+    let secrets = crate::ceremony::FileSecretStore::open(&config.data_dir.join(SECRETS_DIR))
+        .map_err(|e| RunError::Secrets(e.to_string()))?;
     if spec.validator(&me).is_none() {
         return Err(RunError::NoAddress);
     }
@@ -279,12 +288,6 @@ where
         let interrupt = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
         let terminate = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
 
-        let directory: Map<PublicKey, Address> = spec
-            .validators
-            .iter()
-            .map(|v| (v.public_key.clone(), Address::Symmetric(v.address)))
-            .try_collect()
-            .expect("the genesis has no duplicate validators");
         let handshake = Cups::<_, ChaCha20Poly1305>::new(
             Sake {
                 signer: key.private_key.clone(),
@@ -315,9 +318,9 @@ where
                 NZUsize!(1024),
             )
         };
-        let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
-        // Peer set 0 = epoch 0: every validator tracks the genesis set under the same id.
-        let _ = oracle.track(0, directory);
+        // The epoch orchestrator activates each epoch's peers (its dealers, players and next
+        // players, at the addresses the chain committed) under the epoch's id.
+        let (mut network, oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
         let quota = Quota::per_second(NZU32!(CHANNEL_QUOTA));
         let channels = Channels {
             votes: network.register(node::CHANNELS[0], quota),
@@ -325,6 +328,7 @@ where
             resolver: network.register(node::CHANNELS[2], quota),
             backfill: network.register(node::CHANNELS[3], quota),
             relay: network.register(node::CHANNELS[4], quota),
+            dkg: network.register(node::CHANNELS[5], quota),
         };
         let network_handle = network.start();
         info!(listen = %config.p2p_listen, peers = spec.validators.len(), "p2p started");
@@ -337,11 +341,17 @@ where
         } = node::start(
             context.child("node"),
             PARTITION_PREFIX,
-            me,
-            scheme,
+            node::Keys {
+                identity: key.private_key.clone(),
+                genesis_share: key.share.clone(),
+                secrets,
+                group_key: *spec.group_public_key(),
+                blocks_per_epoch: std::num::NonZeroU64::new(spec.blocks_per_epoch)
+                    .expect("a validated genesis has a positive epoch length"),
+            },
             ledger,
             mempool,
-            oracle.clone(),
+            commonware_glue::dkg::network::AddressableManager::new(oracle.clone()),
             oracle,
             channels,
         )

@@ -76,7 +76,11 @@ pub struct Testnet {
     participants: Set<PublicKey>,
     /// The dealt polynomial (its constant term is the group key).
     pub polynomial: Sharing<Variant>,
+    output: crate::genesis::DkgOutput,
+    keys: Vec<ed25519::PrivateKey>,
     shares: Map<PublicKey, Share>,
+    /// Blocks per epoch (default: one epoch for the whole run; [`Testnet::with_epochs`]).
+    pub blocks_per_epoch: std::num::NonZeroU64,
     /// The simulated network's control.
     pub oracle: Oracle<PublicKey, deterministic::Context>,
 }
@@ -104,6 +108,9 @@ impl Testnet {
             deal::<Variant, _, N3f1>(&mut *context, Mode::NonZeroCounter, participants.clone())
                 .expect("deal");
         let polynomial = output.public().clone();
+        // In participant order, like `peers`.
+        let mut keys = keys;
+        keys.sort_by_key(|k| k.public_key());
         let (network, oracle) = Network::new_with_peers(
             context.child("network"),
             Config {
@@ -121,8 +128,77 @@ impl Testnet {
             peers,
             participants,
             polynomial,
+            output,
+            keys,
             shares,
+            blocks_per_epoch: std::num::NonZeroU64::new(1 << 40).expect("positive"),
             oracle,
+        }
+    }
+
+    /// This network with epochs of `blocks` blocks (the key reshared at each boundary).
+    pub fn with_epochs(mut self, blocks: u64) -> Testnet {
+        self.blocks_per_epoch = std::num::NonZeroU64::new(blocks).expect("positive");
+        self
+    }
+
+    /// What every validator's genesis block carries: epoch 0's key generation output, the
+    /// validators as players and next players, and (simulated) addresses.
+    pub fn genesis(&self) -> TestnetGenesis {
+        use commonware_codec::Encode as _;
+        use commonware_glue::dkg::types::{EpochInfo, EpochOutcome, Payload};
+        let directory = self
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    p.clone(),
+                    commonware_p2p::Address::Symmetric(std::net::SocketAddr::from((
+                        [127, 0, 0, 1],
+                        7000 + i as u16,
+                    ))),
+                )
+            })
+            .collect();
+        let info: crate::block::ResharePayload = Payload::EpochInfo(EpochInfo {
+            outcome: EpochOutcome::Success,
+            epoch: commonware_consensus::types::Epoch::zero(),
+            output: self.output.clone(),
+            players: self.participants.clone(),
+            next_players: self.participants.clone(),
+            directory,
+        });
+        let validators = crate::validators::ValidatorSet::new(
+            self.peers
+                .iter()
+                .enumerate()
+                .map(|(i, p)| crate::validators::Validator {
+                    public_key: hyperchain_types::SenderKey::from(p.clone()).0,
+                    address: format!("127.0.0.1:{}", 7000 + i),
+                })
+                .collect(),
+        );
+        TestnetGenesis {
+            group: *self.polynomial.public(),
+            reshare: info.encode().to_vec(),
+            validators,
+            blocks_per_epoch: self.blocks_per_epoch.get(),
+        }
+    }
+
+    /// Validator `i`'s keys, its secrets kept in `secrets`.
+    pub fn keys(&self, i: usize, secrets: &Path) -> node::Keys {
+        node::Keys {
+            identity: self.keys[i].clone(),
+            genesis_share: self
+                .shares
+                .get_value(&self.peers[i])
+                .expect("a share")
+                .clone(),
+            secrets: crate::ceremony::FileSecretStore::open(secrets).expect("secret store"),
+            group_key: *self.polynomial.public(),
+            blocks_per_epoch: self.blocks_per_epoch,
         }
     }
 
@@ -146,19 +222,42 @@ impl Testnet {
     }
 }
 
+/// What a simulated chain's genesis gives every validator's ledger: the group key seeds are
+/// checked against, and the genesis block's reshare payload.
+#[derive(Clone, Debug)]
+pub struct TestnetGenesis {
+    /// The group public key.
+    pub group: GroupPublicKey,
+    /// Epoch 0's key generation output, encoded.
+    pub reshare: Vec<u8>,
+    /// The validator set of epoch 0 (in state: the resharing reads each epoch's from there).
+    pub validators: crate::validators::ValidatorSet,
+    /// Blocks per epoch.
+    pub blocks_per_epoch: u64,
+}
+
 /// A validator's ledger with `registry` (governance, policy, execution modes); blocks reveal
-/// consensus seeds, checked against `group`.
+/// consensus seeds, checked against the group key.
 pub fn open_ledger(
     dir: &Path,
     chain_id: Digest,
     engine: Engine,
-    group: &GroupPublicKey,
+    genesis: &TestnetGenesis,
     registry: RegistryConfig,
 ) -> Arc<Ledger> {
-    let genesis = Genesis::unfunded(chain_id, 0);
+    let group = genesis.group;
+    let registry = RegistryConfig {
+        blocks_per_epoch: genesis.blocks_per_epoch,
+        ..registry
+    };
+    let genesis = Genesis {
+        reshare: Some(genesis.reshare.clone()),
+        validators: genesis.validators.clone(),
+        ..Genesis::unfunded(chain_id, 0)
+    };
     let executor = Executor::new(engine, chain_id)
         .with_registry(registry)
-        .with_seed_verifier(LightClient::new(chain_id, *group));
+        .with_seed_verifier(LightClient::new(chain_id, group));
     Arc::new(Ledger::open(dir, genesis, executor).expect("ledger"))
 }
 
@@ -173,11 +272,12 @@ pub fn spawn_validator(
     oracle: &Oracle<PublicKey, deterministic::Context>,
     index: usize,
     incarnation: u32,
-    me: PublicKey,
-    scheme: Scheme,
+    keys: node::Keys,
     ledger: Arc<Ledger>,
     mempool: Arc<Mempool>,
 ) -> (Handle<()>, oneshot::Receiver<MarshalMailbox>) {
+    use commonware_cryptography::Signer as _;
+    let me = keys.identity.public_key();
     let oracle = oracle.clone();
     let (sender, receiver) = oneshot::channel();
     let handle = context
@@ -193,15 +293,15 @@ pub fn spawn_validator(
                 resolver: control.register(2, quota).await.expect("channel"),
                 backfill: control.register(3, quota).await.expect("channel"),
                 relay: control.register(4, quota).await.expect("channel"),
+                dkg: control.register(5, quota).await.expect("channel"),
             };
             let node = node::start(
                 ctx,
                 &format!("validator-{index}"),
-                me,
-                scheme,
+                keys,
                 ledger,
                 mempool,
-                oracle.manager(),
+                addressable(&oracle),
                 control,
                 channels,
             )
@@ -210,6 +310,16 @@ pub fn spawn_validator(
             futures::future::join_all(node.handles).await;
         });
     (handle, receiver)
+}
+
+/// The simulated network's peer manager as the epochs' resharing and orchestrator use it
+/// (peers activated per epoch with their addresses).
+pub fn addressable(
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+) -> commonware_glue::dkg::network::AddressableManager<
+    commonware_p2p::simulated::SocketManager<PublicKey, deterministic::Context>,
+> {
+    commonware_glue::dkg::network::AddressableManager::new(oracle.socket_manager())
 }
 
 /// Waits until every validator in `who` finalized `height`.

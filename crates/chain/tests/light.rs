@@ -59,16 +59,17 @@ fn simulate(seed: u64) -> Finalized {
     deterministic::Runner::new(cfg).start(|mut context| async move {
         let net = Testnet::new(&mut context, VALIDATORS, &good_link()).await;
         let (peers, polynomial, oracle) = (&net.peers, &net.polynomial, &net.oracle);
+        let genesis = net.genesis();
 
         let ledgers: Vec<Arc<Ledger>> = (0..VALIDATORS)
-            .map(|i| open_ledger(&dir.path().join(format!("v{i}")), polynomial.public()))
+            .map(|i| open_ledger(&dir.path().join(format!("v{i}")), &genesis))
             .collect();
         let mempools: Vec<Arc<Mempool>> = (0..VALIDATORS)
             .map(|_| Arc::new(Mempool::new(chain_id(), 10_000)))
             .collect();
         let mut nodes = Vec::new();
         for (i, me) in peers.iter().enumerate() {
-            let scheme = net.scheme(i);
+            let keys = net.keys(i, &dir.path().join(format!("v{i}/secrets")));
             let quota = Quota::per_second(NZU32!(10_000));
             let control = oracle.control(me.clone());
             let channels = Channels {
@@ -77,16 +78,16 @@ fn simulate(seed: u64) -> Finalized {
                 resolver: control.register(2, quota).await.unwrap(),
                 backfill: control.register(3, quota).await.unwrap(),
                 relay: control.register(4, quota).await.unwrap(),
+                dkg: control.register(5, quota).await.unwrap(),
             };
             nodes.push(
                 node::start(
                     context.child("validator").with_attribute("index", i),
                     &format!("validator-{i}"),
-                    me.clone(),
-                    scheme,
+                    keys,
                     ledgers[i].clone(),
                     mempools[i].clone(),
-                    oracle.manager(),
+                    hyperchain_chain::simnet::addressable(oracle),
                     control,
                     channels,
                 )

@@ -71,8 +71,9 @@ async fn network(
     Vec<commonware_runtime::Handle<()>>,
 ) {
     let net = Testnet::new(context, N, &good_link()).await;
+    let genesis = net.genesis();
     let ledgers: Vec<Arc<Ledger>> = (0..N)
-        .map(|i| open_ledger(&dir.join(format!("v{i}")), net.polynomial.public()))
+        .map(|i| open_ledger(&dir.join(format!("v{i}")), &genesis))
         .collect();
     let mempools: Vec<Arc<Mempool>> = (0..N)
         .map(|_| Arc::new(Mempool::new(chain_id(), capacity)))
@@ -87,8 +88,7 @@ async fn network(
                 &net.oracle,
                 i,
                 0,
-                net.peers[i].clone(),
-                net.scheme(i),
+                net.keys(i, &dir.join(format!("v{i}/secrets"))),
                 ledgers[i].clone(),
                 mempools[i].clone(),
             )

@@ -4,8 +4,10 @@ use crate::common::*;
 use commonware_p2p::simulated::Link;
 use commonware_runtime::{Clock as _, Handle, Runner as _, deterministic};
 use commonware_utils::probability;
-pub(crate) use hyperchain_chain::simnet::{Testnet, good_link, set_links, wait_for};
-use hyperchain_chain::{genesis::GroupPublicKey, ledger::Ledger, mempool::Mempool, simnet};
+pub(crate) use hyperchain_chain::simnet::{
+    Testnet, TestnetGenesis, good_link, set_links, wait_for,
+};
+use hyperchain_chain::{ledger::Ledger, mempool::Mempool, simnet};
 use hyperchain_contracts::COUNTER;
 use hyperchain_sdk::{decode_all, encode};
 use hyperchain_state::TreeId;
@@ -46,18 +48,18 @@ struct Scenario {
     faults: Faults,
 }
 
-/// A validator's ledger; blocks reveal consensus seeds, checked against `group`.
-pub(crate) fn open_ledger(dir: &Path, group: &GroupPublicKey) -> Arc<Ledger> {
-    open_ledger_with(dir, group, Default::default())
+/// A validator's ledger; blocks reveal consensus seeds, checked against the group key.
+pub(crate) fn open_ledger(dir: &Path, genesis: &TestnetGenesis) -> Arc<Ledger> {
+    open_ledger_with(dir, genesis, Default::default())
 }
 
 /// [`open_ledger`] with a registry configuration (governance, policy, execution modes).
 pub(crate) fn open_ledger_with(
     dir: &Path,
-    group: &GroupPublicKey,
+    genesis: &TestnetGenesis,
     registry: hyperchain_chain::registry::RegistryConfig,
 ) -> Arc<Ledger> {
-    simnet::open_ledger(dir, chain_id(), engine(), group, registry)
+    simnet::open_ledger(dir, chain_id(), engine(), genesis, registry)
 }
 
 fn counter_value(ledger: &Ledger, counter: &Address) -> u64 {
@@ -98,7 +100,7 @@ fn reopen(
     dirs: &[PathBuf],
     i: usize,
     finalized: &[Digest],
-    group: &GroupPublicKey,
+    genesis: &TestnetGenesis,
 ) {
     // The crashed tasks are gone, so the test holds the last reference to its ledger.
     let placeholder = ledgers[(i + 1) % ledgers.len()].clone();
@@ -109,7 +111,7 @@ fn reopen(
         weak.upgrade().is_none(),
         "the crashed validator {i} still holds its ledger"
     );
-    ledgers[i] = open_ledger(&dirs[i], group);
+    ledgers[i] = open_ledger(&dirs[i], genesis);
     assert!(
         ledgers[i].tip().0 + 1 >= finalized.len() as u64,
         "validator {i} lost finalized blocks"
@@ -186,11 +188,9 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
         .with_timeout(Some(Duration::from_secs(1200)));
     deterministic::Runner::new(cfg).start(|mut context| async move {
         let net = Testnet::new(&mut context, n, &link).await;
-        let (peers, polynomial, oracle) = (net.peers.as_slice(), &net.polynomial, &net.oracle);
-        let mut ledgers: Vec<Arc<Ledger>> = dirs
-            .iter()
-            .map(|d| open_ledger(d, polynomial.public()))
-            .collect();
+        let genesis = net.genesis();
+        let (peers, oracle) = (net.peers.as_slice(), &net.oracle);
+        let mut ledgers: Vec<Arc<Ledger>> = dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
         let mempools: Vec<Arc<Mempool>> = (0..n)
             .map(|_| Arc::new(Mempool::new(chain_id(), 10_000)))
             .collect();
@@ -200,8 +200,7 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
                 oracle,
                 i,
                 incarnation,
-                peers[i].clone(),
-                net.scheme(i),
+                net.keys(i, &dirs[i].join("secrets")),
                 ledger,
                 mempool,
             )
@@ -243,7 +242,7 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
                 let finalized = crash(&mut handles, &ledgers, down);
                 wait_for(&context, &ledgers, &up, finalized.len() as u64 + 10).await;
                 // Restart it from disk (its ledger reopened, its consensus partitions kept).
-                reopen(&mut ledgers, &dirs, down, &finalized, polynomial.public());
+                reopen(&mut ledgers, &dirs, down, &finalized, &genesis);
                 let mempool = Arc::new(Mempool::new(chain_id(), 10_000));
                 handles[down] = spawn(down, 1, ledgers[down].clone(), mempool);
                 let tip = ledgers[0].tip().0;
@@ -279,7 +278,7 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
                 wait_for(&context, &ledgers, &senders, tip + 4).await;
                 clients.submit(&mempools, &senders, 4);
 
-                reopen(&mut ledgers, &dirs, a, &finalized_a, polynomial.public());
+                reopen(&mut ledgers, &dirs, a, &finalized_a, &genesis);
                 let mempool = Arc::new(Mempool::new(chain_id(), 10_000));
                 handles[a] = spawn(a, 1, ledgers[a].clone(), mempool);
                 // `a` catches up while `b` is still down.
@@ -288,7 +287,7 @@ fn run(scenario: Scenario, dir: &Path) -> Outcome {
                 wait_for(&context, &ledgers, &up, tip + 4).await;
                 clients.submit(&mempools, &senders, 4);
 
-                reopen(&mut ledgers, &dirs, b, &finalized_b, polynomial.public());
+                reopen(&mut ledgers, &dirs, b, &finalized_b, &genesis);
                 let mempool = Arc::new(Mempool::new(chain_id(), 10_000));
                 handles[b] = spawn(b, 1, ledgers[b].clone(), mempool);
                 let tip = ledgers[0].tip().0;
@@ -448,4 +447,67 @@ fn two_validators_crash_and_restart_at_different_times() {
     let outcome = run_timed("two crashes", good(11, 7, Faults::TwoCrashes));
     // Five waves of four increments from the clients of the five validators that stay up.
     assert_eq!(outcome.counter, expected_sum(5, 20));
+}
+
+/// Epochs with the key reshared at every boundary (epochs of 30 blocks, 4 validators): the
+/// chain goes on across three boundaries; each epoch's last block carries that epoch's
+/// successful resharing output, whose group key is the genesis's; headers name the epoch of
+/// their height, and every validator finalizes the same blocks.
+#[test]
+fn the_key_is_reshared_at_every_epoch_boundary() {
+    use commonware_glue::dkg::ReshareBlock as _;
+    use commonware_glue::dkg::types::{EpochOutcome, Payload};
+    const L: u64 = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = (0..4).map(|i| dir.path().join(format!("v{i}"))).collect();
+    let cfg = deterministic::Config::new()
+        .with_seed(5)
+        .with_timeout(Some(Duration::from_secs(1200)));
+    deterministic::Runner::new(cfg).start(|mut context| async move {
+        let net = Testnet::new(&mut context, 4, &good_link())
+            .await
+            .with_epochs(L);
+        let genesis = net.genesis();
+        let ledgers: Vec<Arc<Ledger>> = dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
+        let _handles: Vec<Handle<()>> = (0..4)
+            .map(|i| {
+                simnet::spawn_validator(
+                    &context,
+                    &net.oracle,
+                    i,
+                    0,
+                    net.keys(i, &dirs[i].join("secrets")),
+                    ledgers[i].clone(),
+                    Arc::new(Mempool::new(chain_id(), 1_000)),
+                )
+                .0
+            })
+            .collect();
+        let all: Vec<usize> = (0..4).collect();
+        wait_for(&context, &ledgers, &all, 3 * L + 2).await;
+        for height in 1..=3 * L + 2 {
+            let block = ledgers[0].block(height).unwrap().unwrap();
+            assert_eq!(block.header.epoch, height / L, "height {height}");
+            for other in &ledgers[1..] {
+                assert_eq!(
+                    other.block(height).unwrap().unwrap().digest(),
+                    block.digest()
+                );
+            }
+            if (height + 1) % L == 0 {
+                let Some(Payload::EpochInfo(info)) =
+                    hyperchain_chain::block::Block(block).payload()
+                else {
+                    panic!("the last block of epoch {} carries no output", height / L);
+                };
+                assert_eq!(info.outcome, EpochOutcome::Success, "height {height}");
+                assert_eq!(info.epoch.get(), height / L + 1);
+                assert_eq!(
+                    info.output.public().public(),
+                    &genesis.group,
+                    "the group key never changes"
+                );
+            }
+        }
+    });
 }

@@ -44,7 +44,6 @@ const JOBS: u64 = 10;
 const FUEL: u64 = 10_000_000;
 const IMAGE: &[u8] = b"hyperchain compute runtime (simulation) v1";
 const REGION: &str = "eu";
-const GOVERNANCE: u64 = 100;
 const ALICE: u64 = 42;
 /// The runtime seed of the simulation: a schedule in which the lying node is drawn.
 const SEED: u64 = 1;
@@ -90,7 +89,6 @@ fn enclave_engine() -> Engine {
 
 fn registry_config() -> RegistryConfig {
     RegistryConfig {
-        validators: vec![hyperchain_types::SenderKey::from(key(GOVERNANCE).public_key()).address()],
         genesis_policy: hyperchain_attest::AttestationPolicy {
             allow_simulated: true,
             ..Default::default()
@@ -190,13 +188,14 @@ fn run(seed: u64, dir: &Path) -> Outcome {
     deterministic::Runner::new(cfg).start(|mut context| async move {
         let net = Testnet::new(&mut context, VALIDATORS, &good_link()).await;
         let group = net.group();
+        let genesis = net.genesis();
         let ledgers: Vec<Arc<Ledger>> = (0..VALIDATORS)
             .map(|i| {
                 open_ledger(
                     &dir.join(format!("v{i}")),
                     chain_id(),
                     validator_engine(),
-                    &group,
+                    &genesis,
                     registry_config(),
                 )
             })
@@ -212,8 +211,7 @@ fn run(seed: u64, dir: &Path) -> Outcome {
                 &net.oracle,
                 i,
                 0,
-                net.peers[i].clone(),
-                net.scheme(i),
+                net.keys(i, &dir.join(format!("v{i}/secrets"))),
                 ledgers[i].clone(),
                 mempools[i].clone(),
             );
@@ -228,9 +226,10 @@ fn run(seed: u64, dir: &Path) -> Outcome {
         let all: Vec<usize> = (0..VALIDATORS).collect();
         wait_for(&context, &ledgers, &all, 2).await;
 
-        // Governance registers the runtime release.
+        // The validators (identity seeds 0..4) register the runtime release: one proposes,
+        // two more approve (2f+1 of 4).
         let release = tx(
-            GOVERNANCE,
+            0,
             0,
             Payload::Propose(GovernanceAction::AddRelease {
                 version: "v1".into(),
@@ -238,10 +237,23 @@ fn run(seed: u64, dir: &Path) -> Outcome {
                 measurements: vec![],
             }),
         );
-        let release_id = release.id();
+        let proposal = release.id();
         mempools[0].submit(release, 0).unwrap();
+        until(
+            &context,
+            Duration::from_secs(60),
+            "release proposal",
+            || ledgers[0].receipt(&proposal).unwrap().is_some(),
+        )
+        .await;
+        let mut last = proposal;
+        for validator in [1, 2] {
+            let approval = tx(validator, 0, Payload::Approve { proposal });
+            last = approval.id();
+            mempools[0].submit(approval, 0).unwrap();
+        }
         until(&context, Duration::from_secs(60), "release", || {
-            ledgers[0].receipt(&release_id).unwrap().is_some()
+            ledgers[0].receipt(&last).unwrap().is_some()
         })
         .await;
 

@@ -491,7 +491,7 @@ mod tests {
 #[cfg(test)]
 mod epoch_tests {
     use super::*;
-    use hyperchain_state::{StateReader as _, Store};
+    use hyperchain_state::Store;
 
     /// The middle block of each epoch commits the decided set as the set of the epoch after
     /// next; other blocks commit nothing; old committed sets are pruned.
