@@ -1,12 +1,14 @@
-//! Wiring of one validator: simplex (threshold-BLS VRF) + marshal (`standard::Deferred`:
-//! notarize votes after checking a block's consensus context, execution before the finalize
-//! vote) +
-//! the block relay (transaction gossip and compact blocks, [`crate::relay`]) + marshal's
-//! backfill resolver + the applier task.
+//! Wiring of one validator: the epoch orchestrator (commonware-glue: one simplex instance per
+//! epoch, threshold-BLS VRF with the epoch's sharing of the group key) + the epochs' key
+//! resharing (glue's `reshare` actor) + marshal (`standard::Deferred`: notarize votes after
+//! checking a block's consensus context, execution before the finalize vote) + the block
+//! relay (transaction gossip and compact blocks, [`crate::relay`]) + marshal's backfill
+//! resolver + the applier task.
 //!
-//! Network-agnostic: it takes p2p channels, a peer [`Provider`] and a [`Blocker`], so the same
-//! code runs on `commonware_p2p::simulated` (tests) and `authenticated` (real nodes), and it is
-//! generic over the runtime (deterministic in tests, tokio in production).
+//! Network-agnostic: it takes p2p channels, a peer manager (which activates each epoch's
+//! peers at their committed addresses) and a [`Blocker`], so the same code runs on
+//! `commonware_p2p::simulated` (tests) and `authenticated` (real nodes), and it is generic over
+//! the runtime (deterministic in tests, tokio in production).
 
 use crate::app::{App, Finalizer, PublicKey, Scheme, SeedRecorder, apply_finalized};
 use crate::block::{Block, to_consensus};
