@@ -666,7 +666,8 @@ pub struct ValidatorsView {
     pub active: EpochSetView,
     /// The next epoch's set (fixed when the current epoch began).
     pub next: EpochSetView,
-    /// The set governance has decided so far: the set of the epoch after next.
+    /// The set governance has decided so far (committed by an epoch's middle block as the
+    /// players of the resharing two epochs later).
     pub pending: Vec<ValidatorView>,
     /// Candidates waiting for admission.
     pub candidates: Vec<CandidateView>,

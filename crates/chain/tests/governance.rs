@@ -138,17 +138,18 @@ fn proposals_lapse_and_each_validator_has_a_bounded_number_open() {
     assert_eq!(chain.execute(env, &[tx]), vec![ReceiptStatus::Accepted]);
 }
 
-/// The validator set in state, changed by governance and by epochs: a candidate announces its
-/// key and address; its admission with 2f approvals does nothing and with 2f+1 is decided; the
-/// decided set becomes the next epoch's at the following boundary and governs from the one
-/// after (glue's rule: committed in the last block of epoch e−2), when the newcomer proposes
-/// and the quorum grows to 4 of 5. A removed validator keeps governing until its removal takes
-/// effect; then its proposals are refused and its earlier approvals no longer count.
+/// The validator set in state, changed by governance and by epochs of 16 blocks: a candidate
+/// announces its key and address; its admission with 2f approvals does nothing and with 2f+1
+/// is decided; the middle block of the epoch commits it as a player of the epoch after next's
+/// resharing, and it signs — and governs — from the epoch after that, when the quorum grows to
+/// 4 of 5. A removed validator keeps governing until its removal takes effect the same way;
+/// then its proposals are refused and its earlier approvals no longer count.
 #[test]
-fn validators_join_and_leave_two_epochs_after_governance_decides() {
+fn validators_join_and_leave_three_epochs_after_governance_decides() {
     use hyperchain_chain::genesis::Genesis;
     use hyperchain_chain::validators::{self, Validator, ValidatorSet};
     use hyperchain_state::Store;
+    const L: u64 = 16;
     let set = ValidatorSet::new(
         VALIDATORS
             .iter()
@@ -170,135 +171,119 @@ fn validators_join_and_leave_two_epochs_after_governance_decides() {
             allow_simulated: true,
             ..AttestationPolicy::default()
         },
+        blocks_per_epoch: L,
         ..RegistryConfig::default()
     });
     let mut chain = MemoryChain::on(store, chain_id(), executor);
     let view = |chain: &MemoryChain| chain.store.snapshot().unwrap();
-    let block = |chain: &mut MemoryChain, seed: u64, payload: Payload, new_epoch: bool| {
+    // Blocks as consensus makes them: the first block of each epoch (height e·L) starts it.
+    let block = |chain: &mut MemoryChain, seed: u64, payload: Payload| {
         let tx = chain.tx(seed, payload);
-        let env = chain.consensus_env(1_000, new_epoch);
+        let env = chain.consensus_env(1_000, (chain.height + 1) % L == 0);
         (tx.id(), chain.execute(env, &[tx]).remove(0))
     };
-    let boundary = |chain: &mut MemoryChain| {
-        let env = chain.consensus_env(1_000, true);
-        chain.execute(env, &[]);
+    let to_epoch = |chain: &mut MemoryChain, epoch: u64| {
+        while chain.round.epoch < epoch {
+            let env = chain.consensus_env(1_000, (chain.height + 1) % L == 0);
+            chain.execute(env, &[]);
+        }
     };
+    let governing = |chain: &MemoryChain| validators::active(&view(chain)).unwrap().unwrap();
 
-    // A candidate announces; a bad address is refused.
+    // A candidate announces (a bad address is refused) in the first half of epoch 0.
     const NEWCOMER: u64 = 50;
     let newcomer = hyperchain_types::SenderKey::from(key(NEWCOMER).public_key()).0;
-    let (_, status) = block(
-        &mut chain,
-        NEWCOMER,
-        Payload::AnnounceValidator {
-            address: "nowhere".into(),
-        },
-        false,
-    );
+    let address = |a: &str| Payload::AnnounceValidator { address: a.into() };
+    let (_, status) = block(&mut chain, NEWCOMER, address("nowhere"));
     assert!(reason(&status).contains("HOST:PORT"));
-    let (_, status) = block(
-        &mut chain,
-        NEWCOMER,
-        Payload::AnnounceValidator {
-            address: "10.0.0.50:30400".into(),
-        },
-        false,
-    );
+    let (_, status) = block(&mut chain, NEWCOMER, address("10.0.0.50:30400"));
     assert_eq!(status, ReceiptStatus::Accepted);
     assert_eq!(validators::candidates(&view(&chain)).unwrap().len(), 1);
-    // Not a validator yet: it cannot propose.
-    let (_, status) = block(&mut chain, NEWCOMER, Payload::Propose(release()), false);
-    assert!(reason(&status).contains("not authorised"));
 
-    // Admission: 2f approvals decide nothing, 2f+1 do.
+    // Admission: 2f approvals decide nothing, 2f+1 do (by the epoch's middle block, 8).
     let admit = GovernanceAction::AdmitValidator {
         public_key: newcomer,
     };
-    let (id, status) = block(&mut chain, 11, Payload::Propose(admit), false);
+    let (id, status) = block(&mut chain, 11, Payload::Propose(admit));
     assert_eq!(status, ReceiptStatus::Accepted);
-    block(&mut chain, 12, Payload::Approve { proposal: id }, false);
-    assert!(
-        !validators::pending(&view(&chain))
+    let not_yet = |chain: &MemoryChain| {
+        !validators::pending(&view(chain))
             .unwrap()
             .unwrap()
             .contains(&newcomer)
-    );
-    block(&mut chain, 13, Payload::Approve { proposal: id }, false);
-    assert!(
-        validators::pending(&view(&chain))
-            .unwrap()
-            .unwrap()
-            .contains(&newcomer)
-    );
+    };
+    block(&mut chain, 12, Payload::Approve { proposal: id });
+    assert!(not_yet(&chain), "2f approvals");
+    assert_eq!(chain.height, 4);
+    block(&mut chain, 13, Payload::Approve { proposal: id });
+    assert!(!not_yet(&chain), "2f+1 approvals");
     assert!(validators::candidates(&view(&chain)).unwrap().is_empty());
-    let (epoch, active) = validators::active(&view(&chain)).unwrap().unwrap();
-    assert_eq!((epoch, active.0.len()), (0, 4), "epoch 0 keeps its set");
+    to_epoch(&mut chain, 1);
+    assert!(
+        validators::epoch_set(&view(&chain), 2)
+            .unwrap()
+            .unwrap()
+            .contains(&newcomer),
+        "epoch 0's middle block committed it as a player of epoch 2's resharing"
+    );
 
-    // Epoch 1: the decided set is the next one, not yet the current one.
-    boundary(&mut chain);
-    let (epoch, active) = validators::active(&view(&chain)).unwrap().unwrap();
-    assert_eq!((epoch, active.0.len()), (1, 4));
-    let (next_epoch, next) = validators::next(&view(&chain)).unwrap().unwrap();
-    assert_eq!((next_epoch, next.contains(&newcomer)), (2, true));
-    let (_, status) = block(&mut chain, NEWCOMER, Payload::Propose(release()), false);
-    assert!(reason(&status).contains("not authorised"));
+    // Epochs 1 and 2: the genesis set still signs and governs.
+    for epoch in [1, 2] {
+        to_epoch(&mut chain, epoch);
+        let (e, active) = governing(&chain);
+        assert_eq!((e, active.0.len()), (epoch, 4));
+        let (_, status) = block(&mut chain, NEWCOMER, Payload::Propose(release()));
+        assert!(reason(&status).contains("not authorised"), "epoch {epoch}");
+    }
 
-    // Epoch 2: five validators govern; the newcomer proposes; the quorum is 4 of 5.
-    boundary(&mut chain);
-    let (epoch, active) = validators::active(&view(&chain)).unwrap().unwrap();
-    assert_eq!((epoch, active.0.len()), (2, 5));
+    // Epoch 3: five validators; the newcomer proposes; the quorum is 4 of 5.
+    to_epoch(&mut chain, 3);
+    let (_, active) = governing(&chain);
+    assert_eq!(active.0.len(), 5);
     let remove = GovernanceAction::RemoveValidator {
         public_key: hyperchain_types::SenderKey::from(key(14).public_key()).0,
     };
-    let (id, status) = block(&mut chain, NEWCOMER, Payload::Propose(remove), false);
+    let (id, status) = block(&mut chain, NEWCOMER, Payload::Propose(remove));
     assert_eq!(status, ReceiptStatus::Accepted);
     for approver in [11, 12] {
-        block(
-            &mut chain,
-            approver,
-            Payload::Approve { proposal: id },
-            false,
-        );
+        block(&mut chain, approver, Payload::Approve { proposal: id });
     }
     assert_eq!(
         validators::pending(&view(&chain)).unwrap().unwrap().0.len(),
         5,
         "3 of 5 approvals decide nothing"
     );
-    block(&mut chain, 13, Payload::Approve { proposal: id }, false);
+    block(&mut chain, 13, Payload::Approve { proposal: id });
     assert_eq!(
         validators::pending(&view(&chain)).unwrap().unwrap().0.len(),
         4
     );
 
-    // Validator 14 still governs in epochs 2 and 3: it opens a proposal and approves another.
-    let (own, status) = block(&mut chain, 14, Payload::Propose(release()), false);
+    // Validator 14 governs until its removal takes effect (epoch 6): it opens a proposal in
+    // epoch 3 and approves another in epoch 5.
+    let (own, status) = block(&mut chain, 14, Payload::Propose(release()));
     assert_eq!(status, ReceiptStatus::Accepted);
-    boundary(&mut chain);
-    let (other, status) = block(&mut chain, 11, Payload::Propose(release()), false);
+    to_epoch(&mut chain, 5);
+    assert_eq!(governing(&chain).1.0.len(), 5);
+    let (other, status) = block(&mut chain, 11, Payload::Propose(release()));
     assert_eq!(status, ReceiptStatus::Accepted);
-    block(&mut chain, 14, Payload::Approve { proposal: other }, false);
+    block(&mut chain, 14, Payload::Approve { proposal: other });
 
-    // Epoch 4: 14 is gone. It can no longer propose or approve, and its approvals no longer
-    // count: 11 and 14 approved `other`, and 12 and 13 bring it to 3 counted of the 4 needed.
-    boundary(&mut chain);
-    let (epoch, active) = validators::active(&view(&chain)).unwrap().unwrap();
-    assert_eq!((epoch, active.0.len()), (4, 4));
-    let (_, status) = block(&mut chain, 14, Payload::Propose(release()), false);
+    // Epoch 6: 14 is gone. It can no longer propose or approve, and its approvals no longer
+    // count: 11 and 14 approved `other`, and 12 brings it to 2 counted of the 3 needed.
+    to_epoch(&mut chain, 6);
+    let (_, active) = governing(&chain);
+    assert_eq!(active.0.len(), 4);
+    let (_, status) = block(&mut chain, 14, Payload::Propose(release()));
     assert!(reason(&status).contains("not authorised"));
-    let (_, status) = block(&mut chain, 14, Payload::Approve { proposal: own }, false);
+    let (_, status) = block(&mut chain, 14, Payload::Approve { proposal: own });
     assert!(reason(&status).contains("not authorised"));
-    block(&mut chain, 12, Payload::Approve { proposal: other }, false);
+    block(&mut chain, 12, Payload::Approve { proposal: other });
     assert!(
         proposal(&view(&chain), &other).unwrap().is_some(),
         "11 and 12 count; 14's approval does not"
     );
-    block(
-        &mut chain,
-        NEWCOMER,
-        Payload::Approve { proposal: other },
-        false,
-    );
+    block(&mut chain, NEWCOMER, Payload::Approve { proposal: other });
     assert!(
         proposal(&view(&chain), &other).unwrap().is_none(),
         "11, 12 and the newcomer: 3 of the 4 validators, carried out"

@@ -202,15 +202,15 @@ pub enum GovernanceCommand {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Admit an announced validator candidate (it joins the set two epochs after the epoch
-    /// that admits it).
+    /// Admit an announced validator candidate: it receives its share in the resharing two
+    /// epochs later and signs from the epoch after (three epoch boundaries).
     AdmitValidator {
         /// The candidate's consensus key (hex, as `hyperchain validator list` shows it).
         public_key: String,
         #[command(flatten)]
         gov: GovArgs,
     },
-    /// Remove a validator (it leaves the set two epochs after the epoch that removes it).
+    /// Remove a validator (it stops signing three epoch boundaries later).
     RemoveValidator {
         /// The validator's consensus key (hex).
         public_key: String,
@@ -263,9 +263,9 @@ fn validator_account(path: &std::path::Path) -> Result<AccountKey> {
 
 #[derive(Subcommand, Debug)]
 pub enum ValidatorCommand {
-    /// The validator sets: the current epoch's (it governs), the next epoch's (fixed when the
-    /// current one began), the set governance has decided (it governs two epochs after the
-    /// epoch that decided it) and the candidates waiting for admission.
+    /// The validator sets: the current epoch's (it signs and governs), the next epoch's, the
+    /// set governance has decided (it signs three epoch boundaries after the epoch that
+    /// decided it) and the candidates waiting for admission.
     List {
         #[command(flatten)]
         conn: Conn,

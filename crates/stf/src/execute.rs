@@ -672,7 +672,7 @@ impl Executor {
         }
         self.end_block(base, &mut out.batch, env)?;
         self.settle_fees(base, &mut out.batch, env, block_fees)?;
-        // The middle block of an epoch commits the set of the epoch after next.
+        // The middle block of an epoch commits the players of the resharing two epochs later.
         for (tree, key, value) in crate::validators::end_of_block(
             &Overlay {
                 base,

@@ -124,7 +124,8 @@ pub struct RegistryConfig {
     /// the state keeps no validator set (tests).
     pub validators: Vec<Address>,
     /// Blocks per consensus epoch (`u64::MAX`: one epoch, as in tests): the last block of
-    /// each epoch commits the validator set of the epoch after next.
+    /// each epoch commits the decided validator set as the players of the resharing two
+    /// epochs later.
     pub blocks_per_epoch: u64,
 }
 

@@ -1,11 +1,12 @@
 //! The validator set in state (docs/DESIGN.md §11): candidates announce their consensus key and
 //! p2p address, governance (2f+1 of the current validators) admits and removes them, and the
-//! set changes only at epoch boundaries, as the resharing between epochs requires: the set
-//! governance has decided by the middle of epoch e−2 is the set of epoch e. commonware-glue's
-//! rule is that epoch e's set is fixed before the last block of epoch e−2 (which names it), so
-//! the reshare of epoch e−1 can hand it the threshold key, the group public key unchanged; the
-//! middle block commits it, finalized long before that last block. (Without epochs of a fixed
-//! length, as in tests, the decided set at the boundary into epoch e−1 is taken instead.)
+//! set changes only at epoch boundaries, as the resharing between epochs requires. The set
+//! governance has decided by the middle of epoch e−2 is committed as epoch e's **players**:
+//! commonware-glue's rule is that they are fixed before the last block of epoch e−2 (which
+//! names them); they receive fresh shares of the group key in epoch e's resharing, and sign —
+//! and govern — from epoch e+1. So a decision takes effect three epoch boundaries later.
+//! (Without epochs of a fixed length, as in tests, the decided set at the boundary into epoch
+//! e−1 governs epoch e instead.)
 //!
 //! State (root tree):
 //!
@@ -16,7 +17,7 @@
 //! | `val/pending` | [`ValidatorSet`]: the set governance has decided so far (it becomes `next` at the next epoch boundary) |
 //! | `val/candidate/ ‖ key` | [`Candidate`] |
 //! | `val/candidates` | the candidates' keys (32 bytes each, at most [`MAX_CANDIDATES`]) |
-//! | `val/epoch/ ‖ e (u64 BE)` | [`ValidatorSet`] of epoch `e`, committed by the middle block of epoch e−2 (the last [`KEPT_EPOCH_SETS`] kept): what the resharing reads as epoch e's players |
+//! | `val/epoch/ ‖ e (u64 BE)` | [`ValidatorSet`]: the players of epoch `e`'s resharing (they sign from epoch e+1), committed by the middle block of epoch e−2 (the last [`KEPT_EPOCH_SETS`] kept) |
 //!
 //! Every structure is bounded: sets by [`MAX_VALIDATORS`], candidates by [`MAX_CANDIDATES`]
 //! (an announcement lapses after [`CANDIDATE_TTL_MS`], and a full list makes room by dropping
@@ -430,9 +431,10 @@ pub(crate) fn remove(view: &impl StateView, key: &[u8; 32]) -> Result<Effect, Ex
     ))
 }
 
-/// The first block of epoch `epoch` (its parent was of an earlier epoch): epoch e's committed
-/// set becomes the current one, and epoch e+1's the next one (without committed sets: the
-/// next set becomes the current one and the decided set the next one).
+/// The first block of epoch `epoch` (its parent was of an earlier epoch): the players of epoch
+/// e−1's resharing — the validators that now hold shares and sign — become the current set,
+/// and epoch e's players the next one (without committed sets: the next set becomes the
+/// current one and the decided set the next one).
 pub(crate) fn enter_epoch(view: &impl StateView, epoch: u64) -> Result<Writes, ExecError> {
     let (Some((current_epoch, current)), Some((next_epoch, next)), Some(pending)) =
         (active(view)?, self::next(view)?, pending(view)?)
@@ -442,14 +444,15 @@ pub(crate) fn enter_epoch(view: &impl StateView, epoch: u64) -> Result<Writes, E
     if epoch <= current_epoch {
         return Ok(Vec::new());
     }
-    // The set the middle block of epoch e−2 committed, if it did (epochs of `blocks_per_epoch`
-    // blocks); otherwise the next set fixed when the previous epoch began.
-    let now_active = match epoch_set(view, epoch)? {
+    // Epoch e is signed by the players of epoch e−1's resharing (the set committed for
+    // e−1), who received their shares in it; without committed sets (no fixed epoch length,
+    // as in tests), the next set fixed when the previous epoch began.
+    let now_active = match epoch_set(view, epoch - 1)? {
         Some(committed) => committed,
         None if next_epoch == epoch => next,
         None => current,
     };
-    let next = epoch_set(view, epoch + 1)?.unwrap_or(pending);
+    let next = epoch_set(view, epoch)?.unwrap_or(pending);
     Ok(vec![
         put(ACTIVE_KEY, with_epoch(epoch, &now_active)),
         put(NEXT_KEY, with_epoch(epoch + 1, &next)),

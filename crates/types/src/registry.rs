@@ -93,13 +93,13 @@ pub enum GovernanceAction {
     /// Revoke nodes.
     Revoke(Revocation),
     /// Admit a validator candidate (it announced its consensus key and p2p address with
-    /// `AnnounceValidator`): it joins the validator set two epochs after the epoch that
-    /// admits it, once the reshare gave it a share.
+    /// `AnnounceValidator`): it receives its share in the resharing two epochs after the one
+    /// that admits it, and signs from the epoch after that.
     AdmitValidator {
         /// Its ed25519 consensus key.
         public_key: [u8; 32],
     },
-    /// Remove a validator from the set (two epochs after the epoch that removes it).
+    /// Remove a validator from the set (it stops signing three epoch boundaries later).
     RemoveValidator {
         /// Its ed25519 consensus key.
         public_key: [u8; 32],
