@@ -73,8 +73,9 @@ pub const CHANNELS: [u64; 6] = [0, 1, 2, 3, 4, 5];
 pub struct Keys {
     /// The ed25519 identity (consensus votes, p2p, dealings).
     pub identity: commonware_cryptography::ed25519::PrivateKey,
-    /// Its share of the genesis key (epoch 0).
-    pub genesis_share: commonware_cryptography::bls12381::primitives::group::Share,
+    /// Its share of the genesis key (epoch 0); none for a validator that joins later (it
+    /// receives its share in a resharing).
+    pub genesis_share: Option<commonware_cryptography::bls12381::primitives::group::Share>,
     /// Its secret store (shares, dealer seeds, received dealings of each epoch).
     pub secrets: crate::ceremony::FileSecretStore,
     /// The group public key (constant across epochs).
@@ -246,8 +247,10 @@ where
 
     // The epochs' key resharing: epoch 0 starts from the genesis share.
     let mut secrets = keys.secrets;
-    if secrets.get_share(Epoch::zero()).await.is_none() {
-        secrets.put_share(Epoch::zero(), keys.genesis_share).await;
+    if let Some(share) = keys.genesis_share
+        && secrets.get_share(Epoch::zero()).await.is_none()
+    {
+        secrets.put_share(Epoch::zero(), share).await;
     }
     let schemes = crate::epochs::EpochSchemes::new();
     let (fence, gate) = Fence::new();

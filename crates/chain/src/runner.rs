@@ -343,7 +343,7 @@ where
             PARTITION_PREFIX,
             node::Keys {
                 identity: key.private_key.clone(),
-                genesis_share: key.share.clone(),
+                genesis_share: Some(key.share.clone()),
                 secrets,
                 group_key: *spec.group_public_key(),
                 blocks_per_epoch: std::num::NonZeroU64::new(spec.blocks_per_epoch)

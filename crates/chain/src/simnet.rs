@@ -115,7 +115,7 @@ impl Testnet {
             context.child("network"),
             Config {
                 max_size: MAX_MESSAGE_SIZE,
-                max_peers_per_set: NZUsize!(n),
+                max_peers_per_set: NZUsize!(3 * n + 3),
                 disconnect_on_block: true,
                 tracked_peer_sets: NZUsize!(1),
             },
@@ -133,6 +133,31 @@ impl Testnet {
             shares,
             blocks_per_epoch: std::num::NonZeroU64::new(1 << 40).expect("positive"),
             oracle,
+        }
+    }
+
+    /// Keys of a validator that is not in the genesis (identity seed `seed`): it joins the
+    /// simulated network (linked by `link` to every validator) and receives its share in a
+    /// resharing once governance admits it.
+    pub async fn joiner(
+        &self,
+        seed: u64,
+        link: &Link,
+        secrets: &Path,
+    ) -> node::Keys {
+        let identity = ed25519::PrivateKey::from_seed(seed);
+        let me = identity.public_key();
+        for peer in &self.peers {
+            for (a, b) in [(me.clone(), peer.clone()), (peer.clone(), me.clone())] {
+                let _ = self.oracle.add_link(a, b, link.clone()).await;
+            }
+        }
+        node::Keys {
+            identity,
+            genesis_share: None,
+            secrets: crate::ceremony::FileSecretStore::open(secrets).expect("secret store"),
+            group_key: *self.polynomial.public(),
+            blocks_per_epoch: self.blocks_per_epoch,
         }
     }
 
@@ -191,11 +216,12 @@ impl Testnet {
     pub fn keys(&self, i: usize, secrets: &Path) -> node::Keys {
         node::Keys {
             identity: self.keys[i].clone(),
-            genesis_share: self
-                .shares
-                .get_value(&self.peers[i])
-                .expect("a share")
-                .clone(),
+            genesis_share: Some(
+                self.shares
+                    .get_value(&self.peers[i])
+                    .expect("a share")
+                    .clone(),
+            ),
             secrets: crate::ceremony::FileSecretStore::open(secrets).expect("secret store"),
             group_key: *self.polynomial.public(),
             blocks_per_epoch: self.blocks_per_epoch,

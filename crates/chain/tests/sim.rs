@@ -511,3 +511,154 @@ fn the_key_is_reshared_at_every_epoch_boundary() {
         }
     });
 }
+
+/// Waits until `ledger` finalized transaction `id`.
+async fn until_included(
+    context: &deterministic::Context,
+    ledger: &Ledger,
+    id: hyperchain_types::Digest,
+) {
+    while ledger.receipt(&id).unwrap().is_none() {
+        context.sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A validator joins and another leaves a running chain (epochs of 30 blocks): a fifth node,
+/// not in the genesis, follows the chain from genesis, announces itself, and governance admits
+/// it while also removing validator 3. The resharing hands the joiner a share and leaves
+/// validator 3 out; from then on the joiner is in the signing set and validator 3 is not, the
+/// group key is the genesis's throughout, and every running node finalizes the same blocks.
+#[test]
+fn a_validator_joins_and_another_leaves_through_the_resharing() {
+    use commonware_cryptography::Signer as _;
+    use commonware_glue::dkg::ReshareBlock as _;
+    use commonware_glue::dkg::types::{EpochOutcome, Payload};
+    use hyperchain_types::{GovernanceAction, Payload as Tx, Transaction};
+    const L: u64 = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = (0..5).map(|i| dir.path().join(format!("v{i}"))).collect();
+    let cfg = deterministic::Config::new()
+        .with_seed(9)
+        .with_timeout(Some(Duration::from_secs(3_000)));
+    deterministic::Runner::new(cfg).start(|mut context| async move {
+        let net = Testnet::new(&mut context, 4, &good_link()).await.with_epochs(L);
+        let genesis = net.genesis();
+        let ledgers: Vec<Arc<Ledger>> = dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
+        let mempools: Vec<Arc<Mempool>> = (0..5)
+            .map(|_| Arc::new(Mempool::new(chain_id(), 1_000)))
+            .collect();
+        let joiner_keys = net.joiner(77, &good_link(), &dirs[4].join("secrets")).await;
+        let joiner_identity = joiner_keys.identity.clone();
+        let joiner = joiner_identity.public_key();
+        let mut keys: Vec<_> = (0..4)
+            .map(|i| net.keys(i, &dirs[i].join("secrets")))
+            .collect();
+        keys.push(joiner_keys);
+        let identities: Vec<_> = keys.iter().map(|k| k.identity.clone()).collect();
+        let _handles: Vec<Handle<()>> = keys
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| {
+                simnet::spawn_validator(
+                    &context,
+                    &net.oracle,
+                    i,
+                    0,
+                    k,
+                    ledgers[i].clone(),
+                    mempools[i].clone(),
+                )
+                .0
+            })
+            .collect();
+        let tx = |signer: &commonware_cryptography::ed25519::PrivateKey, nonce, payload| {
+            Transaction {
+                chain_id: chain_id(),
+                sender: signer.public_key().into(),
+                nonce,
+                fee: hyperchain_types::Fee::NONE,
+                payload,
+            }
+            .sign(signer)
+        };
+        let genesis_validators: Vec<_> = (0..4).collect();
+        wait_for(&context, &ledgers, &genesis_validators, 1).await;
+
+        // The joiner announces; validator 0 proposes its admission and validator 3's removal;
+        // validators 1 and 2 approve both (3 of 4).
+        let joiner_key = hyperchain_types::SenderKey::from(joiner.clone()).0;
+        let leaver_key = hyperchain_types::SenderKey::from(net.peers[3].clone()).0;
+        let announce = tx(
+            &joiner_identity,
+            0,
+            Tx::AnnounceValidator {
+                address: "127.0.0.1:7077".into(),
+            },
+        );
+        let announced = announce.id();
+        mempools[0].submit(announce, 0).unwrap();
+        until_included(&context, &ledgers[0], announced).await;
+        let admit = tx(
+            &identities[0],
+            0,
+            Tx::Propose(GovernanceAction::AdmitValidator {
+                public_key: joiner_key,
+            }),
+        );
+        let remove = tx(
+            &identities[0],
+            1,
+            Tx::Propose(GovernanceAction::RemoveValidator {
+                public_key: leaver_key,
+            }),
+        );
+        let (admit_id, remove_id) = (admit.id(), remove.id());
+        mempools[0].submit(admit, 0).unwrap();
+        mempools[0].submit(remove, 0).unwrap();
+        until_included(&context, &ledgers[0], remove_id).await;
+        let mut last = remove_id;
+        for v in [1, 2] {
+            for (nonce, proposal) in [(0, admit_id), (1, remove_id)] {
+                let approval = tx(&identities[v], nonce, Tx::Approve { proposal });
+                last = approval.id();
+                mempools[0].submit(approval, 0).unwrap();
+            }
+        }
+        until_included(&context, &ledgers[0], last).await;
+        let decided = ledgers[0].tip().0;
+
+        // Three boundaries after the decision's epoch (four if it came after the middle), the
+        // joiner signs and validator 3 does not.
+        let target = (decided / L + 5) * L + 2;
+        let running = [0, 1, 2, 4];
+        wait_for(&context, &ledgers, &running, target).await;
+        let state = ledgers[0].snapshot().unwrap();
+        let (epoch, active) = hyperchain_chain::validators::active(&state).unwrap().unwrap();
+        assert_eq!(epoch, target / L);
+        assert!(active.contains(&joiner_key), "the joiner signs");
+        assert!(!active.contains(&leaver_key), "validator 3 left");
+        let mut joiner_dealt_to = false;
+        for height in 1..=target {
+            let block = ledgers[0].block(height).unwrap().unwrap();
+            assert_eq!(block.header.epoch, height / L);
+            for i in [1, 2, 4] {
+                assert_eq!(
+                    ledgers[i].block(height).unwrap().unwrap().digest(),
+                    block.digest(),
+                    "validator {i} at height {height}"
+                );
+            }
+            if (height + 1) % L == 0 {
+                let Some(Payload::EpochInfo(info)) =
+                    hyperchain_chain::block::Block(block).payload()
+                else {
+                    panic!("the last block of epoch {} carries no output", height / L);
+                };
+                assert_eq!(info.outcome, EpochOutcome::Success, "height {height}");
+                assert_eq!(info.output.public().public(), &genesis.group);
+                joiner_dealt_to |= info.output.players().position(&joiner).is_some();
+            }
+        }
+        assert!(joiner_dealt_to, "a resharing dealt the joiner a share");
+    });
+}
