@@ -662,3 +662,61 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
         assert!(joiner_dealt_to, "a resharing dealt the joiner a share");
     });
 }
+
+/// A validator crashes while an epoch's resharing deals (epoch 1 of 30 blocks) and restarts
+/// from disk — its ledger, consensus partitions and secret store — a few seconds later: the
+/// others go on, it catches up, and every resharing still succeeds with the genesis's group key.
+#[test]
+fn a_validator_crashing_during_a_reshare_comes_back() {
+    use commonware_glue::dkg::ReshareBlock as _;
+    use commonware_glue::dkg::types::{EpochOutcome, Payload};
+    const L: u64 = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = (0..4).map(|i| dir.path().join(format!("v{i}"))).collect();
+    let cfg = deterministic::Config::new()
+        .with_seed(11)
+        .with_timeout(Some(Duration::from_secs(1200)));
+    deterministic::Runner::new(cfg).start(|mut context| async move {
+        let net = Testnet::new(&mut context, 4, &good_link()).await.with_epochs(L);
+        let genesis = net.genesis();
+        let mut ledgers: Vec<Arc<Ledger>> =
+            dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
+        let spawn = |i: usize, incarnation: u32, ledger: Arc<Ledger>| {
+            simnet::spawn_validator(
+                &context,
+                &net.oracle,
+                i,
+                incarnation,
+                net.keys(i, &dirs[i].join("secrets")),
+                ledger,
+                Arc::new(Mempool::new(chain_id(), 1_000)),
+            )
+            .0
+        };
+        let mut handles: Vec<Handle<()>> =
+            (0..4).map(|i| spawn(i, 0, ledgers[i].clone())).collect();
+        let all: Vec<usize> = (0..4).collect();
+        wait_for(&context, &ledgers, &all, L + 3).await;
+        let finalized = crash(&mut handles, &ledgers, 2);
+        wait_for(&context, &ledgers, &[0, 1, 3], L + 10).await;
+        context.sleep(Duration::from_secs(3)).await;
+        reopen(&mut ledgers, &dirs, 2, &finalized, &genesis);
+        handles[2] = spawn(2, 1, ledgers[2].clone());
+        wait_for(&context, &ledgers, &all, 3 * L + 2).await;
+        for height in 1..=3 * L + 2 {
+            let block = ledgers[0].block(height).unwrap().unwrap();
+            for other in &ledgers[1..] {
+                assert_eq!(other.block(height).unwrap().unwrap().digest(), block.digest());
+            }
+            if (height + 1) % L == 0 {
+                let Some(Payload::EpochInfo(info)) =
+                    hyperchain_chain::block::Block(block).payload()
+                else {
+                    panic!("the last block of epoch {} carries no output", height / L);
+                };
+                assert_eq!(info.outcome, EpochOutcome::Success, "height {height}");
+                assert_eq!(info.output.public().public(), &genesis.group);
+            }
+        }
+    });
+}
