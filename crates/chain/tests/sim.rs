@@ -452,7 +452,8 @@ fn two_validators_crash_and_restart_at_different_times() {
 /// Epochs with the key reshared at every boundary (epochs of 30 blocks, 4 validators): the
 /// chain goes on across three boundaries; each epoch's last block carries that epoch's
 /// successful resharing output, whose group key is the genesis's; headers name the epoch of
-/// their height, and every validator finalizes the same blocks.
+/// their height, every validator finalizes the same blocks, and a certificate of epoch 3
+/// verifies with the genesis group key alone.
 #[test]
 fn the_key_is_reshared_at_every_epoch_boundary() {
     use commonware_glue::dkg::ReshareBlock as _;
@@ -469,22 +470,40 @@ fn the_key_is_reshared_at_every_epoch_boundary() {
             .with_epochs(L);
         let genesis = net.genesis();
         let ledgers: Vec<Arc<Ledger>> = dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
-        let _handles: Vec<Handle<()>> = (0..4)
-            .map(|i| {
-                simnet::spawn_validator(
-                    &context,
-                    &net.oracle,
-                    i,
-                    0,
-                    net.keys(i, &dirs[i].join("secrets")),
-                    ledgers[i].clone(),
-                    Arc::new(Mempool::new(chain_id(), 1_000)),
-                )
-                .0
-            })
-            .collect();
+        let mut marshals = Vec::new();
+        for i in 0..4 {
+            let (_, marshal) = simnet::spawn_validator(
+                &context,
+                &net.oracle,
+                i,
+                0,
+                net.keys(i, &dirs[i].join("secrets")),
+                ledgers[i].clone(),
+                Arc::new(Mempool::new(chain_id(), 1_000)),
+            );
+            marshals.push(marshal);
+        }
         let all: Vec<usize> = (0..4).collect();
         wait_for(&context, &ledgers, &all, 3 * L + 2).await;
+
+        // A block of epoch 3 — signed by shares three resharings away from the genesis's —
+        // verifies with a light client that knows only the genesis group key, as does one of
+        // epoch 0.
+        let marshal = marshals.remove(0).await.unwrap();
+        let light = hyperchain_chain::light::LightClient::new(chain_id(), genesis.group);
+        for height in [5, 3 * L + 1] {
+            use commonware_codec::Encode as _;
+            let block = ledgers[0].block(height).unwrap().unwrap();
+            let certificate = marshal
+                .get_finalization(commonware_consensus::types::Height::new(height))
+                .await
+                .unwrap_or_else(|| panic!("no finalization at height {height}"));
+            assert_eq!(
+                light.verify_finalized(&block.header, &certificate.encode()),
+                Ok(()),
+                "height {height}"
+            );
+        }
         for height in 1..=3 * L + 2 {
             let block = ledgers[0].block(height).unwrap().unwrap();
             assert_eq!(block.header.epoch, height / L, "height {height}");
