@@ -45,6 +45,8 @@ const FUEL: u64 = 10_000_000;
 const IMAGE: &[u8] = b"hyperchain compute runtime (simulation) v1";
 const REGION: &str = "eu";
 const ALICE: u64 = 42;
+/// Blocks per epoch in the simulation (each boundary reshares the validators' key).
+const EPOCH_BLOCKS: u64 = 20;
 /// The runtime seed of the simulation: a schedule in which the lying node is drawn.
 const SEED: u64 = 1;
 
@@ -186,7 +188,11 @@ fn run(seed: u64, dir: &Path) -> Outcome {
         .with_seed(seed)
         .with_timeout(Some(Duration::from_secs(1200)));
     deterministic::Runner::new(cfg).start(|mut context| async move {
-        let net = Testnet::new(&mut context, VALIDATORS, &good_link()).await;
+        // Epochs of 20 blocks: committees are drawn, and jobs resolved, across boundaries
+        // at which the validators' key is reshared.
+        let net = Testnet::new(&mut context, VALIDATORS, &good_link())
+            .await
+            .with_epochs(EPOCH_BLOCKS);
         let group = net.group();
         let genesis = net.genesis();
         let ledgers: Vec<Arc<Ledger>> = (0..VALIDATORS)
@@ -477,8 +483,14 @@ fn run(seed: u64, dir: &Path) -> Outcome {
         assert!(executed(2) >= 1 && executed(1) >= 1);
         assert_eq!(executed(3), 0, "the silent node never answers");
 
-        // Every live validator finalized the same chain.
-        let state_root = ledgers[0].block(target).unwrap().unwrap().header.state_root;
+        // Every live validator finalized the same chain, across epoch boundaries.
+        let last = ledgers[0].block(target).unwrap().unwrap().header;
+        assert!(
+            last.epoch >= 2,
+            "the run crossed at least two epoch boundaries (at height {target}, epoch {})",
+            last.epoch
+        );
+        let state_root = last.state_root;
         for &i in &live {
             assert_eq!(
                 ledgers[i].block(target).unwrap().unwrap().header.state_root,
