@@ -89,15 +89,19 @@ impl NodeConfig {
 }
 
 /// A loaded, validated validator: its configuration (with absolute paths), the genesis, and its
-/// key (which belongs to the genesis).
+/// key — a genesis validator's identity and share (which belong to the genesis), or a joining
+/// validator's identity alone (it receives its share in a resharing once governance admits
+/// it).
 #[derive(Debug)]
 pub struct ValidatorSetup {
     /// The configuration, paths resolved.
     pub config: NodeConfig,
     /// The genesis.
     pub spec: ChainSpec,
-    /// This validator's secrets.
-    pub key: ValidatorKey,
+    /// This validator's identity.
+    pub identity: crate::genesis::ValidatorIdentity,
+    /// Its share of the genesis key, if it is a genesis validator.
+    pub genesis_share: Option<commonware_cryptography::bls12381::primitives::group::Share>,
 }
 
 impl ValidatorSetup {
@@ -137,15 +141,31 @@ impl ValidatorSetup {
             path: config.genesis.clone(),
             source,
         })?;
-        let key = ValidatorKey::load(&config.key).map_err(|source| ConfigError::Genesis {
-            path: config.key.clone(),
-            source,
+        let identity = crate::genesis::ValidatorIdentity::load(&config.key).map_err(|source| {
+            ConfigError::Genesis {
+                path: config.key.clone(),
+                source,
+            }
         })?;
-        // Fails now, with a reason, rather than when consensus starts.
-        spec.signer(&key).map_err(|source| ConfigError::Genesis {
-            path: config.key.clone(),
-            source,
-        })?;
-        Ok(ValidatorSetup { config, spec, key })
+        let genesis_share = if spec.validator(&identity.public_key()).is_some() {
+            let key = ValidatorKey::load(&config.key).map_err(|source| ConfigError::Genesis {
+                path: config.key.clone(),
+                source,
+            })?;
+            // Fails now, with a reason, rather than when consensus starts.
+            spec.signer(&key).map_err(|source| ConfigError::Genesis {
+                path: config.key.clone(),
+                source,
+            })?;
+            Some(key.share)
+        } else {
+            None
+        };
+        Ok(ValidatorSetup {
+            config,
+            spec,
+            identity,
+            genesis_share,
+        })
     }
 }

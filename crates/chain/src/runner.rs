@@ -67,9 +67,6 @@ pub enum RunError {
     /// The contract engine could not be created.
     #[error("contract engine: {0}")]
     Engine(String),
-    /// The genesis does not list this validator's p2p address.
-    #[error("the genesis has no address for this validator")]
-    NoAddress,
     /// Signal handlers could not be installed.
     #[error("signal handlers: {0}")]
     Signals(std::io::Error),
@@ -222,14 +219,20 @@ pub fn run_validator<F>(setup: ValidatorSetup, on_started: F) -> Result<(), RunE
 where
     F: FnOnce(RpcHandles) + Send + 'static,
 {
-    let ValidatorSetup { config, spec, key } = setup;
-    // The share must fit the genesis polynomial at this validator's position.
-    spec.signer(&key)?;
-    let me: PublicKey = key.public_key();
+    let ValidatorSetup {
+        config,
+        spec,
+        identity,
+        genesis_share,
+    } = setup;
+    let me: PublicKey = identity.public_key();
     let secrets = crate::ceremony::FileSecretStore::open(&config.data_dir.join(SECRETS_DIR))
         .map_err(|e| RunError::Secrets(e.to_string()))?;
-    if spec.validator(&me).is_none() {
-        return Err(RunError::NoAddress);
+    if genesis_share.is_none() {
+        info!(
+            "not a genesis validator: following the chain; a resharing gives this node its \
+             share once governance admits it (hyperchain validator announce)"
+        );
     }
     let engine =
         Engine::new(EngineConfig::default()).map_err(|e| RunError::Engine(e.to_string()))?;
@@ -290,7 +293,7 @@ where
 
         let handshake = Cups::<_, ChaCha20Poly1305>::new(
             Sake {
-                signer: key.private_key.clone(),
+                signer: identity.private_key.clone(),
                 synchrony_bound: Duration::from_secs(5),
                 max_handshake_age: Duration::from_secs(10),
                 version: sake::Version::V1,
@@ -342,8 +345,8 @@ where
             context.child("node"),
             PARTITION_PREFIX,
             node::Keys {
-                identity: key.private_key.clone(),
-                genesis_share: Some(key.share.clone()),
+                identity: identity.private_key.clone(),
+                genesis_share,
                 secrets,
                 group_key: *spec.group_public_key(),
                 blocks_per_epoch: std::num::NonZeroU64::new(spec.blocks_per_epoch)

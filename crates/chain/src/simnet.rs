@@ -139,12 +139,7 @@ impl Testnet {
     /// Keys of a validator that is not in the genesis (identity seed `seed`): it joins the
     /// simulated network (linked by `link` to every validator) and receives its share in a
     /// resharing once governance admits it.
-    pub async fn joiner(
-        &self,
-        seed: u64,
-        link: &Link,
-        secrets: &Path,
-    ) -> node::Keys {
+    pub async fn joiner(&self, seed: u64, link: &Link, secrets: &Path) -> node::Keys {
         let identity = ed25519::PrivateKey::from_seed(seed);
         let me = identity.public_key();
         for peer in &self.peers {

@@ -560,7 +560,9 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
         .with_seed(9)
         .with_timeout(Some(Duration::from_secs(3_000)));
     deterministic::Runner::new(cfg).start(|mut context| async move {
-        let net = Testnet::new(&mut context, 4, &good_link()).await.with_epochs(L);
+        let net = Testnet::new(&mut context, 4, &good_link())
+            .await
+            .with_epochs(L);
         let genesis = net.genesis();
         let ledgers: Vec<Arc<Ledger>> = dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
         let mempools: Vec<Arc<Mempool>> = (0..5)
@@ -652,7 +654,9 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
         let running = [0, 1, 2, 4];
         wait_for(&context, &ledgers, &running, target).await;
         let state = ledgers[0].snapshot().unwrap();
-        let (epoch, active) = hyperchain_chain::validators::active(&state).unwrap().unwrap();
+        let (epoch, active) = hyperchain_chain::validators::active(&state)
+            .unwrap()
+            .unwrap();
         assert_eq!(epoch, target / L);
         assert!(active.contains(&joiner_key), "the joiner signs");
         assert!(!active.contains(&leaver_key), "validator 3 left");
@@ -696,10 +700,11 @@ fn a_validator_crashing_during_a_reshare_comes_back() {
         .with_seed(11)
         .with_timeout(Some(Duration::from_secs(1200)));
     deterministic::Runner::new(cfg).start(|mut context| async move {
-        let net = Testnet::new(&mut context, 4, &good_link()).await.with_epochs(L);
+        let net = Testnet::new(&mut context, 4, &good_link())
+            .await
+            .with_epochs(L);
         let genesis = net.genesis();
-        let mut ledgers: Vec<Arc<Ledger>> =
-            dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
+        let mut ledgers: Vec<Arc<Ledger>> = dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
         let spawn = |i: usize, incarnation: u32, ledger: Arc<Ledger>| {
             simnet::spawn_validator(
                 &context,
@@ -725,7 +730,10 @@ fn a_validator_crashing_during_a_reshare_comes_back() {
         for height in 1..=3 * L + 2 {
             let block = ledgers[0].block(height).unwrap().unwrap();
             for other in &ledgers[1..] {
-                assert_eq!(other.block(height).unwrap().unwrap().digest(), block.digest());
+                assert_eq!(
+                    other.block(height).unwrap().unwrap().digest(),
+                    block.digest()
+                );
             }
             if (height + 1) % L == 0 {
                 let Some(Payload::EpochInfo(info)) =
