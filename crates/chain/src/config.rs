@@ -147,19 +147,26 @@ impl ValidatorSetup {
                 source,
             }
         })?;
-        let genesis_share = if spec.validator(&identity.public_key()).is_some() {
-            let key = ValidatorKey::load(&config.key).map_err(|source| ConfigError::Genesis {
-                path: config.key.clone(),
-                source,
-            })?;
-            // Fails now, with a reason, rather than when consensus starts.
-            spec.signer(&key).map_err(|source| ConfigError::Genesis {
-                path: config.key.clone(),
-                source,
-            })?;
-            Some(key.share)
-        } else {
-            None
+        let with_share = ValidatorKey::load(&config.key);
+        let genesis_share = match (spec.validator(&identity.public_key()), with_share) {
+            // A genesis validator's share must fit the polynomial at its position; a key with
+            // a share that is not of this genesis is another chain's. Fails now, with a
+            // reason, rather than when consensus starts.
+            (Some(_), Err(source)) => {
+                return Err(ConfigError::Genesis {
+                    path: config.key.clone(),
+                    source,
+                });
+            }
+            (_, Ok(key)) => {
+                spec.signer(&key).map_err(|source| ConfigError::Genesis {
+                    path: config.key.clone(),
+                    source,
+                })?;
+                Some(key.share)
+            }
+            // An identity alone, not in the genesis: a validator that joins later.
+            (None, Err(_)) => None,
         };
         Ok(ValidatorSetup {
             config,

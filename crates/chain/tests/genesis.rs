@@ -294,6 +294,12 @@ fn node_configs_resolve_paths_and_check_their_key() {
     );
     let err = ValidatorSetup::load(&write_config(d, "missing.key")).unwrap_err();
     assert!(err.to_string().contains("missing.key"), "{err}");
+    // An identity alone, not in the genesis: a validator that joins later, with no share.
+    hyperchain_chain::genesis::ValidatorIdentity::generate(&mut commonware_utils::test_rng())
+        .save(&d.join("joiner.key"))
+        .unwrap();
+    let joiner = ValidatorSetup::load(&write_config(d, "joiner.key")).unwrap();
+    assert!(joiner.genesis_share.is_none());
 }
 
 /// The shortest epoch grows with the validator count (the reshare's inclusion window under
