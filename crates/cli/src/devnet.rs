@@ -253,8 +253,12 @@ pub(crate) fn create_network(
         chain,
         base_port,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
-        crate::genesis::compute_params(pipeline_depth)?,
-        hyperchain_chain::fees::FeeSchedule::default(),
+        hyperchain_chain::genesis::DevnetOptions {
+            compute: crate::genesis::compute_params(pipeline_depth)?,
+            fees: hyperchain_chain::fees::FeeSchedule::default(),
+            allocations: Vec::new(),
+            blocks_per_epoch: None,
+        },
         crate::genesis::KeyGeneration::Ceremony,
     )?;
     if events.json {

@@ -70,6 +70,10 @@ pub enum GenesisCommand {
         /// the whole chain), instead of the validators' ceremony.
         #[arg(long)]
         dealer: bool,
+        /// Blocks per epoch, each ending with a resharing of the key (default 2,048; at least
+        /// 2·⌈4·n·ln n + 64⌉ for n validators: 174 for 4).
+        #[arg(long)]
+        blocks_per_epoch: Option<u64>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -205,15 +209,13 @@ pub enum KeyGeneration {
     Dealer,
 }
 
-#[allow(clippy::too_many_arguments)]
 pub fn init(
     dir: &Path,
     validators: usize,
     chain: &str,
     base_port: u16,
     host: IpAddr,
-    compute: ComputeParams,
-    fees: FeeSchedule,
+    options: DevnetOptions,
     keys: KeyGeneration,
 ) -> Result<InitReport> {
     if validators == 0 {
@@ -239,11 +241,6 @@ pub fn init(
         .duration_since(UNIX_EPOCH)
         .context("the clock is before 1970")?
         .as_millis() as u64;
-    let options = DevnetOptions {
-        compute,
-        fees,
-        allocations: Vec::new(),
-    };
     let (spec, faucet) = match keys {
         KeyGeneration::Dealer => {
             let devnet = deal_devnet_with(
@@ -349,6 +346,7 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
             pipeline_depth,
             no_fees,
             dealer,
+            blocks_per_epoch,
             json,
         } => {
             let compute = compute_params(pipeline_depth)?;
@@ -362,9 +360,13 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
             } else {
                 KeyGeneration::Ceremony
             };
-            let report = init(
-                &dir, validators, &chain, base_port, host, compute, fees, keys,
-            )?;
+            let options = DevnetOptions {
+                compute,
+                fees,
+                allocations: Vec::new(),
+                blocks_per_epoch,
+            };
+            let report = init(&dir, validators, &chain, base_port, host, options, keys)?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -422,6 +424,7 @@ pub fn run(cmd: GenesisCommand) -> Result<()> {
                     compute: compute_params(pipeline_depth)?,
                     fees,
                     allocations: Vec::new(),
+                    blocks_per_epoch: None,
                 },
             )?;
             save_draft(&draft, &out)?;

@@ -717,6 +717,73 @@ mod chain {
         }
     }
 
+    /// Four validator processes started by the key-generation ceremony, with epochs of 174
+    /// blocks (the shortest for 4): over TCP, the chain crosses two epoch boundaries — each a
+    /// resharing of the key, whose output the last block of each epoch carries — and every
+    /// validator finalizes the same blocks. An epoch too short for the validators is refused.
+    #[test]
+    fn processes_reshare_the_key_across_epochs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let base = free_ports(8).to_string();
+        let init = hyperchain(
+            d,
+            &[
+                "genesis",
+                "init",
+                "--validators",
+                "4",
+                "--dir",
+                "net",
+                "--base-port",
+                &base,
+                "--blocks-per-epoch",
+                "174",
+                "--json",
+            ],
+        );
+        assert!(init.status.success(), "{}", stderr(&init));
+        let short = hyperchain(
+            d,
+            &[
+                "genesis",
+                "init",
+                "--validators",
+                "4",
+                "--dir",
+                "short",
+                "--base-port",
+                &base,
+                "--blocks-per-epoch",
+                "100",
+                "--dealer",
+            ],
+        );
+        assert!(
+            stderr(&short).contains("blocks_per_epoch"),
+            "{}",
+            stderr(&short)
+        );
+        let net = d.join("net");
+        let mut nodes = Running((0..VALIDATORS).map(|i| Node::start(&net, i)).collect());
+        wait_until(&mut nodes.0, "two epoch boundaries", |n| {
+            n.iter().all(|n| n.height() >= 2 * 174 + 2)
+        });
+        let rpc = rpc_url(&nodes.0[0].config);
+        let status = json(&hyperchain_at(d, &rpc, &["status", "--json"]));
+        assert!(status["epoch"].as_u64().unwrap() >= 2, "{status}");
+        let digests: Vec<serde_json::Value> = nodes
+            .0
+            .iter()
+            .map(|n| http_get(&n.config, "/block/349")["digest"].clone())
+            .collect();
+        assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");
+        let last_of_epoch_0 = http_get(&nodes.0[0].config, "/block/173");
+        assert!(last_of_epoch_0["reshare"].is_string(), "{last_of_epoch_0}");
+        let in_epoch_2 = http_get(&nodes.0[0].config, "/block/349");
+        assert_eq!(in_epoch_2["epoch"], 2, "{in_epoch_2}");
+    }
+
     /// Four `hyperchain node` processes over loopback TCP; validator 3 is killed with SIGKILL,
     /// the others keep finalizing, and once restarted it catches up from its own disk and its
     /// peers. Then everyone stops gracefully and every ledger holds the same chain.

@@ -1006,6 +1006,9 @@ pub struct DevnetOptions {
     pub fees: crate::fees::FeeSchedule,
     /// Accounts funded besides the faucet and the validators' accounts.
     pub allocations: Vec<(Address, u128)>,
+    /// Blocks per epoch (`None`: [`DEFAULT_BLOCKS_PER_EPOCH`], or the validator count's
+    /// minimum if larger).
+    pub blocks_per_epoch: Option<u64>,
 }
 
 impl DevnetOptions {
@@ -1121,7 +1124,9 @@ pub fn devnet_draft(
                 address: *a,
             })
             .collect(),
-        blocks_per_epoch: DEFAULT_BLOCKS_PER_EPOCH.max(min_blocks_per_epoch(validators.len())),
+        blocks_per_epoch: options.blocks_per_epoch.unwrap_or_else(|| {
+            DEFAULT_BLOCKS_PER_EPOCH.max(min_blocks_per_epoch(validators.len()))
+        }),
         dkg_output: String::new(),
         threshold_polynomial: None,
         group_public_key: None,
