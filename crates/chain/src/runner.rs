@@ -301,7 +301,8 @@ where
             cups::Version::V1,
         );
         let namespace = [NAMESPACE, b"/p2p"].concat();
-        let peers = NZUsize!(spec.validators.len());
+        // An epoch's peers are its dealers, players and next players: up to three sets.
+        let peers = NZUsize!(3 * spec.validators.len());
         let p2p_config = if is_local(config.p2p_listen.ip()) {
             lookup::Config::local(
                 handshake,
