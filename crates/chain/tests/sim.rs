@@ -456,8 +456,6 @@ fn two_validators_crash_and_restart_at_different_times() {
 /// verifies with the genesis group key alone.
 #[test]
 fn the_key_is_reshared_at_every_epoch_boundary() {
-    use commonware_glue::dkg::ReshareBlock as _;
-    use commonware_glue::dkg::types::{EpochOutcome, Payload};
     const L: u64 = 30;
     let dir = tempfile::tempdir().unwrap();
     let dirs: Vec<PathBuf> = (0..4).map(|i| dir.path().join(format!("v{i}"))).collect();
@@ -504,31 +502,60 @@ fn the_key_is_reshared_at_every_epoch_boundary() {
                 "height {height}"
             );
         }
-        for height in 1..=3 * L + 2 {
-            let block = ledgers[0].block(height).unwrap().unwrap();
-            assert_eq!(block.header.epoch, height / L, "height {height}");
-            for other in &ledgers[1..] {
-                assert_eq!(
-                    other.block(height).unwrap().unwrap().digest(),
-                    block.digest()
-                );
-            }
-            if (height + 1) % L == 0 {
-                let Some(Payload::EpochInfo(info)) =
-                    hyperchain_chain::block::Block(block).payload()
-                else {
-                    panic!("the last block of epoch {} carries no output", height / L);
-                };
-                assert_eq!(info.outcome, EpochOutcome::Success, "height {height}");
-                assert_eq!(info.epoch.get(), height / L + 1);
-                assert_eq!(
-                    info.output.public().public(),
-                    &genesis.group,
-                    "the group key never changes"
-                );
-            }
-        }
+        reshared(
+            &ledgers.iter().collect::<Vec<_>>(),
+            3 * L + 2,
+            L,
+            &genesis.group,
+        );
     });
+}
+
+/// Checks that every one of `ledgers` finalized the same blocks up to `to`, each header naming
+/// the epoch of its height (epochs of `l` blocks), and that the last block of each epoch
+/// carries a successful resharing output for the next epoch with the group key `group`;
+/// returns those outputs.
+fn reshared(
+    ledgers: &[&Arc<Ledger>],
+    to: u64,
+    l: u64,
+    group: &hyperchain_chain::genesis::GroupPublicKey,
+) -> Vec<
+    commonware_glue::dkg::types::EpochInfo<
+        hyperchain_types::consensus::Variant,
+        hyperchain_types::consensus::PublicKey,
+        commonware_glue::dkg::network::Addresses<hyperchain_types::consensus::PublicKey>,
+    >,
+> {
+    use commonware_glue::dkg::ReshareBlock as _;
+    use commonware_glue::dkg::types::{EpochOutcome, Payload};
+    let mut outputs = Vec::new();
+    for height in 1..=to {
+        let block = ledgers[0].block(height).unwrap().unwrap();
+        assert_eq!(block.header.epoch, height / l, "height {height}");
+        for (i, other) in ledgers.iter().enumerate().skip(1) {
+            assert_eq!(
+                other.block(height).unwrap().unwrap().digest(),
+                block.digest(),
+                "ledger {i} at height {height}"
+            );
+        }
+        if (height + 1) % l == 0 {
+            let Some(Payload::EpochInfo(info)) = hyperchain_chain::block::Block(block).payload()
+            else {
+                panic!("the last block of epoch {} carries no output", height / l);
+            };
+            assert_eq!(info.outcome, EpochOutcome::Success, "height {height}");
+            assert_eq!(info.epoch.get(), height / l + 1);
+            assert_eq!(
+                info.output.public().public(),
+                group,
+                "the group key never changes"
+            );
+            outputs.push(info);
+        }
+    }
+    outputs
 }
 
 /// Waits until `ledger` finalized transaction `id`.
@@ -550,8 +577,6 @@ async fn until_included(
 #[test]
 fn a_validator_joins_and_another_leaves_through_the_resharing() {
     use commonware_cryptography::Signer as _;
-    use commonware_glue::dkg::ReshareBlock as _;
-    use commonware_glue::dkg::types::{EpochOutcome, Payload};
     use hyperchain_types::{GovernanceAction, Payload as Tx, Transaction};
     const L: u64 = 30;
     let dir = tempfile::tempdir().unwrap();
@@ -660,28 +685,10 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
         assert_eq!(epoch, target / L);
         assert!(active.contains(&joiner_key), "the joiner signs");
         assert!(!active.contains(&leaver_key), "validator 3 left");
-        let mut joiner_dealt_to = false;
-        for height in 1..=target {
-            let block = ledgers[0].block(height).unwrap().unwrap();
-            assert_eq!(block.header.epoch, height / L);
-            for i in [1, 2, 4] {
-                assert_eq!(
-                    ledgers[i].block(height).unwrap().unwrap().digest(),
-                    block.digest(),
-                    "validator {i} at height {height}"
-                );
-            }
-            if (height + 1) % L == 0 {
-                let Some(Payload::EpochInfo(info)) =
-                    hyperchain_chain::block::Block(block).payload()
-                else {
-                    panic!("the last block of epoch {} carries no output", height / L);
-                };
-                assert_eq!(info.outcome, EpochOutcome::Success, "height {height}");
-                assert_eq!(info.output.public().public(), &genesis.group);
-                joiner_dealt_to |= info.output.players().position(&joiner).is_some();
-            }
-        }
+        let running: Vec<&Arc<Ledger>> = running.iter().map(|&i| &ledgers[i]).collect();
+        let joiner_dealt_to = reshared(&running, target, L, &genesis.group)
+            .iter()
+            .any(|info| info.output.players().position(&joiner).is_some());
         assert!(joiner_dealt_to, "a resharing dealt the joiner a share");
     });
 }
@@ -691,8 +698,6 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
 /// others go on, it catches up, and every resharing still succeeds with the genesis's group key.
 #[test]
 fn a_validator_crashing_during_a_reshare_comes_back() {
-    use commonware_glue::dkg::ReshareBlock as _;
-    use commonware_glue::dkg::types::{EpochOutcome, Payload};
     const L: u64 = 30;
     let dir = tempfile::tempdir().unwrap();
     let dirs: Vec<PathBuf> = (0..4).map(|i| dir.path().join(format!("v{i}"))).collect();
@@ -727,23 +732,11 @@ fn a_validator_crashing_during_a_reshare_comes_back() {
         reopen(&mut ledgers, &dirs, 2, &finalized, &genesis);
         handles[2] = spawn(2, 1, ledgers[2].clone());
         wait_for(&context, &ledgers, &all, 3 * L + 2).await;
-        for height in 1..=3 * L + 2 {
-            let block = ledgers[0].block(height).unwrap().unwrap();
-            for other in &ledgers[1..] {
-                assert_eq!(
-                    other.block(height).unwrap().unwrap().digest(),
-                    block.digest()
-                );
-            }
-            if (height + 1) % L == 0 {
-                let Some(Payload::EpochInfo(info)) =
-                    hyperchain_chain::block::Block(block).payload()
-                else {
-                    panic!("the last block of epoch {} carries no output", height / L);
-                };
-                assert_eq!(info.outcome, EpochOutcome::Success, "height {height}");
-                assert_eq!(info.output.public().public(), &genesis.group);
-            }
-        }
+        reshared(
+            &ledgers.iter().collect::<Vec<_>>(),
+            3 * L + 2,
+            L,
+            &genesis.group,
+        );
     });
 }
