@@ -456,13 +456,8 @@ pub fn run_process(
     options: ProcessOptions,
     progress: impl Fn(&str) + Send + 'static,
 ) -> Result<Completed, CeremonyError> {
-    use commonware_cryptography::ChaCha20Poly1305;
     use commonware_p2p::authenticated::lookup;
     use commonware_runtime::{Quota, Runner as _, Supervisor as _, tokio};
-    use commonware_stream::{
-        cups::{self, Cups},
-        sake::{self, Sake},
-    };
     use commonware_utils::NZU32;
 
     let ProcessOptions {
@@ -483,36 +478,13 @@ pub fn run_process(
         .with_storage_directory(data_dir.join("chain"));
     tokio::Runner::new(runtime).start(|context| async move {
         let n = draft.validators.len();
-        let handshake = Cups::<_, ChaCha20Poly1305>::new(
-            Sake {
-                signer: identity.private_key.clone(),
-                synchrony_bound: Duration::from_secs(5),
-                max_handshake_age: Duration::from_secs(10),
-                version: sake::Version::V1,
-            },
-            cups::Version::V1,
+        let p2p = crate::runner::p2p_config(
+            &identity.private_key,
+            CEREMONY_NAMESPACE,
+            listen,
+            NZUsize!(n),
+            max_message_size(n),
         );
-        let namespace = [CEREMONY_NAMESPACE, b"/p2p"].concat();
-        let max_message = max_message_size(n);
-        let p2p = if crate::runner::is_local(listen.ip()) {
-            lookup::Config::local(
-                handshake,
-                &namespace,
-                listen,
-                NZUsize!(n),
-                max_message,
-                NZUsize!(1024),
-            )
-        } else {
-            lookup::Config::recommended(
-                handshake,
-                &namespace,
-                listen,
-                NZUsize!(n),
-                max_message,
-                NZUsize!(1024),
-            )
-        };
         // The engine activates the participants itself: no peer set is tracked here.
         let (mut network, oracle) = lookup::Network::new(context.child("p2p"), p2p);
         let quota = Quota::per_second(NZU32!(CEREMONY_QUOTA));

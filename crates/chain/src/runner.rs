@@ -205,6 +205,41 @@ async fn shutdown_signal(
     }
 }
 
+/// The authenticated, encrypted p2p configuration (SAKE handshake, CUPS streams) of
+/// `identity` listening on `listen`, in `namespace`: local-network timings for a local
+/// address, internet ones otherwise.
+pub(crate) fn p2p_config(
+    identity: &commonware_cryptography::ed25519::PrivateKey,
+    namespace: &[u8],
+    listen: SocketAddr,
+    max_peers_per_set: std::num::NonZeroUsize,
+    max_message: u32,
+) -> lookup::Config<Cups<Sake<commonware_cryptography::ed25519::PrivateKey>, ChaCha20Poly1305>> {
+    let handshake = Cups::<_, ChaCha20Poly1305>::new(
+        Sake {
+            signer: identity.clone(),
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
+        cups::Version::V1,
+    );
+    let namespace = [namespace, b"/p2p"].concat();
+    let build = if is_local(listen.ip()) {
+        lookup::Config::local
+    } else {
+        lookup::Config::recommended
+    };
+    build(
+        handshake,
+        &namespace,
+        listen,
+        max_peers_per_set,
+        max_message,
+        NZUsize!(1024),
+    )
+}
+
 pub(crate) fn is_local(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_unspecified(),
@@ -291,37 +326,14 @@ where
         let interrupt = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
         let terminate = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
 
-        let handshake = Cups::<_, ChaCha20Poly1305>::new(
-            Sake {
-                signer: identity.private_key.clone(),
-                synchrony_bound: Duration::from_secs(5),
-                max_handshake_age: Duration::from_secs(10),
-                version: sake::Version::V1,
-            },
-            cups::Version::V1,
-        );
-        let namespace = [NAMESPACE, b"/p2p"].concat();
         // An epoch's peers are its dealers, players and next players: up to three sets.
-        let peers = NZUsize!(3 * spec.validators.len());
-        let p2p_config = if is_local(config.p2p_listen.ip()) {
-            lookup::Config::local(
-                handshake,
-                &namespace,
-                config.p2p_listen,
-                peers,
-                MAX_MESSAGE_SIZE,
-                NZUsize!(1024),
-            )
-        } else {
-            lookup::Config::recommended(
-                handshake,
-                &namespace,
-                config.p2p_listen,
-                peers,
-                MAX_MESSAGE_SIZE,
-                NZUsize!(1024),
-            )
-        };
+        let p2p_config = p2p_config(
+            &identity.private_key,
+            NAMESPACE,
+            config.p2p_listen,
+            NZUsize!(3 * spec.validators.len()),
+            MAX_MESSAGE_SIZE,
+        );
         // The epoch orchestrator activates each epoch's peers (its dealers, players and next
         // players, at the addresses the chain committed) under the epoch's id.
         let (mut network, oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
