@@ -285,10 +285,111 @@ pub enum ValidatorCommand {
         #[command(flatten)]
         wait: Wait,
     },
+    /// Set up a joining validator in DIR: a new identity key (`validator.key`; it holds no
+    /// share until a resharing deals it one), the chain's genesis and a node configuration.
+    /// Then fund the key's account, `validator announce` it, start `hyperchain node --config
+    /// DIR/config.json` (it follows the chain) and ask the validators to admit it.
+    Init {
+        /// The chain's genesis document (a completed one: `genesis ceremony` or `genesis init`).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// The directory to create (refused if it exists and is not empty).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address the node's p2p listener binds; announce the address peers reach it at.
+        #[arg(long)]
+        p2p_listen: std::net::SocketAddr,
+        /// Address the node's RPC server binds.
+        #[arg(long)]
+        rpc_listen: std::net::SocketAddr,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `validator init`: DIR with a new identity key, a copy of the genesis and a configuration.
+fn init_joiner(
+    genesis: &std::path::Path,
+    dir: &std::path::Path,
+    p2p_listen: std::net::SocketAddr,
+    rpc_listen: std::net::SocketAddr,
+    json: bool,
+) -> Result<()> {
+    use hyperchain_chain::config::{DEFAULT_MEMPOOL_CAPACITY, DEFAULT_WORKER_THREADS, NodeConfig};
+    let spec = ChainSpec::load(genesis).map_err(|e| anyhow!("{}: {e}", genesis.display()))?;
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .with_context(|| format!("{}", dir.display()))?
+            .next()
+            .is_some()
+    {
+        bail!("{} exists and is not empty", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    std::fs::copy(genesis, dir.join("genesis.json"))
+        .with_context(|| format!("copy {} into {}", genesis.display(), dir.display()))?;
+    let identity =
+        hyperchain_chain::genesis::ValidatorIdentity::generate(&mut commonware_utils::sys_rng());
+    identity.save(&dir.join("validator.key"))?;
+    let config = NodeConfig {
+        genesis: "genesis.json".into(),
+        key: "validator.key".into(),
+        data_dir: "data".into(),
+        p2p_listen,
+        rpc_listen,
+        mempool_capacity: DEFAULT_MEMPOOL_CAPACITY,
+        worker_threads: DEFAULT_WORKER_THREADS,
+    };
+    let config_path = dir.join("config.json");
+    config.save(&config_path)?;
+    let public_key = identity.public_key();
+    let account = hyperchain_types::SenderKey::from(public_key.clone()).address();
+    let public_key = hex::encode(public_key.encode());
+    if json {
+        println!(
+            "{}",
+            json!({
+                "chain_id": spec.chain_id.to_string(),
+                "public_key": public_key,
+                "account": account.to_hex(),
+                "config": config_path,
+            })
+        );
+    } else {
+        println!("joining validator set up in {}", dir.display());
+        println!("chain      {} ({})", spec.name, spec.chain_id);
+        println!("public key {public_key}");
+        println!("account    {}", account.to_hex());
+        println!("next:");
+        println!(
+            "  1. fund the account (it pays its own fees): hyperchain transfer 10 --to {} --key FUNDED.key",
+            account.to_hex()
+        );
+        println!(
+            "  2. hyperchain validator announce --validator-key {} --address HOST:PORT",
+            dir.join("validator.key").display()
+        );
+        println!(
+            "  3. hyperchain node --config {}   (it follows the chain)",
+            config_path.display()
+        );
+        println!(
+            "  4. a validator proposes `hyperchain governance admit-validator {public_key}`; 2f+1 approve"
+        );
+    }
+    Ok(())
 }
 
 pub fn validator(cmd: ValidatorCommand) -> Result<()> {
     match cmd {
+        ValidatorCommand::Init {
+            genesis,
+            dir,
+            p2p_listen,
+            rpc_listen,
+            json,
+        } => init_joiner(&genesis, &dir, p2p_listen, rpc_listen, json),
         ValidatorCommand::Announce {
             validator_key,
             address,

@@ -641,7 +641,11 @@ mod chain {
 
     impl Node {
         fn start(dir: &Path, index: usize) -> Node {
-            let vdir = dir.join(format!("validator-{index}"));
+            Node::start_in(dir.join(format!("validator-{index}")))
+        }
+
+        /// `hyperchain node` configured by `vdir/config.json`, its data in `vdir/data`.
+        fn start_in(vdir: PathBuf) -> Node {
             let log = vdir.join("node.log");
             let out = std::fs::OpenOptions::new()
                 .create(true)
@@ -700,6 +704,16 @@ mod chain {
     }
 
     fn wait_until(nodes: &mut [Node], what: &str, done: impl Fn(&[Node]) -> bool) {
+        wait_until_for(nodes, what, TIMEOUT, done)
+    }
+
+    /// `wait_until` with its own time limit.
+    fn wait_until_for(
+        nodes: &mut [Node],
+        what: &str,
+        limit: Duration,
+        done: impl Fn(&[Node]) -> bool,
+    ) {
         let start = Instant::now();
         while !done(nodes) {
             for (i, n) in nodes.iter_mut().enumerate() {
@@ -710,7 +724,7 @@ mod chain {
             }
             let heights: Vec<u64> = nodes.iter().map(Node::height).collect();
             assert!(
-                start.elapsed() < TIMEOUT,
+                start.elapsed() < limit,
                 "timed out waiting for {what}; heights {heights:?}"
             );
             std::thread::sleep(Duration::from_millis(200));
@@ -718,15 +732,20 @@ mod chain {
     }
 
     /// Four validator processes started by the key-generation ceremony, with epochs of 174
-    /// blocks (the shortest for 4): over TCP, the chain crosses two epoch boundaries — each a
-    /// resharing of the key, whose output the last block of each epoch carries — and every
-    /// validator finalizes the same blocks. An epoch too short for the validators is refused.
+    /// blocks (the shortest for 4), under a stream of transactions. A fifth process set up by
+    /// `validator init` announces itself and follows the chain; governance admits it and
+    /// removes validator 3. Over TCP the chain crosses three epoch boundaries — each a resharing
+    /// of the key, whose output the last block of each epoch carries — after which the newcomer
+    /// holds a share: with validators 0 and 3 stopped, the newcomer and validators 1 and 2 (3
+    /// of 4) go on finalizing. Every process holds the same blocks and no transaction is lost.
+    /// An epoch too short for the validators is refused at genesis.
     #[test]
-    fn processes_reshare_the_key_across_epochs() {
+    fn a_validator_joins_and_another_leaves_across_processes() {
+        const EPOCH: u64 = 174;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let base = free_ports(8).to_string();
-        let init = hyperchain(
+        let base = free_ports(10);
+        let init = json(&hyperchain(
             d,
             &[
                 "genesis",
@@ -736,13 +755,12 @@ mod chain {
                 "--dir",
                 "net",
                 "--base-port",
-                &base,
+                &base.to_string(),
                 "--blocks-per-epoch",
-                "174",
+                &EPOCH.to_string(),
                 "--json",
             ],
-        );
-        assert!(init.status.success(), "{}", stderr(&init));
+        ));
         let short = hyperchain(
             d,
             &[
@@ -753,7 +771,7 @@ mod chain {
                 "--dir",
                 "short",
                 "--base-port",
-                &base,
+                &base.to_string(),
                 "--blocks-per-epoch",
                 "100",
                 "--dealer",
@@ -766,22 +784,134 @@ mod chain {
         );
         let net = d.join("net");
         let mut nodes = Running((0..VALIDATORS).map(|i| Node::start(&net, i)).collect());
-        wait_until(&mut nodes.0, "two epoch boundaries", |n| {
-            n.iter().all(|n| n.height() >= 2 * 174 + 2)
+        wait_until(&mut nodes.0, "height 1 everywhere", |n| {
+            n.iter().all(|n| n.height() >= 1)
         });
-        let rpc = rpc_url(&nodes.0[0].config);
-        let status = json(&hyperchain_at(d, &rpc, &["status", "--json"]));
-        assert!(status["epoch"].as_u64().unwrap() >= 2, "{status}");
+        let rpc0 = rpc_url(&nodes.0[0].config);
+        let rpc1 = rpc_url(&nodes.0[1].config);
+        let load = Load::start(d, &rpc1);
+
+        // The newcomer: its directory, its account funded, its announcement, its process.
+        let p2p = format!("127.0.0.1:{}", base + 8);
+        let joiner = json(&hyperchain(
+            d,
+            &[
+                "validator",
+                "init",
+                "--genesis",
+                "net/genesis.json",
+                "--dir",
+                "joiner",
+                "--p2p-listen",
+                &p2p,
+                "--rpc-listen",
+                &format!("127.0.0.1:{}", base + 9),
+                "--json",
+            ],
+        ));
+        let joiner_pk = joiner["public_key"].as_str().unwrap().to_string();
+        let account = joiner["account"].as_str().unwrap();
+        let sent = json(&hyperchain_at(
+            d,
+            &rpc0,
+            &[
+                "transfer",
+                "10",
+                "--to",
+                account,
+                "--key",
+                "net/faucet.key",
+                "--json",
+            ],
+        ));
+        assert_eq!(sent["outcome"]["kind"], "accepted", "{sent}");
+        let announced = json(&hyperchain_at(
+            d,
+            &rpc0,
+            &[
+                "validator",
+                "announce",
+                "--validator-key",
+                "joiner/validator.key",
+                "--address",
+                &p2p,
+                "--json",
+            ],
+        ));
+        assert_eq!(announced["outcome"]["kind"], "accepted", "{announced}");
+        nodes.0.push(Node::start_in(d.join("joiner")));
+
+        // Governance admits it and removes validator 3.
+        let leaver_pk = init["validators"][3]["public_key"].as_str().unwrap();
+        govern(d, &rpc0, &["admit-validator", &joiner_pk]);
+        govern(d, &rpc0, &["remove-validator", leaver_pk]);
+        let decided = json(&hyperchain_at(d, &rpc0, &["status", "--json"]))["height"]
+            .as_u64()
+            .unwrap();
+        // It signs three boundaries after the deciding epoch (four after its middle block).
+        let effective = decided / EPOCH + if decided % EPOCH < EPOCH / 2 { 3 } else { 4 };
+        let target = effective * EPOCH + 3;
+        for boundary in 1..=effective {
+            wait_until_for(
+                &mut nodes.0,
+                &format!("epoch {boundary}"),
+                TIMEOUT * 2,
+                |n| {
+                    n.iter()
+                        .all(|n| n.height() >= (boundary * EPOCH).min(target))
+                },
+            );
+        }
+        wait_until(&mut nodes.0, "the newcomer's epoch", |n| {
+            n.iter().all(|n| n.height() >= target)
+        });
+        let sets = http_get(&nodes.0[4].config, "/validators");
+        assert_eq!(sets["active"]["epoch"], effective, "{sets}");
+        let active: Vec<&str> = sets["active"]["validators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["public_key"].as_str().unwrap())
+            .collect();
+        assert!(active.contains(&joiner_pk.as_str()), "{sets}");
+        assert!(!active.contains(&leaver_pk), "{sets}");
+        for epoch in 0..effective {
+            let last = http_get(
+                &nodes.0[4].config,
+                &format!("/block/{}", (epoch + 1) * EPOCH - 1),
+            );
+            assert!(
+                last["reshare"].is_string(),
+                "epoch {epoch}'s last block: {last}"
+            );
+        }
+
+        // Validators 0 and 3 stop: the newcomer's share is needed for a quorum, and the chain
+        // goes on. What they finalized is in everyone's chain.
+        let mut stopped = Vec::new();
+        for i in [3, 0] {
+            let mut node = nodes.0.remove(i);
+            node.child.kill().unwrap();
+            node.child.wait().unwrap();
+            stopped.push(Status::load(&node.data.join("status.json")).unwrap());
+        }
+        let target = nodes.0.iter().map(Node::height).max().unwrap() + 10;
+        wait_until(
+            &mut nodes.0,
+            "validators 1, 2 and the newcomer to go on",
+            |n| n.iter().all(|n| n.height() >= target),
+        );
+        for s in &stopped {
+            let block = http_get(&nodes.0[2].config, &format!("/block/{}", s.height));
+            assert_eq!(block["digest"], s.digest.as_str(), "{block}");
+        }
         let digests: Vec<serde_json::Value> = nodes
             .0
             .iter()
-            .map(|n| http_get(&n.config, "/block/349")["digest"].clone())
+            .map(|n| http_get(&n.config, &format!("/block/{target}"))["digest"].clone())
             .collect();
         assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");
-        let last_of_epoch_0 = http_get(&nodes.0[0].config, "/block/173");
-        assert!(last_of_epoch_0["reshare"].is_string(), "{last_of_epoch_0}");
-        let in_epoch_2 = http_get(&nodes.0[0].config, "/block/349");
-        assert_eq!(in_epoch_2["epoch"], 2, "{in_epoch_2}");
+        load.finish(d, &rpc_url(&nodes.0[2].config));
     }
 
     /// Four `hyperchain node` processes over loopback TCP; validator 3 is killed with SIGKILL,
@@ -799,51 +929,7 @@ mod chain {
         // Load: a counter deployed through validator 0, then a stream of increments sent to it
         // (explicit nonces, not waiting) during the kill, the restart and the catch-up.
         let rpc0 = rpc_url(&nodes[0].config);
-        funded(d, &rpc0, "load.key");
-        let deployed = json(&hyperchain(
-            d,
-            &[
-                "deploy", "counter", "--key", "load.key", "--rpc", &rpc0, "--json",
-            ],
-        ));
-        let counter = deployed["address"].as_str().unwrap().to_string();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let load = {
-            let (stop, dir, rpc0, counter) =
-                (stop.clone(), d.to_path_buf(), rpc0.clone(), counter.clone());
-            std::thread::spawn(move || {
-                let mut sent = 0u64;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let nonce = (sent + 1).to_string();
-                    let out = hyperchain(
-                        &dir,
-                        &[
-                            "call",
-                            &counter,
-                            "increment",
-                            "u64:1",
-                            "--key",
-                            "load.key",
-                            "--nonce",
-                            &nonce,
-                            "--no-wait",
-                            "--fuel",
-                            "10000000",
-                            "--rpc",
-                            &rpc0,
-                        ],
-                    );
-                    assert!(
-                        out.status.success(),
-                        "{}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                    sent += 1;
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                sent
-            })
-        };
+        let load = Load::start(d, &rpc0);
 
         // kill -9 validator 3.
         let victim = nodes.pop().unwrap();
@@ -871,28 +957,8 @@ mod chain {
 
         // Every increment sent under load is finalized, and the restarted validator's state
         // has all of them.
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let sent = load.join().unwrap();
-        assert!(sent > 0);
         let rpc3 = rpc_url(&nodes[3].config);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let v = json(&hyperchain(
-                d,
-                &[
-                    "query", &counter, "get", "--decode", "u64", "--rpc", &rpc3, "--json",
-                ],
-            ));
-            if v["decoded"].as_str() == Some(sent.to_string().as_str()) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "counter {} of {sent} increments",
-                v["decoded"]
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        load.finish(d, &rpc3);
 
         // Each validator serves RPC: the restarted one answers with the chain's id and tip,
         // and blocks come with their finality certificates.
@@ -970,6 +1036,106 @@ mod chain {
             hyperchain_chain::execute::Executor::new(engine, setup.spec.chain_id),
         )
         .unwrap()
+    }
+
+    /// A counter deployed by a funded `load.key`, and a thread sending it increments (explicit
+    /// nonces, not waiting) to one validator's RPC until `finish`.
+    struct Load {
+        counter: String,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        thread: std::thread::JoinHandle<u64>,
+    }
+
+    impl Load {
+        fn start(dir: &Path, rpc: &str) -> Load {
+            funded(dir, rpc, "load.key");
+            let deployed = json(&hyperchain(
+                dir,
+                &[
+                    "deploy", "counter", "--key", "load.key", "--rpc", rpc, "--json",
+                ],
+            ));
+            let counter = deployed["address"].as_str().unwrap().to_string();
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let thread = {
+                let (stop, dir, rpc, counter) = (
+                    stop.clone(),
+                    dir.to_path_buf(),
+                    rpc.to_string(),
+                    counter.clone(),
+                );
+                std::thread::spawn(move || {
+                    let mut sent = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let nonce = (sent + 1).to_string();
+                        let out = hyperchain(
+                            &dir,
+                            &[
+                                "call",
+                                &counter,
+                                "increment",
+                                "u64:1",
+                                "--key",
+                                "load.key",
+                                "--nonce",
+                                &nonce,
+                                "--no-wait",
+                                "--fuel",
+                                "10000000",
+                                "--rpc",
+                                &rpc,
+                            ],
+                        );
+                        assert!(
+                            out.status.success(),
+                            "{}",
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                        sent += 1;
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    sent
+                })
+            };
+            Load {
+                counter,
+                stop,
+                thread,
+            }
+        }
+
+        /// Stops sending and waits until the counter read through `rpc` holds every increment
+        /// sent: none was lost.
+        fn finish(self, dir: &Path, rpc: &str) {
+            self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let sent = self.thread.join().unwrap();
+            assert!(sent > 0);
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let v = json(&hyperchain(
+                    dir,
+                    &[
+                        "query",
+                        &self.counter,
+                        "get",
+                        "--decode",
+                        "u64",
+                        "--rpc",
+                        rpc,
+                        "--json",
+                    ],
+                ));
+                if v["decoded"].as_str() == Some(sent.to_string().as_str()) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "counter {} of {sent} increments",
+                    v["decoded"]
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
     }
 
     /// Kills the validators when a test ends (or panics).
