@@ -278,6 +278,18 @@ fn validators_join_and_leave_three_epochs_after_governance_decides() {
     assert!(reason(&status).contains("not authorised"));
     let (_, status) = block(&mut chain, 14, Payload::Approve { proposal: own });
     assert!(reason(&status).contains("not authorised"));
+    // 14's own open proposal went with it: it is no longer kept, listed or approvable.
+    assert!(
+        proposal(&view(&chain), &own).unwrap().is_none(),
+        "withdrawn when 14 left the set"
+    );
+    assert!(
+        hyperchain_chain::governance::open_proposals(&view(&chain), &[hyperchain_types::SenderKey::from(key(14).public_key()).address()])
+            .unwrap()
+            .is_empty()
+    );
+    let (_, status) = block(&mut chain, 11, Payload::Approve { proposal: own });
+    assert!(reason(&status).contains("no open proposal"), "{status:?}");
     block(&mut chain, 12, Payload::Approve { proposal: other });
     assert!(
         proposal(&view(&chain), &other).unwrap().is_some(),

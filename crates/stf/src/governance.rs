@@ -72,6 +72,25 @@ pub fn open_proposals(
     Ok(out)
 }
 
+/// The writes that withdraw every open proposal of `proposer`: a validator leaving the set
+/// takes its proposals with it (its approvals already stop counting), so none is kept that
+/// nobody lists or can account for.
+pub(crate) fn withdraw_all(
+    view: &impl StateView,
+    proposer: &Address,
+) -> Result<Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>, ExecError> {
+    let open = open_list(view, proposer)?;
+    if open.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut writes: Vec<_> = open
+        .iter()
+        .map(|id| (TreeId::ROOT, proposal_key(id), None))
+        .collect();
+    writes.push(open_list_write(proposer, &[]));
+    Ok(writes)
+}
+
 fn open_list(view: &impl StateView, proposer: &Address) -> Result<Vec<Digest>, ExecError> {
     let Some(raw) = view.read(&TreeId::ROOT, &open_key(proposer))? else {
         return Ok(Vec::new());

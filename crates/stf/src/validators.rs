@@ -450,13 +450,18 @@ pub(crate) fn enter_epoch(view: &impl StateView, epoch: u64) -> Result<Writes, E
     let now_active = match epoch_set(view, epoch - 1)? {
         Some(committed) => committed,
         None if next_epoch == epoch => next,
-        None => current,
+        None => current.clone(),
     };
     let next = epoch_set(view, epoch)?.unwrap_or(pending);
-    Ok(vec![
+    let mut writes = vec![
         put(ACTIVE_KEY, with_epoch(epoch, &now_active)),
         put(NEXT_KEY, with_epoch(epoch + 1, &next)),
-    ])
+    ];
+    // Validators that no longer govern take their open proposals with them.
+    for gone in current.0.iter().filter(|v| !now_active.contains(&v.public_key)) {
+        writes.extend(crate::governance::withdraw_all(view, &gone.account())?);
+    }
+    Ok(writes)
 }
 
 #[cfg(test)]
