@@ -1,8 +1,9 @@
-//! What one epoch's resharing costs each validator, for several validator counts: the
-//! commonware Feldman/Desmedt resharing the node runs (`reshare::Actor`, MinSig, `N3f1`,
-//! non-zero-counter sharing, reveal V1), driven in one process without a network so that 100
-//! validators fit on one machine. Every validator is a dealer of the previous epoch and a
-//! player of the next (the same set), as in an epoch without set changes.
+//! What the genesis ceremony and one epoch's resharing cost each validator, for several
+//! validator counts: the commonware Feldman/Desmedt key generation the node runs (`bootstrap`
+//! and `reshare::Actor`: MinSig, `N3f1`, non-zero-counter sharing, reveal V1), driven in one
+//! process without a network so that 100 validators fit on one machine. In a resharing every
+//! validator is a dealer of the previous epoch and a player of the next (the same set), as in
+//! an epoch without set changes; in the ceremony the same set deals without previous shares.
 //!
 //! Per validator it reports the CPU of each step and the bytes it sends; per epoch, the bytes
 //! of dealer logs the chain's blocks carry. Run with
@@ -22,6 +23,7 @@ const NAMESPACE: &[u8] = b"hyperchain/bench/reshare";
 
 struct Cost {
     n: usize,
+    reshare: bool,
     deal: Duration,
     verify_dealing: Duration,
     take_ack: Duration,
@@ -56,7 +58,7 @@ impl Cost {
     }
 }
 
-fn measure(n: usize) -> Cost {
+fn measure(n: usize, reshare: bool) -> Cost {
     let mut rng = TestRng::new(n as u64);
     let keys: Vec<ed25519::PrivateKey> = (0..n as u64)
         .map(|i| ed25519::PrivateKey::from_seed(10_000 + i))
@@ -66,8 +68,8 @@ fn measure(n: usize) -> Cost {
         deal::<MinSig, _, N3f1>(&mut rng, Mode::NonZeroCounter, set.clone()).unwrap();
     let info = Info::<MinSig, _>::new::<N3f1>(
         NAMESPACE,
-        1,
-        Some(previous.clone()),
+        u64::from(reshare),
+        reshare.then(|| previous.clone()),
         Mode::NonZeroCounter,
         Reveal::V1,
         set.clone(),
@@ -89,7 +91,7 @@ fn measure(n: usize) -> Cost {
     let (mut public_msg, mut private_msg, mut ack_bytes, mut log_bytes) = (0, 0, 0, 0);
     let mut signed_logs = Vec::new();
     for dealer_pk in set.iter() {
-        let share = shares.get_value(dealer_pk).cloned();
+        let share = shares.get_value(dealer_pk).filter(|_| reshare).cloned();
         let started = Instant::now();
         let (mut dealer, pub_msg, priv_msgs) =
             Dealer::start::<N3f1>(&mut rng, info.clone(), by_key(dealer_pk).clone(), share)
@@ -128,11 +130,13 @@ fn measure(n: usize) -> Cost {
     let started = Instant::now();
     let output = observe::<MinSig, _, N3f1>(&mut rng, logs.clone(), &Sequential).unwrap();
     let observe_t = started.elapsed();
-    assert_eq!(
-        output.public().public(),
-        previous.public().public(),
-        "a resharing keeps the group key"
-    );
+    if reshare {
+        assert_eq!(
+            output.public().public(),
+            previous.public().public(),
+            "a resharing keeps the group key"
+        );
+    }
     let (_, player) = players.swap_remove(0);
     let started = Instant::now();
     player
@@ -143,6 +147,7 @@ fn measure(n: usize) -> Cost {
     let per = |d: Duration, count: usize| d / count as u32;
     Cost {
         n,
+        reshare,
         deal: per(deal_t, n),
         verify_dealing: per(verify_t, n * n),
         take_ack: per(ack_t, n * n),
@@ -171,20 +176,21 @@ fn main() {
         .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())
         .unwrap_or_else(|_| vec![4, 7, 100]);
     println!(
-        "| validators | deal (ms) | verify a dealing (ms) | check a log (ms) | observe (ms) | \
+        "| validators | run | deal (ms) | verify a dealing (ms) | check a log (ms) | observe (ms) | \
          own share (ms) | CPU per validator (ms) | dealing bytes (public + private) | \
          sent per validator (KiB) | log bytes | logs on chain per epoch (KiB) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for n in sizes {
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (n, reshare) in sizes.iter().flat_map(|&n| [(n, false), (n, true)]) {
         let started = Instant::now();
-        let c = measure(n);
+        let c = measure(n, reshare);
+        let run = if c.reshare { "reshare" } else { "ceremony" };
         eprintln!(
-            "{n} validators measured in {:.1} s",
+            "{n} validators, {run}: measured in {:.1} s",
             started.elapsed().as_secs_f64()
         );
         println!(
-            "| {n} | {} | {} | {} | {} | {} | {} | {} + {} | {} | {} | {} |",
+            "| {n} | {run} | {} | {} | {} | {} | {} | {} | {} + {} | {} | {} | {} |",
             ms(c.deal),
             ms(c.verify_dealing),
             ms(c.check_log),

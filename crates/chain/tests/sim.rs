@@ -693,6 +693,64 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
     });
 }
 
+/// A long run behind a flag: `SOAK_VALIDATORS` validators (default 7) through `SOAK_EPOCHS`
+/// epochs of `SOAK_EPOCH_BLOCKS` blocks (defaults 20 and 30), every boundary a resharing whose
+/// output keeps the genesis group key, every validator finalizing the same blocks. Run it with
+/// `scripts/soak.sh` (or `cargo test -p hyperchain-chain --features testkit --test chain
+/// many_epochs -- --ignored --nocapture`); it prints the simulated and real time taken.
+#[test]
+#[ignore]
+fn many_epochs_reshare_the_key_every_time() {
+    let env = |name: &str, default: u64| {
+        std::env::var(name).map_or(default, |v| v.parse().expect("a number"))
+    };
+    let (n, epochs, l) = (
+        env("SOAK_VALIDATORS", 7) as usize,
+        env("SOAK_EPOCHS", 20),
+        env("SOAK_EPOCH_BLOCKS", 30),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = (0..n).map(|i| dir.path().join(format!("v{i}"))).collect();
+    let cfg = deterministic::Config::new()
+        .with_seed(21)
+        .with_timeout(Some(Duration::from_secs(100 * epochs * l)));
+    let started = std::time::Instant::now();
+    deterministic::Runner::new(cfg).start(|mut context| async move {
+        let net = Testnet::new(&mut context, n, &good_link())
+            .await
+            .with_epochs(l);
+        let genesis = net.genesis();
+        let ledgers: Vec<Arc<Ledger>> = dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
+        for (i, ledger) in ledgers.iter().enumerate() {
+            let _ = simnet::spawn_validator(
+                &context,
+                &net.oracle,
+                i,
+                0,
+                net.keys(i, &dirs[i].join("secrets")),
+                ledger.clone(),
+                Arc::new(Mempool::new(chain_id(), 1_000)),
+            );
+        }
+        let all: Vec<usize> = (0..n).collect();
+        let simulated = context.current();
+        wait_for(&context, &ledgers, &all, epochs * l + 1).await;
+        let simulated = context
+            .current()
+            .duration_since(simulated)
+            .unwrap_or_default();
+        let ledgers: Vec<&Arc<Ledger>> = ledgers.iter().collect();
+        let outputs = reshared(&ledgers, epochs * l + 1, l, &genesis.group);
+        assert_eq!(outputs.len() as u64, epochs);
+        println!(
+            "{n} validators, {epochs} epochs of {l} blocks: every resharing succeeded; \
+             {:.0} s simulated, {:.0} s to run",
+            simulated.as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        );
+    });
+}
+
 /// A validator crashes while an epoch's resharing deals (epoch 1 of 30 blocks) and restarts
 /// from disk — its ledger, consensus partitions and secret store — a few seconds later: the
 /// others go on, it catches up, and every resharing still succeeds with the genesis's group key.
