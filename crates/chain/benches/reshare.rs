@@ -100,7 +100,11 @@ fn measure(n: usize, reshare: bool) -> Cost {
         public_msg = pub_msg.encode_size();
         for (player_pk, priv_msg) in priv_msgs {
             private_msg = priv_msg.encode_size();
-            let player = &mut players.iter_mut().find(|(pk, _)| *pk == player_pk).unwrap().1;
+            let player = &mut players
+                .iter_mut()
+                .find(|(pk, _)| *pk == player_pk)
+                .unwrap()
+                .1;
             let started = Instant::now();
             let ack = player
                 .dealer_message::<N3f1>(dealer_pk.clone(), pub_msg.clone(), priv_msg)

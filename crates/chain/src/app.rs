@@ -402,37 +402,13 @@ pub async fn apply_finalized<E>(
     while let Some((block, ack)) = blocks.next().await {
         let block = block.inner().0.clone();
         let height = block.header.height;
-        // A finalized block is applied whatever it takes: the contract engine being busy
-        // (every instance slot taken by executions of candidate blocks) is only a wait.
-        let applied = loop {
-            let attempt = block.clone();
-            let ledger = ledger.clone();
-            let outcome = runtime
-                .child("finalize")
-                .shared(true)
-                .spawn(move |_| async move { ledger.finalize(&attempt) })
-                .await;
-            match outcome {
-                Ok(Ok(())) => break Some(block),
-                Ok(Err(crate::ledger::LedgerError::Exec(crate::execute::ExecError::Vm(
-                    hyperchain_vm::VmError::Busy(_),
-                )))) => {
-                    warn!(
-                        height,
-                        "the contract engine is busy; applying the block again"
-                    );
-                    runtime.sleep(Duration::from_millis(20)).await;
-                }
-                Ok(Err(e)) => {
-                    error!(height, error = %e, "execution failed on this node");
-                    break None;
-                }
-                Err(e) => {
-                    error!(height, error = %e, "the execution task failed");
-                    break None;
-                }
-            }
-        };
+        // The contract engine never fails for want of an instance slot (a call waits for one),
+        // so an error here is this node's own failure.
+        let applied = App::off_task(&runtime, &ledger, move |ledger| {
+            ledger.finalize(&block)?;
+            Ok(block)
+        })
+        .await;
         let Some(block) = applied else {
             error!(height, "cannot apply a finalized block; stopping");
             return;

@@ -179,12 +179,12 @@ fn validators_join_and_leave_three_epochs_after_governance_decides() {
     // Blocks as consensus makes them: the first block of each epoch (height e·L) starts it.
     let block = |chain: &mut MemoryChain, seed: u64, payload: Payload| {
         let tx = chain.tx(seed, payload);
-        let env = chain.consensus_env(1_000, (chain.height + 1) % L == 0);
+        let env = chain.consensus_env(1_000, (chain.height + 1).is_multiple_of(L));
         (tx.id(), chain.execute(env, &[tx]).remove(0))
     };
     let to_epoch = |chain: &mut MemoryChain, epoch: u64| {
         while chain.round.epoch < epoch {
-            let env = chain.consensus_env(1_000, (chain.height + 1) % L == 0);
+            let env = chain.consensus_env(1_000, (chain.height + 1).is_multiple_of(L));
             chain.execute(env, &[]);
         }
     };
@@ -284,9 +284,12 @@ fn validators_join_and_leave_three_epochs_after_governance_decides() {
         "withdrawn when 14 left the set"
     );
     assert!(
-        hyperchain_chain::governance::open_proposals(&view(&chain), &[hyperchain_types::SenderKey::from(key(14).public_key()).address()])
-            .unwrap()
-            .is_empty()
+        hyperchain_chain::governance::open_proposals(
+            &view(&chain),
+            &[hyperchain_types::SenderKey::from(key(14).public_key()).address()]
+        )
+        .unwrap()
+        .is_empty()
     );
     let (_, status) = block(&mut chain, 11, Payload::Approve { proposal: own });
     assert!(reason(&status).contains("no open proposal"), "{status:?}");

@@ -10,7 +10,7 @@ use commonware_codec::DecodeExt as _;
 use hyperchain_chain::execute::{contract_key, read_code};
 use hyperchain_state::{Snapshot, TreeId};
 use hyperchain_types::{Address, CallOutcome, ContractRecord, ExecutionMode};
-use hyperchain_vm::{Call, CallContext, Engine, StorageError, StorageReader, VmError};
+use hyperchain_vm::{Call, CallContext, Engine, StorageError, StorageReader};
 use std::sync::Arc;
 
 /// Why a query has no outcome.
@@ -19,9 +19,6 @@ pub enum QueryError {
     /// Nothing is deployed at the address.
     #[error("no contract at {0}")]
     NoContract(Address),
-    /// All engine instance slots are in use.
-    #[error("engine busy: {0}")]
-    Busy(String),
     /// The node failed to read its state or run the engine.
     #[error("node failure: {0}")]
     Node(String),
@@ -114,8 +111,5 @@ pub fn query(
             },
             Arc::new(reader),
         )
-        .map_err(|e| match e {
-            VmError::Busy(_) => QueryError::Busy(e.to_string()),
-            e => node(&e),
-        })
+        .map_err(|e| node(&e))
 }

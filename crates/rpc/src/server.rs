@@ -741,7 +741,6 @@ async fn query_contract(
     .map_err(ApiError::internal)?
     .map_err(|e| match e {
         QueryError::NoContract(_) => ApiError::not_found(e.to_string()),
-        QueryError::Busy(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         QueryError::Node(_) => ApiError::internal(e),
     })?;
     Ok(Json(QueryResponse::new(at.height, state_root, &outcome)))

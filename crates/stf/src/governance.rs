@@ -78,7 +78,7 @@ pub fn open_proposals(
 pub(crate) fn withdraw_all(
     view: &impl StateView,
     proposer: &Address,
-) -> Result<Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>, ExecError> {
+) -> Result<crate::validators::Writes, ExecError> {
     let open = open_list(view, proposer)?;
     if open.is_empty() {
         return Ok(Vec::new());

@@ -206,7 +206,7 @@ fn corrupt(what: &str) -> ExecError {
     ExecError::Corrupt(format!("validator set: {what}"))
 }
 
-type Writes = Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>;
+pub(crate) type Writes = Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>;
 
 fn put(key: &[u8], value: Vec<u8>) -> (TreeId, Vec<u8>, Option<Vec<u8>>) {
     (TreeId::ROOT, key.to_vec(), Some(value))
@@ -458,7 +458,11 @@ pub(crate) fn enter_epoch(view: &impl StateView, epoch: u64) -> Result<Writes, E
         put(NEXT_KEY, with_epoch(epoch + 1, &next)),
     ];
     // Validators that no longer govern take their open proposals with them.
-    for gone in current.0.iter().filter(|v| !now_active.contains(&v.public_key)) {
+    for gone in current
+        .0
+        .iter()
+        .filter(|v| !now_active.contains(&v.public_key))
+    {
         writes.extend(crate::governance::withdraw_all(view, &gone.account())?);
     }
     Ok(writes)

@@ -54,9 +54,6 @@ pub enum VmError {
     /// Reading state failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
-    /// All instance slots are in use; retry later.
-    #[error("engine busy: all {0} instance slots are in use")]
-    Busy(u32),
     /// Anything else the engine reported.
     #[error("engine failure: {0}")]
     Internal(String),
@@ -128,8 +125,39 @@ pub struct CacheStats {
     pub compiles: u64,
 }
 
+/// The engine's instance slots: a call holds one while it runs, and a call finding none free
+/// waits for one (calls never wait on each other, so this cannot deadlock). Block execution
+/// thus never fails because other executions — or abandoned verifications still finishing —
+/// hold every slot; it only waits.
+struct Slots {
+    free: Mutex<u32>,
+    freed: parking_lot::Condvar,
+}
+
+impl Slots {
+    fn take(&self) -> Slot<'_> {
+        let mut free = self.free.lock();
+        while *free == 0 {
+            self.freed.wait(&mut free);
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+/// A taken instance slot, given back when dropped.
+struct Slot<'a>(&'a Slots);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock() += 1;
+        self.0.freed.notify_one();
+    }
+}
+
 struct Inner {
     engine: wasmtime::Engine,
+    slots: Slots,
     linker: Linker<HostState>,
     config: EngineConfig,
     compat: u64,
@@ -167,6 +195,10 @@ impl Engine {
         Ok(Engine {
             inner: Arc::new(Inner {
                 engine,
+                slots: Slots {
+                    free: Mutex::new(config.max_concurrent_calls.max(1)),
+                    freed: parking_lot::Condvar::new(),
+                },
                 linker,
                 compat,
                 cache: Mutex::new(LruCache::new(entries)),
@@ -342,6 +374,9 @@ impl Engine {
             write_bytes: 0,
             events: Vec::new(),
         };
+        // Every store holds a slot, taken before it and given back after it is dropped, so the
+        // instance pool (sized to the slots) always has room.
+        let _slot = self.inner.slots.take();
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.cap);
         // wasmtime checks fuel only at function entries and loop headers, so straight-line code
@@ -367,9 +402,6 @@ impl Engine {
                     .typed::<(), ()>(&store)
                     .map_err(|e| VmError::Internal(format!("method type changed: {e}")))?;
                 typed.call(&mut store, ())
-            }
-            Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() => {
-                return Err(VmError::Busy(self.inner.config.max_concurrent_calls));
             }
             Err(e) => Err(e),
         };

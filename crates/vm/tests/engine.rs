@@ -834,6 +834,48 @@ mod cache {
         assert_eq!(got.encode(), expected.encode());
     }
 
+    /// Found by the peak-load bench: with every instance slot taken, a call failed (`Busy`),
+    /// and a validator applying a finalized block stopped. More callers than slots now wait
+    /// for one, and every call completes with the same outcome.
+    #[test]
+    fn more_concurrent_calls_than_slots_wait_for_one() {
+        let engine = Engine::new(EngineConfig {
+            max_concurrent_calls: 2,
+            ..Default::default()
+        })
+        .unwrap();
+        let contract = engine.load(contracts::HEAVY).unwrap();
+        let input = encode(&200u32);
+        let call = || {
+            engine
+                .call(
+                    &contract,
+                    Call {
+                        ctx: ctx(),
+                        method: "sha256_chain",
+                        input: &input,
+                        fuel_limit: FUEL,
+                    },
+                    Arc::new(Storage::new()),
+                )
+                .map(|o| o.encode())
+        };
+        let expected = call().unwrap();
+        let outcomes: Vec<_> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| (0..5).map(|_| call()).collect::<Vec<_>>()))
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect()
+        });
+        assert_eq!(outcomes.len(), 40);
+        for outcome in outcomes {
+            assert_eq!(outcome.unwrap(), expected);
+        }
+    }
+
     #[test]
     fn concurrent_calls_share_one_engine() {
         let engine = engine();
