@@ -41,7 +41,7 @@ pub use error::StateError;
 pub use hyperchain_merkle::{EMPTY, Hash, Proof, StateProof, TreeId};
 pub use reader::{BatchRoots, KeyValue, StateReader};
 #[cfg(feature = "store")]
-pub use store::{DATABASE_FILE, FORMAT_VERSION, Snapshot, Store};
+pub use store::{DATABASE_FILE, ExportChunk, ExportCursor, FORMAT_VERSION, Snapshot, Store};
 
 /// Largest key a batch may write, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;

@@ -377,6 +377,19 @@ fn database_file(path: &Path) -> Result<PathBuf, StateError> {
     Ok(path.join(DATABASE_FILE))
 }
 
+/// Where a state export goes on: the storage key of the last entry sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportCursor(pub Vec<u8>);
+
+/// A chunk of a state export ([`Snapshot::export`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportChunk {
+    /// `(tree, key, value)` in storage order, without sub-tree links.
+    pub entries: Vec<(TreeId, Vec<u8>, Vec<u8>)>,
+    /// The cursor of the next chunk; none after the last.
+    pub next: Option<ExportCursor>,
+}
+
 /// A consistent read view: every read, proof and root comes from the same committed version,
 /// whatever is committed meanwhile.
 pub struct Snapshot {
@@ -476,6 +489,51 @@ impl Snapshot {
             out.push((key[32..].to_vec(), value.value().to_vec()));
         }
         Ok(out)
+    }
+
+    /// The next entries of the whole state after `after` (none: from the start), in storage
+    /// order (tree, then key), for state sync: at most `max_entries`, and no more than
+    /// `max_bytes` of keys and values once at least one entry is taken. Sub-tree link entries
+    /// are left out: committing the entries rebuilds them, so a store that commits every chunk
+    /// ends with this snapshot's state root. `next` is the cursor of the following chunk, none
+    /// after the last.
+    pub fn export(
+        &self,
+        after: Option<&ExportCursor>,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> Result<ExportChunk, StateError> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(cursor) => Bound::Excluded(cursor.0.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let mut entries = Vec::new();
+        let mut bytes = 0;
+        let mut last = None;
+        for entry in self.values.range::<&[u8]>((start, Bound::Unbounded))? {
+            if entries.len() >= max_entries.max(1) || (bytes >= max_bytes && !entries.is_empty()) {
+                return Ok(ExportChunk {
+                    entries,
+                    next: last.map(ExportCursor),
+                });
+            }
+            let (key, value) = entry?;
+            let db_key = key.value();
+            let tree = TreeId(db_key[..32].try_into().expect("value keys start with a tree id"));
+            let key = &db_key[32..];
+            last = Some(db_key.to_vec());
+            if hyperchain_merkle::is_reserved_key(&tree, key) {
+                continue;
+            }
+            let value = value.value();
+            bytes += key.len() + value.len();
+            entries.push((tree, key.to_vec(), value.to_vec()));
+        }
+        Ok(ExportChunk {
+            entries,
+            next: None,
+        })
     }
 
     /// The roots `batch` would produce if committed on top of this snapshot, without writing
