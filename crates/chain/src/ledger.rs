@@ -101,8 +101,25 @@ struct Pending {
     execution: Arc<Execution>,
 }
 
+/// A finalized height and a read view of the state at it, served to joining nodes
+/// ([`Ledger::checkpoints`]).
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    /// The finalized height.
+    pub height: u64,
+    /// The state at it.
+    pub snapshot: Arc<Snapshot>,
+}
+
+/// How many checkpoints a ledger keeps (each pins its version of the state on disk).
+pub const KEPT_CHECKPOINTS: usize = 2;
+
+/// Checkpoint interval of a chain without epochs.
+const CHECKPOINT_WITHOUT_EPOCHS: u64 = 1024;
+
 #[derive(Debug)]
 struct Inner {
+    checkpoints: std::collections::VecDeque<Checkpoint>,
     tip_height: u64,
     tip: Digest,
     pending: HashMap<Digest, Pending>,
@@ -123,6 +140,7 @@ pub struct Ledger {
     index: Database,
     executor: Executor,
     genesis: Block,
+    checkpoint_every: u64,
     inner: Mutex<Inner>,
 }
 
@@ -147,10 +165,7 @@ impl Ledger {
             None => {
                 // The genesis state: the funded accounts and the supply.
                 let root = store.commit(&genesis.writes(), 0)?;
-                let mut block =
-                    Block::genesis(genesis.chain_id, genesis.timestamp_ms, Digest(root));
-                block.header.reshare = hyperchain_types::reshare_digest(genesis.reshare.as_deref());
-                block.reshare = genesis.reshare.clone();
+                let block = genesis_block(&genesis, Digest(root));
                 write_index(&index, &block, &[], &BTreeMap::new())?;
                 block
             }
@@ -166,11 +181,17 @@ impl Ledger {
                 "state root at height {tip_height} differs from the block's"
             )));
         }
+        let blocks_per_epoch = executor.registry().blocks_per_epoch;
         Ok(Ledger {
             store,
             index,
             executor,
             genesis: genesis_block,
+            checkpoint_every: if blocks_per_epoch == u64::MAX {
+                CHECKPOINT_WITHOUT_EPOCHS
+            } else {
+                (blocks_per_epoch / 2).max(1)
+            },
             inner: Mutex::new(Inner {
                 tip_height,
                 tip: tip_block.digest(),
@@ -178,8 +199,17 @@ impl Ledger {
                 seeds: BTreeMap::new(),
                 recent_seeds: BTreeMap::new(),
                 last_header: None,
+                checkpoints: std::collections::VecDeque::new(),
             }),
         })
+    }
+
+    /// The state checkpoints this ledger serves to joining nodes, oldest first: a read view of
+    /// the state at each finalized height that is a multiple of half an epoch (the epoch's
+    /// first and middle blocks: never past the middle, so a node starting there can still take
+    /// its part in that epoch's resharing), the newest [`KEPT_CHECKPOINTS`].
+    pub fn checkpoints(&self) -> Vec<Checkpoint> {
+        self.lock().checkpoints.iter().cloned().collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -514,6 +544,15 @@ impl Ledger {
         inner.tip_height = height;
         inner.tip = digest;
         inner.pending.retain(|_, p| p.height > height);
+        if height % self.checkpoint_every == 0 {
+            inner.checkpoints.push_back(Checkpoint {
+                height,
+                snapshot: Arc::new(self.store.snapshot()?),
+            });
+            while inner.checkpoints.len() > KEPT_CHECKPOINTS {
+                inner.checkpoints.pop_front();
+            }
+        }
         Ok(())
     }
 
@@ -595,6 +634,134 @@ fn read_block(index: &Database, height: u64) -> Result<Option<Block>, LedgerErro
     Block::decode(bytes::Bytes::copy_from_slice(raw.value()))
         .map(Some)
         .map_err(|e| LedgerError::Corrupt(format!("block {height}: {e}")))
+}
+
+/// The genesis block of `genesis`, whose state has root `state_root`.
+fn genesis_block(genesis: &Genesis, state_root: Digest) -> Block {
+    let mut block = Block::genesis(genesis.chain_id, genesis.timestamp_ms, state_root);
+    block.header.reshare = hyperchain_types::reshare_digest(genesis.reshare.as_deref());
+    block.reshare = genesis.reshare.clone();
+    block
+}
+
+/// Builds a ledger directory that starts at a synced checkpoint instead of the genesis: the
+/// state at finalized block `floor`, imported chunk by chunk ([`Snapshot::export`]'s), and
+/// checked against the block's state root before anything is put in place. The caller has
+/// verified `floor`'s finality; the import goes to a side directory renamed into place by
+/// [`StateImport::finish`], so a crash leaves no ledger (and the sync starts again).
+pub struct StateImport {
+    dir: std::path::PathBuf,
+    partial: std::path::PathBuf,
+    store: Store,
+    genesis: Block,
+    floor: Block,
+    entries: u64,
+}
+
+impl std::fmt::Debug for StateImport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateImport")
+            .field("dir", &self.dir)
+            .field("floor", &self.floor.header.height)
+            .field("entries", &self.entries)
+            .finish()
+    }
+}
+
+impl StateImport {
+    /// Starts importing into `dir` (which must hold no ledger) the state of `floor`, a
+    /// finalized block of the chain of `genesis`.
+    pub fn begin(dir: &Path, genesis: &Genesis, floor: Block) -> Result<StateImport, LedgerError> {
+        if dir.join(INDEX_FILE).exists() {
+            return Err(LedgerError::Corrupt(format!(
+                "{} already holds a ledger",
+                dir.display()
+            )));
+        }
+        if floor.header.chain_id != genesis.chain_id {
+            return Err(LedgerError::WrongChain {
+                expected: genesis.chain_id,
+                found: floor.header.chain_id,
+            });
+        }
+        let genesis_root = Store::in_memory()?.commit(&genesis.writes(), 0)?;
+        let mut partial = dir.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        if partial.exists() {
+            std::fs::remove_dir_all(&partial).map_err(|e| LedgerError::Index(e.into()))?;
+        }
+        std::fs::create_dir_all(&partial).map_err(|e| LedgerError::Index(e.into()))?;
+        Ok(StateImport {
+            dir: dir.to_path_buf(),
+            store: Store::open(partial.join(STATE_DIR))?,
+            partial,
+            genesis: genesis_block(genesis, Digest(genesis_root)),
+            floor,
+            entries: 0,
+        })
+    }
+
+    /// The block whose state is imported.
+    pub fn floor(&self) -> &Block {
+        &self.floor
+    }
+
+    /// Entries imported so far.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// Writes file `name` into the ledger directory being built (it lands with the ledger).
+    pub fn attach(&self, name: &str, bytes: &[u8]) -> Result<(), LedgerError> {
+        let path = self.partial.join(name);
+        std::fs::write(&path, bytes)
+            .and_then(|()| std::fs::File::open(&path)?.sync_all())
+            .map_err(|e| LedgerError::Index(e.into()))
+    }
+
+    /// Imports one chunk of `(tree, key, value)` entries.
+    pub fn add(&mut self, entries: &[(TreeId, Vec<u8>, Vec<u8>)]) -> Result<(), LedgerError> {
+        let mut batch = WriteBatch::new();
+        for (tree, key, value) in entries {
+            batch.put(*tree, key.clone(), value.clone());
+        }
+        self.store.commit(&batch, self.floor.header.height)?;
+        self.entries += entries.len() as u64;
+        Ok(())
+    }
+
+    /// Checks the imported state against the floor's state root and puts the ledger in place
+    /// (the genesis block, the floor block and, if known, the seed of the floor's round, which
+    /// a block on it reveals). A state that does not match is discarded.
+    pub fn finish(self, floor_seed: Option<(Round, [u8; 48])>) -> Result<(), LedgerError> {
+        let root = Digest(self.store.root()?);
+        if root != self.floor.header.state_root {
+            let _ = std::fs::remove_dir_all(&self.partial);
+            return Err(LedgerError::Corrupt(format!(
+                "the synced state's root {root} is not block {}'s {}",
+                self.floor.header.height, self.floor.header.state_root
+            )));
+        }
+        drop(self.store);
+        let index = Database::create(self.partial.join(INDEX_FILE)).map_err(db)?;
+        write_index(&index, &self.genesis, &[], &BTreeMap::new())?;
+        let seeds = floor_seed
+            .map(|(round, signature)| (round, signature.to_vec()))
+            .into_iter()
+            .collect();
+        write_index(&index, &self.floor, &[], &seeds)?;
+        drop(index);
+        if let Some(parent) = self.dir.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| LedgerError::Index(e.into()))?;
+        }
+        if self.dir.exists() {
+            // An empty directory (a fresh data directory's): replaced.
+            std::fs::remove_dir(&self.dir).map_err(|e| LedgerError::Index(e.into()))?;
+        }
+        std::fs::rename(&self.partial, &self.dir).map_err(|e| LedgerError::Index(e.into()))?;
+        Ok(())
+    }
 }
 
 fn write_index(

@@ -29,6 +29,7 @@ pub mod relay;
 pub mod runner;
 #[cfg(feature = "testkit")]
 pub mod simnet;
+pub mod statesync;
 
 // The state-transition function lives in `hyperchain-stf` (no database, network or runtime, so
 // an enclave can link it); the node re-exports it under the paths it always had.

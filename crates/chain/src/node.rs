@@ -82,6 +82,9 @@ pub struct Keys {
     pub group_key: hyperchain_types::consensus::GroupPublicKey,
     /// Blocks per epoch (the genesis's).
     pub blocks_per_epoch: std::num::NonZeroU64,
+    /// Where a node whose ledger was synced from a checkpoint starts (its ledger directory's
+    /// [`crate::statesync::SYNC_FILE`]); none for a node that has every block from genesis.
+    pub synced: Option<crate::statesync::SyncedStart>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -228,7 +231,12 @@ where
                 keys.group_key,
             )),
             epocher: epocher.clone(),
-            start: marshal::Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
+            // A synced node starts at its floor (a floor its durable progress passed is
+            // ignored); every other node at genesis.
+            start: match &keys.synced {
+                Some(synced) => marshal::Start::Floor(synced.floor.clone()),
+                None => marshal::Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
+            },
             partition_prefix: format!("{prefix}-marshal"),
             mailbox_size,
             view_retention: ViewDelta::new(10),
@@ -254,7 +262,23 @@ where
     }
     let schemes = crate::epochs::EpochSchemes::new();
     let (fence, gate) = Fence::new();
-    let state_sync = commonware_glue::dkg::state_sync::Plan::disabled();
+    // The resharing and the orchestrator enter a synced node's floor epoch from its public
+    // material (the node has no boundary block of it); glue drops the record once the node's
+    // finalized blocks are past that epoch.
+    let state_sync = commonware_glue::dkg::state_sync::Plan::init(
+        context.child("state_sync"),
+        commonware_glue::dkg::state_sync::Config {
+            partition_prefix: format!("{prefix}-state-sync"),
+            max_participants: std::num::NonZeroU32::new(crate::block::MAX_RESHARE_PARTICIPANTS)
+                .expect("positive"),
+            max_supported_mode:
+                commonware_cryptography::bls12381::primitives::sharing::ModeVersion::v0(),
+        },
+        keys.synced
+            .as_ref()
+            .map(crate::statesync::SyncedStart::glue),
+    )
+    .await;
     let (reshare_actor, reshare_mailbox) = reshare::Actor::new(
         context.child("reshare"),
         reshare::Config {

@@ -61,6 +61,9 @@ pub enum RunError {
     /// The secret store cannot be opened.
     #[error("cannot open the secret store: {0}")]
     Secrets(String),
+    /// The record of a state sync is unreadable.
+    #[error(transparent)]
+    Sync(#[from] crate::statesync::SyncError),
     /// The ledger could not be opened.
     #[error("ledger: {0}")]
     Ledger(#[from] LedgerError),
@@ -284,6 +287,13 @@ where
     )?);
     let (tip, digest) = ledger.tip();
     info!(chain = %spec.name, chain_id = %spec.chain_id, height = tip, %digest, "ledger opened");
+    let synced = crate::statesync::SyncedStart::load(&config.data_dir.join(LEDGER_DIR))?;
+    if let Some(start) = &synced {
+        info!(
+            epoch = start.info.epoch.get(),
+            "this node was synced from a checkpoint: it holds blocks from there on"
+        );
+    }
     let receipts_ledger = ledger.clone();
     let mempool = Arc::new(
         Mempool::with_signatures(
@@ -364,6 +374,7 @@ where
                 group_key: *spec.group_public_key(),
                 blocks_per_epoch: std::num::NonZeroU64::new(spec.blocks_per_epoch)
                     .expect("a validated genesis has a positive epoch length"),
+                synced,
             },
             ledger,
             mempool,

@@ -153,6 +153,7 @@ impl Testnet {
             secrets: crate::ceremony::FileSecretStore::open(secrets).expect("secret store"),
             group_key: *self.polynomial.public(),
             blocks_per_epoch: self.blocks_per_epoch,
+            synced: None,
         }
     }
 
@@ -220,6 +221,7 @@ impl Testnet {
             secrets: crate::ceremony::FileSecretStore::open(secrets).expect("secret store"),
             group_key: *self.polynomial.public(),
             blocks_per_epoch: self.blocks_per_epoch,
+            synced: None,
         }
     }
 
@@ -266,6 +268,16 @@ pub fn open_ledger(
     genesis: &TestnetGenesis,
     registry: RegistryConfig,
 ) -> Arc<Ledger> {
+    let (genesis, executor) = ledger_parts(chain_id, engine, genesis, registry);
+    Arc::new(Ledger::open(dir, genesis, executor).expect("ledger"))
+}
+
+fn ledger_parts(
+    chain_id: Digest,
+    engine: Engine,
+    genesis: &TestnetGenesis,
+    registry: RegistryConfig,
+) -> (Genesis, Executor) {
     let group = genesis.group;
     let registry = RegistryConfig {
         blocks_per_epoch: genesis.blocks_per_epoch,
@@ -279,7 +291,30 @@ pub fn open_ledger(
     let executor = Executor::new(engine, chain_id)
         .with_registry(registry)
         .with_seed_verifier(LightClient::new(chain_id, group));
-    Arc::new(Ledger::open(dir, genesis, executor).expect("ledger"))
+    (genesis, executor)
+}
+
+/// A joining node's ledger in `dir`, synced from `source`'s newest checkpoint (as
+/// `hyperchain node --sync-from` does over RPC), and where it starts.
+pub async fn sync_ledger(
+    dir: &Path,
+    chain_id: Digest,
+    engine: Engine,
+    genesis: &TestnetGenesis,
+    source: &crate::statesync::LedgerSource,
+) -> Result<(Arc<Ledger>, crate::statesync::SyncedStart), crate::statesync::SyncError> {
+    let light = LightClient::new(chain_id, genesis.group);
+    let (genesis, executor) = ledger_parts(chain_id, engine, genesis, RegistryConfig::default());
+    let start = crate::statesync::sync(
+        source,
+        dir,
+        &genesis,
+        &light,
+        source.blocks_per_epoch,
+        |_, _| {},
+    )
+    .await?;
+    Ok((Arc::new(Ledger::open(dir, genesis, executor)?), start))
 }
 
 /// Runs validator `index` (its `incarnation`-th start) in its own task: aborting the handle

@@ -468,14 +468,17 @@ fn the_key_is_reshared_at_every_epoch_boundary() {
             .with_epochs(L);
         let genesis = net.genesis();
         let ledgers: Vec<Arc<Ledger>> = dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
+        let keys: Vec<_> = (0..4)
+            .map(|i| net.keys(i, &dirs[i].join("secrets")))
+            .collect();
         let mut marshals = Vec::new();
-        for i in 0..4 {
+        for (i, keys) in keys.into_iter().enumerate() {
             let (_, marshal) = simnet::spawn_validator(
                 &context,
                 &net.oracle,
                 i,
                 0,
-                net.keys(i, &dirs[i].join("secrets")),
+                keys,
                 ledgers[i].clone(),
                 Arc::new(Mempool::new(chain_id(), 1_000)),
             );
@@ -748,6 +751,201 @@ fn many_epochs_reshare_the_key_every_time() {
             simulated.as_secs_f64(),
             started.elapsed().as_secs_f64()
         );
+    });
+}
+
+/// A validator joins by state sync (epochs of 30 blocks): governance admits a fifth node in
+/// epoch 0; in epoch 1 — once the validators' peer sets name it — it takes validator 0's newest
+/// checkpoint (an epoch's first or middle block), checks its finality and the previous
+/// epoch's output against the genesis group key, imports the state and checks its root, and
+/// starts from there: it holds no block below the checkpoint, is dealt its share in epoch 2's
+/// resharing, signs from epoch 3, and finalizes the same blocks as everyone. A source whose
+/// checkpoint does not verify is refused and leaves nothing behind.
+#[test]
+fn a_validator_joins_by_state_sync() {
+    use commonware_cryptography::Signer as _;
+    use hyperchain_chain::statesync::{LedgerSource, SyncError};
+    use hyperchain_types::{GovernanceAction, Payload as Tx, Transaction};
+    const L: u64 = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = (0..5).map(|i| dir.path().join(format!("v{i}"))).collect();
+    let cfg = deterministic::Config::new()
+        .with_seed(13)
+        .with_timeout(Some(Duration::from_secs(3_000)));
+    deterministic::Runner::new(cfg).start(|mut context| async move {
+        let net = Testnet::new(&mut context, 4, &good_link())
+            .await
+            .with_epochs(L);
+        let genesis = net.genesis();
+        let mut ledgers: Vec<Arc<Ledger>> =
+            dirs[..4].iter().map(|d| open_ledger(d, &genesis)).collect();
+        let mempool = Arc::new(Mempool::new(chain_id(), 1_000));
+        let mut joiner_keys = net.joiner(78, &good_link(), &dirs[4].join("secrets")).await;
+        let joiner_identity = joiner_keys.identity.clone();
+        let joiner = hyperchain_types::SenderKey::from(joiner_identity.public_key()).0;
+        let keys: Vec<_> = (0..4)
+            .map(|i| net.keys(i, &dirs[i].join("secrets")))
+            .collect();
+        let identities: Vec<_> = keys.iter().map(|k| k.identity.clone()).collect();
+        let mut marshals = Vec::new();
+        for (i, keys) in keys.into_iter().enumerate() {
+            let (_, marshal) = simnet::spawn_validator(
+                &context,
+                &net.oracle,
+                i,
+                0,
+                keys,
+                ledgers[i].clone(),
+                if i == 0 {
+                    mempool.clone()
+                } else {
+                    Arc::new(Mempool::new(chain_id(), 1_000))
+                },
+            );
+            marshals.push(marshal);
+        }
+        let genesis_validators: Vec<usize> = (0..4).collect();
+        wait_for(&context, &ledgers, &genesis_validators, 1).await;
+
+        // The joiner announces itself; validators 0, 1 and 2 admit it.
+        let tx = |signer: &commonware_cryptography::ed25519::PrivateKey, nonce, payload| {
+            Transaction {
+                chain_id: chain_id(),
+                sender: signer.public_key().into(),
+                nonce,
+                fee: hyperchain_types::Fee::NONE,
+                payload,
+            }
+            .sign(signer)
+        };
+        let announce = tx(
+            &joiner_identity,
+            0,
+            Tx::AnnounceValidator {
+                address: "127.0.0.1:7078".into(),
+            },
+        );
+        let announced = announce.id();
+        mempool.submit(announce, 0).unwrap();
+        until_included(&context, &ledgers[0], announced).await;
+        let admit = tx(
+            &identities[0],
+            0,
+            Tx::Propose(GovernanceAction::AdmitValidator { public_key: joiner }),
+        );
+        let admit_id = admit.id();
+        mempool.submit(admit, 0).unwrap();
+        until_included(&context, &ledgers[0], admit_id).await;
+        let mut last = admit_id;
+        for v in [1, 2] {
+            let approval = tx(&identities[v], 0, Tx::Approve { proposal: admit_id });
+            last = approval.id();
+            mempool.submit(approval, 0).unwrap();
+        }
+        until_included(&context, &ledgers[0], last).await;
+        let decided = ledgers[0].tip().0;
+        assert!(
+            decided < L / 2,
+            "decided in epoch 0's first half ({decided})"
+        );
+
+        // In epoch 1, after its middle block: validator 0's newest checkpoint is that block.
+        wait_for(&context, &ledgers, &genesis_validators, L + L / 2 + 2).await;
+        let source = LedgerSource {
+            ledger: ledgers[0].clone(),
+            marshal: marshals.remove(0).await.unwrap(),
+            blocks_per_epoch: L,
+        };
+
+        // A source serving another chain's certificates is refused; nothing is kept.
+        let other = Testnet::new(&mut context, 4, &good_link()).await.genesis();
+        let refused = simnet::sync_ledger(
+            &dirs[4].join("ledger"),
+            chain_id(),
+            engine(),
+            &other,
+            &source,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(refused, SyncError::Invalid(_)), "{refused}");
+        assert!(!dirs[4].join("ledger").exists());
+
+        let (ledger, start) = simnet::sync_ledger(
+            &dirs[4].join("ledger"),
+            chain_id(),
+            engine(),
+            &genesis,
+            &source,
+        )
+        .await
+        .unwrap();
+        let floor = ledger.tip().0;
+        assert_eq!(floor, L + L / 2, "the checkpoint at epoch 1's middle block");
+        assert_eq!(start.info.epoch.get(), 1);
+        assert!(
+            ledger.block(1).unwrap().is_none(),
+            "no block below the floor"
+        );
+        assert_eq!(
+            ledger.state_root().unwrap(),
+            ledgers[0].block(floor).unwrap().unwrap().header.state_root
+        );
+        joiner_keys.synced = Some(start);
+        ledgers.push(ledger);
+        let (_joiner, joiner_marshal) = simnet::spawn_validator(
+            &context,
+            &net.oracle,
+            4,
+            0,
+            joiner_keys,
+            ledgers[4].clone(),
+            Arc::new(Mempool::new(chain_id(), 1_000)),
+        );
+
+        // Three boundaries after the decision's epoch the joiner signs; its blocks from the
+        // floor on are everyone's.
+        let target = 3 * L + L / 2;
+        let all: Vec<usize> = (0..5).collect();
+        wait_for(&context, &ledgers, &all, target).await;
+        let state = ledgers[4].snapshot().unwrap();
+        let (epoch, active) = hyperchain_chain::validators::active(&state)
+            .unwrap()
+            .unwrap();
+        assert_eq!(epoch, 3);
+        assert!(active.contains(&joiner), "the synced joiner signs");
+        // Its marshal started at the floor: it never fetched the blocks below.
+        let joiner_marshal = joiner_marshal.await.unwrap();
+        for height in [1, floor - 1] {
+            let below = commonware_consensus::types::Height::new(height);
+            assert!(
+                joiner_marshal.get_finalization(below).await.is_none(),
+                "{height}"
+            );
+        }
+        assert!(
+            joiner_marshal
+                .get_finalization(commonware_consensus::types::Height::new(floor + 1))
+                .await
+                .is_some()
+        );
+        for height in floor..=target {
+            assert_eq!(
+                ledgers[4].block(height).unwrap().unwrap().digest(),
+                ledgers[1].block(height).unwrap().unwrap().digest(),
+                "height {height}"
+            );
+        }
+        let genesis_ledgers: Vec<&Arc<Ledger>> = ledgers[..4].iter().collect();
+        let dealt = reshared(&genesis_ledgers, target, L, &genesis.group)
+            .iter()
+            .any(|info| {
+                info.output
+                    .players()
+                    .position(&joiner_identity.public_key())
+                    .is_some()
+            });
+        assert!(dealt, "a resharing dealt the synced joiner a share");
     });
 }
 

@@ -520,7 +520,11 @@ impl Snapshot {
             }
             let (key, value) = entry?;
             let db_key = key.value();
-            let tree = TreeId(db_key[..32].try_into().expect("value keys start with a tree id"));
+            let tree = TreeId(
+                db_key[..32]
+                    .try_into()
+                    .expect("value keys start with a tree id"),
+            );
             let key = &db_key[32..];
             last = Some(db_key.to_vec());
             if hyperchain_merkle::is_reserved_key(&tree, key) {

@@ -319,7 +319,12 @@ fn an_exported_state_rebuilds_the_same_root() {
     let snapshot = source.snapshot().unwrap();
     let root = snapshot.root().unwrap();
 
-    for (max_entries, max_bytes) in [(1, usize::MAX), (7, usize::MAX), (1000, 64), (1000, 1 << 20)] {
+    for (max_entries, max_bytes) in [
+        (1, usize::MAX),
+        (7, usize::MAX),
+        (1000, 64),
+        (1000, 1 << 20),
+    ] {
         let target = Store::in_memory().unwrap();
         let (mut cursor, mut chunks, mut exported) = (None, 0, 0);
         loop {
@@ -329,7 +334,10 @@ fn an_exported_state_rebuilds_the_same_root() {
             assert!(chunk.entries.len() <= max_entries);
             let mut batch = WriteBatch::new();
             for (tree, key, value) in &chunk.entries {
-                assert!(!tree.is_root() || !key.starts_with(b"\x00tree/"), "no links");
+                assert!(
+                    !tree.is_root() || !key.starts_with(b"\x00tree/"),
+                    "no links"
+                );
                 batch.put(*tree, key.clone(), value.clone());
             }
             exported += chunk.entries.len();
