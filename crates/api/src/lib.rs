@@ -484,6 +484,51 @@ impl QueryResponse {
     }
 }
 
+/// `GET /sync/checkpoint`: the newest state checkpoint a node serves to joining nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointView {
+    /// The checkpoint's height (an epoch's first or middle block).
+    pub height: u64,
+    /// The block, encoded.
+    pub block: Hex,
+    /// Its finalization certificate, encoded.
+    pub finalization: Hex,
+    /// Past epoch 0: the previous epoch's last block (it carries this epoch's key-generation
+    /// output and validators) with its finalization.
+    pub boundary: Option<BoundaryView>,
+}
+
+/// A finalized block and its certificate, encoded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundaryView {
+    /// The block.
+    pub block: Hex,
+    /// Its finalization certificate.
+    pub finalization: Hex,
+}
+
+/// `GET /sync/state/{height}`: a chunk of the state at a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChunkView {
+    /// The checkpoint's height.
+    pub height: u64,
+    /// Entries in storage order (tree, then key), sub-tree links left out.
+    pub entries: Vec<StateEntryView>,
+    /// The `after` of the next chunk; none after the last.
+    pub next: Option<Hex>,
+}
+
+/// One state entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateEntryView {
+    /// The tree (32 bytes; zeros for the root tree).
+    pub tree: Hex,
+    /// The key.
+    pub key: Hex,
+    /// The value.
+    pub value: Hex,
+}
+
 /// `GET /state/proof` response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofResponse {

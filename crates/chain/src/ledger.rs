@@ -544,7 +544,7 @@ impl Ledger {
         inner.tip_height = height;
         inner.tip = digest;
         inner.pending.retain(|_, p| p.height > height);
-        if height % self.checkpoint_every == 0 {
+        if height.is_multiple_of(self.checkpoint_every) {
             inner.checkpoints.push_back(Checkpoint {
                 height,
                 snapshot: Arc::new(self.store.snapshot()?),

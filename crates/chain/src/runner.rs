@@ -197,6 +197,44 @@ async fn report_progress<E: Clock>(clock: E, ledger: Arc<Ledger>, status: Arc<St
     }
 }
 
+/// What a validator's ledger starts from: the genesis state and block, which carries epoch 0's
+/// key-generation output.
+pub fn ledger_genesis(spec: &crate::genesis::ChainSpec) -> crate::genesis::Genesis {
+    crate::genesis::Genesis {
+        reshare: Some(crate::block::genesis_epoch_info(spec)),
+        ..spec.ledger_genesis()
+    }
+}
+
+/// Syncs the validator's ledger (which must not exist yet) from `source`'s newest checkpoint
+/// instead of replaying the chain from genesis ([`crate::statesync`]); `progress` hears the
+/// checkpoint's height and the entries imported after each chunk.
+pub async fn sync_ledger(
+    setup: &ValidatorSetup,
+    source: &impl crate::statesync::SyncSource,
+    progress: impl FnMut(u64, u64),
+) -> Result<crate::statesync::SyncedStart, crate::statesync::SyncError> {
+    crate::statesync::sync(
+        source,
+        &setup.config.data_dir.join(LEDGER_DIR),
+        &ledger_genesis(&setup.spec),
+        &crate::light::LightClient::from_spec(&setup.spec),
+        setup.spec.blocks_per_epoch,
+        progress,
+    )
+    .await
+}
+
+/// Whether the validator's data directory already holds a ledger.
+pub fn has_ledger(setup: &ValidatorSetup) -> bool {
+    setup
+        .config
+        .data_dir
+        .join(LEDGER_DIR)
+        .join(crate::ledger::INDEX_FILE)
+        .exists()
+}
+
 /// Resolves on SIGINT or SIGTERM, naming the signal.
 async fn shutdown_signal(
     mut interrupt: ::tokio::signal::unix::Signal,
@@ -274,10 +312,7 @@ where
     }
     let engine =
         Engine::new(EngineConfig::default()).map_err(|e| RunError::Engine(e.to_string()))?;
-    let genesis = crate::genesis::Genesis {
-        reshare: Some(crate::block::genesis_epoch_info(&spec)),
-        ..spec.ledger_genesis()
-    };
+    let genesis = ledger_genesis(&spec);
     let ledger = Arc::new(Ledger::open(
         &config.data_dir.join(LEDGER_DIR),
         genesis,

@@ -53,6 +53,13 @@ enum Command {
         /// The validator configuration (written by `hyperchain genesis init`).
         #[arg(long, required = true)]
         config: Option<std::path::PathBuf>,
+        /// A node of the chain whose RPC serves state checkpoints (http://HOST:PORT): on its
+        /// first start (no ledger in the data directory yet) this node takes that node's
+        /// newest checkpoint — its finality, its epoch's validators and the state's root all
+        /// checked against the genesis — instead of replaying every block from genesis.
+        /// Ignored once the node has a ledger.
+        #[arg(long, value_name = "URL")]
+        sync_from: Option<String>,
         #[command(subcommand)]
         action: Option<registry::NodeAction>,
     },
@@ -168,8 +175,9 @@ fn main() {
         } => registry::node(action),
         Command::Node {
             config: Some(config),
+            sync_from,
             action: None,
-        } => node::run(&config),
+        } => node::run(&config, sync_from.as_deref()),
         Command::Node { .. } => Err(anyhow::anyhow!(
             "give --config FILE to run a validator, or a subcommand (see --help)"
         )),

@@ -7,8 +7,15 @@ use hyperchain_rpc::{RpcContext, serve};
 use std::path::Path;
 use std::sync::Arc;
 
-pub fn run(config: &Path) -> Result<()> {
+pub fn run(config: &Path, sync_from: Option<&str>) -> Result<()> {
     let setup = ValidatorSetup::load(config)?;
+    if let Some(url) = sync_from {
+        if hyperchain_chain::runner::has_ledger(&setup) {
+            tracing::info!("the node has a ledger already: --sync-from is not needed and ignored");
+        } else {
+            sync(&setup, url)?;
+        }
+    }
     // Bound before consensus starts, so that a taken port fails the start with a reason.
     let rpc = std::net::TcpListener::bind(setup.config.rpc_listen)
         .with_context(|| format!("cannot listen for RPC on {}", setup.config.rpc_listen))?;
@@ -35,5 +42,36 @@ pub fn run(config: &Path) -> Result<()> {
             }
         });
     })?;
+    Ok(())
+}
+
+/// Syncs the node's ledger from the checkpoint the node at `url` serves.
+fn sync(setup: &ValidatorSetup, url: &str) -> Result<()> {
+    let source = hyperchain_rpc::RpcSyncSource(
+        hyperchain_rpc::Client::new(url).with_context(|| format!("--sync-from {url}"))?,
+    );
+    tracing::info!(source = url, "syncing the state from a checkpoint");
+    let started = std::time::Instant::now();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut reported = 0;
+    let start = runtime
+        .block_on(hyperchain_chain::runner::sync_ledger(
+            setup,
+            &source,
+            |height, entries| {
+                if entries >= reported + 10_000 || reported == 0 {
+                    tracing::info!(checkpoint = height, entries, "importing the state");
+                    reported = entries.max(1);
+                }
+            },
+        ))
+        .with_context(|| format!("state sync from {url} failed; nothing was kept"))?;
+    tracing::info!(
+        epoch = start.info.epoch.get(),
+        seconds = started.elapsed().as_secs_f64(),
+        "state synced and checked against the certified header; starting from it"
+    );
     Ok(())
 }

@@ -646,6 +646,11 @@ mod chain {
 
         /// `hyperchain node` configured by `vdir/config.json`, its data in `vdir/data`.
         fn start_in(vdir: PathBuf) -> Node {
+            Node::start_with(vdir, &[])
+        }
+
+        /// [`Node::start_in`] with more arguments.
+        fn start_with(vdir: PathBuf, args: &[&str]) -> Node {
             let log = vdir.join("node.log");
             let out = std::fs::OpenOptions::new()
                 .create(true)
@@ -657,6 +662,7 @@ mod chain {
                 .arg("node")
                 .arg("--config")
                 .arg(&config)
+                .args(args)
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().unwrap())
                 .stderr(out)
@@ -839,7 +845,6 @@ mod chain {
             ],
         ));
         assert_eq!(announced["outcome"]["kind"], "accepted", "{announced}");
-        nodes.0.push(Node::start_in(d.join("joiner")));
 
         // Governance admits it and removes validator 3.
         let leaver_pk = init["validators"][3]["public_key"].as_str().unwrap();
@@ -851,7 +856,22 @@ mod chain {
         // It signs three boundaries after the deciding epoch (four after its middle block).
         let effective = decided / EPOCH + if decided % EPOCH < EPOCH / 2 { 3 } else { 4 };
         let target = effective * EPOCH + 3;
-        for boundary in 1..=effective {
+
+        // In epoch 1 (the validators' peer sets name it from then on), the newcomer starts
+        // from validator 1's newest checkpoint instead of replaying the chain.
+        wait_until_for(&mut nodes.0, "epoch 1", TIMEOUT * 2, |n| {
+            n.iter().all(|n| n.height() > EPOCH)
+        });
+        nodes
+            .0
+            .push(Node::start_with(d.join("joiner"), &["--sync-from", &rpc1]));
+        wait_until(&mut nodes.0, "the newcomer to sync", |n| {
+            n[4].height() >= EPOCH
+        });
+        let log = std::fs::read_to_string(&nodes.0[4].log).unwrap();
+        assert!(log.contains("state synced"), "{log}");
+        let floor = nodes.0[4].height();
+        for boundary in 2..=effective {
             wait_until_for(
                 &mut nodes.0,
                 &format!("epoch {boundary}"),
@@ -877,7 +897,7 @@ mod chain {
         assert!(!active.contains(&leaver_pk), "{sets}");
         for epoch in 0..effective {
             let last = http_get(
-                &nodes.0[4].config,
+                &nodes.0[1].config,
                 &format!("/block/{}", (epoch + 1) * EPOCH - 1),
             );
             assert!(
@@ -885,6 +905,14 @@ mod chain {
                 "epoch {epoch}'s last block: {last}"
             );
         }
+        // The newcomer holds blocks from its checkpoint on, not before.
+        let (joiner_status, _) = http_status(&nodes.0[4].config, "/block/1");
+        assert_eq!(joiner_status, 404);
+        let at_floor = http_get(&nodes.0[4].config, &format!("/block/{floor}"));
+        assert_eq!(
+            at_floor["digest"],
+            http_get(&nodes.0[1].config, &format!("/block/{floor}"))["digest"]
+        );
 
         // Validators 0 and 3 stop: the newcomer's share is needed for a quorum, and the chain
         // goes on. What they finalized is in everyone's chain.
@@ -1004,6 +1032,24 @@ mod chain {
                 );
             }
         }
+    }
+
+    /// A GET to the RPC server of the validator configured by `config`: the status code and
+    /// the body.
+    fn http_status(config: &Path, path: &str) -> (u16, String) {
+        use std::io::{Read as _, Write as _};
+        let setup = hyperchain_chain::config::ValidatorSetup::load(config).unwrap();
+        let mut stream = std::net::TcpStream::connect(setup.config.rpc_listen).unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let code = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (code, body.to_string())
     }
 
     /// A GET to the RPC server of the validator configured by `config` (plain HTTP/1.0).

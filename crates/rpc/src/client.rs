@@ -290,6 +290,25 @@ impl Client {
         Ok(block)
     }
 
+    /// The newest state checkpoint the node serves (`GET /sync/checkpoint`); unverified: a
+    /// joiner checks it with [`hyperchain_chain::statesync::verify_offer`].
+    pub async fn sync_checkpoint(&self) -> Result<crate::api::CheckpointView, ClientError> {
+        self.get("/sync/checkpoint").await
+    }
+
+    /// A chunk of the state at checkpoint `height` (`GET /sync/state/{height}`).
+    pub async fn sync_state(
+        &self,
+        height: u64,
+        after: Option<&[u8]>,
+    ) -> Result<crate::api::StateChunkView, ClientError> {
+        let path = match after {
+            Some(after) => format!("/sync/state/{height}?after={}", hex::encode(after)),
+            None => format!("/sync/state/{height}"),
+        };
+        self.get(&path).await
+    }
+
     /// The finalized block at `height` with its transactions, if any: the block is checked
     /// as by [`Client::block`], each transaction decoded within the protocol's bounds, and
     /// their ids against the block's ids and its header's tx root.
@@ -734,5 +753,60 @@ impl ClientError {
             ClientError::Api { status, .. } => StatusCode::from_u16(*status).ok(),
             _ => None,
         }
+    }
+}
+
+/// A node's RPC as a state-sync source (`hyperchain node --sync-from URL`): trusted for
+/// liveness only; what it serves is verified ([`hyperchain_chain::statesync`]).
+#[derive(Clone, Debug)]
+pub struct RpcSyncSource(pub Client);
+
+impl hyperchain_chain::statesync::SyncSource for RpcSyncSource {
+    async fn checkpoint(
+        &self,
+    ) -> Result<hyperchain_chain::statesync::CheckpointOffer, hyperchain_chain::statesync::SyncError>
+    {
+        let view = self
+            .0
+            .sync_checkpoint()
+            .await
+            .map_err(|e| hyperchain_chain::statesync::SyncError::Source(e.to_string()))?;
+        Ok(hyperchain_chain::statesync::CheckpointOffer {
+            block: view.block.0,
+            finalization: view.finalization.0,
+            boundary: view.boundary.map(|b| (b.block.0, b.finalization.0)),
+        })
+    }
+
+    async fn chunk(
+        &self,
+        height: u64,
+        after: Option<hyperchain_state::ExportCursor>,
+    ) -> Result<hyperchain_state::ExportChunk, hyperchain_chain::statesync::SyncError> {
+        use hyperchain_chain::statesync::SyncError;
+        let view = self
+            .0
+            .sync_state(height, after.as_ref().map(|c| c.0.as_slice()))
+            .await
+            .map_err(|e| SyncError::Source(e.to_string()))?;
+        if view.height != height {
+            return Err(SyncError::Source(format!(
+                "asked for checkpoint {height}, got {}",
+                view.height
+            )));
+        }
+        let mut entries = Vec::with_capacity(view.entries.len());
+        for entry in view.entries {
+            let tree: [u8; 32] = entry
+                .tree
+                .0
+                .try_into()
+                .map_err(|_| SyncError::Source("a tree id is not 32 bytes".into()))?;
+            entries.push((TreeId(tree), entry.key.0, entry.value.0));
+        }
+        Ok(hyperchain_state::ExportChunk {
+            entries,
+            next: view.next.map(|n| hyperchain_state::ExportCursor(n.0)),
+        })
     }
 }

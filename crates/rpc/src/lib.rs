@@ -20,5 +20,5 @@ pub mod query;
 pub mod server;
 
 pub use certificates::{FinalityCertificates, MarshalMailbox, NoCertificates};
-pub use client::{Client, ClientError, ProvenValue};
+pub use client::{Client, ClientError, ProvenValue, RpcSyncSource};
 pub use server::{RpcConfig, RpcContext, router, serve, serve_with_shutdown};

@@ -6,12 +6,12 @@
 
 use crate::answer::{self, AnswerError, JobsQuery};
 use crate::api::{
-    AccountResponse, BlockTxsResponse, BlockView, BlocksResponse, ComputeFetchRequest,
-    ComputeFetchResponse, ErrorBody, FeesResponse, Hex, JobView, JobsResponse, LaneView,
-    MAX_SUBMIT_BATCH, MembershipResponse, NodeView, NodesResponse, NonceResponse, PreviewView,
-    ProofResponse, ProposalView, ProposalsView, QueryRequest, QueryResponse, StatusResponse,
-    SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse, SubmitResult,
-    TokenView, TxStatus, parse_hex,
+    AccountResponse, BlockTxsResponse, BlockView, BlocksResponse, BoundaryView, CheckpointView,
+    ComputeFetchRequest, ComputeFetchResponse, ErrorBody, FeesResponse, Hex, JobView, JobsResponse,
+    LaneView, MAX_SUBMIT_BATCH, MembershipResponse, NodeView, NodesResponse, NonceResponse,
+    PreviewView, ProofResponse, ProposalView, ProposalsView, QueryRequest, QueryResponse,
+    StateChunkView, StateEntryView, StatusResponse, SubmitBatchRequest, SubmitBatchResponse,
+    SubmitRequest, SubmitResponse, SubmitResult, TokenView, TxStatus, parse_hex,
 };
 use crate::certificates::FinalityCertificates;
 use crate::query::{QueryContext, QueryError, query};
@@ -20,7 +20,7 @@ use axum::http::{StatusCode, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use commonware_codec::{DecodeExt as _, Encode as _};
+use commonware_codec::{Copying, DecodeExt as _, Encode as _};
 use hyperchain_chain::ledger::Ledger;
 use hyperchain_chain::mempool::{Mempool, MempoolError};
 use hyperchain_chain::{lanes, registry};
@@ -174,6 +174,8 @@ fn routes(
         .route("/blocks/subscribe", get(subscribe))
         .route("/query", post(query_contract))
         .route("/state/proof", get(state_proof))
+        .route("/sync/checkpoint", get(sync_checkpoint))
+        .route("/sync/state/{height}", get(sync_state))
         .route("/status", get(status))
         .route("/account/{address}/nonce", get(nonce))
         .route("/account/{address}", get(account))
@@ -777,6 +779,81 @@ async fn state_proof(
         proof: Hex(proof.encode()),
         state_root: Digest(snapshot.root().map_err(ApiError::internal)?),
         height: block.header.height,
+    }))
+}
+
+/// The newest state checkpoint this node serves to joining nodes (`GET /sync/checkpoint`).
+async fn sync_checkpoint(State(shared): Ctx) -> ApiResult<Json<CheckpointView>> {
+    let ledger = &shared.ctx.ledger;
+    let blocks_per_epoch = ledger.executor().registry().blocks_per_epoch;
+    let certificates = shared.ctx.certificates.clone();
+    let offer = hyperchain_chain::statesync::offer(ledger, blocks_per_epoch, |height| {
+        let certificates = certificates.clone();
+        async move { certificates.finalization(height).await }
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .ok_or_else(|| {
+        ApiError::not_found(
+            "no checkpoint yet: a node keeps one from each epoch's first and middle blocks",
+        )
+    })?;
+    let height = Block::decode(Copying(offer.block.as_slice()))
+        .map_err(ApiError::internal)?
+        .header
+        .height;
+    Ok(Json(CheckpointView {
+        height,
+        block: Hex(offer.block),
+        finalization: Hex(offer.finalization),
+        boundary: offer.boundary.map(|(block, finalization)| BoundaryView {
+            block: Hex(block),
+            finalization: Hex(finalization),
+        }),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncStateParams {
+    after: Option<String>,
+}
+
+/// A chunk of the state at checkpoint `height` (`GET /sync/state/{height}?after=HEX`).
+async fn sync_state(
+    State(shared): Ctx,
+    Segment(height): Segment,
+    Params(params): Params<SyncStateParams>,
+) -> ApiResult<Json<StateChunkView>> {
+    let height: u64 = height
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("bad height `{}`", clip(&height))))?;
+    let after = match params.after.as_deref() {
+        None => None,
+        Some(hex) => Some(hyperchain_state::ExportCursor(
+            parse_hex(hex).map_err(|e| ApiError::bad_request(format!("bad after: {e}")))?,
+        )),
+    };
+    let ledger = shared.ctx.ledger.clone();
+    // Reading a chunk is disk work: off the async workers.
+    let chunk = tokio::task::spawn_blocking(move || {
+        hyperchain_chain::statesync::chunk(&ledger, height, after.as_ref())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::not_found(e.to_string()))?;
+    Ok(Json(StateChunkView {
+        height,
+        entries: chunk
+            .entries
+            .into_iter()
+            .map(|(tree, key, value)| StateEntryView {
+                tree: Hex(tree.0.to_vec()),
+                key: Hex(key),
+                value: Hex(value),
+            })
+            .collect(),
+        next: chunk.next.map(|cursor| Hex(cursor.0)),
     }))
 }
 
