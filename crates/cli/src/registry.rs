@@ -287,8 +287,9 @@ pub enum ValidatorCommand {
     },
     /// Set up a joining validator in DIR: a new identity key (`validator.key`; it holds no
     /// share until a resharing deals it one), the chain's genesis and a node configuration.
-    /// Then fund the key's account, `validator announce` it, start `hyperchain node --config
-    /// DIR/config.json` (it follows the chain) and ask the validators to admit it.
+    /// Then fund the key's account, `validator announce` it, ask the validators to admit it,
+    /// and in the epoch after their decision start `hyperchain node --config DIR/config.json
+    /// --sync-from http://VALIDATOR_RPC` (it starts from a checkpoint and follows the chain).
     Init {
         /// The chain's genesis document (a completed one: `genesis ceremony` or `genesis init`).
         #[arg(long)]
@@ -371,7 +372,8 @@ fn init_joiner(
             dir.join("validator.key").display()
         );
         println!(
-            "  3. hyperchain node --config {}   (it follows the chain)",
+            "  3. hyperchain node --config {} --sync-from http://VALIDATOR_RPC   (it starts \
+             from that node's newest checkpoint and follows the chain)",
             config_path.display()
         );
         println!(
