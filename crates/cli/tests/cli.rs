@@ -738,13 +738,15 @@ mod chain {
     }
 
     /// Four validator processes started by the key-generation ceremony, with epochs of 174
-    /// blocks (the shortest for 4), under a stream of transactions. A fifth process set up by
-    /// `validator init` announces itself and follows the chain; governance admits it and
-    /// removes validator 3. Over TCP the chain crosses three epoch boundaries — each a resharing
-    /// of the key, whose output the last block of each epoch carries — after which the newcomer
-    /// holds a share: with validators 0 and 3 stopped, the newcomer and validators 1 and 2 (3
-    /// of 4) go on finalizing. Every process holds the same blocks and no transaction is lost.
-    /// An epoch too short for the validators is refused at genesis.
+    /// blocks (the shortest for 4), under a stream of transactions, with a compute node
+    /// registered in epoch 0. A fifth process set up by `validator init` announces itself;
+    /// governance admits it and removes validator 3; in epoch 1 it starts by state sync from
+    /// validator 1's checkpoint. Over TCP the chain crosses three epoch boundaries — each a
+    /// resharing of the key, whose output the last block of each epoch carries — after which
+    /// the newcomer holds a share: with validators 0 and 3 stopped, the newcomer and
+    /// validators 1 and 2 (3 of 4) go on finalizing. Tokens of epoch 0 and of the last epoch
+    /// verify with the genesis group key alone; every process holds the same blocks and no
+    /// transaction is lost. An epoch too short for the validators is refused at genesis.
     #[test]
     fn a_validator_joins_and_another_leaves_across_processes() {
         const EPOCH: u64 = 174;
@@ -796,6 +798,49 @@ mod chain {
         let rpc0 = rpc_url(&nodes.0[0].config);
         let rpc1 = rpc_url(&nodes.0[1].config);
         let load = Load::start(d, &rpc1);
+
+        // A compute node registered in epoch 0, and its attestation token from then.
+        govern(d, &rpc0, &["add-release"]);
+        funded(d, &rpc0, "op.key");
+        json(&hyperchain(
+            d,
+            &["keys", "generate", "--out", "intel.key", "--json"],
+        ));
+        let registered = json(&hyperchain_at(
+            d,
+            &rpc0,
+            &[
+                "node",
+                "register",
+                "--platform",
+                "sim-intel",
+                "--identity",
+                "intel.key",
+                "--region",
+                "eu",
+                "--key",
+                "op.key",
+                "--json",
+            ],
+        ));
+        assert_eq!(registered["outcome"]["kind"], "accepted", "{registered}");
+        let intel_id =
+            json(&hyperchain_at(d, &rpc0, &["node", "list", "--json"]))["nodes"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        let token = |rpc: &str, out: &str| {
+            let got = hyperchain_at(d, rpc, &["token", "get", &intel_id, "--out", out]);
+            assert!(got.status.success(), "{}", stderr(&got));
+        };
+        token(&rpc0, "epoch0.token");
+        let group_key = json(&hyperchain(
+            d,
+            &["genesis", "show", "net/genesis.json", "--json"],
+        ))["group_public_key"]
+            .as_str()
+            .unwrap()
+            .to_string();
 
         // The newcomer: its directory, its account funded, its announcement, its process.
         let p2p = format!("127.0.0.1:{}", base + 8);
@@ -905,6 +950,30 @@ mod chain {
                 "epoch {epoch}'s last block: {last}"
             );
         }
+        // Tokens verify with the genesis's group key alone, whichever epoch's validators
+        // signed their block: one minted in epoch 0, one served now by the newcomer.
+        let rpc_joiner = rpc_url(&nodes.0[4].config);
+        token(&rpc_joiner, "later.token");
+        for (file, epoch_at_least) in [("epoch0.token", 0), ("later.token", effective)] {
+            let verified = json(&hyperchain(
+                d,
+                &[
+                    "token",
+                    "verify",
+                    file,
+                    "--network-key",
+                    &group_key,
+                    "--json",
+                ],
+            ));
+            assert_eq!(verified["valid"], true, "{verified}");
+            let height = verified["height"].as_u64().unwrap();
+            assert!(height / EPOCH >= epoch_at_least, "{file}: {verified}");
+            if epoch_at_least == 0 {
+                assert!(height < EPOCH, "{file}: {verified}");
+            }
+        }
+
         // The newcomer holds blocks from its checkpoint on, not before.
         let (joiner_status, _) = http_status(&nodes.0[4].config, "/block/1");
         assert_eq!(joiner_status, 404);
