@@ -572,9 +572,10 @@ async fn until_included(
     }
 }
 
-/// A validator joins and another leaves a running chain (epochs of 30 blocks): a fifth node,
-/// not in the genesis, follows the chain from genesis, announces itself, and governance admits
-/// it while also removing validator 3. The resharing hands the joiner a share and leaves
+/// A validator joins and another leaves a running chain (epochs of 30 blocks) under traffic,
+/// with a crash during a resharing: a fifth node, not in the genesis, follows the chain from
+/// genesis, announces itself, and governance admits it while also removing validator 3;
+/// validator 1 crashes while epoch 2's resharing deals the joiner its share, and comes back. The resharing hands the joiner a share and leaves
 /// validator 3 out; from then on the joiner is in the signing set and validator 3 is not, the
 /// group key is the genesis's throughout, and every running node finalizes the same blocks.
 #[test]
@@ -592,7 +593,7 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
             .await
             .with_epochs(L);
         let genesis = net.genesis();
-        let ledgers: Vec<Arc<Ledger>> = dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
+        let mut ledgers: Vec<Arc<Ledger>> = dirs.iter().map(|d| open_ledger(d, &genesis)).collect();
         let mempools: Vec<Arc<Mempool>> = (0..5)
             .map(|_| Arc::new(Mempool::new(chain_id(), 1_000)))
             .collect();
@@ -604,7 +605,7 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
             .collect();
         keys.push(joiner_keys);
         let identities: Vec<_> = keys.iter().map(|k| k.identity.clone()).collect();
-        let _handles: Vec<Handle<()>> = keys
+        let mut handles: Vec<Handle<()>> = keys
             .into_iter()
             .enumerate()
             .map(|(i, k)| {
@@ -632,6 +633,17 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
         };
         let genesis_validators: Vec<_> = (0..4).collect();
         wait_for(&context, &ledgers, &genesis_validators, 1).await;
+
+        // Traffic throughout: a counter deployed and incremented 1..=60.
+        const INCREMENTS: u64 = 60;
+        let alice = key(42);
+        let counter = counter_address(&alice, 0);
+        mempools[0].submit(deploy(&alice, 0, COUNTER), 0).unwrap();
+        for i in 1..=INCREMENTS {
+            mempools[0]
+                .submit(call(&alice, i, counter, "increment", encode(&i)), 0)
+                .unwrap();
+        }
 
         // The joiner announces; validator 0 proposes its admission and validator 3's removal;
         // validators 1 and 2 approve both (3 of 4).
@@ -676,6 +688,24 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
         until_included(&context, &ledgers[0], last).await;
         let decided = ledgers[0].tip().0;
 
+        // Validator 1 crashes in the first half of epoch 2, while the resharing deals the
+        // joiner its share, and comes back from disk.
+        wait_for(&context, &ledgers, &[0, 1, 2, 4], 2 * L + 2).await;
+        let finalized = crash(&mut handles, &ledgers, 1);
+        wait_for(&context, &ledgers, &[0, 2, 3, 4], 2 * L + 6).await;
+        context.sleep(Duration::from_secs(3)).await;
+        reopen(&mut ledgers, &dirs, 1, &finalized, &genesis);
+        handles[1] = simnet::spawn_validator(
+            &context,
+            &net.oracle,
+            1,
+            1,
+            net.keys(1, &dirs[1].join("secrets")),
+            ledgers[1].clone(),
+            Arc::new(Mempool::new(chain_id(), 1_000)),
+        )
+        .0;
+
         // Three boundaries after the decision's epoch (four if it came after the middle), the
         // joiner signs and validator 3 does not.
         let target = (decided / L + 5) * L + 2;
@@ -693,6 +723,11 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
             .iter()
             .any(|info| info.output.players().position(&joiner).is_some());
         assert!(joiner_dealt_to, "a resharing dealt the joiner a share");
+        // Every increment sent is applied, on the joiner as on the others.
+        let total: u64 = (1..=INCREMENTS).sum();
+        for ledger in &running {
+            assert_eq!(counter_value(ledger, &counter), total);
+        }
     });
 }
 
