@@ -562,6 +562,23 @@ fn reshared(
 }
 
 /// Waits until `ledger` finalized transaction `id`.
+/// A fee-free transaction of `signer` with `nonce` (the simulated chains charge no fees).
+fn tx(
+    signer: &commonware_cryptography::ed25519::PrivateKey,
+    nonce: u64,
+    payload: hyperchain_types::Payload,
+) -> hyperchain_types::SignedTransaction {
+    use commonware_cryptography::Signer as _;
+    hyperchain_types::Transaction {
+        chain_id: chain_id(),
+        sender: signer.public_key().into(),
+        nonce,
+        fee: hyperchain_types::Fee::NONE,
+        payload,
+    }
+    .sign(signer)
+}
+
 async fn until_included(
     context: &deterministic::Context,
     ledger: &Ledger,
@@ -581,7 +598,7 @@ async fn until_included(
 #[test]
 fn a_validator_joins_and_another_leaves_through_the_resharing() {
     use commonware_cryptography::Signer as _;
-    use hyperchain_types::{GovernanceAction, Payload as Tx, Transaction};
+    use hyperchain_types::{GovernanceAction, Payload as Tx};
     const L: u64 = 30;
     let dir = tempfile::tempdir().unwrap();
     let dirs: Vec<PathBuf> = (0..5).map(|i| dir.path().join(format!("v{i}"))).collect();
@@ -621,16 +638,6 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
                 .0
             })
             .collect();
-        let tx = |signer: &commonware_cryptography::ed25519::PrivateKey, nonce, payload| {
-            Transaction {
-                chain_id: chain_id(),
-                sender: signer.public_key().into(),
-                nonce,
-                fee: hyperchain_types::Fee::NONE,
-                payload,
-            }
-            .sign(signer)
-        };
         let genesis_validators: Vec<_> = (0..4).collect();
         wait_for(&context, &ledgers, &genesis_validators, 1).await;
 
@@ -800,7 +807,7 @@ fn many_epochs_reshare_the_key_every_time() {
 fn a_validator_joins_by_state_sync() {
     use commonware_cryptography::Signer as _;
     use hyperchain_chain::statesync::{LedgerSource, SyncError};
-    use hyperchain_types::{GovernanceAction, Payload as Tx, Transaction};
+    use hyperchain_types::{GovernanceAction, Payload as Tx};
     const L: u64 = 30;
     let dir = tempfile::tempdir().unwrap();
     let dirs: Vec<PathBuf> = (0..5).map(|i| dir.path().join(format!("v{i}"))).collect();
@@ -843,16 +850,6 @@ fn a_validator_joins_by_state_sync() {
         wait_for(&context, &ledgers, &genesis_validators, 1).await;
 
         // The joiner announces itself; validators 0, 1 and 2 admit it.
-        let tx = |signer: &commonware_cryptography::ed25519::PrivateKey, nonce, payload| {
-            Transaction {
-                chain_id: chain_id(),
-                sender: signer.public_key().into(),
-                nonce,
-                fee: hyperchain_types::Fee::NONE,
-                payload,
-            }
-            .sign(signer)
-        };
         let announce = tx(
             &joiner_identity,
             0,
