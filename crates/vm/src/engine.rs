@@ -125,6 +125,10 @@ pub struct CacheStats {
     pub compiles: u64,
 }
 
+/// How long a call holding a slot waits for the instance pool to take back a finished call's
+/// place before it fails (a node failure; by then something else is wrong).
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The engine's instance slots: a call holds one while it runs, and a call finding none free
 /// waits for one (calls never wait on each other, so this cannot deadlock). Block execution
 /// thus never fails because other executions — or abandoned verifications still finishing —
@@ -340,6 +344,29 @@ impl Engine {
         std::fs::rename(tmp, path)
     }
 
+    /// Instantiates `contract` in `store`, which holds a slot. The pool has a place for every
+    /// slot, but a place freed by a finished call reaches the pool only once wasmtime has
+    /// decommitted its memory (in batches, and a flush by another thread may be under way), so
+    /// a pool found full while holding a slot is only a wait: it is tried again.
+    fn instantiate(
+        &self,
+        contract: &Contract,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<wasmtime::Instance> {
+        let started = std::time::Instant::now();
+        loop {
+            match contract.pre.instantiate(&mut *store) {
+                Err(e)
+                    if e.is::<wasmtime::PoolConcurrencyLimitError>()
+                        && started.elapsed() < POOL_WAIT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Runs one call. Contract faults (revert, trap, out of fuel) are an `Ok` outcome; `Err`
     /// means the node itself failed and the call has no outcome.
     pub fn call(
@@ -388,7 +415,7 @@ impl Engine {
             .set_fuel(budget)
             .map_err(|e| VmError::Internal(e.to_string()))?;
 
-        let result = match contract.pre.instantiate(&mut store) {
+        let result = match self.instantiate(contract, &mut store) {
             Ok(instance) => {
                 let memory = instance.get_memory(&mut store, "memory");
                 store.data_mut().memory = memory;

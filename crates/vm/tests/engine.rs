@@ -845,7 +845,7 @@ mod cache {
         })
         .unwrap();
         let contract = engine.load(contracts::HEAVY).unwrap();
-        let input = encode(&200u32);
+        let input = encode(&50u32);
         let call = || {
             engine
                 .call(
@@ -862,15 +862,15 @@ mod cache {
         };
         let expected = call().unwrap();
         let outcomes: Vec<_> = std::thread::scope(|s| {
-            let threads: Vec<_> = (0..8)
-                .map(|_| s.spawn(|| (0..5).map(|_| call()).collect::<Vec<_>>()))
+            let threads: Vec<_> = (0..16)
+                .map(|_| s.spawn(|| (0..25).map(|_| call()).collect::<Vec<_>>()))
                 .collect();
             threads
                 .into_iter()
                 .flat_map(|t| t.join().unwrap())
                 .collect()
         });
-        assert_eq!(outcomes.len(), 40);
+        assert_eq!(outcomes.len(), 400);
         for outcome in outcomes {
             assert_eq!(outcome.unwrap(), expected);
         }
