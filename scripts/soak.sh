@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Long runs kept out of the test suite's time (CI runs scripts/test.sh only):
 #   - many epochs of the deterministic simulation, each boundary a resharing
-#     (SOAK_VALIDATORS, SOAK_EPOCHS, SOAK_EPOCH_BLOCKS; defaults 7, 20, 30);
+#     (SOAK_VALIDATORS, SOAK_EPOCHS, SOAK_EPOCH_BLOCKS; defaults 7, 20 and the genesis minimum);
 #   - the ceremony on the simulated network (CEREMONY_SIZES, default 4,7,16,32);
 #   - the ceremony's and a resharing's CPU and bytes per validator (RESHARE_SIZES, default 4,7,100).
 # Usage: scripts/soak.sh [epochs|ceremony|reshare]...   (no argument: all three)

@@ -739,7 +739,8 @@ fn a_validator_joins_and_another_leaves_through_the_resharing() {
 }
 
 /// A long run behind a flag: `SOAK_VALIDATORS` validators (default 7) through `SOAK_EPOCHS`
-/// epochs of `SOAK_EPOCH_BLOCKS` blocks (defaults 20 and 30), every boundary a resharing whose
+/// epochs (default 20) of `SOAK_EPOCH_BLOCKS` blocks (default: the genesis minimum for that
+/// many validators, 238 for 7), every boundary a resharing whose
 /// output keeps the genesis group key, every validator finalizing the same blocks. Run it with
 /// `scripts/soak.sh` (or `cargo test -p hyperchain-chain --features testkit --test chain
 /// many_epochs -- --ignored --nocapture`); it prints the simulated and real time taken.
@@ -749,10 +750,13 @@ fn many_epochs_reshare_the_key_every_time() {
     let env = |name: &str, default: u64| {
         std::env::var(name).map_or(default, |v| v.parse().expect("a number"))
     };
-    let (n, epochs, l) = (
-        env("SOAK_VALIDATORS", 7) as usize,
+    let n = env("SOAK_VALIDATORS", 7) as usize;
+    let (epochs, l) = (
         env("SOAK_EPOCHS", 20),
-        env("SOAK_EPOCH_BLOCKS", 30),
+        env(
+            "SOAK_EPOCH_BLOCKS",
+            hyperchain_chain::genesis::min_blocks_per_epoch(n),
+        ),
     );
     let dir = tempfile::tempdir().unwrap();
     let dirs: Vec<PathBuf> = (0..n).map(|i| dir.path().join(format!("v{i}"))).collect();
