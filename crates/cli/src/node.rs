@@ -55,9 +55,14 @@ fn sync(setup: &ValidatorSetup, url: &str) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut reported = 0;
-    let start = runtime
-        .block_on(hyperchain_chain::runner::sync_ledger(
+    // A checkpoint the source stops keeping mid-way (a newer one replaced it) or a source that
+    // is briefly unreachable is tried again from its newest checkpoint; a source offering
+    // something that does not verify is not.
+    const ATTEMPTS: u32 = 3;
+    let mut attempt = 1;
+    let start = loop {
+        let mut reported = 0;
+        let synced = runtime.block_on(hyperchain_chain::runner::sync_ledger(
             setup,
             &source,
             |height, entries| {
@@ -66,8 +71,19 @@ fn sync(setup: &ValidatorSetup, url: &str) -> Result<()> {
                     reported = entries.max(1);
                 }
             },
-        ))
-        .with_context(|| format!("state sync from {url} failed; nothing was kept"))?;
+        ));
+        match synced {
+            Err(hyperchain_chain::statesync::SyncError::Source(reason)) if attempt < ATTEMPTS => {
+                tracing::warn!(%reason, attempt, "state sync interrupted; starting again");
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_secs(2));
+            }
+            other => {
+                break other
+                    .with_context(|| format!("state sync from {url} failed; nothing was kept"))?;
+            }
+        }
+    };
     tracing::info!(
         epoch = start.info.epoch.get(),
         seconds = started.elapsed().as_secs_f64(),

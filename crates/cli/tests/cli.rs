@@ -907,6 +907,25 @@ mod chain {
         wait_until_for(&mut nodes.0, "epoch 1", TIMEOUT * 2, |n| {
             n.iter().all(|n| n.height() > EPOCH)
         });
+        // A source that cannot be reached: a clear error, and nothing kept.
+        let unreachable = format!("http://127.0.0.1:{}", free_ports(1));
+        let failed = hyperchain(
+            d,
+            &[
+                "node",
+                "--config",
+                "joiner/config.json",
+                "--sync-from",
+                &unreachable,
+            ],
+        );
+        assert!(!failed.status.success());
+        assert!(
+            stderr(&failed).contains("nothing was kept"),
+            "{}",
+            stderr(&failed)
+        );
+        assert!(!d.join("joiner/data/ledger").exists());
         nodes
             .0
             .push(Node::start_with(d.join("joiner"), &["--sync-from", &rpc1]));
