@@ -588,3 +588,43 @@ async fn waiting_subscriptions_are_bounded() {
     .await;
     assert_eq!(code, 200);
 }
+
+/// The state-sync endpoints refuse what they cannot serve with a reason: no checkpoint yet (a
+/// node keeps them at each epoch's first and middle blocks), a malformed height or cursor, a
+/// checkpoint the node does not keep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_endpoints_refuse_what_they_cannot_serve() {
+    let node = TestNode::start().await;
+    node.produce_block().await;
+    let get = Method::GET;
+    expect(
+        &node,
+        get.clone(),
+        "/sync/checkpoint",
+        None,
+        404,
+        "no checkpoint yet",
+    )
+    .await;
+    expect(
+        &node,
+        get.clone(),
+        "/sync/state/abc",
+        None,
+        400,
+        "bad height",
+    )
+    .await;
+    expect(
+        &node,
+        get.clone(),
+        "/sync/state/1?after=zz",
+        None,
+        400,
+        "bad after",
+    )
+    .await;
+    expect(&node, get.clone(), "/sync/state/1?from=00", None, 400, "").await;
+    expect(&node, get, "/sync/state/1", None, 404, "no longer kept").await;
+    node.stop().await;
+}
