@@ -50,7 +50,8 @@ enum Command {
     /// change the logging.
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Node {
-        /// The validator configuration (written by `hyperchain genesis init`).
+        /// The validator configuration (written by `hyperchain genesis init`, or by
+        /// `hyperchain validator init` for a validator joining a running chain).
         #[arg(long, required = true)]
         config: Option<std::path::PathBuf>,
         /// A node of the chain whose RPC serves state checkpoints (http://HOST:PORT): on its
@@ -71,8 +72,9 @@ enum Command {
     /// Attestation tokens: fetch one from a node, verify one offline.
     #[command(subcommand)]
     Token(registry::TokenAction),
-    /// The validator set: list the current, next and decided sets and the candidates;
-    /// announce a candidate's key and p2p address (governance then admits it).
+    /// The validator set: list the current, next and decided sets and the candidates; set up
+    /// a joining validator; announce a candidate's key and p2p address (governance then
+    /// admits it).
     #[command(subcommand)]
     Validator(registry::ValidatorCommand),
     /// Run a local devnet: ≥ 4 validator processes and a compute fleet over loopback.
