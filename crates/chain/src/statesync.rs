@@ -164,16 +164,15 @@ pub fn verify_offer(
     blocks_per_epoch: u64,
     offer: &CheckpointOffer,
 ) -> Result<(Block, SyncedStart), SyncError> {
-    let invalid = |what: String| SyncError::Invalid(what);
     let block = decode_block(&offer.block, "the block")?;
     light
         .verify_finalized(&block.header, &offer.finalization)
-        .map_err(|e| invalid(format!("block {}: {e}", block.header.height)))?;
+        .map_err(|e| SyncError::Invalid(format!("block {}: {e}", block.header.height)))?;
     let floor = FinalizationCert::decode(Copying(offer.finalization.as_slice()))
-        .map_err(|e| invalid(format!("the finalization does not decode: {e}")))?;
+        .map_err(|e| SyncError::Invalid(format!("the finalization does not decode: {e}")))?;
     let epoch = block.header.epoch;
     if floor.epoch().get() != epoch || block.header.height / blocks_per_epoch.max(1) != epoch {
-        return Err(invalid(format!(
+        return Err(SyncError::Invalid(format!(
             "block {} is certified in epoch {}, not the epoch of its height",
             block.header.height,
             floor.epoch().get()
@@ -183,13 +182,13 @@ pub fn verify_offer(
         genesis.reshare.clone()
     } else {
         let Some((raw, certificate)) = &offer.boundary else {
-            return Err(invalid(format!(
+            return Err(SyncError::Invalid(format!(
                 "no boundary block for epoch {epoch}'s validators"
             )));
         };
         let boundary = decode_block(raw, "the boundary block")?;
         if boundary.header.height != epoch * blocks_per_epoch - 1 {
-            return Err(invalid(format!(
+            return Err(SyncError::Invalid(format!(
                 "the boundary block is at height {}, not {}",
                 boundary.header.height,
                 epoch * blocks_per_epoch - 1
@@ -197,13 +196,13 @@ pub fn verify_offer(
         }
         light
             .verify_finalized(&boundary.header, certificate)
-            .map_err(|e| invalid(format!("boundary block: {e}")))?;
+            .map_err(|e| SyncError::Invalid(format!("boundary block: {e}")))?;
         boundary.reshare
     };
     let info = match carrier.as_deref().and_then(crate::block::reshare_payload) {
         Some(ResharePayload::EpochInfo(info)) if info.epoch.get() == epoch => info,
         _ => {
-            return Err(invalid(format!(
+            return Err(SyncError::Invalid(format!(
                 "no output of epoch {epoch} where the chain keeps it"
             )));
         }
@@ -256,14 +255,14 @@ pub const MAX_CHUNK_ENTRIES: usize = 4096;
 /// Most bytes of keys and values in one state chunk (beyond its first entry).
 pub const MAX_CHUNK_BYTES: usize = 2 << 20;
 
-/// The offer of `ledger`'s newest checkpoint, with the finalizations `finalization` finds
-/// (by height); none while the node has no checkpoint (it keeps one from each epoch's first
-/// and middle blocks).
+/// The height and offer of `ledger`'s newest checkpoint, with the finalizations
+/// `finalization` finds (by height); none while the node has no checkpoint (it keeps one from
+/// each epoch's first and middle blocks).
 pub async fn offer<F, Fut>(
     ledger: &crate::ledger::Ledger,
     blocks_per_epoch: u64,
     finalization: F,
-) -> Result<Option<CheckpointOffer>, SyncError>
+) -> Result<Option<(u64, CheckpointOffer)>, SyncError>
 where
     F: Fn(u64) -> Fut,
     Fut: Future<Output = Option<Vec<u8>>>,
@@ -288,11 +287,14 @@ where
         0 => None,
         e => Some(finalized(e * blocks_per_epoch - 1).await?),
     };
-    Ok(Some(CheckpointOffer {
-        block,
-        finalization: certificate,
-        boundary,
-    }))
+    Ok(Some((
+        height,
+        CheckpointOffer {
+            block,
+            finalization: certificate,
+            boundary,
+        },
+    )))
 }
 
 /// The chunk after `after` of the state at `ledger`'s checkpoint `height`.
@@ -346,6 +348,7 @@ impl SyncSource for LedgerSource {
             }
         })
         .await?
+        .map(|(_, offer)| offer)
         .ok_or_else(|| SyncError::Source("no checkpoint yet".into()))
     }
 

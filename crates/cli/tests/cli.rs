@@ -1140,20 +1140,12 @@ mod chain {
         (code, body.to_string())
     }
 
-    /// A GET to the RPC server of the validator configured by `config` (plain HTTP/1.0).
+    /// A GET to the RPC server of the validator configured by `config` (plain HTTP/1.0),
+    /// which must answer 200: its JSON body.
     fn http_get(config: &Path, path: &str) -> serde_json::Value {
-        use std::io::{Read as _, Write as _};
-        let setup = hyperchain_chain::config::ValidatorSetup::load(config).unwrap();
-        let mut stream = std::net::TcpStream::connect(setup.config.rpc_listen).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        assert!(
-            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
-            "{response}"
-        );
-        let body = response.split_once("\r\n\r\n").unwrap().1;
-        serde_json::from_str(body).unwrap()
+        let (code, body) = http_status(config, path);
+        assert_eq!(code, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
     }
 
     fn open_ledger(

@@ -20,7 +20,7 @@ use axum::http::{StatusCode, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use commonware_codec::{Copying, DecodeExt as _, Encode as _};
+use commonware_codec::{DecodeExt as _, Encode as _};
 use hyperchain_chain::ledger::Ledger;
 use hyperchain_chain::mempool::{Mempool, MempoolError};
 use hyperchain_chain::{lanes, registry};
@@ -787,7 +787,7 @@ async fn sync_checkpoint(State(shared): Ctx) -> ApiResult<Json<CheckpointView>> 
     let ledger = &shared.ctx.ledger;
     let blocks_per_epoch = ledger.executor().registry().blocks_per_epoch;
     let certificates = shared.ctx.certificates.clone();
-    let offer = hyperchain_chain::statesync::offer(ledger, blocks_per_epoch, |height| {
+    let (height, offer) = hyperchain_chain::statesync::offer(ledger, blocks_per_epoch, |height| {
         let certificates = certificates.clone();
         async move { certificates.finalization(height).await }
     })
@@ -798,10 +798,6 @@ async fn sync_checkpoint(State(shared): Ctx) -> ApiResult<Json<CheckpointView>> 
             "no checkpoint yet: a node keeps one from each epoch's first and middle blocks",
         )
     })?;
-    let height = Block::decode(Copying(offer.block.as_slice()))
-        .map_err(ApiError::internal)?
-        .header
-        .height;
     Ok(Json(CheckpointView {
         height,
         block: Hex(offer.block),
